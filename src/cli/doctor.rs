@@ -1,0 +1,227 @@
+//! `whatsapi doctor`: checks what can go wrong on a host and prints one line per check and a verdict.
+//! It only reads: it never creates a key, a database or a directory.
+
+use anyhow::Result;
+use std::path::Path;
+use std::process::ExitCode;
+use whatsapi::config::Config;
+use whatsapi::crypto::{self, KeyFileError};
+use whatsapi::store::{self, keys, migrations};
+
+/// Below this much free space the data directory is a problem; below ten times as much, a warning.
+const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+}
+
+struct Report {
+    failures: usize,
+    warnings: usize,
+}
+
+impl Report {
+    fn line(&mut self, verdict: Verdict, check: &str, detail: impl AsRef<str>) {
+        let word = match verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Warn => {
+                self.warnings += 1;
+                "warn"
+            }
+            Verdict::Fail => {
+                self.failures += 1;
+                "FAIL"
+            }
+        };
+        println!("{word}  {check:<12} {}", detail.as_ref());
+    }
+}
+
+pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
+    let mut report = Report {
+        failures: 0,
+        warnings: 0,
+    };
+    let config = match Config::load(config_path) {
+        Ok(config) => {
+            report.line(Verdict::Ok, "config", "valid");
+            config
+        }
+        Err(e) => {
+            report.line(Verdict::Fail, "config", e.to_string());
+            return Ok(verdict(&report));
+        }
+    };
+    let db_path = config.db_path();
+    let db_exists = db_path.is_file();
+
+    let key = match crypto::read_key_file(&config.storage.key_file) {
+        Ok(key) => {
+            report.line(
+                Verdict::Ok,
+                "key file",
+                format!(
+                    "{} (key {:08x}, mode 600)",
+                    config.storage.key_file.display(),
+                    key.id()
+                ),
+            );
+            Some(key)
+        }
+        Err(KeyFileError::Missing(path)) if !db_exists => {
+            report.line(
+                Verdict::Warn,
+                "key file",
+                format!("{path} does not exist yet (the first start creates it)"),
+            );
+            None
+        }
+        Err(e) => {
+            report.line(Verdict::Fail, "key file", e.to_string());
+            None
+        }
+    };
+
+    if db_exists {
+        check_database(&mut report, &db_path, key.as_ref());
+    } else {
+        report.line(
+            Verdict::Warn,
+            "database",
+            format!(
+                "{} does not exist yet (the first start creates it)",
+                db_path.display()
+            ),
+        );
+    }
+    check_disk(&mut report, &config.storage.data_dir);
+    Ok(verdict(&report))
+}
+
+fn check_database(report: &mut Report, db_path: &Path, key: Option<&crypto::Key>) {
+    let conn = match store::connect(db_path, whatsapi::config::Synchronous::Full, true) {
+        Ok(conn) => conn,
+        Err(e) => {
+            return report.line(
+                Verdict::Fail,
+                "database",
+                format!("cannot open {}: {e}", db_path.display()),
+            );
+        }
+    };
+    match migrations::version(&conn) {
+        Ok(v) if v == migrations::LATEST => {
+            report.line(Verdict::Ok, "schema", format!("version {v} (the latest)"))
+        }
+        Ok(v) if v < migrations::LATEST => report.line(
+            Verdict::Warn,
+            "schema",
+            format!(
+                "version {v}, {} is the latest: the next start (or `whatsapi migrate`) upgrades it",
+                migrations::LATEST
+            ),
+        ),
+        Ok(v) => report.line(
+            Verdict::Fail,
+            "schema",
+            format!(
+                "version {v} is newer than this whatsapi ({}); run the newer version",
+                migrations::LATEST
+            ),
+        ),
+        Err(e) => report.line(Verdict::Fail, "schema", e.to_string()),
+    }
+    if let Some(key) = key {
+        match keys::database_master_key_id(&conn) {
+            Ok(Some(expected)) if expected == key.id() => {
+                report.line(Verdict::Ok, "key match", "the key file opens this database")
+            }
+            Ok(Some(expected)) => report.line(
+                Verdict::Fail,
+                "key match",
+                format!(
+                    "the database was sealed with key {expected:08x}, the key file holds {:08x}",
+                    key.id()
+                ),
+            ),
+            Ok(None) => report.line(
+                Verdict::Warn,
+                "key match",
+                "the database has no key check yet",
+            ),
+            Err(e) => report.line(Verdict::Fail, "key match", e.to_string()),
+        }
+    }
+    let integrity: rusqlite::Result<Vec<String>> = conn
+        .prepare("PRAGMA integrity_check")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect());
+    match integrity {
+        Ok(lines) if lines == ["ok"] => {
+            report.line(Verdict::Ok, "integrity", "PRAGMA integrity_check: ok")
+        }
+        Ok(lines) => report.line(Verdict::Fail, "integrity", lines.join("; ")),
+        Err(e) => report.line(Verdict::Fail, "integrity", e.to_string()),
+    }
+}
+
+fn check_disk(report: &mut Report, data_dir: &Path) {
+    let probe = if data_dir.exists() {
+        data_dir
+    } else {
+        data_dir.parent().unwrap_or(Path::new("."))
+    };
+    match free_bytes(probe) {
+        Ok(free) if free < MIN_FREE_BYTES => report.line(
+            Verdict::Fail,
+            "disk",
+            format!("only {} MiB free at {}", free >> 20, probe.display()),
+        ),
+        Ok(free) if free < 10 * MIN_FREE_BYTES => report.line(
+            Verdict::Warn,
+            "disk",
+            format!("{} MiB free at {}", free >> 20, probe.display()),
+        ),
+        Ok(free) => report.line(
+            Verdict::Ok,
+            "disk",
+            format!("{} MiB free at {}", free >> 20, probe.display()),
+        ),
+        Err(e) => report.line(
+            Verdict::Warn,
+            "disk",
+            format!("cannot measure free space: {e}"),
+        ),
+    }
+}
+
+/// Free space available to this user on the file system holding `path`.
+#[allow(unsafe_code)]
+fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: c_path is a valid NUL-terminated string and stats points to writable memory of the right type.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it filled the struct.
+    let stats = unsafe { stats.assume_init() };
+    Ok(stats.f_bavail as u64 * stats.f_frsize as u64)
+}
+
+fn verdict(report: &Report) -> ExitCode {
+    if report.failures == 0 {
+        println!("verdict: healthy ({} warning(s))", report.warnings);
+        ExitCode::SUCCESS
+    } else {
+        println!(
+            "verdict: {} problem(s) found; fix the lines marked FAIL",
+            report.failures
+        );
+        ExitCode::FAILURE
+    }
+}

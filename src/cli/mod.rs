@@ -1,0 +1,127 @@
+//! Command-line parsing and dispatch.
+
+mod bench;
+mod doctor;
+mod init;
+mod keys;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use whatsapi::config::Config;
+use whatsapi::{logging, startup, store};
+
+#[derive(Parser)]
+#[command(
+    name = "whatsapi",
+    version,
+    about = "Self-hosted WhatsApp Business API platform",
+    propagate_version = true
+)]
+struct Cli {
+    /// Configuration file (default: /etc/whatsapi/config.toml when it exists, else built-in defaults).
+    /// WHATSAPI_<SECTION>__<KEY> environment variables override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (creates the data directory, and on a fresh install the master key).
+    Serve,
+    /// Write a configuration file and a master key file for a new installation (for packagers).
+    Init(init::InitArgs),
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check configuration, key, database integrity and free disk space, and print a verdict.
+    Doctor,
+    /// Write a consistent copy of the live database to PATH (safe while the server runs).
+    Backup {
+        /// Where to write the backup; must not exist yet.
+        path: PathBuf,
+    },
+    /// Manage the master key.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Measure this machine: store write throughput, server footprint.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective values (secrets masked).
+    Check,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(cli_config: &Option<PathBuf>) -> Result<Config> {
+    Ok(Config::load(cli_config.as_deref())?)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Serve => {
+            let config = load(&cli.config)?;
+            logging::init(config.log.level);
+            let _lock = startup::lock_data_dir(&config)?;
+            let db = startup::open_store(&config, true)?;
+            rocket::execute(whatsapi::build_rocket(config, db).launch())
+                .context("the server stopped")?;
+        }
+        Command::Init(args) => init::run(args, cli.config.as_deref())?,
+        Command::Migrate => {
+            let config = load(&cli.config)?;
+            logging::init(config.log.level);
+            let db = startup::open_store(&config, true)?;
+            let version = db.read(|conn| Ok(store::migrations::version(conn)?))?;
+            println!(
+                "the database {} is at schema version {version} (the latest)",
+                db.path().display()
+            );
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let config = load(&cli.config)?;
+            println!("# the configuration is valid; effective values (secrets masked):");
+            print!("{}", config.to_toml());
+        }
+        Command::Doctor => return doctor::run(cli.config.as_deref()),
+        Command::Backup { path } => {
+            let config = load(&cli.config)?;
+            let started = std::time::Instant::now();
+            let report = store::backup::backup(&config.db_path(), &path)?;
+            println!(
+                "backup written to {} ({} pages, {} bytes) in {:.1?}; integrity check: {}",
+                path.display(),
+                report.pages,
+                report.bytes,
+                started.elapsed(),
+                report.integrity
+            );
+            println!(
+                "the master key is not in the backup: keep {} safe separately, the backup cannot be read without it",
+                config.storage.key_file.display()
+            );
+        }
+        Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,
+        Command::Bench(command) => bench::run(command)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

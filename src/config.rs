@@ -1,0 +1,354 @@
+//! The configuration: built-in defaults, then the TOML file, then `WHATSAPI_<SECTION>__<KEY>` environment variables.
+//! Unknown keys are errors (a typo must not silently fall back to a default), and everything is validated
+//! before the server starts.
+
+use rocket::figment::Figment;
+use rocket::figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Where packages install the configuration; read when present and no `--config` is given.
+pub const SYSTEM_CONFIG: &str = "/etc/whatsapi/config.toml";
+pub const ENV_PREFIX: &str = "WHATSAPI_";
+/// The commented example, shipped inside the binary so `whatsapi init` can write it.
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: Server,
+    pub storage: Storage,
+    pub log: Log,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub address: IpAddr,
+    /// 0 picks a free port (the chosen one is logged).
+    pub port: u16,
+    /// The address people and Meta use to reach this server; derived from address and port when empty.
+    pub public_url: String,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    pub data_dir: PathBuf,
+    pub key_file: PathBuf,
+    pub synchronous: Synchronous,
+    pub readers: usize,
+    pub maintenance_schedule: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// fsync on every commit: a commit that was acknowledged survives a power cut.
+    Full,
+    /// Survives a crash of the process, may lose the last commits on a power cut.
+    Normal,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub level: LogLevel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            address: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            public_url: String::new(),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            data_dir: PathBuf::from("./whatsapi-data"),
+            key_file: PathBuf::from("./whatsapi-master.key"),
+            synchronous: Synchronous::Full,
+            readers: 4,
+            maintenance_schedule: "0 30 3 * * *".into(),
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: LogLevel::Info,
+        }
+    }
+}
+
+/// A configuration secret: never printed, never logged.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("********")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0}")]
+    Parse(String),
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Loads and validates the configuration. `path` is `--config`; without it the system file is read when present.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(path) if !path.is_file() => return Err(ConfigError::Missing(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(SYSTEM_CONFIG).is_file() => {
+                figment = figment.merge(Toml::file_exact(SYSTEM_CONFIG))
+            }
+            None => {}
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let mut config: Config = figment.extract().map_err(|errors| {
+            ConfigError::Parse(
+                errors
+                    .into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks everything that can be checked before start, and fills in derived values.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let tls = match (&self.server.tls_cert, &self.server.tls_key) {
+            (None, None) => false,
+            (Some(cert), Some(key)) => {
+                for (name, path) in [("server.tls_cert", cert), ("server.tls_key", key)] {
+                    if !path.is_file() {
+                        return Err(invalid(
+                            name,
+                            format!("{} is not a readable file", path.display()),
+                        ));
+                    }
+                }
+                true
+            }
+            _ => {
+                return Err(invalid(
+                    "server.tls_cert",
+                    "set both server.tls_cert and server.tls_key, or neither",
+                ));
+            }
+        };
+        self.server.public_url = normalize_public_url(&self.server, tls)?;
+
+        let storage = &self.storage;
+        if storage.data_dir.as_os_str().is_empty() {
+            return Err(invalid("storage.data_dir", "must not be empty"));
+        }
+        if storage.data_dir.exists() && !storage.data_dir.is_dir() {
+            return Err(invalid(
+                "storage.data_dir",
+                format!("{} is not a directory", storage.data_dir.display()),
+            ));
+        }
+        if storage.key_file.as_os_str().is_empty() || storage.key_file.is_dir() {
+            return Err(invalid("storage.key_file", "must name a file"));
+        }
+        if is_inside(&storage.key_file, &storage.data_dir) {
+            return Err(invalid(
+                "storage.key_file",
+                "must be outside storage.data_dir, so that copies of the data never carry the key",
+            ));
+        }
+        if !(1..=64).contains(&storage.readers) {
+            return Err(invalid("storage.readers", "must be between 1 and 64"));
+        }
+        parse_schedule(&storage.maintenance_schedule)
+            .map_err(|m| invalid("storage.maintenance_schedule", m))?;
+        Ok(())
+    }
+
+    pub fn uses_tls(&self) -> bool {
+        self.server.tls_cert.is_some()
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.storage.data_dir.join("whatsapi.db")
+    }
+
+    /// The effective configuration as TOML, with secrets masked.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self)
+            .unwrap_or_else(|e| format!("# could not render the configuration: {e}\n"))
+    }
+}
+
+fn normalize_public_url(server: &Server, tls: bool) -> Result<String, ConfigError> {
+    let url = server.public_url.trim().trim_end_matches('/');
+    if url.is_empty() {
+        let scheme = if tls { "https" } else { "http" };
+        let host = match server.address {
+            IpAddr::V6(ip) => format!("[{ip}]"),
+            IpAddr::V4(ip) => ip.to_string(),
+        };
+        return Ok(format!("{scheme}://{host}:{}", server.port));
+    }
+    let parsed = rocket::http::uri::Absolute::parse(url)
+        .map_err(|e| invalid("server.public_url", format!("{url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.authority().is_none() {
+        return Err(invalid(
+            "server.public_url",
+            format!("{url:?} must start with http:// or https:// and name a host"),
+        ));
+    }
+    if parsed.query().is_some() {
+        return Err(invalid("server.public_url", "must not have a query string"));
+    }
+    Ok(url.to_owned())
+}
+
+/// Parses a cron expression: six fields with seconds first ("0 0 3 * * *"), or a classic five-field
+/// crontab line, which runs at second 0.
+pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
+    let expr = expr.trim();
+    let full = if expr.split_whitespace().count() == 5 {
+        format!("0 {expr}")
+    } else {
+        expr.to_owned()
+    };
+    cron::Schedule::from_str(&full).map_err(|e| {
+        format!("{expr:?} is not a cron expression ({e}); write six fields with seconds first, e.g. \"0 0 3 * * *\"")
+    })
+}
+
+/// Whether `path` lies inside `dir`, comparing absolute paths (resolving symlinks where the paths exist).
+fn is_inside(path: &Path, dir: &Path) -> bool {
+    let resolve = |p: &Path| -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        abs.canonicalize().unwrap_or(abs)
+    };
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_dir = resolve(parent);
+    file_dir.starts_with(resolve(dir))
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        };
+        f.write_str(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_field_crontab_lines_are_accepted() {
+        assert!(parse_schedule("0 3 * * *").is_ok());
+        assert!(parse_schedule("0 0 3 * * *").is_ok());
+        let err = parse_schedule("every night").unwrap_err();
+        assert!(err.contains("six fields"), "{err}");
+    }
+
+    #[test]
+    fn key_file_inside_data_dir_is_refused() {
+        let mut config = Config::default();
+        config.storage.key_file = PathBuf::from("./whatsapi-data/master.key");
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.starts_with("storage.key_file"), "{err}");
+    }
+
+    #[test]
+    fn public_url_is_derived_and_checked() {
+        let mut config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.server.public_url, "http://127.0.0.1:8080");
+        config.server.public_url = "ftp://example.com".into();
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("server.public_url")
+        );
+        config.server.public_url = "https://wa.example.com/".into();
+        config.validate().unwrap();
+        assert_eq!(config.server.public_url, "https://wa.example.com");
+    }
+
+    #[test]
+    fn secrets_are_masked_when_printed() {
+        #[derive(Serialize, Debug)]
+        struct Section {
+            password: Secret,
+        }
+        let section = Section {
+            password: Secret("s3cret-token".into()),
+        };
+        assert!(!toml::to_string(&section).unwrap().contains("s3cret"));
+        assert!(!format!("{section:?}").contains("s3cret"));
+        assert_eq!(section.password.expose(), "s3cret-token");
+    }
+}

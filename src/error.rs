@@ -1,0 +1,127 @@
+//! One error type for the whole server, mapped to an HTTP status and a stable snake_case code.
+//! API callers get `{"error": {"code", "message", "details"}}`; people get a page.
+
+use rocket::http::{ContentType, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use serde_json::{Value, json};
+use std::io::Cursor;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("the data store is closed")]
+    StoreClosed,
+    #[error("database error")]
+    Db(#[from] rusqlite::Error),
+    #[error("the transaction could not be committed")]
+    CommitFailed(String),
+    #[error("encryption error")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        match self {
+            Error::Invalid { .. } | Error::BadRequest(_) => Status::BadRequest,
+            Error::Unauthorized => Status::Unauthorized,
+            Error::Forbidden => Status::Forbidden,
+            Error::NotFound => Status::NotFound,
+            Error::Conflict(_) => Status::Conflict,
+            Error::Unavailable(_) | Error::StoreClosed => Status::ServiceUnavailable,
+            Error::Db(_) | Error::CommitFailed(_) | Error::Crypto(_) | Error::Internal(_) => {
+                Status::InternalServerError
+            }
+        }
+    }
+
+    /// Stable, documented codes: clients branch on these, so never rename one.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "invalid_field",
+            Error::BadRequest(_) => "bad_request",
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden => "forbidden",
+            Error::NotFound => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::Unavailable(_) => "unavailable",
+            Error::StoreClosed => "store_unavailable",
+            Error::Db(_) | Error::CommitFailed(_) => "database_error",
+            Error::Crypto(_) => "encryption_error",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    fn details(&self) -> Value {
+        match self {
+            Error::Invalid { field, .. } => json!({ "field": field }),
+            _ => Value::Null,
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({ "error": { "code": self.code(), "message": self.to_string(), "details": self.details() } })
+    }
+}
+
+/// True for requests that should be answered in JSON rather than with a page.
+pub fn wants_json(req: &Request<'_>) -> bool {
+    let path = req.uri().path();
+    path == "/api" || path.starts_with("/api/") || path == "/healthz"
+}
+
+impl<'r> Responder<'r, 'static> for Error {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let status = self.status();
+        if status.code >= 500 {
+            // The Debug form names the cause for the operator; the client only sees the generic message.
+            tracing::error!(method = %req.method(), path = %req.uri().path(), error = ?self, "request failed");
+        }
+        error_response(req, status, self.code(), &self.to_string(), self.details())
+    }
+}
+
+/// Builds the JSON or HTML body for an error; the catchers use it too, so every error looks alike.
+pub fn error_response(
+    req: &Request<'_>,
+    status: Status,
+    code: &str,
+    message: &str,
+    details: Value,
+) -> response::Result<'static> {
+    let (content_type, body) = if wants_json(req) {
+        let body = json!({ "error": { "code": code, "message": message, "details": details } });
+        (ContentType::JSON, body.to_string())
+    } else {
+        (ContentType::HTML, crate::web::error_page(status, message))
+    };
+    Response::build()
+        .status(status)
+        .header(content_type)
+        .sized_body(body.len(), Cursor::new(body))
+        .ok()
+}

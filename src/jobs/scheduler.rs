@@ -1,0 +1,120 @@
+//! One thread that sleeps until the next cron fire time and runs the job that is due. Each run is recorded
+//! in `job_runs`. A run missed while the server was down (the last recorded run is older than the latest
+//! fire time) happens right after start.
+
+use crate::store::{Db, job_runs, now_ms};
+use chrono::{DateTime, TimeZone, Utc};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+pub type JobFn = fn(&Db) -> anyhow::Result<serde_json::Value>;
+
+pub struct ScheduledJob {
+    pub name: &'static str,
+    pub schedule: cron::Schedule,
+    pub run: JobFn,
+}
+
+pub struct Scheduler {
+    stop: mpsc::Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl Scheduler {
+    pub fn start(db: Db, jobs: Vec<ScheduledJob>) -> Scheduler {
+        let (stop, stopped) = mpsc::channel();
+        let thread = thread::Builder::new()
+            .name("scheduler".into())
+            .spawn(move || run(&db, &jobs, &stopped))
+            .expect("cannot start the scheduler thread");
+        Scheduler { stop, thread }
+    }
+
+    /// Waits for a running job to finish, then stops.
+    pub fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+fn run(db: &Db, jobs: &[ScheduledJob], stopped: &mpsc::Receiver<()>) {
+    let mut next: Vec<DateTime<Utc>> = jobs.iter().map(|job| first_due(db, job)).collect();
+    loop {
+        let Some((index, due)) = next.iter().copied().enumerate().min_by_key(|(_, due)| *due)
+        else {
+            // No jobs: just wait to be stopped.
+            let _ = stopped.recv();
+            return;
+        };
+        let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+        match stopped.recv_timeout(wait) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let job = &jobs[index];
+        run_once(db, job);
+        next[index] = job
+            .schedule
+            .after(&Utc::now())
+            .next()
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    }
+}
+
+/// Now, if a fire time passed since the last recorded run; else the next fire time.
+fn first_due(db: &Db, job: &ScheduledJob) -> DateTime<Utc> {
+    let now = Utc::now();
+    let last = db
+        .read(|conn| job_runs::last_started(conn, job.name))
+        .ok()
+        .flatten();
+    if let Some(last) = last.and_then(|ms| Utc.timestamp_millis_opt(ms).single()) {
+        if job
+            .schedule
+            .after(&last)
+            .next()
+            .is_some_and(|missed| missed <= now)
+        {
+            tracing::info!(
+                job = job.name,
+                "running a scheduled job that was missed while the server was down"
+            );
+            return now;
+        }
+    }
+    job.schedule
+        .after(&now)
+        .next()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Runs a job now and records the run; used by the scheduler and by commands that run a job on demand.
+pub fn run_once(db: &Db, job: &ScheduledJob) {
+    let name = job.name;
+    let id = match db.write(move |conn| job_runs::start(conn, name, now_ms())) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(job = name, error = %e, "cannot record the start of a job; skipping it");
+            return;
+        }
+    };
+    let (outcome, error) = match (job.run)(db) {
+        Ok(outcome) => {
+            tracing::info!(job = name, %outcome, "scheduled job finished");
+            (outcome, None)
+        }
+        Err(e) => {
+            tracing::error!(job = name, error = %format!("{e:#}"), "scheduled job failed");
+            (
+                serde_json::Value::Object(Default::default()),
+                Some(format!("{e:#}")),
+            )
+        }
+    };
+    let recorded =
+        db.write(move |conn| job_runs::finish(conn, id, now_ms(), &outcome, error.as_deref()));
+    if let Err(e) = recorded {
+        tracing::error!(job = name, error = %e, "cannot record the end of a job");
+    }
+}

@@ -1,0 +1,57 @@
+//! WhatsAPI Pro: a self-hosted WhatsApp Business API platform in one executable.
+//! `main.rs` is the command line; everything else lives here so tests can build the same server.
+
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod jobs;
+pub mod logging;
+pub mod startup;
+pub mod store;
+pub mod web;
+
+use config::Config;
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+use store::Db;
+
+/// Builds the HTTP server from a validated configuration and an open store.
+pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
+    let mut figment = Figment::from(rocket::Config::default())
+        .merge(("address", config.server.address))
+        .merge(("port", config.server.port))
+        .merge((
+            "secret_key",
+            hex::encode(db.keyring().derive(b"rocket secret_key")),
+        ))
+        .merge(("ident", "whatsapi"))
+        .merge(("cli_colors", false))
+        .merge(("log_level", rocket::config::LogLevel::Off));
+    if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
+        figment = figment.merge(("tls.certs", cert)).merge(("tls.key", key));
+    }
+    let tls = config.uses_tls();
+    rocket::custom(figment)
+        .mount("/", web::routes())
+        .register("/", web::catchers())
+        .attach(rocket::shield::Shield::new())
+        .attach(web::SecurityHeaders { tls })
+        .attach(jobs::fairing())
+        .attach(AdHoc::on_liftoff("announce", |rocket| {
+            Box::pin(async move {
+                let scheme = if rocket.config().tls_enabled() {
+                    "https"
+                } else {
+                    "http"
+                };
+                tracing::info!(
+                    "listening on {scheme}://{}:{}",
+                    rocket.config().address,
+                    rocket.config().port
+                );
+            })
+        }))
+        .manage(config)
+        .manage(db)
+}

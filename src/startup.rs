@@ -1,0 +1,90 @@
+//! What every command does before it touches the data: find the key, lock the data directory, open the store.
+
+use crate::config::Config;
+use crate::crypto::{self, Key, KeyFileError};
+use crate::store::{Db, StoreOptions};
+use anyhow::{Context, Result, bail};
+use std::fs::{self, File, TryLockError};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
+        synchronous: config.storage.synchronous,
+        readers: config.storage.readers,
+        ..StoreOptions::default()
+    }
+}
+
+/// Creates the data directory (mode 0700) if it does not exist.
+pub fn ensure_data_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Held while a process needs the data directory to itself (the server, a key rotation).
+pub struct DataDirLock {
+    _file: File,
+}
+
+pub fn lock_data_dir(config: &Config) -> Result<DataDirLock> {
+    let dir = &config.storage.data_dir;
+    ensure_data_dir(dir)?;
+    let path = dir.join("whatsapi.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DataDirLock { _file: file }),
+        Err(TryLockError::WouldBlock) => bail!(
+            "another whatsapi process (a running server or a key rotation) is using {}; stop it first",
+            dir.display()
+        ),
+        Err(TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
+/// Reads the master key. On a fresh install (no key and no database) with `create` set, makes one.
+pub fn master_key(config: &Config, create: bool) -> Result<Key> {
+    let key_file = &config.storage.key_file;
+    let db_path = config.db_path();
+    match crypto::read_key_file(key_file) {
+        Ok(key) => Ok(key),
+        Err(KeyFileError::Missing(_)) if db_path.exists() => bail!(
+            "the master key file {} is missing, but the database {} exists; restore the key file \
+             (a new key cannot read the existing data), or point storage.key_file at it",
+            key_file.display(),
+            db_path.display()
+        ),
+        Err(KeyFileError::Missing(_)) if create => {
+            let key = crypto::create_key_file(key_file)?;
+            tracing::warn!(
+                "created a new master key in {} (mode 0600, key {:08x}); keep a copy of it in a safe place apart \
+                 from backups of the data: without it the encrypted data cannot be read",
+                key_file.display(),
+                key.id()
+            );
+            Ok(key)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens the store for a command: data directory, master key, migrations, writer.
+pub fn open_store(config: &Config, create_key: bool) -> Result<Db> {
+    ensure_data_dir(&config.storage.data_dir)?;
+    let key = master_key(config, create_key)?;
+    Ok(Db::open(&config.db_path(), &store_options(config), key)?)
+}

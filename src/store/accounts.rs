@@ -1,0 +1,75 @@
+//! Accounts: the businesses using the platform. Creating one also creates its data key.
+
+use super::keys::Keyring;
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AccountId(pub i64);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub company: String,
+    pub country: String,
+    pub phone: String,
+    pub plan: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewAccount {
+    pub company: String,
+    pub country: String,
+    pub phone: String,
+}
+
+/// Inserts the account and its data key in the caller's transaction.
+pub fn create(conn: &Connection, keyring: &Keyring, new: &NewAccount) -> Result<AccountId> {
+    let company = new.company.trim();
+    if company.is_empty() {
+        return Err(Error::invalid("company", "the company name is required"));
+    }
+    conn.execute(
+        "INSERT INTO accounts (company, country, phone, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            company,
+            new.country.trim(),
+            new.phone.trim(),
+            super::now_ms()
+        ],
+    )?;
+    let id = AccountId(conn.last_insert_rowid());
+    keyring.create_data_key(conn, id)?;
+    Ok(id)
+}
+
+pub fn find(conn: &Connection, id: AccountId) -> Result<Option<Account>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, company, country, phone, plan, status, created_at FROM accounts WHERE id = ?1",
+            [id.0],
+            |r| {
+                Ok(Account {
+                    id: AccountId(r.get(0)?),
+                    company: r.get(1)?,
+                    country: r.get(2)?,
+                    phone: r.get(3)?,
+                    plan: r.get(4)?,
+                    status: r.get(5)?,
+                    created_at: r.get(6)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Deletes the account; its data key goes with it (ON DELETE CASCADE), so what was sealed for it is unreadable.
+pub fn delete(conn: &Connection, keyring: &Keyring, id: AccountId) -> Result<bool> {
+    let deleted = conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? > 0;
+    keyring.forget(id);
+    Ok(deleted)
+}

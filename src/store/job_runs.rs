@@ -1,0 +1,67 @@
+//! The record of scheduled job runs.
+
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRun {
+    pub id: i64,
+    pub job: String,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub outcome: serde_json::Value,
+    pub error: Option<String>,
+}
+
+pub fn start(conn: &Connection, job: &str, now: i64) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO job_runs (job, started_at) VALUES (?1, ?2)",
+        params![job, now],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn finish(
+    conn: &Connection,
+    id: i64,
+    now: i64,
+    outcome: &serde_json::Value,
+    error: Option<&str>,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE job_runs SET finished_at = ?2, outcome = ?3, error = ?4 WHERE id = ?1",
+        params![id, now, outcome.to_string(), error],
+    )?;
+    Ok(())
+}
+
+/// When the job last started, in milliseconds since the epoch.
+pub fn last_started(conn: &Connection, job: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT max(started_at) FROM job_runs WHERE job = ?1",
+            [job],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<JobRun>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, job, started_at, finished_at, outcome, error FROM job_runs ORDER BY started_at DESC, id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        let outcome: String = r.get(4)?;
+        Ok(JobRun {
+            id: r.get(0)?,
+            job: r.get(1)?,
+            started_at: r.get(2)?,
+            finished_at: r.get(3)?,
+            outcome: serde_json::from_str(&outcome).unwrap_or(serde_json::Value::Null),
+            error: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,55 @@
+//! Ordered schema migrations, tracked by `PRAGMA user_version`. Each runs in its own transaction; a
+//! database written by a newer version is refused rather than misread.
+
+use super::OpenError;
+use rusqlite::Connection;
+use std::path::Path;
+
+/// Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_foundation.sql")];
+
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+pub fn version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+/// Brings the schema up to date; returns how many migrations ran.
+pub fn run(conn: &Connection, path: &Path) -> Result<usize, OpenError> {
+    let found = version(conn).map_err(OpenError::sqlite(path))?;
+    if found > LATEST {
+        return Err(OpenError::NewerSchema {
+            path: path.display().to_string(),
+            found,
+            supported: LATEST,
+        });
+    }
+    let mut applied = 0;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let target = index as i64 + 1;
+        // IMMEDIATE, and the version read again inside: another process may have migrated meanwhile.
+        let step = || -> rusqlite::Result<bool> {
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let result = (|| {
+                if version(conn)? >= target {
+                    return Ok(false);
+                }
+                conn.execute_batch(sql)?;
+                conn.execute_batch(&format!("PRAGMA user_version = {target}"))?;
+                Ok(true)
+            })();
+            match result {
+                Ok(ran) => conn.execute_batch("COMMIT").map(|_| ran),
+                Err(e) => {
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        };
+        if step().map_err(OpenError::sqlite(path))? {
+            tracing::info!(version = target, "applied database migration");
+            applied += 1;
+        }
+    }
+    Ok(applied)
+}

@@ -1,0 +1,240 @@
+//! The SQLite store: one file in WAL mode, a few reader connections, and one writer thread that
+//! group-commits (see `writer`). Every function that touches tenant data takes the account it may touch.
+
+pub mod accounts;
+pub mod backup;
+pub mod job_runs;
+pub mod keys;
+pub mod migrations;
+mod readers;
+pub mod rotation;
+pub mod writer;
+
+use crate::config::Synchronous;
+use crate::crypto::Key;
+use crate::error::{Error, Result};
+use keys::Keyring;
+use readers::ReaderPool;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use writer::{WriterHandle, WriterStats};
+
+pub use accounts::AccountId;
+
+/// How long a connection waits for another one (possibly another process, such as the CLI) to finish writing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub synchronous: Synchronous,
+    pub readers: usize,
+    /// Most closures committed in one transaction. 1 turns group commit off (used to measure it).
+    pub max_batch: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            synchronous: Synchronous::Full,
+            readers: 4,
+            max_batch: 4096,
+        }
+    }
+}
+
+/// Why the store cannot be opened. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "the database {path} has schema version {found}, newer than this whatsapi supports ({supported}); \
+         run the newer whatsapi or restore a backup made by this version"
+    )]
+    NewerSchema {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
+    #[error(
+        "the master key file does not match the database {path} (the database was sealed with key {expected:08x}, \
+         the key file holds key {found:08x}); restore the key file that belongs to this database"
+    )]
+    WrongKey {
+        path: String,
+        expected: u32,
+        found: u32,
+    },
+    #[error(
+        "a master key rotation was interrupted; run `whatsapi keys rotate` again to finish it before starting"
+    )]
+    RotationPending,
+    #[error("cannot prepare the database {path}: {message}")]
+    Prepare { path: String, message: String },
+    #[error("cannot open the database {path}: {source}")]
+    Sqlite {
+        path: String,
+        source: rusqlite::Error,
+    },
+}
+
+impl OpenError {
+    fn sqlite(path: &Path) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
+        move |source| OpenError::Sqlite {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Option<WriterHandle>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    readers: ReaderPool,
+    keyring: Keyring,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish what is queued; waiting for it means nothing is lost at exit.
+        self.writer.take();
+        if let Some(thread) = self.writer_thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) the database, runs migrations, checks the master key and starts the writer.
+    pub fn open(path: &Path, options: &StoreOptions, master: Key) -> Result<Db, OpenError> {
+        let conn = connect(path, options.synchronous, false).map_err(OpenError::sqlite(path))?;
+        prepare_new_file(&conn).map_err(OpenError::sqlite(path))?;
+        migrations::run(&conn, path)?;
+        keys::check_master_key(&conn, &master, path)?;
+        let (writer, thread) = WriterHandle::start(conn, options.max_batch);
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Some(writer),
+                writer_thread: Mutex::new(Some(thread)),
+                readers: ReaderPool::new(path.to_owned(), options.synchronous, options.readers),
+                keyring: Keyring::new(master),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
+    }
+
+    fn writer(&self) -> &WriterHandle {
+        self.inner
+            .writer
+            .as_ref()
+            .expect("the writer lives as long as the store")
+    }
+
+    pub fn writer_stats(&self) -> &WriterStats {
+        self.writer().stats()
+    }
+
+    /// Writes through the writer thread and waits for the commit (for plain threads).
+    pub fn write<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.writer().write(work)
+    }
+
+    /// Writes through the writer thread; resolves after the commit (for async handlers).
+    pub async fn write_async<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.writer().write_async(work).await
+    }
+
+    /// Queues a write without waiting for it (bookkeeping that may be lost in a crash).
+    pub fn submit<F>(&self, work: F) -> Result<()>
+    where
+        F: FnOnce(&Connection) -> Result<()> + Send + 'static,
+    {
+        self.writer().submit(work)
+    }
+
+    /// Reads on one of the reader connections (for plain threads).
+    pub fn read<T>(&self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.inner.readers.get()?;
+        work(&conn)
+    }
+
+    /// Reads on a blocking thread, so a slow query never holds an executor thread.
+    pub async fn read_async<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let db = self.clone();
+        rocket::tokio::task::spawn_blocking(move || db.read(work))
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("read task failed: {e}")))?
+    }
+}
+
+/// Opens a connection with the pragmas every connection needs.
+pub fn connect(
+    path: &Path,
+    synchronous: Synchronous,
+    read_only: bool,
+) -> rusqlite::Result<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let sync = match synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    // secure_delete overwrites deleted content, so text removed by retention or deletion is gone from the file.
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {sync}; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;"
+    ))?;
+    Ok(conn)
+}
+
+/// A brand-new file gets incremental auto-vacuum (only possible before the first table) and WAL.
+fn prepare_new_file(conn: &Connection) -> rusqlite::Result<()> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    if pages == 0 {
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+    }
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "journal_mode stayed {mode}"
+        )));
+    }
+    Ok(())
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

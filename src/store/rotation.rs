@@ -1,0 +1,180 @@
+//! `whatsapi keys rotate`: seals every account data key with a new master key.
+//!
+//! Resumable at every point. The new key is written to `<key file>.next` and its id recorded in the
+//! database before any data key is resealed; data keys are resealed in small committed batches; the check
+//! value moves to the new key last; only then is the key file swapped (the old one is kept, renamed, because
+//! backups taken before the rotation still need it). Running the command again after a crash finishes the job.
+
+use super::keys::{self, ROTATION_TARGET};
+use super::{AccountId, migrations};
+use crate::config::Synchronous;
+use crate::crypto::{self, Key};
+use anyhow::{Context, Result, bail};
+use rusqlite::{Connection, params};
+use std::path::{Path, PathBuf};
+
+pub struct Rotation {
+    conn: Connection,
+    old: Key,
+    new: Key,
+    key_file: PathBuf,
+    next_file: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct RotationReport {
+    pub resealed: usize,
+    pub old_key_id: u32,
+    pub new_key_id: u32,
+    pub retired_key_file: PathBuf,
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+pub fn next_key_file(key_file: &Path) -> PathBuf {
+    with_suffix(key_file, ".next")
+}
+
+impl Rotation {
+    /// Starts a rotation, or picks up an interrupted one.
+    pub fn prepare(db_path: &Path, key_file: &Path, synchronous: Synchronous) -> Result<Rotation> {
+        let conn =
+            super::connect(db_path, synchronous, false).context("cannot open the database")?;
+        migrations::run(&conn, db_path)?;
+        let old = crypto::read_key_file(key_file)?;
+        let next_file = next_key_file(key_file);
+        let target = keys::setting(&conn, ROTATION_TARGET)?;
+        let new = match target {
+            Some(id) => {
+                let new = crypto::read_key_file(&next_file).with_context(|| {
+                    format!(
+                        "the interrupted rotation needs its new key in {}",
+                        next_file.display()
+                    )
+                })?;
+                if id != new.id().to_be_bytes() {
+                    bail!(
+                        "{} does not hold the key the interrupted rotation started with",
+                        next_file.display()
+                    );
+                }
+                new
+            }
+            None if keys::master_matches(&conn, &old)? => {
+                // A `.next` file without a recorded rotation is left from a crash before anything used it.
+                if next_file.exists() {
+                    std::fs::remove_file(&next_file)
+                        .with_context(|| format!("cannot remove {}", next_file.display()))?;
+                }
+                let new = crypto::create_key_file(&next_file)?;
+                conn.execute(
+                    "INSERT INTO settings (name, value) VALUES (?1, ?2)",
+                    params![ROTATION_TARGET, new.id().to_be_bytes().to_vec()],
+                )?;
+                new
+            }
+            None => match crypto::read_key_file(&next_file) {
+                // The database already moved to the new key; only the file swap is left.
+                Ok(new) if keys::master_matches(&conn, &new)? => new,
+                _ => bail!(
+                    "the key file {} does not belong to the database {}; nothing was changed",
+                    key_file.display(),
+                    db_path.display()
+                ),
+            },
+        };
+        Ok(Rotation {
+            conn,
+            old,
+            new,
+            key_file: key_file.to_owned(),
+            next_file,
+        })
+    }
+
+    pub fn new_key_id(&self) -> u32 {
+        self.new.id()
+    }
+
+    /// Reseals up to `limit` data keys in one transaction; returns how many (0 when none are left).
+    pub fn reseal_batch(&self, limit: usize) -> Result<usize> {
+        let tx = self.conn.unchecked_transaction()?;
+        let rows: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = tx.prepare(
+                "SELECT account_id, sealed FROM data_keys WHERE master_key_id != ?1 LIMIT ?2",
+            )?;
+            stmt.query_map(params![self.new.id(), limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?
+        };
+        for (account, sealed) in &rows {
+            let account = AccountId(*account);
+            let key = keys::unseal_data_key(&self.old, account, sealed).with_context(|| {
+                format!(
+                    "the data key of account {} does not open with the current key",
+                    account.0
+                )
+            })?;
+            tx.execute(
+                "UPDATE data_keys SET sealed = ?1, master_key_id = ?2 WHERE account_id = ?3",
+                params![
+                    keys::seal_data_key(&self.new, account, &key)?,
+                    self.new.id(),
+                    account.0
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
+    /// Moves the check value to the new key, clears the rotation mark and swaps the key files.
+    pub fn finish(self, resealed: usize) -> Result<RotationReport> {
+        let tx = self.conn.unchecked_transaction()?;
+        keys::write_master_check(&tx, &self.new)?;
+        tx.execute("DELETE FROM settings WHERE name = ?1", [ROTATION_TARGET])?;
+        tx.commit()?;
+
+        let retired = with_suffix(&self.key_file, &format!(".retired-{:08x}", self.old.id()));
+        if self.next_file.exists() {
+            // A link, then an atomic rename over the key file: at no point is there no key file.
+            match std::fs::hard_link(&self.key_file, &retired) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(e).with_context(|| {
+                        format!("cannot keep the old key as {}", retired.display())
+                    });
+                }
+                _ => {}
+            }
+            std::fs::rename(&self.next_file, &self.key_file).with_context(|| {
+                format!("cannot move the new key to {}", self.key_file.display())
+            })?;
+            crypto::sync_parent(&self.key_file)?;
+        }
+        Ok(RotationReport {
+            resealed,
+            old_key_id: self.old.id(),
+            new_key_id: self.new.id(),
+            retired_key_file: retired,
+        })
+    }
+}
+
+/// Runs a whole rotation (or finishes an interrupted one). The server must not be running.
+pub fn rotate(db_path: &Path, key_file: &Path, synchronous: Synchronous) -> Result<RotationReport> {
+    let rotation = Rotation::prepare(db_path, key_file, synchronous)?;
+    let mut resealed = 0;
+    loop {
+        let n = rotation.reseal_batch(256)?;
+        if n == 0 {
+            break;
+        }
+        resealed += n;
+    }
+    rotation.finish(resealed)
+}

@@ -1,0 +1,80 @@
+//! Everything served over HTTP that is not the developer API: health, error pages, security headers.
+
+mod headers;
+mod health;
+
+use crate::error::error_response;
+use rocket::http::Status;
+use rocket::request::Request;
+use rocket::response::{self, Responder};
+use rocket::{Catcher, Route, catch, catchers, routes};
+
+pub use headers::SecurityHeaders;
+
+pub fn routes() -> Vec<Route> {
+    routes![health::healthz]
+}
+
+pub fn catchers() -> Vec<Catcher> {
+    catchers![default_catcher]
+}
+
+/// Answers every error Rocket produces itself (unknown path, bad body, ...) in the same shape as ours.
+#[catch(default)]
+fn default_catcher(status: Status, _req: &Request<'_>) -> CaughtError {
+    CaughtError(status)
+}
+
+struct CaughtError(Status);
+
+impl<'r> Responder<'r, 'static> for CaughtError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let status = self.0;
+        let (code, message) = match status.code {
+            400 => ("bad_request", "The request could not be understood."),
+            401 => ("unauthorized", "Authentication is required."),
+            403 => ("forbidden", "You are not allowed to do this."),
+            404 => ("not_found", "There is nothing here."),
+            405 => ("method_not_allowed", "This method is not allowed here."),
+            413 => ("payload_too_large", "The request body is too large."),
+            415 => (
+                "unsupported_media_type",
+                "The request body has an unsupported content type.",
+            ),
+            422 => (
+                "unprocessable_entity",
+                "The request body could not be read.",
+            ),
+            429 => ("rate_limited", "Too many requests; try again later."),
+            500..=599 => ("internal_error", "Something went wrong on our side."),
+            _ => ("error", status.reason().unwrap_or("Error")),
+        };
+        error_response(req, status, code, message, serde_json::Value::Null)
+    }
+}
+
+/// A minimal, self-contained error page (no scripts, no styles from elsewhere).
+pub fn error_page(status: Status, message: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head>\
+         <body><main><h1>{code} {reason}</h1><p>{message}</p><p><a href=\"/\">Home</a></p></main></body></html>",
+        code = status.code,
+        reason = escape(status.reason().unwrap_or("Error")),
+        message = escape(message),
+    )
+}
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
