@@ -46,9 +46,10 @@ pub struct Storage {
     pub maintenance_schedule: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Synchronous {
+    #[default]
     /// fsync on every commit: a commit that was acknowledged survives a power cut.
     Full,
     /// Survives a crash of the process, may lose the last commits on a power cut.

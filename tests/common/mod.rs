@@ -1,0 +1,163 @@
+//! Helpers shared by the integration tests: a temporary installation, the real `whatsapi` binary, a real
+//! server on a free port of 127.0.0.1. Each test module uses part of this.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_whatsapi");
+
+/// A throwaway installation: a data directory and a key file path inside a temporary directory.
+pub struct Install {
+    pub dir: tempfile::TempDir,
+}
+
+impl Install {
+    pub fn new() -> Install {
+        Install {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.path("data")
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.path("master.key")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir().join("whatsapi.db")
+    }
+
+    /// The binary with this installation's paths set through the environment, and no stray WHATSAPI_ variables.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("WHATSAPI_") {
+                cmd.env_remove(name);
+            }
+        }
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("WHATSAPI_STORAGE__DATA_DIR", self.data_dir())
+            .env("WHATSAPI_STORAGE__KEY_FILE", self.key_file())
+            .env("WHATSAPI_SERVER__PORT", "0")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a command to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run whatsapi")
+    }
+
+    /// Starts `whatsapi serve` and waits until it listens.
+    pub fn serve(&self) -> Server {
+        self.serve_with(self.command(&["serve"]))
+    }
+
+    pub fn serve_with(&self, mut cmd: Command) -> Server {
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start whatsapi serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        // Keep reading stderr for the whole life of the server, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sent = false;
+            let mut log = Vec::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(at) = line.find("listening on ") {
+                        let _ = tx.send(Ok(line[at + 13..].trim().to_owned()));
+                        sent = true;
+                    }
+                    log.push(line);
+                }
+            }
+            if !sent {
+                let _ = tx.send(Err(log.join("\n")));
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(url)) => Server { child, url },
+            Ok(Err(log)) => {
+                let _ = child.wait();
+                panic!("the server did not start:\n{log}")
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server did not start within 30 s")
+            }
+        }
+    }
+}
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn get(&self, path: &str) -> (u16, String, Vec<(String, String)>) {
+        get(&format!("{}{path}", self.url))
+    }
+
+    /// Ends the process at once, as a power cut or the OOM killer would.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A GET that returns status, body and headers whatever the status.
+pub fn get(url: &str) -> (u16, String, Vec<(String, String)>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().expect("request");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (status, body, headers)
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
