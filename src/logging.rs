@@ -14,10 +14,12 @@ pub fn init(level: LogLevel) {
         LogLevel::Debug => LevelFilter::DEBUG,
         LogLevel::Trace => LevelFilter::TRACE,
     };
-    // Rocket announces its launch as a warning; our own "listening on" line says the same, so it is muted.
+    // Rocket announces its launch as a warning (our own "listening on" line says the same) and logs every
+    // unmatched request as an error under `rocket::log::_`; both are muted. Our error responses log 5xx.
     let filter = Targets::new()
         .with_target("whatsapi", level)
         .with_target("rocket::launch", LevelFilter::ERROR)
+        .with_target("rocket::log::_", LevelFilter::OFF)
         .with_default(LevelFilter::WARN.min(level));
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let fmt = tracing_subscriber::fmt::layer()

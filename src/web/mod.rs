@@ -30,6 +30,9 @@ struct CaughtError(Status);
 impl<'r> Responder<'r, 'static> for CaughtError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.0;
+        if status.code >= 500 {
+            tracing::error!(method = %req.method(), path = %req.uri().path(), status = status.code, "request failed");
+        }
         let (code, message) = match status.code {
             400 => ("bad_request", "The request could not be understood."),
             401 => ("unauthorized", "Authentication is required."),
