@@ -134,6 +134,9 @@ fn check_database(report: &mut Report, db_path: &Path, key: Option<&crypto::Key>
         ),
         Err(e) => report.line(Verdict::Fail, "schema", e.to_string()),
     }
+    if keys::rotation_pending(&conn).unwrap_or(false) {
+        report.line(Verdict::Fail, "key rotation", "interrupted: run `whatsapi keys rotate` again to finish it");
+    }
     if let Some(key) = key {
         match keys::database_master_key_id(&conn) {
             Ok(Some(expected)) if expected == key.id() => {

@@ -155,6 +155,11 @@ pub(crate) fn write_master_check(conn: &Connection, master: &Key) -> Result<()> 
     Ok(())
 }
 
+/// Whether a `whatsapi keys rotate` was interrupted and must be run again.
+pub fn rotation_pending(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(setting(conn, ROTATION_TARGET)?.is_some())
+}
+
 /// Which master key sealed this database, if it has one yet.
 pub fn database_master_key_id(conn: &Connection) -> rusqlite::Result<Option<u32>> {
     Ok(setting(conn, MASTER_CHECK)?
@@ -177,7 +182,7 @@ pub fn check_master_key(conn: &Connection, master: &Key, path: &Path) -> Result<
         path: path.display().to_string(),
         source,
     };
-    if setting(conn, ROTATION_TARGET).map_err(sqlite)?.is_some() {
+    if rotation_pending(conn).map_err(sqlite)? {
         return Err(OpenError::RotationPending);
     }
     match setting(conn, MASTER_CHECK).map_err(sqlite)? {
