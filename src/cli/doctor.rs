@@ -135,7 +135,11 @@ fn check_database(report: &mut Report, db_path: &Path, key: Option<&crypto::Key>
         Err(e) => report.line(Verdict::Fail, "schema", e.to_string()),
     }
     if keys::rotation_pending(&conn).unwrap_or(false) {
-        report.line(Verdict::Fail, "key rotation", "interrupted: run `whatsapi keys rotate` again to finish it");
+        report.line(
+            Verdict::Fail,
+            "key rotation",
+            "interrupted: run `whatsapi keys rotate` again to finish it",
+        );
     }
     if let Some(key) = key {
         match keys::database_master_key_id(&conn) {
@@ -213,6 +217,8 @@ fn free_bytes(path: &Path) -> std::io::Result<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled the struct.
     let stats = unsafe { stats.assume_init() };
+    // The field types differ between platforms (u32 on some), hence the casts.
+    #[allow(clippy::unnecessary_cast)]
     Ok(stats.f_bavail as u64 * stats.f_frsize as u64)
 }
 

@@ -58,7 +58,7 @@ pub fn run(args: InitArgs, config_file: Option<&Path>) -> Result<()> {
             .write(true)
             .create_new(true)
             .mode(0o640)
-            .open(&config_file)
+            .open(config_file)
             .with_context(|| format!("cannot create {}", config_file.display()))?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;

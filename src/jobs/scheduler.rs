@@ -69,19 +69,16 @@ fn first_due(db: &Db, job: &ScheduledJob) -> DateTime<Utc> {
         .read(|conn| job_runs::last_started(conn, job.name))
         .ok()
         .flatten();
-    if let Some(last) = last.and_then(|ms| Utc.timestamp_millis_opt(ms).single()) {
-        if job
-            .schedule
-            .after(&last)
-            .next()
-            .is_some_and(|missed| missed <= now)
-        {
-            tracing::info!(
-                job = job.name,
-                "running a scheduled job that was missed while the server was down"
-            );
-            return now;
-        }
+    let missed = last
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .and_then(|last| job.schedule.after(&last).next())
+        .is_some_and(|fire| fire <= now);
+    if missed {
+        tracing::info!(
+            job = job.name,
+            "running a scheduled job that was missed while the server was down"
+        );
+        return now;
     }
     job.schedule
         .after(&now)
