@@ -10,6 +10,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod people;
+pub use people::{Accounts, Branding, Sessions, Smtp, SmtpSecurity};
+
 /// Where packages install the configuration; read when present and no `--config` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/whatsapi/config.toml";
 pub const ENV_PREFIX: &str = "WHATSAPI_";
@@ -22,6 +25,10 @@ pub struct Config {
     pub server: Server,
     pub storage: Storage,
     pub log: Log,
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub smtp: Smtp,
+    pub branding: Branding,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +41,9 @@ pub struct Server {
     pub public_url: String,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Header a reverse proxy sets to the client's address (e.g. "X-Real-IP"). Empty: the peer address,
+    /// since a header from anyone else could be forged.
+    pub client_ip_header: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,6 +90,7 @@ impl Default for Server {
             public_url: String::new(),
             tls_cert: None,
             tls_key: None,
+            client_ip_header: String::new(),
         }
     }
 }
@@ -216,6 +227,7 @@ impl Config {
         if !(1..=64).contains(&storage.readers) {
             return Err(invalid("storage.readers", "must be between 1 and 64"));
         }
+        self.validate_people()?;
         parse_schedule(&storage.maintenance_schedule)
             .map_err(|m| invalid("storage.maintenance_schedule", m))?;
         Ok(())
@@ -223,6 +235,52 @@ impl Config {
 
     pub fn uses_tls(&self) -> bool {
         self.server.tls_cert.is_some()
+    }
+
+    /// Cookies get `Secure` and the `__Host-` prefix when browsers reach us over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.uses_tls() || self.server.public_url.starts_with("https://")
+    }
+
+    fn validate_people(&self) -> Result<(), ConfigError> {
+        if self.sessions.idle_minutes == 0 || self.sessions.idle_minutes > 24 * 60 {
+            return Err(invalid(
+                "sessions.idle_minutes",
+                "must be between 1 and 1440",
+            ));
+        }
+        if self.sessions.absolute_hours == 0 || self.sessions.absolute_hours > 24 * 30 {
+            return Err(invalid(
+                "sessions.absolute_hours",
+                "must be between 1 and 720",
+            ));
+        }
+        let color = &self.branding.primary_color;
+        if !(color.len() == 7
+            && color.starts_with('#')
+            && color[1..].chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(invalid(
+                "branding.primary_color",
+                "must be a colour like #0f766e",
+            ));
+        }
+        if self.branding.product_name.trim().is_empty() {
+            return Err(invalid("branding.product_name", "must not be empty"));
+        }
+        if let Some(dir) = &self.branding.static_dir
+            && !dir.is_dir()
+        {
+            let message = format!("{} is not a directory", dir.display());
+            return Err(invalid("branding.static_dir", message));
+        }
+        if !self.smtp.host.is_empty() && !self.smtp.from.contains('@') {
+            return Err(invalid(
+                "smtp.from",
+                "must be an address such as \"Shop <no-reply@example.com>\"",
+            ));
+        }
+        Ok(())
     }
 
     pub fn db_path(&self) -> PathBuf {

@@ -1,6 +1,7 @@
 //! WhatsAPI Pro: a self-hosted WhatsApp Business API platform in one executable.
 //! `main.rs` is the command line; everything else lives here so tests can build the same server.
 
+pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -27,7 +28,8 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         ))
         .merge(("ident", "whatsapi"))
         .merge(("cli_colors", false))
-        .merge(("log_level", rocket::config::LogLevel::Off));
+        .merge(("log_level", rocket::config::LogLevel::Off))
+        .merge(("ip_header", client_ip_header(&config)));
     if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
         figment = figment.merge(("tls.certs", cert)).merge(("tls.key", key));
     }
@@ -52,6 +54,15 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
                 );
             })
         }))
+        .manage(auth::Auth::new(&config))
         .manage(config)
         .manage(db)
+}
+
+/// Rocket reads the client's address from this header; `false` means the peer address.
+fn client_ip_header(config: &Config) -> rocket::figment::value::Value {
+    match config.server.client_ip_header.trim() {
+        "" => false.into(),
+        header => header.to_owned().into(),
+    }
 }

@@ -2,12 +2,17 @@
 //! group-commits (see `writer`). Every function that touches tenant data takes the account it may touch.
 
 pub mod accounts;
+pub mod activity;
 pub mod backup;
+pub mod consents;
 pub mod job_runs;
 pub mod keys;
 pub mod migrations;
 mod readers;
 pub mod rotation;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
 pub mod writer;
 
 use crate::config::Synchronous;

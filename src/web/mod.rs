@@ -1,7 +1,12 @@
 //! Everything served over HTTP that is not the developer API: health, error pages, security headers.
 
+mod assets;
+mod dashboard;
 mod headers;
 mod health;
+pub mod i18n;
+pub mod page;
+mod sign_in;
 
 use crate::error::error_response;
 use rocket::http::Status;
@@ -12,7 +17,25 @@ use rocket::{Catcher, Route, catch, catchers, routes};
 pub use headers::SecurityHeaders;
 
 pub fn routes() -> Vec<Route> {
-    routes![health::healthz]
+    let mut all = routes![health::healthz];
+    all.extend(assets::routes());
+    all.extend(dashboard::routes());
+    all.extend(sign_in::routes());
+    all
+}
+
+/// What a page handler answers: a page with its status, or a redirect (after a successful form).
+// A redirect is larger than a page, but a reply lives only until it is sent.
+#[allow(clippy::large_enum_variant)]
+#[derive(rocket::Responder)]
+pub enum Reply {
+    Page(
+        (
+            rocket::http::Status,
+            rocket::response::content::RawHtml<String>,
+        ),
+    ),
+    Redirect(rocket::response::Redirect),
 }
 
 pub fn catchers() -> Vec<Catcher> {
@@ -30,6 +53,10 @@ struct CaughtError(Status);
 impl<'r> Responder<'r, 'static> for CaughtError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.0;
+        if status.code == 401 && !crate::error::wants_json(req) {
+            // A page that needs a session: send the person to sign in.
+            return rocket::response::Redirect::to("/login?done=expired").respond_to(req);
+        }
         if status.code >= 500 {
             tracing::error!(method = %req.method(), path = %req.uri().path(), status = status.code, "request failed");
         }

@@ -1,0 +1,148 @@
+//! Sign-in sessions: a random 128-bit id in a session-only cookie (no Expires, no Max-Age), validated on
+//! the server against idle and absolute limits on every request.
+
+use super::client::ClientInfo;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::users::{Role, User};
+use crate::store::{AccountId, Db, now_ms, sessions};
+use rocket::http::{Cookie, CookieJar, SameSite, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+
+/// How often `last_seen_at` is written for an active session: often enough for the idle timeout, rarely
+/// enough that browsing is not a stream of writes.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+pub fn cookie_name(config: &Config) -> &'static str {
+    // The __Host- prefix makes browsers refuse the cookie unless it is Secure, for "/", and host-only.
+    if config.secure_cookies() {
+        "__Host-whatsapi_session"
+    } else {
+        "whatsapi_session"
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: Vec<u8>,
+    pub user: User,
+    pub csrf: String,
+}
+
+impl Session {
+    /// The account of an account member; operators have none.
+    pub fn account(&self) -> Result<AccountId> {
+        self.user.account_id.ok_or(Error::Forbidden)
+    }
+
+    /// The account, if this person may manage its team and settings (owner or admin).
+    pub fn managed_account(&self) -> Result<AccountId> {
+        if self.user.role.manages_account() {
+            self.account()
+        } else {
+            Err(Error::Forbidden)
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        self.user.role == Role::Operator
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for &'r Session {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        match req.local_cache_async(load(req)).await {
+            Some(session) => Outcome::Success(session),
+            None => Outcome::Error((Status::Unauthorized, ())),
+        }
+    }
+}
+
+async fn load(req: &Request<'_>) -> Option<Session> {
+    let config = req.rocket().state::<Config>()?;
+    let db = req.rocket().state::<Db>()?.clone();
+    let value = req.cookies().get(cookie_name(config))?.value().to_owned();
+    if value.len() != 32 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let now = now_ms();
+    let (idle, absolute) = (config.sessions.idle_ms(), config.sessions.absolute_ms());
+    let row = db
+        .read_async(move |conn| sessions::find_valid(conn, &value, now, idle, absolute))
+        .await
+        .ok()??;
+    if now - row.last_seen_at > TOUCH_EVERY_MS {
+        let id_hash = row.id_hash.clone();
+        let _ = db.submit(move |conn| sessions::touch(conn, &id_hash, now));
+    }
+    Some(Session {
+        id_hash: row.id_hash,
+        user: row.user,
+        csrf: row.csrf_token,
+    })
+}
+
+/// Starts a session for `user`: a new id every time (a session id is never carried across a sign-in),
+/// replacing any session this browser had.
+pub async fn start(
+    db: &Db,
+    config: &Config,
+    cookies: &CookieJar<'_>,
+    user: &User,
+    client: &ClientInfo,
+) -> Result<()> {
+    let name = cookie_name(config);
+    let previous = cookies.get(name).map(|c| sessions::hash_id(c.value()));
+    let id = hex::encode(crate::crypto::random_bytes::<16>()?);
+    let csrf = hex::encode(crate::crypto::random_bytes::<16>()?);
+    let (user_id, ip, user_agent, id_for_db) = (
+        user.id,
+        client.ip.clone(),
+        client.user_agent.clone(),
+        id.clone(),
+    );
+    db.write_async(move |conn| {
+        if let Some(previous) = previous {
+            sessions::delete(conn, &previous)?;
+        }
+        let new = sessions::NewSession {
+            id: &id_for_db,
+            user: user_id,
+            csrf_token: &csrf,
+            ip: &ip,
+            user_agent: &user_agent,
+            now: now_ms(),
+        };
+        sessions::insert(conn, &new)
+    })
+    .await?;
+    cookies.add(session_cookie(name, id, config.secure_cookies()));
+    Ok(())
+}
+
+fn session_cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    // No expires and no max_age: the cookie ends with the browser session, as the privacy policy says.
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .build()
+}
+
+/// Ends the current session, on the server and in the browser.
+pub async fn end(
+    db: &Db,
+    config: &Config,
+    cookies: &CookieJar<'_>,
+    session: &Session,
+) -> Result<()> {
+    let id_hash = session.id_hash.clone();
+    db.write_async(move |conn| sessions::delete(conn, &id_hash))
+        .await?;
+    cookies.remove(Cookie::build(cookie_name(config)).path("/"));
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Configuration of sign-up, sessions, email and branding.
+
+use super::Secret;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Accounts {
+    /// Anyone may register a business; when false, people join only through an invitation.
+    pub registration: bool,
+    /// Most password hashes computed at once (0: one per CPU core), so a burst of sign-ins cannot starve the API.
+    pub password_hash_concurrency: usize,
+}
+
+impl Default for Accounts {
+    fn default() -> Self {
+        Accounts {
+            registration: true,
+            password_hash_concurrency: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sessions {
+    /// A session ends after this many minutes without a request.
+    pub idle_minutes: u64,
+    /// A session ends this many hours after sign-in, however active.
+    pub absolute_hours: u64,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            idle_minutes: 30,
+            absolute_hours: 12,
+        }
+    }
+}
+
+impl Sessions {
+    pub fn idle_ms(&self) -> i64 {
+        self.idle_minutes as i64 * 60_000
+    }
+
+    pub fn absolute_ms(&self) -> i64 {
+        self.absolute_hours as i64 * 3_600_000
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same machine.
+    None,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// SMTP server. Empty: emails are written as .eml files to <data_dir>/outbox instead of sent.
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: String,
+    pub password: Option<Secret>,
+    /// The sender, e.g. "WhatsAPI Pro <no-reply@example.com>".
+    pub from: String,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            host: String::new(),
+            port: 587,
+            security: SmtpSecurity::Starttls,
+            username: String::new(),
+            password: None,
+            from: "WhatsAPI Pro <no-reply@localhost>".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Branding {
+    /// The name shown on every page and email.
+    pub product_name: String,
+    /// Who runs this installation (named in the privacy page and emails).
+    pub operator_name: String,
+    pub support_email: String,
+    /// Main colour of buttons and links (#rrggbb).
+    pub primary_color: String,
+    /// A directory whose files replace the built-in static files of the same name (logo.svg, app.css, ...).
+    pub static_dir: Option<PathBuf>,
+}
+
+impl Default for Branding {
+    fn default() -> Self {
+        Branding {
+            product_name: "WhatsAPI Pro".into(),
+            operator_name: "A1-Soft".into(),
+            support_email: "support@a1-soft.com".into(),
+            primary_color: "#0f766e".into(),
+            static_dir: None,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Server-side sessions. The cookie carries 128 random bits; the table keeps only their SHA-256.
+
+use super::users::{User, UserId};
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub fn hash_id(id: &str) -> Vec<u8> {
+    Sha256::digest(id.as_bytes()).to_vec()
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id_hash: Vec<u8>,
+    pub user: User,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// What the "active sessions" page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    /// A short public handle (hex of the first bytes of the hash) used to revoke a session.
+    pub handle: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub user: UserId,
+    pub csrf_token: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+    pub now: i64,
+}
+
+pub fn insert(conn: &Connection, new: &NewSession<'_>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, ip, user_agent)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+        params![hash_id(new.id), new.user.0, new.csrf_token, new.now, new.ip, truncate(new.user_agent, 300)],
+    )?;
+    Ok(())
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+/// The session for a cookie value, if it is still valid at `now` under the given limits.
+pub fn find_valid(
+    conn: &Connection,
+    id: &str,
+    now: i64,
+    idle_ms: i64,
+    absolute_ms: i64,
+) -> Result<Option<SessionRow>> {
+    let row = conn
+        .query_row(
+            "SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.last_seen_at FROM sessions s
+             WHERE s.id_hash = ?1 AND s.last_seen_at > ?2 AND s.created_at > ?3",
+            params![hash_id(id), now - idle_ms, now - absolute_ms],
+            |r| Ok((r.get::<_, Vec<u8>>(0)?, UserId(r.get(1)?), r.get::<_, String>(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((id_hash, user_id, csrf_token, created_at, last_seen_at)) = row else {
+        return Ok(None);
+    };
+    let Some(user) = super::users::find(conn, user_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(SessionRow {
+        id_hash,
+        user,
+        csrf_token,
+        created_at,
+        last_seen_at,
+    }))
+}
+
+pub fn touch(conn: &Connection, id_hash: &[u8], now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE sessions SET last_seen_at = ?2 WHERE id_hash = ?1",
+        params![id_hash, now],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, id_hash: &[u8]) -> Result<()> {
+    conn.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+    Ok(())
+}
+
+/// Ends every session of the user except `keep` (the one making the change).
+pub fn delete_others(conn: &Connection, user: UserId, keep: Option<&[u8]>) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id_hash IS NOT ?2",
+        params![user.0, keep.map(|k| k.to_vec())],
+    )?)
+}
+
+/// Revokes one of the user's own sessions by its handle.
+pub fn delete_by_handle(conn: &Connection, user: UserId, handle: &str) -> Result<bool> {
+    let sessions = list_for_user(conn, user)?;
+    let Some(target) = sessions.iter().find(|s| s.handle == handle) else {
+        return Ok(false);
+    };
+    let full: Vec<u8> = conn.query_row(
+        "SELECT id_hash FROM sessions WHERE user_id = ?1 AND hex(substr(id_hash, 1, 8)) = upper(?2)",
+        params![user.0, target.handle],
+        |r| r.get(0),
+    )?;
+    delete(conn, &full)?;
+    Ok(true)
+}
+
+pub fn list_for_user(conn: &Connection, user: UserId) -> Result<Vec<SessionInfo>> {
+    let mut stmt = conn.prepare(
+        "SELECT lower(hex(substr(id_hash, 1, 8))), created_at, last_seen_at, ip, user_agent FROM sessions
+         WHERE user_id = ?1 ORDER BY last_seen_at DESC",
+    )?;
+    let rows = stmt.query_map([user.0], |r| {
+        Ok(SessionInfo {
+            handle: r.get(0)?,
+            created_at: r.get(1)?,
+            last_seen_at: r.get(2)?,
+            ip: r.get(3)?,
+            user_agent: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes sessions past either limit.
+pub fn purge_expired(conn: &Connection, now: i64, idle_ms: i64, absolute_ms: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "DELETE FROM sessions WHERE last_seen_at <= ?1 OR created_at <= ?2",
+        params![now - idle_ms, now - absolute_ms],
+    )?)
+}
+
+/// Whether this user has signed in from this browser before; records it if not.
+pub fn remember_browser(
+    conn: &Connection,
+    user: UserId,
+    user_agent: &str,
+    now: i64,
+) -> Result<bool> {
+    let fingerprint = Sha256::digest(user_agent.as_bytes()).to_vec();
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO known_browsers (user_id, fingerprint, first_seen_at) VALUES (?1, ?2, ?3)",
+        params![user.0, fingerprint, now],
+    )?;
+    Ok(inserted == 0)
+}

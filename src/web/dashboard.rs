@@ -1,0 +1,51 @@
+//! The home page of a signed-in member.
+
+use super::page::{Page, render};
+use crate::auth::Session;
+use crate::error::{Error, Result};
+use crate::store::accounts::{self, Account};
+use crate::store::{Db, users};
+use askama::Template;
+use rocket::response::Redirect;
+use rocket::response::content::RawHtml;
+use rocket::{State, get, routes};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![home]
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Dashboard<'a> {
+    page: &'a Page,
+    account: Account,
+    members: i64,
+}
+
+#[get("/")]
+async fn home(
+    page: Page,
+    session: Option<&Session>,
+    db: &State<Db>,
+) -> Result<Result<RawHtml<String>, Redirect>> {
+    let Some(session) = session else {
+        return Ok(Err(Redirect::to("/login")));
+    };
+    let Some(account_id) = session.user.account_id else {
+        return Ok(Err(Redirect::to("/admin")));
+    };
+    let (account, members) = db
+        .read_async(move |conn| {
+            let account = accounts::find(conn, account_id)?.ok_or(Error::NotFound)?;
+            Ok((
+                account,
+                users::list_for_account(conn, account_id)?.len() as i64,
+            ))
+        })
+        .await?;
+    Ok(Ok(render(Dashboard {
+        page: &page,
+        account,
+        members,
+    })?))
+}

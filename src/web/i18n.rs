@@ -1,0 +1,254 @@
+//! English and Arabic. Catalogs are TOML files compiled into the binary; every key exists in both
+//! (a test checks it). The language comes from the language cookie, else the browser's Accept-Language.
+
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::request::{FromRequest, Outcome, Request};
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+pub const LANG_COOKIE: &str = "whatsapi_lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    En,
+    Ar,
+}
+
+type Catalog = HashMap<String, String>;
+
+fn parse(source: &str) -> Catalog {
+    // Nested tables flatten to dotted keys: [login] title = "..." is "login.title".
+    fn walk(prefix: &str, value: &toml::Value, out: &mut Catalog) {
+        match value {
+            toml::Value::Table(table) => {
+                for (key, value) in table {
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, value, out);
+                }
+            }
+            toml::Value::String(text) => {
+                out.insert(prefix.to_owned(), text.clone());
+            }
+            _ => {}
+        }
+    }
+    let value: toml::Value = toml::from_str(source).expect("the built-in catalogs are valid TOML");
+    let mut out = Catalog::new();
+    walk("", &value, &mut out);
+    out
+}
+
+static EN: LazyLock<Catalog> = LazyLock::new(|| parse(include_str!("../../assets/i18n/en.toml")));
+static AR: LazyLock<Catalog> = LazyLock::new(|| parse(include_str!("../../assets/i18n/ar.toml")));
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::En, Lang::Ar];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ar => "ar",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "ar" => Some(Lang::Ar),
+            _ => None,
+        }
+    }
+
+    pub fn dir(self) -> &'static str {
+        match self {
+            Lang::En => "ltr",
+            Lang::Ar => "rtl",
+        }
+    }
+
+    /// The language's own name, for the switch.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Ar => "العربية",
+        }
+    }
+
+    fn catalog(self) -> &'static Catalog {
+        match self {
+            Lang::En => &EN,
+            Lang::Ar => &AR,
+        }
+    }
+
+    /// The text for `key`; English when this language lacks it, the key itself when both do.
+    pub fn t(self, key: &str) -> &str {
+        self.catalog()
+            .get(key)
+            .or_else(|| EN.get(key))
+            .map(String::as_str)
+            .unwrap_or(key)
+    }
+
+    /// Picks the first supported language of an Accept-Language header, by quality.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut choices: Vec<(f32, Lang)> = header
+            .split(',')
+            .filter_map(|part| {
+                let mut pieces = part.trim().split(';');
+                let tag = pieces.next()?.trim();
+                let quality = pieces
+                    .find_map(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .and_then(|q| q.parse::<f32>().ok())
+                    })
+                    .unwrap_or(1.0);
+                let primary = tag.split('-').next()?;
+                Lang::from_code(primary).map(|lang| (quality, lang))
+            })
+            .collect();
+        choices.sort_by(|a, b| b.0.total_cmp(&a.0));
+        choices.first().map(|(_, lang)| *lang)
+    }
+
+    /// Formats a time (milliseconds since the epoch, shown in UTC) for this language.
+    pub fn datetime(self, ms: i64) -> String {
+        let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else {
+            return String::new();
+        };
+        match self {
+            Lang::En => at.format("%-d %b %Y, %H:%M UTC").to_string(),
+            Lang::Ar => {
+                use chrono::{Datelike, Timelike};
+                const MONTHS: [&str; 12] = [
+                    "يناير",
+                    "فبراير",
+                    "مارس",
+                    "أبريل",
+                    "مايو",
+                    "يونيو",
+                    "يوليو",
+                    "أغسطس",
+                    "سبتمبر",
+                    "أكتوبر",
+                    "نوفمبر",
+                    "ديسمبر",
+                ];
+                let text = format!(
+                    "{} {} {}، {:02}:{:02} UTC",
+                    at.day(),
+                    MONTHS[at.month0() as usize],
+                    at.year(),
+                    at.hour(),
+                    at.minute()
+                );
+                self.digits(&text)
+            }
+        }
+    }
+
+    /// Formats a whole number with the language's grouping and digits.
+    pub fn number(self, n: i64) -> String {
+        let digits = n.unsigned_abs().to_string();
+        let separator = match self {
+            Lang::En => ",",
+            Lang::Ar => "٬",
+        };
+        let mut grouped = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                grouped.push_str(separator);
+            }
+            grouped.push(c);
+        }
+        let sign = if n < 0 { "-" } else { "" };
+        self.digits(&format!("{sign}{grouped}"))
+    }
+
+    /// Arabic pages use Arabic-Indic digits.
+    fn digits(self, text: &str) -> String {
+        match self {
+            Lang::En => text.to_owned(),
+            Lang::Ar => text
+                .chars()
+                .map(|c| {
+                    c.to_digit(10)
+                        .map_or(c, |d| char::from_u32(0x0660 + d).unwrap_or(c))
+                })
+                .collect(),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Lang {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let lang = req
+            .cookies()
+            .get(LANG_COOKIE)
+            .and_then(|c| Lang::from_code(c.value()))
+            .or_else(|| {
+                req.headers()
+                    .get_one("Accept-Language")
+                    .and_then(Lang::from_accept_language)
+            })
+            .unwrap_or(Lang::En);
+        Outcome::Success(lang)
+    }
+}
+
+/// Remembers the chosen language for a year. It holds nothing but "en" or "ar".
+pub fn set_cookie(cookies: &CookieJar<'_>, lang: Lang, secure: bool) {
+    cookies.add(
+        Cookie::build((LANG_COOKIE, lang.code()))
+            .path("/")
+            .same_site(SameSite::Lax)
+            .secure(secure)
+            .http_only(true)
+            .max_age(rocket::time::Duration::days(365))
+            .build(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_catalogs_have_the_same_keys() {
+        let mut en: Vec<_> = EN.keys().collect();
+        let mut ar: Vec<_> = AR.keys().collect();
+        en.sort();
+        ar.sort();
+        assert_eq!(en, ar);
+        assert!(!en.is_empty());
+    }
+
+    #[test]
+    fn accept_language_picks_the_best_supported_language() {
+        assert_eq!(
+            Lang::from_accept_language("ar-KW,ar;q=0.9,en;q=0.8"),
+            Some(Lang::Ar)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, en;q=0.5, ar;q=0.7"),
+            Some(Lang::Ar)
+        );
+        assert_eq!(Lang::from_accept_language("de"), None);
+    }
+
+    #[test]
+    fn numbers_and_dates_follow_the_language() {
+        assert_eq!(Lang::En.number(1234567), "1,234,567");
+        assert_eq!(Lang::Ar.number(1234567), "١٬٢٣٤٬٥٦٧");
+        assert_eq!(Lang::En.datetime(0), "1 Jan 1970, 00:00 UTC");
+        assert!(Lang::Ar.datetime(0).contains("يناير"));
+    }
+}

@@ -1,0 +1,114 @@
+//! What every page needs: language, CSRF token, who is signed in, branding. Built once per request by a
+//! request guard, and handed to the page's template.
+
+use super::i18n::Lang;
+use crate::auth::{Session, csrf};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::users::User;
+use askama::Template;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::response::content::RawHtml;
+
+pub struct Page {
+    pub lang: Lang,
+    pub csrf: String,
+    pub user: Option<User>,
+    pub product_name: String,
+    pub support_email: String,
+    /// The path of this page, so the language switch can come back to it.
+    pub path: String,
+    /// Whether people may register (the sign-in page links to registration only then).
+    pub registration_open: bool,
+}
+
+impl Page {
+    pub fn t<'a>(&self, key: &'a str) -> &'a str {
+        self.lang.t(key)
+    }
+
+    pub fn datetime(&self, ms: &i64) -> String {
+        self.lang.datetime(*ms)
+    }
+
+    pub fn number(&self, n: &i64) -> String {
+        self.lang.number(*n)
+    }
+
+    pub fn dir(&self) -> &'static str {
+        self.lang.dir()
+    }
+
+    pub fn other_langs(&self) -> Vec<Lang> {
+        Lang::ALL.into_iter().filter(|l| *l != self.lang).collect()
+    }
+
+    pub fn signed_in(&self) -> bool {
+        self.user.is_some()
+    }
+
+    pub fn is_manager(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.role.manages_account())
+    }
+
+    pub fn is_operator(&self) -> bool {
+        self.user.as_ref().is_some_and(|u| u.account_id.is_none())
+    }
+
+    /// The translated text of an error, for showing next to a form.
+    pub fn error_text(&self, error: &Error) -> String {
+        match error {
+            Error::Invalid { field, message } => {
+                let key = format!("errors.{field}");
+                let translated = self.lang.t(&key);
+                if translated == key {
+                    message.clone()
+                } else {
+                    translated.to_owned()
+                }
+            }
+            Error::Conflict(_) => self.t("errors.email_taken").to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Page {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        let lang = req.guard::<Lang>().await.succeeded().unwrap_or(Lang::En);
+        let user = req
+            .guard::<&Session>()
+            .await
+            .succeeded()
+            .map(|s| s.user.clone());
+        let (product_name, support_email, registration_open) = match req.rocket().state::<Config>()
+        {
+            Some(c) => (
+                c.branding.product_name.clone(),
+                c.branding.support_email.clone(),
+                c.accounts.registration,
+            ),
+            None => ("WhatsAPI Pro".into(), String::new(), false),
+        };
+        Outcome::Success(Page {
+            lang,
+            csrf: csrf::token_for(req).await,
+            user,
+            product_name,
+            support_email,
+            path: req.uri().path().to_string(),
+            registration_open,
+        })
+    }
+}
+
+/// Renders a template into a page, or a 500 if a template fails (which the type checker makes rare).
+pub fn render(template: impl Template) -> Result<RawHtml<String>> {
+    template
+        .render()
+        .map(RawHtml)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("template error: {e}")))
+}

@@ -1,0 +1,322 @@
+//! Signing in and out, registering a business, choosing the language.
+
+use super::Reply;
+use super::i18n::{self, Lang};
+use super::page::{Page, render};
+use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, session};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::accounts::{self, NewAccount};
+use crate::store::activity::{self, Actor};
+use crate::store::users::{self, NewUser, Role};
+use crate::store::{Db, consents, now_ms};
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::http::{CookieJar, Status};
+use rocket::response::Redirect;
+use rocket::{State, get, post, routes};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        login_page,
+        login,
+        logout,
+        register_page,
+        register,
+        set_language
+    ]
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    page: &'a Page,
+    email: &'a str,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
+#[get("/login?<done>")]
+fn login_page(page: Page, done: Option<&str>) -> Result<Reply> {
+    if page.signed_in() {
+        return Ok(Reply::Redirect(Redirect::to("/")));
+    }
+    let notice = done.and_then(|key| match key {
+        "signed_out" | "expired" | "password_reset" | "email_changed" | "joined" => {
+            Some(page.t(&format!("login.{key}")).to_owned())
+        }
+        _ => None,
+    });
+    let html = render(LoginPage {
+        page: &page,
+        email: "",
+        error: None,
+        notice: notice.as_deref(),
+    })?;
+    Ok(Reply::Page((Status::Ok, html)))
+}
+
+#[derive(FromForm)]
+struct LoginForm {
+    csrf: String,
+    email: String,
+    password: String,
+}
+
+impl HasCsrf for LoginForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[post("/login", data = "<form>")]
+async fn login(
+    form: CsrfForm<LoginForm>,
+    page: Page,
+    client: ClientInfo,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+) -> Result<Reply> {
+    let form = form.0;
+    let refuse = |status: Status, key: &str| -> Result<Reply> {
+        let html = render(LoginPage {
+            page: &page,
+            email: &form.email,
+            error: Some(page.t(key)),
+            notice: None,
+        })?;
+        Ok(Reply::Page((status, html)))
+    };
+    let now = now_ms();
+    if auth.throttle.check(&form.email, &client.ip, now).is_err() {
+        return refuse(Status::TooManyRequests, "login.throttled");
+    }
+    let email = form.email.trim().to_owned();
+    let found = db
+        .read_async(move |conn| users::find_credentials(conn, &email))
+        .await?;
+    // An unknown email costs the same hash as a wrong password, so timing does not tell which emails exist.
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, password::DECOY_HASH.clone()),
+    };
+    let matches = auth.hasher.verify(&form.password, hash).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        auth.throttle.failure(&form.email, &client.ip, now);
+        return refuse(Status::Unauthorized, "login.wrong");
+    };
+    auth.throttle.success(&form.email, &client.ip);
+    session::start(db, config, cookies, &user, &client).await?;
+    let actor = (
+        user.account_id,
+        user.id,
+        client.ip.clone(),
+        client.user_agent.clone(),
+    );
+    db.write_async(move |conn| {
+        let (account, user, ip, user_agent) = actor;
+        let actor = Actor {
+            account,
+            user: Some(user),
+            ip: &ip,
+            user_agent: &user_agent,
+        };
+        activity::record(conn, &actor, "signed_in", "", now)?;
+        crate::store::sessions::remember_browser(conn, user, &user_agent, now)
+    })
+    .await?;
+    Ok(Reply::Redirect(Redirect::to("/")))
+}
+
+#[derive(FromForm)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+impl HasCsrf for CsrfOnly {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/logout", data = "<_form>")]
+async fn logout(
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+) -> Result<Redirect> {
+    session::end(db, config, cookies, session).await?;
+    Ok(Redirect::to("/login?done=signed_out"))
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage<'a> {
+    page: &'a Page,
+    form: &'a RegisterForm,
+    error: Option<&'a str>,
+}
+
+#[derive(FromForm, Default)]
+struct RegisterForm {
+    csrf: String,
+    name: String,
+    company: String,
+    email: String,
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = false)]
+    accept_privacy: bool,
+}
+
+impl HasCsrf for RegisterForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[get("/register")]
+fn register_page(page: Page, config: &State<Config>) -> Result<Reply> {
+    if !config.accounts.registration {
+        return Err(Error::NotFound);
+    }
+    let form = <RegisterForm as Default>::default();
+    Ok(Reply::Page((
+        Status::Ok,
+        render(RegisterPage {
+            page: &page,
+            form: &form,
+            error: None,
+        })?,
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
+#[post("/register", data = "<form>")]
+async fn register(
+    form: CsrfForm<RegisterForm>,
+    page: Page,
+    client: ClientInfo,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+) -> Result<Reply> {
+    if !config.accounts.registration {
+        return Err(Error::NotFound);
+    }
+    let mut form = form.0;
+    let refuse = |form: &RegisterForm, message: &str| -> Result<Reply> {
+        let html = render(RegisterPage {
+            page: &page,
+            form,
+            error: Some(message),
+        })?;
+        Ok(Reply::Page((Status::UnprocessableEntity, html)))
+    };
+    if !form.accept_privacy {
+        return refuse(&form, page.t("register.must_accept"));
+    }
+    if let Err(e) = users::normalize_email(&form.email)
+        .and_then(|_| password::check_policy(&form.password, &form.email))
+    {
+        return refuse(&form, &page.error_text(&e));
+    }
+    let hash = auth.hasher.hash(&form.password).await?;
+    form.password.clear();
+    let (name, company, email, lang) = (
+        form.name.clone(),
+        form.company.clone(),
+        form.email.clone(),
+        page.lang,
+    );
+    let keyring_db = db.inner().clone();
+    let (ip, user_agent) = (client.ip.clone(), client.user_agent.clone());
+    let created = db
+        .write_async(move |conn| {
+            let now = now_ms();
+            let account = accounts::create(
+                conn,
+                keyring_db.keyring(),
+                &NewAccount {
+                    company,
+                    ..NewAccount::default()
+                },
+            )?;
+            let new = NewUser {
+                account_id: Some(account),
+                role: Role::Owner,
+                email: &email,
+                name: &name,
+                password_hash: &hash,
+                locale: lang.code(),
+            };
+            let user = users::insert(conn, &new)?;
+            let version = consents::privacy_policy_version(conn)?;
+            consents::give(conn, user, consents::PRIVACY_POLICY, &version, now)?;
+            let actor = Actor {
+                account: Some(account),
+                user: Some(user),
+                ip: &ip,
+                user_agent: &user_agent,
+            };
+            activity::record(conn, &actor, "registered", "", now)?;
+            crate::store::sessions::remember_browser(conn, user, &user_agent, now)?;
+            users::find(conn, user)?.ok_or(Error::NotFound)
+        })
+        .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+            return refuse(&form, &page.error_text(&e));
+        }
+        Err(e) => return Err(e),
+    };
+    session::start(db, config, cookies, &user, &client).await?;
+    Ok(Reply::Redirect(Redirect::to("/")))
+}
+
+#[derive(FromForm)]
+struct LanguageForm {
+    csrf: String,
+    lang: String,
+    #[field(default = String::from("/"))]
+    back: String,
+}
+
+impl HasCsrf for LanguageForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/language", data = "<form>")]
+async fn set_language(
+    form: CsrfForm<LanguageForm>,
+    session: Option<&Session>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+) -> Result<Redirect> {
+    let form = form.0;
+    let lang =
+        Lang::from_code(&form.lang).ok_or_else(|| Error::invalid("lang", "unknown language"))?;
+    i18n::set_cookie(cookies, lang, config.secure_cookies());
+    if let Some(session) = session {
+        let user = session.user.id;
+        db.write_async(move |conn| users::set_locale(conn, user, lang.code()))
+            .await?;
+    }
+    // Only a local path: never redirect to another site.
+    let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
+        form.back
+    } else {
+        "/".into()
+    };
+    Ok(Redirect::to(back))
+}
