@@ -274,7 +274,7 @@ impl Config {
             let message = format!("{} is not a directory", dir.display());
             return Err(invalid("branding.static_dir", message));
         }
-        if !self.smtp.host.is_empty() && !self.smtp.from.contains('@') {
+        if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(invalid(
                 "smtp.from",
                 "must be an address such as \"Shop <no-reply@example.com>\"",

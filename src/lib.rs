@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod error;
 pub mod jobs;
 pub mod logging;
+pub mod mail;
 pub mod startup;
 pub mod store;
 pub mod web;
@@ -19,6 +20,7 @@ use store::Db;
 
 /// Builds the HTTP server from a validated configuration and an open store.
 pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
+    let mailer = mail::Mailer::new(&config).expect("the mail settings were validated with the configuration");
     let mut figment = Figment::from(rocket::Config::default())
         .merge(("address", config.server.address))
         .merge(("port", config.server.port))
@@ -55,6 +57,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
             })
         }))
         .manage(auth::Auth::new(&config))
+        .manage(mailer)
         .manage(config)
         .manage(db)
 }

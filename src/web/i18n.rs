@@ -1,5 +1,6 @@
-//! English and Arabic. Catalogs are TOML files compiled into the binary; every key exists in both
-//! (a test checks it). The language comes from the language cookie, else the browser's Accept-Language.
+//! English and Arabic. Catalogs are TOML files compiled into the binary, one file per area of the
+//! product under `assets/i18n/<lang>/`; every key exists in both languages (a test checks it). The
+//! language comes from the language cookie, else the browser's Accept-Language.
 
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -15,6 +16,21 @@ pub enum Lang {
 }
 
 type Catalog = HashMap<String, String>;
+
+#[derive(rust_embed::RustEmbed)]
+#[folder = "assets/i18n"]
+struct Catalogs;
+
+/// Every file of one language, merged.
+fn load(lang: &str) -> Catalog {
+    let mut catalog = Catalog::new();
+    for name in Catalogs::iter().filter(|name| name.starts_with(&format!("{lang}/"))) {
+        let file = Catalogs::get(&name).expect("listed files exist");
+        let text = std::str::from_utf8(&file.data).expect("catalogs are UTF-8");
+        catalog.extend(parse(text));
+    }
+    catalog
+}
 
 fn parse(source: &str) -> Catalog {
     // Nested tables flatten to dotted keys: [login] title = "..." is "login.title".
@@ -42,8 +58,8 @@ fn parse(source: &str) -> Catalog {
     out
 }
 
-static EN: LazyLock<Catalog> = LazyLock::new(|| parse(include_str!("../../assets/i18n/en.toml")));
-static AR: LazyLock<Catalog> = LazyLock::new(|| parse(include_str!("../../assets/i18n/ar.toml")));
+static EN: LazyLock<Catalog> = LazyLock::new(|| load("en"));
+static AR: LazyLock<Catalog> = LazyLock::new(|| load("ar"));
 
 impl Lang {
     pub const ALL: [Lang; 2] = [Lang::En, Lang::Ar];

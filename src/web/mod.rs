@@ -1,12 +1,17 @@
 //! Everything served over HTTP that is not the developer API: health, error pages, security headers.
 
+mod admin;
 mod assets;
 mod dashboard;
 mod headers;
 mod health;
 pub mod i18n;
 pub mod page;
+mod password_reset;
+mod privacy;
+mod profile;
 mod sign_in;
+mod team;
 
 use crate::error::error_response;
 use rocket::http::Status;
@@ -21,6 +26,11 @@ pub fn routes() -> Vec<Route> {
     all.extend(assets::routes());
     all.extend(dashboard::routes());
     all.extend(sign_in::routes());
+    all.extend(password_reset::routes());
+    all.extend(team::routes());
+    all.extend(profile::routes());
+    all.extend(admin::routes());
+    all.extend(privacy::routes());
     all
 }
 

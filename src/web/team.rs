@@ -1,0 +1,5 @@
+//! (being written)
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![]
+}
