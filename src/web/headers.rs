@@ -31,6 +31,14 @@ impl Fairing for SecurityHeaders {
             "Permissions-Policy",
             "camera=(), microphone=(), geolocation=(), interest-cohort=()",
         ));
+        // Pages show personal data: never keep them in a shared or back-button cache.
+        if res
+            .content_type()
+            .is_some_and(|ct| ct.is_html() || ct.is_json())
+            && !res.headers().contains("Cache-Control")
+        {
+            res.set_header(Header::new("Cache-Control", "no-store"));
+        }
         if self.tls {
             res.set_header(Header::new(
                 "Strict-Transport-Security",
