@@ -20,7 +20,8 @@ use store::Db;
 
 /// Builds the HTTP server from a validated configuration and an open store.
 pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
-    let mailer = mail::Mailer::new(&config).expect("the mail settings were validated with the configuration");
+    let mailer = mail::Mailer::new(&config)
+        .expect("the mail settings were validated with the configuration");
     let mut figment = Figment::from(rocket::Config::default())
         .merge(("address", config.server.address))
         .merge(("port", config.server.port))

@@ -27,7 +27,9 @@ pub fn init(level: LogLevel) {
         .with_writer(std::io::stderr)
         .with_ansi(!journald && std::io::stderr().is_terminal())
         .with_target(false);
-    let registry = tracing_subscriber::registry().with(filter).with(not_chatter);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(not_chatter);
     // try_init: a second call (tests) keeps the first subscriber instead of panicking.
     let _ = if journald {
         registry.with(fmt.without_time()).try_init()

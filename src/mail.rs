@@ -32,25 +32,39 @@ enum Delivery {
 impl Mailer {
     pub fn new(config: &Config) -> Result<Mailer> {
         let smtp = &config.smtp;
-        let from: Mailbox = smtp
-            .from
-            .parse()
-            .map_err(|e| Error::invalid("smtp.from", format!("{:?} is not an address: {e}", smtp.from)))?;
+        let from: Mailbox = smtp.from.parse().map_err(|e| {
+            Error::invalid(
+                "smtp.from",
+                format!("{:?} is not an address: {e}", smtp.from),
+            )
+        })?;
         if smtp.host.is_empty() {
-            return Ok(Mailer { from, delivery: Delivery::Outbox(config.storage.data_dir.join("outbox")) });
+            return Ok(Mailer {
+                from,
+                delivery: Delivery::Outbox(config.storage.data_dir.join("outbox")),
+            });
         }
-        let smtp_error = |e: lettre::transport::smtp::Error| Error::invalid("smtp.host", e.to_string());
+        let smtp_error =
+            |e: lettre::transport::smtp::Error| Error::invalid("smtp.host", e.to_string());
         let mut builder = match smtp.security {
-            SmtpSecurity::Starttls => SmtpTransport::starttls_relay(&smtp.host).map_err(smtp_error)?,
+            SmtpSecurity::Starttls => {
+                SmtpTransport::starttls_relay(&smtp.host).map_err(smtp_error)?
+            }
             SmtpSecurity::Tls => SmtpTransport::relay(&smtp.host).map_err(smtp_error)?,
             SmtpSecurity::None => SmtpTransport::builder_dangerous(&smtp.host),
         }
         .port(smtp.port)
         .timeout(Some(std::time::Duration::from_secs(20)));
         if let Some(password) = &smtp.password {
-            builder = builder.credentials(Credentials::new(smtp.username.clone(), password.expose().to_owned()));
+            builder = builder.credentials(Credentials::new(
+                smtp.username.clone(),
+                password.expose().to_owned(),
+            ));
         }
-        Ok(Mailer { from, delivery: Delivery::Smtp(builder.build()) })
+        Ok(Mailer {
+            from,
+            delivery: Delivery::Smtp(builder.build()),
+        })
     }
 
     /// Sends (or files) the message on a blocking thread.
@@ -62,7 +76,10 @@ impl Mailer {
     }
 
     pub fn send_blocking(&self, email: &Email) -> Result<()> {
-        let to: Mailbox = email.to.parse().map_err(|_| Error::invalid("email", "not an email address"))?;
+        let to: Mailbox = email
+            .to
+            .parse()
+            .map_err(|_| Error::invalid("email", "not an email address"))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -72,7 +89,9 @@ impl Mailer {
             .map_err(|e| Error::Internal(anyhow::anyhow!("cannot build the email: {e}")))?;
         match &self.delivery {
             Delivery::Smtp(transport) => {
-                transport.send(&message).map_err(|e| Error::Unavailable(format!("the mail server refused: {e}")))?;
+                transport
+                    .send(&message)
+                    .map_err(|e| Error::Unavailable(format!("the mail server refused: {e}")))?;
                 tracing::info!(to = %email.to, subject = %email.subject, "email sent");
             }
             Delivery::Outbox(dir) => {
@@ -85,12 +104,29 @@ impl Mailer {
 }
 
 fn write_to_outbox(dir: &std::path::Path, bytes: &[u8]) -> Result<PathBuf> {
-    let io = |e: std::io::Error| Error::Internal(anyhow::anyhow!("cannot write to the outbox {}: {e}", dir.display()));
-    std::fs::DirBuilder::new().recursive(true).create(dir).map_err(io)?;
-    let name = format!("{}-{}.eml", crate::store::now_ms(), hex::encode(crate::crypto::random_bytes::<4>()?));
+    let io = |e: std::io::Error| {
+        Error::Internal(anyhow::anyhow!(
+            "cannot write to the outbox {}: {e}",
+            dir.display()
+        ))
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .create(dir)
+        .map_err(io)?;
+    let name = format!(
+        "{}-{}.eml",
+        crate::store::now_ms(),
+        hex::encode(crate::crypto::random_bytes::<4>()?)
+    );
     let path = dir.join(name);
     // Private: these files carry sign-in links.
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     Ok(path)
 }
