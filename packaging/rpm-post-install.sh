@@ -1,0 +1,11 @@
+# RPM: create the service user and, on first install, the configuration and the master key.
+getent group whatsapi >/dev/null || groupadd --system whatsapi
+getent passwd whatsapi >/dev/null || useradd --system --gid whatsapi --home-dir /var/lib/whatsapi \
+    --no-create-home --shell /sbin/nologin --comment "WhatsAPI Pro" whatsapi
+install -d -m 0750 -o root -g whatsapi /etc/whatsapi
+install -d -m 0700 -o whatsapi -g whatsapi /var/lib/whatsapi
+/usr/bin/whatsapi init --config /etc/whatsapi/config.toml --key-file /etc/whatsapi/master.key \
+    --data-dir /var/lib/whatsapi
+chown root:whatsapi /etc/whatsapi/config.toml && chmod 0640 /etc/whatsapi/config.toml
+chown whatsapi:whatsapi /etc/whatsapi/master.key && chmod 0600 /etc/whatsapi/master.key
+systemctl daemon-reload >/dev/null 2>&1 || :
