@@ -364,6 +364,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_documents_every_key() {
+        let defaults = toml::Value::try_from(Config::default()).unwrap();
+        let mut section = String::new();
+        let mut documented = std::collections::HashSet::new();
+        for line in EXAMPLE.lines() {
+            let line = line.trim_start_matches('#').trim();
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = name.to_owned();
+            } else if let Some((key, _)) = line.split_once(" = ") {
+                documented.insert(format!("{section}.{key}"));
+            }
+        }
+        for (name, table) in defaults.as_table().unwrap() {
+            for key in table.as_table().unwrap().keys() {
+                assert!(
+                    documented.contains(&format!("{name}.{key}")),
+                    "{name}.{key} is not in config.example.toml"
+                );
+            }
+        }
+        for optional in [
+            "server.tls_cert",
+            "server.tls_key",
+            "smtp.password",
+            "branding.static_dir",
+        ] {
+            assert!(
+                documented.contains(optional),
+                "{optional} is not in config.example.toml"
+            );
+        }
+    }
+
+    #[test]
     fn five_field_crontab_lines_are_accepted() {
         assert!(parse_schedule("0 3 * * *").is_ok());
         assert!(parse_schedule("0 0 3 * * *").is_ok());
