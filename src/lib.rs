@@ -8,6 +8,7 @@ pub mod error;
 pub mod jobs;
 pub mod logging;
 pub mod mail;
+pub mod notify;
 pub mod startup;
 pub mod store;
 pub mod web;

@@ -67,6 +67,39 @@ pub fn find(conn: &Connection, id: AccountId) -> Result<Option<Account>> {
         .optional()?)
 }
 
+/// Corrects the company details (the owner's and admins' right of correction).
+pub fn update_details(
+    conn: &Connection,
+    id: AccountId,
+    company: &str,
+    country: &str,
+    phone: &str,
+) -> Result<()> {
+    let company = company.trim();
+    if company.is_empty() || company.chars().count() > 200 {
+        return Err(Error::invalid(
+            "company",
+            "the company name is required (at most 200 characters)",
+        ));
+    }
+    let (country, phone) = (country.trim(), phone.trim());
+    if country.chars().count() > 100 {
+        return Err(Error::invalid("country", "at most 100 characters"));
+    }
+    if !phone.is_empty()
+        && !phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+-() ".contains(c))
+    {
+        return Err(Error::invalid("phone", "digits, spaces and + - ( ) only"));
+    }
+    conn.execute(
+        "UPDATE accounts SET company = ?2, country = ?3, phone = ?4 WHERE id = ?1",
+        params![id.0, company, country, phone],
+    )?;
+    Ok(())
+}
+
 /// Deletes the account; its data key goes with it (ON DELETE CASCADE), so what was sealed for it is unreadable.
 pub fn delete(conn: &Connection, keyring: &Keyring, id: AccountId) -> Result<bool> {
     let deleted = conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? > 0;

@@ -1,5 +1,21 @@
 //! Everything served over HTTP that is not the developer API: health, error pages, security headers.
 
+/// Declares a form of string fields with its CSRF token, ready for `CsrfForm<T>`.
+macro_rules! csrf_form {
+    ($name:ident { $($field:ident),* }) => {
+        #[derive(rocket::form::FromForm)]
+        pub(crate) struct $name {
+            csrf: String,
+            $($field: String,)*
+        }
+        impl crate::auth::HasCsrf for $name {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    };
+}
+
 mod admin;
 mod assets;
 mod dashboard;
@@ -50,6 +66,23 @@ pub enum Reply {
 
 pub fn catchers() -> Vec<Catcher> {
     catchers![default_catcher]
+}
+
+// A form that carries nothing but its token: sign out, revoke, confirm.
+csrf_form!(CsrfOnly {});
+
+#[derive(askama::Template)]
+#[template(path = "expired_link.html")]
+struct ExpiredLink<'a> {
+    page: &'a page::Page,
+}
+
+/// The page for a link (reset, invitation, confirmation) that expired or was already used.
+pub fn expired_link(page: &page::Page) -> crate::error::Result<Reply> {
+    Ok(Reply::Page((
+        rocket::http::Status::Gone,
+        page::render(ExpiredLink { page })?,
+    )))
 }
 
 /// Answers every error Rocket produces itself (unknown path, bad body, ...) in the same shape as ours.

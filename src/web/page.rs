@@ -23,6 +23,13 @@ pub struct Page {
 }
 
 impl Page {
+    /// The translated notice for a `?done=<key>` after a successful form, if `key` is one of the area's.
+    pub fn notice(&self, area: &str, done: Option<&str>) -> Option<String> {
+        let key = format!("{area}.done_{}", done?);
+        let text = self.lang.t(&key);
+        (text != key).then(|| text.to_owned())
+    }
+
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
         self.lang.t(key)
     }

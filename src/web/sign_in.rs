@@ -1,8 +1,8 @@
 //! Signing in and out, registering a business, choosing the language.
 
-use super::Reply;
 use super::i18n::{self, Lang};
 use super::page::{Page, render};
+use super::{CsrfOnly, Reply};
 use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, session};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -41,12 +41,7 @@ fn login_page(page: Page, done: Option<&str>) -> Result<Reply> {
     if page.signed_in() {
         return Ok(Reply::Redirect(Redirect::to("/")));
     }
-    let notice = done.and_then(|key| match key {
-        "signed_out" | "expired" | "password_reset" | "email_changed" | "joined" => {
-            Some(page.t(&format!("login.{key}")).to_owned())
-        }
-        _ => None,
-    });
+    let notice = page.notice("login", done);
     let html = render(LoginPage {
         page: &page,
         email: "",
@@ -78,6 +73,7 @@ async fn login(
     auth: &State<Auth>,
     db: &State<Db>,
     config: &State<Config>,
+    mailer: &State<crate::mail::Mailer>,
     cookies: &CookieJar<'_>,
 ) -> Result<Reply> {
     let form = form.0;
@@ -116,30 +112,24 @@ async fn login(
         client.ip.clone(),
         client.user_agent.clone(),
     );
-    db.write_async(move |conn| {
-        let (account, user, ip, user_agent) = actor;
-        let actor = Actor {
-            account,
-            user: Some(user),
-            ip: &ip,
-            user_agent: &user_agent,
-        };
-        activity::record(conn, &actor, "signed_in", "", now)?;
-        crate::store::sessions::remember_browser(conn, user, &user_agent, now)
-    })
-    .await?;
-    Ok(Reply::Redirect(Redirect::to("/")))
-}
-
-#[derive(FromForm)]
-struct CsrfOnly {
-    csrf: String,
-}
-
-impl HasCsrf for CsrfOnly {
-    fn csrf(&self) -> &str {
-        &self.csrf
+    let known_browser = db
+        .write_async(move |conn| {
+            let (account, user, ip, user_agent) = actor;
+            let actor = Actor {
+                account,
+                user: Some(user),
+                ip: &ip,
+                user_agent: &user_agent,
+            };
+            activity::record(conn, &actor, "signed_in", "", now)?;
+            crate::store::sessions::remember_browser(conn, user, &user_agent, now)
+        })
+        .await?;
+    if !known_browser {
+        let lang = Lang::from_code(&user.locale).unwrap_or(page.lang);
+        crate::notify::new_sign_in(mailer, lang, &user.email, &client).await;
     }
+    Ok(Reply::Redirect(Redirect::to("/")))
 }
 
 #[post("/logout", data = "<_form>")]
