@@ -60,6 +60,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         }))
         .manage(auth::Auth::new(&config))
         .manage(mailer)
+        .manage(web::ResetEmails::default())
         .manage(config)
         .manage(db)
 }

@@ -36,6 +36,7 @@ use rocket::response::{self, Responder};
 use rocket::{Catcher, Route, catch, catchers, routes};
 
 pub use headers::SecurityHeaders;
+pub use password_reset::ResetEmails;
 
 pub fn routes() -> Vec<Route> {
     let mut all = routes![health::healthz];
