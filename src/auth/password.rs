@@ -60,6 +60,14 @@ pub fn check_policy(password: &str, email: &str) -> Result<()> {
     Ok(())
 }
 
+/// Hashes on the calling thread: for the command line, outside the server.
+pub fn hash_blocking(password: &str) -> Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|hash| hash.to_string())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("password hashing failed: {e}")))
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
@@ -80,13 +88,7 @@ impl Hasher {
 
     pub async fn hash(&self, password: &str) -> Result<String> {
         let password = Zeroizing::new(password.to_owned());
-        self.run(move || {
-            Argon2::default()
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(|e| Error::Internal(anyhow::anyhow!("password hashing failed: {e}")))
-        })
-        .await
+        self.run(move || hash_blocking(&password)).await
     }
 
     /// Whether `password` matches `hash`. A malformed hash counts as no match.

@@ -4,6 +4,7 @@ mod bench;
 mod doctor;
 mod init;
 mod keys;
+mod people;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -47,6 +48,12 @@ enum Command {
         /// Where to write the backup; must not exist yet.
         path: PathBuf,
     },
+    /// Manage operators (the people who run this installation).
+    #[command(subcommand)]
+    Admin(people::AdminCommand),
+    /// Manage business accounts.
+    #[command(subcommand)]
+    Account(people::AccountCommand),
     /// Manage the master key.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -83,6 +90,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             logging::init(config.log.level);
             let _lock = startup::lock_data_dir(&config)?;
             let db = startup::open_store(&config, true)?;
+            if let Some(link) = whatsapi::web::admin::setup_link(&db, &config)? {
+                tracing::warn!(
+                    "no operator yet: open {link} to create the first one (valid 24 hours)"
+                );
+            }
             rocket::execute(whatsapi::build_rocket(config, db).launch())
                 .context("the server stopped")?;
         }
@@ -120,6 +132,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 config.storage.key_file.display()
             );
         }
+        Command::Admin(command) => people::admin(command, &load(&cli.config)?)?,
+        Command::Account(command) => people::account(command, &load(&cli.config)?)?,
         Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,
         Command::Bench(command) => bench::run(command)?,
     }

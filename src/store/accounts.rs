@@ -47,22 +47,24 @@ pub fn create(conn: &Connection, keyring: &Keyring, new: &NewAccount) -> Result<
     Ok(id)
 }
 
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: AccountId(r.get(0)?),
+        company: r.get(1)?,
+        country: r.get(2)?,
+        phone: r.get(3)?,
+        plan: r.get(4)?,
+        status: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
 pub fn find(conn: &Connection, id: AccountId) -> Result<Option<Account>> {
     Ok(conn
         .query_row(
             "SELECT id, company, country, phone, plan, status, created_at FROM accounts WHERE id = ?1",
             [id.0],
-            |r| {
-                Ok(Account {
-                    id: AccountId(r.get(0)?),
-                    company: r.get(1)?,
-                    country: r.get(2)?,
-                    phone: r.get(3)?,
-                    plan: r.get(4)?,
-                    status: r.get(5)?,
-                    created_at: r.get(6)?,
-                })
-            },
+            from_row,
         )
         .optional()?)
 }
@@ -105,4 +107,27 @@ pub fn delete(conn: &Connection, keyring: &Keyring, id: AccountId) -> Result<boo
     let deleted = conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? > 0;
     keyring.forget(id);
     Ok(deleted)
+}
+
+/// A row of the operators' list of accounts.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountSummary {
+    pub account: Account,
+    pub members: i64,
+}
+
+/// Every account, newest first: for operators only (the one query that spans accounts, by design).
+pub fn list_all(conn: &Connection, limit: usize) -> Result<Vec<AccountSummary>> {
+    let mut stmt = conn.prepare(
+        "SELECT a.id, a.company, a.country, a.phone, a.plan, a.status, a.created_at,
+                (SELECT count(*) FROM users u WHERE u.account_id = a.id)
+         FROM accounts a ORDER BY a.created_at DESC, a.id DESC LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit as i64], |r| {
+        Ok(AccountSummary {
+            account: from_row(r)?,
+            members: r.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -1,5 +1,192 @@
-//! (being written)
+//! Operators: the first one joins through a one-time setup link that `serve` prints while there is none;
+//! the administration page lists the accounts and the scheduled job runs.
+
+use super::Reply;
+use super::page::{Page, render};
+use crate::auth::{Auth, ClientInfo, CsrfForm, Session, password, session};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::accounts::{self, AccountSummary};
+use crate::store::activity::{self, Actor};
+use crate::store::job_runs::{self, JobRun};
+use crate::store::tokens::{self, NewToken, Purpose};
+use crate::store::users::{self, NewUser, Role};
+use crate::store::{Db, now_ms};
+use askama::Template;
+use rocket::http::{CookieJar, Status};
+use rocket::response::Redirect;
+use rocket::{State, get, post, routes};
+
+const SETUP_TTL_MS: i64 = 24 * 3_600_000;
 
 pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![]
+    routes![show_admin, setup_page, create_first_operator]
+}
+
+/// While no operator exists, makes a fresh setup link (older ones stop working) and returns it.
+pub fn setup_link(db: &Db, config: &Config) -> Result<Option<String>> {
+    let token = tokens::generate()?;
+    let stored = token.clone();
+    let created = db.write(move |conn| {
+        if users::operator_exists(conn)? {
+            return Ok(false);
+        }
+        let now = now_ms();
+        tokens::revoke_all(conn, Purpose::OperatorSetup, now)?;
+        let new = NewToken {
+            purpose: Purpose::OperatorSetup,
+            account_id: None,
+            user_id: None,
+            email: "",
+            role: "operator",
+            now,
+            ttl_ms: SETUP_TTL_MS,
+        };
+        tokens::insert(conn, &stored, &new)?;
+        Ok(true)
+    })?;
+    Ok(created.then(|| format!("{}/setup/{token}", config.server.public_url)))
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage<'a> {
+    page: &'a Page,
+    accounts: Vec<AccountSummary>,
+    runs: Vec<JobRun>,
+}
+
+#[get("/admin")]
+async fn show_admin(page: Page, session: &Session, db: &State<Db>) -> Result<Reply> {
+    if !session.is_operator() {
+        return Err(Error::Forbidden);
+    }
+    let (accounts, runs) = db
+        .read_async(|conn| Ok((accounts::list_all(conn, 500)?, job_runs::recent(conn, 20)?)))
+        .await?;
+    Ok(Reply::Page((
+        Status::Ok,
+        render(AdminPage {
+            page: &page,
+            accounts,
+            runs,
+        })?,
+    )))
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage<'a> {
+    page: &'a Page,
+    token: &'a str,
+    name: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+async fn setup_is_open(db: &Db, token: &str) -> Result<bool> {
+    let token = token.to_owned();
+    db.read_async(move |conn| {
+        Ok(!users::operator_exists(conn)?
+            && tokens::peek(conn, Purpose::OperatorSetup, &token, now_ms())?.is_some())
+    })
+    .await
+}
+
+#[get("/setup/<token>")]
+async fn setup_page(token: &str, page: Page, db: &State<Db>) -> Result<Reply> {
+    if !setup_is_open(db, token).await? {
+        return super::expired_link(&page);
+    }
+    let html = render(SetupPage {
+        page: &page,
+        token,
+        name: "",
+        email: "",
+        error: None,
+    })?;
+    Ok(Reply::Page((Status::Ok, html)))
+}
+
+csrf_form!(SetupForm {
+    name,
+    email,
+    password
+});
+
+#[allow(clippy::too_many_arguments)]
+#[post("/setup/<token>", data = "<form>")]
+async fn create_first_operator(
+    token: &str,
+    form: CsrfForm<SetupForm>,
+    page: Page,
+    client: ClientInfo,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+) -> Result<Reply> {
+    if !setup_is_open(db, token).await? {
+        return super::expired_link(&page);
+    }
+    let form = form.0;
+    let refuse = |e: &Error| -> Result<Reply> {
+        let message = page.error_text(e);
+        let html = render(SetupPage {
+            page: &page,
+            token,
+            name: &form.name,
+            email: &form.email,
+            error: Some(&message),
+        })?;
+        Ok(Reply::Page((Status::UnprocessableEntity, html)))
+    };
+    if let Err(e) = users::normalize_email(&form.email)
+        .and_then(|_| password::check_policy(&form.password, &form.email))
+    {
+        return refuse(&e);
+    }
+    let hash = auth.hasher.hash(&form.password).await?;
+    let (token_value, name, email, lang) = (
+        token.to_owned(),
+        form.name.clone(),
+        form.email.clone(),
+        page.lang,
+    );
+    let actor_client = client.clone();
+    let created = db
+        .write_async(move |conn| {
+            let now = now_ms();
+            if users::operator_exists(conn)?
+                || tokens::consume(conn, Purpose::OperatorSetup, &token_value, now)?.is_none()
+            {
+                return Ok(None);
+            }
+            let new = NewUser {
+                account_id: None,
+                role: Role::Operator,
+                email: &email,
+                name: &name,
+                password_hash: &hash,
+                locale: lang.code(),
+            };
+            let user = users::insert(conn, &new)?;
+            let actor = Actor {
+                account: None,
+                user: Some(user),
+                ip: &actor_client.ip,
+                user_agent: &actor_client.user_agent,
+            };
+            activity::record(conn, &actor, "operator_created", "", now)?;
+            users::find(conn, user)
+        })
+        .await;
+    let user = match created {
+        Ok(Some(user)) => user,
+        Ok(None) => return super::expired_link(&page),
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => return refuse(&e),
+        Err(e) => return Err(e),
+    };
+    session::start(db, config, cookies, &user, &client).await?;
+    Ok(Reply::Redirect(Redirect::to("/admin")))
 }

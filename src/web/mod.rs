@@ -16,7 +16,7 @@ macro_rules! csrf_form {
     };
 }
 
-mod admin;
+pub mod admin;
 mod assets;
 mod dashboard;
 mod headers;
