@@ -5,6 +5,7 @@ macro_rules! csrf_form {
     ($name:ident { $($field:ident),* }) => {
         #[derive(rocket::form::FromForm)]
         pub(crate) struct $name {
+            #[field(default = String::new())]
             csrf: String,
             $($field: String,)*
         }

@@ -53,6 +53,7 @@ fn login_page(page: Page, done: Option<&str>) -> Result<Reply> {
 
 #[derive(FromForm)]
 struct LoginForm {
+    #[field(default = String::new())]
     csrf: String,
     email: String,
     password: String,
@@ -154,6 +155,7 @@ struct RegisterPage<'a> {
 
 #[derive(FromForm, Default)]
 struct RegisterForm {
+    #[field(default = String::new())]
     csrf: String,
     name: String,
     company: String,
@@ -273,6 +275,7 @@ async fn register(
 
 #[derive(FromForm)]
 struct LanguageForm {
+    #[field(default = String::new())]
     csrf: String,
     lang: String,
     #[field(default = String::from("/"))]

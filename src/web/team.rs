@@ -279,6 +279,7 @@ async fn invitation_page(token: &str, page: Page, db: &State<Db>) -> Result<Repl
 
 #[derive(FromForm)]
 struct JoinForm {
+    #[field(default = String::new())]
     csrf: String,
     name: String,
     password: String,

@@ -2,6 +2,8 @@
 //! server on a free port of 127.0.0.1. Each test module uses part of this.
 #![allow(dead_code)]
 
+pub mod web;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

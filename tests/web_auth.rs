@@ -1,0 +1,447 @@
+//! Registration, sign-in, sessions, CSRF and languages, through Rocket's local client on a real store.
+
+mod common;
+
+use common::web::{PASSWORD, app, app_with, csrf_in};
+use rocket::http::{Header, Status};
+
+#[test]
+fn registration_creates_the_account_its_owner_and_the_recorded_consent() {
+    let app = app();
+    assert_eq!(
+        app.register("Fatima", "Gulf Trading", "fatima@gulf.test"),
+        Status::SeeOther
+    );
+    let (status, home) = app.page("/");
+    assert_eq!(status, Status::Ok);
+    assert!(home.contains("Gulf Trading") && home.contains("Fatima"));
+    let db = app.db();
+    let (role, hash): (String, String) = db
+        .query_row(
+            "SELECT role, password_hash FROM users WHERE email = 'fatima@gulf.test'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(role, "owner");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    let (kind, version, given_at): (String, String, i64) = db
+        .query_row("SELECT kind, version, given_at FROM consents", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((kind.as_str(), version.as_str()), ("privacy_policy", "1"));
+    assert!(given_at > 0);
+    assert_eq!(
+        app.count("SELECT count(*) FROM data_keys"),
+        1,
+        "the account got its data key"
+    );
+}
+
+#[test]
+fn refused_registrations_write_nothing() {
+    let app = app();
+    let attempts: [(&str, &[(&str, &str)]); 5] = [
+        ("short password", &[("password", "short")]),
+        ("common password", &[("password", "password2026!")]),
+        ("no consent", &[("accept_privacy", "false")]),
+        ("bad email", &[("email", "not-an-email")]),
+        ("no company", &[("company", " ")]),
+    ];
+    for (what, changes) in attempts {
+        let mut fields = vec![
+            ("name", "Ali"),
+            ("company", "Shop"),
+            ("email", "ali@shop.test"),
+            ("password", PASSWORD),
+            ("accept_privacy", "true"),
+        ];
+        for (key, value) in changes.iter() {
+            fields.iter_mut().find(|(k, _)| k == key).unwrap().1 = value;
+        }
+        let response = app.submit("/register", "/register", &fields);
+        assert_eq!(response.status(), Status::UnprocessableEntity, "{what}");
+        assert!(
+            response.into_string().unwrap().contains("role=\"alert\""),
+            "{what}: the error is shown"
+        );
+        assert_eq!(
+            app.count("SELECT count(*) FROM accounts"),
+            0,
+            "{what}: no account"
+        );
+        assert_eq!(
+            app.count("SELECT count(*) FROM users"),
+            0,
+            "{what}: no user"
+        );
+    }
+    assert_eq!(
+        app.register("Ali", "Shop", "ali@shop.test"),
+        Status::SeeOther
+    );
+    app.logout();
+    // The same address again: refused, and the first account is untouched.
+    let fields = [
+        ("name", "Eve"),
+        ("company", "Other"),
+        ("email", "ALI@shop.test"),
+        ("password", PASSWORD),
+        ("accept_privacy", "true"),
+    ];
+    assert_eq!(
+        app.submit("/register", "/register", &fields).status(),
+        Status::UnprocessableEntity
+    );
+    assert_eq!(app.count("SELECT count(*) FROM accounts"), 1);
+}
+
+#[test]
+fn registration_can_be_switched_off() {
+    let app = app_with(|c| c.accounts.registration = false);
+    assert_eq!(app.page("/register").0, Status::NotFound);
+    let (_, login) = app.page("/login");
+    assert!(!login.contains("href=\"/register\""));
+}
+
+#[test]
+fn a_wrong_password_or_unknown_email_is_refused_alike_and_starts_no_session() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.logout();
+    for (email, password) in [
+        ("ali@shop.test", "not the right password"),
+        ("nobody@shop.test", PASSWORD),
+    ] {
+        let response = app.submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        );
+        assert_eq!(response.status(), Status::Unauthorized);
+        assert!(
+            response
+                .into_string()
+                .unwrap()
+                .contains("The email or password is not right.")
+        );
+        assert!(app.session_cookie().is_none());
+    }
+    assert_eq!(app.login("ali@shop.test", PASSWORD), Status::SeeOther);
+    assert!(app.session_cookie().is_some());
+}
+
+#[test]
+fn failed_sign_ins_are_throttled_per_address_without_locking_the_owner_out() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.logout();
+    let token = csrf_in(&app.page("/login").1);
+    // The owner has signed in from their office before.
+    let office = "192.0.2.10:40000";
+    assert_eq!(
+        app.post_from(
+            office,
+            "/login",
+            &token,
+            &[("email", "ali@shop.test"), ("password", PASSWORD)]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    app.logout();
+    let token = csrf_in(&app.page("/login").1);
+    let attacker = "203.0.113.66:50000";
+    for _ in 0..5 {
+        let wrong = app.post_from(
+            attacker,
+            "/login",
+            &token,
+            &[
+                ("email", "ali@shop.test"),
+                ("password", "guess guess guess"),
+            ],
+        );
+        assert_eq!(wrong.status(), Status::Unauthorized);
+    }
+    let blocked = app.post_from(
+        attacker,
+        "/login",
+        &token,
+        &[("email", "ali@shop.test"), ("password", PASSWORD)],
+    );
+    assert_eq!(
+        blocked.status(),
+        Status::TooManyRequests,
+        "even the right password waits"
+    );
+    assert!(app.session_cookie().is_none());
+    let owner = app.post_from(
+        office,
+        "/login",
+        &token,
+        &[("email", "ali@shop.test"), ("password", PASSWORD)],
+    );
+    assert_eq!(
+        owner.status(),
+        Status::SeeOther,
+        "the owner is not locked out"
+    );
+}
+
+#[test]
+fn forms_without_the_right_token_or_from_another_site_are_refused() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let name_before = || app.count("SELECT count(*) FROM users WHERE name = 'Ali'");
+    let token = csrf_in(&app.page("/profile").1);
+    assert_eq!(
+        app.post_raw("/profile/name", "", &[("name", "Mallory")])
+            .status(),
+        Status::Forbidden,
+        "missing"
+    );
+    assert_eq!(
+        app.post_raw(
+            "/profile/name",
+            "0123456789abcdef0123456789abcdef",
+            &[("name", "Mallory")]
+        )
+        .status(),
+        Status::Forbidden,
+        "wrong"
+    );
+    let cross = app
+        .client
+        .post("/profile/name")
+        .header(rocket::http::ContentType::Form)
+        .header(Header::new("Sec-Fetch-Site", "cross-site"))
+        .body(format!("csrf={token}&name=Mallory"))
+        .dispatch();
+    assert_eq!(
+        cross.status(),
+        Status::Forbidden,
+        "the browser says cross-site"
+    );
+    let foreign = app
+        .client
+        .post("/profile/name")
+        .header(rocket::http::ContentType::Form)
+        .header(Header::new("Origin", "https://evil.example"))
+        .header(Header::new("Host", "localhost:8000"))
+        .body(format!("csrf={token}&name=Mallory"))
+        .dispatch();
+    assert_eq!(foreign.status(), Status::Forbidden, "another origin");
+    assert_eq!(name_before(), 1, "nothing changed");
+
+    // A token that belongs to another session does not work here either.
+    let other = app_with(|_| {});
+    other.register("Bob", "Other", "bob@other.test");
+    let their_token = csrf_in(&other.page("/profile").1);
+    assert_eq!(
+        app.post_raw("/profile/name", &their_token, &[("name", "Mallory")])
+            .status(),
+        Status::Forbidden
+    );
+    assert_eq!(
+        app.post_raw("/profile/name", &token, &[("name", "Ali Hassan")])
+            .status(),
+        Status::SeeOther,
+        "the right token works"
+    );
+}
+
+#[test]
+fn state_never_changes_on_get() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    for path in [
+        "/logout",
+        "/language?lang=ar",
+        "/team/1/remove",
+        "/profile/password",
+    ] {
+        let status = app.page(path).0;
+        assert!(
+            status == Status::NotFound || status == Status::MethodNotAllowed,
+            "GET {path} answered {status}"
+        );
+    }
+    assert_eq!(app.page("/").0, Status::Ok, "still signed in");
+}
+
+#[test]
+fn signing_in_issues_a_new_session_id_and_signing_out_ends_it_on_the_server() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let first = app.session_cookie().unwrap();
+    app.logout();
+    // A session id planted in the browser before sign-in (session fixation) is never adopted.
+    let planted = "0123456789abcdef0123456789abcdef";
+    app.client
+        .cookies()
+        .add(rocket::http::Cookie::new("whatsapi_session", planted));
+    assert_eq!(app.login("ali@shop.test", PASSWORD), Status::SeeOther);
+    let second = app.session_cookie().unwrap();
+    assert_ne!(second, planted, "a new id at sign-in");
+    assert_ne!(second, first);
+    assert_eq!(app.count("SELECT count(*) FROM sessions"), 1);
+
+    assert_eq!(app.logout(), Status::SeeOther);
+    assert_eq!(app.count("SELECT count(*) FROM sessions"), 0);
+    // Replaying the old cookie gets the sign-in page.
+    let replay = app
+        .client
+        .get("/")
+        .cookie(rocket::http::Cookie::new("whatsapi_session", second))
+        .dispatch();
+    assert_eq!(replay.status(), Status::SeeOther);
+}
+
+fn session_set_cookie(app: &common::web::App) -> String {
+    let (_, html) = app.page("/login");
+    let body = common::web::encode(&[
+        ("csrf", &csrf_in(&html)),
+        ("email", "ali@shop.test"),
+        ("password", PASSWORD),
+    ]);
+    let response = app
+        .client
+        .post("/login")
+        .header(rocket::http::ContentType::Form)
+        .body(body)
+        .dispatch();
+    response
+        .headers()
+        .get("Set-Cookie")
+        .find(|c| c.contains("whatsapi_session"))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_session_cookie_is_session_only_http_only_and_lax() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.logout();
+    let cookie = session_set_cookie(&app);
+    assert!(cookie.starts_with("whatsapi_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Expires") && !cookie.contains("Max-Age"),
+        "session-only: {cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http in development: {cookie}"
+    );
+
+    let https = app_with(|c| c.server.public_url = "https://wa.example.com".into());
+    https.register("Ali", "Shop", "ali@shop.test");
+    https.logout();
+    let cookie = session_set_cookie(&https);
+    assert!(cookie.starts_with("__Host-whatsapi_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && !cookie.contains("Domain") && !cookie.contains("Expires"),
+        "{cookie}"
+    );
+}
+
+#[test]
+fn sessions_end_after_the_idle_and_the_absolute_limit() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    assert_eq!(app.page("/").0, Status::Ok);
+    app.db()
+        .execute_batch("UPDATE sessions SET last_seen_at = last_seen_at - 31 * 60000")
+        .unwrap();
+    let response = app.client.get("/profile").dispatch();
+    assert_eq!(response.status(), Status::SeeOther, "idle for 31 minutes");
+    assert_eq!(
+        response.headers().get_one("Location"),
+        Some("/login?done=expired")
+    );
+
+    assert_eq!(app.login("ali@shop.test", PASSWORD), Status::SeeOther);
+    app.db()
+        .execute_batch("UPDATE sessions SET created_at = created_at - 12 * 3600000 - 1000")
+        .unwrap();
+    assert_eq!(
+        app.client.get("/profile").dispatch().status(),
+        Status::SeeOther,
+        "12 hours after sign-in, however active"
+    );
+}
+
+#[test]
+fn pages_follow_accept_language_and_the_language_cookie() {
+    let app = app();
+    let arabic = app.with_header(
+        "/login",
+        Header::new("Accept-Language", "ar-KW,ar;q=0.9,en;q=0.5"),
+    );
+    let html = arabic.into_string().unwrap();
+    assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(html.contains("تسجيل الدخول"));
+
+    let token = csrf_in(&app.page("/login").1);
+    let switch = app.post_raw("/language", &token, &[("lang", "en"), ("back", "/login")]);
+    assert_eq!(switch.status(), Status::SeeOther);
+    assert_eq!(switch.headers().get_one("Location"), Some("/login"));
+    let english = app
+        .with_header("/login", Header::new("Accept-Language", "ar"))
+        .into_string()
+        .unwrap();
+    assert!(
+        english.contains("<html lang=\"en\" dir=\"ltr\">"),
+        "the cookie wins over the header"
+    );
+    let away = app.post_raw(
+        "/language",
+        &token,
+        &[("lang", "ar"), ("back", "https://evil.example/")],
+    );
+    assert_eq!(
+        away.headers().get_one("Location"),
+        Some("/"),
+        "never redirected to another site"
+    );
+}
+
+#[test]
+fn every_page_carries_the_security_headers() {
+    let app = app();
+    for path in ["/login", "/register", "/privacy", "/nowhere"] {
+        let response = app.client.get(path).dispatch();
+        let csp = response
+            .headers()
+            .get_one("Content-Security-Policy")
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"),
+            "{path}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{path}");
+        assert_eq!(
+            response.headers().get_one("X-Content-Type-Options"),
+            Some("nosniff")
+        );
+        assert_eq!(
+            response.headers().get_one("Referrer-Policy"),
+            Some("same-origin")
+        );
+        let body = response.into_string().unwrap_or_default();
+        assert!(
+            !body.contains("<script>") && !body.contains("style=\""),
+            "{path}: no inline script or style"
+        );
+    }
+}
