@@ -38,9 +38,7 @@ async fn show_privacy(
     config: &State<Config>,
     db: &State<Db>,
 ) -> Result<RawHtml<String>> {
-    let version = db
-        .read_async(|conn| consents::privacy_policy_version(conn))
-        .await?;
+    let version = db.read_async(consents::privacy_policy_version).await?;
     let branding = &config.branding;
     let retention = page.lang.number(MESSAGE_RETENTION_DAYS);
     let fill = |text: &str| {
