@@ -1,0 +1,161 @@
+//! The web pages in a real headless Chromium, against the real server: the path a new customer takes,
+//! the cookies the browser really keeps, and a forged form from another origin.
+
+mod common;
+
+use common::Install;
+use common::webdriver::Browser;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn heading(browser: &Browser) -> String {
+    browser
+        .script(
+            "return document.querySelector('h1') ? document.querySelector('h1').textContent : ''",
+        )
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn sign_in(browser: &Browser, base: &str, password: &str) {
+    browser.goto(&format!("{base}/login"));
+    browser.fill("#email", "fatima@gulf.test");
+    browser.fill("#password", password);
+    browser.click("form[action='/login'] button[type=submit]");
+    browser.wait_until("the dashboard", |b| b.url() == format!("{base}/"));
+}
+
+#[test]
+fn a_new_customer_registers_signs_in_works_in_arabic_and_changes_the_password() {
+    let install = Install::new();
+    let server = install.serve();
+    let base = server.url.clone();
+    let browser = Browser::start();
+
+    browser.goto(&format!("{base}/register"));
+    browser.fill("#name", "Fatima");
+    browser.fill("#company", "Gulf Trading");
+    browser.fill("#email", "fatima@gulf.test");
+    browser.fill("#password", PASSWORD);
+    browser.click("#accept_privacy");
+    browser.click("form[action='/register'] button[type=submit]");
+    browser.wait_until("the dashboard after registering", |b| {
+        b.url() == format!("{base}/")
+    });
+    assert!(heading(&browser).contains("Fatima"));
+
+    browser.click("form[action='/logout'] button");
+    browser.wait_until("the sign-in page", |b| b.url().contains("/login"));
+    sign_in(&browser, &base, PASSWORD);
+    assert!(browser.source().contains("Gulf Trading"));
+    browser.screenshot("dashboard-en.png");
+
+    browser.click("form.lang-switch button[value=ar]");
+    browser.wait_until("the Arabic page", |b| {
+        b.script("return document.documentElement.dir").as_str() == Some("rtl")
+    });
+    assert_eq!(
+        browser
+            .script("return document.documentElement.lang")
+            .as_str(),
+        Some("ar")
+    );
+    assert!(heading(&browser).contains("مرحبًا"), "{}", heading(&browser));
+    assert!(browser.source().contains("لوحة التحكم"));
+    // The navigation sits on the right in Arabic: the brand is to the right of the first link.
+    let mirrored = browser.script(
+        "const brand = document.querySelector('.brand').getBoundingClientRect();
+         const link = document.querySelector('.topbar nav a').getBoundingClientRect();
+         return brand.left > link.left;",
+    );
+    assert_eq!(
+        mirrored.as_bool(),
+        Some(true),
+        "the layout mirrors right to left"
+    );
+    browser.screenshot("dashboard-ar.png");
+
+    browser.goto(&format!("{base}/profile"));
+    browser.fill("#current-password", PASSWORD);
+    browser.fill("#new-password", "a brand new pass phrase");
+    browser.click("form[action='/profile/password'] button[type=submit]");
+    browser.wait_until("the changed password notice", |b| {
+        b.url().contains("done=password")
+    });
+    assert!(browser.source().contains("تم تغيير كلمة المرور"));
+
+    // Exactly two cookies: the session (session-only, HttpOnly, Lax) and the language.
+    let cookies = browser.cookies();
+    let mut names: Vec<&str> = cookies.iter().filter_map(|c| c["name"].as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["whatsapi_lang", "whatsapi_session"]);
+    let session = cookies
+        .iter()
+        .find(|c| c["name"] == "whatsapi_session")
+        .unwrap();
+    assert_eq!(session["httpOnly"], true);
+    assert_eq!(session["sameSite"], "Lax");
+    assert!(
+        session.get("expiry").is_none(),
+        "the session cookie ends with the browser: {session}"
+    );
+
+    browser.click("form[action='/logout'] button");
+    browser.wait_until("the sign-in page", |b| b.url().contains("/login"));
+    sign_in(&browser, &base, "a brand new pass phrase");
+}
+
+/// Serves one page, from another origin, that posts a form to the application as soon as it loads.
+fn forging_page(target: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/",
+        listener.local_addr().unwrap().port()
+    );
+    let page = format!(
+        "<!doctype html><html><body><form id=f method=post action=\"{target}\">\
+         <input name=name value=Mallory></form><script>document.getElementById('f').submit()</script></body></html>"
+    );
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                page.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_form_posted_from_another_origin_is_rejected() {
+    let install = Install::new();
+    let server = install.serve();
+    let base = server.url.clone();
+    let browser = Browser::start();
+    browser.goto(&format!("{base}/register"));
+    browser.fill("#name", "Fatima");
+    browser.fill("#company", "Gulf Trading");
+    browser.fill("#email", "fatima@gulf.test");
+    browser.fill("#password", PASSWORD);
+    browser.click("#accept_privacy");
+    browser.click("form[action='/register'] button[type=submit]");
+    browser.wait_until("the dashboard", |b| b.url() == format!("{base}/"));
+
+    browser.goto(&forging_page(&format!("{base}/profile/name")));
+    browser.wait_until("the forged post's answer", |b| {
+        b.url().starts_with(&format!("{base}/profile/name"))
+    });
+    assert!(browser.source().contains("403"), "{}", browser.source());
+    let conn = rusqlite::Connection::open(install.db_path()).unwrap();
+    let name: String = conn
+        .query_row("SELECT name FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, "Fatima", "nothing changed");
+}
