@@ -237,6 +237,32 @@ impl Config {
         self.server.tls_cert.is_some()
     }
 
+    /// Port 0 asks for any free port. Links in emails and logs need the real one, so the port is chosen
+    /// here, before the server starts, and a derived public URL follows it.
+    pub fn choose_free_port(&mut self) -> std::io::Result<()> {
+        if self.server.port != 0 {
+            return Ok(());
+        }
+        let derived = normalize_public_url(
+            &Server {
+                public_url: String::new(),
+                ..self.server.clone()
+            },
+            self.uses_tls(),
+        )
+        .ok();
+        let port = std::net::TcpListener::bind((self.server.address, 0))?
+            .local_addr()?
+            .port();
+        self.server.port = port;
+        if derived.as_deref() == Some(self.server.public_url.as_str()) {
+            self.server.public_url.clear();
+            self.server.public_url =
+                normalize_public_url(&self.server, self.uses_tls()).unwrap_or_default();
+        }
+        Ok(())
+    }
+
     /// Cookies get `Secure` and the `__Host-` prefix when browsers reach us over https.
     pub fn secure_cookies(&self) -> bool {
         self.uses_tls() || self.server.public_url.starts_with("https://")

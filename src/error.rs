@@ -117,7 +117,10 @@ pub fn error_response(
         let body = json!({ "error": { "code": code, "message": message, "details": details } });
         (ContentType::JSON, body.to_string())
     } else {
-        (ContentType::HTML, crate::web::error_page(status, message))
+        (
+            ContentType::HTML,
+            crate::web::error_page(req, status, message),
+        )
     };
     Response::build()
         .status(status)

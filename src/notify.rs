@@ -64,6 +64,18 @@ pub async fn confirm_email(mailer: &Mailer, lang: Lang, to: &str, link: &str) {
     send(mailer, lang, to, "confirm_email", &[("link", link)]).await;
 }
 
+/// Tells the current address that a change away from it was asked for.
+pub async fn email_change_requested(mailer: &Mailer, lang: Lang, to: &str, new_email: &str) {
+    send(
+        mailer,
+        lang,
+        to,
+        "email_change_requested",
+        &[("new_email", new_email)],
+    )
+    .await;
+}
+
 pub async fn invitation(
     mailer: &Mailer,
     lang: Lang,

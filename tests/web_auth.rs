@@ -413,6 +413,14 @@ fn pages_follow_accept_language_and_the_language_cookie() {
         Some("/"),
         "never redirected to another site"
     );
+    // Error pages speak the chosen language too.
+    let missing = app.client.get("/nowhere").dispatch();
+    assert_eq!(missing.status(), Status::NotFound);
+    let html = missing.into_string().unwrap();
+    assert!(
+        html.contains("dir=\"rtl\"") && html.contains("لا يوجد شيء هنا"),
+        "{html}"
+    );
 }
 
 #[test]

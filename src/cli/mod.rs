@@ -86,7 +86,10 @@ fn load(cli_config: &Option<PathBuf>) -> Result<Config> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve => {
-            let config = load(&cli.config)?;
+            let mut config = load(&cli.config)?;
+            config
+                .choose_free_port()
+                .context("cannot find a free port")?;
             logging::init(config.log.level);
             let _lock = startup::lock_data_dir(&config)?;
             let db = startup::open_store(&config, true)?;

@@ -206,8 +206,14 @@ impl<'r> FromRequest<'r> for Lang {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        let lang = req
-            .cookies()
+        Outcome::Success(Lang::of_request(req))
+    }
+}
+
+impl Lang {
+    /// The language cookie, else the browser's preference, else English.
+    pub fn of_request(req: &Request<'_>) -> Lang {
+        req.cookies()
             .get(LANG_COOKIE)
             .and_then(|c| Lang::from_code(c.value()))
             .or_else(|| {
@@ -215,8 +221,7 @@ impl<'r> FromRequest<'r> for Lang {
                     .get_one("Accept-Language")
                     .and_then(Lang::from_accept_language)
             })
-            .unwrap_or(Lang::En);
-        Outcome::Success(lang)
+            .unwrap_or(Lang::En)
     }
 }
 

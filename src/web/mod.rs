@@ -128,15 +128,44 @@ impl<'r> Responder<'r, 'static> for CaughtError {
     }
 }
 
-/// A minimal, self-contained error page (no scripts, no styles from elsewhere).
-pub fn error_page(status: Status, message: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head>\
-         <body><main><h1>{code} {reason}</h1><p>{message}</p><p><a href=\"/\">Home</a></p></main></body></html>",
-        code = status.code,
-        reason = escape(status.reason().unwrap_or("Error")),
-        message = escape(message),
-    )
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    lang: i18n::Lang,
+    product_name: &'a str,
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// An error page in the visitor's language. Known statuses have their own text; anything else shows
+/// the error's own message.
+pub fn error_page(req: &rocket::Request<'_>, status: Status, message: &str) -> String {
+    let lang = i18n::Lang::of_request(req);
+    let product_name = req
+        .rocket()
+        .state::<crate::config::Config>()
+        .map_or("WhatsAPI Pro", |c| c.branding.product_name.as_str());
+    let (title_key, text_key) = (
+        format!("http.title_{}", status.code),
+        format!("http.text_{}", status.code),
+    );
+    let title = match lang.t(&title_key) {
+        key if key == title_key => status.reason().unwrap_or("Error"),
+        title => title,
+    };
+    let message = match lang.t(&text_key) {
+        key if key == text_key => message,
+        text => text,
+    };
+    let page = ErrorPage {
+        lang,
+        product_name,
+        status: status.code,
+        title,
+        message,
+    };
+    askama::Template::render(&page).unwrap_or_else(|_| escape(message))
 }
 
 pub fn escape(text: &str) -> String {

@@ -302,6 +302,7 @@ async fn request_email_change(
     // The same answer whether or not the address is taken, so the form does not reveal who has an account.
     let link = format!("{}/confirm-email/{token}", config.server.public_url);
     crate::notify::confirm_email(mailer, page.lang, &new_email, &link).await;
+    crate::notify::email_change_requested(mailer, page.lang, &session.user.email, &new_email).await;
     Ok(Reply::Redirect(Redirect::to("/profile?done=email_sent")))
 }
 

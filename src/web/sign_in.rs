@@ -107,6 +107,12 @@ async fn login(
     };
     auth.throttle.success(&form.email, &client.ip);
     session::start(db, config, cookies, &user, &client).await?;
+    // A browser that has not chosen a language yet gets the one this person chose before.
+    if cookies.get(i18n::LANG_COOKIE).is_none()
+        && let Some(lang) = Lang::from_code(&user.locale)
+    {
+        i18n::set_cookie(cookies, lang, config.secure_cookies());
+    }
     let actor = (
         user.account_id,
         user.id,

@@ -82,11 +82,11 @@ impl Install {
             let mut log = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if !sent {
+                    log.push(line.clone());
                     if let Some(at) = line.find("listening on ") {
-                        let _ = tx.send(Ok(line[at + 13..].trim().to_owned()));
+                        let _ = tx.send(Ok((line[at + 13..].trim().to_owned(), log.join("\n"))));
                         sent = true;
                     }
-                    log.push(line);
                 }
             }
             if !sent {
@@ -94,7 +94,7 @@ impl Install {
             }
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(url)) => Server { child, url },
+            Ok(Ok((url, log))) => Server { child, url, log },
             Ok(Err(log)) => {
                 let _ = child.wait();
                 panic!("the server did not start:\n{log}")
@@ -110,6 +110,8 @@ impl Install {
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// What the server logged up to the moment it listened.
+    pub log: String,
 }
 
 impl Server {
