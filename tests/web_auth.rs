@@ -453,3 +453,96 @@ fn every_page_carries_the_security_headers() {
         );
     }
 }
+
+#[test]
+fn a_sign_in_from_a_new_browser_sends_an_alert_and_a_known_one_does_not() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.logout();
+    let outbox = || app.emails().len();
+    let sign_in_with = |agent: &'static str| {
+        let (_, html) = app.page("/login");
+        let body = common::web::encode(&[
+            ("csrf", &csrf_in(&html)),
+            ("email", "ali@shop.test"),
+            ("password", PASSWORD),
+        ]);
+        let response = app
+            .client
+            .post("/login")
+            .header(rocket::http::ContentType::Form)
+            .header(Header::new("User-Agent", agent))
+            .body(body)
+            .dispatch();
+        assert_eq!(response.status(), Status::SeeOther);
+    };
+    sign_in_with("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
+    assert_eq!(outbox(), 1, "a browser never seen before");
+    let alert = app.emails().pop().unwrap();
+    assert!(
+        alert.contains("Subject: New sign-in") && alert.contains("Firefox/140.0"),
+        "{alert}"
+    );
+    app.logout();
+    sign_in_with("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
+    assert_eq!(outbox(), 1, "the same browser again: no alert");
+}
+
+#[test]
+fn other_sessions_are_listed_and_can_be_signed_out_one_by_one() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let other = "00112233445566778899aabbccddeeff";
+    app.db()
+        .execute(
+            "INSERT INTO sessions SELECT ?1, user_id, 'x', created_at, last_seen_at, '198.51.100.4', 'Other Browser/1.0' FROM sessions",
+            [whatsapi::store::sessions::hash_id(other)],
+        )
+        .unwrap();
+    let (_, profile) = app.page("/profile");
+    assert!(profile.contains("198.51.100.4") && profile.contains("Other Browser/1.0"));
+    let handle = {
+        let at = profile
+            .find("/sessions/")
+            .expect("a revoke button for the other session")
+            + "/sessions/".len();
+        profile[at..at + 16].to_owned()
+    };
+    assert_eq!(
+        app.submit("/profile", &format!("/sessions/{handle}/revoke"), &[])
+            .status(),
+        Status::SeeOther
+    );
+    assert_eq!(app.count("SELECT count(*) FROM sessions"), 1);
+    assert_eq!(
+        app.page("/profile").0,
+        Status::Ok,
+        "this browser is still signed in"
+    );
+    assert_eq!(
+        app.submit("/profile", "/sessions/0000000000000000/revoke", &[])
+            .status(),
+        Status::NotFound
+    );
+}
+
+#[test]
+fn over_tls_pages_ask_for_strict_transport_and_cookies_are_host_only_and_secure() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert, "not read by these tests").unwrap();
+    std::fs::write(&key, "not read by these tests").unwrap();
+    let app = app_with(move |c| {
+        c.server.tls_cert = Some(cert);
+        c.server.tls_key = Some(key);
+    });
+    let response = app.client.get("/login").dispatch();
+    let hsts = response
+        .headers()
+        .get_one("Strict-Transport-Security")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(hsts.contains("max-age=31536000"), "{hsts}");
+    assert!(app.config.secure_cookies());
+    assert!(app.config.server.public_url.starts_with("https://"));
+}

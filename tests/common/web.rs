@@ -153,26 +153,35 @@ impl App {
             .map(|c| c.value().to_owned())
     }
 
+    /// Every email filed in the outbox, oldest first, with quoted-printable soft breaks undone.
+    pub fn emails(&self) -> Vec<String> {
+        let outbox = self.config.storage.data_dir.join("outbox");
+        let mut files: Vec<_> = match std::fs::read_dir(&outbox) {
+            Ok(dir) => dir.map(|e| e.unwrap().path()).collect(),
+            Err(_) => return Vec::new(),
+        };
+        files.sort();
+        files
+            .iter()
+            .map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .replace("=\r\n", "")
+                    .replace("=3D", "=")
+            })
+            .collect()
+    }
+
     /// The newest .eml in the outbox and the first link in it to `path_prefix`.
     pub fn last_link(&self, path_prefix: &str) -> String {
-        let outbox = self.config.storage.data_dir.join("outbox");
-        let mut files: Vec<_> = std::fs::read_dir(&outbox)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for file in files.iter().rev() {
-            let text = std::fs::read_to_string(file)
-                .unwrap()
-                .replace("=\r\n", "")
-                .replace("=3D", "=");
+        for text in self.emails().iter().rev() {
             if let Some(at) = text.find(path_prefix) {
                 let rest = &text[at..];
                 let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
                 return rest[..end].to_owned();
             }
         }
-        panic!("no email with a {path_prefix} link in {}", outbox.display())
+        panic!("no email with a {path_prefix} link")
     }
 
     pub fn with_header(&self, path: &str, header: Header<'static>) -> LocalResponse<'_> {
