@@ -28,3 +28,19 @@ impl<'r> FromRequest<'r> for ClientInfo {
         Outcome::Success(ClientInfo { ip, user_agent })
     }
 }
+
+impl ClientInfo {
+    /// This client as the author of an entry in the activity log.
+    pub fn actor(
+        &self,
+        account: Option<crate::store::AccountId>,
+        user: Option<crate::store::users::UserId>,
+    ) -> crate::store::activity::Actor<'_> {
+        crate::store::activity::Actor {
+            account,
+            user,
+            ip: &self.ip,
+            user_agent: &self.user_agent,
+        }
+    }
+}

@@ -16,6 +16,7 @@ pub struct Activity {
     pub created_at: i64,
 }
 
+#[derive(Clone, Copy)]
 pub struct Actor<'a> {
     pub account: Option<AccountId>,
     pub user: Option<UserId>,

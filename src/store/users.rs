@@ -260,3 +260,25 @@ pub fn remove_member(conn: &Connection, account: AccountId, id: UserId) -> Resul
         Ok(())
     }
 }
+
+/// Adds a person who just chose their password (registration, invitation): the user, their acceptance of
+/// the privacy policy in force, the activity entry, and their browser as a known one. One transaction.
+pub fn admit(
+    conn: &Connection,
+    new: &NewUser<'_>,
+    actor: &super::activity::Actor<'_>,
+    action: &str,
+) -> Result<User> {
+    let now = super::now_ms();
+    let user = insert(conn, new)?;
+    let version = super::consents::privacy_policy_version(conn)?;
+    super::consents::give(conn, user, super::consents::PRIVACY_POLICY, &version, now)?;
+    let actor = super::activity::Actor {
+        account: new.account_id,
+        user: Some(user),
+        ..*actor
+    };
+    super::activity::record(conn, &actor, action, "", now)?;
+    super::sessions::remember_browser(conn, user, actor.user_agent, now)?;
+    find(conn, user)?.ok_or(Error::NotFound)
+}

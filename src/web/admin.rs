@@ -7,7 +7,7 @@ use crate::auth::{Auth, ClientInfo, CsrfForm, Session, password, session};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::accounts::{self, AccountSummary};
-use crate::store::activity::{self, Actor};
+use crate::store::activity;
 use crate::store::job_runs::{self, JobRun};
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::users::{self, NewUser, Role};
@@ -171,12 +171,7 @@ async fn create_first_operator(
                 locale: lang.code(),
             };
             let user = users::insert(conn, &new)?;
-            let actor = Actor {
-                account: None,
-                user: Some(user),
-                ip: &actor_client.ip,
-                user_agent: &actor_client.user_agent,
-            };
+            let actor = actor_client.actor(None, Some(user));
             activity::record(conn, &actor, "operator_created", "", now)?;
             users::find(conn, user)
         })

@@ -7,7 +7,7 @@ use crate::auth::{Auth, ClientInfo, CsrfForm, password};
 use crate::config::Config;
 use crate::error::Result;
 use crate::mail::Mailer;
-use crate::store::activity::{self, Actor};
+use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::{Db, now_ms, sessions, users};
 use crate::web::i18n::Lang;
@@ -192,12 +192,7 @@ async fn reset_password(
             users::set_password(conn, user.id, &hash)?;
             // Whoever knew the old password is signed out everywhere.
             sessions::delete_others(conn, user.id, None)?;
-            let actor = Actor {
-                account: user.account_id,
-                user: Some(user.id),
-                ip: &actor_client.ip,
-                user_agent: &actor_client.user_agent,
-            };
+            let actor = actor_client.actor(user.account_id, Some(user.id));
             activity::record(conn, &actor, "password_reset", "", now)?;
             Ok(Some(user))
         })

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
 use crate::store::accounts::{self, Account};
-use crate::store::activity::{self, Actor};
+use crate::store::activity;
 use crate::store::sessions::{self, SessionInfo};
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::{Db, now_ms, users};
@@ -97,15 +97,6 @@ async fn refuse(page: &Page, session: &Session, db: &Db, error: &Error) -> Resul
     )))
 }
 
-fn actor<'a>(session: &Session, client: &'a ClientInfo) -> Actor<'a> {
-    Actor {
-        account: session.user.account_id,
-        user: Some(session.user.id),
-        ip: &client.ip,
-        user_agent: &client.user_agent,
-    }
-}
-
 csrf_form!(NameForm { name });
 csrf_form!(CompanyForm {
     company,
@@ -129,19 +120,17 @@ async fn update_name(
     client: ClientInfo,
     db: &State<Db>,
 ) -> Result<Reply> {
-    let (user, name) = (session.user.id, form.0.name);
-    let ip = client.clone();
-    let account = session.user.account_id;
+    let (user, account, name) = (session.user.id, session.user.account_id, form.0.name);
     let result = db
         .write_async(move |conn| {
             users::set_name(conn, user, &name)?;
-            let actor = Actor {
-                account,
-                user: Some(user),
-                ip: &ip.ip,
-                user_agent: &ip.user_agent,
-            };
-            activity::record(conn, &actor, "profile_name_changed", "", now_ms())
+            activity::record(
+                conn,
+                &client.actor(account, Some(user)),
+                "profile_name_changed",
+                "",
+                now_ms(),
+            )
         })
         .await;
     match result {
@@ -161,16 +150,11 @@ async fn update_company(
 ) -> Result<Reply> {
     let account = session.managed_account()?;
     let form = form.0;
-    let (user, ip, user_agent) = (session.user.id, client.ip, client.user_agent);
+    let user = session.user.id;
     let result = db
         .write_async(move |conn| {
             accounts::update_details(conn, account, &form.company, &form.country, &form.phone)?;
-            let actor = Actor {
-                account: Some(account),
-                user: Some(user),
-                ip: &ip,
-                user_agent: &user_agent,
-            };
+            let actor = client.actor(Some(account), Some(user));
             activity::record(conn, &actor, "company_details_changed", "", now_ms())
         })
         .await;
@@ -226,13 +210,13 @@ async fn change_password(
         users::set_password(conn, user, &hash)?;
         // Whoever else was signed in with the old password is signed out.
         sessions::delete_others(conn, user, Some(&keep))?;
-        let actor = Actor {
-            account,
-            user: Some(user),
-            ip: &actor_client.ip,
-            user_agent: &actor_client.user_agent,
-        };
-        activity::record(conn, &actor, "password_changed", "", now_ms())
+        activity::record(
+            conn,
+            &actor_client.actor(account, Some(user)),
+            "password_changed",
+            "",
+            now_ms(),
+        )
     })
     .await?;
     let lang = page.lang;
@@ -349,12 +333,7 @@ async fn confirm_email(
             };
             let user = found.user_id.ok_or(Error::NotFound)?;
             users::set_email(conn, user, &found.email)?;
-            let actor = Actor {
-                account: found.account_id,
-                user: Some(user),
-                ip: &client.ip,
-                user_agent: &client.user_agent,
-            };
+            let actor = client.actor(found.account_id, Some(user));
             activity::record(conn, &actor, "email_changed", "", now_ms())?;
             Ok(true)
         })
@@ -374,14 +353,14 @@ async fn revoke_session(
     client: ClientInfo,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    let (user, handle, actor_session) = (session.user.id, handle.to_owned(), session.clone());
+    let (user, account, handle) = (session.user.id, session.user.account_id, handle.to_owned());
     let revoked = db
         .write_async(move |conn| {
             let revoked = sessions::delete_by_handle(conn, user, &handle)?;
             if revoked {
                 activity::record(
                     conn,
-                    &actor(&actor_session, &client),
+                    &client.actor(account, Some(user)),
                     "session_revoked",
                     "",
                     now_ms(),
@@ -404,12 +383,16 @@ async fn revoke_other_sessions(
     client: ClientInfo,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    let (user, keep, actor_session) = (session.user.id, session.id_hash.clone(), session.clone());
+    let (user, account, keep) = (
+        session.user.id,
+        session.user.account_id,
+        session.id_hash.clone(),
+    );
     db.write_async(move |conn| {
         sessions::delete_others(conn, user, Some(&keep))?;
         activity::record(
             conn,
-            &actor(&actor_session, &client),
+            &client.actor(account, Some(user)),
             "other_sessions_revoked",
             "",
             now_ms(),

@@ -7,9 +7,9 @@ use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, sessio
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::accounts::{self, NewAccount};
-use crate::store::activity::{self, Actor};
+use crate::store::activity;
 use crate::store::users::{self, NewUser, Role};
-use crate::store::{Db, consents, now_ms};
+use crate::store::{Db, now_ms};
 use askama::Template;
 use rocket::form::FromForm;
 use rocket::http::{CookieJar, Status};
@@ -113,23 +113,17 @@ async fn login(
     {
         i18n::set_cookie(cookies, lang, config.secure_cookies());
     }
-    let actor = (
-        user.account_id,
-        user.id,
-        client.ip.clone(),
-        client.user_agent.clone(),
-    );
+    let (account, user_id, visitor) = (user.account_id, user.id, client.clone());
     let known_browser = db
         .write_async(move |conn| {
-            let (account, user, ip, user_agent) = actor;
-            let actor = Actor {
-                account,
-                user: Some(user),
-                ip: &ip,
-                user_agent: &user_agent,
-            };
-            activity::record(conn, &actor, "signed_in", "", now)?;
-            crate::store::sessions::remember_browser(conn, user, &user_agent, now)
+            activity::record(
+                conn,
+                &visitor.actor(account, Some(user_id)),
+                "signed_in",
+                "",
+                now,
+            )?;
+            crate::store::sessions::remember_browser(conn, user_id, &visitor.user_agent, now)
         })
         .await?;
     if !known_browser {
@@ -234,10 +228,9 @@ async fn register(
         page.lang,
     );
     let keyring_db = db.inner().clone();
-    let (ip, user_agent) = (client.ip.clone(), client.user_agent.clone());
+    let registrant = client.clone();
     let created = db
         .write_async(move |conn| {
-            let now = now_ms();
             let account = accounts::create(
                 conn,
                 keyring_db.keyring(),
@@ -254,18 +247,12 @@ async fn register(
                 password_hash: &hash,
                 locale: lang.code(),
             };
-            let user = users::insert(conn, &new)?;
-            let version = consents::privacy_policy_version(conn)?;
-            consents::give(conn, user, consents::PRIVACY_POLICY, &version, now)?;
-            let actor = Actor {
-                account: Some(account),
-                user: Some(user),
-                ip: &ip,
-                user_agent: &user_agent,
-            };
-            activity::record(conn, &actor, "registered", "", now)?;
-            crate::store::sessions::remember_browser(conn, user, &user_agent, now)?;
-            users::find(conn, user)?.ok_or(Error::NotFound)
+            users::admit(
+                conn,
+                &new,
+                &registrant.actor(Some(account), None),
+                "registered",
+            )
         })
         .await;
     let user = match created {

@@ -7,10 +7,10 @@ use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, sessio
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
-use crate::store::activity::{self, Actor};
+use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose, Token};
 use crate::store::users::{self, NewUser, Role, User, UserId};
-use crate::store::{Db, accounts, consents, now_ms};
+use crate::store::{Db, accounts, now_ms};
 use askama::Template;
 use rocket::form::FromForm;
 use rocket::http::{CookieJar, Status};
@@ -135,12 +135,7 @@ async fn invite_member(
                 ttl_ms: INVITE_TTL_MS,
             };
             tokens::insert(conn, &stored, &new)?;
-            let actor = Actor {
-                account: Some(account),
-                user: Some(inviter),
-                ip: &client.ip,
-                user_agent: &client.user_agent,
-            };
+            let actor = client.actor(Some(account), Some(inviter));
             activity::record(conn, &actor, "member_invited", &invited, now)?;
             Ok(accounts::find(conn, account)?
                 .map(|a| a.company)
@@ -183,12 +178,7 @@ async fn change_role(
     let me = session.user.id;
     db.write_async(move |conn| {
         users::set_role(conn, account, UserId(member), role)?;
-        let actor = Actor {
-            account: Some(account),
-            user: Some(me),
-            ip: &client.ip,
-            user_agent: &client.user_agent,
-        };
+        let actor = client.actor(Some(account), Some(me));
         activity::record(
             conn,
             &actor,
@@ -216,12 +206,7 @@ async fn remove_member(
     }
     db.write_async(move |conn| {
         users::remove_member(conn, account, UserId(member))?;
-        let actor = Actor {
-            account: Some(account),
-            user: Some(me),
-            ip: &client.ip,
-            user_agent: &client.user_agent,
-        };
+        let actor = client.actor(Some(account), Some(me));
         activity::record(
             conn,
             &actor,
@@ -330,12 +315,11 @@ async fn accept_invitation(
         return Ok(Reply::Page((Status::UnprocessableEntity, html)));
     }
     let hash = auth.hasher.hash(&form.password).await?;
-    let (token_value, name, lang, ip, user_agent) = (
+    let (token_value, name, lang, joiner) = (
         token.to_owned(),
         form.name.clone(),
         page.lang,
-        client.ip.clone(),
-        client.user_agent.clone(),
+        client.clone(),
     );
     let joined = db
         .write_async(move |conn| {
@@ -354,18 +338,13 @@ async fn accept_invitation(
                 password_hash: &hash,
                 locale: lang.code(),
             };
-            let user = users::insert(conn, &new)?;
-            let version = consents::privacy_policy_version(conn)?;
-            consents::give(conn, user, consents::PRIVACY_POLICY, &version, now)?;
-            let actor = Actor {
-                account: Some(account),
-                user: Some(user),
-                ip: &ip,
-                user_agent: &user_agent,
-            };
-            activity::record(conn, &actor, "member_joined", "", now)?;
-            crate::store::sessions::remember_browser(conn, user, &user_agent, now)?;
-            users::find(conn, user)
+            users::admit(
+                conn,
+                &new,
+                &joiner.actor(Some(account), None),
+                "member_joined",
+            )
+            .map(Some)
         })
         .await;
     let user = match joined {
