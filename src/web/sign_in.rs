@@ -298,11 +298,19 @@ async fn set_language(
         db.write_async(move |conn| users::set_locale(conn, user, lang.code()))
             .await?;
     }
-    // Only a local path: never redirect to another site.
-    let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
-        form.back
+    Ok(Redirect::to(local_path(&form.back)))
+}
+
+/// `back` if it is a path of this site, else the home page. Browsers read `/\host` and `/<tab>/host` as
+/// another site, so only plain paths pass.
+fn local_path(back: &str) -> String {
+    let plain = back.starts_with('/')
+        && !back.starts_with("//")
+        && back.chars().all(|c| c.is_ascii_graphic() && c != '\\')
+        && rocket::http::uri::Origin::parse(back).is_ok();
+    if plain {
+        back.to_owned()
     } else {
-        "/".into()
-    };
-    Ok(Redirect::to(back))
+        "/".to_owned()
+    }
 }
