@@ -148,14 +148,26 @@ fn a_form_posted_from_another_origin_is_rejected() {
     browser.click("form[action='/register'] button[type=submit]");
     browser.wait_until("the dashboard", |b| b.url() == format!("{base}/"));
 
-    browser.goto(&forging_page(&format!("{base}/profile/name")));
-    browser.wait_until("the forged post's answer", |b| {
-        b.url().starts_with(&format!("{base}/profile/name"))
-    });
-    assert!(browser.source().contains("403"), "{}", browser.source());
+    for action in ["/profile/name", "/logout"] {
+        browser.goto(&forging_page(&format!("{base}{action}")));
+        browser.wait_until("the forged post's answer", |b| {
+            b.url().starts_with(&format!("{base}{action}"))
+        });
+        assert!(
+            browser.source().contains("403"),
+            "{action}: {}",
+            browser.source()
+        );
+    }
     let conn = rusqlite::Connection::open(install.db_path()).unwrap();
     let name: String = conn
         .query_row("SELECT name FROM users", [], |r| r.get(0))
         .unwrap();
     assert_eq!(name, "Fatima", "nothing changed");
+    browser.goto(&format!("{base}/profile"));
+    assert_eq!(
+        browser.url(),
+        format!("{base}/profile"),
+        "still signed in after the forged sign-out"
+    );
 }

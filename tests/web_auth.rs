@@ -194,6 +194,354 @@ fn failed_sign_ins_are_throttled_per_address_without_locking_the_owner_out() {
 }
 
 #[test]
+fn pages_follow_accept_language_and_the_language_cookie() {
+    let app = app();
+    let arabic = app.with_header(
+        "/login",
+        Header::new("Accept-Language", "ar-KW,ar;q=0.9,en;q=0.5"),
+    );
+    let html = arabic.into_string().unwrap();
+    assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(html.contains("تسجيل الدخول"));
+
+    let token = csrf_in(&app.page("/login").1);
+    let switch = app.post_raw("/language", &token, &[("lang", "en"), ("back", "/login")]);
+    assert_eq!(switch.status(), Status::SeeOther);
+    assert_eq!(switch.headers().get_one("Location"), Some("/login"));
+    let english = app
+        .with_header("/login", Header::new("Accept-Language", "ar"))
+        .into_string()
+        .unwrap();
+    assert!(
+        english.contains("<html lang=\"en\" dir=\"ltr\">"),
+        "the cookie wins over the header"
+    );
+    let away = app.post_raw(
+        "/language",
+        &token,
+        &[("lang", "ar"), ("back", "https://evil.example/")],
+    );
+    assert_eq!(
+        away.headers().get_one("Location"),
+        Some("/"),
+        "never redirected to another site"
+    );
+    // Error pages speak the chosen language too.
+    let missing = app.client.get("/nowhere").dispatch();
+    assert_eq!(missing.status(), Status::NotFound);
+    let html = missing.into_string().unwrap();
+    assert!(
+        html.contains("dir=\"rtl\"") && html.contains("لا يوجد شيء هنا"),
+        "{html}"
+    );
+}
+
+#[test]
+fn a_sign_in_from_a_new_browser_sends_an_alert_and_a_known_one_does_not() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.logout();
+    let outbox = || app.emails().len();
+    let sign_in_with = |agent: &'static str| {
+        let (_, html) = app.page("/login");
+        let body = common::web::encode(&[
+            ("csrf", &csrf_in(&html)),
+            ("email", "ali@shop.test"),
+            ("password", PASSWORD),
+        ]);
+        let response = app
+            .client
+            .post("/login")
+            .header(rocket::http::ContentType::Form)
+            .header(Header::new("User-Agent", agent))
+            .body(body)
+            .dispatch();
+        assert_eq!(response.status(), Status::SeeOther);
+    };
+    sign_in_with("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
+    assert_eq!(outbox(), 1, "a browser never seen before");
+    let alert = app.emails().pop().unwrap();
+    assert!(
+        alert.contains("Subject: New sign-in") && alert.contains("Firefox/140.0"),
+        "{alert}"
+    );
+    app.logout();
+    sign_in_with("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
+    assert_eq!(outbox(), 1, "the same browser again: no alert");
+}
+
+#[test]
+fn a_forged_proxy_header_does_not_escape_the_throttle() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.logout();
+    let token = csrf_in(&app.page("/login").1);
+    let attempt = |forged: &str, password: &str| {
+        let body = common::web::encode(&[
+            ("csrf", &token),
+            ("email", "ali@shop.test"),
+            ("password", password),
+        ]);
+        app.client
+            .post("/login")
+            .header(rocket::http::ContentType::Form)
+            .remote("203.0.113.66:50000".parse().unwrap())
+            .header(Header::new("X-Real-IP", forged.to_owned()))
+            .header(Header::new("X-Forwarded-For", forged.to_owned()))
+            .header(Header::new("Forwarded", format!("for={forged}")))
+            .body(body)
+            .dispatch()
+            .status()
+    };
+    for n in 0..5 {
+        assert_eq!(
+            attempt(&format!("198.51.100.{n}"), "guess guess guess"),
+            Status::Unauthorized
+        );
+    }
+    assert_eq!(
+        attempt("198.51.100.99", PASSWORD),
+        Status::TooManyRequests,
+        "a new address in a header is not a new client"
+    );
+}
+
+#[test]
+fn a_blocked_address_does_not_block_the_account_from_a_new_address() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.logout();
+    let token = csrf_in(&app.page("/login").1);
+    for _ in 0..6 {
+        app.post_from(
+            "198.51.100.20:1000",
+            "/login",
+            &token,
+            &[
+                ("email", "ali@shop.test"),
+                ("password", "guess guess guess"),
+            ],
+        );
+    }
+    let fresh = app.post_from(
+        "203.0.113.9:5000",
+        "/login",
+        &token,
+        &[("email", "ali@shop.test"), ("password", PASSWORD)],
+    );
+    assert_eq!(fresh.status(), Status::SeeOther, "never seen, not blocked");
+    assert!(app.session_cookie().is_some());
+}
+
+#[test]
+fn a_closed_registration_refuses_the_form_post_too() {
+    let app = app_with(|c| c.accounts.registration = false);
+    let token = csrf_in(&app.page("/login").1);
+    let response = app.post_raw(
+        "/register",
+        &token,
+        &[
+            ("name", "Ali"),
+            ("company", "Shop"),
+            ("email", "ali@shop.test"),
+            ("password", PASSWORD),
+            ("accept_privacy", "true"),
+        ],
+    );
+    assert_eq!(response.status(), Status::NotFound);
+    assert_eq!(app.count("SELECT count(*) FROM users"), 0);
+    assert_eq!(app.count("SELECT count(*) FROM accounts"), 0);
+}
+
+#[test]
+fn configured_session_limits_apply() {
+    let app = app_with(|c| {
+        c.sessions.idle_minutes = 1;
+        c.sessions.absolute_hours = 1;
+    });
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.db()
+        .execute_batch("UPDATE sessions SET last_seen_at = last_seen_at - 50000")
+        .unwrap();
+    assert_eq!(app.page("/profile").0, Status::Ok, "within the minute");
+    app.db()
+        .execute_batch("UPDATE sessions SET last_seen_at = last_seen_at - 120000")
+        .unwrap();
+    let response = app.client.get("/profile").dispatch();
+    assert_eq!(response.status(), Status::SeeOther, "idle for two minutes");
+    assert_eq!(
+        response.headers().get_one("Location"),
+        Some("/login?done=expired")
+    );
+    assert!(
+        app.page("/login?done=expired")
+            .1
+            .contains("role=\"status\""),
+        "the sign-in page says why"
+    );
+
+    assert_eq!(app.login("ali@shop.test", PASSWORD), Status::SeeOther);
+    app.db()
+        .execute_batch("UPDATE sessions SET created_at = created_at - 3600000 - 1000")
+        .unwrap();
+    assert_eq!(
+        app.client.get("/profile").dispatch().status(),
+        Status::SeeOther,
+        "an hour after sign-in"
+    );
+}
+
+#[test]
+fn session_ids_are_random_128_bit_and_stored_only_hashed() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let id = app.session_cookie().unwrap();
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    let stored: Vec<u8> = app
+        .db()
+        .query_row("SELECT id_hash FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, whatsapi::store::sessions::hash_id(&id));
+    assert!(
+        !String::from_utf8_lossy(&stored).contains(&id),
+        "not the id itself"
+    );
+}
+
+#[test]
+fn the_language_switch_returns_only_to_a_page_of_this_site() {
+    let app = app();
+    let token = csrf_in(&app.page("/login").1);
+    for back in [
+        "//evil.example/",
+        "/\\evil.example/",
+        "/\t/evil.example/",
+        "https://evil.example/",
+        "javascript:alert(1)",
+    ] {
+        let response = app.post_raw("/language", &token, &[("lang", "ar"), ("back", back)]);
+        assert_eq!(response.status(), Status::SeeOther, "{back:?}");
+        let location = response.headers().get_one("Location").unwrap_or_default();
+        assert!(
+            location.starts_with('/')
+                && !location.starts_with("//")
+                && !location.contains('\\')
+                && !location.contains('\t'),
+            "{back:?} sent the browser to {location:?}"
+        );
+    }
+}
+
+#[test]
+fn signed_in_pages_static_files_and_redirects_carry_the_security_headers_too() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let token = csrf_in(&app.page("/profile").1);
+    let mut responses = vec![];
+    for path in [
+        "/",
+        "/team",
+        "/profile",
+        "/static/app.css",
+        "/static/app.js",
+    ] {
+        let response = app.client.get(path).dispatch();
+        assert_eq!(response.status(), Status::Ok, "{path}");
+        responses.push((path.to_owned(), response));
+    }
+    let saved = app.post_raw("/profile/name", &token, &[("name", "Ali")]);
+    assert_eq!(saved.status(), Status::SeeOther);
+    responses.push(("POST /profile/name".into(), saved));
+    let refused = app.post_raw("/profile/name", "wrong", &[("name", "Ali")]);
+    assert_eq!(refused.status(), Status::Forbidden);
+    responses.push(("forbidden POST".into(), refused));
+    for (what, response) in responses {
+        let headers = response.headers();
+        let csp = headers.get_one("Content-Security-Policy").unwrap_or("");
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+        assert_eq!(
+            headers.get_one("X-Content-Type-Options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert!(headers.get_one("Referrer-Policy").is_some(), "{what}");
+        assert!(
+            headers.get_one("Strict-Transport-Security").is_none(),
+            "{what}: no HSTS over plain http"
+        );
+    }
+}
+
+/// Every `t("key")` and every `?done=` notice the templates and the code ask for, as written there.
+fn catalog_keys_in_use() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![];
+    let mut dirs = vec![root.join("src"), root.join("assets/templates")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut keys = vec![];
+    for text in &files {
+        for (at, _) in text.match_indices("t(\"") {
+            let rest = &text[at + 3..];
+            let key = &rest[..rest.find('"').unwrap()];
+            if key.contains('.')
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+            {
+                keys.push(key.to_owned());
+            }
+        }
+        for (at, _) in text.match_indices("?done=") {
+            let area = text[..at].rsplit('/').next().unwrap();
+            let rest = &text[at + 6..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_lowercase() || c == '_'))
+                .unwrap_or(rest.len());
+            if !area.is_empty() && end > 0 && area.bytes().all(|b| b.is_ascii_lowercase()) {
+                keys.push(format!("{area}.done_{}", &rest[..end]));
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+#[test]
+fn every_text_the_pages_and_emails_ask_for_exists_in_both_catalogs() {
+    use whatsapi::web::i18n::Lang;
+    let keys = catalog_keys_in_use();
+    assert!(
+        keys.len() > 50 && keys.contains(&"login.done_expired".to_owned()),
+        "{keys:?}"
+    );
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|k| Lang::En.t(k) == k.as_str() || Lang::Ar.t(k) == k.as_str())
+        .collect();
+    assert!(missing.is_empty(), "keys without text: {missing:?}");
+    let untranslated: Vec<&String> = keys
+        .iter()
+        .filter(|k| Lang::Ar.t(k) == Lang::En.t(k) && Lang::En.t(k).len() > 3)
+        .collect();
+    assert!(
+        untranslated.is_empty(),
+        "English text on Arabic pages: {untranslated:?}"
+    );
+}
+
+#[test]
 fn forms_without_the_right_token_or_from_another_site_are_refused() {
     let app = app();
     app.register("Ali", "Shop", "ali@shop.test");
@@ -381,49 +729,6 @@ fn sessions_end_after_the_idle_and_the_absolute_limit() {
 }
 
 #[test]
-fn pages_follow_accept_language_and_the_language_cookie() {
-    let app = app();
-    let arabic = app.with_header(
-        "/login",
-        Header::new("Accept-Language", "ar-KW,ar;q=0.9,en;q=0.5"),
-    );
-    let html = arabic.into_string().unwrap();
-    assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"));
-    assert!(html.contains("تسجيل الدخول"));
-
-    let token = csrf_in(&app.page("/login").1);
-    let switch = app.post_raw("/language", &token, &[("lang", "en"), ("back", "/login")]);
-    assert_eq!(switch.status(), Status::SeeOther);
-    assert_eq!(switch.headers().get_one("Location"), Some("/login"));
-    let english = app
-        .with_header("/login", Header::new("Accept-Language", "ar"))
-        .into_string()
-        .unwrap();
-    assert!(
-        english.contains("<html lang=\"en\" dir=\"ltr\">"),
-        "the cookie wins over the header"
-    );
-    let away = app.post_raw(
-        "/language",
-        &token,
-        &[("lang", "ar"), ("back", "https://evil.example/")],
-    );
-    assert_eq!(
-        away.headers().get_one("Location"),
-        Some("/"),
-        "never redirected to another site"
-    );
-    // Error pages speak the chosen language too.
-    let missing = app.client.get("/nowhere").dispatch();
-    assert_eq!(missing.status(), Status::NotFound);
-    let html = missing.into_string().unwrap();
-    assert!(
-        html.contains("dir=\"rtl\"") && html.contains("لا يوجد شيء هنا"),
-        "{html}"
-    );
-}
-
-#[test]
 fn every_page_carries_the_security_headers() {
     let app = app();
     for path in ["/login", "/register", "/privacy", "/nowhere"] {
@@ -452,40 +757,6 @@ fn every_page_carries_the_security_headers() {
             "{path}: no inline script or style"
         );
     }
-}
-
-#[test]
-fn a_sign_in_from_a_new_browser_sends_an_alert_and_a_known_one_does_not() {
-    let app = app();
-    app.register("Ali", "Shop", "ali@shop.test");
-    app.logout();
-    let outbox = || app.emails().len();
-    let sign_in_with = |agent: &'static str| {
-        let (_, html) = app.page("/login");
-        let body = common::web::encode(&[
-            ("csrf", &csrf_in(&html)),
-            ("email", "ali@shop.test"),
-            ("password", PASSWORD),
-        ]);
-        let response = app
-            .client
-            .post("/login")
-            .header(rocket::http::ContentType::Form)
-            .header(Header::new("User-Agent", agent))
-            .body(body)
-            .dispatch();
-        assert_eq!(response.status(), Status::SeeOther);
-    };
-    sign_in_with("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
-    assert_eq!(outbox(), 1, "a browser never seen before");
-    let alert = app.emails().pop().unwrap();
-    assert!(
-        alert.contains("Subject: New sign-in") && alert.contains("Firefox/140.0"),
-        "{alert}"
-    );
-    app.logout();
-    sign_in_with("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
-    assert_eq!(outbox(), 1, "the same browser again: no alert");
 }
 
 #[test]

@@ -60,6 +60,16 @@ pub fn encode(fields: &[(&str, &str)]) -> String {
 pub const PASSWORD: &str = "correct horse battery staple";
 
 impl App {
+    /// A second browser on the same installation: its own cookies, the same database.
+    pub fn another_browser(&self) -> App {
+        let db = whatsapi::startup::open_store(&self.config, false).unwrap();
+        App {
+            client: Client::tracked(whatsapi::build_rocket(self.config.clone(), db)).unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+            config: self.config.clone(),
+        }
+    }
+
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.config.db_path()).unwrap()
     }
@@ -153,7 +163,8 @@ impl App {
             .map(|c| c.value().to_owned())
     }
 
-    /// Every email filed in the outbox, oldest first, with quoted-printable soft breaks undone.
+    /// Every email filed in the outbox, oldest first, decoded: headers unfolded with their encoded words
+    /// read, the body undone from base64 or quoted-printable.
     pub fn emails(&self) -> Vec<String> {
         let outbox = self.config.storage.data_dir.join("outbox");
         let mut files: Vec<_> = match std::fs::read_dir(&outbox) {
@@ -163,12 +174,7 @@ impl App {
         files.sort();
         files
             .iter()
-            .map(|f| {
-                std::fs::read_to_string(f)
-                    .unwrap()
-                    .replace("=\r\n", "")
-                    .replace("=3D", "=")
-            })
+            .map(|f| decode_email(&std::fs::read_to_string(f).unwrap()))
             .collect()
     }
 
@@ -187,4 +193,88 @@ impl App {
     pub fn with_header(&self, path: &str, header: Header<'static>) -> LocalResponse<'_> {
         self.client.get(path.to_owned()).header(header).dispatch()
     }
+}
+
+/// An .eml as readable text: "Name: value" header lines, a blank line, the body.
+pub fn decode_email(raw: &str) -> String {
+    let raw = raw.replace("\r\n", "\n");
+    let (head, body) = raw.split_once("\n\n").unwrap_or((&raw, ""));
+    let head = head.replace("\n ", " ").replace("\n\t", " ");
+    let encoding = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Transfer-Encoding:"))
+        .unwrap_or("7bit")
+        .trim()
+        .to_ascii_lowercase();
+    let body = match encoding.as_str() {
+        "base64" => base64_text(&body.split_whitespace().collect::<String>()),
+        "quoted-printable" => quoted_printable(&body.replace("=\n", ""), false),
+        _ => body.to_owned(),
+    };
+    let head: Vec<String> = head.lines().map(decode_encoded_words).collect();
+    format!("{}\n\n{body}", head.join("\n"))
+}
+
+fn base64_text(data: &str) -> String {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .expect("valid base64");
+    String::from_utf8(bytes).expect("UTF-8 text")
+}
+
+fn quoted_printable(text: &str, underscore_is_space: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'=' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'='),
+                }
+            }
+            b'_' if underscore_is_space => out.push(b' '),
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).expect("UTF-8 text")
+}
+
+/// RFC 2047: `=?utf-8?b?...?=` and `=?utf-8?q?...?=`, with the space between adjacent words dropped.
+fn decode_encoded_words(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    let mut after_word = false;
+    while let Some(start) = rest.find("=?") {
+        let Some((charset_and_kind, tail)) =
+            rest[start + 2..].split_once('?').and_then(|(charset, t)| {
+                let (kind, t) = t.split_once('?')?;
+                Some(((charset, kind), t))
+            })
+        else {
+            break;
+        };
+        let Some(end) = tail.find("?=") else { break };
+        let between = &rest[..start];
+        if !(after_word && between.trim().is_empty()) {
+            out.push_str(between);
+        }
+        let data = &tail[..end];
+        out.push_str(&match charset_and_kind.1.to_ascii_lowercase().as_str() {
+            "b" => base64_text(data),
+            _ => quoted_printable(data, true),
+        });
+        rest = &tail[end + 2..];
+        after_word = true;
+    }
+    out.push_str(rest);
+    out
 }

@@ -12,6 +12,8 @@ pub struct Browser {
     base: String,
     session: String,
     agent: ureq::Agent,
+    /// Chromium's profile, removed when the browser is dropped (after the driver is gone).
+    profile: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -49,14 +51,14 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        let profile = tempfile::tempdir().unwrap().keep();
+        let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--window-size=1280,900", "--lang=en-US", format!("--user-data-dir={}", profile.display())]
+                         "--window-size=1280,900", "--lang=en-US", format!("--user-data-dir={}", profile.path().display())]
             }
         }}});
         let mut browser = Browser {
@@ -64,6 +66,7 @@ impl Browser {
             base,
             session: String::new(),
             agent,
+            profile,
         };
         let answer = browser.call("POST", "/session", Some(capabilities));
         browser.session = answer["sessionId"]
