@@ -839,3 +839,77 @@ fn every_page_links_to_pages_that_exist_and_labels_its_fields() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Latin words in what a page shows, leaving out names that stay Latin in Arabic text: the product, the
+/// switch to English, email addresses, technical terms of the privacy policy, the operator's company, and
+/// the address "unknown" the local client (which has no peer address) is recorded with.
+fn latin_words(html: &str) -> Vec<String> {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let mut words: Vec<String> = text
+        .split_whitespace()
+        .filter(|w| !w.contains('@') && !w.contains("WhatsAPI") && *w != "Pro")
+        .flat_map(|w| w.split(|c: char| !c.is_ascii_alphabetic()))
+        .filter(|w| w.len() > 2)
+        .filter(|w| {
+            ![
+                "UTC", "English", "HTTPS", "TLS", "Meta", "argon", "Soft", "unknown",
+            ]
+            .contains(w)
+        })
+        .map(str::to_owned)
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
+
+#[test]
+fn arabic_pages_show_no_english() {
+    let app = app();
+    let visitor = app.another_browser();
+    let mut found = vec![];
+    for browser in [&app, &visitor] {
+        let token = csrf_in(&browser.page("/login").1);
+        browser.post_raw("/language", &token, &[("lang", "ar")]);
+    }
+    app.register("فاطمة", "تجارة الخليج", "fatima@gulf.test");
+    assert!(
+        app.page("/").1.contains("<dd>١</dd>"),
+        "numbers in Arabic-Indic digits"
+    );
+    let pages = [
+        (&app, "/"),
+        (&app, "/team"),
+        (&app, "/profile"),
+        (&app, "/privacy"),
+        (&visitor, "/login"),
+        (&visitor, "/register"),
+        (&visitor, "/forgot-password"),
+        (&visitor, "/nowhere"),
+    ];
+    for (browser, path) in pages {
+        let html = browser.page(path).1;
+        assert!(html.contains("dir=\"rtl\""), "{path}");
+        let words = latin_words(&html);
+        if !words.is_empty() {
+            found.push(format!("{path}: {words:?}"));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "English on Arabic pages:\n{}",
+        found.join("\n")
+    );
+}
