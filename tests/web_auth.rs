@@ -113,6 +113,7 @@ fn a_wrong_password_or_unknown_email_is_refused_alike_and_starts_no_session() {
     let app = app();
     app.register("Ali", "Shop", "ali@shop.test");
     app.logout();
+    let mut answers = vec![];
     for (email, password) in [
         ("ali@shop.test", "not the right password"),
         ("nobody@shop.test", PASSWORD),
@@ -125,12 +126,20 @@ fn a_wrong_password_or_unknown_email_is_refused_alike_and_starts_no_session() {
         assert_eq!(response.status(), Status::Unauthorized);
         assert!(
             response
-                .into_string()
-                .unwrap()
-                .contains("The email or password is not right.")
+                .headers()
+                .get_one("Set-Cookie")
+                .is_none_or(|c| !c.contains("session"))
         );
+        let html = response.into_string().unwrap();
+        assert!(html.contains("The email or password is not right."));
         assert!(app.session_cookie().is_none());
+        // The page echoes the email and carries a fresh token; apart from those, the answers are the same.
+        answers.push(html.replace(&csrf_in(&html), "").replace(email, ""));
     }
+    assert_eq!(
+        answers[0], answers[1],
+        "the answer tells nothing about the address"
+    );
     assert_eq!(app.login("ali@shop.test", PASSWORD), Status::SeeOther);
     assert!(app.session_cookie().is_some());
 }
@@ -816,4 +825,46 @@ fn over_tls_pages_ask_for_strict_transport_and_cookies_are_host_only_and_secure(
     assert!(hsts.contains("max-age=31536000"), "{hsts}");
     assert!(app.config.secure_cookies());
     assert!(app.config.server.public_url.starts_with("https://"));
+}
+
+#[test]
+fn a_burst_of_password_hashes_leaves_the_async_executor_free() {
+    use rocket::tokio;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+    let hasher = whatsapi::auth::password::Hasher::new(1);
+    // One thread runs every task: a hash computed on it would stop the ticker until it is done.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        let start = Instant::now();
+        let burst: Vec<_> = (0..8)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.hash(PASSWORD).await })
+            })
+            .collect();
+        for hash in burst {
+            assert!(hash.await.unwrap().unwrap().starts_with("$argon2id$"));
+        }
+        let elapsed = start.elapsed();
+        ticker.abort();
+        // Hashes on the executor would leave a tick only between hashes: at most nine.
+        let ticks = ticks.load(Ordering::Relaxed) as u128;
+        assert!(
+            ticks > 9 && ticks >= elapsed.as_millis() / 2 / 10,
+            "the executor stalled: {ticks} ticks in {elapsed:?}"
+        );
+    });
 }
