@@ -4,21 +4,33 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: a C compiler for the bundled SQLite, Chromium and its WebDriver for the
-# browser tests.
-packages=(gcc pkg-config chromium chromium-driver)
-commands=(gcc pkg-config chromium chromedriver)
+# What the tests need: "<Debian package> <command or file that shows it is there>", one per line.
+needs=(
+  "gcc /usr/bin/gcc"                # C compiler for the bundled SQLite
+  "libc6-dev /usr/include/stdio.h"  # C headers and start files (gcc only recommends them)
+  "pkg-config /usr/bin/pkg-config"
+  "chromium /usr/bin/chromium"      # browser tests
+  "chromium-driver /usr/bin/chromedriver"
+)
 
 missing=()
-for i in "${!packages[@]}"; do
-  command -v "${commands[$i]}" >/dev/null 2>&1 || missing+=("${packages[$i]}")
+for need in "${needs[@]}"; do
+  read -r package probe <<<"$need"
+  [ -e "$probe" ] || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  echo "== installing with apt: ${missing[*]}"
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "not root and no sudo: install ${missing[*]} first" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  echo "== installing rustfmt and clippy"
+  rustup component add rustfmt clippy
 fi
 
 echo "== cargo fmt --check"
@@ -28,4 +40,6 @@ echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 
 echo "== cargo test"
-cargo test --all-targets --locked
+cargo test --all-targets --locked --no-fail-fast
+
+echo "== all tests passed"
