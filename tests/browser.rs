@@ -79,6 +79,21 @@ fn a_new_customer_registers_signs_in_works_in_arabic_and_changes_the_password() 
     browser.screenshot("dashboard-ar.png");
 
     browser.goto(&format!("{base}/profile"));
+    // Tables and forms mirror too: the first column on the right, labels starting at the right edge.
+    let mirrored = browser.script(
+        "const th = document.querySelectorAll('#sessions th');
+         const first = th[0].getBoundingClientRect(), last = th[th.length - 1].getBoundingClientRect();
+         const label = document.createRange();
+         label.selectNodeContents(document.querySelector('label[for=current-password]'));
+         const text = label.getBoundingClientRect();
+         const input = document.querySelector('#current-password').getBoundingClientRect();
+         return first.left > last.left && Math.abs(text.right - input.right) < 4;",
+    );
+    assert_eq!(
+        mirrored.as_bool(),
+        Some(true),
+        "the sessions table and the password form read right to left"
+    );
     browser.fill("#current-password", PASSWORD);
     browser.fill("#new-password", "a brand new pass phrase");
     browser.click("form[action='/profile/password'] button[type=submit]");

@@ -383,6 +383,20 @@ fn an_email_change_takes_effect_only_through_the_link_sent_to_the_new_address() 
         "not changed yet"
     );
     let link = app.last_link("/confirm-email/");
+    for email in app.emails() {
+        let to_new = email.lines().any(|l| l == "To: ali@new.test");
+        assert_eq!(
+            email.contains("/confirm-email/"),
+            to_new,
+            "the link goes to the new address only:\n{email}"
+        );
+    }
+    assert!(
+        app.emails()
+            .iter()
+            .any(|e| e.lines().any(|l| l == "To: ali@shop.test")),
+        "the old address is told"
+    );
     assert_eq!(
         app.page(&link).0,
         Status::Ok,
