@@ -45,8 +45,11 @@ fn registration_creates_the_account_its_owner_and_the_recorded_consent() {
 #[test]
 fn refused_registrations_write_nothing() {
     let app = app();
-    let attempts: [(&str, &[(&str, &str)]); 5] = [
+    let long = "a long pass phrase ".repeat(7);
+    let attempts: [(&str, &[(&str, &str)]); 7] = [
         ("short password", &[("password", "short")]),
+        ("129 characters", &[("password", &long[..129])]),
+        ("no name", &[("name", "")]),
         ("common password", &[("password", "password2026!")]),
         ("no consent", &[("accept_privacy", "false")]),
         ("bad email", &[("email", "not-an-email")]),
@@ -867,4 +870,44 @@ fn a_burst_of_password_hashes_leaves_the_async_executor_free() {
             "the executor stalled: {ticks} ticks in {elapsed:?}"
         );
     });
+}
+
+#[test]
+fn sign_in_forms_from_another_site_and_tokens_of_an_earlier_session_are_refused() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let old_token = csrf_in(&app.page("/profile").1);
+    app.logout();
+    let anonymous = csrf_in(&app.page("/login").1);
+    // Login CSRF: a page elsewhere signs the victim in to the attacker's account.
+    let forged = app
+        .client
+        .post("/login")
+        .header(rocket::http::ContentType::Form)
+        .header(Header::new("Sec-Fetch-Site", "cross-site"))
+        .body(common::web::encode(&[
+            ("csrf", &anonymous),
+            ("email", "ali@shop.test"),
+            ("password", PASSWORD),
+        ]))
+        .dispatch();
+    assert_eq!(forged.status(), Status::Forbidden);
+    assert!(app.session_cookie().is_none());
+
+    assert_eq!(app.login("ali@shop.test", PASSWORD), Status::SeeOther);
+    for (what, token) in [
+        ("the earlier session's", &old_token),
+        ("a signed-out page's", &anonymous),
+    ] {
+        assert_eq!(
+            app.post_raw("/profile/name", token, &[("name", "Mallory")])
+                .status(),
+            Status::Forbidden,
+            "{what} token"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM users WHERE name = 'Mallory'"),
+        0
+    );
 }
