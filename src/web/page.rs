@@ -30,6 +30,16 @@ impl Page {
         (text != key).then(|| text.to_owned())
     }
 
+    /// A stored value (a plan, a role, a state) in words: `<group>.<value>` from the catalogs, the value
+    /// itself when it has none.
+    pub fn term(&self, group: &str, value: &str) -> String {
+        let key = format!("{group}.{value}");
+        match self.lang.t(&key) {
+            text if text == key => value.to_owned(),
+            text => text.to_owned(),
+        }
+    }
+
     pub fn t<'a>(&self, key: &'a str) -> &'a str {
         self.lang.t(key)
     }
