@@ -34,6 +34,7 @@ pub struct DataDirLock {
 }
 
 pub fn lock_data_dir(config: &Config) -> Result<DataDirLock> {
+    check_data_dir_owner(config)?;
     let dir = &config.storage.data_dir;
     ensure_data_dir(dir)?;
     let path = dir.join("whatsapi.lock");
@@ -82,8 +83,34 @@ pub fn master_key(config: &Config, create: bool) -> Result<Key> {
     }
 }
 
+/// Refuses to touch another user's data directory as root: SQLite would leave root-owned `-wal`/`-shm`
+/// files behind that the service user then cannot open.
+pub fn check_data_dir_owner(config: &Config) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = &config.storage.data_dir;
+    let Ok(meta) = fs::metadata(dir) else {
+        return Ok(());
+    };
+    if effective_uid() == 0 && meta.uid() != 0 {
+        bail!(
+            "{} belongs to another user (uid {}); run this command as that user, e.g. `sudo -u whatsapi whatsapi ...`, \
+             so that the files it creates stay readable by the service",
+            dir.display(),
+            meta.uid()
+        );
+    }
+    Ok(())
+}
+
+#[allow(unsafe_code)]
+fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Opens the store for a command: data directory, master key, migrations, writer.
 pub fn open_store(config: &Config, create_key: bool) -> Result<Db> {
+    check_data_dir_owner(config)?;
     ensure_data_dir(&config.storage.data_dir)?;
     let key = master_key(config, create_key)?;
     Ok(Db::open(&config.db_path(), &store_options(config), key)?)

@@ -301,3 +301,39 @@ fn sigterm_stops_the_server_cleanly() {
     // A clean stop leaves no write-ahead log behind to replay.
     assert!(!install.data_dir().join("whatsapi.db-wal").exists());
 }
+
+#[test]
+fn root_does_not_write_into_a_data_directory_owned_by_the_service_user() {
+    use std::os::unix::fs::MetadataExt;
+    let install = Install::new();
+    std::fs::create_dir(install.data_dir()).unwrap();
+    // Only root can hand a directory to another user; elsewhere the situation cannot arise.
+    if std::fs::metadata(install.dir.path()).unwrap().uid() != 0
+        || !Command::new("chown")
+            .args(["65534", install.data_dir().to_str().unwrap()])
+            .status()
+            .unwrap()
+            .success()
+    {
+        eprintln!("not running as root: nothing to check");
+        return;
+    }
+    for args in [
+        &["migrate"][..],
+        &["doctor"],
+        &["backup", "/tmp/never-written.db"],
+    ] {
+        let output = install.run(args);
+        assert!(
+            !output.status.success(),
+            "{args:?} ran as root in another user's data directory"
+        );
+        let text = stderr(&output) + &stdout(&output);
+        assert!(text.contains("sudo -u whatsapi"), "{args:?}: {text}");
+    }
+    let created: Vec<_> = std::fs::read_dir(install.data_dir()).unwrap().collect();
+    assert!(
+        created.is_empty(),
+        "nothing was created in the service's directory"
+    );
+}

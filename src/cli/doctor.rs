@@ -55,6 +55,10 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
             return Ok(verdict(&report));
         }
     };
+    if let Err(e) = whatsapi::startup::check_data_dir_owner(&config) {
+        report.line(Verdict::Fail, "user", e.to_string());
+        return Ok(verdict(&report));
+    }
     let db_path = config.db_path();
     let db_exists = db_path.is_file();
 

@@ -120,6 +120,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor => return doctor::run(cli.config.as_deref()),
         Command::Backup { path } => {
             let config = load(&cli.config)?;
+            startup::check_data_dir_owner(&config)?;
             let started = std::time::Instant::now();
             let report = store::backup::backup(&config.db_path(), &path)?;
             println!(
