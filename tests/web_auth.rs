@@ -911,3 +911,48 @@ fn sign_in_forms_from_another_site_and_tokens_of_an_earlier_session_are_refused(
         0
     );
 }
+
+#[test]
+fn guessing_from_many_addresses_or_at_many_accounts_is_throttled_too() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    app.logout();
+    let token = csrf_in(&app.page("/login").1);
+    let office = "192.0.2.10:40000";
+    let sign_in = |from: &str, email: &str, password: &str| {
+        app.post_from(
+            from,
+            "/login",
+            &token,
+            &[("email", email), ("password", password)],
+        )
+        .status()
+    };
+    assert_eq!(sign_in(office, "ali@shop.test", PASSWORD), Status::SeeOther);
+    app.logout();
+
+    // One address trying many accounts.
+    let scanner = "198.51.100.30:1000";
+    for n in 0..30 {
+        sign_in(scanner, &format!("user{n}@shop.test"), "guess guess guess");
+    }
+    assert_eq!(
+        sign_in(scanner, "ali@shop.test", PASSWORD),
+        Status::TooManyRequests
+    );
+
+    // Many addresses trying one account: new addresses wait, the owner's known address does not.
+    for n in 0..100 {
+        let status = sign_in(
+            &format!("203.0.113.{n}:2000"),
+            "ali@shop.test",
+            "guess guess guess",
+        );
+        assert_eq!(status, Status::Unauthorized, "attempt {n}");
+    }
+    assert_eq!(
+        sign_in("203.0.113.200:2000", "ali@shop.test", PASSWORD),
+        Status::TooManyRequests
+    );
+    assert_eq!(sign_in(office, "ali@shop.test", PASSWORD), Status::SeeOther);
+}
