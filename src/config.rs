@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod people;
-pub use people::{Accounts, Branding, Sessions, Smtp, SmtpSecurity};
+pub use people::{Accounts, Branding, Sender, Sessions, Smtp, SmtpSecurity};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/whatsapi/config.toml";
@@ -29,6 +29,7 @@ pub struct Config {
     pub sessions: Sessions,
     pub smtp: Smtp,
     pub branding: Branding,
+    pub sender: Sender,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -269,6 +270,9 @@ impl Config {
     }
 
     fn validate_people(&self) -> Result<(), ConfigError> {
+        if !(1..=1024).contains(&self.sender.workers) {
+            return Err(invalid("sender.workers", "must be between 1 and 1024"));
+        }
         if self.sessions.idle_minutes == 0 || self.sessions.idle_minutes > 24 * 60 {
             return Err(invalid(
                 "sessions.idle_minutes",

@@ -1,6 +1,7 @@
 //! WhatsAPI Pro: a self-hosted WhatsApp Business API platform in one executable.
 //! `main.rs` is the command line; everything else lives here so tests can build the same server.
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod crypto;
@@ -8,7 +9,9 @@ pub mod error;
 pub mod jobs;
 pub mod logging;
 pub mod mail;
+pub mod meta;
 pub mod notify;
+pub mod sandbox;
 pub mod startup;
 pub mod store;
 pub mod web;
@@ -40,6 +43,8 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
     let tls = config.uses_tls();
     rocket::custom(figment)
         .mount("/", web::routes())
+        .mount("/", api::routes())
+        .mount("/", sandbox::routes())
         .register("/", web::catchers())
         .attach(rocket::shield::Shield::new())
         .attach(web::SecurityHeaders { tls })
@@ -60,6 +65,9 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         }))
         .manage(auth::Auth::new(&config))
         .manage(mailer)
+        .manage(std::sync::Arc::new(api::KeysUsed::default()))
+        .manage(jobs::sender::Waker::default())
+        .manage(sandbox::SandboxState::default())
         .manage(web::ResetEmails::default())
         .manage(config)
         .manage(db)

@@ -54,6 +54,9 @@ enum Command {
     /// Manage business accounts.
     #[command(subcommand)]
     Account(people::AccountCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(people::ApiKeyCommand),
     /// Manage the master key.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -98,8 +101,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     "no operator yet: open {link} to create the first one (valid 24 hours)"
                 );
             }
-            rocket::execute(whatsapi::build_rocket(config, db).launch())
-                .context("the server stopped")?;
+            let address = std::net::SocketAddr::from((config.server.address, config.server.port));
+            if let Err(e) = rocket::execute(whatsapi::build_rocket(config, db).launch()) {
+                // Rocket's own words ("binding failed: Address already in use") do not say which address.
+                if let rocket::error::ErrorKind::Bind(io) = e.kind()
+                    && io.kind() == std::io::ErrorKind::AddrInUse
+                {
+                    anyhow::bail!(
+                        "cannot listen on {address}: another program (perhaps another whatsapi) is using it; \
+                         stop it or set server.port to a free port"
+                    );
+                }
+                return Err(e).context("the server stopped");
+            }
         }
         Command::Init(args) => init::run(args, cli.config.as_deref())?,
         Command::Migrate => {
@@ -138,6 +152,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Admin(command) => people::admin(command, &load(&cli.config)?)?,
         Command::Account(command) => people::account(command, &load(&cli.config)?)?,
+        Command::Apikey(command) => people::api_key(command, &load(&cli.config)?)?,
         Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,
         Command::Bench(command) => bench::run(command)?,
     }

@@ -16,8 +16,10 @@ use whatsapi::{logging, startup};
 pub enum AdminCommand {
     /// Create an operator (who runs this installation); prints the new user id.
     Create {
+        /// The operator's email address (they sign in with it).
         #[arg(long)]
         email: String,
+        /// The operator's name.
         #[arg(long)]
         name: String,
         /// Read the password from the first line of standard input.
@@ -34,6 +36,7 @@ pub enum AccountCommand {
 
 #[derive(Args)]
 pub struct NewAccountArgs {
+    /// The business's name.
     #[arg(long)]
     company: String,
     /// The owner's name.
@@ -42,8 +45,10 @@ pub struct NewAccountArgs {
     /// The owner's email address (they sign in with it).
     #[arg(long)]
     email: String,
+    /// The business's country (free text, at most 100 characters).
     #[arg(long, default_value = "")]
     country: String,
+    /// The business's phone number (digits, spaces and + - ( ) only).
     #[arg(long, default_value = "")]
     phone: String,
     /// Read the owner's password from the first line of standard input.
@@ -128,5 +133,40 @@ pub fn account(command: AccountCommand, config: &Config) -> Result<()> {
         Ok(account)
     })?;
     println!("{}", id.0);
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for an account; prints the key, the only time it is shown.
+    Create {
+        #[arg(long)]
+        account: i64,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub fn api_key(command: ApiKeyCommand, config: &Config) -> Result<()> {
+    let ApiKeyCommand::Create { account, name } = command;
+    logging::init(config.log.level);
+    let db = startup::open_store(config, false)?;
+    let account = whatsapi::store::AccountId(account);
+    let key = db.write(move |conn| {
+        if accounts::find(conn, account)?.is_none() {
+            return Err(whatsapi::error::Error::invalid(
+                "account",
+                "no such account",
+            ));
+        }
+        let (_, key) = whatsapi::store::api_keys::create(conn, account, &name, None)?;
+        let actor = Actor {
+            account: Some(account),
+            ..cli_actor()
+        };
+        activity::record(conn, &actor, "api_key_created", &name, now_ms())?;
+        Ok(key)
+    })?;
+    println!("{key}");
     Ok(())
 }

@@ -6,6 +6,20 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+pub struct Sender {
+    /// Threads calling Meta at once. Each waits for Meta's answer, so this bounds messages in flight:
+    /// throughput ≈ workers / Meta's latency (64 workers at 50 ms ≈ 1,280 messages per second).
+    pub workers: usize,
+}
+
+impl Default for Sender {
+    fn default() -> Self {
+        Sender { workers: 64 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Accounts {
     /// Anyone may register a business; when false, people join only through an invitation.
     pub registration: bool,

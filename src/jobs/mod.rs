@@ -2,12 +2,21 @@
 
 pub mod maintenance;
 pub mod scheduler;
+pub mod sender;
 
+use crate::api::KeysUsed;
 use crate::config::{Config, parse_schedule};
 use crate::store::Db;
 use rocket::fairing::{AdHoc, Fairing};
 use scheduler::{ScheduledJob, Scheduler};
-use std::sync::Mutex;
+use sender::{SenderPool, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often API keys' last-used times are written.
+const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
 /// The scheduled jobs this configuration asks for.
 pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
@@ -20,8 +29,41 @@ pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
     }]
 }
 
+struct Threads {
+    scheduler: Scheduler,
+    sender: SenderPool,
+    flusher: (Arc<AtomicBool>, JoinHandle<()>),
+}
+
+impl Threads {
+    fn stop(self) {
+        self.sender.stop();
+        self.scheduler.stop();
+        let (stop, flusher) = self.flusher;
+        stop.store(true, Ordering::Relaxed);
+        flusher.thread().unpark();
+        let _ = flusher.join();
+    }
+}
+
 #[derive(Default)]
-struct Running(Mutex<Option<Scheduler>>);
+struct Running(Mutex<Option<Threads>>);
+
+/// Writes gathered bookkeeping (API keys' last use) every few seconds, and once more when stopping.
+fn start_flusher(db: Db, used: Arc<KeysUsed>) -> (Arc<AtomicBool>, JoinHandle<()>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("flusher".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::park_timeout(FLUSH_EVERY);
+                used.flush(&db);
+            }
+        })
+        .expect("cannot start the flusher thread");
+    (stop, thread)
+}
 
 pub fn fairing() -> impl Fairing {
     AdHoc::on_ignite("background jobs", |rocket| async move {
@@ -29,24 +71,30 @@ pub fn fairing() -> impl Fairing {
             .manage(Running::default())
             .attach(AdHoc::on_liftoff("start background jobs", |rocket| {
                 Box::pin(async move {
-                    let (Some(config), Some(db), Some(running)) = (
+                    let (Some(config), Some(db), Some(running), Some(waker), Some(used)) = (
                         rocket.state::<Config>(),
                         rocket.state::<Db>(),
                         rocket.state::<Running>(),
+                        rocket.state::<Waker>(),
+                        rocket.state::<Arc<KeysUsed>>(),
                     ) else {
                         return;
                     };
-                    let scheduler = Scheduler::start(db.clone(), scheduled_jobs(config));
-                    *running.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(scheduler);
+                    let threads = Threads {
+                        scheduler: Scheduler::start(db.clone(), scheduled_jobs(config)),
+                        sender: SenderPool::start(db.clone(), config.sender.workers, waker),
+                        flusher: start_flusher(db.clone(), used.clone()),
+                    };
+                    *running.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(threads);
                 })
             }))
             .attach(AdHoc::on_shutdown("stop background jobs", |rocket| {
                 Box::pin(async move {
-                    let scheduler = rocket
+                    let threads = rocket
                         .state::<Running>()
                         .and_then(|r| r.0.lock().ok()?.take());
-                    if let Some(scheduler) = scheduler {
-                        let _ = rocket::tokio::task::spawn_blocking(move || scheduler.stop()).await;
+                    if let Some(threads) = threads {
+                        let _ = rocket::tokio::task::spawn_blocking(move || threads.stop()).await;
                     }
                 })
             }))

@@ -9,6 +9,7 @@ use std::path::Path;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_foundation.sql"),
     include_str!("migrations/0002_people.sql"),
+    include_str!("migrations/0003_messaging.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

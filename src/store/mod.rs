@@ -3,10 +3,14 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod api_keys;
 pub mod backup;
+pub mod connections;
 pub mod consents;
+pub mod ids;
 pub mod job_runs;
 pub mod keys;
+pub mod messages;
 pub mod migrations;
 mod readers;
 pub mod rotation;

@@ -1,0 +1,191 @@
+//! `/api/v1/connections`: WhatsApp numbers on Meta's Cloud API, or on the built-in sandbox.
+
+use super::{ApiAuth, parse_id};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::Db;
+use crate::store::connections::{self, ConnectionId, ConnectionInfo, NewConnection};
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{State, delete, get, post, routes};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
+pub const META_GRAPH_URL: &str = "https://graph.facebook.com";
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        create_connection,
+        list_connections,
+        get_connection,
+        delete_connection
+    ]
+}
+
+/// The JSON of a connection: secrets only by their last four characters; what Meta's dashboard needs in full.
+pub fn to_json(connection: &ConnectionInfo, verify_token: &str, config: &Config) -> Value {
+    json!({
+        "id": connection.id.0.to_string(),
+        "kind": connection.kind,
+        "name": connection.name,
+        "phone_number_id": connection.phone_number_id,
+        "waba_id": connection.waba_id,
+        "access_token_last4": connection.access_token_last4,
+        "app_secret_last4": connection.app_secret_last4,
+        "webhook_url": format!("{}/webhooks/meta/{}", config.server.public_url, connection.webhook_key),
+        "verify_token": verify_token,
+        "graph_version": connection.graph_version,
+        "graph_base_url": connection.graph_base_url,
+        "throughput_mps": connection.throughput_mps,
+        "enforce_window": connection.enforce_window,
+        "state": connection.state,
+        "state_detail": connection.state_detail,
+        "created_at": connection.created_at,
+        "updated_at": connection.updated_at,
+    })
+}
+
+fn string(body: &Value, key: &str) -> Option<String> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .map(|s| s.trim().to_owned())
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let random = crate::crypto::random_bytes::<32>()?;
+    Ok(hex::encode(&random[..bytes.min(32)]))
+}
+
+/// Reads a create request into a new connection; the sandbox makes up its own ids and secrets.
+fn new_connection(body: &Value, config: &Config) -> Result<NewConnection> {
+    let kind = string(body, "kind").unwrap_or_default();
+    let name = string(body, "name").unwrap_or_default();
+    let throughput_mps = body.get("throughput_mps").map_or(Ok(80), |v| {
+        v.as_i64()
+            .ok_or_else(|| Error::invalid("throughput_mps", "must be a whole number"))
+    })?;
+    let enforce_window = body
+        .get("enforce_window")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let graph_version =
+        string(body, "graph_version").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
+    let verify_token = Zeroizing::new(
+        string(body, "verify_token")
+            .filter(|t| !t.is_empty())
+            .map_or_else(|| random_hex(16), Ok)?,
+    );
+    match kind.as_str() {
+        "sandbox" => {
+            let digits = u64::from_be_bytes(crate::crypto::random_bytes()?) % 10_u64.pow(12);
+            Ok(NewConnection {
+                kind,
+                name,
+                phone_number_id: format!("9{digits:012}"),
+                waba_id: format!("8{digits:012}"),
+                access_token: Zeroizing::new(format!("sandbox_{}", random_hex(24)?)),
+                app_secret: Zeroizing::new(random_hex(16)?),
+                verify_token,
+                graph_version,
+                graph_base_url: format!("{}/sandbox/graph", config.server.public_url),
+                throughput_mps,
+                enforce_window,
+            })
+        }
+        "cloud" => Ok(NewConnection {
+            kind,
+            name,
+            phone_number_id: string(body, "phone_number_id").unwrap_or_default(),
+            waba_id: string(body, "waba_id").unwrap_or_default(),
+            access_token: Zeroizing::new(string(body, "access_token").unwrap_or_default()),
+            app_secret: Zeroizing::new(string(body, "app_secret").unwrap_or_default()),
+            verify_token,
+            graph_version,
+            graph_base_url: string(body, "graph_base_url")
+                .unwrap_or_else(|| META_GRAPH_URL.to_owned()),
+            throughput_mps,
+            enforce_window,
+        }),
+        _ => Err(Error::invalid("kind", "must be cloud or sandbox")),
+    }
+}
+
+#[post("/api/v1/connections", format = "json", data = "<body>")]
+async fn create_connection(
+    auth: ApiAuth,
+    body: Json<Value>,
+    db: &State<Db>,
+    config: &State<Config>,
+) -> Result<(Status, Json<Value>)> {
+    let new = new_connection(&body, config)?;
+    connections::validate(&new)?;
+    let verify_token = new.verify_token.clone();
+    let keyring_db = db.inner().clone();
+    let created = db
+        .write_async(move |conn| {
+            connections::insert(conn, keyring_db.keyring(), auth.account, &new)
+        })
+        .await?;
+    Ok((
+        Status::Created,
+        Json(to_json(&created, &verify_token, config)),
+    ))
+}
+
+#[get("/api/v1/connections")]
+async fn list_connections(
+    auth: ApiAuth,
+    db: &State<Db>,
+    config: &State<Config>,
+) -> Result<Json<Value>> {
+    let keyring_db = db.inner().clone();
+    let rows = db
+        .read_async(move |conn| {
+            connections::list_for_account(conn, auth.account)?
+                .into_iter()
+                .map(|c| {
+                    let secrets =
+                        connections::secrets(conn, keyring_db.keyring(), auth.account, c.id)?;
+                    Ok((c, secrets.verify_token))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|(c, verify)| to_json(c, verify, config))
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
+
+async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<(ConnectionInfo, Zeroizing<String>)> {
+    let id =
+        ConnectionId(parse_id(&Value::String(id.to_owned()), "id").map_err(|_| Error::NotFound)?);
+    let keyring_db = db.clone();
+    db.read_async(move |conn| {
+        let found = connections::find(conn, auth.account, id)?.ok_or(Error::NotFound)?;
+        let secrets = connections::secrets(conn, keyring_db.keyring(), auth.account, id)?;
+        Ok((found, secrets.verify_token))
+    })
+    .await
+}
+
+#[get("/api/v1/connections/<id>")]
+async fn get_connection(
+    id: &str,
+    auth: ApiAuth,
+    db: &State<Db>,
+    config: &State<Config>,
+) -> Result<Json<Value>> {
+    let (connection, verify) = load(db, auth, id).await?;
+    Ok(Json(to_json(&connection, &verify, config)))
+}
+
+#[delete("/api/v1/connections/<id>")]
+async fn delete_connection(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Status> {
+    let (connection, _) = load(db, auth, id).await?;
+    db.write_async(move |conn| connections::delete(conn, auth.account, connection.id))
+        .await?;
+    Ok(Status::NoContent)
+}

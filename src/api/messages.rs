@@ -1,0 +1,254 @@
+//! `/api/v1/messages`: Meta's own message JSON plus `connection_id`. A 202 means the message is committed
+//! to the outbox and will be sent; nothing is written for a request that fails validation.
+
+use super::{ApiAuth, parse_id};
+use crate::error::{Error, Result};
+use crate::meta::{errors, validate};
+use crate::store::connections::{self, ConnectionId};
+use crate::store::messages::{self, ListFilter, MessageId, NewMessage, StoredMessage};
+use crate::store::{AccountId, Db, ids, now_ms};
+use hmac::{KeyInit, Mac};
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::serde::json::Json;
+use rocket::{State, get, post, routes};
+use serde_json::{Value, json};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![send_message, get_message, list_messages]
+}
+
+/// The optional `Idempotency-Key` header.
+pub struct IdempotencyKey(Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for IdempotencyKey {
+    type Error = Error;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Error> {
+        match req.headers().get_one("Idempotency-Key").map(str::trim) {
+            None => Outcome::Success(IdempotencyKey(None)),
+            Some(key)
+                if !key.is_empty()
+                    && key.len() <= 255
+                    && key.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Outcome::Success(IdempotencyKey(Some(key.to_owned())))
+            }
+            Some(_) => Outcome::Error((
+                Status::BadRequest,
+                Error::invalid("Idempotency-Key", "1 to 255 visible ASCII characters"),
+            )),
+        }
+    }
+}
+
+/// A keyed hash of the recipient, so messages can be searched by number without storing it in the clear.
+fn recipient_index(db: &Db, account: AccountId, digits: &str) -> Vec<u8> {
+    let key = db.keyring().derive(b"recipient index");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length works");
+    mac.update(&account.0.to_be_bytes());
+    mac.update(digits.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+#[post("/api/v1/messages", format = "json", data = "<request>")]
+async fn send_message(
+    auth: ApiAuth,
+    idempotency: IdempotencyKey,
+    request: Json<Value>,
+    db: &State<Db>,
+    waker: &State<crate::jobs::sender::Waker>,
+) -> Result<(Status, Json<Value>)> {
+    let account = auth.account;
+    if let Some(key) = idempotency.0.clone() {
+        let earlier = db
+            .read_async(move |conn| messages::idempotent_answer(conn, account, &key, now_ms()))
+            .await?;
+        if let Some((status, body)) = earlier {
+            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            return Ok((
+                Status::from_code(status).unwrap_or(Status::Accepted),
+                Json(body),
+            ));
+        }
+    }
+    let checked = validate::check(&request)?;
+    let connection_id = ConnectionId(parse_id(
+        request.get("connection_id").unwrap_or(&Value::Null),
+        "connection_id",
+    )?);
+    // Sealing happens here, off the writer thread, with the account's cached data key.
+    let key_db = db.inner().clone();
+    let (connection, key) = db
+        .read_async(move |conn| {
+            let connection = connections::find(conn, account, connection_id)?
+                .ok_or_else(|| Error::invalid("connection_id", "no such connection"))?;
+            Ok((connection, key_db.keyring().data_key(conn, account)?))
+        })
+        .await?;
+    let id = MessageId(ids::time_ordered()?);
+    let now = now_ms();
+    let body = serde_json::to_vec(&checked.body).map_err(|e| Error::Internal(e.into()))?;
+    let new = NewMessage {
+        id,
+        account_id: account,
+        connection_id,
+        recipient: key.seal(
+            &messages::recipient_place(account, id),
+            checked.to.as_bytes(),
+        )?,
+        recipient_index: recipient_index(db, account, &checked.to),
+        kind: checked.kind.clone(),
+        body: key.seal(&messages::body_place(account, id), &body)?,
+        now,
+    };
+    let answer = json!({
+        "id": id.0.to_string(),
+        "status": "queued",
+        "connection_id": connection.id.0.to_string(),
+        "to": format!("+{}", checked.to),
+        "type": checked.kind,
+        "created_at": now,
+    });
+    let stored = answer.to_string();
+    let idempotency_key = idempotency.0;
+    let first = db
+        .write_async(move |conn| {
+            // Checked again inside the transaction: two requests with one key race to here.
+            if let Some(key) = &idempotency_key {
+                if let Some(earlier) = messages::idempotent_answer(conn, account, key, now)? {
+                    return Ok(Some(earlier));
+                }
+                messages::insert(conn, &new)?;
+                messages::remember_answer(conn, account, key, id, 202, &stored, now)?;
+            } else {
+                messages::insert(conn, &new)?;
+            }
+            Ok(None)
+        })
+        .await?;
+    if let Some((status, body)) = first {
+        let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        return Ok((
+            Status::from_code(status).unwrap_or(Status::Accepted),
+            Json(body),
+        ));
+    }
+    waker.wake();
+    Ok((Status::Accepted, Json(answer)))
+}
+
+/// The message as the API shows it; recipient and body are opened with the account's key.
+fn to_json(db: &Db, conn: &rusqlite::Connection, message: &StoredMessage) -> Result<Value> {
+    let key = db.keyring().data_key(conn, message.account_id)?;
+    let to = key.open(
+        &messages::recipient_place(message.account_id, message.id),
+        &message.recipient,
+    )?;
+    let body = key.open(
+        &messages::body_place(message.account_id, message.id),
+        &message.body,
+    )?;
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let error = message.error_code.map(|code| {
+        json!({
+            "code": code,
+            "title": message.error_title,
+            "details": message.error_details,
+            "explanation": errors::explain(code),
+        })
+    });
+    Ok(json!({
+        "id": message.id.0.to_string(),
+        "connection_id": message.connection_id.0.to_string(),
+        "to": format!("+{}", String::from_utf8_lossy(&to)),
+        "type": message.kind,
+        "status": message.status,
+        "wamid": message.wamid,
+        "attempts": message.attempts,
+        "error": error,
+        "message": body.get(&message.kind),
+        "timestamps": {
+            "created": message.created_at,
+            "sent": message.sent_at,
+            "delivered": message.delivered_at,
+            "read": message.read_at,
+            "failed": message.failed_at,
+        },
+    }))
+}
+
+#[get("/api/v1/messages/<id>")]
+async fn get_message(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
+    let id = MessageId(id.parse().map_err(|_| Error::NotFound)?);
+    let view_db = db.inner().clone();
+    let message = db
+        .read_async(move |conn| {
+            let message = messages::find(conn, auth.account, id)?.ok_or(Error::NotFound)?;
+            to_json(&view_db, conn, &message)
+        })
+        .await?;
+    Ok(Json(message))
+}
+
+#[allow(clippy::too_many_arguments)]
+#[get("/api/v1/messages?<status>&<connection_id>&<to>&<since>&<until>&<cursor>&<limit>")]
+async fn list_messages(
+    auth: ApiAuth,
+    db: &State<Db>,
+    status: Option<&str>,
+    connection_id: Option<&str>,
+    to: Option<&str>,
+    since: Option<i64>,
+    until: Option<i64>,
+    cursor: Option<&str>,
+    limit: Option<usize>,
+) -> Result<Json<Value>> {
+    const STATUSES: [&str; 6] = ["queued", "sending", "sent", "delivered", "read", "failed"];
+    if status.is_some_and(|s| !STATUSES.contains(&s)) {
+        return Err(Error::invalid(
+            "status",
+            "queued, sending, sent, delivered, read or failed",
+        ));
+    }
+    let parse = |value: Option<&str>, field: &str| -> Result<Option<i64>> {
+        value
+            .map(|v| v.parse().map_err(|_| Error::invalid(field, "is not an id")))
+            .transpose()
+    };
+    let recipient_index = match to {
+        Some(to) => {
+            let digits = validate::normalize_phone(to)
+                .ok_or_else(|| Error::invalid("to", "is not a phone number"))?;
+            Some(recipient_index(db, auth.account, &digits))
+        }
+        None => None,
+    };
+    let limit = limit.unwrap_or(50).clamp(1, 200);
+    let filter = ListFilter {
+        status: status.map(str::to_owned),
+        connection: parse(connection_id, "connection_id")?.map(ConnectionId),
+        recipient_index,
+        since,
+        until,
+        before: parse(cursor, "cursor")?.map(MessageId),
+        limit,
+    };
+    let view_db = db.inner().clone();
+    let page = db
+        .read_async(move |conn| {
+            messages::list(conn, auth.account, &filter)?
+                .iter()
+                .map(|m| to_json(&view_db, conn, m))
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+    let next = (page.len() == limit)
+        .then(|| {
+            page.last()
+                .and_then(|m| m["id"].as_str().map(str::to_owned))
+        })
+        .flatten();
+    Ok(Json(json!({ "data": page, "next_cursor": next })))
+}

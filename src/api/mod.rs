@@ -1,0 +1,101 @@
+//! The developer API under /api/v1: JSON in, JSON out, `Authorization: Bearer wapi_...`.
+
+mod connections;
+mod messages;
+
+use crate::error::Error;
+use crate::store::api_keys::{self, ApiKeyId};
+use crate::store::{AccountId, Db, now_ms};
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+pub fn routes() -> Vec<rocket::Route> {
+    let mut all = connections::routes();
+    all.extend(messages::routes());
+    all
+}
+
+/// Proof that the request carries a live API key, and the account it acts for.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiAuth {
+    pub key: ApiKeyId,
+    pub account: AccountId,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ApiAuth {
+    type Error = Error;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Error> {
+        let presented = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim);
+        let Some(key) = presented
+            .filter(|k| api_keys::looks_valid(k))
+            .map(str::to_owned)
+        else {
+            return Outcome::Error((Status::Unauthorized, Error::Unauthorized));
+        };
+        let Some(db) = req.rocket().state::<Db>() else {
+            return Outcome::Error((Status::ServiceUnavailable, Error::StoreClosed));
+        };
+        match db
+            .read_async(move |conn| api_keys::authenticate(conn, &key))
+            .await
+        {
+            Ok(Some((key, account))) => {
+                if let Some(used) = req.rocket().state::<std::sync::Arc<KeysUsed>>() {
+                    used.touch(key);
+                }
+                Outcome::Success(ApiAuth { key, account })
+            }
+            Ok(None) => Outcome::Error((Status::Unauthorized, Error::Unauthorized)),
+            Err(e) => Outcome::Error((Status::InternalServerError, e)),
+        }
+    }
+}
+
+/// When each API key was last used, gathered in memory and written every few seconds: a write per
+/// request would cost more than the request.
+#[derive(Default)]
+pub struct KeysUsed(Mutex<HashMap<ApiKeyId, i64>>);
+
+impl KeysUsed {
+    fn touch(&self, key: ApiKeyId) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, now_ms());
+    }
+
+    /// Writes what was gathered since the last flush.
+    pub fn flush(&self, db: &Db) {
+        let used: Vec<(ApiKeyId, i64)> = self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        if !used.is_empty() {
+            let _ = db.submit(move |conn| api_keys::record_last_used(conn, &used));
+        }
+    }
+}
+
+/// Ids are 64-bit; JSON numbers lose precision past 2^53 in JavaScript, so they travel as strings.
+pub fn parse_id(value: &serde_json::Value, field: &str) -> Result<i64, Error> {
+    match value {
+        serde_json::Value::String(s) => {
+            s.parse().map_err(|_| Error::invalid(field, "is not an id"))
+        }
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| Error::invalid(field, "is not an id")),
+        serde_json::Value::Null => Err(Error::invalid(field, "is required")),
+        _ => Err(Error::invalid(field, "is not an id")),
+    }
+}

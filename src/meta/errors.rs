@@ -1,0 +1,67 @@
+//! What to do about an error from Meta, decided by its `error.code` (Meta says not to rely on HTTP
+//! statuses or titles).
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// A passing fault at Meta or on the way: try again soon.
+    RetrySoon,
+    /// This number is over a rate limit: slow the whole connection down.
+    BackOffNumber,
+    /// Too many messages to this recipient: wait 4^n seconds for this one.
+    BackOffRecipient,
+    /// The access token no longer works: hold the connection's queue until someone fixes it.
+    CredentialsBroken,
+    /// Retrying will not help: the message fails with Meta's error.
+    Final,
+}
+
+pub fn classify(code: i64) -> ErrorClass {
+    match code {
+        1 | 2 | 131000 | 131016 | 133004 => ErrorClass::RetrySoon,
+        4 | 80007 | 130429 | 131057 => ErrorClass::BackOffNumber,
+        131056 => ErrorClass::BackOffRecipient,
+        0 | 190 => ErrorClass::CredentialsBroken,
+        _ => ErrorClass::Final,
+    }
+}
+
+/// The error in words, for people reading the message log.
+pub fn explain(code: i64) -> Option<&'static str> {
+    Some(match code {
+        0 | 190 => "The access token has expired or was revoked: update it on the connection.",
+        4 | 80007 | 130429 => {
+            "Meta's rate limit for this number was reached; sending resumes automatically."
+        }
+        131026 => "The message could not be delivered: the number may not be on WhatsApp.",
+        131047 => "More than 24 hours since the customer last wrote: send a template.",
+        131048 => "Meta limited this number for spam; check its quality rating.",
+        131056 => {
+            "Too many messages to this customer in a short time; it is retried after a pause."
+        }
+        131051 => "This message type is not supported.",
+        132000 => "The number of template parameters does not match the template.",
+        132001 => "The template does not exist in this language or is not approved.",
+        131030 => "The recipient is not in the test number's allowed list.",
+        100 => "Meta refused a parameter of the message.",
+        368 => "The WhatsApp Business Account is restricted for a policy violation.",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_the_designed_classes() {
+        assert_eq!(classify(131000), ErrorClass::RetrySoon);
+        assert_eq!(classify(130429), ErrorClass::BackOffNumber);
+        assert_eq!(classify(131056), ErrorClass::BackOffRecipient);
+        assert_eq!(classify(190), ErrorClass::CredentialsBroken);
+        assert_eq!(classify(131026), ErrorClass::Final);
+        assert_eq!(classify(131047), ErrorClass::Final);
+    }
+}

@@ -1,0 +1,5 @@
+//! Meta's Cloud API: message rules, the Graph client, error classes.
+
+pub mod errors;
+pub mod graph;
+pub mod validate;

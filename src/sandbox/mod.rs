@@ -1,0 +1,175 @@
+//! The built-in Meta simulator: `POST /sandbox/graph/<version>/<phone_number_id>/messages` answers like the
+//! Cloud API (a wamid, or Meta's error envelope) for the appliance's own sandbox connections. A recipient
+//! number ending in one of Meta's error codes gets that error, so every failure path can be tried: errors
+//! that Meta means as passing (rate limits, outages) are given to a message's first attempt only, so its
+//! retry goes through; the others are given every time.
+
+use crate::store::{Db, connections};
+use rocket::http::Status;
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::serde::json::Json;
+use rocket::{State, post, routes};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// Messages (by `biz_opaque_callback_data`) that already had their passing error.
+#[derive(Default)]
+pub struct SandboxState(Mutex<HashSet<String>>);
+
+const PASSING: [i64; 5] = [131000, 131016, 130429, 131056, 80007];
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![sandbox_send]
+}
+
+/// Meta's errors by code: HTTP status and title (Meta's own wording), for the magic recipient numbers.
+const ERRORS: [(i64, u16, &str); 14] = [
+    (131026, 400, "Message undeliverable"),
+    (131047, 400, "Re-engagement message"),
+    (131048, 400, "Spam rate limit hit"),
+    (
+        131056,
+        400,
+        "(Business Account, Consumer Account) pair rate limit hit",
+    ),
+    (130429, 400, "Rate limit hit"),
+    (131000, 500, "Something went wrong"),
+    (131016, 503, "Service unavailable"),
+    (
+        132001,
+        404,
+        "Template name does not exist in the translation",
+    ),
+    (131030, 400, "Recipient phone number not in allowed list"),
+    (131051, 400, "Unsupported message type"),
+    (80007, 400, "Rate limit issues"),
+    (368, 403, "Temporarily blocked for policies violations"),
+    (
+        190,
+        401,
+        "Error validating access token: Session has expired",
+    ),
+    (100, 400, "Invalid parameter"),
+];
+
+/// The error a recipient number asks for, if it ends in one of the codes above (longest code first).
+pub fn magic_error(recipient: &str) -> Option<(i64, u16, &'static str)> {
+    let mut by_length = ERRORS;
+    by_length.sort_by_key(|(code, _, _)| std::cmp::Reverse(code.to_string().len()));
+    by_length
+        .into_iter()
+        .find(|(code, _, _)| recipient.ends_with(&code.to_string()))
+}
+
+fn meta_error(code: i64, status: u16, title: &str) -> (Status, Json<Value>) {
+    let body = json!({"error": {
+        "message": format!("(#{code}) {title}"),
+        "type": "OAuthException",
+        "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": format!("{title} (sandbox)")},
+        "fbtrace_id": hex::encode(crate::crypto::random_bytes::<8>().unwrap_or_default()),
+    }});
+    (
+        Status::from_code(status).unwrap_or(Status::BadRequest),
+        Json(body),
+    )
+}
+
+pub struct Bearer(String);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Bearer {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let token = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or("");
+        Outcome::Success(Bearer(token.trim().to_owned()))
+    }
+}
+
+#[post(
+    "/sandbox/graph/<version>/<phone_number_id>/messages",
+    format = "json",
+    data = "<body>"
+)]
+async fn sandbox_send(
+    version: &str,
+    phone_number_id: &str,
+    bearer: Bearer,
+    body: Json<Value>,
+    db: &State<Db>,
+    state: &State<SandboxState>,
+) -> (Status, Json<Value>) {
+    if !connections::valid_graph_version(version) {
+        return meta_error(100, 400, "Unknown path components");
+    }
+    let (phone, keyring_db) = (phone_number_id.to_owned(), db.inner().clone());
+    let token = db
+        .read_async(move |conn| {
+            let Some(found) = connections::find_sandbox_by_phone(conn, &phone)? else {
+                return Ok(None);
+            };
+            Ok(Some(
+                connections::secrets(conn, keyring_db.keyring(), found.account_id, found.id)?
+                    .access_token,
+            ))
+        })
+        .await
+        .ok()
+        .flatten();
+    let authorised = token.is_some_and(|t| {
+        t.len() == bearer.0.len()
+            && t.bytes()
+                .zip(bearer.0.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !authorised {
+        return meta_error(190, 401, "Invalid OAuth access token");
+    }
+    let Some(to) = body.get("to").and_then(Value::as_str) else {
+        return meta_error(100, 400, "The parameter to is required");
+    };
+    if let Some((code, status, title)) = magic_error(to) {
+        let message = body
+            .get("biz_opaque_callback_data")
+            .and_then(Value::as_str)
+            .unwrap_or(to)
+            .to_owned();
+        let first_attempt = state
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(message);
+        if !PASSING.contains(&code) || first_attempt {
+            return meta_error(code, status, title);
+        }
+    }
+    let wamid = format!(
+        "wamid.SBX{}",
+        hex::encode(crate::crypto::random_bytes::<16>().unwrap_or_default()).to_uppercase()
+    );
+    let answer = json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{"input": to, "wa_id": to.trim_start_matches('+')}],
+        "messages": [{"id": wamid}],
+    });
+    (Status::Ok, Json(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_numbers_pick_their_error() {
+        assert_eq!(magic_error("96550131026").map(|e| e.0), Some(131026));
+        assert_eq!(magic_error("9655000190").map(|e| e.0), Some(190));
+        assert_eq!(magic_error("96550001234"), None);
+    }
+}

@@ -1,0 +1,266 @@
+//! The outbox and the message log. Recipient and body are sealed with the account's data key and bound
+//! to the row; the sender claims due rows with a lease, so a row claimed by a process that died is sent
+//! again once its lease expires. Status only moves forward: queued < sending < sent < delivered < read,
+//! and failed is final.
+
+use super::AccountId;
+use super::connections::ConnectionId;
+use crate::crypto::Aad;
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageId(pub i64);
+
+pub fn recipient_place(account: AccountId, id: MessageId) -> Aad<'static> {
+    Aad {
+        account: account.0,
+        table: "messages",
+        column: "recipient",
+        row: id.0,
+    }
+}
+
+pub fn body_place(account: AccountId, id: MessageId) -> Aad<'static> {
+    Aad {
+        account: account.0,
+        table: "messages",
+        column: "body",
+        row: id.0,
+    }
+}
+
+/// A message as stored: sealed fields stay sealed until the caller opens them with the account's key.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub account_id: AccountId,
+    pub connection_id: ConnectionId,
+    pub recipient: Vec<u8>,
+    pub kind: String,
+    pub body: Vec<u8>,
+    pub status: String,
+    pub wamid: Option<String>,
+    pub attempts: i64,
+    pub error_code: Option<i64>,
+    pub error_title: Option<String>,
+    pub error_details: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub read_at: Option<i64>,
+    pub failed_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, account_id, connection_id, recipient, type, body, status, wamid, attempts, error_code, \
+                       error_title, error_details, created_at, sent_at, delivered_at, read_at, failed_at";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        id: MessageId(r.get(0)?),
+        account_id: AccountId(r.get(1)?),
+        connection_id: ConnectionId(r.get(2)?),
+        recipient: r.get(3)?,
+        kind: r.get(4)?,
+        body: r.get(5)?,
+        status: r.get(6)?,
+        wamid: r.get(7)?,
+        attempts: r.get(8)?,
+        error_code: r.get(9)?,
+        error_title: r.get(10)?,
+        error_details: r.get(11)?,
+        created_at: r.get(12)?,
+        sent_at: r.get(13)?,
+        delivered_at: r.get(14)?,
+        read_at: r.get(15)?,
+        failed_at: r.get(16)?,
+    })
+}
+
+pub struct NewMessage {
+    pub id: MessageId,
+    pub account_id: AccountId,
+    pub connection_id: ConnectionId,
+    pub recipient: Vec<u8>,
+    pub recipient_index: Vec<u8>,
+    pub kind: String,
+    pub body: Vec<u8>,
+    pub now: i64,
+}
+
+pub fn insert(conn: &Connection, new: &NewMessage) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO messages (id, account_id, connection_id, recipient, recipient_index, type, body, status,
+                               next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
+    )?
+    .execute(params![
+        new.id.0,
+        new.account_id.0,
+        new.connection_id.0,
+        new.recipient,
+        new.recipient_index,
+        new.kind,
+        new.body,
+        new.now
+    ])?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, account: AccountId, id: MessageId) -> Result<Option<StoredMessage>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM messages WHERE id = ?1 AND account_id = ?2"),
+            params![id.0, account.0],
+            from_row,
+        )
+        .optional()?)
+}
+
+pub struct ListFilter {
+    pub status: Option<String>,
+    pub connection: Option<ConnectionId>,
+    pub recipient_index: Option<Vec<u8>>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Only messages older than this id (the cursor of the previous page).
+    pub before: Option<MessageId>,
+    pub limit: usize,
+}
+
+/// The account's messages, newest first.
+pub fn list(
+    conn: &Connection,
+    account: AccountId,
+    filter: &ListFilter,
+) -> Result<Vec<StoredMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE account_id = ?1
+           AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR connection_id = ?3)
+           AND (?4 IS NULL OR recipient_index = ?4) AND (?5 IS NULL OR created_at >= ?5)
+           AND (?6 IS NULL OR created_at < ?6) AND (?7 IS NULL OR id < ?7)
+         ORDER BY id DESC LIMIT ?8"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            account.0,
+            filter.status,
+            filter.connection.map(|c| c.0),
+            filter.recipient_index,
+            filter.since,
+            filter.until,
+            filter.before.map(|m| m.0),
+            filter.limit as i64
+        ],
+        from_row,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Whether anything is due for sending (a read: an idle outbox costs no writes).
+pub fn any_due(conn: &Connection, now: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE status = 'queued' AND next_attempt_at <= ?1)
+                 OR EXISTS (SELECT 1 FROM messages WHERE status = 'sending' AND lease_until <= ?1)",
+        )?
+        .query_row([now], |r| r.get(0))?)
+}
+
+/// Claims up to `limit` due messages of active connections (and those whose lease ran out) for sending.
+pub fn claim_due(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+    lease_ms: i64,
+) -> Result<Vec<StoredMessage>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE messages SET status = 'sending', lease_until = ?2, attempts = attempts + 1
+         WHERE id IN (
+             SELECT m.id FROM messages m JOIN connections c ON c.id = m.connection_id AND c.state = 'active'
+             WHERE (m.status = 'queued' AND m.next_attempt_at <= ?1) OR (m.status = 'sending' AND m.lease_until <= ?1)
+             ORDER BY m.next_attempt_at LIMIT ?3)
+         RETURNING {COLUMNS}"
+    ))?;
+    let rows = stmt.query_map(params![now, now + lease_ms, limit as i64], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn mark_sent(conn: &Connection, id: MessageId, wamid: &str, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'sent', wamid = ?2, sent_at = ?3, lease_until = NULL
+         WHERE id = ?1 AND status IN ('queued', 'sending')",
+    )?
+    .execute(params![id.0, wamid, now])?;
+    Ok(())
+}
+
+pub fn mark_failed(
+    conn: &Connection,
+    id: MessageId,
+    code: i64,
+    title: &str,
+    details: &str,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'failed', error_code = ?2, error_title = ?3, error_details = ?4,
+                             failed_at = ?5, lease_until = NULL
+         WHERE id = ?1 AND status IN ('queued', 'sending')",
+    )?
+    .execute(params![id.0, code, title, details, now])?;
+    Ok(())
+}
+
+/// Puts a message back in the queue for a later attempt, keeping the last error for people to see.
+pub fn retry_at(
+    conn: &Connection,
+    id: MessageId,
+    at: i64,
+    error: Option<(i64, &str, &str)>,
+) -> Result<()> {
+    let (code, title, details) =
+        error.map_or((None, None, None), |(c, t, d)| (Some(c), Some(t), Some(d)));
+    conn.prepare_cached(
+        "UPDATE messages SET status = 'queued', next_attempt_at = ?2, lease_until = NULL,
+                             error_code = coalesce(?3, error_code), error_title = coalesce(?4, error_title),
+                             error_details = coalesce(?5, error_details)
+         WHERE id = ?1 AND status = 'sending'",
+    )?
+    .execute(params![id.0, at, code, title, details])?;
+    Ok(())
+}
+
+/// The first answer given to an Idempotency-Key, if any (keys are kept 24 hours).
+pub fn idempotent_answer(
+    conn: &Connection,
+    account: AccountId,
+    key: &str,
+    now: i64,
+) -> Result<Option<(u16, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT status, response FROM idempotency_keys WHERE account_id = ?1 AND key = ?2 AND created_at > ?3",
+            params![account.0, key, now - 24 * 3_600_000],
+            |r| Ok((r.get::<_, i64>(0)? as u16, r.get(1)?)),
+        )
+        .optional()?)
+}
+
+pub fn remember_answer(
+    conn: &Connection,
+    account: AccountId,
+    key: &str,
+    message: MessageId,
+    status: u16,
+    response: &str,
+    now: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO idempotency_keys (account_id, key, message_id, status, response, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (account_id, key) DO UPDATE SET message_id = ?3, status = ?4, response = ?5, created_at = ?6",
+        params![account.0, key, message.0, status, response, now],
+    )?;
+    Ok(())
+}
