@@ -135,3 +135,38 @@ pub fn account(command: AccountCommand, config: &Config) -> Result<()> {
     println!("{}", id.0);
     Ok(())
 }
+
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key for an account; prints the key, the only time it is shown.
+    Create {
+        #[arg(long)]
+        account: i64,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub fn api_key(command: ApiKeyCommand, config: &Config) -> Result<()> {
+    let ApiKeyCommand::Create { account, name } = command;
+    logging::init(config.log.level);
+    let db = startup::open_store(config, false)?;
+    let account = whatsapi::store::AccountId(account);
+    let key = db.write(move |conn| {
+        if accounts::find(conn, account)?.is_none() {
+            return Err(whatsapi::error::Error::invalid(
+                "account",
+                "no such account",
+            ));
+        }
+        let (_, key) = whatsapi::store::api_keys::create(conn, account, &name, None)?;
+        let actor = Actor {
+            account: Some(account),
+            ..cli_actor()
+        };
+        activity::record(conn, &actor, "api_key_created", &name, now_ms())?;
+        Ok(key)
+    })?;
+    println!("{key}");
+    Ok(())
+}
