@@ -1,0 +1,456 @@
+//! Sending through the real server and the built-in sandbox: every message type, each class of Meta
+//! error, idempotency, validation, tenant isolation, and secrets sealed in the file.
+
+mod common;
+
+use common::{Install, Server, stderr};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+struct Api {
+    base: String,
+    key: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut response = match (method, body) {
+            ("GET", _) => {
+                let mut request = self
+                    .agent
+                    .get(&url)
+                    .header("Authorization", &format!("Bearer {}", self.key));
+                for (k, v) in headers {
+                    request = request.header(*k, *v);
+                }
+                request.call()
+            }
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &format!("Bearer {}", self.key))
+                .call(),
+            (_, body) => {
+                let mut request = self
+                    .agent
+                    .post(&url)
+                    .header("Authorization", &format!("Bearer {}", self.key));
+                for (k, v) in headers {
+                    request = request.header(*k, *v);
+                }
+                request.send_json(body.unwrap_or(json!({})))
+            }
+        }
+        .expect("request");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_json().unwrap_or(Value::Null),
+        )
+    }
+
+    fn send(&self, message: Value) -> (u16, Value) {
+        self.call("POST", "/api/v1/messages", Some(message), &[])
+    }
+
+    /// Waits (at most 15 s) until the message reaches one of `statuses`.
+    fn wait_for(&self, id: &str, statuses: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (status, message) = self.call("GET", &format!("/api/v1/messages/{id}"), None, &[]);
+            assert_eq!(status, 200, "{message}");
+            if statuses.contains(&message["status"].as_str().unwrap_or_default()) {
+                return message;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "message {id} stayed {}",
+                message["status"]
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn with_password(install: &Install, args: &[&str]) -> String {
+    let mut child = install
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a long enough pass phrase\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// An account with an API key and a sandbox connection, on a running server.
+fn account(install: &Install, server: &Server, email: &str) -> (Api, String) {
+    let id = with_password(
+        install,
+        &[
+            "account",
+            "create",
+            "--company",
+            "Shop",
+            "--name",
+            "Owner",
+            "--email",
+            email,
+            "--password-stdin",
+        ],
+    );
+    let output = install.run(&["apikey", "create", "--account", &id, "--name", "tests"]);
+    let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(key.starts_with("wapi_"), "{key}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let api = Api {
+        base: server.url.clone(),
+        key,
+        agent,
+    };
+    let (status, connection) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(json!({"kind": "sandbox", "name": "Sandbox"})),
+        &[],
+    );
+    assert_eq!(status, 201, "{connection}");
+    let connection_id = connection["id"].as_str().unwrap().to_owned();
+    (api, connection_id)
+}
+
+fn count(install: &Install, sql: &str) -> i64 {
+    rusqlite::Connection::open(install.db_path())
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn every_message_type_is_accepted_and_sent() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let to = "+965 5000 1234";
+    let bodies = [
+        json!({"type": "text", "text": {"body": "مرحبا 👋", "preview_url": false}}),
+        json!({"type": "template", "template": {"name": "order_update", "language": {"code": "en_US"},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "860198"}]}]}}),
+        json!({"type": "image", "image": {"link": "https://example.com/a.jpg", "caption": "Your order"}}),
+        json!({"type": "audio", "audio": {"id": "1037543291543636"}}),
+        json!({"type": "video", "video": {"link": "https://example.com/v.mp4"}}),
+        json!({"type": "document", "document": {"id": "1037543291543637", "filename": "invoice.pdf"}}),
+        json!({"type": "sticker", "sticker": {"id": "1037543291543638"}}),
+        json!({"type": "location", "location": {"latitude": 29.3759, "longitude": 47.9774, "name": "Kuwait City"}}),
+        json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Sara Ali"}, "phones": [{"phone": "+96550002222"}]}]}),
+        json!({"type": "interactive", "interactive": {"type": "button", "body": {"text": "Confirm?"},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": "yes", "title": "Yes"}},
+                                   {"type": "reply", "reply": {"id": "no", "title": "No"}}]}}}),
+        json!({"type": "interactive", "interactive": {"type": "list", "body": {"text": "Pick a size"},
+            "action": {"button": "Sizes", "sections": [{"title": "All", "rows": [{"id": "s", "title": "Small"}, {"id": "l", "title": "Large"}]}]}}}),
+        json!({"type": "interactive", "interactive": {"type": "cta_url", "body": {"text": "Track it"},
+            "action": {"name": "cta_url", "parameters": {"display_text": "Track", "url": "https://example.com/t/1"}}}}),
+        json!({"type": "reaction", "reaction": {"message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=", "emoji": "👍"}}),
+        json!({"type": "text", "text": {"body": "A reply"}, "context": {"message_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA="}}),
+    ];
+    let mut ids = Vec::new();
+    for mut body in bodies {
+        body["to"] = json!(to);
+        body["connection_id"] = json!(connection);
+        let (status, answer) = api.send(body.clone());
+        assert_eq!(status, 202, "{body}: {answer}");
+        assert_eq!(answer["status"], "queued");
+        assert_eq!(answer["to"], "+96550001234");
+        ids.push((answer["id"].as_str().unwrap().to_owned(), body));
+    }
+    for (id, body) in ids {
+        let sent = api.wait_for(&id, &["sent", "failed"]);
+        assert_eq!(sent["status"], "sent", "{body}: {sent}");
+        assert!(sent["wamid"].as_str().unwrap().starts_with("wamid."));
+        let kind = body["type"].as_str().unwrap();
+        assert_eq!(
+            sent["message"], body[kind],
+            "the stored message is what was asked for"
+        );
+    }
+}
+
+#[test]
+fn each_class_of_meta_error_ends_in_the_right_state() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let send = |to: &str| -> String {
+        let (status, answer) = api.send(
+            json!({"connection_id": connection, "to": to, "type": "text", "text": {"body": "hi"}}),
+        );
+        assert_eq!(status, 202, "{answer}");
+        answer["id"].as_str().unwrap().to_owned()
+    };
+    // Final: failed with Meta's code, title and an explanation in words.
+    let undeliverable = api.wait_for(&send("+96550131026"), &["failed", "sent"]);
+    assert_eq!(undeliverable["status"], "failed");
+    assert_eq!(undeliverable["error"]["code"], 131026);
+    assert_eq!(undeliverable["error"]["title"], "Message undeliverable");
+    let window = api.wait_for(&send("+96550131047"), &["failed", "sent"]);
+    assert_eq!(
+        window["error"]["explanation"],
+        "More than 24 hours since the customer last wrote: send a template."
+    );
+    // Passing errors: retried, then sent; the attempt count shows it.
+    for to in ["+96550131000", "+96550130429"] {
+        let retried = api.wait_for(&send(to), &["sent", "failed"]);
+        assert_eq!(retried["status"], "sent", "{to}: {retried}");
+        assert!(
+            retried["attempts"].as_i64().unwrap() >= 2,
+            "{to}: {retried}"
+        );
+    }
+    // Broken credentials: the connection is held and its messages wait, neither sent nor failed.
+    let held = send("+9655000190");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, message) = api.call("GET", &format!("/api/v1/messages/{held}"), None, &[]);
+    assert_eq!(message["status"], "queued", "{message}");
+    let (_, connection) = api.call(
+        "GET",
+        &format!("/api/v1/connections/{connection}"),
+        None,
+        &[],
+    );
+    assert_eq!(connection["state"], "held", "{connection}");
+    assert!(
+        connection["state_detail"]
+            .as_str()
+            .unwrap()
+            .contains("access token")
+    );
+}
+
+#[test]
+fn an_idempotency_key_returns_the_first_answer_and_sends_once() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let body = json!({"connection_id": connection, "to": "+96550001234", "type": "text", "text": {"body": "once"}});
+    let (first_status, first) = api.call(
+        "POST",
+        "/api/v1/messages",
+        Some(body.clone()),
+        &[("Idempotency-Key", "order-42")],
+    );
+    let mut changed = body.clone();
+    changed["text"]["body"] = json!("twice?");
+    let (second_status, second) = api.call(
+        "POST",
+        "/api/v1/messages",
+        Some(changed),
+        &[("Idempotency-Key", "order-42")],
+    );
+    assert_eq!((first_status, second_status), (202, 202));
+    assert_eq!(first, second);
+    assert_eq!(count(&install, "SELECT count(*) FROM messages"), 1);
+    api.wait_for(first["id"].as_str().unwrap(), &["sent"]);
+}
+
+#[test]
+fn bad_requests_get_a_field_level_400_and_write_nothing() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let cases = [
+        (
+            json!({"to": "+96550001234", "type": "text", "text": {"body": "x"}}),
+            "connection_id",
+        ),
+        (
+            json!({"connection_id": "12345", "to": "+96550001234", "type": "text", "text": {"body": "x"}}),
+            "connection_id",
+        ),
+        (
+            json!({"connection_id": connection, "to": "not a number", "type": "text", "text": {"body": "x"}}),
+            "to",
+        ),
+        (
+            json!({"connection_id": connection, "to": "+96550001234", "type": "text", "text": {"body": "x".repeat(4097)}}),
+            "text.body",
+        ),
+        (
+            json!({"connection_id": connection, "to": "+96550001234", "type": "image", "image": {"link": "ftp://x"}}),
+            "image.link",
+        ),
+        (
+            json!({"connection_id": connection, "to": "+96550001234", "type": "template", "template": {"name": "t"}}),
+            "template.language",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, answer) = api.send(body.clone());
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_field");
+        assert_eq!(answer["error"]["details"]["field"], field, "{body}");
+    }
+    let (status, answer) = api.call("POST", "/api/v1/messages", Some(json!([1, 2])), &[]);
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(count(&install, "SELECT count(*) FROM messages"), 0);
+    let (status, _) = Api {
+        key: "wapi_nope".into(),
+        ..api
+    }
+    .send(json!({}));
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn another_accounts_key_reaches_none_of_its_connections_or_messages() {
+    let install = Install::new();
+    let server = install.serve();
+    let (a, a_connection) = account(&install, &server, "a@shop.test");
+    let (b, _) = account(&install, &server, "b@other.test");
+    let (_, sent) = a.send(json!({"connection_id": a_connection, "to": "+96550001234", "type": "text", "text": {"body": "mine"}}));
+    let message = sent["id"].as_str().unwrap();
+    assert_eq!(
+        b.call("GET", &format!("/api/v1/messages/{message}"), None, &[])
+            .0,
+        404
+    );
+    assert_eq!(
+        b.call(
+            "GET",
+            &format!("/api/v1/connections/{a_connection}"),
+            None,
+            &[]
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        b.call(
+            "DELETE",
+            &format!("/api/v1/connections/{a_connection}"),
+            None,
+            &[]
+        )
+        .0,
+        404
+    );
+    let (status, answer) = b.send(json!({"connection_id": a_connection, "to": "+96550001234", "type": "text", "text": {"body": "x"}}));
+    assert_eq!(
+        (status, answer["error"]["details"]["field"].as_str()),
+        (400, Some("connection_id"))
+    );
+    let (_, list) = b.call("GET", "/api/v1/messages", None, &[]);
+    assert_eq!(list["data"].as_array().unwrap().len(), 0);
+    let (_, connections) = b.call("GET", "/api/v1/connections", None, &[]);
+    assert_eq!(
+        connections["data"].as_array().unwrap().len(),
+        1,
+        "only its own"
+    );
+    assert_eq!(
+        a.call("GET", &format!("/api/v1/messages/{message}"), None, &[])
+            .0,
+        200
+    );
+}
+
+#[test]
+fn access_tokens_never_appear_in_the_database_file() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, _) = account(&install, &server, "owner@shop.test");
+    let token = "EAAGmarkerTOKEN0123456789abcdefSECRET";
+    let (status, connection) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(json!({"kind": "cloud", "name": "Main number", "phone_number_id": "106540352242922",
+                    "waba_id": "102290129340398", "access_token": token, "app_secret": "appsecretMARKER42"})),
+        &[],
+    );
+    assert_eq!(status, 201, "{connection}");
+    assert_eq!(connection["access_token_last4"], "CRET");
+    assert!(!connection.to_string().contains(token), "write-only");
+    let (_, message) = api.send(json!({"connection_id": connection["id"], "to": "+96550001234", "type": "text", "text": {"body": "BODYMARKER-7781"}}));
+    assert_eq!(message["status"], "queued");
+    drop(server);
+    let mut bytes = std::fs::read(install.db_path()).unwrap();
+    if let Ok(wal) = std::fs::read(install.data_dir().join("whatsapi.db-wal")) {
+        bytes.extend(wal);
+    }
+    for marker in [
+        token.as_bytes(),
+        b"appsecretMARKER42",
+        b"BODYMARKER-7781",
+        b"96550001234",
+    ] {
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker),
+            "{} is in the file",
+            String::from_utf8_lossy(marker)
+        );
+    }
+}
+
+#[test]
+fn messages_are_listed_newest_first_with_filters_and_a_cursor() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let to = if n % 2 == 0 {
+            "+96550001234"
+        } else {
+            "+96550131026"
+        };
+        let (_, answer) = api.send(json!({"connection_id": connection, "to": to, "type": "text", "text": {"body": format!("m{n}")}}));
+        ids.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        api.wait_for(id, &["sent", "failed"]);
+    }
+    let (_, page) = api.call("GET", "/api/v1/messages?limit=2", None, &[]);
+    let first: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(first, [ids[4].as_str(), ids[3].as_str()]);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, next) = api.call(
+        "GET",
+        &format!("/api/v1/messages?limit=2&cursor={cursor}"),
+        None,
+        &[],
+    );
+    assert_eq!(next["data"][0]["id"], ids[2].as_str());
+    let (_, failed) = api.call("GET", "/api/v1/messages?status=failed", None, &[]);
+    assert_eq!(failed["data"].as_array().unwrap().len(), 2);
+    let (_, to_one) = api.call("GET", "/api/v1/messages?to=%2B965%205000%201234", None, &[]);
+    assert_eq!(to_one["data"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        api.call("GET", "/api/v1/messages?status=lost", None, &[]).0,
+        400
+    );
+}
