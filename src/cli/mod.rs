@@ -60,6 +60,15 @@ enum Command {
     /// Manage the master key.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Run the Meta simulator alone, as a separate process (for benchmarks and crash tests).
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: std::net::SocketAddr,
+        /// How long to wait before answering, as Meta's round trip would.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+    },
     /// Measure this machine: store write throughput, server footprint.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -155,6 +164,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apikey(command) => people::api_key(command, &load(&cli.config)?)?,
         Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,
         Command::Bench(command) => bench::run(command)?,
+        Command::Sandbox { listen, latency_ms } => {
+            logging::init(whatsapi::config::LogLevel::Info);
+            whatsapi::sandbox::run_standalone(listen, latency_ms)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,11 +13,16 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-/// Messages (by `biz_opaque_callback_data`) that already had their passing error.
 #[derive(Default)]
-pub struct SandboxState(Mutex<HashSet<String>>);
+pub struct SandboxState {
+    /// Messages (by `biz_opaque_callback_data`) that already had their passing error.
+    passed: Mutex<HashSet<String>>,
+}
 
 const PASSING: [i64; 5] = [131000, 131016, 130429, 131056, 80007];
+
+mod standalone;
+pub use standalone::run_standalone;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![sandbox_send]
@@ -132,6 +137,11 @@ async fn sandbox_send(
     if !authorised {
         return meta_error(190, 401, "Invalid OAuth access token");
     }
+    answer(&body, state)
+}
+
+/// Meta's answer to a send: its error for a magic number, else a wamid.
+fn answer(body: &Value, state: &SandboxState) -> (Status, Json<Value>) {
     let Some(to) = body.get("to").and_then(Value::as_str) else {
         return meta_error(100, 400, "The parameter to is required");
     };
@@ -142,7 +152,7 @@ async fn sandbox_send(
             .unwrap_or(to)
             .to_owned();
         let first_attempt = state
-            .0
+            .passed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(message);

@@ -27,6 +27,15 @@ pub fn backup(source: &Path, dest: &Path) -> Result<BackupReport> {
         .mode(0o600)
         .open(dest)
         .with_context(|| format!("cannot create {} (it must not exist yet)", dest.display()))?;
+    let result = copy_and_check(source, dest);
+    if result.is_err() {
+        // A half-written or failed copy must not pass for a backup, nor block the next attempt.
+        let _ = std::fs::remove_file(dest);
+    }
+    result
+}
+
+fn copy_and_check(source: &Path, dest: &Path) -> Result<BackupReport> {
     let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("cannot open {}", source.display()))?;
     src.busy_timeout(Duration::from_secs(10))?;
