@@ -19,6 +19,8 @@ pub struct Email {
 
 #[derive(Clone)]
 pub struct Mailer {
+    /// The configured product name, which every email signs with.
+    pub product_name: String,
     from: Mailbox,
     delivery: Delivery,
 }
@@ -40,6 +42,7 @@ impl Mailer {
         })?;
         if smtp.host.is_empty() {
             return Ok(Mailer {
+                product_name: config.branding.product_name.clone(),
                 from,
                 delivery: Delivery::Outbox(config.storage.data_dir.join("outbox")),
             });
@@ -62,6 +65,7 @@ impl Mailer {
             ));
         }
         Ok(Mailer {
+            product_name: config.branding.product_name.clone(),
             from,
             delivery: Delivery::Smtp(builder.build()),
         })

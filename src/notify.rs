@@ -13,7 +13,9 @@ async fn send(mailer: &Mailer, lang: Lang, to: &str, key: &str, replacements: &[
         subject = subject.replace(&placeholder, value);
         text = text.replace(&placeholder, value);
     }
-    let footer = lang.t("mail.footer");
+    let footer = lang
+        .t("mail.footer")
+        .replace("{product}", &mailer.product_name);
     let email = Email {
         to: to.to_owned(),
         subject,

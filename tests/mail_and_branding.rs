@@ -93,6 +93,12 @@ fn emails_go_through_the_configured_smtp_server() {
         "{transcript}"
     );
     assert!(
+        transcript
+            .replace("=\r\n", "")
+            .contains("WhatsAPI Pro: this message was sent automatically"),
+        "signed with the product name: {transcript}"
+    );
+    assert!(
         !app.config.storage.data_dir.join("outbox").exists(),
         "nothing filed when SMTP is configured"
     );

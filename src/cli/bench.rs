@@ -34,6 +34,8 @@ pub enum BenchCommand {
     },
     /// Binary size and the resident memory of a freshly started, idle server.
     Footprint,
+    /// Messages per second end to end through the API, the sender and a simulated Meta.
+    Send(super::bench_send::SendArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -85,6 +87,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
             Ok(())
         }
         BenchCommand::Footprint => footprint(),
+        BenchCommand::Send(args) => super::bench_send::run(args),
     }
 }
 

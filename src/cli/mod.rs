@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod bench;
+mod bench_send;
 mod doctor;
 mod init;
 mod keys;

@@ -68,6 +68,16 @@ impl Waker {
 
 impl SenderPool {
     pub fn start(db: Db, workers: usize, waker: &Waker) -> SenderPool {
+        match db.write(|conn| messages::release_orphans(conn, now_ms())) {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                messages = n,
+                "resending messages that were in flight when the last run stopped"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot release messages claimed before the restart")
+            }
+        }
         let shared = Arc::new(Shared {
             db,
             agent: graph::agent(),

@@ -157,6 +157,15 @@ pub fn list(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Hands every message a dead process had claimed back to the queue. Only for start-up: the data
+/// directory lock guarantees no other sender is alive, so no lease needs to run out first.
+pub fn release_orphans(conn: &Connection, now: i64) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE messages SET status = 'queued', lease_until = NULL, next_attempt_at = ?1 WHERE status = 'sending'",
+        [now],
+    )?)
+}
+
 /// Whether anything is due for sending (a read: an idle outbox costs no writes).
 pub fn any_due(conn: &Connection, now: i64) -> Result<bool> {
     Ok(conn

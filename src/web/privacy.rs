@@ -1,27 +1,50 @@
-//! The privacy policy, rendered from the configuration so that it always names the real operator, contact
-//! address and retention period.
+//! The privacy policy, rendered from the configuration so that it always names the real product, operator,
+//! contact address and retention period.
+//!
+//! The text lives in the catalogs (`privacy.s<n>_title`, `privacy.s<n>_body`). A body is made of blocks
+//! separated by a blank line; a block whose lines start with "- " is a list, and a list item "Label: text"
+//! shows its label in bold. `{product}`, `{operator}`, `{contact}` and `{retention_days}` are filled in here.
 
 use super::page::{Page, render};
-use crate::config::Config;
+use crate::config::{Branding, Config};
 use crate::error::Result;
 use crate::store::{Db, consents};
 use askama::Template;
 use rocket::response::content::RawHtml;
 use rocket::{State, get, routes};
 
-/// How long message logs are kept. The retention settings will take its place.
+/// How long message logs are kept, in days. The message retention setting will replace this constant.
 pub const MESSAGE_RETENTION_DAYS: i64 = 90;
 
-/// The policy's sections, in order; each has a title and a body in the catalogs (`privacy.s<n>_*`).
-const SECTIONS: [&str; 9] = ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9"];
+/// Number of sections in the catalogs (`privacy.s1_*` to `privacy.s9_*`).
+const SECTIONS: usize = 9;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![show_privacy]
 }
 
+/// A run of policy text. Configured names are isolated (`<bdi>`) so that a Latin name inside Arabic text,
+/// or an Arabic name inside English text, keeps its punctuation in place.
+enum Piece {
+    Text(String),
+    Name(String),
+    Email(String),
+}
+
+struct Item {
+    label: Option<Vec<Piece>>,
+    text: Vec<Piece>,
+}
+
+enum Block {
+    Paragraph(Vec<Piece>),
+    List(Vec<Item>),
+}
+
 struct Section {
+    number: String,
     title: String,
-    paragraphs: Vec<String>,
+    blocks: Vec<Block>,
 }
 
 #[derive(Template)]
@@ -29,6 +52,7 @@ struct Section {
 struct PrivacyPage<'a> {
     page: &'a Page,
     version: String,
+    lead: Vec<Piece>,
     sections: Vec<Section>,
 }
 
@@ -39,28 +63,95 @@ async fn show_privacy(
     db: &State<Db>,
 ) -> Result<RawHtml<String>> {
     let version = db.read_async(consents::privacy_policy_version).await?;
-    let branding = &config.branding;
-    let retention = page.lang.number(MESSAGE_RETENTION_DAYS);
-    let fill = |text: &str| {
-        text.replace("{product}", &branding.product_name)
-            .replace("{operator}", &branding.operator_name)
-            .replace("{contact}", &branding.support_email)
-            .replace("{retention_days}", &retention)
+    let version = match version.parse::<i64>() {
+        Ok(n) => page.lang.number(n),
+        Err(_) => version,
     };
-    let sections = SECTIONS
-        .iter()
-        .map(|id| Section {
-            title: fill(page.t(&format!("privacy.{id}_title"))),
-            paragraphs: page
-                .t(&format!("privacy.{id}_body"))
-                .split("\n\n")
-                .map(fill)
-                .collect(),
+    let filler = Filler {
+        branding: &config.branding,
+        retention_days: page.lang.number(MESSAGE_RETENTION_DAYS),
+    };
+    let sections = (1..=SECTIONS)
+        .map(|n| Section {
+            number: page.lang.number(n as i64),
+            title: page.t(&format!("privacy.s{n}_title")).to_owned(),
+            blocks: filler.blocks(page.t(&format!("privacy.s{n}_body"))),
         })
         .collect();
     render(PrivacyPage {
         page: &page,
         version,
+        lead: filler.pieces(page.t("privacy.lead")),
         sections,
     })
+}
+
+struct Filler<'a> {
+    branding: &'a Branding,
+    retention_days: String,
+}
+
+impl Filler<'_> {
+    fn blocks(&self, body: &str) -> Vec<Block> {
+        body.split("\n\n")
+            .map(str::trim)
+            .filter(|block| !block.is_empty())
+            .map(|block| {
+                if block.starts_with("- ") {
+                    Block::List(block.lines().map(|line| self.item(line)).collect())
+                } else {
+                    Block::Paragraph(self.pieces(block))
+                }
+            })
+            .collect()
+    }
+
+    fn item(&self, line: &str) -> Item {
+        let line = line.trim().trim_start_matches("- ");
+        match line.split_once(": ") {
+            Some((label, text)) => Item {
+                label: Some(self.pieces(&format!("{label}:"))),
+                text: self.pieces(text),
+            },
+            None => Item {
+                label: None,
+                text: self.pieces(line),
+            },
+        }
+    }
+
+    /// Splits text at its placeholders and puts the configured values in their place.
+    fn pieces(&self, text: &str) -> Vec<Piece> {
+        const PLACEHOLDERS: [&str; 3] = ["{product}", "{operator}", "{contact}"];
+        let text = text.replace("{retention_days}", &self.retention_days);
+        let mut pieces = Vec::new();
+        let mut rest = text.as_str();
+        while let Some((at, placeholder)) = PLACEHOLDERS
+            .iter()
+            .filter_map(|p| rest.find(p).map(|at| (at, *p)))
+            .min()
+        {
+            if at > 0 {
+                pieces.push(Piece::Text(rest[..at].to_owned()));
+            }
+            pieces.push(self.value(placeholder));
+            rest = &rest[at + placeholder.len()..];
+        }
+        if !rest.is_empty() {
+            pieces.push(Piece::Text(rest.to_owned()));
+        }
+        pieces
+    }
+
+    fn value(&self, placeholder: &str) -> Piece {
+        let branding = self.branding;
+        match placeholder {
+            "{product}" => Piece::Name(branding.product_name.clone()),
+            // Without a support address, the operator is the contact.
+            "{contact}" if !branding.support_email.is_empty() => {
+                Piece::Email(branding.support_email.clone())
+            }
+            _ => Piece::Name(branding.operator_name.clone()),
+        }
+    }
 }
