@@ -294,6 +294,17 @@ async fn accept_invitation(
         return super::expired_link(&page);
     };
     let form = form.0;
+    let refuse = |message: &str| -> Result<Reply> {
+        let html = render(InvitationPage {
+            page: &page,
+            token,
+            company: &company,
+            email: &invite.email,
+            name: &form.name,
+            error: Some(message),
+        })?;
+        Ok(Reply::Page((Status::UnprocessableEntity, html)))
+    };
     let problem = if page.signed_in() {
         Some(page.t("team.sign_out_first").to_owned())
     } else if !form.accept_privacy {
@@ -304,15 +315,7 @@ async fn accept_invitation(
             .map(|e| page.error_text(&e))
     };
     if let Some(message) = problem {
-        let html = render(InvitationPage {
-            page: &page,
-            token,
-            company: &company,
-            email: &invite.email,
-            name: &form.name,
-            error: Some(&message),
-        })?;
-        return Ok(Reply::Page((Status::UnprocessableEntity, html)));
+        return refuse(&message);
     }
     let hash = auth.hasher.hash(&form.password).await?;
     let (token_value, name, lang, joiner) = (
@@ -351,16 +354,7 @@ async fn accept_invitation(
         Ok(Some(user)) => user,
         Ok(None) => return super::expired_link(&page),
         Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
-            let message = page.error_text(&e);
-            let html = render(InvitationPage {
-                page: &page,
-                token,
-                company: &company,
-                email: &invite.email,
-                name: &form.name,
-                error: Some(&message),
-            })?;
-            return Ok(Reply::Page((Status::UnprocessableEntity, html)));
+            return refuse(&page.error_text(&e));
         }
         Err(e) => return Err(e),
     };
