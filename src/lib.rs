@@ -68,6 +68,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(std::sync::Arc::new(api::KeysUsed::default()))
         .manage(jobs::sender::Waker::default())
         .manage(sandbox::SandboxState::default())
+        .manage(meta::graph::agent())
         .manage(web::ResetEmails::default())
         .manage(config)
         .manage(db)

@@ -59,6 +59,20 @@ impl Api {
         )
     }
 
+    fn call_patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let mut response = self
+            .agent
+            .patch(format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.key))
+            .send_json(body)
+            .expect("request");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.body_mut().read_json().unwrap_or(Value::Null),
+        )
+    }
+
     fn send(&self, message: Value) -> (u16, Value) {
         self.call("POST", "/api/v1/messages", Some(message), &[])
     }
@@ -453,4 +467,90 @@ fn messages_are_listed_newest_first_with_filters_and_a_cursor() {
         api.call("GET", "/api/v1/messages?status=lost", None, &[]).0,
         400
     );
+}
+
+#[test]
+fn a_connection_is_checked_with_meta_and_a_new_token_releases_a_held_queue() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let (status, check) = api.call(
+        "POST",
+        &format!("/api/v1/connections/{connection}/check"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{check}");
+    assert_eq!(check["ok"], true);
+    assert_eq!(check["verified_name"], "Sandbox Business");
+    assert_eq!(check["quality_rating"], "GREEN");
+
+    // A connection whose token Meta refuses: the check says so in Meta's terms.
+    let (_, bad) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(json!({"kind": "cloud", "name": "Wrong token", "phone_number_id": "106540352242922", "waba_id": "102290129340398",
+                    "access_token": "not-the-token", "app_secret": "s", "graph_base_url": format!("{}/sandbox/graph", server.url)})),
+        &[],
+    );
+    let bad_id = bad["id"].as_str().unwrap();
+    let (_, check) = api.call(
+        "POST",
+        &format!("/api/v1/connections/{bad_id}/check"),
+        None,
+        &[],
+    );
+    assert_eq!(check["ok"], false);
+    assert_eq!(check["error"]["code"], 190);
+
+    // Sending on it holds its queue, the message waiting with Meta's error on it.
+    let (_, queued) = api.send(json!({"connection_id": bad_id, "to": "+96550001234", "type": "text", "text": {"body": "wait"}}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api
+        .call("GET", &format!("/api/v1/connections/{bad_id}"), None, &[])
+        .1["state"]
+        != "held"
+    {
+        assert!(Instant::now() < deadline, "the connection was not held");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let held = api.wait_for(queued["id"].as_str().unwrap(), &["queued"]);
+    assert_eq!(held["error"]["code"], 190, "{held}");
+    // Fixing it: a new token (and here a simulator that accepts it) releases the held queue at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut simulator = std::process::Command::new(common::BIN)
+        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, patched) = api.call_patch(
+        &format!("/api/v1/connections/{bad_id}"),
+        json!({"access_token": "a-fresh-token", "graph_base_url": format!("http://127.0.0.1:{port}"), "throughput_mps": 200}),
+    );
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (
+            patched["state"].as_str(),
+            patched["access_token_last4"].as_str()
+        ),
+        (Some("active"), Some("oken"))
+    );
+    assert_eq!(patched["throughput_mps"], 200);
+    let sent = api.wait_for(queued["id"].as_str().unwrap(), &["sent"]);
+    assert!(sent["wamid"].as_str().unwrap().starts_with("wamid."));
+    let (status, refused) = api.call_patch(
+        &format!("/api/v1/connections/{bad_id}"),
+        json!({"throughput_mps": 5000}),
+    );
+    assert_eq!(
+        (status, refused["error"]["details"]["field"].as_str()),
+        (400, Some("throughput_mps"))
+    );
+    let _ = simulator.kill();
+    let _ = simulator.wait();
 }

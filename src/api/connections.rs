@@ -3,11 +3,15 @@
 use super::{ApiAuth, parse_id};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::meta::errors;
+use crate::meta::graph::{self, SendError};
 use crate::store::Db;
-use crate::store::connections::{self, ConnectionId, ConnectionInfo, NewConnection};
+use crate::store::connections::{
+    self, ConnectionChange, ConnectionId, ConnectionInfo, NewConnection,
+};
 use rocket::http::Status;
 use rocket::serde::json::Json;
-use rocket::{State, delete, get, post, routes};
+use rocket::{State, delete, get, patch, post, routes};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -19,7 +23,9 @@ pub fn routes() -> Vec<rocket::Route> {
         create_connection,
         list_connections,
         get_connection,
-        delete_connection
+        update_connection,
+        delete_connection,
+        check_connection
     ]
 }
 
@@ -180,6 +186,105 @@ async fn get_connection(
 ) -> Result<Json<Value>> {
     let (connection, verify) = load(db, auth, id).await?;
     Ok(Json(to_json(&connection, &verify, config)))
+}
+
+/// Reads an optional string field of a PATCH, refusing other types.
+fn patch_string(body: &Value, key: &str) -> Result<Option<String>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(Error::invalid(key, "must be a string")),
+    }
+}
+
+#[patch("/api/v1/connections/<id>", format = "json", data = "<body>")]
+async fn update_connection(
+    id: &str,
+    auth: ApiAuth,
+    body: Json<Value>,
+    db: &State<Db>,
+    config: &State<Config>,
+) -> Result<Json<Value>> {
+    let (connection, verify) = load(db, auth, id).await?;
+    let number = |key: &str| -> Result<Option<i64>> {
+        body.get(key)
+            .filter(|v| !v.is_null())
+            .map(|v| {
+                v.as_i64()
+                    .ok_or_else(|| Error::invalid(key, "must be a whole number"))
+            })
+            .transpose()
+    };
+    let change = ConnectionChange {
+        name: patch_string(&body, "name")?,
+        access_token: patch_string(&body, "access_token")?.map(Zeroizing::new),
+        app_secret: patch_string(&body, "app_secret")?.map(Zeroizing::new),
+        graph_version: patch_string(&body, "graph_version")?,
+        graph_base_url: patch_string(&body, "graph_base_url")?,
+        throughput_mps: number("throughput_mps")?,
+        enforce_window: body.get("enforce_window").and_then(Value::as_bool),
+    };
+    let keyring_db = db.inner().clone();
+    let updated = db
+        .write_async(move |conn| {
+            connections::update(
+                conn,
+                keyring_db.keyring(),
+                auth.account,
+                connection.id,
+                &change,
+            )
+        })
+        .await?;
+    Ok(Json(to_json(&updated, &verify, config)))
+}
+
+/// Asks Meta (or the sandbox) about the number: its verified name, display number and quality rating.
+#[post("/api/v1/connections/<id>/check")]
+async fn check_connection(
+    id: &str,
+    auth: ApiAuth,
+    db: &State<Db>,
+    agent: &State<ureq::Agent>,
+) -> Result<Json<Value>> {
+    let (connection, _) = load(db, auth, id).await?;
+    let keyring_db = db.inner().clone();
+    let connection_id = connection.id;
+    let token = db
+        .read_async(move |conn| {
+            Ok(
+                connections::secrets(conn, keyring_db.keyring(), auth.account, connection_id)?
+                    .access_token,
+            )
+        })
+        .await?;
+    let agent = agent.inner().clone();
+    let answer = rocket::tokio::task::spawn_blocking(move || {
+        graph::phone_number(
+            &agent,
+            &connection.graph_base_url,
+            &connection.graph_version,
+            &connection.phone_number_id,
+            &token,
+        )
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("check task failed: {e}")))?;
+    Ok(Json(match answer {
+        Ok(number) => json!({
+            "ok": true,
+            "verified_name": number["verified_name"],
+            "display_phone_number": number["display_phone_number"],
+            "quality_rating": number["quality_rating"],
+        }),
+        Err(SendError::Meta(error)) => json!({
+            "ok": false,
+            "error": {"code": error.code, "title": error.title, "details": error.details, "explanation": errors::explain(error.code)},
+        }),
+        Err(SendError::Network(reason)) => {
+            json!({"ok": false, "error": {"code": null, "title": "Meta could not be reached", "details": reason}})
+        }
+    }))
 }
 
 #[delete("/api/v1/connections/<id>")]

@@ -90,3 +90,33 @@ pub fn meta_error(http_status: u16, answer: &Value) -> Option<MetaError> {
         details,
     })
 }
+
+/// `GET {base}/{version}/{phone_number_id}`: the number as Meta knows it (verified name, display number,
+/// quality rating), or Meta's error. Used by "check connection".
+pub fn phone_number(
+    agent: &ureq::Agent,
+    base_url: &str,
+    version: &str,
+    phone_number_id: &str,
+    token: &str,
+) -> Result<Value, SendError> {
+    let url = format!(
+        "{base_url}/{version}/{phone_number_id}?fields=verified_name,display_phone_number,quality_rating"
+    );
+    let mut response = agent
+        .get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map_err(|e| SendError::Network(e.to_string()))?;
+    let status = response.status().as_u16();
+    let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+    if (200..300).contains(&status) {
+        return Ok(answer);
+    }
+    match meta_error(status, &answer) {
+        Some(error) => Err(SendError::Meta(error)),
+        None => Err(SendError::Network(format!(
+            "HTTP {status} without Meta's error body"
+        ))),
+    }
+}

@@ -25,7 +25,61 @@ mod standalone;
 pub use standalone::run_standalone;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![sandbox_send]
+    routes![sandbox_send, sandbox_phone_number]
+}
+
+/// What Meta says about a number; the sandbox's numbers are always in good standing.
+pub fn phone_number_answer(phone_number_id: &str) -> Value {
+    json!({
+        "verified_name": "Sandbox Business",
+        "display_phone_number": format!("+1 555 {}", &phone_number_id[phone_number_id.len().saturating_sub(7)..]),
+        "quality_rating": "GREEN",
+        "id": phone_number_id,
+    })
+}
+
+#[rocket::get("/sandbox/graph/<version>/<phone_number_id>?<fields>")]
+async fn sandbox_phone_number(
+    version: &str,
+    phone_number_id: &str,
+    fields: Option<&str>,
+    bearer: Bearer,
+    db: &State<Db>,
+) -> (Status, Json<Value>) {
+    // Meta answers the fields asked for; the sandbox always answers these three.
+    let _ = fields;
+    if !connections::valid_graph_version(version) {
+        return meta_error(100, 400, "Unknown path components");
+    }
+    if !authorised(db, phone_number_id, &bearer).await {
+        return meta_error(190, 401, "Invalid OAuth access token");
+    }
+    (Status::Ok, Json(phone_number_answer(phone_number_id)))
+}
+
+/// Whether the bearer token is the sandbox connection's own (compared in constant time).
+async fn authorised(db: &Db, phone_number_id: &str, bearer: &Bearer) -> bool {
+    let (phone, keyring_db) = (phone_number_id.to_owned(), db.clone());
+    let token = db
+        .read_async(move |conn| {
+            let Some(found) = connections::find_sandbox_by_phone(conn, &phone)? else {
+                return Ok(None);
+            };
+            Ok(Some(
+                connections::secrets(conn, keyring_db.keyring(), found.account_id, found.id)?
+                    .access_token,
+            ))
+        })
+        .await
+        .ok()
+        .flatten();
+    token.is_some_and(|t| {
+        t.len() == bearer.0.len()
+            && t.bytes()
+                .zip(bearer.0.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    })
 }
 
 /// Meta's errors by code: HTTP status and title (Meta's own wording), for the magic recipient numbers.
@@ -113,27 +167,7 @@ async fn sandbox_send(
     if !connections::valid_graph_version(version) {
         return meta_error(100, 400, "Unknown path components");
     }
-    let (phone, keyring_db) = (phone_number_id.to_owned(), db.inner().clone());
-    let token = db
-        .read_async(move |conn| {
-            let Some(found) = connections::find_sandbox_by_phone(conn, &phone)? else {
-                return Ok(None);
-            };
-            Ok(Some(
-                connections::secrets(conn, keyring_db.keyring(), found.account_id, found.id)?
-                    .access_token,
-            ))
-        })
-        .await
-        .ok()
-        .flatten();
-    let authorised = token.is_some_and(|t| {
-        t.len() == bearer.0.len()
-            && t.bytes()
-                .zip(bearer.0.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
+    let authorised = authorised(db, phone_number_id, &bearer).await;
     if !authorised {
         return meta_error(190, 401, "Invalid OAuth access token");
     }

@@ -46,6 +46,22 @@ async fn standalone_send(
     answer(&body, state)
 }
 
+#[get("/<version>/<phone_number_id>?<fields>")]
+fn standalone_phone_number(
+    version: &str,
+    phone_number_id: &str,
+    fields: Option<&str>,
+) -> (Status, Json<Value>) {
+    let _ = fields;
+    if !connections::valid_graph_version(version) {
+        return meta_error(100, 400, "Unknown path components");
+    }
+    (
+        Status::Ok,
+        Json(super::phone_number_answer(phone_number_id)),
+    )
+}
+
 #[get("/_sandbox/received")]
 fn received(standalone: &State<Standalone>) -> Json<Value> {
     let counts = standalone
@@ -69,7 +85,10 @@ pub fn run_standalone(listen: SocketAddr, latency_ms: u64) -> anyhow::Result<()>
             hex::encode(crate::crypto::random_bytes::<32>()?),
         ));
     let rocket = rocket::custom(figment)
-        .mount("/", routes![standalone_send, received])
+        .mount(
+            "/",
+            routes![standalone_send, standalone_phone_number, received],
+        )
         .manage(SandboxState::default())
         .manage(Standalone {
             latency: Duration::from_millis(latency_ms),

@@ -273,3 +273,87 @@ pub fn set_state(conn: &Connection, id: ConnectionId, state: &str, detail: &str)
     )?;
     Ok(())
 }
+
+/// A change to a connection; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct ConnectionChange {
+    pub name: Option<String>,
+    pub access_token: Option<Zeroizing<String>>,
+    pub app_secret: Option<Zeroizing<String>>,
+    pub graph_version: Option<String>,
+    pub graph_base_url: Option<String>,
+    pub throughput_mps: Option<i64>,
+    pub enforce_window: Option<bool>,
+}
+
+/// Applies a change. A new access token releases a queue held for a broken one.
+pub fn update(
+    conn: &Connection,
+    keyring: &Keyring,
+    account: AccountId,
+    id: ConnectionId,
+    change: &ConnectionChange,
+) -> Result<ConnectionInfo> {
+    let current = find(conn, account, id)?.ok_or(Error::NotFound)?;
+    let checked = NewConnection {
+        kind: current.kind.clone(),
+        name: change.name.clone().unwrap_or(current.name),
+        phone_number_id: current.phone_number_id,
+        waba_id: current.waba_id,
+        access_token: change
+            .access_token
+            .clone()
+            .unwrap_or_else(|| Zeroizing::new("unchanged".into())),
+        app_secret: change
+            .app_secret
+            .clone()
+            .unwrap_or_else(|| Zeroizing::new("unchanged".into())),
+        verify_token: Zeroizing::new(String::new()),
+        graph_version: change
+            .graph_version
+            .clone()
+            .unwrap_or(current.graph_version),
+        graph_base_url: change
+            .graph_base_url
+            .clone()
+            .unwrap_or(current.graph_base_url),
+        throughput_mps: change.throughput_mps.unwrap_or(current.throughput_mps),
+        enforce_window: change.enforce_window.unwrap_or(current.enforce_window),
+    };
+    validate(&checked)?;
+    let now = super::now_ms();
+    conn.execute(
+        "UPDATE connections SET name = ?3, graph_version = ?4, graph_base_url = ?5, throughput_mps = ?6,
+                                enforce_window = ?7, updated_at = ?8
+         WHERE id = ?1 AND account_id = ?2",
+        params![
+            id.0,
+            account.0,
+            checked.name.trim(),
+            checked.graph_version,
+            checked.graph_base_url.trim_end_matches('/'),
+            checked.throughput_mps,
+            checked.enforce_window,
+            now
+        ],
+    )?;
+    let key = keyring.data_key(conn, account)?;
+    if let Some(token) = &change.access_token {
+        conn.execute(
+            "UPDATE connections SET access_token = ?2, access_token_last4 = ?3, state = 'active', state_detail = ''
+             WHERE id = ?1",
+            params![id.0, key.seal(&place(account, id, "access_token"), token.as_bytes())?, last4(token)],
+        )?;
+    }
+    if let Some(secret) = &change.app_secret {
+        conn.execute(
+            "UPDATE connections SET app_secret = ?2, app_secret_last4 = ?3 WHERE id = ?1",
+            params![
+                id.0,
+                key.seal(&place(account, id, "app_secret"), secret.as_bytes())?,
+                last4(secret)
+            ],
+        )?;
+    }
+    find(conn, account, id)?.ok_or(Error::NotFound)
+}
