@@ -18,6 +18,7 @@ macro_rules! csrf_form {
 }
 
 pub mod admin;
+mod api_keys;
 mod assets;
 mod dashboard;
 mod headers;
@@ -46,6 +47,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(sign_in::routes());
     all.extend(password_reset::routes());
     all.extend(team::routes());
+    all.extend(api_keys::routes());
     all.extend(profile::routes());
     all.extend(admin::routes());
     all.extend(privacy::routes());

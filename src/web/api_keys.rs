@@ -1,0 +1,137 @@
+//! API keys in the web interface: owners and admins create them (the key is shown once, on the page that
+//! answers the form) and revoke them; everyone sees when each was last used.
+
+use super::page::{Page, render};
+use super::{CsrfOnly, Reply};
+use crate::auth::{ClientInfo, CsrfForm, Session};
+use crate::error::{Error, Result};
+use crate::store::api_keys::{self, ApiKey, ApiKeyId};
+use crate::store::{Db, activity, now_ms};
+use askama::Template;
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::{State, get, post, routes};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![show_keys, create_key, revoke_key]
+}
+
+#[derive(Template)]
+#[template(path = "api_keys.html")]
+struct KeysPage<'a> {
+    page: &'a Page,
+    keys: Vec<ApiKey>,
+    new_key: Option<&'a str>,
+    notice: Option<String>,
+    error: Option<&'a str>,
+}
+
+async fn keys_page(
+    page: &Page,
+    session: &Session,
+    db: &Db,
+    new_key: Option<&str>,
+    error: Option<&str>,
+) -> Result<Reply> {
+    let account = session.account()?;
+    let keys = db
+        .read_async(move |conn| api_keys::list_for_account(conn, account))
+        .await?;
+    let status = if error.is_some() {
+        Status::UnprocessableEntity
+    } else {
+        Status::Ok
+    };
+    Ok(Reply::Page((
+        status,
+        render(KeysPage {
+            page,
+            keys,
+            new_key,
+            notice: None,
+            error,
+        })?,
+    )))
+}
+
+#[get("/api-keys?<done>")]
+async fn show_keys(
+    page: Page,
+    session: &Session,
+    db: &State<Db>,
+    done: Option<&str>,
+) -> Result<Reply> {
+    let account = session.account()?;
+    let keys = db
+        .read_async(move |conn| api_keys::list_for_account(conn, account))
+        .await?;
+    let notice = page.notice("api_keys", done);
+    Ok(Reply::Page((
+        Status::Ok,
+        render(KeysPage {
+            page: &page,
+            keys,
+            new_key: None,
+            notice,
+            error: None,
+        })?,
+    )))
+}
+
+csrf_form!(KeyForm { name });
+
+#[post("/api-keys", data = "<form>")]
+async fn create_key(
+    form: CsrfForm<KeyForm>,
+    page: Page,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+) -> Result<Reply> {
+    let account = session.managed_account()?;
+    let (name, user) = (form.0.name, session.user.id);
+    let created = db
+        .write_async(move |conn| {
+            let (_, key) = api_keys::create(conn, account, &name, Some(user))?;
+            activity::record(
+                conn,
+                &client.actor(Some(account), Some(user)),
+                "api_key_created",
+                &name,
+                now_ms(),
+            )?;
+            Ok(key)
+        })
+        .await;
+    match created {
+        Ok(key) => keys_page(&page, session, db, Some(&key), None).await,
+        Err(e @ Error::Invalid { .. }) => {
+            keys_page(&page, session, db, None, Some(&page.error_text(&e))).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[post("/api-keys/<id>/revoke", data = "<_form>")]
+async fn revoke_key(
+    id: i64,
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+) -> Result<Redirect> {
+    let account = session.managed_account()?;
+    let user = session.user.id;
+    db.write_async(move |conn| {
+        api_keys::revoke(conn, account, ApiKeyId(id))?;
+        activity::record(
+            conn,
+            &client.actor(Some(account), Some(user)),
+            "api_key_revoked",
+            &id.to_string(),
+            now_ms(),
+        )
+    })
+    .await?;
+    Ok(Redirect::to("/api-keys?done=revoked"))
+}
