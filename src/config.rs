@@ -270,6 +270,8 @@ impl Config {
     }
 
     fn validate_people(&self) -> Result<(), ConfigError> {
+        parse_schedule(&self.sender.template_sync_schedule)
+            .map_err(|m| invalid("sender.template_sync_schedule", m))?;
         if !(1..=1024).contains(&self.sender.workers) {
             return Err(invalid("sender.workers", "must be between 1 and 1024"));
         }

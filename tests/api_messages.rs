@@ -554,3 +554,69 @@ fn a_connection_is_checked_with_meta_and_a_new_token_releases_a_held_queue() {
     let _ = simulator.kill();
     let _ = simulator.wait();
 }
+
+#[test]
+fn templates_are_synced_from_meta_and_template_messages_checked_against_them() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let template = |name: &str, language: &str, parameters: usize| {
+        let parameters: Vec<Value> = (0..parameters)
+            .map(|n| json!({"type": "text", "text": format!("p{n}")}))
+            .collect();
+        json!({"connection_id": connection, "to": "+96550001234", "type": "template", "template": {
+            "name": name, "language": {"code": language}, "components": [{"type": "body", "parameters": parameters}]}})
+    };
+    // Before the first sync nothing is known locally: Meta decides.
+    assert_eq!(api.send(template("anything", "en_US", 0)).0, 202);
+
+    let (status, synced) = api.call(
+        "POST",
+        &format!("/api/v1/connections/{connection}/templates/sync"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{synced}");
+    assert_eq!(synced["templates"], 4, "every page of Meta's list was read");
+    let (_, list) = api.call("GET", "/api/v1/templates", None, &[]);
+    let names: Vec<String> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}/{}/{}/{}",
+                t["name"].as_str().unwrap(),
+                t["language"].as_str().unwrap(),
+                t["status"].as_str().unwrap(),
+                t["body_params"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "hello_world/en_US/APPROVED/0",
+            "order_update/ar/APPROVED/2",
+            "order_update/en_US/APPROVED/2",
+            "spring_sale/en_US/PAUSED/1"
+        ]
+    );
+
+    let (status, accepted) = api.send(template("order_update", "ar", 2));
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(
+        api.wait_for(accepted["id"].as_str().unwrap(), &["sent", "failed"])["status"],
+        "sent"
+    );
+    for (request, field) in [
+        (template("order_update", "en_US", 1), "template.components"),
+        (template("order_update", "fr", 2), "template.name"),
+        (template("spring_sale", "en_US", 1), "template.name"),
+        (template("no_such_template", "en_US", 0), "template.name"),
+    ] {
+        let (status, answer) = api.send(request.clone());
+        assert_eq!(status, 400, "{request}: {answer}");
+        assert_eq!(answer["error"]["details"]["field"], field, "{request}");
+    }
+}

@@ -25,7 +25,9 @@ pub fn routes() -> Vec<rocket::Route> {
         get_connection,
         update_connection,
         delete_connection,
-        check_connection
+        check_connection,
+        sync_templates,
+        list_templates
     ]
 }
 
@@ -285,6 +287,32 @@ async fn check_connection(
             json!({"ok": false, "error": {"code": null, "title": "Meta could not be reached", "details": reason}})
         }
     }))
+}
+
+/// Fetches the connection's templates from Meta now (they are also refreshed on a schedule).
+#[post("/api/v1/connections/<id>/templates/sync")]
+async fn sync_templates(
+    id: &str,
+    auth: ApiAuth,
+    db: &State<Db>,
+    agent: &State<ureq::Agent>,
+) -> Result<Json<Value>> {
+    let (connection, _) = load(db, auth, id).await?;
+    let (db, agent) = (db.inner().clone(), agent.inner().clone());
+    let count = rocket::tokio::task::spawn_blocking(move || {
+        crate::jobs::templates::sync_connection(&db, &agent, auth.account, &connection)
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("sync task failed: {e}")))??;
+    Ok(Json(json!({ "templates": count })))
+}
+
+#[get("/api/v1/templates")]
+async fn list_templates(auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
+    let list = db
+        .read_async(move |conn| crate::store::templates::list_for_account(conn, auth.account))
+        .await?;
+    Ok(Json(json!({ "data": list })))
 }
 
 #[delete("/api/v1/connections/<id>")]

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::meta::{errors, validate};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, ListFilter, MessageId, NewMessage, StoredMessage};
-use crate::store::{AccountId, Db, ids, now_ms};
+use crate::store::{AccountId, Db, ids, now_ms, templates};
 use hmac::{KeyInit, Mac};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -78,12 +78,14 @@ async fn send_message(
         request.get("connection_id").unwrap_or(&Value::Null),
         "connection_id",
     )?);
+    let template = (checked.kind == "template").then(|| checked.body["template"].clone());
     // Sealing happens here, off the writer thread, with the account's cached data key.
     let key_db = db.inner().clone();
     let (connection, key) = db
         .read_async(move |conn| {
             let connection = connections::find(conn, account, connection_id)?
                 .ok_or_else(|| Error::invalid("connection_id", "no such connection"))?;
+            check_template(conn, account, connection_id, &template)?;
             Ok((connection, key_db.keyring().data_key(conn, account)?))
         })
         .await?;
@@ -137,6 +139,61 @@ async fn send_message(
     }
     waker.wake();
     Ok((Status::Accepted, Json(answer)))
+}
+
+/// Checks a template message against the connection's synced templates: it must exist in that language,
+/// be approved, and get as many body parameters as it has. Before the first sync nothing can be known,
+/// and Meta has the last word.
+fn check_template(
+    conn: &rusqlite::Connection,
+    account: AccountId,
+    connection: ConnectionId,
+    template: &Option<Value>,
+) -> Result<()> {
+    let Some(template) = template else {
+        return Ok(());
+    };
+    if !templates::synced(conn, account, connection)? {
+        return Ok(());
+    }
+    let name = template["name"].as_str().unwrap_or_default();
+    let language = template["language"]["code"].as_str().unwrap_or_default();
+    let Some(known) = templates::find(conn, account, connection, name, language)? else {
+        return Err(Error::invalid(
+            "template.name",
+            format!("there is no template {name:?} in {language:?} on this number"),
+        ));
+    };
+    if known.status != "APPROVED" {
+        return Err(Error::invalid(
+            "template.name",
+            format!(
+                "the template is {}, not approved",
+                known.status.to_lowercase()
+            ),
+        ));
+    }
+    let given = template["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            c["type"]
+                .as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+        })
+        .map(|c| c["parameters"].as_array().map_or(0, Vec::len) as i64)
+        .sum::<i64>();
+    if given != known.body_params {
+        return Err(Error::invalid(
+            "template.components",
+            format!(
+                "the template's body takes {} parameters, {given} were given",
+                known.body_params
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The message as the API shows it; recipient and body are opened with the account's key.

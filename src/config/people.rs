@@ -10,11 +10,16 @@ pub struct Sender {
     /// Threads calling Meta at once. Each waits for Meta's answer, so this bounds messages in flight:
     /// throughput ≈ workers / Meta's latency (64 workers at 50 ms ≈ 1,280 messages per second).
     pub workers: usize,
+    /// When every connection's message templates are fetched again from Meta (cron, UTC).
+    pub template_sync_schedule: String,
 }
 
 impl Default for Sender {
     fn default() -> Self {
-        Sender { workers: 64 }
+        Sender {
+            workers: 64,
+            template_sync_schedule: "0 15 * * * *".into(),
+        }
     }
 }
 

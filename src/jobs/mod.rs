@@ -3,6 +3,7 @@
 pub mod maintenance;
 pub mod scheduler;
 pub mod sender;
+pub mod templates;
 
 use crate::api::KeysUsed;
 use crate::config::{Config, parse_schedule};
@@ -22,11 +23,18 @@ const FLUSH_EVERY: Duration = Duration::from_secs(10);
 pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
     let schedule =
         |expr: &str| parse_schedule(expr).expect("schedules are validated when the config loads");
-    vec![ScheduledJob {
-        name: maintenance::JOB,
-        schedule: schedule(&config.storage.maintenance_schedule),
-        run: maintenance::maintenance_job,
-    }]
+    vec![
+        ScheduledJob {
+            name: maintenance::JOB,
+            schedule: schedule(&config.storage.maintenance_schedule),
+            run: maintenance::maintenance_job,
+        },
+        ScheduledJob {
+            name: templates::JOB,
+            schedule: schedule(&config.sender.template_sync_schedule),
+            run: templates::template_sync_job,
+        },
+    ]
 }
 
 struct Threads {

@@ -120,3 +120,39 @@ pub fn phone_number(
         ))),
     }
 }
+
+/// Every template of a WhatsApp Business Account, following Meta's `paging.next` links (at most 50 pages).
+pub fn templates(
+    agent: &ureq::Agent,
+    base_url: &str,
+    version: &str,
+    waba_id: &str,
+    token: &str,
+) -> Result<Vec<Value>, SendError> {
+    let mut url = format!(
+        "{base_url}/{version}/{waba_id}/message_templates?fields=name,language,status,category,components&limit=100"
+    );
+    let mut all = Vec::new();
+    for _ in 0..50 {
+        let mut response = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .map_err(|e| SendError::Network(e.to_string()))?;
+        let status = response.status().as_u16();
+        let page: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            return Err(meta_error(status, &page)
+                .map(SendError::Meta)
+                .unwrap_or_else(|| {
+                    SendError::Network(format!("HTTP {status} without Meta's error body"))
+                }));
+        }
+        all.extend(page["data"].as_array().cloned().unwrap_or_default());
+        match page["paging"]["next"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => return Ok(all),
+        }
+    }
+    Ok(all)
+}

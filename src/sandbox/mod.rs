@@ -25,7 +25,56 @@ mod standalone;
 pub use standalone::run_standalone;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![sandbox_send, sandbox_phone_number]
+    routes![sandbox_send, sandbox_phone_number, sandbox_templates]
+}
+
+/// The sandbox's templates, two per page so that clients must follow `paging.next` as with Meta.
+pub fn templates_page(after: Option<&str>, next_base: &str) -> Value {
+    let all = json!([
+        {"name": "hello_world", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+         "components": [{"type": "BODY", "text": "Hello, thank you for your message."}]},
+        {"name": "order_update", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
+         "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way."}]},
+        {"name": "order_update", "language": "ar", "status": "APPROVED", "category": "UTILITY",
+         "components": [{"type": "BODY", "text": "مرحبًا {{1}}، طلبك {{2}} في الطريق."}]},
+        {"name": "spring_sale", "language": "en_US", "status": "PAUSED", "category": "MARKETING",
+         "components": [{"type": "HEADER", "format": "TEXT", "text": "Spring sale"},
+                        {"type": "BODY", "text": "Hi {{1}}, 20% off until Friday."}]},
+    ]);
+    let all = all.as_array().cloned().unwrap_or_default();
+    let start: usize = after
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0)
+        .min(all.len());
+    let end = (start + 2).min(all.len());
+    let mut page =
+        json!({ "data": all[start..end], "paging": {"cursors": {"after": end.to_string()}} });
+    if end < all.len() {
+        page["paging"]["next"] = json!(format!("{next_base}?after={end}"));
+    }
+    page
+}
+
+#[rocket::get("/sandbox/graph/<version>/<waba_id>/message_templates?<after>")]
+async fn sandbox_templates(
+    version: &str,
+    waba_id: &str,
+    after: Option<&str>,
+    bearer: Bearer,
+    db: &State<Db>,
+    config: &State<crate::config::Config>,
+) -> (Status, Json<Value>) {
+    if !connections::valid_graph_version(version) {
+        return meta_error(100, 400, "Unknown path components");
+    }
+    if !authorised(db, waba_id, &bearer).await {
+        return meta_error(190, 401, "Invalid OAuth access token");
+    }
+    let next_base = format!(
+        "{}/sandbox/graph/{version}/{waba_id}/message_templates",
+        config.server.public_url
+    );
+    (Status::Ok, Json(templates_page(after, &next_base)))
 }
 
 /// What Meta says about a number; the sandbox's numbers are always in good standing.
@@ -58,11 +107,11 @@ async fn sandbox_phone_number(
 }
 
 /// Whether the bearer token is the sandbox connection's own (compared in constant time).
-async fn authorised(db: &Db, phone_number_id: &str, bearer: &Bearer) -> bool {
-    let (phone, keyring_db) = (phone_number_id.to_owned(), db.clone());
+async fn authorised(db: &Db, meta_id: &str, bearer: &Bearer) -> bool {
+    let (phone, keyring_db) = (meta_id.to_owned(), db.clone());
     let token = db
         .read_async(move |conn| {
-            let Some(found) = connections::find_sandbox_by_phone(conn, &phone)? else {
+            let Some(found) = connections::find_sandbox(conn, &phone)? else {
                 return Ok(None);
             };
             Ok(Some(

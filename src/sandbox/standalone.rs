@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 struct Standalone {
+    base: String,
     latency: Duration,
     received: Mutex<HashMap<String, u32>>,
 }
@@ -62,6 +63,19 @@ fn standalone_phone_number(
     )
 }
 
+#[get("/<version>/<waba_id>/message_templates?<after>")]
+fn standalone_templates(
+    version: &str,
+    waba_id: &str,
+    after: Option<&str>,
+    standalone: &State<Standalone>,
+) -> Json<Value> {
+    Json(super::templates_page(
+        after,
+        &format!("{}/{version}/{waba_id}/message_templates", standalone.base),
+    ))
+}
+
 #[get("/_sandbox/received")]
 fn received(standalone: &State<Standalone>) -> Json<Value> {
     let counts = standalone
@@ -87,10 +101,16 @@ pub fn run_standalone(listen: SocketAddr, latency_ms: u64) -> anyhow::Result<()>
     let rocket = rocket::custom(figment)
         .mount(
             "/",
-            routes![standalone_send, standalone_phone_number, received],
+            routes![
+                standalone_send,
+                standalone_phone_number,
+                standalone_templates,
+                received
+            ],
         )
         .manage(SandboxState::default())
         .manage(Standalone {
+            base: format!("http://{listen}"),
             latency: Duration::from_millis(latency_ms),
             received: Mutex::new(HashMap::new()),
         })

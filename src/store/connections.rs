@@ -202,17 +202,13 @@ pub fn find(
         .optional()?)
 }
 
-/// The sandbox connection with this phone number id (the simulator authenticates its callers with it).
-pub fn find_sandbox_by_phone(
-    conn: &Connection,
-    phone_number_id: &str,
-) -> Result<Option<ConnectionInfo>> {
+/// The sandbox connection with this phone number id or business account id (the simulator authenticates
+/// its callers with the connection's token).
+pub fn find_sandbox(conn: &Connection, meta_id: &str) -> Result<Option<ConnectionInfo>> {
     Ok(conn
         .query_row(
-            &format!(
-                "SELECT {COLUMNS} FROM connections WHERE phone_number_id = ?1 AND kind = 'sandbox'"
-            ),
-            [phone_number_id],
+            &format!("SELECT {COLUMNS} FROM connections WHERE kind = 'sandbox' AND (phone_number_id = ?1 OR waba_id = ?1)"),
+            [meta_id],
             from_row,
         )
         .optional()?)

@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_foundation.sql"),
     include_str!("migrations/0002_people.sql"),
     include_str!("migrations/0003_messaging.sql"),
+    include_str!("migrations/0004_templates.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

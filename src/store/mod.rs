@@ -15,6 +15,7 @@ pub mod migrations;
 mod readers;
 pub mod rotation;
 pub mod sessions;
+pub mod templates;
 pub mod tokens;
 pub mod users;
 pub mod writer;

@@ -1,0 +1,65 @@
+//! Template sync: on demand for one connection, and on a schedule for all of them.
+
+use crate::meta::graph::{self, SendError};
+use crate::store::connections::{self, ConnectionInfo};
+use crate::store::{AccountId, Db, templates};
+use serde_json::json;
+
+pub const JOB: &str = "template_sync";
+
+/// Fetches the connection's templates from Meta and stores them; how many there are.
+pub fn sync_connection(
+    db: &Db,
+    agent: &ureq::Agent,
+    account: AccountId,
+    connection: &ConnectionInfo,
+) -> crate::error::Result<usize> {
+    let id = connection.id;
+    let token =
+        db.read(|conn| Ok(connections::secrets(conn, db.keyring(), account, id)?.access_token))?;
+    let listed = graph::templates(
+        agent,
+        &connection.graph_base_url,
+        &connection.graph_version,
+        &connection.waba_id,
+        &token,
+    )
+    .map_err(|e| match e {
+        SendError::Meta(e) => crate::error::Error::Unavailable(format!(
+            "Meta refused the template list: (#{}) {}",
+            e.code, e.title
+        )),
+        SendError::Network(reason) => {
+            crate::error::Error::Unavailable(format!("Meta could not be reached: {reason}"))
+        }
+    })?;
+    db.write(move |conn| templates::replace_for_connection(conn, account, id, &listed))
+}
+
+/// The scheduled run: every active connection of every account. One failing connection does not stop the others.
+pub fn template_sync_job(db: &Db) -> anyhow::Result<serde_json::Value> {
+    let all: Vec<ConnectionInfo> = db.read(|conn| {
+        let mut stmt =
+            conn.prepare("SELECT DISTINCT account_id FROM connections WHERE state = 'active'")?;
+        let accounts: Vec<i64> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut all = Vec::new();
+        for account in accounts {
+            all.extend(connections::list_for_account(conn, AccountId(account))?);
+        }
+        Ok(all)
+    })?;
+    let agent = graph::agent();
+    let (mut synced, mut failed) = (0, 0);
+    for connection in &all {
+        match sync_connection(db, &agent, connection.account_id, connection) {
+            Ok(_) => synced += 1,
+            Err(e) => {
+                failed += 1;
+                tracing::warn!(connection = connection.id.0, error = %e, "template sync failed");
+            }
+        }
+    }
+    Ok(json!({ "connections_synced": synced, "connections_failed": failed }))
+}
