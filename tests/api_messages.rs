@@ -620,3 +620,67 @@ fn templates_are_synced_from_meta_and_template_messages_checked_against_them() {
         assert_eq!(answer["error"]["details"]["field"], field, "{request}");
     }
 }
+
+#[test]
+fn the_24_hour_window_is_reported_and_enforced_where_the_connection_asks() {
+    let install = Install::new();
+    let server = install.serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let text = |connection: &str| json!({"connection_id": connection, "to": "+96550001234", "type": "text", "text": {"body": "hi"}});
+    let (_, answer) = api.send(text(&connection));
+    assert_eq!(
+        answer["customer_service_window"]["state"], "unknown",
+        "nothing received from this customer yet"
+    );
+
+    let (status, inbound) = api.call(
+        "POST",
+        &format!("/api/v1/connections/{connection}/sandbox/inbound"),
+        Some(json!({"from": "+965 5000 1234", "text": "Is my order ready?"})),
+        &[],
+    );
+    assert_eq!(status, 200, "{inbound}");
+    let (_, answer) = api.send(text(&connection));
+    assert_eq!(answer["customer_service_window"]["state"], "open");
+    let expires = answer["customer_service_window"]["expires_at"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        expires,
+        inbound["received_at"].as_i64().unwrap() + 24 * 3_600_000
+    );
+
+    // A connection that enforces the window refuses free-form messages outside it, but not templates.
+    let (_, strict) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(json!({"kind": "sandbox", "name": "Strict", "enforce_window": true})),
+        &[],
+    );
+    let strict = strict["id"].as_str().unwrap().to_owned();
+    let (status, refused) = api.send(text(&strict));
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["details"]["field"], "type");
+    let template = json!({"connection_id": strict, "to": "+96550001234", "type": "template",
+        "template": {"name": "hello_world", "language": {"code": "en_US"}}});
+    assert_eq!(api.send(template).0, 202);
+    api.call(
+        "POST",
+        &format!("/api/v1/connections/{strict}/sandbox/inbound"),
+        Some(json!({"from": "+96550001234"})),
+        &[],
+    );
+    assert_eq!(api.send(text(&strict)).0, 202, "inside the window");
+    // Twenty-five hours later the window has closed.
+    rusqlite::Connection::open(install.db_path())
+        .unwrap()
+        .execute_batch("UPDATE contacts SET last_inbound_at = last_inbound_at - 25 * 3600000")
+        .unwrap();
+    let (status, _) = api.send(text(&strict));
+    assert_eq!(status, 400);
+    let (_, lenient) = api.send(text(&connection));
+    assert_eq!(
+        lenient["customer_service_window"]["state"], "closed",
+        "reported, not refused, by default"
+    );
+}

@@ -27,7 +27,8 @@ pub fn routes() -> Vec<rocket::Route> {
         delete_connection,
         check_connection,
         sync_templates,
-        list_templates
+        list_templates,
+        simulate_inbound
     ]
 }
 
@@ -313,6 +314,40 @@ async fn list_templates(auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
         .read_async(move |conn| crate::store::templates::list_for_account(conn, auth.account))
         .await?;
     Ok(Json(json!({ "data": list })))
+}
+
+/// The sandbox's stand-in for a customer writing to the number: it opens the 24-hour window, as a real
+/// inbound message would.
+#[post(
+    "/api/v1/connections/<id>/sandbox/inbound",
+    format = "json",
+    data = "<body>"
+)]
+async fn simulate_inbound(
+    id: &str,
+    auth: ApiAuth,
+    body: Json<Value>,
+    db: &State<Db>,
+) -> Result<Json<Value>> {
+    let (connection, _) = load(db, auth, id).await?;
+    if connection.kind != "sandbox" {
+        return Err(Error::invalid(
+            "id",
+            "only a sandbox connection can simulate a customer",
+        ));
+    }
+    let from = body.get("from").and_then(Value::as_str).unwrap_or_default();
+    let digits = crate::meta::validate::normalize_phone(from)
+        .ok_or_else(|| Error::invalid("from", "must be a phone number in international format"))?;
+    let index = db.keyring().phone_index(auth.account, &digits);
+    let at = crate::store::now_ms();
+    db.write_async(move |conn| {
+        crate::store::contacts::record_inbound(conn, auth.account, connection.id, &index, at)
+    })
+    .await?;
+    Ok(Json(
+        json!({ "from": format!("+{digits}"), "received_at": at }),
+    ))
 }
 
 #[delete("/api/v1/connections/<id>")]

@@ -6,8 +6,7 @@ use crate::error::{Error, Result};
 use crate::meta::{errors, validate};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, ListFilter, MessageId, NewMessage, StoredMessage};
-use crate::store::{AccountId, Db, ids, now_ms, templates};
-use hmac::{KeyInit, Mac};
+use crate::store::{AccountId, Db, contacts, ids, now_ms, templates};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
@@ -43,15 +42,6 @@ impl<'r> FromRequest<'r> for IdempotencyKey {
     }
 }
 
-/// A keyed hash of the recipient, so messages can be searched by number without storing it in the clear.
-fn recipient_index(db: &Db, account: AccountId, digits: &str) -> Vec<u8> {
-    let key = db.keyring().derive(b"recipient index");
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length works");
-    mac.update(&account.0.to_be_bytes());
-    mac.update(digits.as_bytes());
-    mac.finalize().into_bytes().to_vec()
-}
-
 #[post("/api/v1/messages", format = "json", data = "<request>")]
 async fn send_message(
     auth: ApiAuth,
@@ -81,14 +71,28 @@ async fn send_message(
     let template = (checked.kind == "template").then(|| checked.body["template"].clone());
     // Sealing happens here, off the writer thread, with the account's cached data key.
     let key_db = db.inner().clone();
-    let (connection, key) = db
+    let index = db.keyring().phone_index(account, &checked.to);
+    let window_index = index.clone();
+    let (connection, key, last_inbound) = db
         .read_async(move |conn| {
             let connection = connections::find(conn, account, connection_id)?
                 .ok_or_else(|| Error::invalid("connection_id", "no such connection"))?;
             check_template(conn, account, connection_id, &template)?;
-            Ok((connection, key_db.keyring().data_key(conn, account)?))
+            let last_inbound = contacts::last_inbound(conn, account, connection_id, &window_index)?;
+            Ok((
+                connection,
+                key_db.keyring().data_key(conn, account)?,
+                last_inbound,
+            ))
         })
         .await?;
+    let window = Window::at(last_inbound, now_ms());
+    if connection.enforce_window && checked.kind != "template" && window.state != "open" {
+        return Err(Error::invalid(
+            "type",
+            "the customer has not written in the last 24 hours, so only a template can be sent (this connection refuses other messages then)",
+        ));
+    }
     let id = MessageId(ids::time_ordered()?);
     let now = now_ms();
     let body = serde_json::to_vec(&checked.body).map_err(|e| Error::Internal(e.into()))?;
@@ -100,7 +104,7 @@ async fn send_message(
             &messages::recipient_place(account, id),
             checked.to.as_bytes(),
         )?,
-        recipient_index: recipient_index(db, account, &checked.to),
+        recipient_index: index,
         kind: checked.kind.clone(),
         body: key.seal(&messages::body_place(account, id), &body)?,
         now,
@@ -112,6 +116,7 @@ async fn send_message(
         "to": format!("+{}", checked.to),
         "type": checked.kind,
         "created_at": now,
+        "customer_service_window": window.to_json(),
     });
     let stored = answer.to_string();
     let idempotency_key = idempotency.0;
@@ -139,6 +144,36 @@ async fn send_message(
     }
     waker.wake();
     Ok((Status::Accepted, Json(answer)))
+}
+
+/// The 24-hour customer-service window of a recipient, as far as this number knows it.
+struct Window {
+    state: &'static str,
+    expires_at: Option<i64>,
+}
+
+impl Window {
+    fn at(last_inbound: Option<i64>, now: i64) -> Window {
+        match last_inbound {
+            Some(at) if now < at + contacts::WINDOW_MS => Window {
+                state: "open",
+                expires_at: Some(at + contacts::WINDOW_MS),
+            },
+            Some(at) => Window {
+                state: "closed",
+                expires_at: Some(at + contacts::WINDOW_MS),
+            },
+            // Messages received before the number was connected here are unknown: Meta decides.
+            None => Window {
+                state: "unknown",
+                expires_at: None,
+            },
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({ "state": self.state, "expires_at": self.expires_at })
+    }
 }
 
 /// Checks a template message against the connection's synced templates: it must exist in that language,
@@ -278,7 +313,7 @@ async fn list_messages(
         Some(to) => {
             let digits = validate::normalize_phone(to)
                 .ok_or_else(|| Error::invalid("to", "is not a phone number"))?;
-            Some(recipient_index(db, auth.account, &digits))
+            Some(db.keyring().phone_index(auth.account, &digits))
         }
         None => None,
     };

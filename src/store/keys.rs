@@ -206,6 +206,18 @@ pub fn check_master_key(conn: &Connection, master: &Key, path: &Path) -> Result<
 }
 
 impl Keyring {
+    /// A keyed hash of a phone number (E.164 digits) within an account: numbers can be looked up without
+    /// being stored in the clear.
+    pub fn phone_index(&self, account: AccountId, digits: &str) -> Vec<u8> {
+        use hmac::{KeyInit, Mac};
+        let key = self.derive(b"recipient index");
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length works");
+        mac.update(&account.0.to_be_bytes());
+        mac.update(digits.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     /// A secret for another purpose (such as signing cookies), derived from the master key so there is
     /// only one secret to keep.
     pub fn derive(&self, purpose: &[u8]) -> [u8; 32] {

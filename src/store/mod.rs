@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod backup;
 pub mod connections;
 pub mod consents;
+pub mod contacts;
 pub mod ids;
 pub mod job_runs;
 pub mod keys;
