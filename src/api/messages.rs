@@ -232,7 +232,11 @@ fn check_template(
 }
 
 /// The message as the API shows it; recipient and body are opened with the account's key.
-fn to_json(db: &Db, conn: &rusqlite::Connection, message: &StoredMessage) -> Result<Value> {
+pub(crate) fn to_json(
+    db: &Db,
+    conn: &rusqlite::Connection,
+    message: &StoredMessage,
+) -> Result<Value> {
     let key = db.keyring().data_key(conn, message.account_id)?;
     let to = key.open(
         &messages::recipient_place(message.account_id, message.id),

@@ -1,7 +1,7 @@
 //! The developer API under /api/v1: JSON in, JSON out, `Authorization: Bearer wapi_...`.
 
 mod connections;
-mod messages;
+pub(crate) mod messages;
 
 use crate::error::Error;
 use crate::store::api_keys::{self, ApiKeyId};

@@ -24,6 +24,7 @@ mod dashboard;
 mod headers;
 mod health;
 pub mod i18n;
+mod messages;
 pub mod page;
 mod password_reset;
 mod privacy;
@@ -48,6 +49,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(password_reset::routes());
     all.extend(team::routes());
     all.extend(api_keys::routes());
+    all.extend(messages::routes());
     all.extend(profile::routes());
     all.extend(admin::routes());
     all.extend(privacy::routes());

@@ -1,0 +1,89 @@
+//! The message log pages: what was sent, to whom, how it went, for the account's own messages only.
+
+mod common;
+
+use common::web::{App, app};
+use rocket::http::{ContentType, Header, Status};
+use serde_json::{Value, json};
+
+fn key_in(html: &str) -> String {
+    let start = html
+        .find("id=\"new-key\">")
+        .expect("the new key is on the page")
+        + "id=\"new-key\">".len();
+    html[start..start + html[start..].find('<').unwrap()].to_owned()
+}
+
+/// Sends one message through the API with a key made on the API keys page; its id.
+fn send_one(app: &App, body: &str) -> String {
+    let key = key_in(
+        &app.submit("/api-keys", "/api-keys", &[("name", "k")])
+            .into_string()
+            .unwrap(),
+    );
+    let auth = Header::new("Authorization", format!("Bearer {key}"));
+    let connection: Value = app
+        .client
+        .post("/api/v1/connections")
+        .header(auth.clone())
+        .header(ContentType::JSON)
+        .body(json!({"kind": "sandbox", "name": "Shop number"}).to_string())
+        .dispatch()
+        .into_json()
+        .unwrap();
+    let message: Value = app
+        .client
+        .post("/api/v1/messages")
+        .header(auth)
+        .header(ContentType::JSON)
+        .body(json!({"connection_id": connection["id"], "to": "+96550001234", "type": "text", "text": {"body": body}}).to_string())
+        .dispatch()
+        .into_json()
+        .unwrap();
+    message["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_log_and_the_detail_page_show_the_accounts_messages_in_words() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let id = send_one(&app, "Your order is ready");
+    let (status, log) = app.page("/messages");
+    assert_eq!(status, Status::Ok);
+    assert!(log.contains("+96550001234") && log.contains(&format!("/messages/{id}")));
+    assert!(
+        log.contains("Shop number"),
+        "the number filter lists the connections"
+    );
+    let (status, detail) = app.page(&format!("/messages/{id}"));
+    assert_eq!(status, Status::Ok);
+    assert!(detail.contains("Your order is ready") && detail.contains("id=\"timeline\""));
+    let (_, filtered) = app.page("/messages?status=failed");
+    assert!(!filtered.contains(&format!("/messages/{id}")));
+
+    app.logout();
+    app.register("Eve", "Other", "eve@other.test");
+    assert_eq!(app.page(&format!("/messages/{id}")).0, Status::NotFound);
+    assert!(!app.page("/messages").1.contains("+96550001234"));
+}
+
+#[test]
+fn the_log_speaks_arabic() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let token = common::web::csrf_in(&app.page("/messages").1);
+    app.post_raw(
+        "/language",
+        &token,
+        &[("lang", "ar"), ("back", "/messages")],
+    );
+    send_one(&app, "مرحبا");
+    let (_, log) = app.page("/messages");
+    assert!(log.contains("dir=\"rtl\"") && log.contains("الرسائل"));
+    assert!(
+        ["في الانتظار", "قيد الإرسال", "أُرسلت"]
+            .iter()
+            .any(|status| log.contains(status)),
+        "the status in words"
+    );
+}
