@@ -87,3 +87,64 @@ fn the_log_speaks_arabic() {
         "the status in words"
     );
 }
+
+#[test]
+fn numbers_are_added_checked_with_meta_and_removed_from_the_numbers_page() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let fields = [
+        ("kind", "sandbox"),
+        ("name", "Test number"),
+        ("phone_number_id", ""),
+        ("waba_id", ""),
+        ("access_token", ""),
+        ("app_secret", ""),
+        ("throughput_mps", "80"),
+    ];
+    let added = app.submit("/connections", "/connections", &fields);
+    assert_eq!(added.status(), Status::SeeOther);
+    let (_, page) = app.page("/connections?done=added");
+    assert!(
+        page.contains("Test number")
+            && page.contains("/webhooks/meta/")
+            && page.contains("The number was added.")
+    );
+    let id: i64 = app
+        .db()
+        .query_row("SELECT id FROM connections", [], |r| r.get(0))
+        .unwrap();
+    // The sandbox answers the check only on the server's own address, which a local client does not serve:
+    // the page then says Meta could not be reached, in words, instead of failing.
+    let checked = app.submit("/connections", &format!("/connections/{id}/check"), &[]);
+    assert_eq!(checked.status(), Status::Ok);
+    assert!(
+        checked
+            .into_string()
+            .unwrap()
+            .contains("id=\"check-result\"")
+    );
+
+    let cloud = [
+        ("kind", "cloud"),
+        ("name", "Main"),
+        ("phone_number_id", "106540352242922"),
+        ("waba_id", "102290129340398"),
+        ("access_token", ""),
+        ("app_secret", "s"),
+        ("throughput_mps", "80"),
+    ];
+    let refused = app.submit("/connections", "/connections", &cloud);
+    assert_eq!(
+        refused.status(),
+        Status::UnprocessableEntity,
+        "the access token is required"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM connections"), 1);
+
+    assert_eq!(
+        app.submit("/connections", &format!("/connections/{id}/remove"), &[])
+            .status(),
+        Status::SeeOther
+    );
+    assert_eq!(app.count("SELECT count(*) FROM connections"), 0);
+}

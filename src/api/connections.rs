@@ -5,10 +5,10 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::meta::errors;
 use crate::meta::graph::{self, SendError};
-use crate::store::Db;
 use crate::store::connections::{
     self, ConnectionChange, ConnectionId, ConnectionInfo, NewConnection,
 };
+use crate::store::{AccountId, Db};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
@@ -67,7 +67,7 @@ fn random_hex(bytes: usize) -> Result<String> {
 }
 
 /// Reads a create request into a new connection; the sandbox makes up its own ids and secrets.
-fn new_connection(body: &Value, config: &Config) -> Result<NewConnection> {
+pub(crate) fn new_connection(body: &Value, config: &Config) -> Result<NewConnection> {
     let kind = string(body, "kind").unwrap_or_default();
     let name = string(body, "name").unwrap_or_default();
     let throughput_mps = body.get("throughput_mps").map_or(Ok(80), |v| {
@@ -251,17 +251,27 @@ async fn check_connection(
     agent: &State<ureq::Agent>,
 ) -> Result<Json<Value>> {
     let (connection, _) = load(db, auth, id).await?;
-    let keyring_db = db.inner().clone();
+    Ok(Json(check(db, agent, auth.account, connection).await?))
+}
+
+/// The outcome of asking Meta about a connection's number, as `{"ok": true, ...}` or `{"ok": false, "error": ...}`.
+pub(crate) async fn check(
+    db: &Db,
+    agent: &ureq::Agent,
+    account: AccountId,
+    connection: ConnectionInfo,
+) -> Result<Value> {
+    let keyring_db = db.clone();
     let connection_id = connection.id;
     let token = db
         .read_async(move |conn| {
             Ok(
-                connections::secrets(conn, keyring_db.keyring(), auth.account, connection_id)?
+                connections::secrets(conn, keyring_db.keyring(), account, connection_id)?
                     .access_token,
             )
         })
         .await?;
-    let agent = agent.inner().clone();
+    let agent = agent.clone();
     let answer = rocket::tokio::task::spawn_blocking(move || {
         graph::phone_number(
             &agent,
@@ -273,7 +283,7 @@ async fn check_connection(
     })
     .await
     .map_err(|e| Error::Internal(anyhow::anyhow!("check task failed: {e}")))?;
-    Ok(Json(match answer {
+    Ok(match answer {
         Ok(number) => json!({
             "ok": true,
             "verified_name": number["verified_name"],
@@ -287,7 +297,7 @@ async fn check_connection(
         Err(SendError::Network(reason)) => {
             json!({"ok": false, "error": {"code": null, "title": "Meta could not be reached", "details": reason}})
         }
-    }))
+    })
 }
 
 /// Fetches the connection's templates from Meta now (they are also refreshed on a schedule).

@@ -1,6 +1,6 @@
 //! The developer API under /api/v1: JSON in, JSON out, `Authorization: Bearer wapi_...`.
 
-mod connections;
+pub(crate) mod connections;
 pub(crate) mod messages;
 
 use crate::error::Error;
