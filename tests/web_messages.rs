@@ -148,3 +148,57 @@ fn numbers_are_added_checked_with_meta_and_removed_from_the_numbers_page() {
     );
     assert_eq!(app.count("SELECT count(*) FROM connections"), 0);
 }
+
+#[test]
+fn the_compose_page_shows_the_json_and_queues_the_message() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let fields = [
+        ("kind", "sandbox"),
+        ("name", "Shop number"),
+        ("phone_number_id", ""),
+        ("waba_id", ""),
+        ("access_token", ""),
+        ("app_secret", ""),
+        ("throughput_mps", "80"),
+    ];
+    app.submit("/connections", "/connections", &fields);
+    let connection: i64 = app
+        .db()
+        .query_row("SELECT id FROM connections", [], |r| r.get(0))
+        .unwrap();
+    let connection = connection.to_string();
+    let message = |action: &'static str, to: &'static str| {
+        vec![
+            ("action", action),
+            ("connection_id", connection.as_str()),
+            ("to", to),
+            ("kind", "template"),
+            ("reference", "order_update"),
+            ("language", "en_US"),
+            ("text", "Sara\n860198"),
+        ]
+    };
+    let preview = app.submit("/compose", "/compose", &message("preview", "+96550001234"));
+    assert_eq!(preview.status(), Status::Ok);
+    let html = preview.into_string().unwrap();
+    assert!(
+        html.contains("id=\"preview\"") && html.contains("order_update") && html.contains("860198")
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages"),
+        0,
+        "a preview sends nothing"
+    );
+
+    let bad = app.submit("/compose", "/compose", &message("send", "12"));
+    assert_eq!(bad.status(), Status::UnprocessableEntity);
+    assert_eq!(app.count("SELECT count(*) FROM messages"), 0);
+
+    let sent = app.submit("/compose", "/compose", &message("send", "+96550001234"));
+    assert_eq!(sent.status(), Status::SeeOther);
+    let location = sent.headers().get_one("Location").unwrap().to_owned();
+    assert!(location.starts_with("/messages/"));
+    assert_eq!(app.count("SELECT count(*) FROM messages"), 1);
+    assert!(app.page(&location).1.contains("order_update"));
+}

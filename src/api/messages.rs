@@ -50,17 +50,27 @@ async fn send_message(
     db: &State<Db>,
     waker: &State<crate::jobs::sender::Waker>,
 ) -> Result<(Status, Json<Value>)> {
-    let account = auth.account;
+    let (status, answer) = enqueue(db, waker, auth.account, &request, idempotency.0).await?;
+    Ok((status, Json(answer)))
+}
+
+/// Checks a message and commits it to the outbox; the answer to give (the first one again for a repeated
+/// Idempotency-Key). Shared by the API and the compose page.
+pub(crate) async fn enqueue(
+    db: &Db,
+    waker: &crate::jobs::sender::Waker,
+    account: AccountId,
+    request: &Value,
+    idempotency_key: Option<String>,
+) -> Result<(Status, Value)> {
+    let idempotency = IdempotencyKey(idempotency_key);
     if let Some(key) = idempotency.0.clone() {
         let earlier = db
             .read_async(move |conn| messages::idempotent_answer(conn, account, &key, now_ms()))
             .await?;
         if let Some((status, body)) = earlier {
             let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            return Ok((
-                Status::from_code(status).unwrap_or(Status::Accepted),
-                Json(body),
-            ));
+            return Ok((Status::from_code(status).unwrap_or(Status::Accepted), body));
         }
     }
     let checked = validate::check(&request)?;
@@ -70,7 +80,7 @@ async fn send_message(
     )?);
     let template = (checked.kind == "template").then(|| checked.body["template"].clone());
     // Sealing happens here, off the writer thread, with the account's cached data key.
-    let key_db = db.inner().clone();
+    let key_db = db.clone();
     let index = db.keyring().phone_index(account, &checked.to);
     let window_index = index.clone();
     let (connection, key, last_inbound) = db
@@ -137,13 +147,10 @@ async fn send_message(
         .await?;
     if let Some((status, body)) = first {
         let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        return Ok((
-            Status::from_code(status).unwrap_or(Status::Accepted),
-            Json(body),
-        ));
+        return Ok((Status::from_code(status).unwrap_or(Status::Accepted), body));
     }
     waker.wake();
-    Ok((Status::Accepted, Json(answer)))
+    Ok((Status::Accepted, answer))
 }
 
 /// The 24-hour customer-service window of a recipient, as far as this number knows it.

@@ -20,6 +20,7 @@ macro_rules! csrf_form {
 pub mod admin;
 mod api_keys;
 mod assets;
+mod compose;
 mod connections;
 mod dashboard;
 mod headers;
@@ -52,6 +53,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(api_keys::routes());
     all.extend(messages::routes());
     all.extend(connections::routes());
+    all.extend(compose::routes());
     all.extend(profile::routes());
     all.extend(admin::routes());
     all.extend(privacy::routes());
