@@ -73,7 +73,7 @@ pub(crate) async fn enqueue(
             return Ok((Status::from_code(status).unwrap_or(Status::Accepted), body));
         }
     }
-    let checked = validate::check(&request)?;
+    let checked = validate::check(request)?;
     let connection_id = ConnectionId(parse_id(
         request.get("connection_id").unwrap_or(&Value::Null),
         "connection_id",
