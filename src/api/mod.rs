@@ -10,6 +10,7 @@ use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub fn routes() -> Vec<rocket::Route> {
     let mut all = connections::routes();
@@ -43,15 +44,21 @@ impl<'r> FromRequest<'r> for ApiAuth {
         let Some(db) = req.rocket().state::<Db>() else {
             return Outcome::Error((Status::ServiceUnavailable, Error::StoreClosed));
         };
+        let book = req.rocket().state::<std::sync::Arc<KeysUsed>>();
+        let fingerprint = api_keys::fingerprint(&key);
+        if let Some(auth) = book.and_then(|b| b.recent(&fingerprint)) {
+            return Outcome::Success(auth);
+        }
         match db
             .read_async(move |conn| api_keys::authenticate(conn, &key))
             .await
         {
             Ok(Some((key, account))) => {
-                if let Some(used) = req.rocket().state::<std::sync::Arc<KeysUsed>>() {
-                    used.touch(key);
+                let auth = ApiAuth { key, account };
+                if let Some(book) = book {
+                    book.remember(fingerprint, auth);
                 }
-                Outcome::Success(ApiAuth { key, account })
+                Outcome::Success(auth)
             }
             Ok(None) => Outcome::Error((Status::Unauthorized, Error::Unauthorized)),
             Err(e) => Outcome::Error((Status::InternalServerError, e)),
@@ -59,23 +66,58 @@ impl<'r> FromRequest<'r> for ApiAuth {
     }
 }
 
-/// When each API key was last used, gathered in memory and written every few seconds: a write per
-/// request would cost more than the request.
+/// How long a checked key is trusted without asking the database again.
+const KEY_TRUSTED_FOR: Duration = Duration::from_secs(5);
+
+/// API keys in memory: when each was last used (written every few seconds: a write per request would cost
+/// more than the request), and keys checked in the last seconds (a lookup per request would too). A key
+/// revoked here is forgotten at once; one revoked by another process within `KEY_TRUSTED_FOR`.
 #[derive(Default)]
-pub struct KeysUsed(Mutex<HashMap<ApiKeyId, i64>>);
+pub struct KeysUsed {
+    used: Mutex<HashMap<ApiKeyId, i64>>,
+    checked: Mutex<HashMap<Vec<u8>, (ApiAuth, Instant)>>,
+}
 
 impl KeysUsed {
-    fn touch(&self, key: ApiKeyId) {
-        self.0
+    fn recent(&self, fingerprint: &[u8]) -> Option<ApiAuth> {
+        let found = self
+            .checked
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, now_ms());
+            .get(fingerprint)
+            .copied();
+        let (auth, _) = found.filter(|(_, at)| at.elapsed() < KEY_TRUSTED_FOR)?;
+        self.used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(auth.key, now_ms());
+        Some(auth)
+    }
+
+    fn remember(&self, fingerprint: Vec<u8>, auth: ApiAuth) {
+        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        if checked.len() > 10_000 {
+            checked.retain(|_, (_, at)| at.elapsed() < KEY_TRUSTED_FOR);
+        }
+        checked.insert(fingerprint, (auth, Instant::now()));
+        self.used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(auth.key, now_ms());
+    }
+
+    /// Stops trusting a revoked key at once.
+    pub fn forget(&self, key: ApiKeyId) {
+        self.checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (auth, _)| auth.key != key);
     }
 
     /// Writes what was gathered since the last flush.
     pub fn flush(&self, db: &Db) {
         let used: Vec<(ApiKeyId, i64)> = self
-            .0
+            .used
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain()

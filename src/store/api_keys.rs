@@ -29,6 +29,11 @@ fn hash(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
+/// What identifies a key in memory: the same hash the database keeps, never the key itself.
+pub fn fingerprint(key: &str) -> Vec<u8> {
+    hash(key)
+}
+
 /// Whether `key` has the shape of one of ours (checked before touching the database).
 pub fn looks_valid(key: &str) -> bool {
     key.strip_prefix(PREFIX)

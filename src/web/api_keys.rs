@@ -119,6 +119,7 @@ async fn revoke_key(
     session: &Session,
     client: ClientInfo,
     db: &State<Db>,
+    trusted: &State<std::sync::Arc<crate::api::KeysUsed>>,
 ) -> Result<Redirect> {
     let account = session.managed_account()?;
     let user = session.user.id;
@@ -133,5 +134,7 @@ async fn revoke_key(
         )
     })
     .await?;
+    // This process trusts keys it checked a moment ago: a revoked one must stop working now.
+    trusted.forget(ApiKeyId(id));
     Ok(Redirect::to("/api-keys?done=revoked"))
 }
