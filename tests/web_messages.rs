@@ -202,3 +202,360 @@ fn the_compose_page_shows_the_json_and_queues_the_message() {
     assert_eq!(app.count("SELECT count(*) FROM messages"), 1);
     assert!(app.page(&location).1.contains("order_update"));
 }
+
+/// A signed-in account with a sandbox number: the app, the number's id and an API key to read messages back.
+fn compose_setup() -> (App, String, Header<'static>) {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let fields = [
+        ("kind", "sandbox"),
+        ("name", "Shop number"),
+        ("phone_number_id", ""),
+        ("waba_id", ""),
+        ("access_token", ""),
+        ("app_secret", ""),
+        ("throughput_mps", "80"),
+    ];
+    app.submit("/connections", "/connections", &fields);
+    let connection: i64 = app
+        .db()
+        .query_row("SELECT id FROM connections", [], |r| r.get(0))
+        .unwrap();
+    let key = key_in(
+        &app.submit("/api-keys", "/api-keys", &[("name", "k")])
+            .into_string()
+            .unwrap(),
+    );
+    let auth = Header::new("Authorization", format!("Bearer {key}"));
+    (app, connection.to_string(), auth)
+}
+
+/// Sends the compose form for `kind` with `fields`: the status and the page or the redirect's target.
+fn compose(app: &App, connection: &str, kind: &str, fields: &[(&str, &str)]) -> (Status, String) {
+    let mut all = vec![
+        ("action", "send"),
+        ("connection_id", connection),
+        ("to", "+96550001234"),
+        ("kind", kind),
+    ];
+    all.extend_from_slice(fields);
+    let response = app.submit("/compose", "/compose", &all);
+    let status = response.status();
+    match response.headers().get_one("Location") {
+        Some(location) => (status, location.to_owned()),
+        None => (status, response.into_string().unwrap_or_default()),
+    }
+}
+
+/// The queued message as the API shows it, from the compose page's redirect to `/messages/<id>`.
+fn queued(app: &App, auth: &Header<'static>, location: &str) -> Value {
+    let id = location
+        .strip_prefix("/messages/")
+        .expect("sending redirects to the message");
+    app.client
+        .get(format!("/api/v1/messages/{id}"))
+        .header(auth.clone())
+        .dispatch()
+        .into_json()
+        .unwrap()
+}
+
+/// Sends a form that must be refused: the page says `expected` next to the form and nothing is queued.
+fn refused(app: &App, connection: &str, kind: &str, fields: &[(&str, &str)], expected: &str) {
+    let (status, html) = compose(app, connection, kind, fields);
+    assert_eq!(status, Status::UnprocessableEntity, "{kind} {fields:?}");
+    assert!(
+        html.contains("id=\"form-error\"") && html.contains(expected),
+        "{kind} {fields:?}: {expected:?} is on the page"
+    );
+    assert_eq!(app.count("SELECT count(*) FROM messages"), 0);
+}
+
+#[test]
+fn the_compose_page_queues_a_location() {
+    let (app, connection, auth) = compose_setup();
+    let fields = [
+        ("latitude", " 29.3759 "),
+        ("longitude", "47.9774"),
+        ("place", "Shop"),
+        ("address", "Salem Al Mubarak St, Salmiya"),
+    ];
+    let (status, location) = compose(&app, &connection, "location", &fields);
+    assert_eq!(status, Status::SeeOther);
+    let message = queued(&app, &auth, &location);
+    assert_eq!(message["type"], "location");
+    assert_eq!(
+        message["message"],
+        json!({"latitude": 29.3759, "longitude": 47.9774, "name": "Shop", "address": "Salem Al Mubarak St, Salmiya"})
+    );
+}
+
+#[test]
+fn the_compose_page_refuses_a_latitude_out_of_range_in_words() {
+    let (app, connection, _) = compose_setup();
+    let place = |latitude: &'static str| [("latitude", latitude), ("longitude", "47.9774")];
+    refused(
+        &app,
+        &connection,
+        "location",
+        &place("200"),
+        "Enter the latitude as a number between -90 and 90",
+    );
+    refused(
+        &app,
+        &connection,
+        "location",
+        &place("north"),
+        "Enter the latitude as a number between -90 and 90",
+    );
+    refused(
+        &app,
+        &connection,
+        "location",
+        &[("latitude", "29.3"), ("longitude", "")],
+        "Enter the longitude as a number between -180 and 180",
+    );
+    let token = common::web::csrf_in(&app.page("/compose").1);
+    app.post_raw("/language", &token, &[("lang", "ar"), ("back", "/compose")]);
+    refused(
+        &app,
+        &connection,
+        "location",
+        &place("200"),
+        "أدخل خط العرض رقمًا",
+    );
+}
+
+#[test]
+fn the_compose_page_queues_a_contact_card() {
+    let (app, connection, auth) = compose_setup();
+    let fields = [
+        ("contact_name", "Sara Al-Ali"),
+        ("first_name", "Sara"),
+        ("phone", "+965 5000 1111"),
+        ("email", "sara@shop.test"),
+    ];
+    let (status, location) = compose(&app, &connection, "contacts", &fields);
+    assert_eq!(status, Status::SeeOther);
+    let message = queued(&app, &auth, &location);
+    assert_eq!(message["type"], "contacts");
+    assert_eq!(
+        message["message"],
+        json!([{
+            "name": {"formatted_name": "Sara Al-Ali", "first_name": "Sara"},
+            "phones": [{"phone": "+96550001111", "type": "CELL", "wa_id": "96550001111"}],
+            "emails": [{"email": "sara@shop.test", "type": "WORK"}],
+        }])
+    );
+}
+
+#[test]
+fn the_compose_page_refuses_a_contact_without_a_valid_phone_or_name() {
+    let (app, connection, _) = compose_setup();
+    let phone = "international format";
+    refused(
+        &app,
+        &connection,
+        "contacts",
+        &[("contact_name", "Sara"), ("phone", "")],
+        phone,
+    );
+    refused(
+        &app,
+        &connection,
+        "contacts",
+        &[("contact_name", "Sara"), ("phone", "12ab")],
+        phone,
+    );
+    refused(
+        &app,
+        &connection,
+        "contacts",
+        &[("contact_name", " "), ("phone", "+96550001111")],
+        "name as it should be shown",
+    );
+    refused(
+        &app,
+        &connection,
+        "contacts",
+        &[
+            ("contact_name", "Sara"),
+            ("phone", "+96550001111"),
+            ("email", "not an address"),
+        ],
+        "email address is not valid",
+    );
+}
+
+#[test]
+fn the_compose_page_queues_reply_buttons() {
+    let (app, connection, auth) = compose_setup();
+    let fields = [
+        ("text", "Is this order right?"),
+        ("choices", "Yes\n\n  No  \nCall me\n"),
+    ];
+    let preview = app.submit(
+        "/compose",
+        "/compose",
+        &[
+            ("action", "preview"),
+            ("connection_id", connection.as_str()),
+            ("to", "+96550001234"),
+            ("kind", "buttons"),
+            fields[0],
+            fields[1],
+        ],
+    );
+    assert_eq!(preview.status(), Status::Ok);
+    assert!(preview.into_string().unwrap().contains("btn_3"));
+    let (status, location) = compose(&app, &connection, "buttons", &fields);
+    assert_eq!(status, Status::SeeOther);
+    let message = queued(&app, &auth, &location);
+    assert_eq!(message["type"], "interactive");
+    assert_eq!(
+        message["message"],
+        json!({
+            "type": "button",
+            "body": {"text": "Is this order right?"},
+            "action": {"buttons": [
+                {"type": "reply", "reply": {"id": "btn_1", "title": "Yes"}},
+                {"type": "reply", "reply": {"id": "btn_2", "title": "No"}},
+                {"type": "reply", "reply": {"id": "btn_3", "title": "Call me"}},
+            ]},
+        })
+    );
+}
+
+#[test]
+fn the_compose_page_refuses_buttons_beyond_meta_s_limits() {
+    let (app, connection, _) = compose_setup();
+    let limits = "1 to 3 reply buttons";
+    for choices in ["", "A\nB\nC\nD", "Yes\nYes", "A title longer than twenty"] {
+        refused(
+            &app,
+            &connection,
+            "buttons",
+            &[("text", "Choose"), ("choices", choices)],
+            limits,
+        );
+    }
+    refused(
+        &app,
+        &connection,
+        "buttons",
+        &[("text", "  "), ("choices", "Yes")],
+        "Write the message body",
+    );
+}
+
+#[test]
+fn the_compose_page_queues_a_list() {
+    let (app, connection, auth) = compose_setup();
+    let fields = [
+        ("text", "Which branch?"),
+        ("button_label", "Branches"),
+        ("choices", "Salmiya\nHawalli\nJahra"),
+    ];
+    let (status, location) = compose(&app, &connection, "list", &fields);
+    assert_eq!(status, Status::SeeOther);
+    let message = queued(&app, &auth, &location);
+    assert_eq!(message["type"], "interactive");
+    assert_eq!(
+        message["message"],
+        json!({
+            "type": "list",
+            "body": {"text": "Which branch?"},
+            "action": {"button": "Branches", "sections": [{"rows": [
+                {"id": "row_1", "title": "Salmiya"},
+                {"id": "row_2", "title": "Hawalli"},
+                {"id": "row_3", "title": "Jahra"},
+            ]}]},
+        })
+    );
+}
+
+#[test]
+fn the_compose_page_refuses_a_list_without_rows_or_label() {
+    let (app, connection, _) = compose_setup();
+    let rows = "1 to 10 list rows";
+    refused(
+        &app,
+        &connection,
+        "list",
+        &[
+            ("text", "Which?"),
+            ("button_label", "Branches"),
+            ("choices", "\n \n"),
+        ],
+        rows,
+    );
+    let eleven = (1..=11)
+        .map(|i| format!("Branch {i}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    refused(
+        &app,
+        &connection,
+        "list",
+        &[
+            ("text", "Which?"),
+            ("button_label", "Branches"),
+            ("choices", &eleven),
+        ],
+        rows,
+    );
+    refused(
+        &app,
+        &connection,
+        "list",
+        &[
+            ("text", "Which?"),
+            ("button_label", ""),
+            ("choices", "Salmiya"),
+        ],
+        "Enter the button label",
+    );
+}
+
+#[test]
+fn the_compose_page_queues_a_link_button() {
+    let (app, connection, auth) = compose_setup();
+    let fields = [
+        ("text", "Track your order"),
+        ("button_label", "Track"),
+        ("url", "https://shop.test/orders/860198"),
+    ];
+    let (status, location) = compose(&app, &connection, "cta_url", &fields);
+    assert_eq!(status, Status::SeeOther);
+    let message = queued(&app, &auth, &location);
+    assert_eq!(message["type"], "interactive");
+    assert_eq!(
+        message["message"],
+        json!({
+            "type": "cta_url",
+            "body": {"text": "Track your order"},
+            "action": {"name": "cta_url", "parameters": {
+                "display_text": "Track", "url": "https://shop.test/orders/860198"}},
+        })
+    );
+}
+
+#[test]
+fn the_compose_page_refuses_a_link_button_that_is_not_https() {
+    let (app, connection, _) = compose_setup();
+    for url in [
+        "ftp://shop.test/a",
+        "javascript:alert(1)",
+        "http://shop.test/a",
+        "",
+        "https://",
+    ] {
+        refused(
+            &app,
+            &connection,
+            "cta_url",
+            &[("text", "Track"), ("button_label", "Track"), ("url", url)],
+            "must be a full https:// address",
+        );
+    }
+}
