@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod people;
-pub use people::{Accounts, Branding, Sender, Sessions, Smtp, SmtpSecurity};
+pub use people::{Accounts, Branding, Sandbox, Sender, Sessions, Smtp, SmtpSecurity};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/whatsapi/config.toml";
@@ -30,6 +30,7 @@ pub struct Config {
     pub smtp: Smtp,
     pub branding: Branding,
     pub sender: Sender,
+    pub sandbox: Sandbox,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -274,6 +275,19 @@ impl Config {
             .map_err(|m| invalid("sender.template_sync_schedule", m))?;
         if !(1..=1024).contains(&self.sender.workers) {
             return Err(invalid("sender.workers", "must be between 1 and 1024"));
+        }
+        let day_ms = 24 * 3_600_000;
+        for (key, value) in [
+            ("sandbox.sent_after_ms", self.sandbox.sent_after_ms),
+            (
+                "sandbox.delivered_after_ms",
+                self.sandbox.delivered_after_ms,
+            ),
+            ("sandbox.read_after_ms", self.sandbox.read_after_ms),
+        ] {
+            if value > day_ms {
+                return Err(invalid(key, "must be at most 86400000 (a day)"));
+            }
         }
         if self.sessions.idle_minutes == 0 || self.sessions.idle_minutes > 24 * 60 {
             return Err(invalid(

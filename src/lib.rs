@@ -15,6 +15,7 @@ pub mod sandbox;
 pub mod startup;
 pub mod store;
 pub mod web;
+pub mod webhooks;
 
 use config::Config;
 use rocket::fairing::AdHoc;
@@ -45,6 +46,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .mount("/", web::routes())
         .mount("/", api::routes())
         .mount("/", sandbox::routes())
+        .mount("/", webhooks::routes())
         .register("/", web::catchers())
         .attach(rocket::shield::Shield::new())
         .attach(web::SecurityHeaders { tls })
@@ -67,7 +69,9 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(mailer)
         .manage(std::sync::Arc::new(api::KeysUsed::default()))
         .manage(jobs::sender::Waker::default())
-        .manage(sandbox::SandboxState::default())
+        .manage(sandbox::SandboxState::with_status_feed(
+            config.sandbox.delays(),
+        ))
         .manage(meta::graph::agent())
         .manage(web::ResetEmails::default())
         .manage(config)

@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::{Install, Server};
+use common::{Install, Sandbox, Server, free_port};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -16,23 +16,6 @@ use std::time::{Duration, Instant};
 const MESSAGES: usize = 2000;
 const CLIENTS: usize = 8;
 const WORKERS: usize = 32;
-
-struct Sandbox(Child);
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn serve(install: &Install, port: u16) -> Server {
     let mut cmd = install.command(&["serve"]);
@@ -44,21 +27,7 @@ fn serve(install: &Install, port: u16) -> Server {
 #[test]
 fn a_kill_9_in_the_middle_of_a_burst_loses_nothing() {
     let install = Install::new();
-    let sandbox_port = free_port();
-    let _sandbox = Sandbox(
-        Command::new(common::BIN)
-            .args([
-                "sandbox",
-                "--listen",
-                &format!("127.0.0.1:{sandbox_port}"),
-                "--latency-ms",
-                "20",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let sandbox = Sandbox::start(&["--latency-ms", "20"]);
     let port = free_port();
     let server = serve(&install, port);
     let base = server.url.clone();
@@ -105,7 +74,7 @@ fn a_kill_9_in_the_middle_of_a_burst_loses_nothing() {
         .post(format!("{base}/api/v1/connections"))
         .header("Authorization", &auth)
         .send_json(json!({"kind": "cloud", "name": "main", "phone_number_id": "106540352242922", "waba_id": "102290129340398",
-            "access_token": "token", "app_secret": "secret", "graph_base_url": format!("http://127.0.0.1:{sandbox_port}"),
+            "access_token": "token", "app_secret": "secret", "graph_base_url": sandbox.url.clone(),
             "throughput_mps": 1000}))
         .unwrap()
         .body_mut()
@@ -193,7 +162,7 @@ fn a_kill_9_in_the_middle_of_a_burst_loses_nothing() {
         .unwrap();
     assert_eq!(integrity, "ok");
 
-    let received: Value = ureq::get(format!("http://127.0.0.1:{sandbox_port}/_sandbox/received"))
+    let received: Value = ureq::get(format!("{}/_sandbox/received", sandbox.url))
         .call()
         .unwrap()
         .body_mut()

@@ -50,6 +50,12 @@ pub fn to_json(connection: &ConnectionInfo, verify_token: &str, config: &Config)
         "enforce_window": connection.enforce_window,
         "state": connection.state,
         "state_detail": connection.state_detail,
+        "meta": {
+            "quality_rating": connection.quality_rating,
+            "messaging_limit": connection.messaging_limit,
+            "account_notice": connection.account_notice,
+            "updated_at": connection.meta_updated_at,
+        },
         "created_at": connection.created_at,
         "updated_at": connection.updated_at,
     })
@@ -168,14 +174,14 @@ async fn list_connections(
     Ok(Json(json!({ "data": data })))
 }
 
-async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<(ConnectionInfo, Zeroizing<String>)> {
+async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<(ConnectionInfo, connections::Secrets)> {
     let id =
         ConnectionId(parse_id(&Value::String(id.to_owned()), "id").map_err(|_| Error::NotFound)?);
     let keyring_db = db.clone();
     db.read_async(move |conn| {
         let found = connections::find(conn, auth.account, id)?.ok_or(Error::NotFound)?;
         let secrets = connections::secrets(conn, keyring_db.keyring(), auth.account, id)?;
-        Ok((found, secrets.verify_token))
+        Ok((found, secrets))
     })
     .await
 }
@@ -187,8 +193,8 @@ async fn get_connection(
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<Json<Value>> {
-    let (connection, verify) = load(db, auth, id).await?;
-    Ok(Json(to_json(&connection, &verify, config)))
+    let (connection, secrets) = load(db, auth, id).await?;
+    Ok(Json(to_json(&connection, &secrets.verify_token, config)))
 }
 
 /// Reads an optional string field of a PATCH, refusing other types.
@@ -208,7 +214,7 @@ async fn update_connection(
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<Json<Value>> {
-    let (connection, verify) = load(db, auth, id).await?;
+    let (connection, secrets) = load(db, auth, id).await?;
     let number = |key: &str| -> Result<Option<i64>> {
         body.get(key)
             .filter(|v| !v.is_null())
@@ -239,7 +245,7 @@ async fn update_connection(
             )
         })
         .await?;
-    Ok(Json(to_json(&updated, &verify, config)))
+    Ok(Json(to_json(&updated, &secrets.verify_token, config)))
 }
 
 /// Asks Meta (or the sandbox) about the number: its verified name, display number and quality rating.
@@ -326,8 +332,9 @@ async fn list_templates(auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
     Ok(Json(json!({ "data": list })))
 }
 
-/// The sandbox's stand-in for a customer writing to the number: it opens the 24-hour window, as a real
-/// inbound message would.
+/// The sandbox's stand-in for a customer writing to the number: a Meta-shaped inbound webhook, signed
+/// with the connection's app secret and taken through the same path as Meta's, so it lands in the inbox
+/// and opens the 24-hour window.
 #[post(
     "/api/v1/connections/<id>/sandbox/inbound",
     format = "json",
@@ -339,7 +346,7 @@ async fn simulate_inbound(
     body: Json<Value>,
     db: &State<Db>,
 ) -> Result<Json<Value>> {
-    let (connection, _) = load(db, auth, id).await?;
+    let (connection, secrets) = load(db, auth, id).await?;
     if connection.kind != "sandbox" {
         return Err(Error::invalid(
             "id",
@@ -349,12 +356,28 @@ async fn simulate_inbound(
     let from = body.get("from").and_then(Value::as_str).unwrap_or_default();
     let digits = crate::meta::validate::normalize_phone(from)
         .ok_or_else(|| Error::invalid("from", "must be a phone number in international format"))?;
-    let index = db.keyring().phone_index(auth.account, &digits);
-    let at = crate::store::now_ms();
-    db.write_async(move |conn| {
-        crate::store::contacts::record_inbound(conn, auth.account, connection.id, &index, at)
-    })
-    .await?;
+    let text = body.get("text").and_then(Value::as_str).unwrap_or("Hello");
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("Sandbox Customer");
+    // Meta states times in whole seconds; the window runs from the time the message states.
+    let at = crate::store::now_ms() / 1000 * 1000;
+    let payload = crate::sandbox::events::inbound_text_payload(
+        &connection.waba_id,
+        &connection.phone_number_id,
+        &digits,
+        name,
+        text,
+        at / 1000,
+    );
+    let signature = crate::webhooks::meta::sign(secrets.app_secret.as_bytes(), &payload);
+    crate::webhooks::ingest(db, &connection.webhook_key, Some(&signature), payload)
+        .await
+        .map_err(|e| match e {
+            crate::webhooks::IngestError::Store(e) => e,
+            other => Error::Internal(anyhow::anyhow!("{}", other.text())),
+        })?;
     Ok(Json(
         json!({ "from": format!("+{digits}"), "received_at": at }),
     ))

@@ -289,7 +289,14 @@ async fn get_message(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Val
     let message = db
         .read_async(move |conn| {
             let message = messages::find(conn, auth.account, id)?.ok_or(Error::NotFound)?;
-            to_json(&view_db, conn, &message)
+            let mut view = to_json(&view_db, conn, &message)?;
+            // What Meta reported, in order, as its webhooks said it (duplicates stored once).
+            let reported: Vec<Value> = crate::store::statuses::timeline(conn, auth.account, id)?
+                .into_iter()
+                .map(|(status, at, code)| json!({"status": status, "at": at, "error_code": code}))
+                .collect();
+            view["status_events"] = json!(reported);
+            Ok(view)
         })
         .await?;
     Ok(Json(message))

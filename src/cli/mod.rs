@@ -69,6 +69,19 @@ enum Command {
         /// How long to wait before answering, as Meta's round trip would.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Post each accepted message's sent, delivered and read webhooks here (a connection's webhook URL).
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// The app secret the webhooks are signed with (X-Hub-Signature-256), as Meta signs them.
+        #[arg(long, default_value = "sandbox-app-secret")]
+        webhook_secret: String,
+        /// Milliseconds after acceptance that each status is posted.
+        #[arg(long, default_value_t = 100)]
+        sent_after_ms: u64,
+        #[arg(long, default_value_t = 1000)]
+        delivered_after_ms: u64,
+        #[arg(long, default_value_t = 3000)]
+        read_after_ms: u64,
     },
     /// Measure this machine: store write throughput, server footprint.
     #[command(subcommand)]
@@ -165,9 +178,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apikey(command) => people::api_key(command, &load(&cli.config)?)?,
         Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,
         Command::Bench(command) => bench::run(command)?,
-        Command::Sandbox { listen, latency_ms } => {
+        Command::Sandbox {
+            listen,
+            latency_ms,
+            webhook_url,
+            webhook_secret,
+            sent_after_ms,
+            delivered_after_ms,
+            read_after_ms,
+        } => {
             logging::init(whatsapi::config::LogLevel::Info);
-            whatsapi::sandbox::run_standalone(listen, latency_ms)?;
+            let delays = whatsapi::config::Sandbox {
+                sent_after_ms,
+                delivered_after_ms,
+                read_after_ms,
+            }
+            .delays();
+            whatsapi::sandbox::run_standalone(whatsapi::sandbox::StandaloneOptions {
+                listen,
+                latency_ms,
+                webhook_url,
+                webhook_secret,
+                delays,
+            })?;
         }
     }
     Ok(ExitCode::SUCCESS)

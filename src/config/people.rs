@@ -23,6 +23,36 @@ impl Default for Sender {
     }
 }
 
+/// The built-in Meta simulator: how long after accepting a message it posts each status webhook.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sandbox {
+    pub sent_after_ms: u64,
+    pub delivered_after_ms: u64,
+    pub read_after_ms: u64,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox {
+            sent_after_ms: 100,
+            delivered_after_ms: 1_000,
+            read_after_ms: 3_000,
+        }
+    }
+}
+
+impl Sandbox {
+    pub fn delays(&self) -> crate::sandbox::feed::Delays {
+        use std::time::Duration;
+        crate::sandbox::feed::Delays {
+            sent: Duration::from_millis(self.sent_after_ms),
+            delivered: Duration::from_millis(self.delivered_after_ms),
+            read: Duration::from_millis(self.read_after_ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Accounts {

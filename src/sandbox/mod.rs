@@ -17,12 +17,25 @@ use std::sync::Mutex;
 pub struct SandboxState {
     /// Messages (by `biz_opaque_callback_data`) that already had their passing error.
     passed: Mutex<HashSet<String>>,
+    /// Posts the status webhooks of accepted messages (none when nobody listens for them).
+    feed: Option<feed::StatusFeed>,
+}
+
+impl SandboxState {
+    pub fn with_status_feed(delays: feed::Delays) -> SandboxState {
+        SandboxState {
+            passed: Mutex::default(),
+            feed: Some(feed::StatusFeed::start(delays)),
+        }
+    }
 }
 
 const PASSING: [i64; 5] = [131000, 131016, 130429, 131056, 80007];
 
+pub mod events;
+pub mod feed;
 mod standalone;
-pub use standalone::run_standalone;
+pub use standalone::{StandaloneOptions, run_standalone};
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![sandbox_send, sandbox_phone_number, sandbox_templates]
@@ -108,27 +121,36 @@ async fn sandbox_phone_number(
 
 /// Whether the bearer token is the sandbox connection's own (compared in constant time).
 async fn authorised(db: &Db, meta_id: &str, bearer: &Bearer) -> bool {
+    sandbox_connection(db, meta_id, bearer).await.is_some()
+}
+
+/// The sandbox connection with this id and its secrets, if the bearer token is its own.
+async fn sandbox_connection(
+    db: &Db,
+    meta_id: &str,
+    bearer: &Bearer,
+) -> Option<(connections::ConnectionInfo, connections::Secrets)> {
     let (phone, keyring_db) = (meta_id.to_owned(), db.clone());
-    let token = db
+    let (found, secrets) = db
         .read_async(move |conn| {
             let Some(found) = connections::find_sandbox(conn, &phone)? else {
                 return Ok(None);
             };
-            Ok(Some(
-                connections::secrets(conn, keyring_db.keyring(), found.account_id, found.id)?
-                    .access_token,
-            ))
+            let secrets =
+                connections::secrets(conn, keyring_db.keyring(), found.account_id, found.id)?;
+            Ok(Some((found, secrets)))
         })
         .await
         .ok()
-        .flatten();
-    token.is_some_and(|t| {
-        t.len() == bearer.0.len()
-            && t.bytes()
-                .zip(bearer.0.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    })
+        .flatten()?;
+    let token = secrets.access_token.as_bytes();
+    let matches = token.len() == bearer.0.len()
+        && token
+            .iter()
+            .zip(bearer.0.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    matches.then_some((found, secrets))
 }
 
 /// Meta's errors by code: HTTP status and title (Meta's own wording), for the magic recipient numbers.
@@ -212,19 +234,33 @@ async fn sandbox_send(
     body: Json<Value>,
     db: &State<Db>,
     state: &State<SandboxState>,
+    config: &State<crate::config::Config>,
 ) -> (Status, Json<Value>) {
     if !connections::valid_graph_version(version) {
         return meta_error(100, 400, "Unknown path components");
     }
-    let authorised = authorised(db, phone_number_id, &bearer).await;
-    if !authorised {
+    let Some((connection, secrets)) = sandbox_connection(db, phone_number_id, &bearer).await else {
         return meta_error(190, 401, "Invalid OAuth access token");
-    }
-    answer(&body, state)
+    };
+    let target = std::sync::Arc::new(feed::Target {
+        url: format!(
+            "{}/webhooks/meta/{}",
+            config.server.public_url, connection.webhook_key
+        ),
+        secret: secrets.app_secret,
+        waba_id: connection.waba_id,
+        phone_number_id: connection.phone_number_id,
+    });
+    answer(&body, state, Some(target))
 }
 
-/// Meta's answer to a send: its error for a magic number, else a wamid.
-fn answer(body: &Value, state: &SandboxState) -> (Status, Json<Value>) {
+/// Meta's answer to a send: its error for a magic number, else a wamid, and then (when there is a
+/// target) the message's status webhooks.
+fn answer(
+    body: &Value,
+    state: &SandboxState,
+    target: Option<std::sync::Arc<feed::Target>>,
+) -> (Status, Json<Value>) {
     let Some(to) = body.get("to").and_then(Value::as_str) else {
         return meta_error(100, 400, "The parameter to is required");
     };
@@ -247,6 +283,17 @@ fn answer(body: &Value, state: &SandboxState) -> (Status, Json<Value>) {
         "wamid.SBX{}",
         hex::encode(crate::crypto::random_bytes::<16>().unwrap_or_default()).to_uppercase()
     );
+    if let (Some(feed), Some(target)) = (&state.feed, target) {
+        feed.accepted(feed::Accepted {
+            target,
+            wamid: wamid.clone(),
+            recipient: to.trim_start_matches('+').to_owned(),
+            callback: body
+                .get("biz_opaque_callback_data")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        });
+    }
     let answer = json!({
         "messaging_product": "whatsapp",
         "contacts": [{"input": to, "wa_id": to.trim_start_matches('+')}],

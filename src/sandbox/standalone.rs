@@ -3,7 +3,7 @@
 //! trip would), and counts what it received per message, which `GET /_sandbox/received` reports, so a
 //! test can tell lost and duplicated sends apart.
 
-use super::{SandboxState, answer, meta_error};
+use super::{SandboxState, answer, feed, meta_error};
 use crate::store::connections;
 use rocket::http::Status;
 use rocket::serde::json::Json;
@@ -11,23 +11,58 @@ use rocket::{State, get, post, routes};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 struct Standalone {
     base: String,
     latency: Duration,
     received: Mutex<HashMap<String, u32>>,
+    /// Where status webhooks go (`--webhook-url`, `--webhook-secret`), per number once known.
+    webhooks: Option<(String, String)>,
+    targets: Mutex<HashMap<String, Arc<feed::Target>>>,
+}
+
+impl Standalone {
+    fn target(&self, phone_number_id: &str) -> Option<Arc<feed::Target>> {
+        let (url, secret) = self.webhooks.as_ref()?;
+        let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        let target = targets
+            .entry(phone_number_id.to_owned())
+            .or_insert_with(|| {
+                Arc::new(feed::Target {
+                    url: url.clone(),
+                    secret: Zeroizing::new(secret.clone()),
+                    waba_id: STANDALONE_WABA_ID.into(),
+                    phone_number_id: phone_number_id.to_owned(),
+                })
+            });
+        Some(target.clone())
+    }
+}
+
+/// The business account the standalone simulator names in its webhooks (any id will do: the receiver
+/// checks the number of message events, not the account).
+const STANDALONE_WABA_ID: &str = "102290129340398";
+
+/// What `whatsapi sandbox` is told on its command line.
+pub struct StandaloneOptions {
+    pub listen: SocketAddr,
+    pub latency_ms: u64,
+    pub webhook_url: Option<String>,
+    pub webhook_secret: String,
+    pub delays: feed::Delays,
 }
 
 #[post(
-    "/<version>/<_phone_number_id>/messages",
+    "/<version>/<phone_number_id>/messages",
     format = "json",
     data = "<body>"
 )]
 async fn standalone_send(
     version: &str,
-    _phone_number_id: &str,
+    phone_number_id: &str,
     body: Json<Value>,
     state: &State<SandboxState>,
     standalone: &State<Standalone>,
@@ -44,7 +79,7 @@ async fn standalone_send(
             .entry(id.to_owned())
             .or_default() += 1;
     }
-    answer(&body, state)
+    answer(&body, state, standalone.target(phone_number_id))
 }
 
 #[get("/<version>/<phone_number_id>?<fields>")]
@@ -87,7 +122,18 @@ fn received(standalone: &State<Standalone>) -> Json<Value> {
 }
 
 /// Serves the simulator on `listen` until stopped (Ctrl-C or SIGTERM).
-pub fn run_standalone(listen: SocketAddr, latency_ms: u64) -> anyhow::Result<()> {
+pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
+    let StandaloneOptions {
+        listen,
+        latency_ms,
+        webhook_url,
+        webhook_secret,
+        delays,
+    } = options;
+    let state = match webhook_url.is_some() {
+        true => SandboxState::with_status_feed(delays),
+        false => SandboxState::default(),
+    };
     let figment = rocket::figment::Figment::from(rocket::Config::default())
         .merge(("address", listen.ip()))
         .merge(("port", listen.port()))
@@ -108,11 +154,13 @@ pub fn run_standalone(listen: SocketAddr, latency_ms: u64) -> anyhow::Result<()>
                 received
             ],
         )
-        .manage(SandboxState::default())
+        .manage(state)
         .manage(Standalone {
             base: format!("http://{listen}"),
             latency: Duration::from_millis(latency_ms),
             received: Mutex::new(HashMap::new()),
+            webhooks: webhook_url.map(|url| (url, webhook_secret)),
+            targets: Mutex::new(HashMap::new()),
         })
         .attach(rocket::fairing::AdHoc::on_liftoff("announce", |rocket| {
             Box::pin(async move {

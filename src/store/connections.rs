@@ -34,6 +34,11 @@ pub struct ConnectionInfo {
     pub state_detail: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// What Meta's webhooks last said about the number and the business account.
+    pub quality_rating: Option<String>,
+    pub messaging_limit: Option<String>,
+    pub account_notice: Option<String>,
+    pub meta_updated_at: Option<i64>,
 }
 
 /// What the sender and the webhook receiver need, unsealed.
@@ -59,7 +64,7 @@ pub struct NewConnection {
 
 const COLUMNS: &str = "id, account_id, kind, name, phone_number_id, waba_id, access_token_last4, app_secret_last4, \
                        webhook_key, graph_version, graph_base_url, throughput_mps, enforce_window, state, state_detail, \
-                       created_at, updated_at";
+                       created_at, updated_at, quality_rating, messaging_limit, account_notice, meta_updated_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionInfo> {
     Ok(ConnectionInfo {
@@ -80,6 +85,10 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ConnectionInfo> {
         state_detail: r.get(14)?,
         created_at: r.get(15)?,
         updated_at: r.get(16)?,
+        quality_rating: r.get(17)?,
+        messaging_limit: r.get(18)?,
+        account_notice: r.get(19)?,
+        meta_updated_at: r.get(20)?,
     })
 }
 
@@ -259,6 +268,40 @@ pub fn delete(conn: &Connection, account: AccountId, id: ConnectionId) -> Result
     } else {
         Ok(())
     }
+}
+
+/// The connection whose Meta webhook URL ends in this key.
+pub fn find_by_webhook_key(conn: &Connection, key: &str) -> Result<Option<ConnectionInfo>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM connections WHERE webhook_key = ?1"
+        ))?
+        .query_row([key], from_row)
+        .optional()?)
+}
+
+/// Records what Meta's `phone_number_quality_update` and `account_update` said.
+pub fn record_meta_update(
+    conn: &Connection,
+    id: ConnectionId,
+    quality: Option<(&str, Option<&str>)>,
+    account_notice: Option<&str>,
+    at: i64,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE connections SET quality_rating = coalesce(?2, quality_rating),
+                                messaging_limit = coalesce(?3, messaging_limit),
+                                account_notice = coalesce(?4, account_notice), meta_updated_at = ?5
+         WHERE id = ?1",
+        params![
+            id.0,
+            quality.map(|q| q.0),
+            quality.and_then(|q| q.1),
+            account_notice,
+            at
+        ],
+    )?;
+    Ok(())
 }
 
 /// Holds (credentials broken) or releases a connection's queue.

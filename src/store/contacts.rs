@@ -4,25 +4,81 @@
 
 use super::AccountId;
 use super::connections::ConnectionId;
+use crate::crypto::{Aad, Key};
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub const WINDOW_MS: i64 = 24 * 3_600_000;
 
-/// Records a message from the customer: it opens (or extends) the window.
+/// Who wrote: the number (or the username id when Meta gives no number), its blind index, the profile name.
+#[derive(Clone, Copy)]
+pub struct Customer<'a> {
+    pub identity: &'a str,
+    pub index: &'a [u8],
+    pub profile_name: Option<&'a str>,
+}
+
+/// Records a message from the customer: it opens (or extends) the window, and keeps the number and
+/// profile name (sealed) for the inbox. Returns the contact's id.
 pub fn record_inbound(
     conn: &Connection,
+    key: &Key,
     account: AccountId,
     connection: ConnectionId,
-    phone_index: &[u8],
+    customer: &Customer<'_>,
     at: i64,
-) -> Result<()> {
-    conn.execute(
-        "INSERT INTO contacts (id, account_id, connection_id, phone_index, last_inbound_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (connection_id, phone_index) DO UPDATE SET last_inbound_at = max(last_inbound_at, excluded.last_inbound_at)",
-        params![super::ids::time_ordered()?, account.0, connection.0, phone_index, at],
-    )?;
-    Ok(())
+) -> Result<i64> {
+    let Customer {
+        identity: digits,
+        index: phone_index,
+        profile_name,
+    } = *customer;
+    let existing: Option<(i64, Option<Vec<u8>>)> = conn
+        .prepare_cached(
+            "SELECT id, phone FROM contacts WHERE connection_id = ?1 AND phone_index = ?2",
+        )?
+        .query_row(params![connection.0, phone_index], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let id = match existing {
+        Some((id, _)) => id,
+        None => {
+            let id = super::ids::time_ordered()?;
+            conn.prepare_cached(
+                "INSERT INTO contacts (id, account_id, connection_id, phone_index, last_inbound_at, last_message_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .execute(params![id, account.0, connection.0, phone_index, at])?;
+            id
+        }
+    };
+    if existing.as_ref().is_none_or(|(_, phone)| phone.is_none()) {
+        let sealed = key.seal(&place(account, id, "phone"), digits.as_bytes())?;
+        conn.prepare_cached("UPDATE contacts SET phone = ?2 WHERE id = ?1")?
+            .execute(params![id, sealed])?;
+    }
+    if let Some(name) = profile_name {
+        let sealed = key.seal(&place(account, id, "profile_name"), name.as_bytes())?;
+        conn.prepare_cached("UPDATE contacts SET profile_name = ?2 WHERE id = ?1")?
+            .execute(params![id, sealed])?;
+    }
+    conn.prepare_cached(
+        "UPDATE contacts SET last_inbound_at = max(last_inbound_at, ?2),
+                             last_message_at = max(coalesce(last_message_at, 0), ?2)
+         WHERE id = ?1",
+    )?
+    .execute(params![id, at])?;
+    Ok(id)
+}
+
+pub fn place(account: AccountId, id: i64, column: &'static str) -> Aad<'static> {
+    Aad {
+        account: account.0,
+        table: "contacts",
+        column,
+        row: id,
+    }
 }
 
 /// When the customer last wrote to this number, if we know.

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_messaging.sql"),
     include_str!("migrations/0004_templates.sql"),
     include_str!("migrations/0005_contacts.sql"),
+    include_str!("migrations/0006_webhooks.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

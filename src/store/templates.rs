@@ -146,6 +146,21 @@ pub fn list_for_account(conn: &Connection, account: AccountId) -> Result<Vec<Tem
         .collect::<rusqlite::Result<_>>()?)
 }
 
+/// Records a template's new review status from Meta's `message_template_status_update`.
+pub fn set_status(
+    conn: &Connection,
+    connection: ConnectionId,
+    name: &str,
+    language: &str,
+    status: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE templates SET status = ?4 WHERE connection_id = ?1 AND name = ?2 AND language = ?3",
+        params![connection.0, name, language, status],
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! server on a free port of 127.0.0.1. Each test module uses part of this.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod web;
 pub mod webdriver;
 
@@ -216,4 +217,49 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
         .unwrap_or("")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `whatsapi sandbox` as its own process (stopped when dropped), standing in for Meta.
+pub struct Sandbox {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Sandbox {
+    /// Starts the simulator with these extra arguments and waits until it answers.
+    pub fn start(extra: &[&str]) -> Sandbox {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start whatsapi sandbox");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sandbox did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sandbox { child, url }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

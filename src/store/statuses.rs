@@ -1,0 +1,129 @@
+//! Statuses Meta reports for the messages we sent. Each (wamid, status) is stored once, so Meta's
+//! retries and duplicates change nothing; a message only moves forward (a late `delivered` leaves a
+//! `read` message read), and `failed` keeps Meta's error.
+
+use super::AccountId;
+use super::messages::MessageId;
+use crate::error::Result;
+use crate::webhooks::meta::StatusUpdate;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Where a status stands in a message's life; statuses we do not act on have none.
+fn rank(status: &str) -> Option<i64> {
+    match status {
+        "sent" => Some(2),
+        "delivered" => Some(3),
+        // A voice message played has been read.
+        "read" | "played" => Some(4),
+        _ => None,
+    }
+}
+
+/// The message a status belongs to: by the id we gave Meta in `biz_opaque_callback_data`, else by wamid.
+fn our_message(
+    conn: &Connection,
+    account: AccountId,
+    update: &StatusUpdate,
+) -> Result<Option<i64>> {
+    if let Some(id) = update
+        .callback
+        .as_deref()
+        .and_then(|c| c.parse::<i64>().ok())
+    {
+        let found = conn
+            .prepare_cached("SELECT id FROM messages WHERE id = ?1 AND account_id = ?2")?
+            .query_row(params![id, account.0], |r| r.get(0))
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(conn
+        .prepare_cached("SELECT id FROM messages WHERE wamid = ?1 AND account_id = ?2")?
+        .query_row(params![update.wamid, account.0], |r| r.get(0))
+        .optional()?)
+}
+
+/// Records one status. A read implies delivered; a `delivered` that arrives after the `read` still gives
+/// the true delivery time. Returns the message it moved, or None for a duplicate or a wamid we did not send.
+pub fn apply(
+    conn: &Connection,
+    account: AccountId,
+    payload: i64,
+    update: &StatusUpdate,
+    now: i64,
+) -> Result<Option<MessageId>> {
+    let message = our_message(conn, account, update)?;
+    let error = update.error.as_ref();
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO message_statuses (id, account_id, message_id, payload_id, wamid, status, at,
+                                           error_code, error_title, error_details, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (account_id, wamid, status) DO NOTHING",
+        )?
+        .execute(params![
+            super::ids::time_ordered()?,
+            account.0,
+            message,
+            payload,
+            update.wamid,
+            update.status,
+            update.at,
+            error.map(|e| e.code),
+            error.map(|e| e.title.as_str()),
+            error.map(|e| e.details.as_str()),
+            now
+        ])?;
+    let Some(message) = message.filter(|_| inserted == 1) else {
+        return Ok(None);
+    };
+    if update.status == "failed" {
+        let (code, title, details) = error.map_or((0, "", ""), |e| {
+            (e.code, e.title.as_str(), e.details.as_str())
+        });
+        conn.prepare_cached(
+            "UPDATE messages SET status = 'failed', error_code = ?2, error_title = ?3, error_details = ?4,
+                                 failed_at = ?5, lease_until = NULL
+             WHERE id = ?1 AND status IN ('queued', 'sending', 'sent')",
+        )?
+        .execute(params![message, code, title, details, update.at])?;
+    } else if let Some(rank) = rank(&update.status) {
+        let status = if rank == 4 {
+            "read"
+        } else {
+            update.status.as_str()
+        };
+        conn.prepare_cached(
+            "UPDATE messages SET
+                status = CASE WHEN (CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2
+                                                WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 9 END) < ?2
+                              THEN ?3 ELSE status END,
+                lease_until = CASE WHEN status IN ('queued', 'sending') THEN NULL ELSE lease_until END,
+                wamid = coalesce(wamid, (SELECT ?4 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE wamid = ?4))),
+                sent_at = coalesce(sent_at, ?5),
+                delivered_at = CASE WHEN ?2 = 3 THEN min(coalesce(delivered_at, ?5), ?5)
+                                    WHEN ?2 > 3 THEN coalesce(delivered_at, ?5) ELSE delivered_at END,
+                read_at = CASE WHEN ?2 >= 4 THEN coalesce(read_at, ?5) ELSE read_at END
+             WHERE id = ?1 AND status != 'failed'",
+        )?
+        .execute(params![message, rank, status, update.wamid, update.at])?;
+    }
+    Ok(Some(MessageId(message)))
+}
+
+/// A message's statuses as Meta reported them, oldest first: (status, at, error code).
+pub fn timeline(
+    conn: &Connection,
+    account: AccountId,
+    message: MessageId,
+) -> Result<Vec<(String, i64, Option<i64>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, at, error_code FROM message_statuses WHERE account_id = ?1 AND message_id = ?2
+         ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map(params![account.0, message.0], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,220 @@
+//! From a signed POST to committed rows: the connection is found by its URL key, the signature checked
+//! with its app secret, every number in the payload checked to be the connection's own, and then the raw
+//! payload and everything parsed from it are written in one transaction.
+
+use super::meta::{self, Parsed, Refusal};
+use crate::crypto::Key;
+use crate::error::Error;
+use crate::store::connections::{self, ConnectionInfo};
+use crate::store::{Db, contacts, inbound, now_ms, payloads, statuses, templates};
+use rocket::http::Status;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// What a payload added (duplicates count nothing).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ingested {
+    pub statuses: usize,
+    pub inbound: usize,
+}
+
+#[derive(Debug)]
+pub enum IngestError {
+    UnknownKey,
+    Signature,
+    Malformed(String),
+    /// The payload names a number or business account that is not this connection's.
+    Foreign(String),
+    Store(Error),
+}
+
+impl IngestError {
+    pub fn status(&self) -> Status {
+        match self {
+            IngestError::UnknownKey => Status::NotFound,
+            IngestError::Signature => Status::Unauthorized,
+            IngestError::Malformed(_) => Status::BadRequest,
+            IngestError::Foreign(_) => Status::Forbidden,
+            IngestError::Store(e) => e.status(),
+        }
+    }
+
+    pub fn text(&self) -> &'static str {
+        match self {
+            IngestError::UnknownKey => "unknown webhook",
+            IngestError::Signature => "signature missing or wrong",
+            IngestError::Malformed(_) => "not a WhatsApp Business Account payload",
+            IngestError::Foreign(_) => "payload for a number that is not this connection's",
+            IngestError::Store(_) => "not stored, retry later",
+        }
+    }
+}
+
+impl From<Error> for IngestError {
+    fn from(e: Error) -> Self {
+        IngestError::Store(e)
+    }
+}
+
+/// A customer's identity for the inbox: the number, or the username id when Meta gives no number.
+struct Sender {
+    identity: String,
+    index: Vec<u8>,
+}
+
+pub async fn ingest(
+    db: &Db,
+    key: &str,
+    signature: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Ingested, IngestError> {
+    let (lookup_db, key) = (db.clone(), key.to_owned());
+    let found = db
+        .read_async(move |conn| {
+            let Some(connection) = connections::find_by_webhook_key(conn, &key)? else {
+                return Ok(None);
+            };
+            let keyring = lookup_db.keyring();
+            let secret = connections::secrets(conn, keyring, connection.account_id, connection.id)?
+                .app_secret;
+            let data_key = keyring.data_key(conn, connection.account_id)?;
+            Ok(Some((connection, secret, data_key)))
+        })
+        .await?;
+    let Some((connection, secret, data_key)) = found else {
+        return Err(IngestError::UnknownKey);
+    };
+    let signature = signature.map(str::to_owned);
+    let check_db = db.clone();
+    let account = connection.account_id;
+    // Hashing and parsing up to 3 MB is CPU work: off the async executor.
+    let checked = rocket::tokio::task::spawn_blocking(move || {
+        let parsed = check(&connection, &secret, signature.as_deref(), &body)?;
+        let payload_id = crate::store::ids::time_ordered()?;
+        let sealed = payloads::seal(&data_key, account, payload_id, &body)?;
+        let senders: Vec<Sender> = parsed
+            .inbound
+            .iter()
+            .map(|m| {
+                let identity = m
+                    .from
+                    .clone()
+                    .or_else(|| {
+                        m.message
+                            .get("from_user_id")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_default();
+                let index = check_db.keyring().phone_index(account, &identity);
+                Sender { identity, index }
+            })
+            .collect();
+        Ok::<_, IngestError>((connection, parsed, payload_id, sealed, senders, data_key))
+    })
+    .await
+    .map_err(|e| IngestError::Store(Error::Internal(e.into())))??;
+    let (connection, parsed, payload_id, sealed, senders, data_key) = checked;
+    Ok(db
+        .write_async(move |conn| {
+            store(
+                conn,
+                &connection,
+                &parsed,
+                payload_id,
+                &sealed,
+                &senders,
+                &data_key,
+            )
+        })
+        .await?)
+}
+
+/// Signature first, then the parse, then whether every number in it is this connection's.
+fn check(
+    connection: &ConnectionInfo,
+    secret: &Zeroizing<String>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<Parsed, IngestError> {
+    let parsed =
+        meta::verify_and_parse(secret.as_bytes(), signature, body).map_err(|r| match r {
+            Refusal::Signature => IngestError::Signature,
+            Refusal::Malformed(why) => IngestError::Malformed(why),
+        })?;
+    let foreign_number = parsed
+        .phone_number_ids
+        .iter()
+        .find(|id| **id != connection.phone_number_id);
+    let foreign_account = parsed
+        .business_account_ids
+        .iter()
+        .find(|id| **id != connection.waba_id);
+    if let Some(foreign) = foreign_number.or(foreign_account) {
+        tracing::warn!(
+            connection = connection.id.0,
+            "refused a webhook payload for {foreign}, which is not this connection's number or business account"
+        );
+        return Err(IngestError::Foreign(foreign.clone()));
+    }
+    Ok(parsed)
+}
+
+fn store(
+    conn: &rusqlite::Connection,
+    connection: &ConnectionInfo,
+    parsed: &Parsed,
+    payload_id: i64,
+    sealed: &[u8],
+    senders: &[Sender],
+    key: &Arc<Key>,
+) -> crate::error::Result<Ingested> {
+    let (account, now) = (connection.account_id, now_ms());
+    payloads::insert(conn, payload_id, account, connection.id, sealed, now)?;
+    let mut added = Ingested::default();
+    for update in &parsed.statuses {
+        if statuses::apply(conn, account, payload_id, update, now)?.is_some() {
+            added.statuses += 1;
+        }
+    }
+    for (message, sender) in parsed.inbound.iter().zip(senders) {
+        let customer = contacts::Customer {
+            identity: &sender.identity,
+            index: &sender.index,
+            profile_name: message.profile_name.as_deref(),
+        };
+        let contact =
+            contacts::record_inbound(conn, key, account, connection.id, &customer, message.at)?;
+        let origin = inbound::Origin {
+            account,
+            connection: connection.id,
+            contact,
+            payload: payload_id,
+        };
+        if inbound::insert(conn, key, origin, message, now)? {
+            added.inbound += 1;
+        }
+    }
+    for template in &parsed.templates {
+        templates::set_status(
+            conn,
+            connection.id,
+            &template.name,
+            &template.language,
+            &template.status,
+        )?;
+    }
+    if parsed.quality.is_some() || parsed.account_notice.is_some() {
+        connections::record_meta_update(
+            conn,
+            connection.id,
+            parsed
+                .quality
+                .as_ref()
+                .map(|(q, l)| (q.as_str(), l.as_deref())),
+            parsed.account_notice.as_deref(),
+            now,
+        )?;
+    }
+    Ok(added)
+}

@@ -1,0 +1,512 @@
+//! Meta's webhooks through the real server: the verification handshake, the signature over the exact
+//! bytes, payloads for another number refused, each example payload of Meta's reference applied,
+//! duplicates and late statuses changing nothing, and the sandbox posting signed statuses on its own
+//! (in the server and as a separate process).
+
+mod common;
+
+use common::api::{Api, account, count};
+use common::{Install, Sandbox, Server};
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "the-app-secret";
+
+/// A server whose built-in sandbox posts statuses after these delays (ms).
+fn serve(install: &Install, delays: [u64; 3]) -> Server {
+    let mut cmd = install.command(&["serve"]);
+    cmd.env("WHATSAPI_SANDBOX__SENT_AFTER_MS", delays[0].to_string())
+        .env(
+            "WHATSAPI_SANDBOX__DELIVERED_AFTER_MS",
+            delays[1].to_string(),
+        )
+        .env("WHATSAPI_SANDBOX__READ_AFTER_MS", delays[2].to_string());
+    install.serve_with(cmd)
+}
+
+/// Sandbox statuses that never come during a test, so the test's own payloads are the only ones.
+const QUIET: [u64; 3] = [86_400_000; 3];
+
+struct Hook {
+    url: String,
+    verify_token: String,
+    phone_number_id: String,
+    waba_id: String,
+    connection: String,
+}
+
+/// Gives the connection a known app secret and returns its webhook details.
+fn hook(api: &Api, connection: &str) -> Hook {
+    let (status, body) = api.call_patch(
+        &format!("/api/v1/connections/{connection}"),
+        json!({"app_secret": SECRET}),
+    );
+    assert_eq!(status, 200, "{body}");
+    Hook {
+        url: body["webhook_url"].as_str().unwrap().to_owned(),
+        verify_token: body["verify_token"].as_str().unwrap().to_owned(),
+        phone_number_id: body["phone_number_id"].as_str().unwrap().to_owned(),
+        waba_id: body["waba_id"].as_str().unwrap().to_owned(),
+        connection: connection.to_owned(),
+    }
+}
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn post(url: &str, signature: Option<&str>, body: &[u8]) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent.post(url).header("Content-Type", "application/json");
+    if let Some(signature) = signature {
+        request = request.header("X-Hub-Signature-256", signature);
+    }
+    let mut response = request.send(body).expect("request");
+    (
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+/// Posts a payload signed as Meta signs it; the status code.
+fn deliver(hook: &Hook, payload: &str) -> u16 {
+    post(
+        &hook.url,
+        Some(&signature(SECRET, payload.as_bytes())),
+        payload.as_bytes(),
+    )
+    .0
+}
+
+/// Meta's envelope around one `messages` value for this connection's number.
+fn messages_payload(hook: &Hook, value: &str) -> String {
+    format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"{}","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550783881","phone_number_id":"{}"}},{value}}}}}]}}]}}"#,
+        hook.waba_id, hook.phone_number_id
+    )
+}
+
+fn status_item(wamid: &str, status: &str, timestamp: i64, extra: &str) -> String {
+    format!(
+        r#"{{"id":"{wamid}","status":"{status}","timestamp":"{timestamp}","recipient_id":"96550001234"{extra}}}"#
+    )
+}
+
+/// Sends a text through the sandbox and waits until Meta (the sandbox) accepted it; its id and wamid.
+fn sent_message(api: &Api, connection: &str, to: &str) -> (String, String) {
+    let (status, answer) = api.send(json!({"connection_id": connection, "to": to,
+        "type": "text", "text": {"body": "Your order is ready"}}));
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_owned();
+    let message = api.wait_for(&id, &["sent"]);
+    (id, message["wamid"].as_str().unwrap().to_owned())
+}
+
+fn message(api: &Api, id: &str) -> Value {
+    let (status, body) = api.call("GET", &format!("/api/v1/messages/{id}"), None, &[]);
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[test]
+fn the_verify_handshake_answers_the_challenge_only_for_the_right_token() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &connection);
+    let ask = |token: &str| {
+        common::get(&format!(
+            "{}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}",
+            hook.url
+        ))
+    };
+    let (status, body, _) = ask(&hook.verify_token);
+    assert_eq!((status, body.as_str()), (200, "1158201444"));
+    assert_eq!(ask("not-the-token").0, 403);
+    assert_eq!(ask("").0, 403);
+    let unknown = format!(
+        "{}/webhooks/meta/no-such-key?hub.mode=subscribe&hub.challenge=1&hub.verify_token={}",
+        server.url, hook.verify_token
+    );
+    assert_eq!(common::get(&unknown).0, 404);
+}
+
+#[test]
+fn only_a_correct_signature_over_the_exact_bytes_is_accepted() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &connection);
+    // Arabic and an emoji, escaped as \uXXXX the way Meta serialises them.
+    let payload = messages_payload(
+        &hook,
+        &format!(
+            r#""contacts":[{{"profile":{{"name":"\u0633\u0627\u0631\u0629"}},"wa_id":"96550001234"}}],"messages":[{{"from":"96550001234","id":"wamid.IN1","timestamp":"{}","type":"text","text":{{"body":"\u0645\u0631\u062d\u0628\u0627 MARKER-7731 \ud83d\ude00"}}}}]"#,
+            now_seconds()
+        ),
+    );
+    let bytes = payload.as_bytes();
+    let stored = || count(&install, "SELECT count(*) FROM webhook_payloads");
+
+    assert_eq!(post(&hook.url, None, bytes).0, 401, "no signature");
+    let wrong = signature("another-secret", bytes);
+    assert_eq!(post(&hook.url, Some(&wrong), bytes).0, 401, "wrong secret");
+    let mut changed = bytes.to_vec();
+    let at = payload.find("MARKER").unwrap();
+    changed[at] = b'N';
+    let right = signature(SECRET, bytes);
+    assert_eq!(
+        post(&hook.url, Some(&right), &changed).0,
+        401,
+        "one byte changed"
+    );
+    assert_eq!(stored(), 0, "nothing refused was stored");
+
+    assert_eq!(post(&hook.url, Some(&right), bytes).0, 200);
+    assert_eq!(stored(), 1);
+    assert_eq!(count(&install, "SELECT count(*) FROM inbound_messages"), 1);
+    // The customer wrote: their 24-hour window is open for the next message.
+    let (status, answer) = api.send(json!({"connection_id": connection, "to": "+96550001234",
+        "type": "text", "text": {"body": "Thanks!"}}));
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["customer_service_window"]["state"], "open");
+    // What the customer wrote is sealed in the file, never in plain text.
+    drop(server);
+    let file = std::fs::read(install.db_path()).unwrap();
+    assert!(!file.windows(11).any(|w| w == b"MARKER-7731"));
+}
+
+#[test]
+fn a_payload_naming_another_connection_s_number_is_refused() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, first) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &first);
+    let (status, other) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(json!({"kind": "sandbox", "name": "Second number"})),
+        &[],
+    );
+    assert_eq!(status, 201, "{other}");
+    let foreign = Hook {
+        phone_number_id: other["phone_number_id"].as_str().unwrap().to_owned(),
+        url: hook.url.clone(),
+        verify_token: String::new(),
+        waba_id: hook.waba_id.clone(),
+        connection: first.clone(),
+    };
+    let payload = messages_payload(
+        &foreign,
+        r#""messages":[{"from":"96550001234","id":"wamid.IN2","timestamp":"1760659226","type":"text","text":{"body":"hi"}}]"#,
+    );
+    assert_eq!(deliver(&hook, &payload), 403);
+    assert_eq!(count(&install, "SELECT count(*) FROM webhook_payloads"), 0);
+    assert_eq!(count(&install, "SELECT count(*) FROM inbound_messages"), 0);
+}
+
+#[test]
+fn meta_s_example_payloads_are_applied() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &connection);
+    // A: inbound text; D: inbound image with a caption.
+    let inbound_text = messages_payload(
+        &hook,
+        r#""contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":"16505551234","user_id":"US.13491208655302741918"}],"messages":[{"from":"16505551234","from_user_id":"US.13491208655302741918","id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=","timestamp":"1749416383","type":"text","text":{"body":"Does it come in another color?"}}]"#,
+    );
+    let inbound_image = messages_payload(
+        &hook,
+        r#""contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQ0RTNBN0UwMkYxMjM0NTY3ODkA","timestamp":"1749416500","type":"image","image":{"caption":"this one","mime_type":"image/jpeg","sha256":"81d3bd8a8db4868c9520ed47186e8b7c5789e61ff79f7f834be6950b808a90d3","id":"1037543291543636"}}]"#,
+    );
+    assert_eq!(deliver(&hook, &inbound_text), 200);
+    assert_eq!(deliver(&hook, &inbound_image), 200);
+    assert_eq!(
+        count(
+            &install,
+            "SELECT count(*) FROM inbound_messages WHERE type IN ('text', 'image')"
+        ),
+        2
+    );
+    assert_eq!(count(&install, "SELECT count(*) FROM contacts"), 1);
+
+    // B: delivered, matched by wamid.
+    let (delivered_id, wamid) = sent_message(&api, &connection, "+96550001234");
+    let delivered = messages_payload(
+        &hook,
+        &format!(
+            r#""statuses":[{}]"#,
+            status_item(
+                &wamid,
+                "delivered",
+                1760659226,
+                r#","conversation":{"id":"ffeaa1cbc54959bae5d514606232decf","origin":{"type":"service"}},"pricing":{"billable":false,"pricing_model":"PMP","category":"service","type":"free_customer_service"}"#
+            )
+        ),
+    );
+    assert_eq!(deliver(&hook, &delivered), 200);
+    let after = message(&api, &delivered_id);
+    assert_eq!(after["status"], "delivered");
+    assert_eq!(after["timestamps"]["delivered"], 1760659226000_i64);
+
+    // C: failed with Meta's error, matched by our id in biz_opaque_callback_data alone.
+    let (failed_id, _) = sent_message(&api, &connection, "+96550001235");
+    let failed = messages_payload(
+        &hook,
+        &format!(
+            r#""statuses":[{}]"#,
+            status_item(
+                "wamid.UNKNOWN-TO-US",
+                "failed",
+                1760660000,
+                &format!(
+                    r#","biz_opaque_callback_data":"{failed_id}","errors":[{{"code":131047,"title":"Re-engagement message","message":"Re-engagement message","error_data":{{"details":"Message failed to send because more than 24 hours have passed since the customer last replied to this number."}},"href":"https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}}]"#
+                )
+            )
+        ),
+    );
+    assert_eq!(deliver(&hook, &failed), 200);
+    let after = message(&api, &failed_id);
+    assert_eq!(after["status"], "failed");
+    assert_eq!(after["error"]["code"], 131047);
+    assert_eq!(after["error"]["title"], "Re-engagement message");
+    assert!(
+        after["error"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("24 hours")
+    );
+}
+
+#[test]
+fn duplicates_and_late_statuses_never_move_a_message_back() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &connection);
+    let (id, wamid) = sent_message(&api, &connection, "+96550001234");
+    let read = messages_payload(
+        &hook,
+        &format!(
+            r#""statuses":[{}]"#,
+            status_item(&wamid, "read", 1760659300, "")
+        ),
+    );
+    let late_delivered = messages_payload(
+        &hook,
+        &format!(
+            r#""statuses":[{}]"#,
+            status_item(&wamid, "delivered", 1760659200, "")
+        ),
+    );
+    let late_failed = messages_payload(
+        &hook,
+        &format!(
+            r#""statuses":[{}]"#,
+            status_item(
+                &wamid,
+                "failed",
+                1760659400,
+                r#","errors":[{"code":131026,"title":"Message undeliverable"}]"#
+            )
+        ),
+    );
+    for payload in [&read, &read, &late_delivered, &read, &late_failed] {
+        assert_eq!(deliver(&hook, payload), 200);
+    }
+    let after = message(&api, &id);
+    assert_eq!(after["status"], "read");
+    assert_eq!(after["error"], Value::Null);
+    assert_eq!(after["timestamps"]["read"], 1760659300000_i64);
+    assert_eq!(after["timestamps"]["delivered"], 1760659200000_i64);
+    let reported: Vec<&str> = after["status_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reported,
+        ["delivered", "read", "failed"],
+        "each stored once"
+    );
+    assert_eq!(count(&install, "SELECT count(*) FROM webhook_payloads"), 5);
+}
+
+#[test]
+fn template_quality_and_account_updates_reach_their_records() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &connection);
+    let (status, synced) = api.call(
+        "POST",
+        &format!("/api/v1/connections/{connection}/templates/sync"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{synced}");
+    let field = |field: &str, value: &str| {
+        format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"{}","time":1760659226,"changes":[{{"field":"{field}","value":{value}}}]}}]}}"#,
+            hook.waba_id
+        )
+    };
+    let rejected = field(
+        "message_template_status_update",
+        r#"{"event":"REJECTED","message_template_id":594425479261596,"message_template_name":"order_update","message_template_language":"en_US","reason":"INVALID_FORMAT"}"#,
+    );
+    let quality = field(
+        "phone_number_quality_update",
+        r#"{"display_phone_number":"15550783881","event":"FLAGGED","current_limit":"TIER_1K"}"#,
+    );
+    let restricted = field(
+        "account_update",
+        r#"{"event":"ACCOUNT_RESTRICTION","restriction_info":[{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":1760745626}]}"#,
+    );
+    let unknown = field(
+        "security",
+        r#"{"display_phone_number":"15550783881","event":"PIN_CHANGED"}"#,
+    );
+    for payload in [&rejected, &quality, &restricted, &unknown] {
+        assert_eq!(deliver(&hook, payload), 200, "{payload}");
+    }
+    let (_, templates) = api.call("GET", "/api/v1/templates", None, &[]);
+    let order_update = templates["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "order_update" && t["language"] == "en_US")
+        .unwrap();
+    assert_eq!(order_update["status"], "REJECTED");
+    let (_, connection) = api.call(
+        "GET",
+        &format!("/api/v1/connections/{}", hook.connection),
+        None,
+        &[],
+    );
+    assert_eq!(connection["meta"]["quality_rating"], "FLAGGED");
+    assert_eq!(connection["meta"]["messaging_limit"], "TIER_1K");
+    assert!(
+        connection["meta"]["account_notice"]
+            .as_str()
+            .unwrap()
+            .contains("RESTRICTED_BIZ_INITIATED_MESSAGING")
+    );
+    // Another business account's template news is not this connection's.
+    let foreign = rejected.replace(&hook.waba_id, "999999999999999");
+    assert_eq!(deliver(&hook, &foreign), 403);
+}
+
+fn wait_until_read(api: &Api, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let message = message(api, id);
+        if message["status"] == "read" {
+            return message;
+        }
+        assert!(Instant::now() < deadline, "stayed {}", message["status"]);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn reported(message: &Value) -> Vec<String> {
+    message["status_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_built_in_sandbox_posts_signed_sent_delivered_and_read_webhooks() {
+    let install = Install::new();
+    let server = serve(&install, [20, 150, 300]);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let (status, answer) = api.send(json!({"connection_id": connection, "to": "+96550001234",
+        "type": "text", "text": {"body": "Hello"}}));
+    assert_eq!(status, 202, "{answer}");
+    let read = wait_until_read(&api, answer["id"].as_str().unwrap());
+    assert_eq!(reported(&read), ["sent", "delivered", "read"]);
+    assert!(read["timestamps"]["delivered"].is_i64());
+    assert_eq!(count(&install, "SELECT count(*) FROM webhook_payloads"), 3);
+}
+
+#[test]
+fn the_standalone_sandbox_signs_its_webhooks_with_the_secret_it_was_given() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, sandbox_connection) = account(&install, &server, "owner@shop.test");
+    let own = hook(&api, &sandbox_connection);
+    // A "cloud" connection whose Meta is the simulator running as its own process.
+    let (status, cloud) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(
+            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
+            "waba_id": "102290129340398", "access_token": "token", "app_secret": SECRET,
+            "graph_base_url": "http://127.0.0.1:9"}),
+        ),
+        &[],
+    );
+    assert_eq!(status, 201, "{cloud}");
+    let webhook_url = cloud["webhook_url"].as_str().unwrap().to_owned();
+    let sandbox = Sandbox::start(&[
+        "--webhook-url",
+        &webhook_url,
+        "--webhook-secret",
+        SECRET,
+        "--sent-after-ms",
+        "10",
+        "--delivered-after-ms",
+        "50",
+        "--read-after-ms",
+        "100",
+    ]);
+    let cloud_id = cloud["id"].as_str().unwrap();
+    let (status, patched) = api.call_patch(
+        &format!("/api/v1/connections/{cloud_id}"),
+        json!({"graph_base_url": sandbox.url}),
+    );
+    assert_eq!(status, 200, "{patched}");
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let (status, answer) = api.send(
+            json!({"connection_id": cloud_id, "to": format!("+9655000{n:04}"),
+            "type": "text", "text": {"body": "Hello"}}),
+        );
+        assert_eq!(status, 202, "{answer}");
+        ids.push(answer["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        let read = wait_until_read(&api, id);
+        assert_eq!(reported(&read), ["sent", "delivered", "read"]);
+    }
+    // Signed with the wrong secret, the same simulator's webhooks would be refused.
+    assert_ne!(own.url, webhook_url);
+    let payload = messages_payload(&own, r#""statuses":[]"#);
+    assert_eq!(
+        post(
+            &webhook_url,
+            Some(&signature("sandbox-app-secret", payload.as_bytes())),
+            payload.as_bytes()
+        )
+        .0,
+        401
+    );
+}
