@@ -559,3 +559,62 @@ fn the_compose_page_refuses_a_link_button_that_is_not_https() {
         );
     }
 }
+
+#[test]
+fn meta_s_quality_and_account_notices_show_on_the_numbers_page() {
+    use hmac::{KeyInit, Mac};
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let key = key_in(
+        &app.submit("/api-keys", "/api-keys", &[("name", "k")])
+            .into_string()
+            .unwrap(),
+    );
+    let auth = Header::new("Authorization", format!("Bearer {key}"));
+    let connection: Value = app
+        .client
+        .post("/api/v1/connections")
+        .header(auth.clone())
+        .header(ContentType::JSON)
+        .body(json!({"kind": "sandbox", "name": "Shop number"}).to_string())
+        .dispatch()
+        .into_json()
+        .unwrap();
+    let patched = app
+        .client
+        .patch(format!(
+            "/api/v1/connections/{}",
+            connection["id"].as_str().unwrap()
+        ))
+        .header(auth)
+        .header(ContentType::JSON)
+        .body(json!({"app_secret": "shop-secret"}).to_string())
+        .dispatch();
+    assert_eq!(patched.status(), Status::Ok);
+    let (_, before) = app.page("/connections");
+    assert!(!before.contains("FLAGGED"));
+    let waba = connection["waba_id"].as_str().unwrap();
+    let payload = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"{waba}","time":1760659226,"changes":[{{"field":"phone_number_quality_update","value":{{"display_phone_number":"15550783881","event":"FLAGGED","current_limit":"TIER_1K"}}}},{{"field":"account_update","value":{{"event":"ACCOUNT_RESTRICTION","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING"}}]}}}}]}}]}}"#
+    );
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(b"shop-secret").unwrap();
+    mac.update(payload.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let path = connection["webhook_url"]
+        .as_str()
+        .unwrap()
+        .split_once("/webhooks/")
+        .map(|(_, key)| format!("/webhooks/{key}"))
+        .unwrap();
+    let delivered = app
+        .client
+        .post(path)
+        .header(Header::new("X-Hub-Signature-256", signature))
+        .header(ContentType::JSON)
+        .body(payload)
+        .dispatch();
+    assert_eq!(delivered.status(), Status::Ok);
+    let (_, after) = app.page("/connections");
+    assert!(after.contains("FLAGGED · TIER_1K"), "{after}");
+    assert!(after.contains("ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING"));
+}
