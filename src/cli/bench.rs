@@ -36,6 +36,8 @@ pub enum BenchCommand {
     Footprint,
     /// Messages per second end to end through the API, the sender and a simulated Meta.
     Send(super::bench_send::SendArgs),
+    /// Signed Meta status webhooks accepted and committed per second, batched and one per POST.
+    Webhooks(super::bench_webhooks::WebhookArgs),
 }
 
 #[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
@@ -88,6 +90,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         }
         BenchCommand::Footprint => footprint(),
         BenchCommand::Send(args) => super::bench_send::run(args),
+        BenchCommand::Webhooks(args) => super::bench_webhooks::run(args),
     }
 }
 

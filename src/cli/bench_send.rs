@@ -5,9 +5,11 @@
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
+use super::bench_server::{
+    Killed, api_key, free_port, in_temporary_dir, peak_rss_kib, percentile, start_server, whatsapi,
+};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
@@ -27,124 +29,25 @@ pub struct SendArgs {
     /// Connections to spread the messages over (Meta allows each number 1,000 messages per second).
     #[arg(long, default_value_t = 8)]
     connections: usize,
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-fn whatsapi(dir: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().expect("own path"));
-    cmd.env("WHATSAPI_STORAGE__DATA_DIR", dir.join("data"))
-        .env("WHATSAPI_STORAGE__KEY_FILE", dir.join("master.key"));
-    cmd
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    /// Have the simulator post each message's sent, delivered and read webhooks back, as Meta does.
+    #[arg(long)]
+    statuses: bool,
 }
 
 pub fn run(args: SendArgs) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("whatsapi-bench-send-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let result = measure(&args, &dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    in_temporary_dir("send", |dir| measure(&args, dir))
 }
 
 fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     let sandbox_port = free_port()?;
-    let _sandbox = Killed(
-        whatsapi(dir)
-            .args([
-                "sandbox",
-                "--listen",
-                &format!("127.0.0.1:{sandbox_port}"),
-                "--latency-ms",
-                &args.latency_ms.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start the sandbox")?,
-    );
-    let port = free_port()?;
-    let mut server = Killed(
-        whatsapi(dir)
-            .arg("serve")
-            .env("WHATSAPI_SERVER__PORT", port.to_string())
-            .env("WHATSAPI_SENDER__WORKERS", args.workers.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("cannot start the server")?,
-    );
-    let stderr = server.0.stderr.take().context("no stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    if !lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|l| l.contains("listening on"))
-    {
-        bail!("the server did not start");
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    let base = format!("http://127.0.0.1:{port}");
-
-    let mut create = whatsapi(dir)
-        .args([
-            "account",
-            "create",
-            "--company",
-            "Bench",
-            "--name",
-            "Bench",
-            "--email",
-            "bench@bench.test",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    create
-        .stdin
-        .take()
-        .context("stdin")?
-        .write_all(b"benchmark pass phrase\n")?;
-    let account = String::from_utf8(create.wait_with_output()?.stdout)?
-        .trim()
-        .to_owned();
-    let key_output = whatsapi(dir)
-        .args(["apikey", "create", "--account", &account, "--name", "bench"])
-        .output()?;
-    let key = String::from_utf8(key_output.stdout)?.trim().to_owned();
+    let (server, base) = start_server(dir, &[("WHATSAPI_SENDER__WORKERS", args.workers.to_string())])?;
+    let key = api_key(dir)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
     let auth = format!("Bearer {key}");
-    let mut connections = Vec::new();
+    let (mut connections, mut webhook_urls) = (Vec::new(), Vec::new());
     for n in 0..args.connections {
         let body = json!({"kind": "cloud", "name": format!("bench {n}"), "phone_number_id": format!("10654035224{n:04}"),
             "waba_id": "102290129340398", "access_token": "bench-token", "app_secret": "bench-secret",
@@ -155,6 +58,39 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
             .send_json(body)?;
         let created: Value = response.body_mut().read_json()?;
         connections.push(created["id"].as_str().context("connection id")?.to_owned());
+        webhook_urls.push(format!(
+            "{}={}",
+            created["phone_number_id"].as_str().context("phone number id")?,
+            created["webhook_url"].as_str().context("webhook url")?
+        ));
+    }
+    let mut sandbox_args = vec![
+        "sandbox".to_owned(),
+        "--listen".into(),
+        format!("127.0.0.1:{sandbox_port}"),
+        "--latency-ms".into(),
+        args.latency_ms.to_string(),
+    ];
+    if args.statuses {
+        sandbox_args.extend(["--webhook-secret".into(), "bench-secret".into()]);
+        for url in &webhook_urls {
+            sandbox_args.extend(["--webhook-url".into(), url.clone()]);
+        }
+    }
+    let _sandbox = Killed(
+        whatsapi(dir)
+            .args(&sandbox_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start the sandbox")?,
+    );
+    let up = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", sandbox_port)).is_err() {
+        if Instant::now() > up {
+            bail!("the sandbox did not start");
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 
     println!(
@@ -202,7 +138,7 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     let sent_in = loop {
         let sent: i64 = db.query_row(
-            "SELECT count(*) FROM messages WHERE status = 'sent'",
+            "SELECT count(*) FROM messages WHERE status IN ('sent', 'delivered', 'read')",
             [],
             |r| r.get(0),
         )?;
@@ -213,6 +149,24 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
             bail!("only {sent} of {accepted} messages were sent within 10 minutes");
         }
         std::thread::sleep(Duration::from_millis(20));
+    };
+    let read_in = if args.statuses {
+        loop {
+            let read: i64 = db.query_row(
+                "SELECT count(*) FROM messages WHERE status = 'read'",
+                [],
+                |r| r.get(0),
+            )?;
+            if read as usize >= accepted {
+                break Some(started.elapsed());
+            }
+            if Instant::now() > deadline {
+                bail!("only {read} of {accepted} messages were read within 10 minutes");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    } else {
+        None
     };
     latencies.sort();
     println!(
@@ -231,6 +185,17 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
             percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
             percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
             latencies[latencies.len() - 1].as_secs_f64() * 1000.0
+        );
+    }
+    if let Some(read_in) = read_in {
+        let (statuses, posts): (i64, i64) = db.query_row(
+            "SELECT (SELECT count(*) FROM message_statuses), (SELECT count(*) FROM webhook_payloads)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        println!(
+            "statuses: all {accepted} read {:.2} s after the first POST; {statuses} statuses stored from {posts} webhook POSTs",
+            read_in.as_secs_f64()
         );
     }
     println!(

@@ -2,6 +2,8 @@
 
 mod bench;
 mod bench_send;
+mod bench_server;
+mod bench_webhooks;
 mod doctor;
 mod init;
 mod keys;
@@ -69,9 +71,10 @@ enum Command {
         /// How long to wait before answering, as Meta's round trip would.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
-        /// Post each accepted message's sent, delivered and read webhooks here (a connection's webhook URL).
+        /// Post each accepted message's sent, delivered and read webhooks to this URL (a connection's
+        /// webhook URL); `PHONE_NUMBER_ID=URL` for one number's. May be repeated.
         #[arg(long)]
-        webhook_url: Option<String>,
+        webhook_url: Vec<String>,
         /// The app secret the webhooks are signed with (X-Hub-Signature-256), as Meta signs them.
         #[arg(long, default_value = "sandbox-app-secret")]
         webhook_secret: String,
@@ -197,7 +200,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             whatsapi::sandbox::run_standalone(whatsapi::sandbox::StandaloneOptions {
                 listen,
                 latency_ms,
-                webhook_url,
+                webhook_urls: webhook_url,
                 webhook_secret,
                 delays,
             })?;

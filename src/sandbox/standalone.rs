@@ -19,25 +19,56 @@ struct Standalone {
     base: String,
     latency: Duration,
     received: Mutex<HashMap<String, u32>>,
-    /// Where status webhooks go (`--webhook-url`, `--webhook-secret`), per number once known.
-    webhooks: Option<(String, String)>,
+    /// Where each number's status webhooks go, and the secret they are signed with.
+    webhooks: WebhookUrls,
+    secret: String,
     targets: Mutex<HashMap<String, Arc<feed::Target>>>,
+}
+
+/// `--webhook-url` values: `URL` for every number, or `PHONE_NUMBER_ID=URL` for one.
+#[derive(Default)]
+struct WebhookUrls {
+    every_number: Option<String>,
+    by_number: HashMap<String, String>,
+}
+
+impl WebhookUrls {
+    fn parse(values: &[String]) -> WebhookUrls {
+        let mut urls = WebhookUrls::default();
+        for value in values {
+            match value.split_once('=') {
+                Some((number, url)) if !number.contains('/') => {
+                    urls.by_number.insert(number.to_owned(), url.to_owned());
+                }
+                _ => urls.every_number = Some(value.clone()),
+            }
+        }
+        urls
+    }
+
+    fn for_number(&self, phone_number_id: &str) -> Option<&String> {
+        self.by_number
+            .get(phone_number_id)
+            .or(self.every_number.as_ref())
+    }
+
+    fn any(&self) -> bool {
+        self.every_number.is_some() || !self.by_number.is_empty()
+    }
 }
 
 impl Standalone {
     fn target(&self, phone_number_id: &str) -> Option<Arc<feed::Target>> {
-        let (url, secret) = self.webhooks.as_ref()?;
+        let url = self.webhooks.for_number(phone_number_id)?;
         let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
-        let target = targets
-            .entry(phone_number_id.to_owned())
-            .or_insert_with(|| {
-                Arc::new(feed::Target {
-                    url: url.clone(),
-                    secret: Zeroizing::new(secret.clone()),
-                    waba_id: STANDALONE_WABA_ID.into(),
-                    phone_number_id: phone_number_id.to_owned(),
-                })
-            });
+        let target = targets.entry(phone_number_id.to_owned()).or_insert_with(|| {
+            Arc::new(feed::Target {
+                url: url.clone(),
+                secret: Zeroizing::new(self.secret.clone()),
+                waba_id: STANDALONE_WABA_ID.into(),
+                phone_number_id: phone_number_id.to_owned(),
+            })
+        });
         Some(target.clone())
     }
 }
@@ -50,7 +81,8 @@ const STANDALONE_WABA_ID: &str = "102290129340398";
 pub struct StandaloneOptions {
     pub listen: SocketAddr,
     pub latency_ms: u64,
-    pub webhook_url: Option<String>,
+    /// `URL` for every number, or `PHONE_NUMBER_ID=URL` for one.
+    pub webhook_urls: Vec<String>,
     pub webhook_secret: String,
     pub delays: feed::Delays,
 }
@@ -126,11 +158,12 @@ pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
     let StandaloneOptions {
         listen,
         latency_ms,
-        webhook_url,
+        webhook_urls,
         webhook_secret,
         delays,
     } = options;
-    let state = match webhook_url.is_some() {
+    let webhooks = WebhookUrls::parse(&webhook_urls);
+    let state = match webhooks.any() {
         true => SandboxState::with_status_feed(delays),
         false => SandboxState::default(),
     };
@@ -159,7 +192,8 @@ pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
             base: format!("http://{listen}"),
             latency: Duration::from_millis(latency_ms),
             received: Mutex::new(HashMap::new()),
-            webhooks: webhook_url.map(|url| (url, webhook_secret)),
+            webhooks,
+            secret: webhook_secret,
             targets: Mutex::new(HashMap::new()),
         })
         .attach(rocket::fairing::AdHoc::on_liftoff("announce", |rocket| {

@@ -1,0 +1,110 @@
+//! What the end-to-end benchmarks share: a throwaway installation, the release server and the simulator
+//! as child processes (killed when dropped), an account with an API key, and percentiles.
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// This same executable, with the installation's paths.
+pub fn whatsapi(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("own path"));
+    cmd.env("WHATSAPI_STORAGE__DATA_DIR", dir.join("data"))
+        .env("WHATSAPI_STORAGE__KEY_FILE", dir.join("master.key"));
+    cmd
+}
+
+/// Starts `whatsapi serve` with these extra settings and waits until it listens; the process and its URL.
+pub fn start_server(dir: &Path, settings: &[(&str, String)]) -> Result<(Killed, String)> {
+    let port = free_port()?;
+    let mut cmd = whatsapi(dir);
+    cmd.arg("serve")
+        .env("WHATSAPI_SERVER__PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in settings {
+        cmd.env(name, value);
+    }
+    let mut server = Killed(cmd.spawn().context("cannot start the server")?);
+    let stderr = server.0.stderr.take().context("no stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    if !lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("listening on"))
+    {
+        bail!("the server did not start");
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((server, format!("http://127.0.0.1:{port}")))
+}
+
+/// Creates an account and an API key for it; the key.
+pub fn api_key(dir: &Path) -> Result<String> {
+    let mut create = whatsapi(dir)
+        .args([
+            "account",
+            "create",
+            "--company",
+            "Bench",
+            "--name",
+            "Bench",
+            "--email",
+            "bench@bench.test",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    create
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(b"benchmark pass phrase\n")?;
+    let account = String::from_utf8(create.wait_with_output()?.stdout)?
+        .trim()
+        .to_owned();
+    let key_output = whatsapi(dir)
+        .args(["apikey", "create", "--account", &account, "--name", "bench"])
+        .output()?;
+    Ok(String::from_utf8(key_output.stdout)?.trim().to_owned())
+}
+
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// A temporary directory for one run, removed afterwards whatever happened.
+pub fn in_temporary_dir(name: &str, run: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("whatsapi-bench-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = run(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
