@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod people;
-pub use people::{Accounts, Branding, Sandbox, Sender, Sessions, Smtp, SmtpSecurity};
+pub use people::{Accounts, Branding, Sandbox, Sender, Sessions, Smtp, SmtpSecurity, Webhooks};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/whatsapi/config.toml";
@@ -31,6 +31,7 @@ pub struct Config {
     pub branding: Branding,
     pub sender: Sender,
     pub sandbox: Sandbox,
+    pub webhooks: Webhooks,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -275,6 +276,22 @@ impl Config {
             .map_err(|m| invalid("sender.template_sync_schedule", m))?;
         if !(1..=1024).contains(&self.sender.workers) {
             return Err(invalid("sender.workers", "must be between 1 and 1024"));
+        }
+        if !(1..=300).contains(&self.webhooks.timeout_secs) {
+            return Err(invalid(
+                "webhooks.timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if !(1..=64).contains(&self.webhooks.workers) {
+            return Err(invalid("webhooks.workers", "must be between 1 and 64"));
+        }
+        let delays = &self.webhooks.retry_delays_secs;
+        if delays.len() > 50 || delays.iter().any(|d| *d > 7 * 86_400) {
+            return Err(invalid(
+                "webhooks.retry_delays_secs",
+                "at most 50 delays, each at most 604800 (a week)",
+            ));
         }
         let day_ms = 24 * 3_600_000;
         for (key, value) in [

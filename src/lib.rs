@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod events;
 pub mod jobs;
 pub mod logging;
 pub mod mail;

@@ -1,6 +1,6 @@
 //! `/api/v1/connections`: WhatsApp numbers on Meta's Cloud API, or on the built-in sandbox.
 
-use super::{ApiAuth, parse_id};
+use super::{ApiAuth, parse_id, patch_string};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::meta::errors;
@@ -198,14 +198,6 @@ async fn get_connection(
 }
 
 /// Reads an optional string field of a PATCH, refusing other types.
-fn patch_string(body: &Value, key: &str) -> Result<Option<String>> {
-    match body.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(_) => Err(Error::invalid(key, "must be a string")),
-    }
-}
-
 #[patch("/api/v1/connections/<id>", format = "json", data = "<body>")]
 async fn update_connection(
     id: &str,

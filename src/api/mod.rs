@@ -1,6 +1,7 @@
 //! The developer API under /api/v1: JSON in, JSON out, `Authorization: Bearer wapi_...`.
 
 pub(crate) mod connections;
+pub(crate) mod endpoints;
 pub(crate) mod messages;
 
 use crate::error::Error;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 pub fn routes() -> Vec<rocket::Route> {
     let mut all = connections::routes();
     all.extend(messages::routes());
+    all.extend(endpoints::routes());
     all
 }
 
@@ -139,5 +141,14 @@ pub fn parse_id(value: &serde_json::Value, field: &str) -> Result<i64, Error> {
             .ok_or_else(|| Error::invalid(field, "is not an id")),
         serde_json::Value::Null => Err(Error::invalid(field, "is required")),
         _ => Err(Error::invalid(field, "is not an id")),
+    }
+}
+
+/// A string field of a PATCH body: absent or null leaves the value as it is.
+pub(crate) fn patch_string(body: &serde_json::Value, key: &str) -> Result<Option<String>, Error> {
+    match body.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(Error::invalid(key, "must be a string")),
     }
 }

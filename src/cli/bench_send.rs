@@ -3,11 +3,11 @@
 //! the simulator, then pushes messages through `POST /api/v1/messages` from concurrent clients until
 //! every one is `sent`, and reports the rates, the POST's latency and the server's peak memory.
 
-use anyhow::{Context, Result, bail};
-use serde_json::{Value, json};
 use super::bench_server::{
     Killed, api_key, free_port, in_temporary_dir, peak_rss_kib, percentile, start_server, whatsapi,
 };
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -40,7 +40,10 @@ pub fn run(args: SendArgs) -> Result<()> {
 
 fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     let sandbox_port = free_port()?;
-    let (server, base) = start_server(dir, &[("WHATSAPI_SENDER__WORKERS", args.workers.to_string())])?;
+    let (server, base) = start_server(
+        dir,
+        &[("WHATSAPI_SENDER__WORKERS", args.workers.to_string())],
+    )?;
     let key = api_key(dir)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -60,7 +63,9 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
         connections.push(created["id"].as_str().context("connection id")?.to_owned());
         webhook_urls.push(format!(
             "{}={}",
-            created["phone_number_id"].as_str().context("phone number id")?,
+            created["phone_number_id"]
+                .as_str()
+                .context("phone number id")?,
             created["webhook_url"].as_str().context("webhook url")?
         ));
     }

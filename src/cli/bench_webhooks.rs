@@ -128,7 +128,12 @@ fn measure(args: &WebhookArgs, dir: &std::path::Path) -> Result<()> {
         args.clients
     );
     let batched = posts(&base, &sent, "delivered", args.batch.clamp(1, 1000));
-    report(&format!("batched ({} per POST)", args.batch), &agent, &batched, args.clients)?;
+    report(
+        &format!("batched ({} per POST)", args.batch),
+        &agent,
+        &batched,
+        args.clients,
+    )?;
     let single = posts(&base, &sent, "read", 1);
     report("one per POST", &agent, &single, args.clients)?;
 

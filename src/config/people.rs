@@ -23,6 +23,32 @@ impl Default for Sender {
     }
 }
 
+/// Delivery of events to customers' own webhook endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Webhooks {
+    /// Allow plain http and private, loopback or link-local targets (development and tests only).
+    pub allow_insecure_targets: bool,
+    /// Seconds to wait for an endpoint's answer.
+    pub timeout_secs: u64,
+    /// Deliveries attempted at once.
+    pub workers: usize,
+    /// Seconds before each retry after a failed attempt; after the last, the delivery is dead-lettered.
+    pub retry_delays_secs: Vec<u64>,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Webhooks {
+            allow_insecure_targets: false,
+            timeout_secs: 15,
+            workers: 8,
+            // About three days in all: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 24 h.
+            retry_delays_secs: vec![5, 300, 1_800, 7_200, 18_000, 36_000, 36_000, 50_400, 86_400],
+        }
+    }
+}
+
 /// The built-in Meta simulator: how long after accepting a message it posts each status webhook.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -1,5 +1,6 @@
 //! Background threads: started when the server lifts off, stopped (and joined) when it shuts down.
 
+pub mod deliveries;
 pub mod maintenance;
 pub mod scheduler;
 pub mod sender;
@@ -40,12 +41,14 @@ pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
 struct Threads {
     scheduler: Scheduler,
     sender: SenderPool,
+    deliveries: deliveries::DeliveryPool,
     flusher: (Arc<AtomicBool>, JoinHandle<()>),
 }
 
 impl Threads {
     fn stop(self) {
         self.sender.stop();
+        self.deliveries.stop();
         self.scheduler.stop();
         let (stop, flusher) = self.flusher;
         stop.store(true, Ordering::Relaxed);
@@ -91,6 +94,7 @@ pub fn fairing() -> impl Fairing {
                     let threads = Threads {
                         scheduler: Scheduler::start(db.clone(), scheduled_jobs(config)),
                         sender: SenderPool::start(db.clone(), config.sender.workers, waker),
+                        deliveries: deliveries::DeliveryPool::start(db.clone(), &config.webhooks),
                         flusher: start_flusher(db.clone(), used.clone()),
                     };
                     *running.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(threads);

@@ -3,11 +3,13 @@
 //! what happened. A message whose lease runs out (its process died) is claimed again: at least once,
 //! never lost. While the outbox is idle the dispatcher only reads; a new message wakes it at once.
 
+use crate::events::emit::Emitter;
 use crate::meta::errors::{ErrorClass, classify};
 use crate::meta::graph::{self, SendError};
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::messages::{self, StoredMessage};
 use crate::store::{AccountId, Db, now_ms};
+use crate::webhooks::meta::MetaError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -249,6 +251,29 @@ fn backoff_ms(attempts: i64) -> i64 {
     base * (80 + jitter % 41) / 100
 }
 
+/// Fails a message for good and tells the account's webhook endpoints.
+fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) -> Outcome {
+    let (db, id, account, connection) = (
+        shared.db.clone(),
+        message.id,
+        message.account_id,
+        message.connection_id,
+    );
+    Box::new(move |conn| {
+        if messages::mark_failed(conn, id, error.code, &error.title, &error.details, now)? {
+            let key = db.keyring().data_key(conn, account)?;
+            let events = Emitter {
+                conn,
+                key: &key,
+                account,
+                now,
+            };
+            events.message_status(id.0, connection, "failed", None, now, Some(&error))?;
+        }
+        Ok(())
+    })
+}
+
 fn deliver(shared: &Shared, message: &StoredMessage) {
     let record = |work: Outcome| {
         if let Err(e) = shared.db.write(work) {
@@ -263,9 +288,16 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
             "Not sent within 24 hours".to_owned(),
         );
         let details = message.error_title.clone().unwrap_or_default();
-        return record(Box::new(move |conn| {
-            messages::mark_failed(conn, id, code, &title, &details, now)
-        }));
+        return record(fail(
+            shared,
+            message,
+            MetaError {
+                code,
+                title,
+                details,
+            },
+            now,
+        ));
     }
     let target = match target(shared, message.account_id, message.connection_id) {
         Ok(target) => target,
@@ -278,10 +310,12 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
     let body = match open_body(&shared.db, message) {
         Ok(body) => body,
         Err(e) => {
-            let details = e.to_string();
-            return record(Box::new(move |conn| {
-                messages::mark_failed(conn, id, 0, "The message cannot be read", &details, now)
-            }));
+            let error = MetaError {
+                code: 0,
+                title: "The message cannot be read".into(),
+                details: e.to_string(),
+            };
+            return record(fail(shared, message, error, now));
         }
     };
     take_token(shared, target.info.id, target.info.throughput_mps);
@@ -327,15 +361,30 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(&connection);
+                    let (db, account) = (shared.db.clone(), message.account_id);
                     record(Box::new(move |conn| {
-                        connections::set_state(conn, connection, "held", &detail)
+                        connections::set_state(conn, connection, "held", &detail)?;
+                        let key = db.keyring().data_key(conn, account)?;
+                        let events = Emitter {
+                            conn,
+                            key: &key,
+                            account,
+                            now,
+                        };
+                        events.connection_updated(
+                            connection,
+                            serde_json::json!({"state": "held", "state_detail": detail}),
+                        )
                     }));
                     now
                 }
                 ErrorClass::Final => {
-                    return record(Box::new(move |conn| {
-                        messages::mark_failed(conn, id, code, &title, &details, now)
-                    }));
+                    let error = MetaError {
+                        code,
+                        title,
+                        details,
+                    };
+                    return record(fail(shared, message, error, now));
                 }
             };
             record(Box::new(move |conn| {

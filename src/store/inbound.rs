@@ -26,14 +26,14 @@ pub struct Origin {
     pub payload: i64,
 }
 
-/// Stores an inbound message; false when it was already stored.
+/// Stores an inbound message; its id, or None when it was already stored.
 pub fn insert(
     conn: &Connection,
     key: &Key,
     origin: Origin,
     message: &InboundMessage,
     now: i64,
-) -> Result<bool> {
+) -> Result<Option<i64>> {
     let Origin {
         account,
         connection,
@@ -63,5 +63,5 @@ pub fn insert(
             message.at,
             now
         ])?;
-    Ok(inserted == 1)
+    Ok((inserted == 1).then_some(id))
 }

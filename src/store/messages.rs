@@ -204,6 +204,7 @@ pub fn mark_sent(conn: &Connection, id: MessageId, wamid: &str, now: i64) -> Res
     Ok(())
 }
 
+/// Fails a message that has not been sent yet; whether it did.
 pub fn mark_failed(
     conn: &Connection,
     id: MessageId,
@@ -211,14 +212,15 @@ pub fn mark_failed(
     title: &str,
     details: &str,
     now: i64,
-) -> Result<()> {
-    conn.prepare_cached(
-        "UPDATE messages SET status = 'failed', error_code = ?2, error_title = ?3, error_details = ?4,
-                             failed_at = ?5, lease_until = NULL
-         WHERE id = ?1 AND status IN ('queued', 'sending')",
-    )?
-    .execute(params![id.0, code, title, details, now])?;
-    Ok(())
+) -> Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE messages SET status = 'failed', error_code = ?2, error_title = ?3, error_details = ?4,
+                                 failed_at = ?5, lease_until = NULL
+             WHERE id = ?1 AND status IN ('queued', 'sending')",
+        )?
+        .execute(params![id.0, code, title, details, now])?;
+    Ok(changed == 1)
 }
 
 /// Puts a message back in the queue for a later attempt, keeping the last error for people to see.

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_templates.sql"),
     include_str!("migrations/0005_contacts.sql"),
     include_str!("migrations/0006_webhooks.sql"),
+    include_str!("migrations/0007_customer_webhooks.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -8,6 +8,8 @@ pub mod backup;
 pub mod connections;
 pub mod consents;
 pub mod contacts;
+pub mod deliveries;
+pub mod endpoints;
 pub mod ids;
 pub mod inbound;
 pub mod job_runs;

@@ -5,9 +5,11 @@
 use super::meta::{self, Parsed, Refusal};
 use crate::crypto::Key;
 use crate::error::Error;
+use crate::events::emit::Emitter;
 use crate::store::connections::{self, ConnectionInfo};
 use crate::store::{Db, contacts, inbound, now_ms, payloads, statuses, templates};
 use rocket::http::Status;
+use serde_json::json;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -172,9 +174,23 @@ fn store(
     let (account, now) = (connection.account_id, now_ms());
     payloads::insert(conn, payload_id, account, connection.id, sealed, now)?;
     let mut added = Ingested::default();
+    let events = Emitter {
+        conn,
+        key,
+        account,
+        now,
+    };
     for update in &parsed.statuses {
-        if statuses::apply(conn, account, payload_id, update, now)?.is_some() {
+        if let Some(message) = statuses::apply(conn, account, payload_id, update, now)? {
             added.statuses += 1;
+            events.message_status(
+                message.0,
+                connection.id,
+                &update.status,
+                Some(&update.wamid),
+                update.at,
+                update.error.as_ref(),
+            )?;
         }
     }
     for (message, sender) in parsed.inbound.iter().zip(senders) {
@@ -191,8 +207,9 @@ fn store(
             contact,
             payload: payload_id,
         };
-        if inbound::insert(conn, key, origin, message, now)? {
+        if let Some(id) = inbound::insert(conn, key, origin, message, now)? {
             added.inbound += 1;
+            events.message_received(id, connection.id, message)?;
         }
     }
     for template in &parsed.templates {
@@ -203,6 +220,7 @@ fn store(
             &template.language,
             &template.status,
         )?;
+        events.template_status(connection.id, template)?;
     }
     if parsed.quality.is_some() || parsed.account_notice.is_some() {
         connections::record_meta_update(
@@ -214,6 +232,12 @@ fn store(
                 .map(|(q, l)| (q.as_str(), l.as_deref())),
             parsed.account_notice.as_deref(),
             now,
+        )?;
+        let (quality, limit) = parsed.quality.clone().unzip();
+        events.connection_updated(
+            connection.id,
+            json!({"quality_rating": quality, "messaging_limit": limit.flatten(),
+                   "account_notice": parsed.account_notice}),
         )?;
     }
     Ok(added)

@@ -1,0 +1,314 @@
+//! Events for customers' endpoints and their durable delivery queue. An event is written in the same
+//! transaction as what caused it, so it exists exactly when its cause does; each (event, endpoint) row
+//! is retried until delivered or dead-lettered.
+
+use super::AccountId;
+use super::endpoints::EndpointId;
+use crate::crypto::{Aad, Key};
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+fn place(account: AccountId, event: i64) -> Aad<'static> {
+    Aad {
+        account: account.0,
+        table: "webhook_events",
+        column: "body",
+        row: event,
+    }
+}
+
+/// What an event is about, so deleting that deletes the event too.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct About {
+    pub message: Option<i64>,
+    pub inbound: Option<i64>,
+}
+
+/// Records an event for every endpoint of the account that asked for its type (paused ones included:
+/// they get it when resumed). Nothing is written when no endpoint wants it.
+pub fn emit(
+    conn: &Connection,
+    key: &Key,
+    account: AccountId,
+    kind: &str,
+    body: &[u8],
+    about: About,
+    now: i64,
+) -> Result<()> {
+    let wanted: Vec<i64> = conn
+        .prepare_cached("SELECT id, event_types FROM webhook_endpoints WHERE account_id = ?1")?
+        .query_map([account.0], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?
+        .filter_map(|row| match row {
+            Ok((id, types)) => types.split(',').any(|t| t == kind).then_some(Ok(id)),
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<rusqlite::Result<_>>()?;
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let event = super::ids::time_ordered()?;
+    let sealed = key.seal(&place(account, event), body)?;
+    conn.prepare_cached(
+        "INSERT INTO webhook_events (id, account_id, type, message_id, inbound_id, body, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![event, account.0, kind, about.message, about.inbound, sealed, now])?;
+    for endpoint in wanted {
+        conn.prepare_cached(
+            "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, status, next_attempt_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+        )?
+        .execute(params![super::ids::time_ordered()?, account.0, endpoint, event, now])?;
+    }
+    Ok(())
+}
+
+/// A delivery claimed for an attempt.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub endpoint_id: EndpointId,
+    pub event_id: i64,
+    pub attempts: i64,
+    pub url: String,
+}
+
+/// Deliveries that were being attempted when the process stopped go back to the queue.
+pub fn release_orphans(conn: &Connection) -> Result<usize> {
+    Ok(conn.execute(
+        "UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL WHERE status = 'delivering'",
+        [],
+    )?)
+}
+
+/// Claims due deliveries of endpoints that are not paused, leasing them until `lease_until`.
+pub fn claim(conn: &Connection, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Due>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE webhook_deliveries SET status = 'delivering', lease_until = ?2
+         WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                      WHERE ((d.status = 'pending' AND d.next_attempt_at <= ?1)
+                             OR (d.status = 'delivering' AND d.lease_until < ?1))
+                        AND e.paused_at IS NULL
+                      ORDER BY d.next_attempt_at LIMIT ?3)
+         RETURNING id, account_id, endpoint_id, event_id, attempts,
+                   (SELECT url FROM webhook_endpoints WHERE id = endpoint_id)",
+    )?;
+    let rows = stmt.query_map(params![now, lease_until, limit as i64], |r| {
+        Ok(Due {
+            id: r.get(0)?,
+            account_id: AccountId(r.get(1)?),
+            endpoint_id: EndpointId(r.get(2)?),
+            event_id: r.get(3)?,
+            attempts: r.get(4)?,
+            url: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The event's body as it is sent, and its type.
+pub fn event_body(conn: &Connection, key: &Key, account: AccountId, event: i64) -> Result<Vec<u8>> {
+    let sealed: Vec<u8> = conn
+        .prepare_cached("SELECT body FROM webhook_events WHERE id = ?1 AND account_id = ?2")?
+        .query_row(params![event, account.0], |r| r.get(0))
+        .optional()?
+        .ok_or(Error::NotFound)?;
+    Ok(key.open(&place(account, event), &sealed)?.to_vec())
+}
+
+/// What one attempt got.
+#[derive(Debug, Clone)]
+pub struct Attempted {
+    pub code: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// What happens to the delivery next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Delivered,
+    RetryAt(i64),
+    DeadLetter,
+}
+
+pub fn record_attempt(
+    conn: &Connection,
+    due: &Due,
+    attempted: &Attempted,
+    next: Next,
+    now: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO webhook_attempts (id, account_id, delivery_id, at, code, error, duration_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        super::ids::time_ordered()?,
+        due.account_id.0,
+        due.id,
+        now,
+        attempted.code,
+        attempted.error,
+        attempted.duration_ms
+    ])?;
+    let (status, next_at, delivered_at) = match next {
+        Next::Delivered => ("delivered", now, Some(now)),
+        Next::RetryAt(at) => ("pending", at, None),
+        Next::DeadLetter => ("failed", now, None),
+    };
+    conn.prepare_cached(
+        "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, lease_until = NULL,
+                                       last_code = ?4, last_error = ?5, last_attempt_at = ?6,
+                                       delivered_at = coalesce(?7, delivered_at)
+         WHERE id = ?1 AND status = 'delivering'",
+    )?
+    .execute(params![
+        due.id,
+        status,
+        next_at,
+        attempted.code,
+        attempted.error,
+        now,
+        delivered_at
+    ])?;
+    Ok(())
+}
+
+/// A delivery as people see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// An endpoint's deliveries, newest first (optionally only those with one status).
+pub fn list(
+    conn: &Connection,
+    account: AccountId,
+    endpoint: EndpointId,
+    status: Option<&str>,
+    limit: usize,
+) -> Result<Vec<DeliveryView>> {
+    select(conn, account, endpoint, status, None, limit)
+}
+
+pub fn find(
+    conn: &Connection,
+    account: AccountId,
+    endpoint: EndpointId,
+    delivery: i64,
+) -> Result<Option<DeliveryView>> {
+    Ok(select(conn, account, endpoint, None, Some(delivery), 1)?.pop())
+}
+
+fn select(
+    conn: &Connection,
+    account: AccountId,
+    endpoint: EndpointId,
+    status: Option<&str>,
+    delivery: Option<i64>,
+    limit: usize,
+) -> Result<Vec<DeliveryView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.event_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_code, d.last_error,
+                d.last_attempt_at, d.delivered_at, d.created_at
+         FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+         WHERE d.account_id = ?1 AND d.endpoint_id = ?2 AND (?3 IS NULL OR d.status = ?3)
+           AND (?5 IS NULL OR d.id = ?5)
+         ORDER BY d.id DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(
+        params![account.0, endpoint.0, status, limit as i64, delivery],
+        |r| {
+            let status: String = r.get(3)?;
+            Ok(DeliveryView {
+                id: r.get::<_, i64>(0)?.to_string(),
+                event_id: format!("msg_{}", r.get::<_, i64>(1)?),
+                event_type: r.get(2)?,
+                next_attempt_at: (status == "pending").then(|| r.get(5)).transpose()?,
+                status,
+                attempts: r.get(4)?,
+                last_code: r.get(6)?,
+                last_error: r.get(7)?,
+                last_attempt_at: r.get(8)?,
+                delivered_at: r.get(9)?,
+                created_at: r.get(10)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One attempt as people see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptView {
+    pub at: i64,
+    pub code: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+pub fn attempts(conn: &Connection, account: AccountId, delivery: i64) -> Result<Vec<AttemptView>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at, code, error, duration_ms FROM webhook_attempts WHERE account_id = ?1 AND delivery_id = ?2
+         ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map(params![account.0, delivery], |r| {
+        Ok(AttemptView {
+            at: r.get(0)?,
+            code: r.get(1)?,
+            error: r.get(2)?,
+            duration_ms: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Sends a delivery (or, with `None`, every dead-lettered one of the endpoint) again from the start of
+/// the retry schedule. Returns how many were queued.
+pub fn replay(
+    conn: &Connection,
+    account: AccountId,
+    endpoint: EndpointId,
+    delivery: Option<i64>,
+    now: i64,
+) -> Result<usize> {
+    let changed = match delivery {
+        Some(id) => conn.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?4, lease_until = NULL
+             WHERE id = ?1 AND account_id = ?2 AND endpoint_id = ?3 AND status IN ('failed', 'delivered')",
+            params![id, account.0, endpoint.0, now],
+        )?,
+        None => conn.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?3, lease_until = NULL
+             WHERE account_id = ?1 AND endpoint_id = ?2 AND status = 'failed'",
+            params![account.0, endpoint.0, now],
+        )?,
+    };
+    Ok(changed)
+}
+
+/// Whether any delivery is due, so the workers know to look.
+pub fn any_due(conn: &Connection, now: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 LIMIT 1",
+        )?
+        .query_row([now], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
