@@ -61,14 +61,16 @@ impl Standalone {
     fn target(&self, phone_number_id: &str) -> Option<Arc<feed::Target>> {
         let url = self.webhooks.for_number(phone_number_id)?;
         let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
-        let target = targets.entry(phone_number_id.to_owned()).or_insert_with(|| {
-            Arc::new(feed::Target {
-                url: url.clone(),
-                secret: Zeroizing::new(self.secret.clone()),
-                waba_id: STANDALONE_WABA_ID.into(),
-                phone_number_id: phone_number_id.to_owned(),
-            })
-        });
+        let target = targets
+            .entry(phone_number_id.to_owned())
+            .or_insert_with(|| {
+                Arc::new(feed::Target {
+                    url: url.clone(),
+                    secret: Zeroizing::new(self.secret.clone()),
+                    waba_id: STANDALONE_WABA_ID.into(),
+                    phone_number_id: phone_number_id.to_owned(),
+                })
+            });
         Some(target.clone())
     }
 }

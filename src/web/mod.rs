@@ -23,6 +23,7 @@ mod assets;
 mod compose;
 mod connections;
 mod dashboard;
+mod endpoints;
 mod headers;
 mod health;
 pub mod i18n;
@@ -54,6 +55,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(messages::routes());
     all.extend(connections::routes());
     all.extend(compose::routes());
+    all.extend(endpoints::routes());
     all.extend(profile::routes());
     all.extend(admin::routes());
     all.extend(privacy::routes());

@@ -278,3 +278,38 @@ fn decode_encoded_words(line: &str) -> String {
     out.push_str(rest);
     out
 }
+
+impl App {
+    /// An API key made on the API keys page, as the `Authorization` header.
+    pub fn api_key(&self) -> Header<'static> {
+        let page = self
+            .submit("/api-keys", "/api-keys", &[("name", "tests")])
+            .into_string()
+            .unwrap();
+        let start = page.find("id=\"new-key\">").expect("the new key is shown") + 13;
+        let key = &page[start..start + page[start..].find('<').unwrap()];
+        Header::new("Authorization", format!("Bearer {key}"))
+    }
+
+    /// A JSON API call with that header; status and body.
+    pub fn api(
+        &self,
+        auth: &Header<'static>,
+        method: rocket::http::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (Status, serde_json::Value) {
+        let response = self
+            .client
+            .req(method, path.to_owned())
+            .header(auth.clone())
+            .header(ContentType::JSON)
+            .body(body.to_string())
+            .dispatch();
+        let status = response.status();
+        (
+            status,
+            response.into_json().unwrap_or(serde_json::Value::Null),
+        )
+    }
+}

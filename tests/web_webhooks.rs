@@ -1,0 +1,160 @@
+//! The Webhooks pages: an endpoint added with its secret shown once, a refused URL explained on the page,
+//! each delivery with its attempts, replay, pause and resume, and members who may look but not change.
+
+mod common;
+
+use common::web::{App, app};
+use rocket::http::{Method, Status};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn add_endpoint(app: &App, url: &str) -> (Status, String) {
+    let response = app.submit(
+        "/webhook-endpoints",
+        "/webhook-endpoints",
+        &[
+            ("url", url),
+            ("description", "Shop backend"),
+            ("event_types", "message.received"),
+            ("event_types", "message.status"),
+        ],
+    );
+    (response.status(), response.into_string().unwrap())
+}
+
+#[test]
+fn an_endpoint_is_added_with_its_secret_shown_once() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    let (status, page) = add_endpoint(&app, "https://hooks.shop.example/whatsapp");
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains("id=\"new-secret\">whsec_"), "{page}");
+    let (_, again) = app.page("/webhook-endpoints");
+    assert!(again.contains("https://hooks.shop.example/whatsapp"));
+    assert!(again.contains("message.received, message.status"));
+    assert!(!again.contains("whsec_"), "the secret is shown only once");
+}
+
+#[test]
+fn a_url_inside_the_network_is_refused_in_words() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    for url in [
+        "http://hooks.shop.example/x",
+        "https://169.254.169.254/latest",
+    ] {
+        let (status, page) = add_endpoint(&app, url);
+        assert_eq!(status, Status::UnprocessableEntity, "{url}");
+        assert!(page.contains("role=\"alert\""), "{page}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints"), 0);
+}
+
+#[test]
+fn deliveries_show_their_attempts_and_can_be_replayed_paused_and_resumed() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    // The name does not resolve here, so every attempt fails: what people must be able to see.
+    add_endpoint(&app, "https://hooks.shop.invalid/whatsapp");
+    let id: i64 = app
+        .db()
+        .query_row("SELECT id FROM webhook_endpoints", [], |r| r.get(0))
+        .unwrap();
+    let auth = app.api_key();
+    let (status, connection) = app.api(
+        &auth,
+        Method::Post,
+        "/api/v1/connections",
+        json!({"kind": "sandbox", "name": "Shop number"}),
+    );
+    assert_eq!(status, Status::Created, "{connection}");
+    let (status, _) = app.api(
+        &auth,
+        Method::Post,
+        &format!(
+            "/api/v1/connections/{}/sandbox/inbound",
+            connection["id"].as_str().unwrap()
+        ),
+        json!({"from": "+96550001234", "text": "Is my order ready?"}),
+    );
+    assert_eq!(status, Status::Ok);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.count("SELECT count(*) FROM webhook_attempts") == 0 {
+        assert!(Instant::now() < deadline, "no attempt was made");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, page) = app.page(&format!("/webhook-endpoints/{id}"));
+    assert!(page.contains("message.received"), "{page}");
+    assert!(page.contains("class=\"attempts\""));
+    assert!(page.contains("no answer"), "{page}");
+
+    let paused = app.submit(
+        &format!("/webhook-endpoints/{id}"),
+        &format!("/webhook-endpoints/{id}/pause"),
+        &[],
+    );
+    assert_eq!(paused.status(), Status::SeeOther);
+    let (_, page) = app.page(&format!("/webhook-endpoints/{id}?done=paused"));
+    assert!(page.contains("id=\"paused\""));
+    assert!(page.contains("The endpoint is paused."));
+    app.submit(
+        &format!("/webhook-endpoints/{id}"),
+        &format!("/webhook-endpoints/{id}/resume"),
+        &[],
+    );
+    let (_, page) = app.page(&format!("/webhook-endpoints/{id}"));
+    assert!(!page.contains("id=\"paused\""));
+
+    // Dead-lettered deliveries are sent again from the start of the schedule.
+    app.db()
+        .execute(
+            "UPDATE webhook_deliveries SET status = 'failed', attempts = 10, next_attempt_at = 0",
+            [],
+        )
+        .unwrap();
+    let replayed = app.submit(
+        &format!("/webhook-endpoints/{id}?status=failed"),
+        &format!("/webhook-endpoints/{id}/replay-failed"),
+        &[],
+    );
+    assert_eq!(replayed.status(), Status::SeeOther);
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_deliveries WHERE status = 'failed'"),
+        0
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhook_deliveries WHERE attempts = 10"),
+        0
+    );
+}
+
+#[test]
+fn members_see_endpoints_but_cannot_change_them() {
+    let app = app();
+    app.register("Ali", "Shop", "ali@shop.test");
+    add_endpoint(&app, "https://hooks.shop.example/whatsapp");
+    app.submit(
+        "/team",
+        "/team/invite",
+        &[("email", "sara@shop.test"), ("role", "member")],
+    );
+    let link = app.last_link("/invite/");
+    app.logout();
+    let joined = app.submit(
+        &link,
+        &link,
+        &[
+            ("name", "Sara"),
+            ("password", "a member's own pass phrase"),
+            ("accept_privacy", "true"),
+        ],
+    );
+    assert_eq!(joined.status(), Status::SeeOther);
+    let (status, page) = app.page("/webhook-endpoints");
+    assert_eq!(status, Status::Ok);
+    assert!(page.contains("https://hooks.shop.example/whatsapp"));
+    assert!(!page.contains("action=\"/webhook-endpoints\""));
+    let (status, _) = add_endpoint(&app, "https://other.example/x");
+    assert_eq!(status, Status::Forbidden);
+    assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints"), 1);
+}
