@@ -1,6 +1,7 @@
 //! The developer API under /api/v1: JSON in, JSON out, `Authorization: Bearer wapi_...`.
 
 pub(crate) mod connections;
+pub(crate) mod conversations;
 pub(crate) mod endpoints;
 pub(crate) mod messages;
 
@@ -17,6 +18,7 @@ pub fn routes() -> Vec<rocket::Route> {
     let mut all = connections::routes();
     all.extend(messages::routes());
     all.extend(endpoints::routes());
+    all.extend(conversations::routes());
     all
 }
 

@@ -156,3 +156,102 @@ pub fn templates(
     }
     Ok(all)
 }
+
+/// Where to download a media file Meta received, as `GET {base}/{version}/{media_id}` answers it: `url`
+/// (valid for five minutes), `mime_type`, `sha256`, `file_size`, `id`. The number is named, as Meta
+/// allows, so media of another number is refused.
+pub fn media_info(
+    agent: &ureq::Agent,
+    base_url: &str,
+    version: &str,
+    media_id: &str,
+    phone_number_id: &str,
+    token: &str,
+) -> Result<Value, SendError> {
+    let url = format!("{base_url}/{version}/{media_id}?phone_number_id={phone_number_id}");
+    let mut response = agent
+        .get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map_err(|e| SendError::Network(e.to_string()))?;
+    let status = response.status().as_u16();
+    let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+    if (200..300).contains(&status) && answer["url"].is_string() {
+        return Ok(answer);
+    }
+    match meta_error(status, &answer) {
+        Some(error) => Err(SendError::Meta(error)),
+        None => Err(SendError::Network(format!(
+            "HTTP {status} without a media URL"
+        ))),
+    }
+}
+
+/// Whether a media URL Meta gave may receive the connection's token: Meta's own download hosts over
+/// HTTPS, or the origin the connection talks to (the sandbox, a test double).
+pub fn media_url_allowed(base_url: &str, url: &str) -> bool {
+    let origin = |text: &str| -> Option<(String, String, Option<u16>)> {
+        let uri: ureq::http::Uri = text.parse().ok()?;
+        Some((
+            uri.scheme_str()?.to_ascii_lowercase(),
+            uri.host()?.to_ascii_lowercase(),
+            uri.port_u16(),
+        ))
+    };
+    let Some((scheme, host, port)) = origin(url) else {
+        return false;
+    };
+    if origin(base_url).is_some_and(|base| base == (scheme.clone(), host.clone(), port)) {
+        return true;
+    }
+    scheme == "https"
+        && port.is_none_or(|p| p == 443)
+        && ["fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net"]
+            .iter()
+            .any(|domain| host == *domain || host.ends_with(&format!(".{domain}")))
+}
+
+/// A media download under way: Meta's content type and length, and the bytes to read.
+pub struct MediaDownload {
+    pub content_type: Option<String>,
+    pub length: Option<u64>,
+    pub body: ureq::BodyReader<'static>,
+}
+
+/// The largest media file Meta delivers (a document); anything longer is cut off with an error.
+pub const MEDIA_LIMIT: u64 = 100 * 1024 * 1024;
+
+/// `GET <url>` from `media_info`, with the same token (Meta refuses it without). The body is read by the
+/// caller as it arrives, never kept.
+pub fn download_media(
+    agent: &ureq::Agent,
+    url: &str,
+    token: &str,
+) -> Result<MediaDownload, SendError> {
+    let response = agent
+        .get(url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .config()
+        .timeout_global(Some(Duration::from_secs(300)))
+        .build()
+        .call()
+        .map_err(|e| SendError::Network(e.to_string()))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let answer: Value = response.into_body().read_json().unwrap_or(Value::Null);
+        return Err(meta_error(status, &answer)
+            .map(SendError::Meta)
+            .unwrap_or_else(|| SendError::Network(format!("HTTP {status} for the media file"))));
+    }
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.into_body();
+    Ok(MediaDownload {
+        content_type,
+        length: body.content_length(),
+        body: body.into_with_config().limit(MEDIA_LIMIT).reader(),
+    })
+}

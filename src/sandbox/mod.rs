@@ -34,11 +34,13 @@ const PASSING: [i64; 5] = [131000, 131016, 130429, 131056, 80007];
 
 pub mod events;
 pub mod feed;
+mod media;
 mod standalone;
 pub use standalone::{StandaloneOptions, run_standalone};
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![sandbox_send, sandbox_phone_number, sandbox_templates]
+    let all = routes![sandbox_send, sandbox_phone_number, sandbox_templates];
+    all.into_iter().chain(media::routes()).collect()
 }
 
 /// The sandbox's templates, two per page so that clients must follow `paging.next` as with Meta.

@@ -8,6 +8,7 @@ pub mod backup;
 pub mod connections;
 pub mod consents;
 pub mod contacts;
+pub mod conversations;
 pub mod deliveries;
 pub mod endpoints;
 pub mod ids;

@@ -27,6 +27,7 @@ mod endpoints;
 mod headers;
 mod health;
 pub mod i18n;
+mod inbox;
 mod messages;
 pub mod page;
 mod password_reset;
@@ -53,6 +54,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(team::routes());
     all.extend(api_keys::routes());
     all.extend(messages::routes());
+    all.extend(inbox::routes());
     all.extend(connections::routes());
     all.extend(compose::routes());
     all.extend(endpoints::routes());
