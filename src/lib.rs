@@ -72,6 +72,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(jobs::sender::Waker::default())
         .manage(sandbox::SandboxState::with_status_feed(
             config.sandbox.delays(),
+            false,
         ))
         .manage(meta::graph::agent())
         .manage(web::ResetEmails::default())

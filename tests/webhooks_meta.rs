@@ -487,7 +487,7 @@ fn the_standalone_sandbox_signs_its_webhooks_with_the_secret_it_was_given() {
     let mut ids = Vec::new();
     for n in 0..20 {
         let (status, answer) = api.send(
-            json!({"connection_id": cloud_id, "to": format!("+9655000{n:04}"),
+            json!({"connection_id": cloud_id, "to": format!("+96550{n:04}5"),
             "type": "text", "text": {"body": "Hello"}}),
         );
         assert_eq!(status, 202, "{answer}");
@@ -509,4 +509,111 @@ fn the_standalone_sandbox_signs_its_webhooks_with_the_secret_it_was_given() {
         .0,
         401
     );
+}
+
+#[test]
+fn a_kill_9_during_a_flood_of_status_webhooks_loses_no_acknowledged_status() {
+    const MESSAGES: usize = 400;
+    let install = Install::new();
+    let port = common::free_port();
+    let start = |install: &Install| {
+        let mut cmd = install.command(&["serve"]);
+        cmd.env("WHATSAPI_SERVER__PORT", port.to_string());
+        install.serve_with(cmd)
+    };
+    let server = start(&install);
+    let (api, _) = account(&install, &server, "owner@shop.test");
+    let (status, cloud) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(
+            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
+            "waba_id": "102290129340398", "access_token": "token", "app_secret": SECRET,
+            "graph_base_url": "http://127.0.0.1:9", "throughput_mps": 1000}),
+        ),
+        &[],
+    );
+    assert_eq!(status, 201, "{cloud}");
+    let sandbox = Sandbox::start(&[
+        "--webhook-url",
+        cloud["webhook_url"].as_str().unwrap(),
+        "--webhook-secret",
+        SECRET,
+        "--sent-after-ms",
+        "10",
+        "--delivered-after-ms",
+        "300",
+        "--read-after-ms",
+        "900",
+    ]);
+    let id = cloud["id"].as_str().unwrap();
+    let (status, _) = api.call_patch(
+        &format!("/api/v1/connections/{id}"),
+        json!({"graph_base_url": sandbox.url}),
+    );
+    assert_eq!(status, 200);
+    // Numbers ending in 5: no sandbox error code does, so every message is a plain success.
+    for n in 0..MESSAGES {
+        let (status, answer) = api
+            .send(json!({"connection_id": id, "to": format!("+96551{n:04}5"),
+            "type": "text", "text": {"body": "Your order"}}));
+        assert_eq!(status, 202, "{answer}");
+    }
+    let acknowledged = || -> Value {
+        ureq::get(format!("{}/_sandbox/acknowledged", sandbox.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap()
+    };
+    // Kill the server while statuses are pouring in.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acknowledged()["count"].as_u64().unwrap() < (MESSAGES as u64) {
+        assert!(Instant::now() < deadline, "the flood did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill9();
+    std::thread::sleep(Duration::from_millis(300));
+    let server = start(&install);
+    // The simulator retries what was not acknowledged; every message ends read.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while count(
+        &install,
+        "SELECT count(*) FROM messages WHERE status = 'read'",
+    ) < MESSAGES as i64
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{} messages read",
+            count(
+                &install,
+                "SELECT count(*) FROM messages WHERE status = 'read'"
+            )
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(server);
+    let db = rusqlite::Connection::open(install.db_path()).unwrap();
+    let acknowledged = acknowledged();
+    let pairs = acknowledged["statuses"].as_array().unwrap();
+    assert!(pairs.len() >= 3 * MESSAGES, "{}", pairs.len());
+    for pair in pairs {
+        let stored: i64 = db
+            .query_row(
+                "SELECT count(*) FROM message_statuses WHERE wamid = ?1 AND status = ?2",
+                [pair[0].as_str().unwrap(), pair[1].as_str().unwrap()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, 1, "acknowledged but not stored: {pair}");
+    }
+    let unfinished: i64 = db
+        .query_row(
+            "SELECT count(*) FROM messages WHERE status != 'read'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unfinished, 0);
 }

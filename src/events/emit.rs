@@ -18,7 +18,7 @@ pub struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    fn emit(&self, kind: &str, data: Value, about: About) -> Result<()> {
+    fn record(&self, kind: &str, data: Value, about: About) -> Result<()> {
         let body = super::body(kind, data);
         deliveries::emit(
             self.conn,
@@ -45,7 +45,7 @@ impl Emitter<'_> {
             json!({"code": e.code, "title": e.title, "details": e.details,
                    "explanation": crate::meta::errors::explain(e.code)})
         });
-        self.emit(
+        self.record(
             "message.status",
             json!({"message_id": message.to_string(), "connection_id": connection.0.to_string(),
                    "status": status, "wamid": wamid, "at": at, "error": error}),
@@ -63,7 +63,7 @@ impl Emitter<'_> {
         connection: ConnectionId,
         message: &InboundMessage,
     ) -> Result<()> {
-        self.emit(
+        self.record(
             "message.received",
             json!({"id": inbound.to_string(), "connection_id": connection.0.to_string(),
                    "from": message.from.as_ref().map(|f| format!("+{f}")), "name": message.profile_name,
@@ -82,7 +82,7 @@ impl Emitter<'_> {
         connection: ConnectionId,
         template: &TemplateStatus,
     ) -> Result<()> {
-        self.emit(
+        self.record(
             "template.status",
             json!({"connection_id": connection.0.to_string(), "name": template.name,
                    "language": template.language, "status": template.status, "reason": template.reason}),
@@ -96,6 +96,6 @@ impl Emitter<'_> {
         if let (Some(data), Value::Object(change)) = (data.as_object_mut(), change) {
             data.extend(change);
         }
-        self.emit("connection.updated", data, About::default())
+        self.record("connection.updated", data, About::default())
     }
 }

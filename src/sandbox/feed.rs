@@ -7,8 +7,8 @@
 use super::events::{StatusEvent, statuses_payload};
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -42,19 +42,36 @@ pub struct Accepted {
     pub callback: Option<String>,
 }
 
+/// Statuses whose POST was answered 200, as (wamid, status), when the feed keeps count.
+pub type Acknowledged = Arc<Mutex<Vec<(String, &'static str)>>>;
+
 /// Hands accepted messages to the thread that posts their statuses; the thread ends when this is dropped.
 pub struct StatusFeed {
     sender: mpsc::Sender<Accepted>,
+    acknowledged: Option<Acknowledged>,
 }
 
 impl StatusFeed {
-    pub fn start(delays: Delays) -> StatusFeed {
+    /// `keep_count`: remember every acknowledged status (the standalone simulator reports them, so a
+    /// crash test can check that each one the receiver acknowledged was stored).
+    pub fn start(delays: Delays, keep_count: bool) -> StatusFeed {
         let (sender, receiver) = mpsc::channel();
+        let acknowledged = keep_count.then(Acknowledged::default);
+        let record = acknowledged.clone();
         std::thread::Builder::new()
             .name("sandbox-statuses".into())
-            .spawn(move || run(&receiver, delays))
+            .spawn(move || run(&receiver, delays, record.as_ref()))
             .expect("a thread can be started");
-        StatusFeed { sender }
+        StatusFeed {
+            sender,
+            acknowledged,
+        }
+    }
+
+    pub fn acknowledged(&self) -> Vec<(String, &'static str)> {
+        self.acknowledged.as_ref().map_or_else(Vec::new, |a| {
+            a.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        })
     }
 
     pub fn accepted(&self, accepted: Accepted) {
@@ -89,7 +106,7 @@ impl Ord for Pending {
     }
 }
 
-fn run(receiver: &mpsc::Receiver<Accepted>, delays: Delays) {
+fn run(receiver: &mpsc::Receiver<Accepted>, delays: Delays, acknowledged: Option<&Acknowledged>) {
     let agent = crate::meta::graph::agent();
     let mut queue: BinaryHeap<Pending> = BinaryHeap::new();
     let mut order = 0u64;
@@ -141,7 +158,18 @@ fn run(receiver: &mpsc::Receiver<Accepted>, delays: Delays) {
         for (_, mut group) in due {
             while !group.is_empty() {
                 let batch: Vec<Pending> = group.drain(..group.len().min(BATCH_MAX)).collect();
-                if !post(&agent, &batch) {
+                if post(&agent, &batch) {
+                    if let Some(acknowledged) = acknowledged {
+                        acknowledged
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(
+                                batch
+                                    .iter()
+                                    .map(|p| (p.event.wamid.clone(), p.event.status)),
+                            );
+                    }
+                } else {
                     for mut pending in batch {
                         pending.attempts += 1;
                         if pending.attempts < GIVE_UP_AFTER {

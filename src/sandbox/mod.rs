@@ -22,11 +22,18 @@ pub struct SandboxState {
 }
 
 impl SandboxState {
-    pub fn with_status_feed(delays: feed::Delays) -> SandboxState {
+    pub fn with_status_feed(delays: feed::Delays, keep_count: bool) -> SandboxState {
         SandboxState {
             passed: Mutex::default(),
-            feed: Some(feed::StatusFeed::start(delays)),
+            feed: Some(feed::StatusFeed::start(delays, keep_count)),
         }
+    }
+
+    /// Statuses whose webhook was answered 200 (only when the feed keeps count).
+    pub fn acknowledged(&self) -> Vec<(String, &'static str)> {
+        self.feed
+            .as_ref()
+            .map_or_else(Vec::new, feed::StatusFeed::acknowledged)
     }
 }
 

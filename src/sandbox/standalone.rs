@@ -145,6 +145,17 @@ fn standalone_templates(
     ))
 }
 
+/// The statuses whose webhook the receiver answered 200, as `[wamid, status]` pairs.
+#[get("/_sandbox/acknowledged")]
+fn acknowledged(state: &State<SandboxState>) -> Json<Value> {
+    let all: Vec<Value> = state
+        .acknowledged()
+        .into_iter()
+        .map(|(wamid, status)| json!([wamid, status]))
+        .collect();
+    Json(json!({ "count": all.len(), "statuses": all }))
+}
+
 #[get("/_sandbox/received")]
 fn received(standalone: &State<Standalone>) -> Json<Value> {
     let counts = standalone
@@ -166,7 +177,7 @@ pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
     } = options;
     let webhooks = WebhookUrls::parse(&webhook_urls);
     let state = match webhooks.any() {
-        true => SandboxState::with_status_feed(delays),
+        true => SandboxState::with_status_feed(delays, true),
         false => SandboxState::default(),
     };
     let figment = rocket::figment::Figment::from(rocket::Config::default())
@@ -186,7 +197,8 @@ pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
                 standalone_send,
                 standalone_phone_number,
                 standalone_templates,
-                received
+                received,
+                acknowledged
             ],
         )
         .manage(state)

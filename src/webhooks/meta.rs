@@ -305,4 +305,34 @@ mod tests {
             Err(Refusal::Malformed(_))
         ));
     }
+
+    /// What the fuzz target (tests/fuzz) does, bounded, on every build: mutated and truncated copies
+    /// of Meta's payloads, signed, must be parsed or refused, never panic.
+    #[test]
+    fn mutated_payloads_never_panic() {
+        let seeds: [&[u8]; 3] = [
+            br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"2"},"contacts":[{"profile":{"name":"S"},"wa_id":"3"}],"messages":[{"from":"3","id":"w","timestamp":"1749416383","type":"text","text":{"body":"hi"}}]}}]}]}"#,
+            br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"2"},"statuses":[{"id":"w","status":"failed","timestamp":"99999999999999999","errors":[{"code":131047,"title":"t","error_data":{"details":"d"}}]}]}}]}]}"#,
+            br#"{"object":"whatsapp_business_account","entry":[{"id":1,"time":2,"changes":[{"field":"message_template_status_update","value":{"event":"APPROVED","message_template_name":"n","message_template_language":"en"}},{"field":"phone_number_quality_update","value":{"event":"FLAGGED"}},{"field":"account_update","value":{"restriction_info":[{}]}}]}]}"#,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20_000 {
+            let mut body = seeds[round % seeds.len()].to_vec();
+            for _ in 0..(next() % 4) {
+                let at = (next() as usize) % body.len();
+                match next() % 3 {
+                    0 => body[at] = next() as u8,
+                    1 => body.truncate(at.max(1)),
+                    _ => body.insert(at, b"{}[],:\"0123456789"[(next() % 14) as usize]),
+                }
+            }
+            let _ = verify_and_parse(b"k", Some(&sign(b"k", &body)), &body);
+        }
+    }
 }
