@@ -7,7 +7,7 @@ use super::connections::ConnectionId;
 use super::messages::MessageId;
 use super::{contacts, inbound};
 use crate::crypto::Key;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
@@ -269,20 +269,6 @@ pub fn mark_seen(conn: &Connection, account: AccountId, contact: i64, now: i64) 
              WHERE account_id = ?1 AND contact_id = ?2 AND seen_at IS NULL",
         )?
         .execute(params![account.0, contact, now])?)
-}
-
-/// Moves a conversation to the top after a reply from the inbox.
-pub fn touch(conn: &Connection, account: AccountId, contact: i64, at: i64) -> Result<()> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE contacts SET last_message_at = max(coalesce(last_message_at, 0), ?3)
-             WHERE id = ?2 AND account_id = ?1",
-        )?
-        .execute(params![account.0, contact, at])?;
-    if changed == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
 }
 
 /// The media id an inbound message carries (image, video, audio, document, sticker), if any.

@@ -104,6 +104,12 @@ pub fn insert(conn: &Connection, new: &NewMessage) -> Result<()> {
         new.body,
         new.now
     ])?;
+    // Writing to a customer moves their conversation up in the inbox.
+    conn.prepare_cached(
+        "UPDATE contacts SET last_message_at = max(coalesce(last_message_at, 0), ?3)
+         WHERE connection_id = ?1 AND phone_index = ?2",
+    )?
+    .execute(params![new.connection_id.0, new.recipient_index, new.now])?;
     Ok(())
 }
 

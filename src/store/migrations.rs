@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_contacts.sql"),
     include_str!("migrations/0006_webhooks.sql"),
     include_str!("migrations/0007_customer_webhooks.sql"),
+    include_str!("migrations/0008_conversations.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -593,13 +593,10 @@ async fn reply(
         }
     };
     match crate::api::messages::enqueue(db, waker, account, &message, None).await {
-        Ok(_) => {
-            db.write_async(move |conn| conversations::touch(conn, account, contact, now_ms()))
-                .await?;
-            Ok(Reply::Redirect(Redirect::to(format!(
-                "/inbox/{contact}?done=sent"
-            ))))
-        }
+        // Queuing the reply also moves the conversation up (store::messages::insert).
+        Ok(_) => Ok(Reply::Redirect(Redirect::to(format!(
+            "/inbox/{contact}?done=sent"
+        )))),
         Err(e @ Error::Invalid { .. }) => {
             let text = page.error_text(&e);
             show(&page, db, account, contact, None, &form, None, Some(&text)).await
