@@ -74,6 +74,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
             config.sandbox.delays(),
             false,
         ))
+        .manage(webhooks::Receivers::default())
         .manage(meta::graph::agent())
         .manage(web::ResetEmails::default())
         .manage(config)

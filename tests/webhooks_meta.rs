@@ -617,3 +617,25 @@ fn a_kill_9_during_a_flood_of_status_webhooks_loses_no_acknowledged_status() {
         .unwrap();
     assert_eq!(unfinished, 0);
 }
+
+#[test]
+fn a_changed_app_secret_applies_at_once() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &connection);
+    let payload = messages_payload(&hook, r#""statuses":[]"#);
+    assert_eq!(deliver(&hook, &payload), 200);
+    let (status, _) = api.call_patch(
+        &format!("/api/v1/connections/{connection}"),
+        json!({"app_secret": "a-new-app-secret"}),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        deliver(&hook, &payload),
+        401,
+        "the old secret no longer works"
+    );
+    let signed = signature("a-new-app-secret", payload.as_bytes());
+    assert_eq!(post(&hook.url, Some(&signed), payload.as_bytes()).0, 200);
+}

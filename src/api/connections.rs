@@ -9,6 +9,7 @@ use crate::store::connections::{
     self, ConnectionChange, ConnectionId, ConnectionInfo, NewConnection,
 };
 use crate::store::{AccountId, Db};
+use crate::webhooks::Receivers;
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
@@ -205,6 +206,7 @@ async fn update_connection(
     body: Json<Value>,
     db: &State<Db>,
     config: &State<Config>,
+    receivers: &State<Receivers>,
 ) -> Result<Json<Value>> {
     let (connection, secrets) = load(db, auth, id).await?;
     let number = |key: &str| -> Result<Option<i64>> {
@@ -237,6 +239,8 @@ async fn update_connection(
             )
         })
         .await?;
+    // The app secret may have changed: webhooks are checked with the new one from now on.
+    receivers.forget(updated.id);
     Ok(Json(to_json(&updated, &secrets.verify_token, config)))
 }
 
@@ -337,6 +341,7 @@ async fn simulate_inbound(
     auth: ApiAuth,
     body: Json<Value>,
     db: &State<Db>,
+    receivers: &State<Receivers>,
 ) -> Result<Json<Value>> {
     let (connection, secrets) = load(db, auth, id).await?;
     if connection.kind != "sandbox" {
@@ -364,21 +369,33 @@ async fn simulate_inbound(
         at / 1000,
     );
     let signature = crate::webhooks::meta::sign(secrets.app_secret.as_bytes(), &payload);
-    crate::webhooks::ingest(db, &connection.webhook_key, Some(&signature), payload)
-        .await
-        .map_err(|e| match e {
-            crate::webhooks::IngestError::Store(e) => e,
-            other => Error::Internal(anyhow::anyhow!("{}", other.text())),
-        })?;
+    crate::webhooks::ingest(
+        db,
+        receivers,
+        &connection.webhook_key,
+        Some(&signature),
+        payload,
+    )
+    .await
+    .map_err(|e| match e {
+        crate::webhooks::IngestError::Store(e) => e,
+        other => Error::Internal(anyhow::anyhow!("{}", other.text())),
+    })?;
     Ok(Json(
         json!({ "from": format!("+{digits}"), "received_at": at }),
     ))
 }
 
 #[delete("/api/v1/connections/<id>")]
-async fn delete_connection(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Status> {
+async fn delete_connection(
+    id: &str,
+    auth: ApiAuth,
+    db: &State<Db>,
+    receivers: &State<Receivers>,
+) -> Result<Status> {
     let (connection, _) = load(db, auth, id).await?;
     db.write_async(move |conn| connections::delete(conn, auth.account, connection.id))
         .await?;
+    receivers.forget(connection.id);
     Ok(Status::NoContent)
 }

@@ -207,9 +207,11 @@ async fn remove_connection(
     session: &Session,
     client: ClientInfo,
     db: &State<Db>,
+    receivers: &State<crate::webhooks::Receivers>,
 ) -> Result<Redirect> {
     let account = session.managed_account()?;
     let user = session.user.id;
+    receivers.forget(ConnectionId(id));
     db.write_async(move |conn| {
         connections::delete(conn, account, ConnectionId(id))?;
         activity::record(

@@ -6,11 +6,13 @@ use super::meta::{self, Parsed, Refusal};
 use crate::crypto::Key;
 use crate::error::Error;
 use crate::events::emit::Emitter;
-use crate::store::connections::{self, ConnectionInfo};
+use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{Db, contacts, inbound, now_ms, payloads, statuses, templates};
 use rocket::http::Status;
 use serde_json::json;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// What a payload added (duplicates count nothing).
@@ -64,14 +66,96 @@ struct Sender {
     index: Vec<u8>,
 }
 
+/// How long a connection's webhook credentials are trusted from memory; a changed app secret or a removed
+/// connection is forgotten at once by the routes that change them.
+const RECEIVER_TTL: Duration = Duration::from_secs(5);
+
+/// What a POST to one webhook URL is checked and sealed with.
+struct Receiver {
+    connection: ConnectionInfo,
+    secret: Zeroizing<String>,
+    data_key: Arc<Key>,
+}
+
+/// Connections' webhook credentials by URL key, kept for a few seconds so a flood of Meta's POSTs does
+/// not read and unseal them once per POST.
+#[derive(Default)]
+pub struct Receivers {
+    recent: Mutex<HashMap<String, (Instant, Arc<Receiver>)>>,
+}
+
+impl Receivers {
+    fn get(&self, key: &str) -> Option<Arc<Receiver>> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < RECEIVER_TTL)
+            .map(|(_, receiver)| receiver.clone())
+    }
+
+    fn remember(&self, key: String, receiver: Arc<Receiver>) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.retain(|_, (at, _)| at.elapsed() < RECEIVER_TTL);
+        recent.insert(key, (Instant::now(), receiver));
+    }
+
+    /// Forgets a connection whose secret changed or that was removed.
+    pub fn forget(&self, connection: ConnectionId) {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (_, r)| r.connection.id != connection);
+    }
+}
+
+/// Bodies above this are hashed and parsed on a blocking thread rather than on the async executor.
+const INLINE_BYTES: usize = 64 * 1024;
+
+/// A checked payload, ready for its transaction.
+struct Prepared {
+    parsed: Parsed,
+    payload_id: i64,
+    sealed: Vec<u8>,
+    senders: Vec<Sender>,
+}
+
 pub async fn ingest(
     db: &Db,
+    receivers: &Receivers,
     key: &str,
     signature: Option<&str>,
     body: Vec<u8>,
 ) -> Result<Ingested, IngestError> {
+    let receiver = match receivers.get(key) {
+        Some(receiver) => receiver,
+        None => {
+            let receiver = lookup(db, key).await?.ok_or(IngestError::UnknownKey)?;
+            receivers.remember(key.to_owned(), receiver.clone());
+            receiver
+        }
+    };
+    let signature = signature.map(str::to_owned);
+    let (check_db, checking) = (db.clone(), receiver.clone());
+    let small = body.len() <= INLINE_BYTES;
+    let work = move || prepare(&check_db, &checking, signature.as_deref(), &body);
+    let prepared = if small {
+        work()?
+    } else {
+        rocket::tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| IngestError::Store(Error::Internal(e.into())))??
+    };
+    Ok(db
+        .write_async(move |conn| {
+            let connection = &receiver.connection;
+            store(conn, connection, &prepared, &receiver.data_key)
+        })
+        .await?)
+}
+
+async fn lookup(db: &Db, key: &str) -> Result<Option<Arc<Receiver>>, IngestError> {
     let (lookup_db, key) = (db.clone(), key.to_owned());
-    let found = db
+    Ok(db
         .read_async(move |conn| {
             let Some(connection) = connections::find_by_webhook_key(conn, &key)? else {
                 return Ok(None);
@@ -80,56 +164,51 @@ pub async fn ingest(
             let secret = connections::secrets(conn, keyring, connection.account_id, connection.id)?
                 .app_secret;
             let data_key = keyring.data_key(conn, connection.account_id)?;
-            Ok(Some((connection, secret, data_key)))
-        })
-        .await?;
-    let Some((connection, secret, data_key)) = found else {
-        return Err(IngestError::UnknownKey);
-    };
-    let signature = signature.map(str::to_owned);
-    let check_db = db.clone();
-    let account = connection.account_id;
-    // Hashing and parsing up to 3 MB is CPU work: off the async executor.
-    let checked = rocket::tokio::task::spawn_blocking(move || {
-        let parsed = check(&connection, &secret, signature.as_deref(), &body)?;
-        let payload_id = crate::store::ids::time_ordered()?;
-        let sealed = payloads::seal(&data_key, account, payload_id, &body)?;
-        let senders: Vec<Sender> = parsed
-            .inbound
-            .iter()
-            .map(|m| {
-                let identity = m
-                    .from
-                    .clone()
-                    .or_else(|| {
-                        m.message
-                            .get("from_user_id")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_owned)
-                    })
-                    .unwrap_or_default();
-                let index = check_db.keyring().phone_index(account, &identity);
-                Sender { identity, index }
-            })
-            .collect();
-        Ok::<_, IngestError>((connection, parsed, payload_id, sealed, senders, data_key))
-    })
-    .await
-    .map_err(|e| IngestError::Store(Error::Internal(e.into())))??;
-    let (connection, parsed, payload_id, sealed, senders, data_key) = checked;
-    Ok(db
-        .write_async(move |conn| {
-            store(
-                conn,
-                &connection,
-                &parsed,
-                payload_id,
-                &sealed,
-                &senders,
-                &data_key,
-            )
+            Ok(Some(Arc::new(Receiver {
+                connection,
+                secret,
+                data_key,
+            })))
         })
         .await?)
+}
+
+/// Checks, parses and seals a payload (CPU work: hashing, JSON, encryption).
+fn prepare(
+    db: &Db,
+    receiver: &Receiver,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<Prepared, IngestError> {
+    let connection = &receiver.connection;
+    let account = connection.account_id;
+    let parsed = check(connection, &receiver.secret, signature, body)?;
+    let payload_id = crate::store::ids::time_ordered()?;
+    let sealed = payloads::seal(&receiver.data_key, account, payload_id, body)?;
+    let senders = parsed
+        .inbound
+        .iter()
+        .map(|m| {
+            let identity = m
+                .from
+                .clone()
+                .or_else(|| {
+                    m.message
+                        .get("from_user_id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
+            let index = db.keyring().phone_index(account, &identity);
+            Sender { identity, index }
+        })
+        .collect();
+    Ok(Prepared {
+        parsed,
+        payload_id,
+        sealed,
+        senders,
+    })
 }
 
 /// Signature first, then the parse, then whether every number in it is this connection's.
@@ -165,12 +244,16 @@ fn check(
 fn store(
     conn: &rusqlite::Connection,
     connection: &ConnectionInfo,
-    parsed: &Parsed,
-    payload_id: i64,
-    sealed: &[u8],
-    senders: &[Sender],
+    prepared: &Prepared,
     key: &Arc<Key>,
 ) -> crate::error::Result<Ingested> {
+    let Prepared {
+        parsed,
+        payload_id,
+        sealed,
+        senders,
+    } = prepared;
+    let payload_id = *payload_id;
     let (account, now) = (connection.account_id, now_ms());
     payloads::insert(conn, payload_id, account, connection.id, sealed, now)?;
     let mut added = Ingested::default();

@@ -5,7 +5,7 @@
 mod ingest;
 pub mod meta;
 
-pub use ingest::{IngestError, Ingested, ingest};
+pub use ingest::{IngestError, Ingested, Receivers, ingest};
 
 use crate::store::{Db, connections};
 use rocket::data::{Data, ToByteUnit};
@@ -79,13 +79,14 @@ async fn receive(
     signature: HubSignature,
     data: Data<'_>,
     db: &State<Db>,
+    receivers: &State<Receivers>,
 ) -> (Status, &'static str) {
     let body = match data.open(BODY_LIMIT_BYTES.bytes()).into_bytes().await {
         Ok(body) if body.is_complete() => body.into_inner(),
         Ok(_) => return (Status::PayloadTooLarge, "payload too large"),
         Err(_) => return (Status::BadRequest, "could not read the body"),
     };
-    match ingest(db, key, signature.0.as_deref(), body).await {
+    match ingest(db, receivers, key, signature.0.as_deref(), body).await {
         Ok(_) => (Status::Ok, "EVENT_RECEIVED"),
         Err(refused) => (refused.status(), refused.text()),
     }
