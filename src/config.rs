@@ -32,6 +32,7 @@ pub struct Config {
     pub sender: Sender,
     pub sandbox: Sandbox,
     pub webhooks: Webhooks,
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +59,35 @@ pub struct Storage {
     pub readers: usize,
     pub maintenance_schedule: String,
 }
+
+/// How long data is kept. Messages past `message_days` are hidden at once and deleted by the retention job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// When the retention job runs (cron, UTC).
+    pub schedule: String,
+    /// Messages, their statuses, raw webhooks, what customers wrote and conversations idle this long.
+    pub message_days: u32,
+    /// The activity log (who did what, from which address).
+    pub activity_days: u32,
+    /// Events and deliveries to customers' webhook endpoints.
+    pub webhook_delivery_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            schedule: "0 0 3 * * *".into(),
+            // The privacy policy promises message logs are deleted after 90 days.
+            message_days: 90,
+            activity_days: 365,
+            webhook_delivery_days: 30,
+        }
+    }
+}
+
+/// Every retention period lies in 1..=MAX_RETENTION_DAYS (ten years).
+pub const MAX_RETENTION_DAYS: u32 = 3650;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -233,6 +263,27 @@ impl Config {
         self.validate_people()?;
         parse_schedule(&storage.maintenance_schedule)
             .map_err(|m| invalid("storage.maintenance_schedule", m))?;
+        self.validate_retention()
+    }
+
+    fn validate_retention(&self) -> Result<(), ConfigError> {
+        let retention = &self.retention;
+        parse_schedule(&retention.schedule).map_err(|m| invalid("retention.schedule", m))?;
+        for (key, days) in [
+            ("retention.message_days", retention.message_days),
+            ("retention.activity_days", retention.activity_days),
+            (
+                "retention.webhook_delivery_days",
+                retention.webhook_delivery_days,
+            ),
+        ] {
+            if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+                return Err(invalid(
+                    key,
+                    format!("must be between 1 and {MAX_RETENTION_DAYS} days"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -466,6 +517,22 @@ mod tests {
         assert!(parse_schedule("0 0 3 * * *").is_ok());
         let err = parse_schedule("every night").unwrap_err();
         assert!(err.contains("six fields"), "{err}");
+    }
+
+    #[test]
+    fn retention_periods_and_schedule_are_checked() {
+        let mut config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.retention.message_days, 90);
+        config.retention.activity_days = 0;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.starts_with("retention.activity_days"), "{err}");
+        config.retention.activity_days = 3651;
+        assert!(config.validate().is_err());
+        config.retention.activity_days = 3650;
+        config.retention.schedule = "at three".into();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.starts_with("retention.schedule"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod doctor;
 mod init;
 mod keys;
 mod people;
+mod purge;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -51,6 +52,9 @@ enum Command {
         /// Where to write the backup; must not exist yet.
         path: PathBuf,
     },
+    /// Delete what the [retention] settings say is past its time, now (as the scheduled job does);
+    /// --dry-run only counts.
+    Purge(purge::PurgeArgs),
     /// Manage operators (the people who run this installation).
     #[command(subcommand)]
     Admin(people::AdminCommand),
@@ -176,6 +180,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 config.storage.key_file.display()
             );
         }
+        Command::Purge(args) => purge::run(args, &load(&cli.config)?)?,
         Command::Admin(command) => people::admin(command, &load(&cli.config)?)?,
         Command::Account(command) => people::account(command, &load(&cli.config)?)?,
         Command::Apikey(command) => people::api_key(command, &load(&cli.config)?)?,

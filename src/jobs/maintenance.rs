@@ -11,6 +11,20 @@ pub const JOB: &str = "maintenance";
 const VACUUM_STEP: i64 = 2_000;
 
 pub fn maintenance_job(db: &Db) -> anyhow::Result<serde_json::Value> {
+    let released = release_free_pages(db)?;
+    db.write(|conn| Ok(conn.execute_batch("PRAGMA optimize;")?))?;
+    let checkpoint = checkpoint(db)?;
+    Ok(json!({
+        "pages_released": released,
+        "wal_pages": checkpoint.wal_pages,
+        "wal_pages_checkpointed": checkpoint.checkpointed,
+        "checkpoint_complete": checkpoint.complete,
+    }))
+}
+
+/// Gives the free pages back to the file system (incremental vacuum), a few thousand per transaction;
+/// how many.
+pub fn release_free_pages(db: &Db) -> anyhow::Result<i64> {
     let mut released = 0i64;
     loop {
         let freed = db.write(|conn| {
@@ -21,10 +35,23 @@ pub fn maintenance_job(db: &Db) -> anyhow::Result<serde_json::Value> {
         })?;
         released += freed;
         if freed < VACUUM_STEP {
-            break;
+            return Ok(released);
         }
     }
-    db.write(|conn| Ok(conn.execute_batch("PRAGMA optimize;")?))?;
+}
+
+/// What a checkpoint did.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoint {
+    pub wal_pages: i64,
+    pub checkpointed: i64,
+    /// Every page was copied and the write-ahead log emptied (no reader held an older snapshot).
+    pub complete: bool,
+}
+
+/// Copies the write-ahead log into the database and truncates it to nothing, so older versions of pages
+/// (deleted rows included) no longer exist in it.
+pub fn checkpoint(db: &Db) -> anyhow::Result<Checkpoint> {
     // A checkpoint cannot run inside the writer's transaction, so it gets a short-lived connection of its own.
     let conn = store::connect(db.path(), crate::config::Synchronous::Full, false)
         .context("opening for checkpoint")?;
@@ -32,10 +59,9 @@ pub fn maintenance_job(db: &Db) -> anyhow::Result<serde_json::Value> {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    Ok(json!({
-        "pages_released": released,
-        "wal_pages": wal_pages,
-        "wal_pages_checkpointed": checkpointed,
-        "checkpoint_complete": busy == 0,
-    }))
+    Ok(Checkpoint {
+        wal_pages,
+        checkpointed,
+        complete: busy == 0,
+    })
 }

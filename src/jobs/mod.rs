@@ -2,6 +2,7 @@
 
 pub mod deliveries;
 pub mod maintenance;
+pub mod retention;
 pub mod scheduler;
 pub mod sender;
 pub mod templates;
@@ -28,14 +29,26 @@ pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
         ScheduledJob {
             name: maintenance::JOB,
             schedule: schedule(&config.storage.maintenance_schedule),
-            run: maintenance::maintenance_job,
+            run: Box::new(maintenance::maintenance_job),
         },
         ScheduledJob {
             name: templates::JOB,
             schedule: schedule(&config.sender.template_sync_schedule),
-            run: templates::template_sync_job,
+            run: Box::new(templates::template_sync_job),
         },
+        retention_job(config),
     ]
+}
+
+/// The retention job as this configuration sets it (also run on demand by `whatsapi purge`).
+pub fn retention_job(config: &Config) -> ScheduledJob {
+    let policy = crate::store::retention::Policy::from_config(config);
+    ScheduledJob {
+        name: retention::JOB,
+        schedule: parse_schedule(&config.retention.schedule)
+            .expect("schedules are validated when the config loads"),
+        run: Box::new(move |db| retention::retention_job(db, &policy)),
+    }
 }
 
 struct Threads {

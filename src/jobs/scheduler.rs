@@ -8,7 +8,23 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-pub type JobFn = fn(&Db) -> anyhow::Result<serde_json::Value>;
+/// A job's work; its outcome (counts and the like) is recorded with the run.
+pub type JobFn = Box<dyn Fn(&Db) -> anyhow::Result<serde_json::Value> + Send>;
+
+/// A job that failed part-way: what it did before the error is recorded with the error.
+#[derive(Debug)]
+pub struct Partial {
+    pub outcome: serde_json::Value,
+    pub error: anyhow::Error,
+}
+
+impl std::fmt::Display for Partial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl std::error::Error for Partial {}
 
 pub struct ScheduledJob {
     pub name: &'static str,
@@ -53,7 +69,8 @@ fn run(db: &Db, jobs: &[ScheduledJob], stopped: &mpsc::Receiver<()>) {
             _ => return,
         }
         let job = &jobs[index];
-        run_once(db, job);
+        // A failure is logged and recorded; the next fire time is as usual.
+        let _ = run_once(db, job);
         next[index] = job
             .schedule
             .after(&Utc::now())
@@ -87,26 +104,29 @@ fn first_due(db: &Db, job: &ScheduledJob) -> DateTime<Utc> {
 }
 
 /// Runs a job now and records the run; used by the scheduler and by commands that run a job on demand.
-pub fn run_once(db: &Db, job: &ScheduledJob) {
+/// Returns the outcome, or why the job failed or could not start.
+pub fn run_once(db: &Db, job: &ScheduledJob) -> anyhow::Result<serde_json::Value> {
     let name = job.name;
     let id = match db.write(move |conn| job_runs::start(conn, name, now_ms())) {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(job = name, error = %e, "cannot record the start of a job; skipping it");
-            return;
+            return Err(anyhow::Error::new(e).context("cannot record the start of the job"));
         }
     };
-    let (outcome, error) = match (job.run)(db) {
+    let result = (job.run)(db);
+    let (outcome, error) = match &result {
         Ok(outcome) => {
             tracing::info!(job = name, %outcome, "scheduled job finished");
-            (outcome, None)
+            (outcome.clone(), None)
         }
         Err(e) => {
             tracing::error!(job = name, error = %format!("{e:#}"), "scheduled job failed");
-            (
-                serde_json::Value::Object(Default::default()),
-                Some(format!("{e:#}")),
-            )
+            let done = e
+                .downcast_ref::<Partial>()
+                .map(|p| p.outcome.clone())
+                .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+            (done, Some(format!("{e:#}")))
         }
     };
     let recorded =
@@ -114,4 +134,5 @@ pub fn run_once(db: &Db, job: &ScheduledJob) {
     if let Err(e) = recorded {
         tracing::error!(job = name, error = %e, "cannot record the end of a job");
     }
+    result
 }

@@ -14,6 +14,18 @@ pub struct JobRun {
     pub error: Option<String>,
 }
 
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobRun> {
+    let outcome: String = r.get(4)?;
+    Ok(JobRun {
+        id: r.get(0)?,
+        job: r.get(1)?,
+        started_at: r.get(2)?,
+        finished_at: r.get(3)?,
+        outcome: serde_json::from_str(&outcome).unwrap_or(serde_json::Value::Null),
+        error: r.get(5)?,
+    })
+}
+
 pub fn start(conn: &Connection, job: &str, now: i64) -> Result<i64> {
     conn.execute(
         "INSERT INTO job_runs (job, started_at) VALUES (?1, ?2)",
@@ -52,16 +64,16 @@ pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<JobRun>> {
     let mut stmt = conn.prepare(
         "SELECT id, job, started_at, finished_at, outcome, error FROM job_runs ORDER BY started_at DESC, id DESC LIMIT ?1",
     )?;
-    let rows = stmt.query_map([limit as i64], |r| {
-        let outcome: String = r.get(4)?;
-        Ok(JobRun {
-            id: r.get(0)?,
-            job: r.get(1)?,
-            started_at: r.get(2)?,
-            finished_at: r.get(3)?,
-            outcome: serde_json::from_str(&outcome).unwrap_or(serde_json::Value::Null),
-            error: r.get(5)?,
-        })
-    })?;
+    let rows = stmt.query_map([limit as i64], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The latest runs of one job, newest first.
+pub fn recent_of(conn: &Connection, job: &str, limit: usize) -> Result<Vec<JobRun>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, job, started_at, finished_at, outcome, error FROM job_runs WHERE job = ?1
+         ORDER BY started_at DESC, id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![job, limit as i64], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

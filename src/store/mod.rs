@@ -19,6 +19,7 @@ pub mod messages;
 pub mod migrations;
 pub mod payloads;
 mod readers;
+pub mod retention;
 pub mod rotation;
 pub mod sessions;
 pub mod statuses;

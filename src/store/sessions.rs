@@ -139,14 +139,6 @@ pub fn list_for_user(conn: &Connection, user: UserId) -> Result<Vec<SessionInfo>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Removes sessions past either limit.
-pub fn purge_expired(conn: &Connection, now: i64, idle_ms: i64, absolute_ms: i64) -> Result<usize> {
-    Ok(conn.execute(
-        "DELETE FROM sessions WHERE last_seen_at <= ?1 OR created_at <= ?2",
-        params![now - idle_ms, now - absolute_ms],
-    )?)
-}
-
 /// Whether this user has signed in from this browser before; records it if not.
 pub fn remember_browser(
     conn: &Connection,

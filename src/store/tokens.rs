@@ -140,11 +140,3 @@ pub fn open_invites(conn: &Connection, account: AccountId, now: i64) -> Result<V
     let rows = stmt.query_map(params![account.0, now], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
-
-/// Removes used and expired tokens.
-pub fn purge_expired(conn: &Connection, now: i64) -> Result<usize> {
-    Ok(conn.execute(
-        "DELETE FROM one_time_tokens WHERE used_at IS NOT NULL OR expires_at <= ?1",
-        [now],
-    )?)
-}
