@@ -5,6 +5,7 @@
 use super::ApiAuth;
 use crate::error::{Error, Result};
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
+use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, connections::ConnectionId, contacts, messages, now_ms};
 use rocket::serde::json::Json;
 use rocket::{State, get, post, routes};
@@ -62,12 +63,17 @@ fn parse_contact(id: &str) -> Result<i64> {
     id.parse().map_err(|_| Error::NotFound)
 }
 
-/// A conversation of the account, or 404 (another account's id included).
-pub(crate) async fn load(db: &Db, account: AccountId, contact: i64) -> Result<Conversation> {
+/// A conversation of the account, or 404 (another account's id, or one past retention, included).
+pub(crate) async fn load(
+    db: &Db,
+    account: AccountId,
+    contact: i64,
+    visible: Visible,
+) -> Result<Conversation> {
     let key_db = db.clone();
     db.read_async(move |conn| {
         let key = key_db.keyring().data_key(conn, account)?;
-        conversations::find(conn, &key, account, contact)?.ok_or(Error::NotFound)
+        conversations::find(conn, &key, account, contact, visible)?.ok_or(Error::NotFound)
     })
     .await
 }
@@ -79,7 +85,7 @@ fn thread_cursor(text: &str) -> Option<ThreadCursor> {
 
 /// The newest `limit` messages of a conversation before `before`, both directions merged, newest first.
 /// Each item has `direction` ("inbound" or "outbound") and `at` (Meta's time for inbound messages, the
-/// time it was queued for outbound ones).
+/// time it was queued for outbound ones). Nothing past retention.
 pub(crate) fn thread(
     db: &Db,
     conn: &rusqlite::Connection,
@@ -87,6 +93,7 @@ pub(crate) fn thread(
     conversation: &Conversation,
     before: Option<ThreadCursor>,
     limit: usize,
+    visible: Visible,
 ) -> Result<Vec<Value>> {
     let key = db.keyring().data_key(conn, account)?;
     let mut items: Vec<(i64, i64, Value)> = conversations::inbound_messages(
@@ -96,6 +103,7 @@ pub(crate) fn thread(
         conversation.contact_id,
         before,
         limit,
+        visible,
     )?
     .into_iter()
     .map(|m| {
@@ -112,8 +120,8 @@ pub(crate) fn thread(
         (m.sent_at, m.id, item)
     })
     .collect();
-    for id in conversations::outbound_ids(conn, account, conversation, before, limit)? {
-        let Some(stored) = messages::find(conn, account, id)? else {
+    for id in conversations::outbound_ids(conn, account, conversation, before, limit, visible)? {
+        let Some(stored) = messages::find(conn, account, id, visible)? else {
             continue;
         };
         let mut item = super::messages::to_json(db, conn, &stored)?;
@@ -135,6 +143,7 @@ pub(crate) fn thread(
 #[get("/api/v1/conversations?<connection_id>&<cursor>&<limit>")]
 async fn list_conversations(
     auth: ApiAuth,
+    visible: Visible,
     db: &State<Db>,
     connection_id: Option<&str>,
     cursor: Option<&str>,
@@ -155,7 +164,7 @@ async fn list_conversations(
     let page = db
         .read_async(move |conn| {
             let key = key_db.keyring().data_key(conn, auth.account)?;
-            conversations::list(conn, &key, auth.account, connection, after, limit)
+            conversations::list(conn, &key, auth.account, connection, after, limit, visible)
         })
         .await?;
     let now = now_ms();
@@ -177,6 +186,7 @@ async fn list_conversations(
 async fn get_conversation(
     id: &str,
     auth: ApiAuth,
+    visible: Visible,
     db: &State<Db>,
     cursor: Option<&str>,
     limit: Option<usize>,
@@ -190,9 +200,17 @@ async fn get_conversation(
     let (conversation, messages) = db
         .read_async(move |conn| {
             let key = view_db.keyring().data_key(conn, auth.account)?;
-            let conversation =
-                conversations::find(conn, &key, auth.account, contact)?.ok_or(Error::NotFound)?;
-            let messages = thread(&view_db, conn, auth.account, &conversation, before, limit)?;
+            let conversation = conversations::find(conn, &key, auth.account, contact, visible)?
+                .ok_or(Error::NotFound)?;
+            let messages = thread(
+                &view_db,
+                conn,
+                auth.account,
+                &conversation,
+                before,
+                limit,
+                visible,
+            )?;
             Ok((conversation, messages))
         })
         .await?;
@@ -209,9 +227,14 @@ async fn get_conversation(
 }
 
 #[post("/api/v1/conversations/<id>/seen")]
-async fn mark_conversation_seen(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
+async fn mark_conversation_seen(
+    id: &str,
+    auth: ApiAuth,
+    visible: Visible,
+    db: &State<Db>,
+) -> Result<Json<Value>> {
     let contact = parse_contact(id)?;
-    load(db, auth.account, contact).await?;
+    load(db, auth.account, contact, visible).await?;
     let marked = db
         .write_async(move |conn| conversations::mark_seen(conn, auth.account, contact, now_ms()))
         .await?;

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::meta::{errors, validate};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, ListFilter, MessageId, NewMessage, StoredMessage};
+use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, contacts, ids, now_ms, templates};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -283,18 +284,29 @@ pub(crate) fn to_json(
 }
 
 #[get("/api/v1/messages/<id>")]
-async fn get_message(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
+async fn get_message(
+    id: &str,
+    auth: ApiAuth,
+    visible: Visible,
+    db: &State<Db>,
+) -> Result<Json<Value>> {
     let id = MessageId(id.parse().map_err(|_| Error::NotFound)?);
     let view_db = db.inner().clone();
     let message = db
         .read_async(move |conn| {
-            let message = messages::find(conn, auth.account, id)?.ok_or(Error::NotFound)?;
+            let message =
+                messages::find(conn, auth.account, id, visible)?.ok_or(Error::NotFound)?;
             let mut view = to_json(&view_db, conn, &message)?;
             // What Meta reported, in order, as its webhooks said it (duplicates stored once).
-            let reported: Vec<Value> = crate::store::statuses::timeline(conn, auth.account, id)?
-                .into_iter()
-                .map(|(status, at, code)| json!({"status": status, "at": at, "error_code": code}))
-                .collect();
+            let reported: Vec<Value> = crate::store::statuses::timeline(
+                conn,
+                auth.account,
+                id,
+                visible,
+            )?
+            .into_iter()
+            .map(|(status, at, code)| json!({"status": status, "at": at, "error_code": code}))
+            .collect();
             view["status_events"] = json!(reported);
             Ok(view)
         })
@@ -306,6 +318,7 @@ async fn get_message(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Val
 #[get("/api/v1/messages?<status>&<connection_id>&<to>&<since>&<until>&<cursor>&<limit>")]
 async fn list_messages(
     auth: ApiAuth,
+    visible: Visible,
     db: &State<Db>,
     status: Option<&str>,
     connection_id: Option<&str>,
@@ -344,6 +357,7 @@ async fn list_messages(
         until,
         before: parse(cursor, "cursor")?.map(MessageId),
         limit,
+        visible,
     };
     let view_db = db.inner().clone();
     let page = db

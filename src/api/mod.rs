@@ -5,8 +5,10 @@ pub(crate) mod conversations;
 pub(crate) mod endpoints;
 pub(crate) mod messages;
 
+use crate::config::Config;
 use crate::error::Error;
 use crate::store::api_keys::{self, ApiKeyId};
+use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, now_ms};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -66,6 +68,25 @@ impl<'r> FromRequest<'r> for ApiAuth {
             }
             Ok(None) => Outcome::Error((Status::Unauthorized, Error::Unauthorized)),
             Err(e) => Outcome::Error((Status::InternalServerError, e)),
+        }
+    }
+}
+
+/// Where the visible message history starts for this request: messages past `retention.message_days`
+/// are hidden from every page and API answer at once, before the retention job deletes them.
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Visible {
+    type Error = Error;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Error> {
+        match req.rocket().state::<Config>() {
+            Some(config) => {
+                Outcome::Success(Visible::days(config.retention.message_days, now_ms()))
+            }
+            None => Outcome::Error((
+                Status::InternalServerError,
+                Error::Internal(anyhow::anyhow!("the configuration is not loaded")),
+            )),
         }
     }
 }

@@ -5,6 +5,7 @@
 use super::AccountId;
 use super::connections::ConnectionId;
 use super::messages::MessageId;
+use super::retention::Visible;
 use super::{contacts, inbound};
 use crate::crypto::Key;
 use crate::error::Result;
@@ -47,9 +48,16 @@ impl Cursor {
     }
 }
 
-const COLUMNS: &str = "c.id, c.connection_id, c.phone, c.profile_name, c.phone_index, c.last_inbound_at,
-     coalesce(c.last_message_at, c.last_inbound_at) AS recent,
-     (SELECT count(*) FROM inbound_messages i WHERE i.contact_id = c.id AND i.seen_at IS NULL) AS unread";
+/// The columns of a conversation; `visible` names the parameter holding where retention starts, so that
+/// messages past it are not counted as unread.
+fn columns(visible: &str) -> String {
+    format!(
+        "c.id, c.connection_id, c.phone, c.profile_name, c.phone_index, c.last_inbound_at,
+         coalesce(c.last_message_at, c.last_inbound_at) AS recent,
+         (SELECT count(*) FROM inbound_messages i
+          WHERE i.contact_id = c.id AND i.seen_at IS NULL AND i.received_at >= {visible}) AS unread"
+    )
+}
 
 struct Sealed {
     contact_id: i64,
@@ -97,7 +105,8 @@ fn open(key: &Key, account: AccountId, row: Sealed) -> Result<Conversation> {
     })
 }
 
-/// The account's conversations, the most recent first, `limit` of them after `after`.
+/// The account's conversations, the most recent first, `limit` of them after `after`. A conversation
+/// whose last message is past retention is not listed.
 pub fn list(
     conn: &Connection,
     key: &Key,
@@ -105,12 +114,14 @@ pub fn list(
     connection: Option<ConnectionId>,
     after: Option<Cursor>,
     limit: usize,
+    visible: Visible,
 ) -> Result<Vec<Conversation>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM contacts c
+        "SELECT {} FROM contacts c
          WHERE c.account_id = ?1 AND (?2 IS NULL OR c.connection_id = ?2)
-           AND (?3 IS NULL OR recent < ?3 OR (recent = ?3 AND c.id < ?4))
-         ORDER BY recent DESC, c.id DESC LIMIT ?5"
+           AND (?3 IS NULL OR recent < ?3 OR (recent = ?3 AND c.id < ?4)) AND recent >= ?6
+         ORDER BY recent DESC, c.id DESC LIMIT ?5",
+        columns("?6")
     ))?;
     let rows = stmt
         .query_map(
@@ -119,7 +130,8 @@ pub fn list(
                 connection.map(|c| c.0),
                 after.map(|c| c.at),
                 after.map(|c| c.id),
-                limit as i64
+                limit as i64,
+                visible.from
             ],
             sealed,
         )?
@@ -127,18 +139,21 @@ pub fn list(
     rows.into_iter().map(|r| open(key, account, r)).collect()
 }
 
-/// One conversation of the account; `None` for another account's contact.
+/// One conversation of the account; `None` for another account's contact, or one whose last message is
+/// past retention.
 pub fn find(
     conn: &Connection,
     key: &Key,
     account: AccountId,
     contact: i64,
+    visible: Visible,
 ) -> Result<Option<Conversation>> {
     let row = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM contacts c WHERE c.id = ?1 AND c.account_id = ?2"
+            "SELECT {} FROM contacts c WHERE c.id = ?1 AND c.account_id = ?2 AND recent >= ?3",
+            columns("?3")
         ))?
-        .query_row(params![contact, account.0], sealed)
+        .query_row(params![contact, account.0, visible.from], sealed)
         .optional()?;
     row.map(|r| open(key, account, r)).transpose()
 }
@@ -184,7 +199,8 @@ pub struct ThreadCursor {
     pub id: i64,
 }
 
-/// The customer's messages in a conversation, newest first (by the time Meta stated), before `before`.
+/// The customer's messages in a conversation, newest first (by the time Meta stated), before `before`;
+/// none past retention.
 pub fn inbound_messages(
     conn: &Connection,
     key: &Key,
@@ -192,11 +208,12 @@ pub fn inbound_messages(
     contact: i64,
     before: Option<ThreadCursor>,
     limit: usize,
+    visible: Visible,
 ) -> Result<Vec<Inbound>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {INBOUND_COLUMNS} FROM inbound_messages
          WHERE account_id = ?1 AND contact_id = ?2
-           AND (?3 IS NULL OR sent_at < ?3 OR (sent_at = ?3 AND id < ?4))
+           AND (?3 IS NULL OR sent_at < ?3 OR (sent_at = ?3 AND id < ?4)) AND received_at >= ?6
          ORDER BY sent_at DESC, id DESC LIMIT ?5"
     ))?;
     let mut rows = stmt.query(params![
@@ -204,7 +221,8 @@ pub fn inbound_messages(
         contact,
         before.map(|c| c.at),
         before.map(|c| c.id),
-        limit as i64
+        limit as i64,
+        visible.from
     ])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -213,17 +231,18 @@ pub fn inbound_messages(
     Ok(out)
 }
 
-/// One message a customer sent, if it is the account's.
+/// One message a customer sent, if it is the account's and not past retention.
 pub fn find_inbound(
     conn: &Connection,
     key: &Key,
     account: AccountId,
     id: i64,
+    visible: Visible,
 ) -> Result<Option<Inbound>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE id = ?1 AND account_id = ?2"
+        "SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE id = ?1 AND account_id = ?2 AND received_at >= ?3"
     ))?;
-    let mut rows = stmt.query(params![id, account.0])?;
+    let mut rows = stmt.query(params![id, account.0, visible.from])?;
     match rows.next()? {
         Some(r) => Ok(Some(open_inbound(key, account, r)?)),
         None => Ok(None),
@@ -231,18 +250,20 @@ pub fn find_inbound(
 }
 
 /// The ids of the messages sent to the conversation's customer from its number, newest first (by the
-/// time they were queued), before `before`. The recipient's blind index is the contact's.
+/// time they were queued), before `before`; none past retention. The recipient's blind index is the
+/// contact's.
 pub fn outbound_ids(
     conn: &Connection,
     account: AccountId,
     conversation: &Conversation,
     before: Option<ThreadCursor>,
     limit: usize,
+    visible: Visible,
 ) -> Result<Vec<MessageId>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM messages
          WHERE account_id = ?1 AND connection_id = ?2 AND recipient_index = ?3
-           AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5))
+           AND (?4 IS NULL OR created_at < ?4 OR (created_at = ?4 AND id < ?5)) AND created_at >= ?7
          ORDER BY created_at DESC, id DESC LIMIT ?6",
     )?;
     let ids = stmt
@@ -253,7 +274,8 @@ pub fn outbound_ids(
                 conversation.phone_index,
                 before.map(|c| c.at),
                 before.map(|c| c.id),
-                limit as i64
+                limit as i64,
+                visible.from
             ],
             |r| r.get(0).map(MessageId),
         )?

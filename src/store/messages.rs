@@ -5,6 +5,7 @@
 
 use super::AccountId;
 use super::connections::ConnectionId;
+use super::retention::Visible;
 use crate::crypto::Aad;
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -113,11 +114,19 @@ pub fn insert(conn: &Connection, new: &NewMessage) -> Result<()> {
     Ok(())
 }
 
-pub fn find(conn: &Connection, account: AccountId, id: MessageId) -> Result<Option<StoredMessage>> {
+/// One message of the account, unless it is past retention (hidden before the job deletes it).
+pub fn find(
+    conn: &Connection,
+    account: AccountId,
+    id: MessageId,
+    visible: Visible,
+) -> Result<Option<StoredMessage>> {
     Ok(conn
         .query_row(
-            &format!("SELECT {COLUMNS} FROM messages WHERE id = ?1 AND account_id = ?2"),
-            params![id.0, account.0],
+            &format!(
+                "SELECT {COLUMNS} FROM messages WHERE id = ?1 AND account_id = ?2 AND created_at >= ?3"
+            ),
+            params![id.0, account.0, visible.from],
             from_row,
         )
         .optional()?)
@@ -132,6 +141,8 @@ pub struct ListFilter {
     /// Only messages older than this id (the cursor of the previous page).
     pub before: Option<MessageId>,
     pub limit: usize,
+    /// Messages past retention are never listed.
+    pub visible: Visible,
 }
 
 /// The account's messages, newest first.
@@ -144,7 +155,7 @@ pub fn list(
         "SELECT {COLUMNS} FROM messages WHERE account_id = ?1
            AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR connection_id = ?3)
            AND (?4 IS NULL OR recipient_index = ?4) AND (?5 IS NULL OR created_at >= ?5)
-           AND (?6 IS NULL OR created_at < ?6) AND (?7 IS NULL OR id < ?7)
+           AND (?6 IS NULL OR created_at < ?6) AND (?7 IS NULL OR id < ?7) AND created_at >= ?9
          ORDER BY id DESC LIMIT ?8"
     ))?;
     let rows = stmt.query_map(
@@ -156,7 +167,8 @@ pub fn list(
             filter.since,
             filter.until,
             filter.before.map(|m| m.0),
-            filter.limit as i64
+            filter.limit as i64,
+            filter.visible.from
         ],
         from_row,
     )?;

@@ -4,6 +4,7 @@
 
 use super::AccountId;
 use super::messages::MessageId;
+use super::retention::Visible;
 use crate::error::Result;
 use crate::webhooks::meta::StatusUpdate;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -112,17 +113,20 @@ pub fn apply(
     Ok(Some(MessageId(message)))
 }
 
-/// A message's statuses as Meta reported them, oldest first: (status, at, error code).
+/// A message's statuses as Meta reported them, oldest first: (status, at, error code). None for a message
+/// past retention.
 pub fn timeline(
     conn: &Connection,
     account: AccountId,
     message: MessageId,
+    visible: Visible,
 ) -> Result<Vec<(String, i64, Option<i64>)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT status, at, error_code FROM message_statuses WHERE account_id = ?1 AND message_id = ?2
-         ORDER BY at, id",
+        "SELECT s.status, s.at, s.error_code FROM message_statuses s JOIN messages m ON m.id = s.message_id
+         WHERE s.account_id = ?1 AND s.message_id = ?2 AND m.created_at >= ?3
+         ORDER BY s.at, s.id",
     )?;
-    let rows = stmt.query_map(params![account.0, message.0], |r| {
+    let rows = stmt.query_map(params![account.0, message.0, visible.from], |r| {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::jobs::sender::Waker;
 use crate::meta::graph::{self, SendError};
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
+use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, connections, now_ms, templates};
 use askama::Template;
 use rocket::form::FromForm;
@@ -62,6 +63,7 @@ struct InboxPage<'a> {
 async fn inbox_page(
     page: Page,
     session: &Session,
+    visible: Visible,
     db: &State<Db>,
     cursor: Option<&str>,
 ) -> Result<rocket::response::content::RawHtml<String>> {
@@ -71,7 +73,7 @@ async fn inbox_page(
     let (list, numbers) = db
         .read_async(move |conn| {
             let key = key_db.keyring().data_key(conn, account)?;
-            let list = conversations::list(conn, &key, account, None, after, PAGE_SIZE)?;
+            let list = conversations::list(conn, &key, account, None, after, PAGE_SIZE, visible)?;
             let numbers: Vec<(i64, String)> = connections::list_for_account(conn, account)?
                 .into_iter()
                 .map(|c| (c.id.0, c.name))
@@ -398,13 +400,22 @@ async fn view(
     account: AccountId,
     contact: i64,
     before: Option<ThreadCursor>,
+    visible: Visible,
 ) -> Result<View> {
     let view_db = db.clone();
     db.read_async(move |conn| {
         let key = view_db.keyring().data_key(conn, account)?;
         let conversation =
-            conversations::find(conn, &key, account, contact)?.ok_or(Error::NotFound)?;
-        let thread = api::thread(&view_db, conn, account, &conversation, before, THREAD_SIZE)?;
+            conversations::find(conn, &key, account, contact, visible)?.ok_or(Error::NotFound)?;
+        let thread = api::thread(
+            &view_db,
+            conn,
+            account,
+            &conversation,
+            before,
+            THREAD_SIZE,
+            visible,
+        )?;
         let number = connections::find(conn, account, conversation.connection_id)?
             .map(|c| c.name)
             .unwrap_or_default();
@@ -436,6 +447,7 @@ async fn show(
     account: AccountId,
     contact: i64,
     before: Option<ThreadCursor>,
+    visible: Visible,
     form: &ReplyForm,
     notice: Option<String>,
     error: Option<&str>,
@@ -445,7 +457,7 @@ async fn show(
         thread,
         number,
         choices,
-    } = view(db, account, contact, before).await?;
+    } = view(db, account, contact, before, visible).await?;
     let now = now_ms();
     let window = Window::of(&conversation, now);
     let older = (thread.len() == THREAD_SIZE)
@@ -506,6 +518,7 @@ async fn conversation_page(
     done: Option<&str>,
     page: Page,
     session: &Session,
+    visible: Visible,
     db: &State<Db>,
 ) -> Result<Reply> {
     let account = session.account()?;
@@ -520,6 +533,7 @@ async fn conversation_page(
         account,
         contact,
         before,
+        visible,
         &<ReplyForm as Default>::default(),
         notice,
         None,
@@ -569,13 +583,14 @@ async fn reply(
     form: CsrfForm<ReplyForm>,
     page: Page,
     session: &Session,
+    visible: Visible,
     db: &State<Db>,
     waker: &State<Waker>,
 ) -> Result<Reply> {
     let account = session.account()?;
     let contact = contact_id(id)?;
     let form = form.0;
-    let conversation = api::load(db, account, contact).await?;
+    let conversation = api::load(db, account, contact, visible).await?;
     let message = match build(&form, &conversation) {
         Ok(message) => message,
         Err(key) => {
@@ -585,6 +600,7 @@ async fn reply(
                 account,
                 contact,
                 None,
+                visible,
                 &form,
                 None,
                 Some(page.t(key)),
@@ -599,7 +615,18 @@ async fn reply(
         )))),
         Err(e @ Error::Invalid { .. }) => {
             let text = page.error_text(&e);
-            show(&page, db, account, contact, None, &form, None, Some(&text)).await
+            show(
+                &page,
+                db,
+                account,
+                contact,
+                None,
+                visible,
+                &form,
+                None,
+                Some(&text),
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -669,6 +696,7 @@ async fn inbox_media(
     inbound_id: &str,
     media_id: &str,
     session: &Session,
+    visible: Visible,
     db: &State<Db>,
     agent: &State<ureq::Agent>,
 ) -> Result<MediaStream> {
@@ -679,7 +707,7 @@ async fn inbox_media(
     let (connection, token, filename) = db
         .read_async(move |conn| {
             let key = key_db.keyring().data_key(conn, account)?;
-            let message = conversations::find_inbound(conn, &key, account, inbound_id)?
+            let message = conversations::find_inbound(conn, &key, account, inbound_id, visible)?
                 .ok_or(Error::NotFound)?;
             if conversations::media_id(&message.body) != Some(wanted.as_str()) {
                 return Err(Error::NotFound);

@@ -5,6 +5,7 @@ use super::page::{Page, render};
 use crate::auth::Session;
 use crate::error::{Error, Result};
 use crate::store::messages::{self, ListFilter, MessageId};
+use crate::store::retention::Visible;
 use crate::store::{Db, connections};
 use askama::Template;
 use rocket::response::content::RawHtml;
@@ -67,6 +68,7 @@ struct LogPage<'a> {
 async fn message_log(
     page: Page,
     session: &Session,
+    visible: Visible,
     db: &State<Db>,
     status: Option<&str>,
     connection: Option<&str>,
@@ -89,6 +91,7 @@ async fn message_log(
                 until: None,
                 before: None,
                 limit: 100,
+                visible,
             };
             let list = messages::list(conn, account, &filter)?
                 .iter()
@@ -127,6 +130,7 @@ async fn message_detail(
     id: &str,
     page: Page,
     session: &Session,
+    visible: Visible,
     db: &State<Db>,
 ) -> Result<RawHtml<String>> {
     let account = session.account()?;
@@ -134,7 +138,7 @@ async fn message_detail(
     let view_db = db.inner().clone();
     let message = db
         .read_async(move |conn| {
-            let message = messages::find(conn, account, id)?.ok_or(Error::NotFound)?;
+            let message = messages::find(conn, account, id, visible)?.ok_or(Error::NotFound)?;
             crate::api::messages::to_json(&view_db, conn, &message)
         })
         .await?;
