@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::store::accounts::{self, AccountSummary};
 use crate::store::activity;
 use crate::store::job_runs::{self, JobRun};
+use crate::store::retention::Counts;
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::users::{self, NewUser, Role};
 use crate::store::{Db, now_ms};
@@ -48,28 +49,78 @@ pub fn setup_link(db: &Db, config: &Config) -> Result<Option<String>> {
     Ok(created.then(|| format!("{}/setup/{token}", config.server.public_url)))
 }
 
+/// A run of the retention job as the page shows it.
+struct RetentionRun {
+    started_at: i64,
+    finished_at: Option<i64>,
+    /// Rows deleted per table, only the tables it deleted from.
+    deleted: Vec<(&'static str, i64)>,
+    total: i64,
+    error: Option<String>,
+}
+
+impl RetentionRun {
+    fn of(run: JobRun) -> RetentionRun {
+        let counts = Counts::from_json(&run.outcome["deleted"]);
+        RetentionRun {
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            deleted: counts
+                .iter()
+                .filter(|(_, rows)| *rows > 0)
+                .map(|(table, rows)| (table, rows as i64))
+                .collect(),
+            total: counts.total() as i64,
+            error: run.error,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin.html")]
 struct AdminPage<'a> {
     page: &'a Page,
     accounts: Vec<AccountSummary>,
     runs: Vec<JobRun>,
+    retention_policy: String,
+    retention: Vec<RetentionRun>,
 }
 
 #[get("/admin")]
-async fn show_admin(page: Page, session: &Session, db: &State<Db>) -> Result<Reply> {
+async fn show_admin(
+    page: Page,
+    session: &Session,
+    db: &State<Db>,
+    config: &State<Config>,
+) -> Result<Reply> {
     if !session.is_operator() {
         return Err(Error::Forbidden);
     }
-    let (accounts, runs) = db
-        .read_async(|conn| Ok((accounts::list_all(conn, 500)?, job_runs::recent(conn, 20)?)))
+    let (accounts, runs, retention) = db
+        .read_async(|conn| {
+            Ok((
+                accounts::list_all(conn, 500)?,
+                job_runs::recent(conn, 20)?,
+                job_runs::recent_of(conn, crate::jobs::retention::JOB, 20)?,
+            ))
+        })
         .await?;
+    let days = |d: u32| page.lang.days(i64::from(d));
+    let policy = &config.retention;
+    let retention_policy = page
+        .t("admin.retention_policy")
+        .replace("{messages}", &days(policy.message_days))
+        .replace("{activity}", &days(policy.activity_days))
+        .replace("{webhooks}", &days(policy.webhook_delivery_days))
+        .replace("{schedule}", &policy.schedule);
     Ok(Reply::Page((
         Status::Ok,
         render(AdminPage {
             page: &page,
             accounts,
             runs,
+            retention_policy,
+            retention: retention.into_iter().map(RetentionRun::of).collect(),
         })?,
     )))
 }

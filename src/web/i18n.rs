@@ -186,6 +186,25 @@ impl Lang {
         self.digits(&format!("{sign}{grouped}"))
     }
 
+    /// A number of days, worded as the language wants it ("1 day", "90 days"; in Arabic the noun
+    /// follows the number: "يومان", "٣ أيام", "٩٠ يومًا", "١٠٠ يوم").
+    pub fn days(self, n: i64) -> String {
+        let number = self.number(n);
+        match self {
+            Lang::En if n == 1 => "1 day".to_owned(),
+            Lang::En => format!("{number} days"),
+            Lang::Ar => match n {
+                1 => "يوم واحد".to_owned(),
+                2 => "يومان".to_owned(),
+                _ => match n % 100 {
+                    3..=10 => format!("{number} أيام"),
+                    11..=99 => format!("{number} يومًا"),
+                    _ => format!("{number} يوم"),
+                },
+            },
+        }
+    }
+
     /// Arabic pages use Arabic-Indic digits.
     fn digits(self, text: &str) -> String {
         match self {
@@ -271,5 +290,12 @@ mod tests {
         assert_eq!(Lang::Ar.number(1234567), "١٬٢٣٤٬٥٦٧");
         assert_eq!(Lang::En.datetime(0), "1 Jan 1970, 00:00 UTC");
         assert!(Lang::Ar.datetime(0).contains("يناير"));
+        assert_eq!(Lang::En.days(1), "1 day");
+        assert_eq!(Lang::En.days(3650), "3,650 days");
+        assert_eq!(Lang::Ar.days(2), "يومان");
+        assert_eq!(Lang::Ar.days(7), "٧ أيام");
+        assert_eq!(Lang::Ar.days(90), "٩٠ يومًا");
+        assert_eq!(Lang::Ar.days(100), "١٠٠ يوم");
+        assert_eq!(Lang::Ar.days(365), "٣٦٥ يومًا");
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! The text lives in the catalogs (`privacy.s<n>_title`, `privacy.s<n>_body`). A body is made of blocks
 //! separated by a blank line; a block whose lines start with "- " is a list, and a list item "Label: text"
-//! shows its label in bold. `{product}`, `{operator}`, `{contact}` and `{retention_days}` are filled in here.
+//! shows its label in bold. `{product}`, `{operator}`, `{contact}` and `{retention_period}` (the configured
+//! `retention.message_days`, worded in the page's language) are filled in here.
 
 use super::page::{Page, render};
 use crate::config::{Branding, Config};
@@ -12,9 +13,6 @@ use crate::store::{Db, consents};
 use askama::Template;
 use rocket::response::content::RawHtml;
 use rocket::{State, get, routes};
-
-/// How long message logs are kept, in days. The message retention setting will replace this constant.
-pub const MESSAGE_RETENTION_DAYS: i64 = 90;
 
 /// Number of sections in the catalogs (`privacy.s1_*` to `privacy.s9_*`).
 const SECTIONS: usize = 9;
@@ -69,7 +67,9 @@ async fn show_privacy(
     };
     let filler = Filler {
         branding: &config.branding,
-        retention_days: page.lang.number(MESSAGE_RETENTION_DAYS),
+        // The period the retention job enforces (`retention.message_days`), so the page never promises
+        // another one.
+        retention_period: page.lang.days(i64::from(config.retention.message_days)),
     };
     let sections = (1..=SECTIONS)
         .map(|n| Section {
@@ -88,7 +88,7 @@ async fn show_privacy(
 
 struct Filler<'a> {
     branding: &'a Branding,
-    retention_days: String,
+    retention_period: String,
 }
 
 impl Filler<'_> {
@@ -123,7 +123,7 @@ impl Filler<'_> {
     /// Splits text at its placeholders and puts the configured values in their place.
     fn pieces(&self, text: &str) -> Vec<Piece> {
         const PLACEHOLDERS: [&str; 3] = ["{product}", "{operator}", "{contact}"];
-        let text = text.replace("{retention_days}", &self.retention_days);
+        let text = text.replace("{retention_period}", &self.retention_period);
         let mut pieces = Vec::new();
         let mut rest = text.as_str();
         while let Some((at, placeholder)) = PLACEHOLDERS
