@@ -639,3 +639,22 @@ fn a_changed_app_secret_applies_at_once() {
     let signed = signature("a-new-app-secret", payload.as_bytes());
     assert_eq!(post(&hook.url, Some(&signed), payload.as_bytes()).0, 200);
 }
+
+#[test]
+fn bodies_up_to_meta_s_3_mb_are_taken_and_larger_ones_refused() {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &connection);
+    // Meta's payloads carry fields the appliance does not read; one of ~3 MB stands for a full batch.
+    let padded = |bytes: usize| {
+        messages_payload(
+            &hook,
+            &format!(r#""statuses":[],"padding":"{}""#, "x".repeat(bytes)),
+        )
+    };
+    assert_eq!(deliver(&hook, &padded(3_000_000)), 200);
+    let (status, _) = post(&hook.url, Some("sha256=00"), padded(4_000_000).as_bytes());
+    assert_eq!(status, 413);
+    assert_eq!(count(&install, "SELECT count(*) FROM webhook_payloads"), 1);
+}
