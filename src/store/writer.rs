@@ -149,7 +149,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize, stats: &Writ
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
 
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = control(&conn, "BEGIN IMMEDIATE") {
             let message = e.to_string();
             tracing::error!(error = %message, "cannot start a write transaction");
             // Dropping a job unanswered tells its caller the write did not happen.
@@ -160,11 +160,11 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize, stats: &Writ
         for job in batch.drain(..) {
             completions.push(run_in_savepoint(&conn, job));
         }
-        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let commit = control(&conn, "COMMIT").map_err(|e| e.to_string());
         if let Err(message) = &commit {
             tracing::error!(error = %message, "commit failed; the batch was rolled back");
             if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = control(&conn, "ROLLBACK");
             }
             stats.failed_commits.fetch_add(1, Ordering::Relaxed);
         }
@@ -176,8 +176,14 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize, stats: &Writ
     }
 }
 
+/// Runs a transaction-control statement. They run several times per batch, so they are prepared once
+/// and cached rather than parsed again each time.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn run_in_savepoint(conn: &Connection, job: Job) -> Completion {
-    if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+    if let Err(e) = control(conn, "SAVEPOINT job") {
         let message = e.to_string();
         drop(job);
         tracing::error!(error = %message, "cannot open a savepoint");
@@ -185,7 +191,7 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> Completion {
     }
     match catch_unwind(AssertUnwindSafe(|| job(conn))) {
         Ok((true, completion)) => {
-            if let Err(e) = conn.execute_batch("RELEASE job") {
+            if let Err(e) = control(conn, "RELEASE job") {
                 tracing::error!(error = %e, "cannot release a savepoint");
             }
             completion
@@ -203,7 +209,7 @@ fn run_in_savepoint(conn: &Connection, job: Job) -> Completion {
 }
 
 fn undo_savepoint(conn: &Connection) {
-    if let Err(e) = conn.execute_batch("ROLLBACK TO job; RELEASE job") {
+    if let Err(e) = control(conn, "ROLLBACK TO job").and_then(|()| control(conn, "RELEASE job")) {
         tracing::error!(error = %e, "cannot roll back a savepoint");
     }
 }
