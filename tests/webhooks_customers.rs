@@ -467,3 +467,41 @@ fn a_redirect_is_not_followed() {
         "the redirect target got nothing"
     );
 }
+
+#[test]
+fn another_account_s_endpoints_and_deliveries_are_not_found() {
+    let install = Install::new();
+    let server = install.serve();
+    let (shop, _) = account(&install, &server, "owner@shop.test");
+    let (other, _) = account(&install, &server, "owner@other.test");
+    let (id, _) = subscribe(&shop, "https://hooks.shop.example/x", &["message.status"]);
+    for (method, path) in [
+        ("GET", format!("/api/v1/webhook-endpoints/{id}")),
+        ("GET", format!("/api/v1/webhook-endpoints/{id}/deliveries")),
+        (
+            "GET",
+            format!("/api/v1/webhook-endpoints/{id}/deliveries/1"),
+        ),
+        (
+            "POST",
+            format!("/api/v1/webhook-endpoints/{id}/deliveries/1/replay"),
+        ),
+        (
+            "POST",
+            format!("/api/v1/webhook-endpoints/{id}/replay-failed"),
+        ),
+        ("DELETE", format!("/api/v1/webhook-endpoints/{id}")),
+    ] {
+        let (status, body) = other.call(method, &path, None, &[]);
+        assert_eq!(status, 404, "{method} {path}: {body}");
+    }
+    let (status, _) = other.call_patch(
+        &format!("/api/v1/webhook-endpoints/{id}"),
+        json!({"paused": true}),
+    );
+    assert_eq!(status, 404);
+    let (_, list) = other.call("GET", "/api/v1/webhook-endpoints", None, &[]);
+    assert_eq!(list["data"], json!([]));
+    let (_, mine) = shop.call("GET", &format!("/api/v1/webhook-endpoints/{id}"), None, &[]);
+    assert_eq!(mine["paused"], false, "untouched by the other account");
+}
