@@ -4,7 +4,8 @@
 
 use crate::config::{Config, SmtpSecurity};
 use crate::error::{Error, Result};
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
 use std::io::Write;
@@ -80,15 +81,31 @@ impl Mailer {
     }
 
     pub fn send_blocking(&self, email: &Email) -> Result<()> {
+        self.send_blocking_with_headers(email, &[])
+    }
+
+    /// Sends with extra header fields (such as `List-Unsubscribe`), each value encoded by lettre.
+    pub fn send_blocking_with_headers(
+        &self,
+        email: &Email,
+        headers: &[(&'static str, String)],
+    ) -> Result<()> {
         let to: Mailbox = email
             .to
             .parse()
             .map_err(|_| Error::invalid("email", "not an email address"))?;
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject)
-            .header(ContentType::TEXT_PLAIN)
+            .header(ContentType::TEXT_PLAIN);
+        for (name, value) in headers {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value.clone(),
+            ));
+        }
+        let message = builder
             .body(email.text.clone())
             .map_err(|e| Error::Internal(anyhow::anyhow!("cannot build the email: {e}")))?;
         match &self.delivery {

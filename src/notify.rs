@@ -95,3 +95,107 @@ pub async fn invitation(
     )
     .await;
 }
+
+/// An email from the catalogs for `key`, built as `send` builds it, for senders that run on a blocking
+/// thread (the fan-out of a policy notice, the command line).
+fn compose(
+    mailer: &Mailer,
+    lang: Lang,
+    to: &str,
+    key: &str,
+    replacements: &[(&str, &str)],
+) -> Email {
+    let mut subject = lang.t(&format!("mail.{key}_subject")).to_owned();
+    let mut text = lang.t(&format!("mail.{key}_text")).to_owned();
+    for (name, value) in replacements {
+        let placeholder = format!("{{{name}}}");
+        subject = subject.replace(&placeholder, value);
+        text = text.replace(&placeholder, value);
+    }
+    let footer = lang
+        .t("mail.footer")
+        .replace("{product}", &mailer.product_name);
+    Email {
+        to: to.to_owned(),
+        subject,
+        text: format!("{text}\n\n-- \n{footer}\n"),
+    }
+}
+
+/// Tells each recipient, in their language, that a new version of the privacy policy is in force, with
+/// the operator's summary of changes and a link to it. Blocking: run it on a background thread (or from
+/// the command line), never inside a request. Returns how many emails left; failures are logged.
+pub fn policy_published_blocking(
+    mailer: &Mailer,
+    recipients: &[crate::store::consents::Recipient],
+    policy: &crate::store::consents::PolicyVersion,
+    link: &str,
+) -> usize {
+    let mut sent = 0;
+    for recipient in recipients {
+        let lang = Lang::from_code(&recipient.locale).unwrap_or(Lang::En);
+        let when = lang.datetime(policy.published_at);
+        let version = match policy.version.parse::<i64>() {
+            Ok(n) => lang.number(n),
+            Err(_) => policy.version.clone(),
+        };
+        let changes = if policy.summary.is_empty() {
+            String::new()
+        } else {
+            lang.t("mail.policy_changes")
+                .replace("{summary}", &policy.summary)
+        };
+        let email = compose(
+            mailer,
+            lang,
+            &recipient.email,
+            "policy_published",
+            &[
+                ("product", &mailer.product_name),
+                ("version", &version),
+                ("when", &when),
+                ("changes", &changes),
+                ("link", link),
+            ],
+        );
+        match mailer.send_blocking(&email) {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                tracing::error!(error = %e, user = recipient.user.0, "could not send the policy notice")
+            }
+        }
+    }
+    sent
+}
+
+/// One product-news email, which only people who opted in get: the operator's subject and text, then how
+/// to stop them, with the person's own one-click link, also given as `List-Unsubscribe` (RFC 2369) with
+/// `List-Unsubscribe-Post` (RFC 8058) so mail programs can offer the button themselves.
+pub fn product_news_blocking(
+    mailer: &Mailer,
+    recipient: &crate::store::consents::Recipient,
+    subject: &str,
+    body: &str,
+    unsubscribe_link: &str,
+) -> crate::error::Result<()> {
+    let lang = Lang::from_code(&recipient.locale).unwrap_or(Lang::En);
+    let footer = lang
+        .t("mail.news_footer")
+        .replace("{product}", &mailer.product_name)
+        .replace("{link}", unsubscribe_link);
+    let email = Email {
+        to: recipient.email.clone(),
+        subject: subject.to_owned(),
+        text: format!("{}\n\n-- \n{footer}\n", body.trim_end()),
+    };
+    mailer.send_blocking_with_headers(
+        &email,
+        &[
+            ("List-Unsubscribe", format!("<{unsubscribe_link}>")),
+            (
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".to_owned(),
+            ),
+        ],
+    )
+}

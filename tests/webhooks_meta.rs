@@ -25,6 +25,15 @@ fn serve(install: &Install, delays: [u64; 3]) -> Server {
     install.serve_with(cmd)
 }
 
+/// A server whose sandbox stays quiet, an account with a sandbox connection, and its webhook.
+fn setup() -> (Install, Server, Api, String, Hook) {
+    let install = Install::new();
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let hook = hook(&api, &connection);
+    (install, server, api, connection, hook)
+}
+
 /// Sandbox statuses that never come during a test, so the test's own payloads are the only ones.
 const QUIET: [u64; 3] = [86_400_000; 3];
 
@@ -123,10 +132,7 @@ fn message(api: &Api, id: &str) -> Value {
 
 #[test]
 fn the_verify_handshake_answers_the_challenge_only_for_the_right_token() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, connection) = account(&install, &server, "owner@shop.test");
-    let hook = hook(&api, &connection);
+    let (_, server, _, _, hook) = setup();
     let ask = |token: &str| {
         common::get(&format!(
             "{}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}",
@@ -146,10 +152,7 @@ fn the_verify_handshake_answers_the_challenge_only_for_the_right_token() {
 
 #[test]
 fn only_a_correct_signature_over_the_exact_bytes_is_accepted() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, connection) = account(&install, &server, "owner@shop.test");
-    let hook = hook(&api, &connection);
+    let (install, server, api, connection, hook) = setup();
     // Arabic and an emoji, escaped as \uXXXX the way Meta serialises them.
     let payload = messages_payload(
         &hook,
@@ -220,10 +223,7 @@ fn a_payload_naming_another_connection_s_number_is_refused() {
 
 #[test]
 fn meta_s_example_payloads_are_applied() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, connection) = account(&install, &server, "owner@shop.test");
-    let hook = hook(&api, &connection);
+    let (install, _server, api, connection, hook) = setup();
     // A: inbound text; D: inbound image with a caption.
     let inbound_text = messages_payload(
         &hook,
@@ -294,10 +294,7 @@ fn meta_s_example_payloads_are_applied() {
 
 #[test]
 fn duplicates_and_late_statuses_never_move_a_message_back() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, connection) = account(&install, &server, "owner@shop.test");
-    let hook = hook(&api, &connection);
+    let (install, _server, api, connection, hook) = setup();
     let (id, wamid) = sent_message(&api, &connection, "+96550001234");
     let read = messages_payload(
         &hook,
@@ -349,10 +346,7 @@ fn duplicates_and_late_statuses_never_move_a_message_back() {
 
 #[test]
 fn template_quality_and_account_updates_reach_their_records() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, connection) = account(&install, &server, "owner@shop.test");
-    let hook = hook(&api, &connection);
+    let (_, _server, api, connection, hook) = setup();
     let (status, synced) = api.call(
         "POST",
         &format!("/api/v1/connections/{connection}/templates/sync"),
@@ -620,10 +614,7 @@ fn a_kill_9_during_a_flood_of_status_webhooks_loses_no_acknowledged_status() {
 
 #[test]
 fn a_changed_app_secret_applies_at_once() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, connection) = account(&install, &server, "owner@shop.test");
-    let hook = hook(&api, &connection);
+    let (_, _server, api, connection, hook) = setup();
     let payload = messages_payload(&hook, r#""statuses":[]"#);
     assert_eq!(deliver(&hook, &payload), 200);
     let (status, _) = api.call_patch(
@@ -642,10 +633,7 @@ fn a_changed_app_secret_applies_at_once() {
 
 #[test]
 fn bodies_up_to_meta_s_3_mb_are_taken_and_larger_ones_refused() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, connection) = account(&install, &server, "owner@shop.test");
-    let hook = hook(&api, &connection);
+    let (install, _server, _, _, hook) = setup();
     // Meta's payloads carry fields the appliance does not read; one of ~3 MB stands for a full batch.
     let padded = |bytes: usize| {
         messages_payload(

@@ -8,6 +8,7 @@ mod doctor;
 mod init;
 mod keys;
 mod people;
+mod policy;
 mod purge;
 
 use anyhow::{Context, Result};
@@ -67,6 +68,12 @@ enum Command {
     /// Manage the master key.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Publish a new version of the privacy policy.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Send product news to the people who opted in.
+    #[command(subcommand)]
+    News(policy::NewsCommand),
     /// Run the Meta simulator alone, as a separate process (for benchmarks and crash tests).
     Sandbox {
         /// Address to listen on.
@@ -185,6 +192,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Account(command) => people::account(command, &load(&cli.config)?)?,
         Command::Apikey(command) => people::api_key(command, &load(&cli.config)?)?,
         Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,
+        Command::Policy(command) => policy::policy(command, &load(&cli.config)?)?,
+        Command::News(command) => policy::news(command, &load(&cli.config)?)?,
         Command::Bench(command) => bench::run(command)?,
         Command::Sandbox {
             listen,

@@ -1,13 +1,16 @@
 //! Operators: the first one joins through a one-time setup link that `serve` prints while there is none;
-//! the administration page lists the accounts and the scheduled job runs.
+//! the administration page lists the accounts and the scheduled job runs, and publishes new versions of
+//! the privacy policy.
 
 use super::Reply;
 use super::page::{Page, render};
 use crate::auth::{Auth, ClientInfo, CsrfForm, Session, password, session};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mail::Mailer;
 use crate::store::accounts::{self, AccountSummary};
 use crate::store::activity;
+use crate::store::consents::{self, PolicyVersion};
 use crate::store::job_runs::{self, JobRun};
 use crate::store::retention::Counts;
 use crate::store::tokens::{self, NewToken, Purpose};
@@ -21,7 +24,12 @@ use rocket::{State, get, post, routes};
 const SETUP_TTL_MS: i64 = 24 * 3_600_000;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![show_admin, setup_page, create_first_operator]
+    routes![
+        show_admin,
+        publish_policy,
+        setup_page,
+        create_first_operator
+    ]
 }
 
 /// While no operator exists, makes a fresh setup link (older ones stop working) and returns it.
@@ -84,24 +92,31 @@ struct AdminPage<'a> {
     runs: Vec<JobRun>,
     retention_policy: String,
     retention: Vec<RetentionRun>,
+    /// Published versions of the privacy policy, newest first, with how many people accepted each.
+    policies: Vec<(PolicyVersion, i64)>,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+    /// What was typed into the publish form, shown again when it is refused.
+    form: &'a PolicyForm,
 }
 
-#[get("/admin")]
-async fn show_admin(
-    page: Page,
-    session: &Session,
-    db: &State<Db>,
-    config: &State<Config>,
-) -> Result<Reply> {
-    if !session.is_operator() {
-        return Err(Error::Forbidden);
-    }
-    let (accounts, runs, retention) = db
+csrf_form!(PolicyForm { version, summary });
+
+async fn admin_page(
+    page: &Page,
+    db: &Db,
+    config: &Config,
+    notice: Option<&str>,
+    error: Option<&str>,
+    form: &PolicyForm,
+) -> Result<rocket::response::content::RawHtml<String>> {
+    let (accounts, runs, retention, policies) = db
         .read_async(|conn| {
             Ok((
                 accounts::list_all(conn, 500)?,
                 job_runs::recent(conn, 20)?,
                 job_runs::recent_of(conn, crate::jobs::retention::JOB, 20)?,
+                consents::policy_versions(conn, 20)?,
             ))
         })
         .await?;
@@ -113,15 +128,100 @@ async fn show_admin(
         .replace("{activity}", &days(policy.activity_days))
         .replace("{webhooks}", &days(policy.webhook_delivery_days))
         .replace("{schedule}", &policy.schedule);
-    Ok(Reply::Page((
-        Status::Ok,
-        render(AdminPage {
-            page: &page,
-            accounts,
-            runs,
-            retention_policy,
-            retention: retention.into_iter().map(RetentionRun::of).collect(),
-        })?,
+    render(AdminPage {
+        page,
+        accounts,
+        runs,
+        retention_policy,
+        retention: retention.into_iter().map(RetentionRun::of).collect(),
+        policies,
+        notice,
+        error,
+        form,
+    })
+}
+
+#[get("/admin?<done>")]
+async fn show_admin(
+    page: Page,
+    session: &Session,
+    db: &State<Db>,
+    config: &State<Config>,
+    done: Option<&str>,
+) -> Result<Reply> {
+    if !session.is_operator() {
+        return Err(Error::Forbidden);
+    }
+    let notice = page.notice("admin", done);
+    let empty = PolicyForm {
+        csrf: String::new(),
+        version: String::new(),
+        summary: String::new(),
+    };
+    let html = admin_page(&page, db, config, notice.as_deref(), None, &empty).await?;
+    Ok(Reply::Page((Status::Ok, html)))
+}
+
+/// Publishes a new version of the privacy policy: from now on every page asks each signed-in person to
+/// acknowledge it, and everyone is told by email. The emails go out on a blocking thread after the
+/// answer, so a large installation does not hold the request.
+#[allow(clippy::too_many_arguments)]
+#[post("/admin/policy", data = "<form>")]
+async fn publish_policy(
+    form: CsrfForm<PolicyForm>,
+    page: Page,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+    config: &State<Config>,
+    mailer: &State<Mailer>,
+) -> Result<Reply> {
+    if !session.is_operator() {
+        return Err(Error::Forbidden);
+    }
+    let form = form.0;
+    let (by, version, summary) = (session.user.id, form.version.clone(), form.summary.clone());
+    let published = db
+        .write_async(move |conn| {
+            let now = now_ms();
+            let policy = consents::publish_policy(conn, &version, &summary, Some(by), now)?;
+            // The operator who publishes a version has read it.
+            consents::give(conn, by, consents::PRIVACY_POLICY, &policy.version, now)?;
+            let actor = client.actor(None, Some(by));
+            activity::record(
+                conn,
+                &actor,
+                "privacy_policy_published",
+                &policy.version,
+                now,
+            )?;
+            Ok((policy, consents::everyone_but(conn, Some(by))?))
+        })
+        .await;
+    let (policy, recipients) = match published {
+        Ok(published) => published,
+        Err(e @ Error::Invalid { .. }) => {
+            let message = page.error_text(&e);
+            let html = admin_page(&page, db, config, None, Some(&message), &form).await?;
+            return Ok(Reply::Page((Status::UnprocessableEntity, html)));
+        }
+        Err(e) => return Err(e),
+    };
+    let (mailer, link) = (
+        mailer.inner().clone(),
+        format!("{}/privacy", config.server.public_url),
+    );
+    rocket::tokio::task::spawn_blocking(move || {
+        let sent = crate::notify::policy_published_blocking(&mailer, &recipients, &policy, &link);
+        tracing::info!(
+            version = %policy.version,
+            sent,
+            of = recipients.len(),
+            "told everyone about the new privacy policy"
+        );
+    });
+    Ok(Reply::Redirect(Redirect::to(
+        "/admin?done=policy_published",
     )))
 }
 
@@ -222,6 +322,9 @@ async fn create_first_operator(
                 locale: lang.code(),
             };
             let user = users::insert(conn, &new)?;
+            // The setup page says that creating the operator accepts the policy in force.
+            let version = consents::privacy_policy_version(conn)?;
+            consents::give(conn, user, consents::PRIVACY_POLICY, &version, now)?;
             let actor = actor_client.actor(None, Some(user));
             activity::record(conn, &actor, "operator_created", "", now)?;
             users::find(conn, user)

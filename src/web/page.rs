@@ -5,6 +5,8 @@ use super::i18n::Lang;
 use crate::auth::{Session, csrf};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::store::Db;
+use crate::store::consents::{self, PageConsents, PolicyVersion};
 use crate::store::users::User;
 use askama::Template;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -20,6 +22,11 @@ pub struct Page {
     pub path: String,
     /// Whether people may register (the sign-in page links to registration only then).
     pub registration_open: bool,
+    /// The privacy policy in force, while the signed-in person has not acknowledged it: every page shows
+    /// a notice until they do.
+    pub policy_notice: Option<PolicyVersion>,
+    /// Since when the signed-in person gets product news (they opted in), if they do.
+    pub product_news_since: Option<i64>,
 }
 
 impl Page {
@@ -72,6 +79,31 @@ impl Page {
         self.user.as_ref().is_some_and(|u| u.account_id.is_none())
     }
 
+    /// The notice about a policy version the person has not acknowledged yet, in words.
+    pub fn policy_notice_text(&self, policy: &PolicyVersion) -> String {
+        self.t("privacy.notice_text")
+            .replace(
+                "{version}",
+                &super::privacy::version_label(self.lang, &policy.version),
+            )
+            .replace("{when}", &self.lang.datetime(policy.published_at))
+    }
+
+    /// Whether the person gets product news, in words, for the profile page.
+    pub fn product_news_state(&self) -> String {
+        match self.product_news_since {
+            Some(since) => self
+                .t("privacy.news_on_since")
+                .replace("{when}", &self.lang.datetime(since)),
+            None => self.t("privacy.news_off").to_owned(),
+        }
+    }
+
+    /// A text with `{product}` replaced by the configured product name.
+    pub fn with_product(&self, key: &str) -> String {
+        self.t(key).replace("{product}", &self.product_name)
+    }
+
     /// The translated text of an error, for showing next to a form.
     pub fn error_text(&self, error: &Error) -> String {
         match error {
@@ -101,6 +133,18 @@ impl<'r> FromRequest<'r> for Page {
             .await
             .succeeded()
             .map(|s| s.user.clone());
+        let consents = match (&user, req.rocket().state::<Db>()) {
+            (Some(user), Some(db)) => {
+                let id = user.id;
+                db.read_async(move |conn| consents::for_page(conn, id))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "cannot read the consents for a page");
+                        PageConsents::default()
+                    })
+            }
+            _ => PageConsents::default(),
+        };
         let (product_name, support_email, registration_open) = match req.rocket().state::<Config>()
         {
             Some(c) => (
@@ -118,6 +162,8 @@ impl<'r> FromRequest<'r> for Page {
             support_email,
             path: req.uri().path().to_string(),
             registration_open,
+            policy_notice: consents.policy_to_accept,
+            product_news_since: consents.product_news_since,
         })
     }
 }

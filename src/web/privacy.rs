@@ -5,7 +5,16 @@
 //! separated by a blank line; a block whose lines start with "- " is a list, and a list item "Label: text"
 //! shows its label in bold. `{product}`, `{operator}`, `{contact}` and `{retention_period}` (the configured
 //! `retention.message_days`, worded in the page's language) are filled in here.
+//!
+//! Resellers replace the text with a file `privacy.<lang>.html` (an HTML fragment, the same
+//! placeholders) in `branding.static_dir`; a language without its own file uses another language's.
+//! Either way the page heads the text with the version in force and the day it was published.
+//!
+//! The consents a person gives or withdraws about the policy and product news live in `consent`.
 
+mod consent;
+
+use super::i18n::Lang;
 use super::page::{Page, render};
 use crate::config::{Branding, Config};
 use crate::error::Result;
@@ -13,12 +22,15 @@ use crate::store::{Db, consents};
 use askama::Template;
 use rocket::response::content::RawHtml;
 use rocket::{State, get, routes};
+use std::path::Path;
 
 /// Number of sections in the catalogs (`privacy.s1_*` to `privacy.s9_*`).
 const SECTIONS: usize = 9;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![show_privacy]
+    let mut all = routes![show_privacy];
+    all.extend(consent::routes());
+    all
 }
 
 /// A run of policy text. Configured names are isolated (`<bdi>`) so that a Latin name inside Arabic text,
@@ -50,8 +62,12 @@ struct Section {
 struct PrivacyPage<'a> {
     page: &'a Page,
     version: String,
+    published_at: i64,
+    summary: String,
     lead: Vec<Piece>,
     sections: Vec<Section>,
+    /// A reseller's own text, placeholders filled in and escaped; replaces the lead and the sections.
+    replacement: Option<String>,
 }
 
 #[get("/privacy")]
@@ -60,16 +76,18 @@ async fn show_privacy(
     config: &State<Config>,
     db: &State<Db>,
 ) -> Result<RawHtml<String>> {
-    let version = db.read_async(consents::privacy_policy_version).await?;
-    let version = match version.parse::<i64>() {
-        Ok(n) => page.lang.number(n),
-        Err(_) => version,
-    };
+    let policy = db.read_async(consents::policy_in_force).await?;
     let filler = Filler {
         branding: &config.branding,
         // The period the retention job enforces (`retention.message_days`), so the page never promises
         // another one.
         retention_period: page.lang.days(i64::from(config.retention.message_days)),
+    };
+    let replacement = match &config.branding.static_dir {
+        Some(dir) => replacement_text(dir, page.lang)
+            .await
+            .map(|html| filler.fill_html(&html)),
+        None => None,
     };
     let sections = (1..=SECTIONS)
         .map(|n| Section {
@@ -80,10 +98,38 @@ async fn show_privacy(
         .collect();
     render(PrivacyPage {
         page: &page,
-        version,
+        version: version_label(page.lang, &policy.version),
+        published_at: policy.published_at,
+        summary: policy.summary,
         lead: filler.pieces(page.t("privacy.lead")),
         sections,
+        replacement,
     })
+}
+
+/// A version label as the language writes it: numbers in its digits, anything else as published.
+pub(crate) fn version_label(lang: Lang, version: &str) -> String {
+    match version.parse::<i64>() {
+        Ok(n) => lang.number(n),
+        Err(_) => version.to_owned(),
+    }
+}
+
+/// The reseller's text for this language, else for another language, read at each request so that a
+/// changed file shows at once.
+async fn replacement_text(dir: &Path, lang: Lang) -> Option<String> {
+    let others = Lang::ALL.into_iter().filter(|l| *l != lang);
+    for candidate in std::iter::once(lang).chain(others) {
+        let path = dir.join(format!("privacy.{}.html", candidate.code()));
+        match rocket::tokio::fs::read_to_string(&path).await {
+            Ok(text) => return Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot read the privacy policy text")
+            }
+        }
+    }
+    None
 }
 
 struct Filler<'a> {
@@ -141,6 +187,20 @@ impl Filler<'_> {
             pieces.push(Piece::Text(rest.to_owned()));
         }
         pieces
+    }
+
+    /// A reseller's HTML with the placeholders replaced by the configured values, escaped.
+    fn fill_html(&self, html: &str) -> String {
+        let branding = self.branding;
+        let contact = if branding.support_email.is_empty() {
+            &branding.operator_name
+        } else {
+            &branding.support_email
+        };
+        html.replace("{product}", &super::escape(&branding.product_name))
+            .replace("{operator}", &super::escape(&branding.operator_name))
+            .replace("{contact}", &super::escape(contact))
+            .replace("{retention_period}", &super::escape(&self.retention_period))
     }
 
     fn value(&self, placeholder: &str) -> Piece {

@@ -1,0 +1,124 @@
+//! `whatsapi policy publish` and `whatsapi news send`: the operator's side of the privacy policy's versions
+//! and of the optional product news. Both write through the same store as the server and may run while
+//! it does; the emails leave from here, one by one, through the configured mailer (or the outbox).
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use whatsapi::config::Config;
+use whatsapi::mail::Mailer;
+use whatsapi::store::activity::{self, Actor};
+use whatsapi::store::consents::{self, PRODUCT_NEWS};
+use whatsapi::store::now_ms;
+use whatsapi::{logging, notify, startup};
+
+#[derive(Subcommand)]
+pub enum PolicyCommand {
+    /// Publish a new version of the privacy policy: every signed-in person sees a notice until they
+    /// acknowledge it, and everyone gets an email about it.
+    // --version names the policy's version here, not this program's.
+    #[command(disable_version_flag = true)]
+    Publish(PublishArgs),
+}
+
+#[derive(Args)]
+pub struct PublishArgs {
+    /// The new version's label (at most 32 characters), e.g. 2 or 2025-06.
+    #[arg(long)]
+    version: String,
+    /// What changed, in a few words (shown in the notice, the email and on /privacy).
+    #[arg(long, default_value = "")]
+    summary: String,
+}
+
+#[derive(Subcommand)]
+pub enum NewsCommand {
+    /// Email product news to the people who opted in (nobody else), each with their own one-click link
+    /// that stops them.
+    Send(SendArgs),
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// The subject of the email.
+    #[arg(long)]
+    subject: String,
+    /// A file holding the text of the email (plain text, UTF-8).
+    #[arg(long, value_name = "PATH")]
+    body_file: std::path::PathBuf,
+}
+
+fn cli_actor() -> Actor<'static> {
+    Actor {
+        account: None,
+        user: None,
+        ip: "cli",
+        user_agent: "whatsapi command line",
+    }
+}
+
+pub fn policy(command: PolicyCommand, config: &Config) -> Result<()> {
+    let PolicyCommand::Publish(args) = command;
+    logging::init(config.log.level);
+    let mailer = Mailer::new(config)?;
+    let db = startup::open_store(config, false)?;
+    let (policy, recipients) = db.write(move |conn| {
+        let now = now_ms();
+        let policy = consents::publish_policy(conn, &args.version, &args.summary, None, now)?;
+        activity::record(
+            conn,
+            &cli_actor(),
+            "privacy_policy_published",
+            &policy.version,
+            now,
+        )?;
+        Ok((policy, consents::everyone_but(conn, None)?))
+    })?;
+    println!(
+        "version {} of the privacy policy is in force; telling {} people by email",
+        policy.version,
+        recipients.len()
+    );
+    let link = format!("{}/privacy", config.server.public_url);
+    let sent = notify::policy_published_blocking(&mailer, &recipients, &policy, &link);
+    println!("{sent} of {} emails sent", recipients.len());
+    if sent < recipients.len() {
+        bail!(
+            "{} emails could not be sent (see the log); everyone still sees the notice when they sign in",
+            recipients.len() - sent
+        );
+    }
+    Ok(())
+}
+
+pub fn news(command: NewsCommand, config: &Config) -> Result<()> {
+    let NewsCommand::Send(args) = command;
+    logging::init(config.log.level);
+    let body = std::fs::read_to_string(&args.body_file)
+        .with_context(|| format!("cannot read {}", args.body_file.display()))?;
+    if args.subject.trim().is_empty() || body.trim().is_empty() {
+        bail!("the subject and the text must not be empty");
+    }
+    let mailer = Mailer::new(config)?;
+    let db = startup::open_store(config, false)?;
+    let recipients = db.read(|conn| consents::opted_in(conn, PRODUCT_NEWS))?;
+    let mut failed = 0;
+    for recipient in &recipients {
+        let token = consents::withdrawal_token(db.keyring(), recipient.user, PRODUCT_NEWS);
+        let link = format!("{}/unsubscribe/{token}", config.server.public_url);
+        if let Err(e) =
+            notify::product_news_blocking(&mailer, recipient, &args.subject, &body, &link)
+        {
+            tracing::error!(error = %e, user = recipient.user.0, "could not send product news");
+            failed += 1;
+        }
+    }
+    println!(
+        "product news sent to {} of {} people who opted in",
+        recipients.len() - failed,
+        recipients.len()
+    );
+    if failed > 0 {
+        bail!("{failed} emails could not be sent (see the log)");
+    }
+    Ok(())
+}
