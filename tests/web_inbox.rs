@@ -14,14 +14,6 @@ use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-fn key_in(html: &str) -> String {
-    let start = html
-        .find("id=\"new-key\">")
-        .expect("the new key is on the page")
-        + "id=\"new-key\">".len();
-    html[start..start + html[start..].find('<').unwrap()].to_owned()
-}
-
 /// A signed-in account with a sandbox number and an API key: the app, the number's id and the key.
 fn shop() -> (App, String, Header<'static>) {
     let app = app();
@@ -32,12 +24,7 @@ fn shop() -> (App, String, Header<'static>) {
 
 /// A sandbox number and an API key for the signed-in account.
 fn number(app: &App) -> (String, Header<'static>) {
-    let key = key_in(
-        &app.submit("/api-keys", "/api-keys", &[("name", "k")])
-            .into_string()
-            .unwrap(),
-    );
-    let auth = Header::new("Authorization", format!("Bearer {key}"));
+    let auth = app.api_key();
     let connection: Value = app
         .client
         .post("/api/v1/connections")

@@ -6,22 +6,9 @@ use common::web::{App, app};
 use rocket::http::{ContentType, Header, Status};
 use serde_json::{Value, json};
 
-fn key_in(html: &str) -> String {
-    let start = html
-        .find("id=\"new-key\">")
-        .expect("the new key is on the page")
-        + "id=\"new-key\">".len();
-    html[start..start + html[start..].find('<').unwrap()].to_owned()
-}
-
 /// Sends one message through the API with a key made on the API keys page; its id.
 fn send_one(app: &App, body: &str) -> String {
-    let key = key_in(
-        &app.submit("/api-keys", "/api-keys", &[("name", "k")])
-            .into_string()
-            .unwrap(),
-    );
-    let auth = Header::new("Authorization", format!("Bearer {key}"));
+    let auth = app.api_key();
     let connection: Value = app
         .client
         .post("/api/v1/connections")
@@ -221,12 +208,7 @@ fn compose_setup() -> (App, String, Header<'static>) {
         .db()
         .query_row("SELECT id FROM connections", [], |r| r.get(0))
         .unwrap();
-    let key = key_in(
-        &app.submit("/api-keys", "/api-keys", &[("name", "k")])
-            .into_string()
-            .unwrap(),
-    );
-    let auth = Header::new("Authorization", format!("Bearer {key}"));
+    let auth = app.api_key();
     (app, connection.to_string(), auth)
 }
 
@@ -565,12 +547,7 @@ fn meta_s_quality_and_account_notices_show_on_the_numbers_page() {
     use hmac::{KeyInit, Mac};
     let app = app();
     app.register("Ali", "Shop", "ali@shop.test");
-    let key = key_in(
-        &app.submit("/api-keys", "/api-keys", &[("name", "k")])
-            .into_string()
-            .unwrap(),
-    );
-    let auth = Header::new("Authorization", format!("Bearer {key}"));
+    let auth = app.api_key();
     let connection: Value = app
         .client
         .post("/api/v1/connections")
