@@ -186,3 +186,143 @@ fn a_form_posted_from_another_origin_is_rejected() {
         "still signed in after the forged sign-out"
     );
 }
+
+/// Every main page, signed in as a customer and as the operator: the browser holds exactly the session
+/// cookie (ending with the browser) and the language cookie, and nothing is fetched from another origin.
+#[test]
+fn every_main_page_keeps_two_cookies_and_loads_nothing_from_another_origin() {
+    let install = Install::new();
+    let server = install.serve();
+    let base = server.url.clone();
+    let mut create = install.command(&[
+        "admin",
+        "create",
+        "--email",
+        "op@host.test",
+        "--name",
+        "Op",
+        "--password-stdin",
+    ]);
+    let mut child = create
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "operator pass phrase").unwrap();
+    assert!(child.wait().unwrap().success());
+    let (_, _, headers) = server.get("/privacy");
+    let csp = common::header(&headers, "Content-Security-Policy");
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+
+    let browser = Browser::start();
+    browser.goto(&format!("{base}/register"));
+    browser.fill("#name", "Fatima");
+    browser.fill("#company", "Gulf Trading");
+    browser.fill("#email", "fatima@gulf.test");
+    browser.fill("#password", PASSWORD);
+    browser.click("#accept_privacy");
+    browser.click("form[action='/register'] button[type=submit]");
+    browser.wait_until("the dashboard", |b| b.url() == format!("{base}/"));
+    browser.click("form.lang-switch button[value=ar]");
+    browser.wait_until("the Arabic page", |b| {
+        b.script("return document.documentElement.lang").as_str() == Some("ar")
+    });
+
+    // What the page fetched (style sheets, scripts, images, fonts) and every address in its markup that
+    // the browser would load or send to; all must be this server.
+    let check = |path: &str| {
+        browser.goto(&format!("{base}{path}"));
+        assert_eq!(browser.url(), format!("{base}{path}"), "{path} opened");
+        let fetched = browser.script(
+            "return performance.getEntriesByType('resource').map(e => e.name)
+               .concat(performance.getEntriesByType('navigation').map(e => e.name));",
+        );
+        let fetched: Vec<&str> = fetched
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(fetched.len() >= 4, "{path}: {fetched:?}");
+        for url in &fetched {
+            assert!(url.starts_with(&format!("{base}/")), "{path} fetched {url}");
+        }
+        let addresses = browser.script(
+            "return Array.from(document.querySelectorAll('[src],link[href],form[action],[srcset],[poster],[data]'))
+               .map(e => e.src || e.href || e.action || e.getAttribute('srcset') || e.poster || e.data || '');",
+        );
+        for url in addresses
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+        {
+            assert!(
+                url.starts_with(&format!("{base}/")),
+                "{path} refers to {url}"
+            );
+        }
+        let cookies = browser.cookies();
+        let mut names: Vec<&str> = cookies.iter().filter_map(|c| c["name"].as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["whatsapi_lang", "whatsapi_session"], "{path}");
+        let session = cookies
+            .iter()
+            .find(|c| c["name"] == "whatsapi_session")
+            .unwrap();
+        assert!(
+            session.get("expiry").is_none(),
+            "{path}: the session cookie ends with the browser: {session}"
+        );
+    };
+    for path in [
+        "/",
+        "/inbox",
+        "/messages",
+        "/compose",
+        "/connections",
+        "/webhook-endpoints",
+        "/api-keys",
+        "/team",
+        "/profile",
+        "/privacy",
+    ] {
+        check(path);
+    }
+
+    browser.click("form[action='/logout'] button");
+    browser.wait_until("the sign-in page", |b| b.url().contains("/login"));
+    browser.fill("#email", "op@host.test");
+    browser.fill("#password", "operator pass phrase");
+    browser.click("form[action='/login'] button[type=submit]");
+    browser.wait_until("the operator's console", |b| {
+        b.url() == format!("{base}/") || b.url() == format!("{base}/admin")
+    });
+    for path in ["/admin", "/profile", "/privacy"] {
+        check(path);
+    }
+
+    // The checks do see an outside address when there is one, and the Content-Security-Policy refuses it.
+    let seen = browser.script(
+        "window.blocked = [];
+         document.addEventListener('securitypolicyviolation', e => window.blocked.push(e.blockedURI));
+         const img = document.createElement('img'); img.src = 'http://elsewhere.invalid/pixel.png';
+         document.body.appendChild(img);
+         return Array.from(document.querySelectorAll('[src]')).map(e => e.src);",
+    );
+    assert!(
+        seen.as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "http://elsewhere.invalid/pixel.png"),
+        "{seen}"
+    );
+    browser.wait_until("the refusal and its timing entry", |b| {
+        b.script(
+            "return window.blocked.length > 0 && performance.getEntriesByType('resource')
+               .some(e => e.name.includes('elsewhere.invalid'));",
+        )
+        .as_bool()
+            == Some(true)
+    });
+}
