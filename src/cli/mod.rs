@@ -9,6 +9,7 @@ mod init;
 mod keys;
 mod people;
 mod policy;
+mod privacy;
 mod purge;
 
 use anyhow::{Context, Result};
@@ -62,6 +63,8 @@ enum Command {
     /// Manage business accounts.
     #[command(subcommand)]
     Account(people::AccountCommand),
+    /// Write all of an account's data to FILE as one JSON document (the right of access and portability).
+    Export(privacy::ExportArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(people::ApiKeyCommand),
@@ -190,6 +193,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Purge(args) => purge::run(args, &load(&cli.config)?)?,
         Command::Admin(command) => people::admin(command, &load(&cli.config)?)?,
         Command::Account(command) => people::account(command, &load(&cli.config)?)?,
+        Command::Export(args) => privacy::export(args, &load(&cli.config)?)?,
         Command::Apikey(command) => people::api_key(command, &load(&cli.config)?)?,
         Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,
         Command::Policy(command) => policy::policy(command, &load(&cli.config)?)?,

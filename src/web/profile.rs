@@ -17,10 +17,12 @@ use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
 
+mod privacy;
+
 const EMAIL_CHANGE_TTL_MS: i64 = 24 * 3_600_000;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![
+    let mut all = routes![
         show_profile,
         update_name,
         update_company,
@@ -30,7 +32,9 @@ pub fn routes() -> Vec<rocket::Route> {
         confirm_email,
         revoke_session,
         revoke_other_sessions
-    ]
+    ];
+    all.extend(privacy::routes());
+    all
 }
 
 #[derive(Template)]
