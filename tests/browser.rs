@@ -117,6 +117,14 @@ fn a_new_customer_registers_signs_in_works_in_arabic_and_changes_the_password() 
         session.get("expiry").is_none(),
         "the session cookie ends with the browser: {session}"
     );
+    let lang = cookies
+        .iter()
+        .find(|c| c["name"] == "whatsapi_lang")
+        .unwrap();
+    assert!(
+        lang.get("expiry").is_none(),
+        "the language cookie ends with the browser too: {lang}"
+    );
 
     browser.click("form[action='/logout'] button");
     browser.wait_until("the sign-in page", |b| b.url().contains("/login"));

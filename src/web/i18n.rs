@@ -244,7 +244,9 @@ impl Lang {
     }
 }
 
-/// Remembers the chosen language for a year. It holds nothing but "en" or "ar".
+/// Remembers the chosen language until the browser closes, like the session cookie: a preference cookie
+/// needs no consent only while it is short-lived. It holds nothing but "en" or "ar"; a new visit starts
+/// from the browser's own language.
 pub fn set_cookie(cookies: &CookieJar<'_>, lang: Lang, secure: bool) {
     cookies.add(
         Cookie::build((LANG_COOKIE, lang.code()))
@@ -252,7 +254,6 @@ pub fn set_cookie(cookies: &CookieJar<'_>, lang: Lang, secure: bool) {
             .same_site(SameSite::Lax)
             .secure(secure)
             .http_only(true)
-            .max_age(rocket::time::Duration::days(365))
             .build(),
     );
 }
