@@ -199,3 +199,32 @@ pub fn product_news_blocking(
         ],
     )
 }
+
+/// Confirms to the owner that the account and everything it held were deleted. Blocking: the deletion
+/// runs on a blocking thread (or the command line), and the email leaves once it has finished.
+pub fn account_deleted_blocking(mailer: &Mailer, lang: Lang, to: &str, company: &str) {
+    let when = lang.datetime(crate::store::now_ms());
+    let email = compose(
+        mailer,
+        lang,
+        to,
+        "account_deleted",
+        &[("company", company), ("when", &when)],
+    );
+    if let Err(e) = mailer.send_blocking(&email) {
+        tracing::error!(error = %e, kind = "account_deleted", "could not send an email");
+    }
+}
+
+/// Confirms to a member that their user was deleted.
+pub async fn user_deleted(mailer: &Mailer, lang: Lang, to: &str, company: &str) {
+    let when = lang.datetime(crate::store::now_ms());
+    send(
+        mailer,
+        lang,
+        to,
+        "user_deleted",
+        &[("company", company), ("when", &when)],
+    )
+    .await;
+}

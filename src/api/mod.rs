@@ -1,6 +1,7 @@
 //! The developer API under /api/v1: JSON in, JSON out, `Authorization: Bearer wapi_...`.
 
 pub(crate) mod connections;
+pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod endpoints;
 pub(crate) mod messages;
@@ -21,6 +22,7 @@ pub fn routes() -> Vec<rocket::Route> {
     all.extend(messages::routes());
     all.extend(endpoints::routes());
     all.extend(conversations::routes());
+    all.extend(contacts::routes());
     all
 }
 

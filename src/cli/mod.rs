@@ -62,7 +62,7 @@ enum Command {
     Admin(people::AdminCommand),
     /// Manage business accounts.
     #[command(subcommand)]
-    Account(people::AccountCommand),
+    Account(privacy::AccountCommand),
     /// Write all of an account's data to FILE as one JSON document (the right of access and portability).
     Export(privacy::ExportArgs),
     /// Manage API keys.
@@ -192,7 +192,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Purge(args) => purge::run(args, &load(&cli.config)?)?,
         Command::Admin(command) => people::admin(command, &load(&cli.config)?)?,
-        Command::Account(command) => people::account(command, &load(&cli.config)?)?,
+        Command::Account(command) => privacy::account(command, &load(&cli.config)?)?,
         Command::Export(args) => privacy::export(args, &load(&cli.config)?)?,
         Command::Apikey(command) => people::api_key(command, &load(&cli.config)?)?,
         Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,

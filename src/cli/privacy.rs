@@ -1,13 +1,18 @@
-//! `whatsapi export`: the right of access and portability for operators and resellers. It may run while
-//! the server does.
+//! `whatsapi export` and `whatsapi account delete`: the rights of access and deletion for operators and
+//! resellers (offboarding a customer). Both may run while the server does. A deletion made here is seen by
+//! a running server at once in the database; what the server keeps in memory for a few seconds (API keys
+//! checked in the last 5 s, a number's webhook credentials) expires on its own, and its cached copy of the
+//! account's data key is useless once the sealed rows are gone.
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
-use std::io::{BufWriter, IsTerminal};
+use clap::{Args, Subcommand};
+use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use whatsapi::config::Config;
-use whatsapi::store::{AccountId, accounts, export, now_ms};
+use whatsapi::mail::Mailer;
+use whatsapi::store::{AccountId, accounts, erasure, export, now_ms};
+use whatsapi::web::i18n::Lang;
 use whatsapi::{logging, startup};
 
 #[derive(Args)]
@@ -19,6 +24,25 @@ pub struct ExportArgs {
     /// created readable by its owner only.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub enum AccountCommand {
+    #[command(flatten)]
+    People(super::people::AccountCommand),
+    /// Delete an account and everything it holds: its people, sessions, API keys, numbers, messages,
+    /// contacts, webhooks, activity and its data key. Asks for the company name unless --yes.
+    Delete(DeleteArgs),
+}
+
+#[derive(Args)]
+pub struct DeleteArgs {
+    /// The account to delete.
+    #[arg(long)]
+    account: i64,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    yes: bool,
 }
 
 /// A line on standard error that rewrites itself on a terminal, and prints every 10,000 rows otherwise.
@@ -105,5 +129,68 @@ pub fn export(args: ExportArgs, config: &Config) -> Result<()> {
         args.out.display(),
         export::VERSION
     );
+    Ok(())
+}
+
+pub fn account(command: AccountCommand, config: &Config) -> Result<()> {
+    match command {
+        AccountCommand::People(command) => super::people::account(command, config),
+        AccountCommand::Delete(args) => delete(args, config),
+    }
+}
+
+fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
+    logging::init(config.log.level);
+    startup::check_data_dir_owner(config)?;
+    let db = startup::open_store(config, false)?;
+    let account = AccountId(args.account);
+    let Some(found) = db.read(|conn| accounts::find(conn, account))? else {
+        bail!("there is no account {}", account.0);
+    };
+    let holding = db.read(|conn| erasure::count_account_rows(conn, account))?;
+    eprintln!(
+        "account {} \"{}\" holds {} rows:",
+        account.0,
+        found.company,
+        holding.total()
+    );
+    for (table, rows) in holding.iter() {
+        eprintln!("  {table:<20} {rows:>10}");
+    }
+    if !args.yes {
+        eprint!(
+            "This deletes all of it for good. Type the company name to confirm (or run with --yes): "
+        );
+        std::io::stderr().flush()?;
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the confirmation")?;
+        if line.trim() != found.company {
+            bail!("not confirmed: nothing was deleted");
+        }
+    }
+    let mut counter = Counter::new();
+    let deleted = erasure::delete_account(&db, account, |_| {}, &mut |_, rows| {
+        counter.show("deleted", rows)
+    })?;
+    counter.done("deleted", deleted.deleted.total());
+    for (table, rows) in deleted.deleted.iter() {
+        println!("  {table:<20} {rows:>10}");
+    }
+    println!(
+        "account {} \"{}\" was deleted with all of its data ({} rows in {} transactions); its data key is destroyed",
+        account.0,
+        deleted.stopped.company,
+        deleted.deleted.total(),
+        deleted.batches
+    );
+    if let Some((email, locale)) = &deleted.stopped.owner {
+        let lang = Lang::from_code(locale).unwrap_or(Lang::En);
+        let mailer = Mailer::new(config)?;
+        whatsapi::notify::account_deleted_blocking(&mailer, lang, email, &deleted.stopped.company);
+        println!("a confirmation was sent to the owner, {email}");
+    }
     Ok(())
 }

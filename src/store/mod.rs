@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod deliveries;
 pub mod endpoints;
+pub mod erasure;
 pub mod export;
 pub mod ids;
 pub mod inbound;

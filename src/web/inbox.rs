@@ -22,7 +22,13 @@ use rocket::{State, get, post, routes};
 use serde_json::{Value, json};
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![inbox_page, conversation_page, reply, inbox_media]
+    routes![
+        inbox_page,
+        conversation_page,
+        reply,
+        erase_customer,
+        inbox_media
+    ]
 }
 
 const PAGE_SIZE: usize = 50;
@@ -630,6 +636,24 @@ async fn reply(
         }
         Err(e) => Err(e),
     }
+}
+
+/// Erases the conversation's customer (owners and admins): every message to and from the number on all of
+/// the account's numbers, and the contact (`store::erasure::erase_customer`).
+#[post("/inbox/<id>/erase", data = "<_form>")]
+async fn erase_customer(
+    id: &str,
+    _form: CsrfForm<super::CsrfOnly>,
+    session: &Session,
+    client: crate::auth::ClientInfo,
+    visible: Visible,
+    db: &State<Db>,
+) -> Result<Redirect> {
+    let account = session.managed_account()?;
+    let conversation = api::load(db, account, contact_id(id)?, visible).await?;
+    let actor = (Some(session.user.id), client.ip, client.user_agent);
+    crate::api::contacts::erase(db, account, conversation.phone_index, actor).await?;
+    Ok(Redirect::to("/inbox"))
 }
 
 /// A media file streamed from Meta to the browser as it arrives: nothing is written anywhere, and the

@@ -1,22 +1,29 @@
 //! The privacy policy's rights on the profile page: everyone downloads their own data; the owner downloads
-//! the account's data. Downloads are written on a blocking thread and streamed to the browser as they are
-//! written (`store::export`).
+//! the account's data and deletes the account; a member deletes their own user. Downloads are written on a
+//! blocking thread and streamed to the browser as they are written (`store::export`).
 
-use crate::auth::{ClientInfo, CsrfForm, Session};
+use super::{current_password_ok, refuse};
+use crate::api::KeysUsed;
+use crate::auth::{Auth, ClientInfo, CsrfForm, Session};
+use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mail::Mailer;
 use crate::store::export::{self, ChannelWriter};
 use crate::store::users::Role;
-use crate::store::{AccountId, Db, activity, now_ms};
-use crate::web::CsrfOnly;
-use rocket::http::{ContentType, Header};
+use crate::store::{AccountId, Db, accounts, activity, erasure, now_ms};
+use crate::web::page::Page;
+use crate::web::{CsrfOnly, Reply};
+use crate::webhooks::Receivers;
+use rocket::http::{ContentType, CookieJar, Header};
 use rocket::request::Request;
-use rocket::response::{self, Responder};
+use rocket::response::{self, Redirect, Responder};
 use rocket::{State, post, routes};
 use rusqlite::Connection;
 use std::io::Write;
+use std::sync::Arc;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![export_personal, export_account]
+    routes![export_personal, export_account, delete_user, delete_account]
 }
 
 /// A JSON file streamed to the browser as it is written, offered as a download and never cached.
@@ -118,4 +125,122 @@ async fn export_account(
             export::write_account(conn, db.keyring(), account, now, out, &mut |_| {})
         },
     ))
+}
+
+csrf_form!(DeleteUserForm { current_password });
+csrf_form!(DeleteAccountForm {
+    current_password,
+    company
+});
+
+#[allow(clippy::too_many_arguments)]
+#[post("/profile/delete-user", data = "<form>")]
+async fn delete_user(
+    form: CsrfForm<DeleteUserForm>,
+    page: Page,
+    session: &Session,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+    mailer: &State<Mailer>,
+) -> Result<Reply> {
+    let account = session.account()?;
+    if session.user.role == Role::Owner {
+        let refusal = Error::invalid("delete_user", "the owner deletes the whole account instead");
+        return refuse(&page, session, db, &refusal).await;
+    }
+    if !current_password_ok(auth, db, session, &form.0.current_password).await? {
+        let refusal = Error::invalid("current_password", "the current password is not right");
+        return refuse(&page, session, db, &refusal).await;
+    }
+    let user = session.user.id;
+    let company = db
+        .write_async(move |conn| {
+            let company = accounts::find(conn, account)?
+                .map(|a| a.company)
+                .unwrap_or_default();
+            erasure::delete_member(conn, account, user)?;
+            let nobody = activity::Actor {
+                account: Some(account),
+                user: None,
+                ip: "",
+                user_agent: "",
+            };
+            activity::record(conn, &nobody, "member_deleted_themselves", "", now_ms())?;
+            Ok(company)
+        })
+        .await?;
+    // Their sessions went with them; this one's cookie goes too.
+    crate::auth::session::end(db, config, cookies, session).await?;
+    crate::notify::user_deleted(mailer, page.lang, &session.user.email, &company).await;
+    Ok(Reply::Redirect(Redirect::to("/login?done=user_deleted")))
+}
+
+#[allow(clippy::too_many_arguments)]
+#[post("/profile/delete-account", data = "<form>")]
+async fn delete_account(
+    form: CsrfForm<DeleteAccountForm>,
+    page: Page,
+    session: &Session,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+    mailer: &State<Mailer>,
+    keys_used: &State<Arc<KeysUsed>>,
+    receivers: &State<Receivers>,
+) -> Result<Reply> {
+    let account = owned_account(session)?;
+    let form = form.0;
+    if !current_password_ok(auth, db, session, &form.current_password).await? {
+        let refusal = Error::invalid("current_password", "the current password is not right");
+        return refuse(&page, session, db, &refusal).await;
+    }
+    let company = db
+        .read_async(move |conn| accounts::find(conn, account))
+        .await?
+        .ok_or(Error::NotFound)?
+        .company;
+    if form.company.trim() != company {
+        let refusal = Error::invalid(
+            "confirm_company",
+            "type the company name exactly as it is shown",
+        );
+        return refuse(&page, session, db, &refusal).await;
+    }
+    // First everything stops at once (sessions, API keys, queues, webhooks, the data key) ...
+    let stopped = db
+        .write_async(move |conn| erasure::stop_account(conn, account, now_ms()))
+        .await?;
+    db.keyring().forget(account);
+    for key in &stopped.api_keys {
+        keys_used.forget(*key);
+    }
+    for connection in &stopped.connections {
+        receivers.forget(*connection);
+    }
+    tracing::info!(
+        account = account.0,
+        "the owner is deleting the account with all its data"
+    );
+    // ... then the rows go, batch by batch, and the owner hears when it is done. On a blocking thread of
+    // its own, so it finishes even if the browser stops waiting.
+    let (purge_db, mailer, lang) = (db.inner().clone(), mailer.inner().clone(), page.lang);
+    let to = session.user.email.clone();
+    rocket::tokio::task::spawn_blocking(move || {
+        let (deleted, batches) = erasure::purge_account(&purge_db, account, &mut |_, _| {})?;
+        tracing::info!(
+            account = account.0,
+            rows = deleted.total(),
+            batches,
+            "account deleted"
+        );
+        crate::notify::account_deleted_blocking(&mailer, lang, &to, &stopped.company);
+        Ok::<_, Error>(())
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("the deletion task failed: {e}")))??;
+    crate::auth::session::end(db, config, cookies, session).await?;
+    Ok(Reply::Redirect(Redirect::to("/login?done=account_deleted")))
 }

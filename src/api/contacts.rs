@@ -1,0 +1,75 @@
+//! `POST /api/v1/contacts/erase`: a business erases one of its end customers (the right to deletion of the
+//! people it writes to): every message to and from the number, on every number of the account, with what
+//! was derived from them, and the contact. See `store::erasure::erase_customer` for what remains.
+
+use super::ApiAuth;
+use crate::error::{Error, Result};
+use crate::meta::validate;
+use crate::store::{AccountId, Db, activity, erasure, now_ms};
+use rocket::serde::json::Json;
+use rocket::{State, post, routes};
+use serde_json::{Value, json};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![erase_contact]
+}
+
+/// Erases the customer with this blind index and records it (with the counts, never the number).
+pub(crate) async fn erase(
+    db: &Db,
+    account: AccountId,
+    index: Vec<u8>,
+    actor: (Option<crate::store::users::UserId>, String, String),
+) -> Result<erasure::Counts> {
+    let erase_db = db.clone();
+    let deleted = rocket::tokio::task::spawn_blocking(move || {
+        erasure::erase_customer(&erase_db, account, index)
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("the erasure task failed: {e}")))??;
+    let detail = format!(
+        "{} messages, {} received",
+        deleted.get("messages"),
+        deleted.get("inbound_messages")
+    );
+    db.write_async(move |conn| {
+        let (user, ip, user_agent) = &actor;
+        let who = activity::Actor {
+            account: Some(account),
+            user: *user,
+            ip,
+            user_agent,
+        };
+        activity::record(conn, &who, "customer_erased", &detail, now_ms())
+    })
+    .await?;
+    Ok(deleted)
+}
+
+#[post("/api/v1/contacts/erase", format = "json", data = "<request>")]
+async fn erase_contact(
+    auth: ApiAuth,
+    request: Json<Value>,
+    client: crate::auth::ClientInfo,
+    db: &State<Db>,
+) -> Result<Json<Value>> {
+    let phone = request
+        .get("phone")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid("phone", "is required"))?;
+    let digits = validate::normalize_phone(phone)
+        .ok_or_else(|| Error::invalid("phone", "is not a phone number"))?;
+    let index = db.keyring().phone_index(auth.account, &digits);
+    let deleted = erase(
+        db,
+        auth.account,
+        index,
+        (None, client.ip, client.user_agent),
+    )
+    .await?;
+    Ok(Json(json!({
+        "phone": format!("+{digits}"),
+        "erased": true,
+        "deleted": deleted.to_json(),
+    })))
+}

@@ -1,0 +1,680 @@
+//! The right to deletion: an account with everything it holds, one member, or one end customer.
+//!
+//! An account is deleted in two steps. First one short transaction stops it: the account is suspended,
+//! every API key revoked, every session and one-time link of its people deleted, its numbers' queues held,
+//! its webhook endpoints paused, and its data key destroyed, so everything sealed for it is unreadable at
+//! once. Then every row of the account is deleted, table by table, `BATCH` rows per write transaction so
+//! the writer is never held for long. The tables are not listed here: they are found in the schema
+//! (`holdings`), every table with an `account_id` column (or a foreign key to `accounts`) and every table
+//! whose rows cascade from one of those (sessions, consents, ... of the account's people), so a table added
+//! later is not forgotten. Rows that point at a row go before it. The account row goes last, which also
+//! cascades anything written while the deletion ran. Running it again finishes an interrupted deletion.
+//!
+//! Backups taken before the deletion still hold the account's data key, sealed with the master key: they
+//! stay readable with the key file of their time until they expire on their own cycle, or until the master
+//! key is rotated (`whatsapi keys rotate`) and the retired key file deleted. This database can no longer
+//! open what they hold of the account.
+
+use super::api_keys::ApiKeyId;
+use super::connections::ConnectionId;
+use super::retention::BATCH;
+use super::users::UserId;
+use super::{AccountId, Db, now_ms};
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Rows deleted per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts(BTreeMap<String, u64>);
+
+impl Counts {
+    pub fn add(&mut self, table: &str, rows: u64) {
+        if rows > 0 {
+            *self.0.entry(table.to_owned()).or_default() += rows;
+        }
+    }
+
+    pub fn get(&self, table: &str) -> u64 {
+        self.0.get(table).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.0.iter().map(|(t, n)| (t.as_str(), *n))
+    }
+
+    pub fn to_json(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(t, n)| (t.clone(), json!(n)))
+                .collect::<Map<_, _>>(),
+        )
+    }
+}
+
+/// A table that holds rows of an account, and how to find them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub table: String,
+    /// The column naming the account (`account_id`), or the column pointing at a parent that does.
+    pub column: String,
+    /// For a table without an account column: (parent table, parent column pointed at, parent's
+    /// account column). Its rows are those whose parent is the account's.
+    pub via: Option<(String, String, String)>,
+    /// What identifies a row for a batch: `rowid`, or the primary key of a WITHOUT ROWID table.
+    key: Vec<String>,
+}
+
+impl Holding {
+    /// The SQL condition (account as ?1) selecting the account's rows.
+    pub fn condition(&self) -> String {
+        match &self.via {
+            None => format!("\"{}\" = ?1", self.column),
+            Some((parent, to, account_column)) => format!(
+                "\"{}\" IN (SELECT \"{to}\" FROM \"{parent}\" WHERE \"{account_column}\" = ?1)",
+                self.column
+            ),
+        }
+    }
+
+    /// The key columns, comma-separated.
+    fn key(&self) -> String {
+        let columns: Vec<String> = self.key.iter().map(|k| format!("\"{k}\"")).collect();
+        columns.join(", ")
+    }
+}
+
+struct TableInfo {
+    name: String,
+    columns: Vec<String>,
+    primary_key: Vec<String>,
+    without_rowid: bool,
+    /// (column, parent table, parent column, on delete)
+    foreign_keys: Vec<(String, String, Option<String>, String)>,
+}
+
+fn tables(conn: &Connection) -> Result<Vec<TableInfo>> {
+    let mut stmt = conn.prepare(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    )?;
+    let listed: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for (name, sql) in listed {
+        let mut columns = Vec::new();
+        let mut primary_key = Vec::new();
+        let mut info =
+            conn.prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY pk, cid")?;
+        for row in info.query_map([&name], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })? {
+            let (column, pk) = row?;
+            if pk > 0 {
+                primary_key.push(column.clone());
+            }
+            columns.push(column);
+        }
+        let mut fks = conn.prepare(
+            "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?1)",
+        )?;
+        let foreign_keys = fks
+            .query_map([&name], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        out.push(TableInfo {
+            without_rowid: sql.to_ascii_uppercase().contains("WITHOUT ROWID"),
+            name,
+            columns,
+            primary_key,
+            foreign_keys,
+        });
+    }
+    Ok(out)
+}
+
+/// Every table holding rows of an account, in the order they are deleted (a table before the tables it
+/// points at). `accounts` itself is not listed.
+pub fn holdings(conn: &Connection) -> Result<Vec<Holding>> {
+    let tables = tables(conn)?;
+    let account_column = |t: &TableInfo| -> Option<String> {
+        if t.name == "accounts" {
+            return None;
+        }
+        t.foreign_keys
+            .iter()
+            .find(|(_, parent, _, _)| parent == "accounts")
+            .map(|(from, ..)| from.clone())
+            .or_else(|| t.columns.iter().find(|c| *c == "account_id").cloned())
+    };
+    let with_account: BTreeMap<&str, String> = tables
+        .iter()
+        .filter_map(|t| account_column(t).map(|c| (t.name.as_str(), c)))
+        .collect();
+    let mut found = Vec::new();
+    for t in &tables {
+        let key = if t.without_rowid {
+            t.primary_key.clone()
+        } else {
+            vec!["rowid".to_owned()]
+        };
+        if let Some(column) = with_account.get(t.name.as_str()) {
+            found.push(Holding {
+                table: t.name.clone(),
+                column: column.clone(),
+                via: None,
+                key,
+            });
+            continue;
+        }
+        // Rows that go when an account's row goes (ON DELETE CASCADE): the people's sessions, consents, ...
+        for (from, parent, to, on_delete) in &t.foreign_keys {
+            let Some(parent_column) = with_account.get(parent.as_str()) else {
+                continue;
+            };
+            if !on_delete.eq_ignore_ascii_case("CASCADE") || parent == &t.name {
+                continue;
+            }
+            let parent_key = to.clone().unwrap_or_else(|| {
+                tables
+                    .iter()
+                    .find(|p| &p.name == parent)
+                    .and_then(|p| p.primary_key.first().cloned())
+                    .unwrap_or_else(|| "rowid".to_owned())
+            });
+            found.push(Holding {
+                table: t.name.clone(),
+                column: from.clone(),
+                via: Some((parent.clone(), parent_key, parent_column.clone())),
+                key: key.clone(),
+            });
+        }
+    }
+    // A table goes before every table it points at, so no cascade deletes more than a batch.
+    let points_at = |name: &str| -> BTreeSet<String> {
+        tables
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| {
+                t.foreign_keys
+                    .iter()
+                    .map(|(_, parent, ..)| parent.clone())
+                    .filter(|p| p != name)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut left: Vec<Holding> = found;
+    let mut ordered = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let pointed: BTreeSet<String> = left.iter().flat_map(|h| points_at(&h.table)).collect();
+        let (ready, rest): (Vec<Holding>, Vec<Holding>) =
+            left.into_iter().partition(|h| !pointed.contains(&h.table));
+        if ready.is_empty() {
+            // A cycle (none today): the rest in name order; the account row's cascade finishes the job.
+            ordered.extend(rest);
+            break;
+        }
+        ordered.extend(ready);
+        left = rest;
+    }
+    Ok(ordered)
+}
+
+/// How many rows of the account each table still holds (those with none are left out).
+pub fn count_account_rows(conn: &Connection, account: AccountId) -> Result<Counts> {
+    let mut counts = Counts::default();
+    for h in holdings(conn)? {
+        let n: i64 = conn.query_row(
+            &format!(
+                "SELECT count(*) FROM \"{}\" WHERE {}",
+                h.table,
+                h.condition()
+            ),
+            [account.0],
+            |r| r.get(0),
+        )?;
+        counts.add(&h.table, n as u64);
+    }
+    Ok(counts)
+}
+
+/// What stopping an account changed, for the caller to forget in memory and to tell the owner.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    pub account: AccountId,
+    pub company: String,
+    /// The owner's address and language, for the confirmation.
+    pub owner: Option<(String, String)>,
+    pub api_keys: Vec<ApiKeyId>,
+    pub connections: Vec<ConnectionId>,
+}
+
+/// Stops the account in one transaction (see the module's documentation). Safe to run again.
+pub fn stop_account(conn: &Connection, account: AccountId, now: i64) -> Result<Stopped> {
+    let a = account.0;
+    let company: String = conn
+        .query_row("SELECT company FROM accounts WHERE id = ?1", [a], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or(Error::NotFound)?;
+    let owner = conn
+        .query_row(
+            "SELECT email, locale FROM users WHERE account_id = ?1 AND role = 'owner' ORDER BY id LIMIT 1",
+            [a],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    conn.execute(
+        "UPDATE accounts SET status = 'suspended' WHERE id = ?1",
+        [a],
+    )?;
+    let api_keys = conn
+        .prepare(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE account_id = ?1 RETURNING id",
+        )?
+        .query_map(params![a, now], |r| r.get(0).map(ApiKeyId))?
+        .collect::<rusqlite::Result<_>>()?;
+    conn.execute(
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE account_id = ?1)",
+        [a],
+    )?;
+    conn.execute(
+        "DELETE FROM one_time_tokens
+         WHERE account_id = ?1 OR user_id IN (SELECT id FROM users WHERE account_id = ?1)",
+        [a],
+    )?;
+    let connections = conn
+        .prepare(
+            "UPDATE connections SET state = 'held', state_detail = 'the account is being deleted'
+             WHERE account_id = ?1 RETURNING id",
+        )?
+        .query_map([a], |r| r.get(0).map(ConnectionId))?
+        .collect::<rusqlite::Result<_>>()?;
+    conn.execute(
+        "UPDATE webhook_endpoints SET paused_at = coalesce(paused_at, ?2),
+                                      pause_reason = 'the account is being deleted'
+         WHERE account_id = ?1",
+        params![a, now],
+    )?;
+    conn.execute("DELETE FROM data_keys WHERE account_id = ?1", [a])?;
+    Ok(Stopped {
+        account,
+        company,
+        owner,
+        api_keys,
+        connections,
+    })
+}
+
+/// Deletes up to `BATCH` of the account's rows of one table; how many.
+pub fn delete_batch(conn: &Connection, holding: &Holding, account: AccountId) -> Result<u64> {
+    let key = holding.key();
+    let sql = format!(
+        "DELETE FROM \"{table}\" WHERE ({key}) IN (SELECT {key} FROM \"{table}\" WHERE {condition} LIMIT {BATCH})",
+        table = holding.table,
+        condition = holding.condition()
+    );
+    Ok(conn.prepare_cached(&sql)?.execute([account.0])? as u64)
+}
+
+/// What deleting an account did.
+#[derive(Debug, Clone)]
+pub struct AccountDeleted {
+    pub stopped: Stopped,
+    pub deleted: Counts,
+    /// Write transactions used.
+    pub batches: u64,
+}
+
+/// Deletes an account and everything it holds (blocking: for the command line, or a blocking thread).
+/// `stopped` hears what the first transaction stopped, as soon as it is committed, so API keys and webhook
+/// credentials kept in memory can be forgotten at once; `progress` hears the table and the rows deleted
+/// so far after each batch.
+pub fn delete_account(
+    db: &Db,
+    account: AccountId,
+    stopped: impl FnOnce(&Stopped),
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<AccountDeleted> {
+    let stop = db.write(move |conn| stop_account(conn, account, now_ms()))?;
+    db.keyring().forget(account);
+    stopped(&stop);
+    let (deleted, batches) = purge_account(db, account, progress)?;
+    Ok(AccountDeleted {
+        stopped: stop,
+        deleted,
+        batches,
+    })
+}
+
+/// The second step, after `stop_account`: deletes every row of the account, batch by batch, then the
+/// account itself. Returns the rows deleted per table and the write transactions used.
+pub fn purge_account(
+    db: &Db,
+    account: AccountId,
+    progress: &mut dyn FnMut(&str, u64),
+) -> Result<(Counts, u64)> {
+    let holdings = db.read(holdings)?;
+    let mut deleted = Counts::default();
+    let mut batches = 0;
+    // Rows written while this runs (a webhook already past its checks) are caught by another pass, and at
+    // the end by the account row's cascade.
+    for _ in 0..3 {
+        for holding in &holdings {
+            loop {
+                let h = holding.clone();
+                let n = db.write(move |conn| delete_batch(conn, &h, account))?;
+                batches += 1;
+                deleted.add(&holding.table, n);
+                progress(&holding.table, deleted.total());
+                if n < BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        if db.read(|conn| count_account_rows(conn, account))?.total() == 0 {
+            break;
+        }
+    }
+    let cascaded = db.write(move |conn| {
+        let before = conn.total_changes();
+        let gone = conn.execute("DELETE FROM accounts WHERE id = ?1", [account.0])?;
+        let cascaded = conn.total_changes() - before - gone as u64;
+        let operator = super::activity::Actor {
+            account: None,
+            user: None,
+            ip: "",
+            user_agent: "",
+        };
+        super::activity::record(
+            conn,
+            &operator,
+            "account_deleted",
+            &format!("account {}", account.0),
+            now_ms(),
+        )?;
+        Ok((gone as u64, cascaded))
+    })?;
+    batches += 1;
+    deleted.add("accounts", cascaded.0);
+    deleted.add("(cascaded)", cascaded.1);
+    progress("accounts", deleted.total());
+    // A reader that unsealed the key just before it was destroyed may have cached it since.
+    db.keyring().forget(account);
+    // The deleted rows' pages go back to the file system and the write-ahead log is emptied, so with
+    // secure_delete nothing of the account (its data key included) is left in either file.
+    if let Err(e) = crate::jobs::maintenance::release_free_pages(db)
+        .and_then(|_| crate::jobs::maintenance::checkpoint(db))
+    {
+        tracing::warn!(error = %e, "after deleting an account: could not release pages or checkpoint");
+    }
+    Ok((deleted, batches))
+}
+
+/// Deletes one member of an account (not its owner, not an operator), with their sessions, consents,
+/// known browsers and links. What they did stays in the account's activity log without them: the entries
+/// lose their address, browser and author, and entries naming their email address lose it.
+pub fn delete_member(conn: &Connection, account: AccountId, user: UserId) -> Result<()> {
+    let found: Option<(String, String)> = conn
+        .query_row(
+            "SELECT role, email FROM users WHERE id = ?1 AND account_id = ?2",
+            params![user.0, account.0],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((role, email)) = found else {
+        return Err(Error::NotFound);
+    };
+    if role == "owner" {
+        return Err(Error::invalid(
+            "delete_user",
+            "the owner deletes the whole account instead",
+        ));
+    }
+    conn.execute(
+        "UPDATE activity_log SET ip = '', user_agent = '' WHERE user_id = ?1",
+        [user.0],
+    )?;
+    conn.execute(
+        "UPDATE activity_log SET detail = '' WHERE account_id = ?1 AND detail = ?2 COLLATE NOCASE",
+        params![account.0, email],
+    )?;
+    conn.execute(
+        "DELETE FROM one_time_tokens WHERE account_id = ?1 AND email = ?2 COLLATE NOCASE",
+        params![account.0, email],
+    )?;
+    conn.execute("DELETE FROM users WHERE id = ?1", [user.0])?;
+    Ok(())
+}
+
+/// A JSON array of ids, for `json_each`.
+fn id_list(ids: &[i64]) -> String {
+    json!(ids).to_string()
+}
+
+fn ids(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Vec<i64>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_map(params, |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+fn delete_in(conn: &Connection, table: &str, column: &str, ids: &str) -> Result<u64> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?1))"
+        ))?
+        .execute([ids])? as u64)
+}
+
+/// Deletes the customers' webhook events whose `column` is in `ids`, with their deliveries and attempts.
+fn delete_events(conn: &Connection, column: &str, ids: &str, counts: &mut Counts) -> Result<()> {
+    let events = format!(
+        "SELECT id FROM webhook_events WHERE {column} IN (SELECT value FROM json_each(?1))"
+    );
+    let attempts = conn
+        .prepare_cached(&format!(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN
+                 (SELECT id FROM webhook_deliveries WHERE event_id IN ({events}))"
+        ))?
+        .execute([ids])?;
+    counts.add("webhook_attempts", attempts as u64);
+    let deliveries = conn
+        .prepare_cached(&format!(
+            "DELETE FROM webhook_deliveries WHERE event_id IN ({events})"
+        ))?
+        .execute([ids])?;
+    counts.add("webhook_deliveries", deliveries as u64);
+    counts.add(
+        "webhook_events",
+        delete_in(conn, "webhook_events", column, ids)?,
+    );
+    Ok(())
+}
+
+/// Erases one end customer of an account (their number's blind index, `Keyring::phone_index`), on every
+/// number of the account: the messages sent to them with their statuses, idempotency answers and webhook
+/// events (deliveries and attempts too); what they wrote, with its events; their contact (number and
+/// profile name); and Meta's raw webhook payloads that concerned only them. A payload that also carried
+/// another customer's message or status stays until retention deletes it (`retention.message_days`), as do
+/// statuses Meta reports later for the deleted messages (they name only Meta's message id). Blocking; one
+/// short write per batch.
+pub fn erase_customer(db: &Db, account: AccountId, index: Vec<u8>) -> Result<Counts> {
+    let mut counts = Counts::default();
+    let mut payloads = BTreeSet::new();
+    loop {
+        let index = index.clone();
+        let (batch, found) = db.write(move |conn| {
+            let mut counts = Counts::default();
+            let messages = ids(
+                conn,
+                &format!(
+                    "SELECT id FROM messages WHERE account_id = ?1 AND recipient_index = ?2 LIMIT {BATCH}"
+                ),
+                params![account.0, index],
+            )?;
+            let list = id_list(&messages);
+            let found = ids(
+                conn,
+                "SELECT DISTINCT payload_id FROM message_statuses
+                 WHERE message_id IN (SELECT value FROM json_each(?1)) AND payload_id IS NOT NULL",
+                [&list],
+            )?;
+            delete_events(conn, "message_id", &list, &mut counts)?;
+            for table in ["message_statuses", "idempotency_keys"] {
+                counts.add(table, delete_in(conn, table, "message_id", &list)?);
+            }
+            counts.add("messages", delete_in(conn, "messages", "id", &list)?);
+            Ok((counts, (found, messages.len())))
+        })?;
+        merge(&mut counts, &batch);
+        payloads.extend(found.0);
+        if found.1 < BATCH {
+            break;
+        }
+    }
+    let contacts = {
+        let index = index.clone();
+        db.read(move |conn| {
+            ids(
+                conn,
+                "SELECT id FROM contacts WHERE account_id = ?1 AND phone_index = ?2",
+                params![account.0, index],
+            )
+        })?
+    };
+    for contact in contacts {
+        loop {
+            let (batch, (found, n)) = db.write(move |conn| {
+                let mut counts = Counts::default();
+                let written = ids(
+                    conn,
+                    &format!(
+                        "SELECT id FROM inbound_messages WHERE contact_id = ?1 AND account_id = ?2 LIMIT {BATCH}"
+                    ),
+                    params![contact, account.0],
+                )?;
+                let list = id_list(&written);
+                let found = ids(
+                    conn,
+                    "SELECT DISTINCT payload_id FROM inbound_messages
+                     WHERE id IN (SELECT value FROM json_each(?1)) AND payload_id IS NOT NULL",
+                    [&list],
+                )?;
+                delete_events(conn, "inbound_id", &list, &mut counts)?;
+                counts.add(
+                    "inbound_messages",
+                    delete_in(conn, "inbound_messages", "id", &list)?,
+                );
+                if written.len() < BATCH {
+                    counts.add(
+                        "contacts",
+                        conn.execute(
+                            "DELETE FROM contacts WHERE id = ?1 AND account_id = ?2",
+                            params![contact, account.0],
+                        )? as u64,
+                    );
+                }
+                Ok((counts, (found, written.len())))
+            })?;
+            merge(&mut counts, &batch);
+            payloads.extend(found);
+            if n < BATCH {
+                break;
+            }
+        }
+    }
+    let payloads: Vec<i64> = payloads.into_iter().collect();
+    for chunk in payloads.chunks(BATCH) {
+        let list = id_list(chunk);
+        let n = db.write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "DELETE FROM webhook_payloads AS p
+                     WHERE p.account_id = ?1 AND p.id IN (SELECT value FROM json_each(?2))
+                       AND NOT EXISTS (SELECT 1 FROM message_statuses s WHERE s.payload_id = p.id)
+                       AND NOT EXISTS (SELECT 1 FROM inbound_messages i WHERE i.payload_id = p.id)",
+                )?
+                .execute(params![account.0, list])? as u64)
+        })?;
+        counts.add("webhook_payloads", n);
+    }
+    Ok(counts)
+}
+
+fn merge(into: &mut Counts, from: &Counts) {
+    for (table, n) in from.iter() {
+        into.add(table, n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_leave_out_empty_tables() {
+        let mut counts = Counts::default();
+        counts.add("messages", 2);
+        counts.add("contacts", 0);
+        counts.add("messages", 1);
+        assert_eq!(counts.get("messages"), 3);
+        assert_eq!(counts.to_json(), json!({"messages": 3}));
+    }
+
+    #[test]
+    fn every_table_of_an_account_is_found_and_ordered_before_what_it_points_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::connect(
+            &dir.path().join("t.db"),
+            crate::config::Synchronous::Normal,
+            false,
+        )
+        .unwrap();
+        crate::store::migrations::run(&conn, &dir.path().join("t.db")).unwrap();
+        let found = holdings(&conn).unwrap();
+        let position = |t: &str| {
+            found
+                .iter()
+                .position(|h| h.table == t)
+                .unwrap_or_else(|| panic!("{t} is not found"))
+        };
+        for table in [
+            "messages",
+            "users",
+            "data_keys",
+            "webhook_attempts",
+            "contacts",
+        ] {
+            assert!(found[position(table)].via.is_none(), "{table}");
+        }
+        for table in ["sessions", "consents", "known_browsers"] {
+            assert_eq!(
+                found[position(table)].via.as_ref().unwrap().0,
+                "users",
+                "{table}"
+            );
+        }
+        assert!(position("message_statuses") < position("messages"));
+        assert!(position("message_statuses") < position("webhook_payloads"));
+        assert!(position("webhook_attempts") < position("webhook_deliveries"));
+        assert!(position("webhook_deliveries") < position("webhook_events"));
+        assert!(position("inbound_messages") < position("contacts"));
+        assert!(position("sessions") < position("users"));
+        assert!(position("messages") < position("connections"));
+        assert!(
+            !found
+                .iter()
+                .any(|h| h.table == "accounts" || h.table == "settings")
+        );
+    }
+}
