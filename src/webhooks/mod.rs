@@ -88,6 +88,17 @@ async fn receive(
     };
     match ingest(db, receivers, key, signature.0.as_deref(), body).await {
         Ok(_) => (Status::Ok, "EVENT_RECEIVED"),
-        Err(refused) => (refused.status(), refused.text()),
+        Err(refused) => {
+            match &refused {
+                IngestError::Store(e) => {
+                    tracing::error!(error = %e, "a Meta webhook could not be stored; Meta will retry it")
+                }
+                IngestError::Malformed(why) => {
+                    tracing::warn!(%why, "refused a signed Meta webhook that is not a WhatsApp payload")
+                }
+                _ => {}
+            }
+            (refused.status(), refused.text())
+        }
     }
 }
