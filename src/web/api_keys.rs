@@ -121,18 +121,14 @@ async fn revoke_key(
     db: &State<Db>,
     trusted: &State<std::sync::Arc<crate::api::KeysUsed>>,
 ) -> Result<Redirect> {
-    let account = session.managed_account()?;
-    let user = session.user.id;
-    db.write_async(move |conn| {
-        api_keys::revoke(conn, account, ApiKeyId(id))?;
-        activity::record(
-            conn,
-            &client.actor(Some(account), Some(user)),
-            "api_key_revoked",
-            &id.to_string(),
-            now_ms(),
-        )
-    })
+    super::managed_change(
+        db,
+        session,
+        client,
+        "api_key_revoked",
+        id.to_string(),
+        move |conn, account| api_keys::revoke(conn, account, ApiKeyId(id)),
+    )
     .await?;
     // This process trusts keys it checked a moment ago: a revoked one must stop working now.
     trusted.forget(ApiKeyId(id));

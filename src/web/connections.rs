@@ -209,19 +209,15 @@ async fn remove_connection(
     db: &State<Db>,
     receivers: &State<crate::webhooks::Receivers>,
 ) -> Result<Redirect> {
-    let account = session.managed_account()?;
-    let user = session.user.id;
-    receivers.forget(ConnectionId(id));
-    db.write_async(move |conn| {
-        connections::delete(conn, account, ConnectionId(id))?;
-        activity::record(
-            conn,
-            &client.actor(Some(account), Some(user)),
-            "connection_removed",
-            &id.to_string(),
-            now_ms(),
-        )
-    })
+    super::managed_change(
+        db,
+        session,
+        client,
+        "connection_removed",
+        id.to_string(),
+        move |conn, account| connections::delete(conn, account, ConnectionId(id)),
+    )
     .await?;
+    receivers.forget(ConnectionId(id));
     Ok(Redirect::to("/connections?done=removed"))
 }

@@ -239,18 +239,14 @@ async fn remove_endpoint(
     client: ClientInfo,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    let account = session.managed_account()?;
-    let user = session.user.id;
-    db.write_async(move |conn| {
-        endpoints::delete(conn, account, EndpointId(id))?;
-        activity::record(
-            conn,
-            &client.actor(Some(account), Some(user)),
-            "webhook_endpoint_removed",
-            &id.to_string(),
-            now_ms(),
-        )
-    })
+    super::managed_change(
+        db,
+        session,
+        client,
+        "webhook_endpoint_removed",
+        id.to_string(),
+        move |conn, account| endpoints::delete(conn, account, EndpointId(id)),
+    )
     .await?;
     Ok(Redirect::to("/webhook-endpoints?done=removed"))
 }

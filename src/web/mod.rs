@@ -36,7 +36,9 @@ mod profile;
 mod sign_in;
 mod team;
 
+use crate::auth::{ClientInfo, Session};
 use crate::error::error_response;
+use crate::store::{AccountId, Db, activity, now_ms};
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
@@ -193,4 +195,26 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// An owner's or admin's change to their account, written together with its line in the activity log.
+pub(crate) async fn managed_change<F>(
+    db: &Db,
+    session: &Session,
+    client: ClientInfo,
+    action: &'static str,
+    detail: String,
+    change: F,
+) -> crate::error::Result<()>
+where
+    F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<()> + Send + 'static,
+{
+    let account = session.managed_account()?;
+    let user = session.user.id;
+    db.write_async(move |conn| {
+        change(conn, account)?;
+        let actor = client.actor(Some(account), Some(user));
+        activity::record(conn, &actor, action, &detail, now_ms())
+    })
+    .await
 }

@@ -172,21 +172,17 @@ async fn change_role(
     client: ClientInfo,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    let account = session.managed_account()?;
+    session.managed_account()?;
     let role = Role::parse(&form.0.role)
         .ok_or_else(|| Error::invalid("role", "choose admin or member"))?;
-    let me = session.user.id;
-    db.write_async(move |conn| {
-        users::set_role(conn, account, UserId(member), role)?;
-        let actor = client.actor(Some(account), Some(me));
-        activity::record(
-            conn,
-            &actor,
-            "member_role_changed",
-            &format!("{member}: {role}"),
-            now_ms(),
-        )
-    })
+    super::managed_change(
+        db,
+        session,
+        client,
+        "member_role_changed",
+        format!("{member}: {role}"),
+        move |conn, account| users::set_role(conn, account, UserId(member), role),
+    )
     .await?;
     Ok(Redirect::to("/team?done=role_changed"))
 }
@@ -199,22 +195,18 @@ async fn remove_member(
     client: ClientInfo,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    let account = session.managed_account()?;
-    let me = session.user.id;
-    if UserId(member) == me {
+    session.managed_account()?;
+    if UserId(member) == session.user.id {
         return Err(Error::Forbidden);
     }
-    db.write_async(move |conn| {
-        users::remove_member(conn, account, UserId(member))?;
-        let actor = client.actor(Some(account), Some(me));
-        activity::record(
-            conn,
-            &actor,
-            "member_removed",
-            &member.to_string(),
-            now_ms(),
-        )
-    })
+    super::managed_change(
+        db,
+        session,
+        client,
+        "member_removed",
+        member.to_string(),
+        move |conn, account| users::remove_member(conn, account, UserId(member)),
+    )
     .await?;
     Ok(Redirect::to("/team?done=removed"))
 }
