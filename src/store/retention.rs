@@ -301,8 +301,19 @@ fn select_batch(
     Ok((!keys.is_empty()).then(|| (Value::Array(keys).to_string(), more)))
 }
 
+/// Rows deleted per table, as retention and erasure each keep them.
+pub(super) trait Tally {
+    fn add(&mut self, table: &str, rows: u64);
+}
+
+impl Tally for Counts {
+    fn add(&mut self, table: &str, rows: u64) {
+        Counts::add(self, table, rows);
+    }
+}
+
 /// Deletes from `table` the rows whose `column` is in the JSON array `ids`; how many.
-fn delete_in(conn: &Connection, table: &str, column: &str, ids: &str) -> Result<u64> {
+pub(super) fn delete_in(conn: &Connection, table: &str, column: &str, ids: &str) -> Result<u64> {
     Ok(conn
         .prepare_cached(&format!(
             "DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?1))"
@@ -311,7 +322,12 @@ fn delete_in(conn: &Connection, table: &str, column: &str, ids: &str) -> Result<
 }
 
 /// Deletes customers' webhook events whose `column` is in `ids`, with their deliveries and attempts.
-fn delete_events(conn: &Connection, column: &str, ids: &str, counts: &mut Counts) -> Result<()> {
+pub(super) fn delete_events(
+    conn: &Connection,
+    column: &str,
+    ids: &str,
+    counts: &mut impl Tally,
+) -> Result<()> {
     let events = format!(
         "SELECT id FROM webhook_events WHERE {column} IN (SELECT value FROM json_each(?1))"
     );

@@ -17,7 +17,7 @@
 
 use super::api_keys::ApiKeyId;
 use super::connections::ConnectionId;
-use super::retention::BATCH;
+use super::retention::{BATCH, Tally};
 use super::users::UserId;
 use super::{AccountId, Db, now_ms};
 use crate::error::{Error, Result};
@@ -25,9 +25,18 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
+mod customer;
+pub use customer::erase_customer;
+
 /// Rows deleted per table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts(BTreeMap<String, u64>);
+
+impl Tally for Counts {
+    fn add(&mut self, table: &str, rows: u64) {
+        Counts::add(self, table, rows);
+    }
+}
 
 impl Counts {
     pub fn add(&mut self, table: &str, rows: u64) {
@@ -466,155 +475,6 @@ fn ids(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<Ve
         .prepare_cached(sql)?
         .query_map(params, |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?)
-}
-
-fn delete_in(conn: &Connection, table: &str, column: &str, ids: &str) -> Result<u64> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?1))"
-        ))?
-        .execute([ids])? as u64)
-}
-
-/// Deletes the customers' webhook events whose `column` is in `ids`, with their deliveries and attempts.
-fn delete_events(conn: &Connection, column: &str, ids: &str, counts: &mut Counts) -> Result<()> {
-    let events = format!(
-        "SELECT id FROM webhook_events WHERE {column} IN (SELECT value FROM json_each(?1))"
-    );
-    let attempts = conn
-        .prepare_cached(&format!(
-            "DELETE FROM webhook_attempts WHERE delivery_id IN
-                 (SELECT id FROM webhook_deliveries WHERE event_id IN ({events}))"
-        ))?
-        .execute([ids])?;
-    counts.add("webhook_attempts", attempts as u64);
-    let deliveries = conn
-        .prepare_cached(&format!(
-            "DELETE FROM webhook_deliveries WHERE event_id IN ({events})"
-        ))?
-        .execute([ids])?;
-    counts.add("webhook_deliveries", deliveries as u64);
-    counts.add(
-        "webhook_events",
-        delete_in(conn, "webhook_events", column, ids)?,
-    );
-    Ok(())
-}
-
-/// Erases one end customer of an account (their number's blind index, `Keyring::phone_index`), on every
-/// number of the account: the messages sent to them with their statuses, idempotency answers and webhook
-/// events (deliveries and attempts too); what they wrote, with its events; their contact (number and
-/// profile name); and Meta's raw webhook payloads that concerned only them. A payload that also carried
-/// another customer's message or status stays until retention deletes it (`retention.message_days`), as do
-/// statuses Meta reports later for the deleted messages (they name only Meta's message id). Blocking; one
-/// short write per batch.
-pub fn erase_customer(db: &Db, account: AccountId, index: Vec<u8>) -> Result<Counts> {
-    let mut counts = Counts::default();
-    let mut payloads = BTreeSet::new();
-    loop {
-        let index = index.clone();
-        let (batch, found) = db.write(move |conn| {
-            let mut counts = Counts::default();
-            let messages = ids(
-                conn,
-                &format!(
-                    "SELECT id FROM messages WHERE account_id = ?1 AND recipient_index = ?2 LIMIT {BATCH}"
-                ),
-                params![account.0, index],
-            )?;
-            let list = id_list(&messages);
-            let found = ids(
-                conn,
-                "SELECT DISTINCT payload_id FROM message_statuses
-                 WHERE message_id IN (SELECT value FROM json_each(?1)) AND payload_id IS NOT NULL",
-                [&list],
-            )?;
-            delete_events(conn, "message_id", &list, &mut counts)?;
-            for table in ["message_statuses", "idempotency_keys"] {
-                counts.add(table, delete_in(conn, table, "message_id", &list)?);
-            }
-            counts.add("messages", delete_in(conn, "messages", "id", &list)?);
-            Ok((counts, (found, messages.len())))
-        })?;
-        merge(&mut counts, &batch);
-        payloads.extend(found.0);
-        if found.1 < BATCH {
-            break;
-        }
-    }
-    let contacts = {
-        let index = index.clone();
-        db.read(move |conn| {
-            ids(
-                conn,
-                "SELECT id FROM contacts WHERE account_id = ?1 AND phone_index = ?2",
-                params![account.0, index],
-            )
-        })?
-    };
-    for contact in contacts {
-        loop {
-            let (batch, (found, n)) = db.write(move |conn| {
-                let mut counts = Counts::default();
-                let written = ids(
-                    conn,
-                    &format!(
-                        "SELECT id FROM inbound_messages WHERE contact_id = ?1 AND account_id = ?2 LIMIT {BATCH}"
-                    ),
-                    params![contact, account.0],
-                )?;
-                let list = id_list(&written);
-                let found = ids(
-                    conn,
-                    "SELECT DISTINCT payload_id FROM inbound_messages
-                     WHERE id IN (SELECT value FROM json_each(?1)) AND payload_id IS NOT NULL",
-                    [&list],
-                )?;
-                delete_events(conn, "inbound_id", &list, &mut counts)?;
-                counts.add(
-                    "inbound_messages",
-                    delete_in(conn, "inbound_messages", "id", &list)?,
-                );
-                if written.len() < BATCH {
-                    counts.add(
-                        "contacts",
-                        conn.execute(
-                            "DELETE FROM contacts WHERE id = ?1 AND account_id = ?2",
-                            params![contact, account.0],
-                        )? as u64,
-                    );
-                }
-                Ok((counts, (found, written.len())))
-            })?;
-            merge(&mut counts, &batch);
-            payloads.extend(found);
-            if n < BATCH {
-                break;
-            }
-        }
-    }
-    let payloads: Vec<i64> = payloads.into_iter().collect();
-    for chunk in payloads.chunks(BATCH) {
-        let list = id_list(chunk);
-        let n = db.write(move |conn| {
-            Ok(conn
-                .prepare_cached(
-                    "DELETE FROM webhook_payloads AS p
-                     WHERE p.account_id = ?1 AND p.id IN (SELECT value FROM json_each(?2))
-                       AND NOT EXISTS (SELECT 1 FROM message_statuses s WHERE s.payload_id = p.id)
-                       AND NOT EXISTS (SELECT 1 FROM inbound_messages i WHERE i.payload_id = p.id)",
-                )?
-                .execute(params![account.0, list])? as u64)
-        })?;
-        counts.add("webhook_payloads", n);
-    }
-    Ok(counts)
-}
-
-fn merge(into: &mut Counts, from: &Counts) {
-    for (table, n) in from.iter() {
-        into.add(table, n);
-    }
 }
 
 #[cfg(test)]
