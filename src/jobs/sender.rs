@@ -262,12 +262,7 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
     Box::new(move |conn| {
         if messages::mark_failed(conn, id, error.code, &error.title, &error.details, now)? {
             let key = db.keyring().data_key(conn, account)?;
-            let events = Emitter {
-                conn,
-                key: &key,
-                account,
-                now,
-            };
+            let events = Emitter::new(conn, &key, account, now);
             events.message_status(id.0, connection, "failed", None, now, Some(&error))?;
         }
         Ok(())
@@ -365,12 +360,7 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
                     record(Box::new(move |conn| {
                         connections::set_state(conn, connection, "held", &detail)?;
                         let key = db.keyring().data_key(conn, account)?;
-                        let events = Emitter {
-                            conn,
-                            key: &key,
-                            account,
-                            now,
-                        };
+                        let events = Emitter::new(conn, &key, account, now);
                         events.connection_updated(
                             connection,
                             serde_json::json!({"state": "held", "state_detail": detail}),

@@ -25,30 +25,37 @@ pub struct About {
     pub inbound: Option<i64>,
 }
 
-/// Records an event for every endpoint of the account that asked for its type (paused ones included:
-/// they get it when resumed). Nothing is written when no endpoint wants it.
-pub fn emit(
+/// An account's endpoints with the event types each asked for (paused ones included: they get their
+/// events when resumed).
+pub fn subscribers(conn: &Connection, account: AccountId) -> Result<Vec<(i64, String)>> {
+    Ok(conn
+        .prepare_cached("SELECT id, event_types FROM webhook_endpoints WHERE account_id = ?1")?
+        .query_map([account.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// An event to record, with what it is about.
+pub struct Event<'a> {
+    pub kind: &'a str,
+    pub body: &'a [u8],
+    pub about: About,
+    pub at: i64,
+}
+
+/// Records an event and a delivery of it to each of `endpoints`.
+pub fn record(
     conn: &Connection,
     key: &Key,
     account: AccountId,
-    kind: &str,
-    body: &[u8],
-    about: About,
-    now: i64,
+    event: &Event<'_>,
+    endpoints: &[i64],
 ) -> Result<()> {
-    let wanted: Vec<i64> = conn
-        .prepare_cached("SELECT id, event_types FROM webhook_endpoints WHERE account_id = ?1")?
-        .query_map([account.0], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })?
-        .filter_map(|row| match row {
-            Ok((id, types)) => types.split(',').any(|t| t == kind).then_some(Ok(id)),
-            Err(e) => Some(Err(e)),
-        })
-        .collect::<rusqlite::Result<_>>()?;
-    if wanted.is_empty() {
-        return Ok(());
-    }
+    let Event {
+        kind,
+        body,
+        about,
+        at: now,
+    } = *event;
     let event = super::ids::time_ordered()?;
     let sealed = key.seal(&place(account, event), body)?;
     conn.prepare_cached(
@@ -56,7 +63,7 @@ pub fn emit(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![event, account.0, kind, about.message, about.inbound, sealed, now])?;
-    for endpoint in wanted {
+    for &endpoint in endpoints {
         conn.prepare_cached(
             "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, status, next_attempt_at, created_at)
              VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",

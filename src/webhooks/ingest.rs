@@ -257,12 +257,7 @@ fn store(
     let (account, now) = (connection.account_id, now_ms());
     payloads::insert(conn, payload_id, account, connection.id, sealed, now)?;
     let mut added = Ingested::default();
-    let events = Emitter {
-        conn,
-        key,
-        account,
-        now,
-    };
+    let events = Emitter::new(conn, key, account, now);
     for update in &parsed.statuses {
         if let Some(message) = statuses::apply(conn, account, payload_id, update, now)? {
             added.statuses += 1;
