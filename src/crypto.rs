@@ -59,6 +59,11 @@ impl Aad<'_> {
     }
 }
 
+/// Whether two secrets are equal, taking the same time wherever they differ (length aside).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A 256-bit key with its id. Used both for the master key and for account data keys.
 #[derive(Clone)]
 pub struct Key {

@@ -44,13 +44,9 @@ pub async fn token_for(req: &Request<'_>) -> String {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn token_is_valid(req: &Request<'_>, token: &str) -> bool {
     if let rocket::outcome::Outcome::Success(session) = req.guard::<&Session>().await {
-        return constant_time_eq(session.csrf.as_bytes(), token.as_bytes());
+        return crate::crypto::constant_time_eq(session.csrf.as_bytes(), token.as_bytes());
     }
     let (Some(db), Some((issued, signature))) = (req.rocket().state::<Db>(), token.split_once('.'))
     else {
@@ -61,7 +57,7 @@ async fn token_is_valid(req: &Request<'_>, token: &str) -> bool {
     };
     let age = now_ms() - issued;
     (0..ANONYMOUS_TTL_MS).contains(&age)
-        && constant_time_eq(sign(db, issued).as_bytes(), signature.as_bytes())
+        && crate::crypto::constant_time_eq(sign(db, issued).as_bytes(), signature.as_bytes())
 }
 
 /// True when the browser says the request came from another site, or it names another origin.

@@ -152,14 +152,8 @@ async fn sandbox_connection(
         .await
         .ok()
         .flatten()?;
-    let token = secrets.access_token.as_bytes();
-    let matches = token.len() == bearer.0.len()
-        && token
-            .iter()
-            .zip(bearer.0.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    matches.then_some((found, secrets))
+    crate::crypto::constant_time_eq(secrets.access_token.as_bytes(), bearer.0.as_bytes())
+        .then_some((found, secrets))
 }
 
 /// Meta's errors by code: HTTP status and title (Meta's own wording), for the magic recipient numbers.

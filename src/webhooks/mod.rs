@@ -45,12 +45,7 @@ async fn verify(key: &str, hub: Hub<'_>, db: &State<Db>) -> (Status, String) {
         return (Status::NotFound, "unknown webhook".into());
     };
     let given = hub.verify_token.unwrap_or_default();
-    let matches = given.len() == expected.len()
-        && given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
+    let matches = crate::crypto::constant_time_eq(given.as_bytes(), expected.as_bytes());
     match (hub.mode, hub.challenge) {
         (Some("subscribe"), Some(challenge)) if matches => (Status::Ok, challenge.to_owned()),
         _ => (Status::Forbidden, "verify token does not match".into()),
