@@ -11,8 +11,6 @@ use common::api::{Api, account, count};
 use common::{Install, Server, stderr, stdout};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 use whatsapi::store::retention::TABLES;
 
@@ -28,38 +26,6 @@ fn serve(install: &Install) -> Server {
         .env("WHATSAPI_SANDBOX__DELIVERED_AFTER_MS", "40")
         .env("WHATSAPI_SANDBOX__READ_AFTER_MS", "60");
     install.serve_with(cmd)
-}
-
-/// A customer's webhook endpoint that answers 200 to everything.
-fn endpoint() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            answer_ok(stream);
-        }
-    });
-    url
-}
-
-fn answer_ok(mut stream: TcpStream) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -314,7 +280,7 @@ fn scene() -> Scene {
     let (status, created) = api.call(
         "POST",
         "/api/v1/webhook-endpoints",
-        Some(json!({"url": endpoint(), "event_types": ["message.status", "message.received"]})),
+        Some(json!({"url": common::ok_endpoint(), "event_types": ["message.status", "message.received"]})),
         &[],
     );
     assert_eq!(status, 201, "{created}");

@@ -263,3 +263,38 @@ impl Drop for Sandbox {
         let _ = self.child.wait();
     }
 }
+
+/// A customer's webhook endpoint that answers 200 to everything.
+pub fn ok_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            answer_ok(stream);
+        }
+    });
+    url
+}
+
+fn answer_ok(mut stream: std::net::TcpStream) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    let _ = std::io::Read::read_exact(&mut reader, &mut body);
+    let _ = std::io::Write::write_all(
+        &mut stream,
+        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    );
+}

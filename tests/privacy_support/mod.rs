@@ -10,8 +10,7 @@ use crate::common::{Install, Server};
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "a long enough pass phrase";
@@ -27,38 +26,6 @@ pub fn serve(install: &Install) -> Server {
         .env("WHATSAPI_SANDBOX__DELIVERED_AFTER_MS", "40")
         .env("WHATSAPI_SANDBOX__READ_AFTER_MS", "60");
     install.serve_with(cmd)
-}
-
-/// A customer's webhook endpoint that answers 200 to everything.
-pub fn endpoint() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            answer_ok(stream);
-        }
-    });
-    url
-}
-
-fn answer_ok(mut stream: TcpStream) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    let _ = reader.read_exact(&mut body);
-    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
 }
 
 pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -298,7 +265,7 @@ pub fn business(install: &Install, server: &Server, company: &str, tag: &str) ->
     let (status, hook) = api.call(
         "POST",
         "/api/v1/webhook-endpoints",
-        Some(json!({"url": endpoint(), "description": format!("{tag} hooks")})),
+        Some(json!({"url": crate::common::ok_endpoint(), "description": format!("{tag} hooks")})),
         &[],
     );
     assert_eq!(status, 201, "{hook}");
