@@ -194,10 +194,7 @@ fn only_a_correct_signature_over_the_exact_bytes_is_accepted() {
 
 #[test]
 fn a_payload_naming_another_connection_s_number_is_refused() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, first) = account(&install, &server, "owner@shop.test");
-    let hook = hook(&api, &first);
+    let (install, _server, api, first, hook) = setup();
     let (status, other) = api.call(
         "POST",
         "/api/v1/connections",
@@ -406,6 +403,23 @@ fn template_quality_and_account_updates_reach_their_records() {
     assert_eq!(deliver(&hook, &foreign), 403);
 }
 
+/// A "cloud" connection whose Meta is `whatsapi sandbox` running as its own process (its address is
+/// set once the simulator runs); its JSON.
+fn simulated_meta(api: &Api) -> Value {
+    let (status, cloud) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(
+            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
+            "waba_id": "102290129340398", "access_token": "token", "app_secret": SECRET,
+            "graph_base_url": "http://127.0.0.1:9", "throughput_mps": 1000}),
+        ),
+        &[],
+    );
+    assert_eq!(status, 201, "{cloud}");
+    cloud
+}
+
 fn wait_until_read(api: &Api, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -443,22 +457,8 @@ fn the_built_in_sandbox_posts_signed_sent_delivered_and_read_webhooks() {
 
 #[test]
 fn the_standalone_sandbox_signs_its_webhooks_with_the_secret_it_was_given() {
-    let install = Install::new();
-    let server = serve(&install, QUIET);
-    let (api, sandbox_connection) = account(&install, &server, "owner@shop.test");
-    let own = hook(&api, &sandbox_connection);
-    // A "cloud" connection whose Meta is the simulator running as its own process.
-    let (status, cloud) = api.call(
-        "POST",
-        "/api/v1/connections",
-        Some(
-            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
-            "waba_id": "102290129340398", "access_token": "token", "app_secret": SECRET,
-            "graph_base_url": "http://127.0.0.1:9"}),
-        ),
-        &[],
-    );
-    assert_eq!(status, 201, "{cloud}");
+    let (_install, _server, api, _, own) = setup();
+    let cloud = simulated_meta(&api);
     let webhook_url = cloud["webhook_url"].as_str().unwrap().to_owned();
     let sandbox = Sandbox::start(&[
         "--webhook-url",
@@ -517,17 +517,7 @@ fn a_kill_9_during_a_flood_of_status_webhooks_loses_no_acknowledged_status() {
     };
     let server = start(&install);
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let (status, cloud) = api.call(
-        "POST",
-        "/api/v1/connections",
-        Some(
-            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
-            "waba_id": "102290129340398", "access_token": "token", "app_secret": SECRET,
-            "graph_base_url": "http://127.0.0.1:9", "throughput_mps": 1000}),
-        ),
-        &[],
-    );
-    assert_eq!(status, 201, "{cloud}");
+    let cloud = simulated_meta(&api);
     let sandbox = Sandbox::start(&[
         "--webhook-url",
         cloud["webhook_url"].as_str().unwrap(),
