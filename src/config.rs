@@ -2,6 +2,7 @@
 //! Unknown keys are errors (a typo must not silently fall back to a default), and everything is validated
 //! before the server starts.
 
+use crate::store::keystore::KeystoreFiles;
 use rocket::figment::Figment;
 use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,11 @@ pub struct Server {
 pub struct Storage {
     pub data_dir: PathBuf,
     pub key_file: PathBuf,
+    /// Each account's data key, sealed with the master key. Empty: beside the key file (`<key file
+    /// without extension>.keystore`).
+    pub keystore: PathBuf,
+    /// Copies of the keystore kept up to date after every change (on another disk, say).
+    pub keystore_mirrors: Vec<PathBuf>,
     pub synchronous: Synchronous,
     pub readers: usize,
     pub maintenance_schedule: String,
@@ -133,6 +139,8 @@ impl Default for Storage {
         Storage {
             data_dir: PathBuf::from("./whatsapi-data"),
             key_file: PathBuf::from("./whatsapi-master.key"),
+            keystore: PathBuf::new(),
+            keystore_mirrors: Vec::new(),
             synchronous: Synchronous::Full,
             readers: 4,
             maintenance_schedule: "0 30 3 * * *".into(),
@@ -255,6 +263,33 @@ impl Config {
             return Err(invalid(
                 "storage.key_file",
                 "must be outside storage.data_dir, so that copies of the data never carry the key",
+            ));
+        }
+        let keystore = self.keystore_files();
+        for (name, path) in std::iter::once(("storage.keystore", &keystore.path)).chain(
+            keystore
+                .mirrors
+                .iter()
+                .map(|m| ("storage.keystore_mirrors", m)),
+        ) {
+            if path.is_dir() {
+                return Err(invalid(name, format!("{} is a directory", path.display())));
+            }
+            if is_inside(path, &storage.data_dir) {
+                return Err(invalid(
+                    name,
+                    "must be outside storage.data_dir: backups of the data must not hold the data keys, \
+                     or deleting an account could not reach them",
+                ));
+            }
+            if path == &storage.key_file {
+                return Err(invalid(name, "must not be the key file"));
+            }
+        }
+        if keystore.mirrors.iter().any(|m| m == &keystore.path) {
+            return Err(invalid(
+                "storage.keystore_mirrors",
+                "a mirror must be another file than the keystore",
             ));
         }
         if !(1..=64).contains(&storage.readers) {
@@ -399,6 +434,15 @@ impl Config {
 
     pub fn db_path(&self) -> PathBuf {
         self.storage.data_dir.join("whatsapi.db")
+    }
+
+    pub fn keystore_files(&self) -> KeystoreFiles {
+        let mut files = KeystoreFiles::beside(&self.storage.key_file);
+        if !self.storage.keystore.as_os_str().is_empty() {
+            files.path = self.storage.keystore.clone();
+        }
+        files.mirrors = self.storage.keystore_mirrors.clone();
+        files
     }
 
     /// The effective configuration as TOML, with secrets masked.

@@ -45,6 +45,15 @@ impl Error {
         }
     }
 
+    /// The whole message with its causes, for operators (logs, the command line); never for clients.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Internal(e) => format!("{e:#}"),
+            Error::Db(e) => format!("database error: {e}"),
+            e => e.to_string(),
+        }
+    }
+
     pub fn status(&self) -> Status {
         match self {
             Error::Invalid { .. } | Error::BadRequest(_) => Status::BadRequest,

@@ -113,5 +113,10 @@ pub fn open_store(config: &Config, create_key: bool) -> Result<Db> {
     check_data_dir_owner(config)?;
     ensure_data_dir(&config.storage.data_dir)?;
     let key = master_key(config, create_key)?;
-    Ok(Db::open(&config.db_path(), &store_options(config), key)?)
+    Ok(Db::open(
+        &config.db_path(),
+        &store_options(config),
+        key,
+        &config.keystore_files(),
+    )?)
 }

@@ -57,7 +57,8 @@ fn accounts_and_operators_are_created_from_the_command_line_while_the_server_run
         (company.as_str(), owner.as_str()),
         ("Acme Trading", "ann@acme.test")
     );
-    let keys: i64 = conn
+    let keys: i64 = rusqlite::Connection::open(install.key_file().with_extension("keystore"))
+        .unwrap()
         .query_row(
             "SELECT count(*) FROM data_keys WHERE account_id = ?1",
             [account],

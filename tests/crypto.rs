@@ -5,6 +5,7 @@ mod common;
 use std::collections::HashSet;
 use whatsapi::crypto::{self, Aad, CryptoError, Key, random_bytes};
 use whatsapi::store::accounts::{self, NewAccount};
+use whatsapi::store::keystore::KeystoreFiles;
 use whatsapi::store::rotation::{self, Rotation};
 use whatsapi::store::{AccountId, Db, OpenError, StoreOptions};
 
@@ -155,7 +156,16 @@ struct Fixture {
 fn open_db(install: &common::Install) -> Result<Db, OpenError> {
     let key = crypto::read_key_file(&install.key_file()).expect("key file");
     std::fs::create_dir_all(install.data_dir()).unwrap();
-    Db::open(&install.db_path(), &StoreOptions::default(), key)
+    Db::open(
+        &install.db_path(),
+        &StoreOptions::default(),
+        key,
+        &keystore_files(install),
+    )
+}
+
+fn keystore_files(install: &common::Install) -> KeystoreFiles {
+    KeystoreFiles::beside(&install.key_file())
 }
 
 fn fixture(accounts: usize) -> Fixture {
@@ -186,10 +196,9 @@ fn fixture(accounts: usize) -> Fixture {
             let stored = plaintext.clone();
             db.write(move |conn| {
                 let row_id = account.0 * 1000 + row;
-                let sealed =
-                    writer_db
-                        .keyring()
-                        .seal(conn, &sealed_place(account, row_id), &stored)?;
+                let sealed = writer_db
+                    .keyring()
+                    .seal(&sealed_place(account, row_id), &stored)?;
                 conn.execute(
                     "INSERT INTO sealed_values (id, account_id, value) VALUES (?1, ?2, ?3)",
                     (row_id, account.0, sealed),
@@ -224,7 +233,7 @@ fn assert_all_readable(db: &Db, values: &[(AccountId, i64, Vec<u8>)]) {
                 )?;
                 Ok(db
                     .keyring()
-                    .open(conn, &sealed_place(account, row), &sealed)?
+                    .open(&sealed_place(account, row), &sealed)?
                     .to_vec())
             })
             .unwrap();
@@ -237,16 +246,11 @@ fn data_keys_are_sealed_with_the_master_key() {
     let fx = fixture(2);
     let db = open_db(&fx.install).unwrap();
     assert_all_readable(&db, &fx.values);
-    let stored: Vec<Vec<u8>> = db
-        .read(|conn| {
-            let mut stmt = conn.prepare("SELECT sealed FROM data_keys")?;
-            Ok(stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?)
-        })
-        .unwrap();
-    assert_eq!(stored.len(), 2);
-    for sealed in stored {
+    let keystore = db.keyring().keystore();
+    let accounts = keystore.accounts().unwrap();
+    assert_eq!(accounts.len(), 2);
+    for account in accounts {
+        let sealed = keystore.get(account).unwrap().unwrap().sealed;
         assert_eq!(
             crypto::Header::parse(&sealed).unwrap().key_id,
             db.keyring().master_id()
@@ -258,9 +262,18 @@ fn data_keys_are_sealed_with_the_master_key() {
 fn rotation_keeps_everything_readable_under_the_new_key_only() {
     let fx = fixture(5);
     let old_key = crypto::read_key_file(&fx.install.key_file()).unwrap();
+    // Phone numbers are found by a blind index; a rotation must not change it, or numbers seen before it
+    // would no longer be found.
+    let account = fx.values[0].0;
+    let index_before = open_db(&fx.install)
+        .unwrap()
+        .keyring()
+        .phone_index(account, "15550001111")
+        .unwrap();
     let report = rotation::rotate(
         &fx.install.db_path(),
         &fx.install.key_file(),
+        &keystore_files(&fx.install),
         Default::default(),
     )
     .unwrap();
@@ -281,6 +294,10 @@ fn rotation_keeps_everything_readable_under_the_new_key_only() {
 
     let db = open_db(&fx.install).unwrap();
     assert_all_readable(&db, &fx.values);
+    assert_eq!(
+        db.keyring().phone_index(account, "15550001111").unwrap(),
+        index_before
+    );
     drop(db);
     // The old key no longer opens the database.
     std::fs::remove_file(fx.install.key_file()).unwrap();
@@ -298,6 +315,7 @@ fn an_interrupted_rotation_is_refused_at_start_and_finished_by_running_it_again(
         let rotation = Rotation::prepare(
             &fx.install.db_path(),
             &fx.install.key_file(),
+            &keystore_files(&fx.install),
             Default::default(),
         )
         .unwrap();
@@ -312,6 +330,7 @@ fn an_interrupted_rotation_is_refused_at_start_and_finished_by_running_it_again(
     let report = rotation::rotate(
         &fx.install.db_path(),
         &fx.install.key_file(),
+        &keystore_files(&fx.install),
         Default::default(),
     )
     .unwrap();
@@ -334,16 +353,7 @@ fn deleting_an_account_destroys_its_data_key() {
         db.write(move |conn| accounts::delete(conn, keyring_db.keyring(), gone))
             .unwrap()
     );
-    let left: i64 = db
-        .read(|conn| {
-            Ok(conn.query_row(
-                "SELECT count(*) FROM data_keys WHERE account_id = ?1",
-                [gone.0],
-                |r| r.get(0),
-            )?)
-        })
-        .unwrap();
-    assert_eq!(left, 0);
+    assert!(db.keyring().keystore().get(gone).unwrap().is_none());
     // Its sealed values can no longer be opened by anyone; the other account is untouched.
     let opened = db.read(|conn| {
         let sealed: Vec<u8> = conn.query_row(
@@ -353,7 +363,7 @@ fn deleting_an_account_destroys_its_data_key() {
         )?;
         Ok(db
             .keyring()
-            .open(conn, &sealed_place(gone, row), &sealed)?
+            .open(&sealed_place(gone, row), &sealed)?
             .to_vec())
     });
     assert!(opened.is_err());

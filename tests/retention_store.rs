@@ -15,6 +15,7 @@ fn store(dir: &std::path::Path) -> whatsapi::store::Db {
         &dir.join("whatsapi.db"),
         &whatsapi::store::StoreOptions::default(),
         whatsapi::crypto::Key::master([7; 32]),
+        &whatsapi::store::keystore::KeystoreFiles::beside(&dir.join("master.key")),
     )
     .unwrap();
     db.write(|conn| {

@@ -16,6 +16,7 @@ fn fresh_db(dir: &std::path::Path) -> Db {
         &dir.join("whatsapi.db"),
         &StoreOptions::default(),
         Key::master([9; 32]),
+        &whatsapi::store::keystore::KeystoreFiles::beside(&dir.join("master.key")),
     )
     .unwrap()
 }

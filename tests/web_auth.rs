@@ -36,7 +36,9 @@ fn registration_creates_the_account_its_owner_and_the_recorded_consent() {
     assert_eq!((kind.as_str(), version.as_str()), ("privacy_policy", "1"));
     assert!(given_at > 0);
     assert_eq!(
-        app.count("SELECT count(*) FROM data_keys"),
+        app.keystore()
+            .query_row("SELECT count(*) FROM data_keys", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
         1,
         "the account got its data key"
     );

@@ -59,7 +59,7 @@ async fn erase_contact(
         .ok_or_else(|| Error::invalid("phone", "is required"))?;
     let digits = validate::normalize_phone(phone)
         .ok_or_else(|| Error::invalid("phone", "is not a phone number"))?;
-    let index = db.keyring().phone_index(auth.account, &digits);
+    let index = db.keyring().phone_index(auth.account, &digits)?;
     let deleted = erase(
         db,
         auth.account,

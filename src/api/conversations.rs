@@ -72,7 +72,7 @@ pub(crate) async fn load(
 ) -> Result<Conversation> {
     let key_db = db.clone();
     db.read_async(move |conn| {
-        let key = key_db.keyring().data_key(conn, account)?;
+        let key = key_db.keyring().data_key(account)?;
         conversations::find(conn, &key, account, contact, visible)?.ok_or(Error::NotFound)
     })
     .await
@@ -95,7 +95,7 @@ pub(crate) fn thread(
     limit: usize,
     visible: Visible,
 ) -> Result<Vec<Value>> {
-    let key = db.keyring().data_key(conn, account)?;
+    let key = db.keyring().data_key(account)?;
     let mut items: Vec<(i64, i64, Value)> = conversations::inbound_messages(
         conn,
         &key,
@@ -124,7 +124,7 @@ pub(crate) fn thread(
         let Some(stored) = messages::find(conn, account, id, visible)? else {
             continue;
         };
-        let mut item = super::messages::to_json(db, conn, &stored)?;
+        let mut item = super::messages::to_json(db, &stored)?;
         item["direction"] = json!("outbound");
         item["at"] = json!(stored.created_at);
         items.push((stored.created_at, stored.id.0, item));
@@ -163,7 +163,7 @@ async fn list_conversations(
     let key_db = db.inner().clone();
     let page = db
         .read_async(move |conn| {
-            let key = key_db.keyring().data_key(conn, auth.account)?;
+            let key = key_db.keyring().data_key(auth.account)?;
             conversations::list(conn, &key, auth.account, connection, after, limit, visible)
         })
         .await?;
@@ -199,7 +199,7 @@ async fn get_conversation(
     let view_db = db.inner().clone();
     let (conversation, messages) = db
         .read_async(move |conn| {
-            let key = view_db.keyring().data_key(conn, auth.account)?;
+            let key = view_db.keyring().data_key(auth.account)?;
             let conversation = conversations::find(conn, &key, auth.account, contact, visible)?
                 .ok_or(Error::NotFound)?;
             let messages = thread(

@@ -92,7 +92,7 @@ pub(crate) async fn create(
     let shown = secret.clone();
     let created = db
         .write_async(move |conn| {
-            let key = keyring_db.keyring().data_key(conn, account)?;
+            let key = keyring_db.keyring().data_key(account)?;
             let new = NewEndpoint {
                 url: &url,
                 description: &description,

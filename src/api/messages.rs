@@ -7,7 +7,7 @@ use crate::meta::{errors, validate};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, ListFilter, MessageId, NewMessage, StoredMessage};
 use crate::store::retention::Visible;
-use crate::store::{AccountId, Db, contacts, ids, now_ms, templates};
+use crate::store::{AccountId, Db, contacts, ids, keys, now_ms, templates};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
@@ -82,19 +82,16 @@ pub(crate) async fn enqueue(
     let template = (checked.kind == "template").then(|| checked.body["template"].clone());
     // Sealing happens here, off the writer thread, with the account's cached data key.
     let key_db = db.clone();
-    let index = db.keyring().phone_index(account, &checked.to);
-    let window_index = index.clone();
-    let (connection, key, last_inbound) = db
+    let to = checked.to.clone();
+    let (connection, key, index, last_inbound) = db
         .read_async(move |conn| {
             let connection = connections::find(conn, account, connection_id)?
                 .ok_or_else(|| Error::invalid("connection_id", "no such connection"))?;
             check_template(conn, account, connection_id, &template)?;
-            let last_inbound = contacts::last_inbound(conn, account, connection_id, &window_index)?;
-            Ok((
-                connection,
-                key_db.keyring().data_key(conn, account)?,
-                last_inbound,
-            ))
+            let key = key_db.keyring().data_key(account)?;
+            let index = keys::phone_index_with(&key, &to);
+            let last_inbound = contacts::last_inbound(conn, account, connection_id, &index)?;
+            Ok((connection, key, index, last_inbound))
         })
         .await?;
     let window = Window::at(last_inbound, now_ms());
@@ -240,12 +237,8 @@ fn check_template(
 }
 
 /// The message as the API shows it; recipient and body are opened with the account's key.
-pub(crate) fn to_json(
-    db: &Db,
-    conn: &rusqlite::Connection,
-    message: &StoredMessage,
-) -> Result<Value> {
-    let key = db.keyring().data_key(conn, message.account_id)?;
+pub(crate) fn to_json(db: &Db, message: &StoredMessage) -> Result<Value> {
+    let key = db.keyring().data_key(message.account_id)?;
     let to = key.open(
         &messages::recipient_place(message.account_id, message.id),
         &message.recipient,
@@ -296,7 +289,7 @@ async fn get_message(
         .read_async(move |conn| {
             let message =
                 messages::find(conn, auth.account, id, visible)?.ok_or(Error::NotFound)?;
-            let mut view = to_json(&view_db, conn, &message)?;
+            let mut view = to_json(&view_db, &message)?;
             // What Meta reported, in order, as its webhooks said it (duplicates stored once).
             let reported: Vec<Value> = crate::store::statuses::timeline(
                 conn,
@@ -344,7 +337,7 @@ async fn list_messages(
         Some(to) => {
             let digits = validate::normalize_phone(to)
                 .ok_or_else(|| Error::invalid("to", "is not a phone number"))?;
-            Some(db.keyring().phone_index(auth.account, &digits))
+            Some(db.keyring().phone_index(auth.account, &digits)?)
         }
         None => None,
     };
@@ -364,7 +357,7 @@ async fn list_messages(
         .read_async(move |conn| {
             messages::list(conn, auth.account, &filter)?
                 .iter()
-                .map(|m| to_json(&view_db, conn, m))
+                .map(|m| to_json(&view_db, m))
                 .collect::<Result<Vec<_>>>()
         })
         .await?;

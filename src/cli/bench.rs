@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use whatsapi::config::Synchronous;
 use whatsapi::crypto::{Key, random_bytes};
+use whatsapi::store::keystore::KeystoreFiles;
 use whatsapi::store::{Db, StoreOptions};
 
 #[derive(Subcommand)]
@@ -108,7 +109,8 @@ fn store_run(
         readers: 1,
         max_batch,
     };
-    let db = Db::open(&path, &options, Key::master(random_bytes()?))?;
+    let keystore = KeystoreFiles::beside(&dir.join(format!("bench-{name}.key")));
+    let db = Db::open(&path, &options, Key::master(random_bytes()?), &keystore)?;
     db.write(|conn| {
         Ok(conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS bench_rows (id INTEGER PRIMARY KEY, thread INTEGER NOT NULL, body BLOB NOT NULL)",

@@ -20,6 +20,7 @@ pub fn run(command: KeysCommand, config: &Config) -> Result<()> {
             let report = rotation::rotate(
                 &config.db_path(),
                 &config.storage.key_file,
+                &config.keystore_files(),
                 config.storage.synchronous,
             )?;
             println!(

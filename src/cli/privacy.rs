@@ -10,6 +10,7 @@ use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use whatsapi::config::Config;
+use whatsapi::error::Error;
 use whatsapi::mail::Mailer;
 use whatsapi::store::{AccountId, accounts, erasure, export, now_ms};
 use whatsapi::web::i18n::Lang;
@@ -86,6 +87,13 @@ pub fn export(args: ExportArgs, config: &Config) -> Result<()> {
     let account = AccountId(args.account);
     if db.read(|conn| accounts::find(conn, account))?.is_none() {
         bail!("there is no account {}", account.0);
+    }
+    if let Err(Error::NotFound) = db.keyring().data_key(account) {
+        bail!(
+            "account {0} has no data key: it was deleted after this copy of the database was made, so what it \
+             held cannot be read; `whatsapi account delete --account {0}` removes its rows",
+            account.0
+        );
     }
     let file = std::fs::OpenOptions::new()
         .write(true)

@@ -85,7 +85,7 @@ fn deliver(db: &Db, agent: &ureq::Agent, delays: &[u64], due: &Due) {
     let loaded = {
         let due = due.clone();
         db.read(move |conn| {
-            let key = keyring_db.keyring().data_key(conn, due.account_id)?;
+            let key = keyring_db.keyring().data_key(due.account_id)?;
             let secret = endpoints::secret(conn, &key, due.account_id, due.endpoint_id)?;
             let body = deliveries::event_body(conn, &key, due.account_id, due.event_id)?;
             Ok((secret, body))

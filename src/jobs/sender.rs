@@ -261,7 +261,7 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
     );
     Box::new(move |conn| {
         if messages::mark_failed(conn, id, error.code, &error.title, &error.details, now)? {
-            let key = db.keyring().data_key(conn, account)?;
+            let key = db.keyring().data_key(account)?;
             let events = Emitter::new(conn, &key, account, now);
             events.message_status(id.0, connection, "failed", None, now, Some(&error))?;
         }
@@ -359,7 +359,7 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
                     let (db, account) = (shared.db.clone(), message.account_id);
                     record(Box::new(move |conn| {
                         connections::set_state(conn, connection, "held", &detail)?;
-                        let key = db.keyring().data_key(conn, account)?;
+                        let key = db.keyring().data_key(account)?;
                         let events = Emitter::new(conn, &key, account, now);
                         events.connection_updated(
                             connection,
@@ -385,13 +385,11 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
 }
 
 fn open_body(db: &Db, message: &StoredMessage) -> crate::error::Result<serde_json::Value> {
-    let plain = db.read(|conn| {
-        let key = db.keyring().data_key(conn, message.account_id)?;
-        Ok(key.open(
-            &messages::body_place(message.account_id, message.id),
-            &message.body,
-        )?)
-    })?;
+    let key = db.keyring().data_key(message.account_id)?;
+    let plain = key.open(
+        &messages::body_place(message.account_id, message.id),
+        &message.body,
+    )?;
     let mut body: serde_json::Value =
         serde_json::from_slice(&plain).map_err(|e| crate::error::Error::Internal(e.into()))?;
     // Meta echoes this in every status webhook: how a status finds its message even before the wamid is known.

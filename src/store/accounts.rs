@@ -27,7 +27,7 @@ pub struct NewAccount {
     pub phone: String,
 }
 
-/// Inserts the account and its data key in the caller's transaction.
+/// Inserts the account in the caller's transaction, and its data key in the keystore.
 pub fn create(conn: &Connection, keyring: &Keyring, new: &NewAccount) -> Result<AccountId> {
     let company = new.company.trim();
     if company.is_empty() {
@@ -43,7 +43,7 @@ pub fn create(conn: &Connection, keyring: &Keyring, new: &NewAccount) -> Result<
         ],
     )?;
     let id = AccountId(conn.last_insert_rowid());
-    keyring.create_data_key(conn, id)?;
+    keyring.create_data_key(id)?;
     Ok(id)
 }
 
@@ -102,10 +102,11 @@ pub fn update_details(
     Ok(())
 }
 
-/// Deletes the account; its data key goes with it (ON DELETE CASCADE), so what was sealed for it is unreadable.
+/// Deletes the account row (its rows cascade) and destroys its data key, so what was sealed for it is
+/// unreadable.
 pub fn delete(conn: &Connection, keyring: &Keyring, id: AccountId) -> Result<bool> {
     let deleted = conn.execute("DELETE FROM accounts WHERE id = ?1", [id.0])? > 0;
-    keyring.forget(id);
+    keyring.destroy_data_key(id)?;
     Ok(deleted)
 }
 

@@ -166,7 +166,7 @@ pub fn insert(
 ) -> Result<ConnectionInfo> {
     validate(new)?;
     let id = ConnectionId(super::ids::time_ordered()?);
-    let key = keyring.data_key(conn, account)?;
+    let key = keyring.data_key(account)?;
     let webhook_key = hex::encode(crate::crypto::random_bytes::<16>()?);
     let now = super::now_ms();
     conn.execute(
@@ -246,7 +246,7 @@ pub fn secrets(
         )
         .optional()?
         .ok_or(Error::NotFound)?;
-    let key = keyring.data_key(conn, account)?;
+    let key = keyring.data_key(account)?;
     let open = |column: &'static str, sealed: &[u8]| -> Result<Zeroizing<String>> {
         let plain = key.open(&place(account, id, column), sealed)?;
         Ok(Zeroizing::new(String::from_utf8_lossy(&plain).into_owned()))
@@ -376,7 +376,7 @@ pub fn update(
             now
         ],
     )?;
-    let key = keyring.data_key(conn, account)?;
+    let key = keyring.data_key(account)?;
     if let Some(token) = &change.access_token {
         conn.execute(
             "UPDATE connections SET access_token = ?2, access_token_last4 = ?3, state = 'active', state_detail = ''

@@ -174,7 +174,7 @@ pub fn write_account(
             rusqlite::Error::QueryReturnedNoRows => Error::NotFound,
             e => e.into(),
         })?;
-    let key = keyring.data_key(&tx, account)?;
+    let key = keyring.data_key(account)?;
     let mut doc = Doc::begin(out, progress)?;
     doc.field("schema", &json!(ACCOUNT_SCHEMA))?;
     doc.field("version", &json!(VERSION))?;

@@ -1,9 +1,12 @@
 //! Account data keys, sealed with the master key, and the check that the key file belongs to this database.
 
+use super::keystore::{Keystore, SealedKey};
 use super::{AccountId, OpenError};
 use crate::crypto::{Aad, CryptoError, Header, Key};
 use crate::error::{Error, Result};
+use hmac::{Hmac, KeyInit, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
+use sha2::Sha256;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -30,16 +33,18 @@ fn data_key_aad(account: AccountId) -> Aad<'static> {
     }
 }
 
-/// Holds the master key and caches unsealed data keys.
+/// Holds the master key and the keystore, and caches unsealed data keys.
 pub struct Keyring {
     master: Key,
+    keystore: Keystore,
     cache: RwLock<HashMap<AccountId, Arc<Key>>>,
 }
 
 impl Keyring {
-    pub fn new(master: Key) -> Keyring {
+    pub fn new(master: Key, keystore: Keystore) -> Keyring {
         Keyring {
             master,
+            keystore,
             cache: RwLock::new(HashMap::new()),
         }
     }
@@ -48,9 +53,12 @@ impl Keyring {
         self.master.id()
     }
 
-    /// The account's data key. Only keys read outside a transaction are cached: a key read inside one
-    /// might belong to an account whose creation is rolled back.
-    pub fn data_key(&self, conn: &Connection, account: AccountId) -> Result<Arc<Key>> {
+    pub fn keystore(&self) -> &Keystore {
+        &self.keystore
+    }
+
+    /// The account's data key; `NotFound` when the account has none (never had, or it was destroyed).
+    pub fn data_key(&self, account: AccountId) -> Result<Arc<Key>> {
         if let Some(key) = self
             .cache
             .read()
@@ -59,31 +67,46 @@ impl Keyring {
         {
             return Ok(key.clone());
         }
-        let sealed: Option<Vec<u8>> = conn
-            .query_row(
-                "SELECT sealed FROM data_keys WHERE account_id = ?1",
-                [account.0],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let sealed = sealed.ok_or(Error::NotFound)?;
-        let key = Arc::new(unseal_data_key(&self.master, account, &sealed)?);
-        if conn.is_autocommit() {
-            self.cache
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(account, key.clone());
-        }
+        let sealed = self.keystore.get(account)?.ok_or(Error::NotFound)?;
+        let key = Arc::new(unseal_data_key(&self.master, account, &sealed.sealed)?);
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(account, key.clone());
         Ok(key)
     }
 
-    pub fn create_data_key(&self, conn: &Connection, account: AccountId) -> Result<()> {
+    /// Makes the account's data key; it is in the keystore and its mirrors when this returns. Called in the
+    /// transaction that creates the account: if that rolls back, the key is left without an account, and
+    /// replaced when the id is given out again.
+    pub fn create_data_key(&self, account: AccountId) -> Result<()> {
         let key = Key::generate()?;
-        conn.execute(
-            "INSERT INTO data_keys (account_id, key_id, master_key_id, sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![account.0, key.id(), self.master.id(), seal_data_key(&self.master, account, &key)?, super::now_ms()],
-        )?;
+        let sealed = SealedKey {
+            account,
+            master_key_id: self.master.id(),
+            sealed: seal_data_key(&self.master, account, &key)?,
+        };
+        self.keystore.insert(&[(sealed, key.id())])?;
+        self.forget(account);
         Ok(())
+    }
+
+    /// Destroys the account's data key: what is sealed for it, wherever a copy of it lies, is unreadable.
+    pub fn destroy_data_key(&self, account: AccountId) -> Result<()> {
+        self.keystore.destroy(account)?;
+        self.forget(account);
+        Ok(())
+    }
+
+    /// Seals a field value of an account at the given place.
+    pub fn seal(&self, aad: &Aad<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+        Ok(self
+            .data_key(AccountId(aad.account))?
+            .seal(aad, plaintext)?)
+    }
+
+    pub fn open(&self, aad: &Aad<'_>, envelope: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        Ok(self.data_key(AccountId(aad.account))?.open(aad, envelope)?)
     }
 
     pub fn forget(&self, account: AccountId) {
@@ -91,24 +114,6 @@ impl Keyring {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&account);
-    }
-
-    /// Seals a field value of an account at the given place.
-    pub fn seal(&self, conn: &Connection, aad: &Aad<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
-        Ok(self
-            .data_key(conn, AccountId(aad.account))?
-            .seal(aad, plaintext)?)
-    }
-
-    pub fn open(
-        &self,
-        conn: &Connection,
-        aad: &Aad<'_>,
-        envelope: &[u8],
-    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-        Ok(self
-            .data_key(conn, AccountId(aad.account))?
-            .open(aad, envelope)?)
     }
 }
 
@@ -205,14 +210,127 @@ pub fn check_master_key(conn: &Connection, master: &Key, path: &Path) -> Result<
     }
 }
 
+/// Why a keystore cannot be used with this database.
+fn keystore_refused(keystore: &Keystore, message: String) -> OpenError {
+    OpenError::Keystore {
+        path: keystore.files().path.display().to_string(),
+        message,
+    }
+}
+
+/// Makes the keystore this database's: moves the data keys out of a database that still holds them (made
+/// before the keystore existed), and refuses a keystore that cannot be this database's (a new, empty one
+/// while the database has accounts; one sealed with another master key).
+pub fn attach_keystore(
+    conn: &Connection,
+    master: &Key,
+    keystore: &Keystore,
+) -> Result<(), OpenError> {
+    let sqlite = |e: rusqlite::Error| keystore_refused(keystore, e.to_string());
+    let internal = |e: Error| OpenError::keystore(&keystore.files().path, &e);
+    let in_database: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'data_keys'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite)?;
+    if in_database {
+        // Only into a keystore that has no keys yet: a backup from before the keystore, restored later, must
+        // not bring back the keys of accounts deleted since.
+        if keystore.is_empty().map_err(internal)? {
+            let rows: Vec<(SealedKey, u32)> = conn
+                .prepare("SELECT account_id, master_key_id, sealed, key_id FROM data_keys")
+                .and_then(|mut stmt| {
+                    stmt.query_map([], |r| {
+                        Ok((
+                            SealedKey {
+                                account: AccountId(r.get(0)?),
+                                master_key_id: r.get(1)?,
+                                sealed: r.get(2)?,
+                            },
+                            r.get(3)?,
+                        ))
+                    })?
+                    .collect()
+                })
+                .map_err(sqlite)?;
+            keystore.insert(&rows).map_err(internal)?;
+            if !rows.is_empty() {
+                tracing::info!(keys = rows.len(), keystore = %keystore.files().path.display(), "moved the data keys out of the database into the keystore");
+            }
+        }
+        // With secure_delete the dropped table's pages are overwritten; the maintenance job returns them.
+        conn.execute_batch("DROP TABLE data_keys; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(sqlite)?;
+    } else if keystore.created() {
+        let accounts: i64 = conn
+            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+            .map_err(sqlite)?;
+        if accounts > 0 {
+            let _ = std::fs::remove_file(&keystore.files().path);
+            return Err(keystore_refused(
+                keystore,
+                format!(
+                    "it does not exist, but the database has {accounts} accounts whose data keys are in it; \
+                     restore it (or a mirror of it) there, or point storage.keystore at it"
+                ),
+            ));
+        }
+    }
+    let keyless = accounts_without_key(conn, keystore).map_err(internal)?;
+    if !keyless.is_empty() {
+        tracing::warn!(
+            accounts = ?keyless.iter().map(|a| a.0).collect::<Vec<_>>(),
+            "these accounts have no data key: they were deleted after this copy of the database was made, and \
+             what they hold cannot be read; `whatsapi account delete --account ID` removes their rows"
+        );
+    }
+    // The keys are sealed with this master key, and open with it; otherwise the keystore is another's.
+    if !keystore.is_empty().map_err(internal)? {
+        let opens = match keystore.first_sealed_with(master.id()).map_err(internal)? {
+            Some(key) => unseal_data_key(master, key.account, &key.sealed).is_ok(),
+            None => false,
+        };
+        if !opens {
+            return Err(keystore_refused(
+                keystore,
+                format!(
+                    "its data keys do not open with the master key {:08x}: it belongs to another installation",
+                    master.id()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Accounts of the database whose data key is not in the keystore: deleted after this copy of the database
+/// was made (or while their deletion was interrupted). What they hold that is sealed cannot be read.
+pub fn accounts_without_key(conn: &Connection, keystore: &Keystore) -> Result<Vec<AccountId>> {
+    let with_key: std::collections::HashSet<AccountId> = keystore.accounts()?.into_iter().collect();
+    let accounts: Vec<AccountId> = conn
+        .prepare("SELECT id FROM accounts ORDER BY id")?
+        .query_map([], |r| r.get(0).map(AccountId))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(accounts
+        .into_iter()
+        .filter(|a| !with_key.contains(a))
+        .collect())
+}
+
 impl Keyring {
     /// A keyed hash of a phone number (E.164 digits) within an account: numbers can be looked up without
-    /// being stored in the clear.
-    pub fn phone_index(&self, account: AccountId, digits: &str) -> Vec<u8> {
-        use hmac::{KeyInit, Mac};
-        let key = self.derive(b"recipient index");
-        let mut mac =
-            hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length works");
+    /// being stored in the clear. Keyed by the account's data key, so destroying that key also takes away
+    /// any way of testing guessed numbers against an old backup, and a master key rotation changes nothing.
+    pub fn phone_index(&self, account: AccountId, digits: &str) -> Result<Vec<u8>> {
+        Ok(phone_index_with(&*self.data_key(account)?, digits))
+    }
+
+    /// The blind index as it was before it was keyed by the data key, for moving old rows to the new one.
+    pub(crate) fn master_phone_index(&self, account: AccountId, digits: &str) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.derive(b"recipient index"))
+            .expect("any key length works");
         mac.update(&account.0.to_be_bytes());
         mac.update(digits.as_bytes());
         mac.finalize().into_bytes().to_vec()
@@ -221,11 +339,21 @@ impl Keyring {
     /// A secret for another purpose (such as signing cookies), derived from the master key so there is
     /// only one secret to keep.
     pub fn derive(&self, purpose: &[u8]) -> [u8; 32] {
-        use hmac::{KeyInit, Mac};
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.master.expose())
-            .expect("any key length works");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(self.master.expose()).expect("any key length works");
         mac.update(b"whatsapi/derive/");
         mac.update(purpose);
         mac.finalize().into_bytes().into()
     }
+}
+
+/// The blind index of a number under an account's data key (a subkey of it, kept apart from sealing).
+pub fn phone_index_with(data_key: &Key, digits: &str) -> Vec<u8> {
+    let mut subkey =
+        Hmac::<Sha256>::new_from_slice(data_key.expose()).expect("any key length works");
+    subkey.update(b"whatsapi/recipient index");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&subkey.finalize().into_bytes())
+        .expect("any key length works");
+    mac.update(digits.as_bytes());
+    mac.finalize().into_bytes().to_vec()
 }

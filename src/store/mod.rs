@@ -17,10 +17,12 @@ pub mod ids;
 pub mod inbound;
 pub mod job_runs;
 pub mod keys;
+pub mod keystore;
 pub mod messages;
 pub mod migrations;
 pub mod payloads;
 mod readers;
+pub mod reindex;
 pub mod retention;
 pub mod rotation;
 pub mod sessions;
@@ -34,6 +36,7 @@ use crate::config::Synchronous;
 use crate::crypto::Key;
 use crate::error::{Error, Result};
 use keys::Keyring;
+use keystore::{Keystore, KeystoreFiles};
 use readers::ReaderPool;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -90,6 +93,8 @@ pub enum OpenError {
         "a master key rotation was interrupted; run `whatsapi keys rotate` again to finish it before starting"
     )]
     RotationPending,
+    #[error("cannot use the keystore {path}: {message}")]
+    Keystore { path: String, message: String },
     #[error("cannot prepare the database {path}: {message}")]
     Prepare { path: String, message: String },
     #[error("cannot open the database {path}: {source}")]
@@ -100,6 +105,13 @@ pub enum OpenError {
 }
 
 impl OpenError {
+    pub(crate) fn keystore(path: &Path, e: &Error) -> OpenError {
+        OpenError::Keystore {
+            path: path.display().to_string(),
+            message: e.detail(),
+        }
+    }
+
     fn sqlite(path: &Path) -> impl FnOnce(rusqlite::Error) -> OpenError + '_ {
         move |source| OpenError::Sqlite {
             path: path.display().to_string(),
@@ -132,12 +144,29 @@ impl Drop for Inner {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database, runs migrations, checks the master key and starts the writer.
-    pub fn open(path: &Path, options: &StoreOptions, master: Key) -> Result<Db, OpenError> {
+    /// Opens (creating if needed) the database and the keystore, runs migrations, checks that the master
+    /// key and the keystore belong to the database, and starts the writer.
+    pub fn open(
+        path: &Path,
+        options: &StoreOptions,
+        master: Key,
+        keystore: &KeystoreFiles,
+    ) -> Result<Db, OpenError> {
         let conn = connect(path, options.synchronous, false).map_err(OpenError::sqlite(path))?;
         prepare_new_file(&conn).map_err(OpenError::sqlite(path))?;
         migrations::run(&conn, path)?;
         keys::check_master_key(&conn, &master, path)?;
+        let keystore =
+            Keystore::open(keystore).map_err(|e| OpenError::keystore(&keystore.path, &e))?;
+        keys::attach_keystore(&conn, &master, &keystore)?;
+        keystore
+            .update_mirrors()
+            .map_err(|e| OpenError::keystore(&keystore.files().path, &e))?;
+        let keyring = Keyring::new(master, keystore);
+        reindex::run(&conn, &keyring).map_err(|e| OpenError::Prepare {
+            path: path.display().to_string(),
+            message: e.detail(),
+        })?;
         let (writer, thread) = WriterHandle::start(conn, options.max_batch);
         Ok(Db {
             inner: Arc::new(Inner {
@@ -145,7 +174,7 @@ impl Db {
                 writer: Some(writer),
                 writer_thread: Mutex::new(Some(thread)),
                 readers: ReaderPool::new(path.to_owned(), options.synchronous, options.readers),
-                keyring: Keyring::new(master),
+                keyring,
             }),
         })
     }

@@ -1,12 +1,14 @@
-//! `whatsapi keys rotate`: seals every account data key with a new master key.
+//! `whatsapi keys rotate`: seals every account data key in the keystore with a new master key.
 //!
 //! Resumable at every point. The new key is written to `<key file>.next` and its id recorded in the
-//! database before any data key is resealed; data keys are resealed in small committed batches; the check
-//! value moves to the new key last; only then is the key file swapped (the old one is kept, renamed, because
-//! backups taken before the rotation still need it). Running the command again after a crash finishes the job.
+//! database before any data key is resealed; data keys are resealed in small committed batches (the
+//! keystore's mirrors follow each one); the check value moves to the new key last; only then is the key
+//! file swapped (the old one is kept, renamed, because backups taken before the rotation hold the check
+//! value sealed with it). Running the command again after a crash finishes the job.
 
 use super::keys::{self, ROTATION_TARGET};
-use super::{AccountId, migrations};
+use super::keystore::{Keystore, KeystoreFiles, SealedKey};
+use super::migrations;
 use crate::config::Synchronous;
 use crate::crypto::{self, Key};
 use anyhow::{Context, Result, bail};
@@ -15,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub struct Rotation {
     conn: Connection,
+    keystore: Keystore,
     old: Key,
     new: Key,
     key_file: PathBuf,
@@ -41,10 +44,22 @@ pub fn next_key_file(key_file: &Path) -> PathBuf {
 
 impl Rotation {
     /// Starts a rotation, or picks up an interrupted one.
-    pub fn prepare(db_path: &Path, key_file: &Path, synchronous: Synchronous) -> Result<Rotation> {
+    pub fn prepare(
+        db_path: &Path,
+        key_file: &Path,
+        keystore: &KeystoreFiles,
+        synchronous: Synchronous,
+    ) -> Result<Rotation> {
         let conn =
             super::connect(db_path, synchronous, false).context("cannot open the database")?;
         migrations::run(&conn, db_path)?;
+        if !keystore.path.exists() {
+            bail!(
+                "there is no keystore at {}; start the server once (it moves the data keys there) or point storage.keystore at it",
+                keystore.path.display()
+            );
+        }
+        let keystore = Keystore::open(keystore).map_err(|e| anyhow::anyhow!(e.detail()))?;
         let old = crypto::read_key_file(key_file)?;
         let next_file = next_key_file(key_file);
         let target = keys::setting(&conn, ROTATION_TARGET)?;
@@ -89,6 +104,7 @@ impl Rotation {
         };
         Ok(Rotation {
             conn,
+            keystore,
             old,
             new,
             key_file: key_file.to_owned(),
@@ -102,34 +118,28 @@ impl Rotation {
 
     /// Reseals up to `limit` data keys in one transaction; returns how many (0 when none are left).
     pub fn reseal_batch(&self, limit: usize) -> Result<usize> {
-        let tx = self.conn.unchecked_transaction()?;
-        let rows: Vec<(i64, Vec<u8>)> = {
-            let mut stmt = tx.prepare(
-                "SELECT account_id, sealed FROM data_keys WHERE master_key_id != ?1 LIMIT ?2",
-            )?;
-            stmt.query_map(params![self.new.id(), limit as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?
-        };
-        for (account, sealed) in &rows {
-            let account = AccountId(*account);
-            let key = keys::unseal_data_key(&self.old, account, sealed).with_context(|| {
-                format!(
-                    "the data key of account {} does not open with the current key",
-                    account.0
-                )
-            })?;
-            tx.execute(
-                "UPDATE data_keys SET sealed = ?1, master_key_id = ?2 WHERE account_id = ?3",
-                params![
-                    keys::seal_data_key(&self.new, account, &key)?,
-                    self.new.id(),
-                    account.0
-                ],
-            )?;
+        let rows = self
+            .keystore
+            .sealed_with_other_than(self.new.id(), limit)
+            .map_err(|e| anyhow::anyhow!(e.detail()))?;
+        let mut resealed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key =
+                keys::unseal_data_key(&self.old, row.account, &row.sealed).with_context(|| {
+                    format!(
+                        "the data key of account {} does not open with the current key",
+                        row.account.0
+                    )
+                })?;
+            resealed.push(SealedKey {
+                account: row.account,
+                master_key_id: self.new.id(),
+                sealed: keys::seal_data_key(&self.new, row.account, &key)?,
+            });
         }
-        tx.commit()?;
+        self.keystore
+            .reseal(&resealed)
+            .map_err(|e| anyhow::anyhow!(e.detail()))?;
         Ok(rows.len())
     }
 
@@ -166,8 +176,13 @@ impl Rotation {
 }
 
 /// Runs a whole rotation (or finishes an interrupted one). The server must not be running.
-pub fn rotate(db_path: &Path, key_file: &Path, synchronous: Synchronous) -> Result<RotationReport> {
-    let rotation = Rotation::prepare(db_path, key_file, synchronous)?;
+pub fn rotate(
+    db_path: &Path,
+    key_file: &Path,
+    keystore: &KeystoreFiles,
+    synchronous: Synchronous,
+) -> Result<RotationReport> {
+    let rotation = Rotation::prepare(db_path, key_file, keystore, synchronous)?;
     let mut resealed = 0;
     loop {
         let n = rotation.reseal_batch(256)?;

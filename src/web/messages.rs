@@ -95,7 +95,7 @@ async fn message_log(
             };
             let list = messages::list(conn, account, &filter)?
                 .iter()
-                .map(|m| crate::api::messages::to_json(&view_db, conn, m))
+                .map(|m| crate::api::messages::to_json(&view_db, m))
                 .collect::<Result<Vec<_>>>()?;
             let names = connections::list_for_account(conn, account)?
                 .into_iter()
@@ -139,7 +139,7 @@ async fn message_detail(
     let message = db
         .read_async(move |conn| {
             let message = messages::find(conn, account, id, visible)?.ok_or(Error::NotFound)?;
-            crate::api::messages::to_json(&view_db, conn, &message)
+            crate::api::messages::to_json(&view_db, &message)
         })
         .await?;
     render(DetailPage {

@@ -7,7 +7,7 @@ use crate::crypto::Key;
 use crate::error::Error;
 use crate::events::emit::Emitter;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
-use crate::store::{Db, contacts, inbound, now_ms, payloads, statuses, templates};
+use crate::store::{Db, contacts, inbound, keys, now_ms, payloads, statuses, templates};
 use rocket::http::Status;
 use serde_json::json;
 use std::collections::HashMap;
@@ -135,9 +135,9 @@ pub async fn ingest(
         }
     };
     let signature = signature.map(str::to_owned);
-    let (check_db, checking) = (db.clone(), receiver.clone());
+    let checking = receiver.clone();
     let small = body.len() <= INLINE_BYTES;
-    let work = move || prepare(&check_db, &checking, signature.as_deref(), &body);
+    let work = move || prepare(&checking, signature.as_deref(), &body);
     let prepared = if small {
         work()?
     } else {
@@ -163,7 +163,7 @@ async fn lookup(db: &Db, key: &str) -> Result<Option<Arc<Receiver>>, IngestError
             let keyring = lookup_db.keyring();
             let secret = connections::secrets(conn, keyring, connection.account_id, connection.id)?
                 .app_secret;
-            let data_key = keyring.data_key(conn, connection.account_id)?;
+            let data_key = keyring.data_key(connection.account_id)?;
             Ok(Some(Arc::new(Receiver {
                 connection,
                 secret,
@@ -175,7 +175,6 @@ async fn lookup(db: &Db, key: &str) -> Result<Option<Arc<Receiver>>, IngestError
 
 /// Checks, parses and seals a payload (CPU work: hashing, JSON, encryption).
 fn prepare(
-    db: &Db,
     receiver: &Receiver,
     signature: Option<&str>,
     body: &[u8],
@@ -199,7 +198,7 @@ fn prepare(
                         .map(str::to_owned)
                 })
                 .unwrap_or_default();
-            let index = db.keyring().phone_index(account, &identity);
+            let index = keys::phone_index_with(&receiver.data_key, &identity);
             Sender { identity, index }
         })
         .collect();

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+#[derive(Clone)]
 pub struct Api {
     pub base: String,
     pub key: String,

@@ -17,12 +17,15 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_whatsapi");
 /// A throwaway installation: a data directory and a key file path inside a temporary directory.
 pub struct Install {
     pub dir: tempfile::TempDir,
+    /// More settings for every command, as WHATSAPI_ variables.
+    pub env: Vec<(String, String)>,
 }
 
 impl Install {
     pub fn new() -> Install {
         Install {
             dir: tempfile::tempdir().expect("temp dir"),
+            env: Vec::new(),
         }
     }
 
@@ -55,6 +58,7 @@ impl Install {
             .env("WHATSAPI_STORAGE__DATA_DIR", self.data_dir())
             .env("WHATSAPI_STORAGE__KEY_FILE", self.key_file())
             .env("WHATSAPI_SERVER__PORT", "0")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         cmd
     }

@@ -74,6 +74,11 @@ impl App {
         rusqlite::Connection::open(self.config.db_path()).unwrap()
     }
 
+    /// The keystore, where the accounts' data keys are.
+    pub fn keystore(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.config.keystore_files().path).unwrap()
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap()
     }

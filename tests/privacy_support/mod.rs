@@ -576,6 +576,23 @@ pub fn file_bytes(install: &Install) -> Vec<u8> {
     bytes
 }
 
+/// The keystore beside the installation's key file.
+pub fn keystore(install: &Install) -> std::path::PathBuf {
+    install.key_file().with_extension("keystore")
+}
+
+/// How many data keys the keystore holds for an account (0 or 1).
+pub fn data_keys_of(install: &Install, account: i64) -> i64 {
+    rusqlite::Connection::open(keystore(install))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM data_keys WHERE account_id = ?1",
+            [account],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }

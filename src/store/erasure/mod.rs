@@ -10,13 +10,13 @@
 //! later is not forgotten. Rows that point at a row go before it. The account row goes last, which also
 //! cascades anything written while the deletion ran. Running it again finishes an interrupted deletion.
 //!
-//! Backups taken before the deletion still hold the account's data key, sealed with the master key: they
-//! stay readable with the key file of their time until they expire on their own cycle, or until the master
-//! key is rotated (`whatsapi keys rotate`) and the retired key file deleted. This database can no longer
-//! open what they hold of the account.
+//! The data key lives in the keystore, not in the database, so backups of the database never hold it:
+//! once it is destroyed, what any backup holds of the account's sealed data (message bodies, numbers,
+//! profile names, credentials) cannot be opened, with any key file.
 
 use super::api_keys::ApiKeyId;
 use super::connections::ConnectionId;
+use super::keys::Keyring;
 use super::retention::{BATCH, Tally};
 use super::users::UserId;
 use super::{AccountId, Db, now_ms};
@@ -267,7 +267,14 @@ pub struct Stopped {
 }
 
 /// Stops the account in one transaction (see the module's documentation). Safe to run again.
-pub fn stop_account(conn: &Connection, account: AccountId, now: i64) -> Result<Stopped> {
+/// The data key is destroyed last, in the keystore, before the transaction commits: if the commit then
+/// fails the account's data is unreadable but its rows remain, and running the deletion again finishes it.
+pub fn stop_account(
+    conn: &Connection,
+    keyring: &Keyring,
+    account: AccountId,
+    now: i64,
+) -> Result<Stopped> {
     let a = account.0;
     let company: String = conn
         .query_row("SELECT company FROM accounts WHERE id = ?1", [a], |r| {
@@ -314,7 +321,7 @@ pub fn stop_account(conn: &Connection, account: AccountId, now: i64) -> Result<S
          WHERE account_id = ?1",
         params![a, now],
     )?;
-    conn.execute("DELETE FROM data_keys WHERE account_id = ?1", [a])?;
+    keyring.destroy_data_key(account)?;
     Ok(Stopped {
         account,
         company,
@@ -354,8 +361,8 @@ pub fn delete_account(
     stopped: impl FnOnce(&Stopped),
     progress: &mut dyn FnMut(&str, u64),
 ) -> Result<AccountDeleted> {
-    let stop = db.write(move |conn| stop_account(conn, account, now_ms()))?;
-    db.keyring().forget(account);
+    let keys = db.clone();
+    let stop = db.write(move |conn| stop_account(conn, keys.keyring(), account, now_ms()))?;
     stopped(&stop);
     let (deleted, batches) = purge_account(db, account, progress)?;
     Ok(AccountDeleted {
@@ -420,7 +427,7 @@ pub fn purge_account(
     // A reader that unsealed the key just before it was destroyed may have cached it since.
     db.keyring().forget(account);
     // The deleted rows' pages go back to the file system and the write-ahead log is emptied, so with
-    // secure_delete nothing of the account (its data key included) is left in either file.
+    // secure_delete nothing of the account is left in either file.
     if let Err(e) = crate::jobs::maintenance::release_free_pages(db)
         .and_then(|_| crate::jobs::maintenance::checkpoint(db))
     {
@@ -508,13 +515,7 @@ mod tests {
                 .position(|h| h.table == t)
                 .unwrap_or_else(|| panic!("{t} is not found"))
         };
-        for table in [
-            "messages",
-            "users",
-            "data_keys",
-            "webhook_attempts",
-            "contacts",
-        ] {
+        for table in ["messages", "users", "webhook_attempts", "contacts"] {
             assert!(found[position(table)].via.is_none(), "{table}");
         }
         for table in ["sessions", "consents", "known_browsers"] {

@@ -87,7 +87,7 @@ pub(super) async fn inbox_media(
     let key_db = db.inner().clone();
     let (connection, token, filename) = db
         .read_async(move |conn| {
-            let key = key_db.keyring().data_key(conn, account)?;
+            let key = key_db.keyring().data_key(account)?;
             let message = conversations::find_inbound(conn, &key, account, inbound_id, visible)?
                 .ok_or(Error::NotFound)?;
             if conversations::media_id(&message.body) != Some(wanted.as_str()) {

@@ -81,7 +81,7 @@ async fn inbox_page(
     let key_db = db.inner().clone();
     let (list, numbers) = db
         .read_async(move |conn| {
-            let key = key_db.keyring().data_key(conn, account)?;
+            let key = key_db.keyring().data_key(account)?;
             let list = conversations::list(conn, &key, account, None, after, PAGE_SIZE, visible)?;
             let numbers: Vec<(i64, String)> = connections::list_for_account(conn, account)?
                 .into_iter()
@@ -198,7 +198,7 @@ async fn view(
 ) -> Result<View> {
     let view_db = db.clone();
     db.read_async(move |conn| {
-        let key = view_db.keyring().data_key(conn, account)?;
+        let key = view_db.keyring().data_key(account)?;
         let conversation =
             conversations::find(conn, &key, account, contact, visible)?.ok_or(Error::NotFound)?;
         let thread = api::thread(

@@ -210,10 +210,10 @@ async fn delete_account(
         return refuse(&page, session, db, &refusal).await;
     }
     // First everything stops at once (sessions, API keys, queues, webhooks, the data key) ...
+    let keys = db.inner().clone();
     let stopped = db
-        .write_async(move |conn| erasure::stop_account(conn, account, now_ms()))
+        .write_async(move |conn| erasure::stop_account(conn, keys.keyring(), account, now_ms()))
         .await?;
-    db.keyring().forget(account);
     for key in &stopped.api_keys {
         keys_used.forget(*key);
     }

@@ -1,0 +1,367 @@
+//! The keystore: every account's data key, sealed with the master key, in a small SQLite file of its own,
+//! outside the data directory and outside what `whatsapi backup` copies.
+//!
+//! Keeping the data keys out of the database is what makes deleting an account reach its old backups: a
+//! backup holds only ciphertext, and the one key that opens the account's part of it is deleted here. A
+//! backup is restored with the live keystore (and the master key); what it holds of accounts deleted since
+//! stays unreadable.
+//!
+//! Because the keystore is not backed up, it is mirrored instead: `storage.keystore_mirrors` names copies
+//! (on another disk, say) that are brought up to date after every change and at every start. A mirror is
+//! always the keystore's present state, never its history, so a key deleted here is deleted there too.
+//! A new key must reach every mirror before the account it belongs to exists; a deletion is applied here
+//! first and reaches a mirror that cannot be written at its next update.
+
+use crate::error::{Error, Result};
+use rusqlite::backup::Backup;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::AccountId;
+
+/// Where the keystore and its mirrors are.
+#[derive(Debug, Clone)]
+pub struct KeystoreFiles {
+    pub path: PathBuf,
+    pub mirrors: Vec<PathBuf>,
+}
+
+impl KeystoreFiles {
+    /// The keystore beside a key file, without mirrors: `master.key` keeps its data keys in `master.keystore`.
+    pub fn beside(key_file: &Path) -> KeystoreFiles {
+        KeystoreFiles {
+            path: key_file.with_extension("keystore"),
+            mirrors: Vec::new(),
+        }
+    }
+}
+
+/// A data key as the keystore holds it.
+#[derive(Debug, Clone)]
+pub struct SealedKey {
+    pub account: AccountId,
+    pub master_key_id: u32,
+    pub sealed: Vec<u8>,
+}
+
+pub struct Keystore {
+    files: KeystoreFiles,
+    conn: Mutex<Connection>,
+    /// Whether the file did not exist before this process opened it.
+    created: bool,
+}
+
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS data_keys (
+        account_id    INTEGER PRIMARY KEY,
+        key_id        INTEGER NOT NULL,
+        master_key_id INTEGER NOT NULL,
+        sealed        BLOB NOT NULL,
+        created_at    INTEGER NOT NULL
+    ) STRICT;
+    PRAGMA user_version = 1;";
+
+/// Opens a keystore file with the pragmas it needs: a rollback journal, so that at rest it is one file (easy
+/// to mirror and to reason about), and secure_delete, so a deleted key is overwritten in the file.
+fn connect(path: &Path, create: bool) -> rusqlite::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;")?;
+    Ok(conn)
+}
+
+/// Creates an empty file readable by its owner only, so the keystore is never readable by others, even for a
+/// moment. An existing file is left as it is.
+fn create_private_file(path: &Path) -> std::io::Result<bool> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn failed(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Internal(anyhow::anyhow!("{}: {what}: {e}", path.display()))
+}
+
+impl Keystore {
+    /// Opens the keystore, creating it (mode 0600) when it does not exist yet. Whether a new keystore may be
+    /// used is for the caller to decide (see `created`); only then may it bring the mirrors up to date
+    /// (`update_mirrors`), or a keystore lost and recreated empty would empty its mirrors too.
+    pub fn open(files: &KeystoreFiles) -> Result<Keystore> {
+        let path = &files.path;
+        let created = create_private_file(path).map_err(|e| failed(path, "cannot create", e))?;
+        let conn = connect(path, false)
+            .and_then(|conn| conn.execute_batch(SCHEMA).map(|_| conn))
+            .map_err(|e| failed(path, "cannot open", e))?;
+        Ok(Keystore {
+            files: files.clone(),
+            conn: Mutex::new(conn),
+            created,
+        })
+    }
+
+    pub fn files(&self) -> &KeystoreFiles {
+        &self.files
+    }
+
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, account: AccountId) -> Result<Option<SealedKey>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT master_key_id, sealed FROM data_keys WHERE account_id = ?1")?
+            .query_row([account.0], |r| {
+                Ok(SealedKey {
+                    account,
+                    master_key_id: r.get(0)?,
+                    sealed: r.get(1)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// How many keys it holds.
+    pub fn len(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT count(*) FROM data_keys", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Every account that has a key, in order.
+    pub fn accounts(&self) -> Result<Vec<AccountId>> {
+        Ok(self
+            .conn()
+            .prepare("SELECT account_id FROM data_keys ORDER BY account_id")?
+            .query_map([], |r| r.get(0).map(AccountId))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stores new keys (replacing a key left by an account whose creation was rolled back, since account
+    /// ids are only final once committed) and copies them to every mirror: until every copy holds a key, the
+    /// account it belongs to must not be created.
+    pub fn insert(&self, keys: &[(SealedKey, u32)]) -> Result<()> {
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            for (key, key_id) in keys {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO data_keys (account_id, key_id, master_key_id, sealed, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    key.account.0,
+                    key_id,
+                    key.master_key_id,
+                    key.sealed,
+                    super::now_ms()
+                ])?;
+            }
+            tx.commit()?;
+        }
+        self.update_mirrors()
+    }
+
+    /// Destroys an account's key here, then in the mirrors. Failing to reach a mirror is logged, not returned:
+    /// the key is already gone from the keystore, and the mirror is brought up to date at its next update.
+    pub fn destroy(&self, account: AccountId) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM data_keys WHERE account_id = ?1", [account.0])?;
+        if let Err(e) = self.update_mirrors() {
+            tracing::error!(error = %e, account = account.0, "a keystore mirror still holds the key of a deleted account");
+        }
+        Ok(())
+    }
+
+    /// One key sealed with the given master key, if any is.
+    pub fn first_sealed_with(&self, master_key_id: u32) -> Result<Option<SealedKey>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT account_id, sealed FROM data_keys WHERE master_key_id = ?1 LIMIT 1",
+                [master_key_id],
+                |r| {
+                    Ok(SealedKey {
+                        account: AccountId(r.get(0)?),
+                        master_key_id,
+                        sealed: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Keys not sealed with the given master key (for a rotation), at most `limit`.
+    pub fn sealed_with_other_than(
+        &self,
+        master_key_id: u32,
+        limit: usize,
+    ) -> Result<Vec<SealedKey>> {
+        Ok(self
+            .conn()
+            .prepare(
+                "SELECT account_id, master_key_id, sealed FROM data_keys WHERE master_key_id != ?1
+                 ORDER BY account_id LIMIT ?2",
+            )?
+            .query_map(params![master_key_id, limit as i64], |r| {
+                Ok(SealedKey {
+                    account: AccountId(r.get(0)?),
+                    master_key_id: r.get(1)?,
+                    sealed: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Replaces the sealed form of existing keys (a rotation), in one transaction, then the mirrors.
+    pub fn reseal(&self, keys: &[SealedKey]) -> Result<()> {
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            for key in keys {
+                tx.prepare_cached(
+                    "UPDATE data_keys SET sealed = ?2, master_key_id = ?3 WHERE account_id = ?1",
+                )?
+                .execute(params![key.account.0, key.sealed, key.master_key_id])?;
+            }
+            tx.commit()?;
+        }
+        self.update_mirrors()
+    }
+
+    /// Makes every mirror an exact copy of the keystore (keys deleted here are deleted there), each in one
+    /// transaction so a mirror is never half written. The first mirror that cannot be written is the error.
+    pub fn update_mirrors(&self) -> Result<()> {
+        let source = self.conn();
+        let mut first_error = None;
+        for mirror in &self.files.mirrors {
+            if let Err(e) = copy_to(&source, mirror) {
+                tracing::error!(mirror = %mirror.display(), error = %e, "cannot update a keystore mirror");
+                first_error.get_or_insert(failed(mirror, "cannot update this mirror", e));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+fn copy_to(source: &Connection, mirror: &Path) -> anyhow::Result<()> {
+    create_private_file(mirror)?;
+    let mut target = connect(mirror, false)?;
+    Backup::new(source, &mut target)?.run_to_completion(
+        i32::MAX,
+        Duration::from_millis(10),
+        None,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn key(account: i64, sealed: &[u8]) -> (SealedKey, u32) {
+        (
+            SealedKey {
+                account: AccountId(account),
+                master_key_id: 7,
+                sealed: sealed.to_vec(),
+            },
+            1,
+        )
+    }
+
+    fn holds(path: &Path, needle: &[u8]) -> bool {
+        std::fs::read(path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|w| w == needle)
+    }
+
+    #[test]
+    fn mirrors_follow_every_change_and_deleted_keys_leave_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = KeystoreFiles {
+            path: dir.path().join("master.keystore"),
+            mirrors: vec![dir.path().join("mirror.keystore")],
+        };
+        let keystore = Keystore::open(&files).unwrap();
+        assert!(keystore.created());
+        keystore.update_mirrors().unwrap();
+        let (alpha, beta) = (
+            b"alpha-sealed-key-bytes".as_slice(),
+            b"beta-sealed-key-bytes".as_slice(),
+        );
+        keystore.insert(&[key(1, alpha), key(2, beta)]).unwrap();
+        for file in [&files.path, &files.mirrors[0]] {
+            assert!(holds(file, alpha) && holds(file, beta));
+            let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+
+        keystore.destroy(AccountId(1)).unwrap();
+        for file in [&files.path, &files.mirrors[0]] {
+            assert!(
+                !holds(file, alpha),
+                "{} still holds the key",
+                file.display()
+            );
+            assert!(holds(file, beta));
+        }
+        drop(keystore);
+
+        // The mirror alone opens as a keystore with the same keys.
+        let from_mirror = Keystore::open(&KeystoreFiles {
+            path: files.mirrors[0].clone(),
+            mirrors: Vec::new(),
+        })
+        .unwrap();
+        assert!(!from_mirror.created());
+        assert_eq!(from_mirror.accounts().unwrap(), vec![AccountId(2)]);
+        assert_eq!(from_mirror.get(AccountId(2)).unwrap().unwrap().sealed, beta);
+    }
+
+    #[test]
+    fn a_mirror_that_cannot_be_written_refuses_a_new_key_but_not_a_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = KeystoreFiles::beside(&dir.path().join("master.key"));
+        assert_eq!(files.path, dir.path().join("master.keystore"));
+        let keystore = Keystore::open(&files).unwrap();
+        keystore.insert(&[key(1, b"one")]).unwrap();
+        drop(keystore);
+
+        files.mirrors = vec![dir.path().join("missing-disk/mirror.keystore")];
+        let keystore = Keystore::open(&files).unwrap();
+        let err = keystore.update_mirrors().unwrap_err();
+        assert!(format!("{err:?}").contains("missing-disk"), "{err:?}");
+        let err = keystore.insert(&[key(2, b"two")]).unwrap_err();
+        assert!(format!("{err:?}").contains("missing-disk"), "{err:?}");
+        keystore.destroy(AccountId(1)).unwrap();
+        assert!(keystore.get(AccountId(1)).unwrap().is_none());
+    }
+}

@@ -1,0 +1,220 @@
+//! Deleting an account reaches the backups made before it: the data keys live in the keystore, outside the
+//! database and its backups, so once an account's key is destroyed what any backup holds of it cannot be
+//! read, while the other accounts restore from the same backup. The keystore is mirrored instead of backed
+//! up, and a database whose keys are still inside (made before the keystore) moves them out at its first
+//! start.
+
+mod common;
+mod privacy_support;
+
+use common::{Install, stderr};
+use privacy_support::{business, contains, keystore, serve, settle};
+use std::path::{Path, PathBuf};
+
+/// An account's data key as the keystore at `path` holds it.
+fn sealed_key(path: &Path, account: i64) -> Vec<u8> {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT sealed FROM data_keys WHERE account_id = ?1",
+            [account],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// A keystore file with its rollback journal, if one is left.
+fn keystore_bytes(path: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut journal = path.as_os_str().to_owned();
+    journal.push("-journal");
+    if let Ok(more) = std::fs::read(PathBuf::from(journal)) {
+        bytes.extend(more);
+    }
+    bytes
+}
+
+/// The business's API key, used against another server.
+fn on(server: &common::Server, business: &privacy_support::Business) -> common::api::Api {
+    common::api::Api {
+        base: server.url.clone(),
+        ..business.api.clone()
+    }
+}
+
+fn delete_account(install: &Install, account: i64) {
+    let output = install.run(&[
+        "account",
+        "delete",
+        "--account",
+        &account.to_string(),
+        "--yes",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// `whatsapi export` of one account; the document on success, the error otherwise.
+fn export(install: &Install, account: i64) -> Result<String, String> {
+    let out = install.path(&format!("export-{account}-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let output = install.run(&[
+        "export",
+        "--account",
+        &account.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    if output.status.success() {
+        Ok(std::fs::read_to_string(&out).unwrap())
+    } else {
+        assert!(!out.exists(), "a failed export left a file");
+        Err(stderr(&output))
+    }
+}
+
+#[test]
+fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
+    let install = Install::new();
+    let server = serve(&install);
+    let alpha = business(&install, &server, "Alpha Trading", "alpha");
+    let beta = business(&install, &server, "Beta Bakery", "beta");
+    settle(&install);
+    let (alpha_key, beta_key) = (
+        sealed_key(&keystore(&install), alpha.id),
+        sealed_key(&keystore(&install), beta.id),
+    );
+
+    let backup = install.path("before.db");
+    let output = install.run(&["backup", backup.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The backup holds the accounts' rows, sealed, and no data key.
+    let bytes = std::fs::read(&backup).unwrap();
+    assert!(contains(&bytes, alpha.company.as_bytes()));
+    for key in [&alpha_key, &beta_key] {
+        assert!(!contains(&bytes, key), "the backup holds a data key");
+    }
+    assert!(!contains(&bytes, alpha.message_text.as_bytes()));
+
+    delete_account(&install, alpha.id);
+    let held = keystore_bytes(&keystore(&install));
+    assert!(
+        !contains(&held, &alpha_key),
+        "the keystore still holds the deleted account's key"
+    );
+    assert!(contains(&held, &beta_key));
+    drop(server);
+
+    // The backup restored, with the live master key and keystore: the deleted account is still in it, and
+    // nothing of it can be read; the other account restores whole.
+    let mut restored = Install::new();
+    restored.env = vec![
+        (
+            "WHATSAPI_STORAGE__KEY_FILE".into(),
+            install.key_file().display().to_string(),
+        ),
+        (
+            "WHATSAPI_STORAGE__KEYSTORE".into(),
+            keystore(&install).display().to_string(),
+        ),
+    ];
+    std::fs::create_dir_all(restored.data_dir()).unwrap();
+    std::fs::copy(&backup, restored.db_path()).unwrap();
+    let refused = export(&restored, alpha.id).expect_err("the deleted account was exported");
+    assert!(refused.contains("has no data key"), "{refused}");
+    let document = export(&restored, beta.id).unwrap();
+    assert!(document.contains(&beta.message_text), "{document}");
+
+    let server = restored.serve();
+    assert!(
+        server.log.contains("these accounts have no data key"),
+        "{}",
+        server.log
+    );
+    let (status, page) = on(&server, &beta).call("GET", "/api/v1/messages", None, &[]);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"][0]["message"]["body"], beta.message_text);
+}
+
+#[test]
+fn the_keystore_is_mirrored_and_a_lost_keystore_comes_back_from_its_mirror() {
+    let mut install = Install::new();
+    let mirror = install.path("other-disk/mirror.keystore");
+    std::fs::create_dir_all(mirror.parent().unwrap()).unwrap();
+    install.env.push((
+        "WHATSAPI_STORAGE__KEYSTORE_MIRRORS".into(),
+        format!("[\"{}\"]", mirror.display()),
+    ));
+    let server = serve(&install);
+    let alpha = business(&install, &server, "Alpha Trading", "alpha");
+    let beta = business(&install, &server, "Beta Bakery", "beta");
+    settle(&install);
+    let alpha_key = sealed_key(&mirror, alpha.id);
+    assert_eq!(
+        sealed_key(&mirror, beta.id),
+        sealed_key(&keystore(&install), beta.id)
+    );
+    assert_eq!(common::mode_of(&mirror), 0o600);
+
+    // A deletion reaches the mirror: it is the keystore's present, not its history.
+    delete_account(&install, alpha.id);
+    assert!(!contains(&keystore_bytes(&mirror), &alpha_key));
+    drop(server);
+
+    // The keystore's disk is lost: nothing starts on an empty keystore (that would lose every account) ...
+    std::fs::remove_file(keystore(&install)).unwrap();
+    let refused = export(&install, beta.id).expect_err("exported without a keystore");
+    assert!(
+        refused.contains("does not exist, but the database has 1 accounts"),
+        "{refused}"
+    );
+    assert!(
+        !keystore(&install).exists(),
+        "an empty keystore was left behind"
+    );
+
+    // ... and the mirror, copied back, brings everything back.
+    std::fs::copy(&mirror, keystore(&install)).unwrap();
+    let server = serve(&install);
+    let (status, page) = on(&server, &beta).call("GET", "/api/v1/messages", None, &[]);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"][0]["message"]["body"], beta.message_text);
+}
+
+#[test]
+fn a_database_that_still_holds_its_data_keys_moves_them_to_the_keystore() {
+    let install = Install::new();
+    let server = serve(&install);
+    let alpha = business(&install, &server, "Alpha Trading", "alpha");
+    settle(&install);
+    drop(server);
+    // As a database made before the keystore: the keys in a table of the database, no keystore file.
+    let sealed = sealed_key(&keystore(&install), alpha.id);
+    let db = rusqlite::Connection::open(install.db_path()).unwrap();
+    db.execute_batch(
+        "CREATE TABLE data_keys (account_id INTEGER PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+             key_id INTEGER NOT NULL, master_key_id INTEGER NOT NULL, sealed BLOB NOT NULL,
+             created_at INTEGER NOT NULL) STRICT",
+    )
+    .unwrap();
+    let key_id = u32::from_be_bytes(sealed[1..5].try_into().unwrap());
+    db.execute(
+        "INSERT INTO data_keys VALUES (?1, 1, ?2, ?3, 0)",
+        rusqlite::params![alpha.id, key_id, sealed],
+    )
+    .unwrap();
+    drop(db);
+    std::fs::remove_file(keystore(&install)).unwrap();
+
+    let server = serve(&install);
+    assert_eq!(sealed_key(&keystore(&install), alpha.id), sealed);
+    let tables: i64 = privacy_support::count(
+        &install,
+        "SELECT count(*) FROM sqlite_schema WHERE name = 'data_keys'",
+    );
+    assert_eq!(tables, 0, "the database still has its data_keys table");
+    assert!(!contains(&privacy_support::file_bytes(&install), &sealed));
+    let (status, page) = on(&server, &alpha).call("GET", "/api/v1/messages", None, &[]);
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"][0]["message"]["body"], alpha.message_text);
+    drop(server);
+}
