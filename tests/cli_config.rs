@@ -342,11 +342,13 @@ fn init_makes_an_installation_that_serves_with_its_own_key_and_data_directory() 
     let install = Install::new();
     let etc = install.path("etc");
     std::fs::create_dir(&etc).unwrap();
-    let (config, key, data) = (
+    let (config, key, data, keystore) = (
         etc.join("config.toml"),
         etc.join("master.key"),
         install.path("var/lib/whatsapi"),
+        install.path("var/lib/whatsapi-keys/master.keystore"),
     );
+    std::fs::create_dir_all(keystore.parent().unwrap()).unwrap();
     let args = [
         "init",
         "--config",
@@ -355,6 +357,8 @@ fn init_makes_an_installation_that_serves_with_its_own_key_and_data_directory() 
         key.to_str().unwrap(),
         "--data-dir",
         data.to_str().unwrap(),
+        "--keystore",
+        keystore.to_str().unwrap(),
     ];
     let output = install.run(&args);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -380,6 +384,12 @@ fn init_makes_an_installation_that_serves_with_its_own_key_and_data_directory() 
     );
     assert!(data.join("whatsapi.db").is_file());
     assert_eq!(mode_of(&data), 0o700);
+    assert!(
+        keystore.is_file(),
+        "the keystore is where the file names it"
+    );
+    assert_eq!(mode_of(&keystore), 0o600);
+    assert!(!etc.join("master.keystore").exists());
     assert_eq!(std::fs::read(&key).unwrap(), key_before);
     assert!(!install.data_dir().exists() && !install.key_file().exists());
     server.kill9();

@@ -7,7 +7,7 @@
 mod common;
 mod privacy_support;
 
-use common::{Install, stderr};
+use common::{Install, stderr, stdout};
 use privacy_support::{business, contains, keystore, serve, settle};
 use std::path::{Path, PathBuf};
 
@@ -124,6 +124,12 @@ fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
     let document = export(&restored, beta.id).unwrap();
     assert!(document.contains(&beta.message_text), "{document}");
 
+    let doctor = stdout(&restored.run(&["doctor"]));
+    assert!(
+        doctor.contains(&format!("accounts {} have no data key", alpha.id)),
+        "{doctor}"
+    );
+
     let server = restored.serve();
     assert!(
         server.log.contains("these accounts have no data key"),
@@ -159,9 +165,23 @@ fn the_keystore_is_mirrored_and_a_lost_keystore_comes_back_from_its_mirror() {
     delete_account(&install, alpha.id);
     assert!(!contains(&keystore_bytes(&mirror), &alpha_key));
     drop(server);
+    let doctor = install.run(&["doctor"]);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    assert!(
+        stdout(&doctor).contains("up to date"),
+        "{}",
+        stdout(&doctor)
+    );
 
     // The keystore's disk is lost: nothing starts on an empty keystore (that would lose every account) ...
     std::fs::remove_file(keystore(&install)).unwrap();
+    let doctor = install.run(&["doctor"]);
+    assert!(!doctor.status.success());
+    assert!(
+        stdout(&doctor).contains("does not exist; the database has 1 accounts"),
+        "{}",
+        stdout(&doctor)
+    );
     let refused = export(&install, beta.id).expect_err("exported without a keystore");
     assert!(
         refused.contains("does not exist, but the database has 1 accounts"),

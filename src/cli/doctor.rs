@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use whatsapi::config::Config;
 use whatsapi::crypto::{self, KeyFileError};
+use whatsapi::store::keystore::KeystoreFiles;
 use whatsapi::store::{self, keys, migrations};
 
 /// Below this much free space the data directory is a problem; below ten times as much, a warning.
@@ -91,6 +92,7 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
 
     if db_exists {
         check_database(&mut report, &db_path, key.as_ref());
+        check_keystore(&mut report, &db_path, &config.keystore_files());
     } else {
         report.line(
             Verdict::Warn,
@@ -175,6 +177,91 @@ fn check_database(report: &mut Report, db_path: &Path, key: Option<&crypto::Key>
         }
         Ok(lines) => report.line(Verdict::Fail, "integrity", lines.join("; ")),
         Err(e) => report.line(Verdict::Fail, "integrity", e.to_string()),
+    }
+}
+
+/// The keys a keystore file holds (account id and sealed key), read without creating or changing it.
+fn keystore_keys(path: &Path) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("SELECT account_id, sealed FROM data_keys ORDER BY account_id")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+fn check_keystore(report: &mut Report, db_path: &Path, files: &KeystoreFiles) {
+    let accounts: Vec<i64> = store::connect(db_path, whatsapi::config::Synchronous::Full, true)
+        .and_then(|conn| {
+            conn.prepare("SELECT id FROM accounts ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown = files.path.display();
+    if !files.path.exists() {
+        let verdict = if accounts.is_empty() {
+            Verdict::Warn
+        } else {
+            Verdict::Fail
+        };
+        return report.line(
+            verdict,
+            "keystore",
+            format!(
+                "{shown} does not exist; the database has {} accounts whose data keys belong there{}",
+                accounts.len(),
+                if accounts.is_empty() { " (the first start creates it)" } else { ": restore it or a mirror of it" }
+            ),
+        );
+    }
+    let keys = match keystore_keys(&files.path) {
+        Ok(keys) => keys,
+        Err(e) => {
+            return report.line(
+                Verdict::Fail,
+                "keystore",
+                format!("cannot read {shown}: {e}"),
+            );
+        }
+    };
+    report.line(
+        Verdict::Ok,
+        "keystore",
+        format!("{shown} ({} data keys)", keys.len()),
+    );
+    let keyless: Vec<String> = accounts
+        .iter()
+        .filter(|a| keys.binary_search_by_key(*a, |(id, _)| *id).is_err())
+        .map(i64::to_string)
+        .collect();
+    if !keyless.is_empty() {
+        report.line(
+            Verdict::Warn,
+            "data keys",
+            format!(
+                "accounts {} have no data key (deleted after this copy of the database was made); \
+                 `whatsapi account delete --account ID` removes their rows",
+                keyless.join(", ")
+            ),
+        );
+    }
+    for mirror in &files.mirrors {
+        let (verdict, detail) = match keystore_keys(mirror) {
+            Ok(copy) if copy == keys => (Verdict::Ok, "up to date".to_owned()),
+            Ok(_) => (
+                Verdict::Warn,
+                "differs from the keystore; the next start brings it up to date".to_owned(),
+            ),
+            Err(e) => (
+                Verdict::Warn,
+                format!("cannot be read ({e}); the server will not start until it can be written"),
+            ),
+        };
+        report.line(
+            verdict,
+            "keystore mirror",
+            format!("{}: {detail}", mirror.display()),
+        );
     }
 }
 

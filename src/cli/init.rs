@@ -19,12 +19,18 @@ pub struct InitArgs {
     /// The data directory the configuration should name.
     #[arg(long, value_name = "PATH", default_value = "/var/lib/whatsapi")]
     data_dir: PathBuf,
+    /// The keystore the configuration should name (outside the data directory; written by the server).
+    /// Default: beside the key file.
+    #[arg(long, value_name = "PATH")]
+    keystore: Option<PathBuf>,
 }
 
 /// The example configuration with the storage paths filled in.
-pub fn render_config(data_dir: &Path, key_file: &Path) -> Result<String> {
+pub fn render_config(data_dir: &Path, key_file: &Path, keystore: Option<&Path>) -> Result<String> {
     let quote = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
     let mut text = config::EXAMPLE.to_owned();
+    let keystore =
+        keystore.map(|path| ("# keystore = \"\"", format!("keystore = {}", quote(path))));
     for (line, value) in [
         (
             "# data_dir = \"./whatsapi-data\"",
@@ -34,7 +40,10 @@ pub fn render_config(data_dir: &Path, key_file: &Path) -> Result<String> {
             "# key_file = \"./whatsapi-master.key\"",
             format!("key_file = {}", quote(key_file)),
         ),
-    ] {
+    ]
+    .into_iter()
+    .chain(keystore)
+    {
         if !text.contains(line) {
             bail!("the built-in example configuration lacks the line {line:?}");
         }
@@ -48,12 +57,13 @@ pub fn run(args: InitArgs, config_file: Option<&Path>) -> Result<()> {
     let mut config = Config::default();
     config.storage.data_dir = args.data_dir.clone();
     config.storage.key_file = args.key_file.clone();
+    config.storage.keystore = args.keystore.clone().unwrap_or_default();
     config.validate()?;
 
     if config_file.exists() {
         println!("{} exists; left unchanged", config_file.display());
     } else {
-        let text = render_config(&args.data_dir, &args.key_file)?;
+        let text = render_config(&args.data_dir, &args.key_file, args.keystore.as_deref())?;
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -186,8 +186,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 report.integrity
             );
             println!(
-                "the master key is not in the backup: keep {} safe separately, the backup cannot be read without it",
-                config.storage.key_file.display()
+                "neither the master key nor the data keys are in the backup: it is read with {} and the keystore {} \
+                 (keep a copy of the key, and mirror the keystore with storage.keystore_mirrors)",
+                config.storage.key_file.display(),
+                config.keystore_files().path.display()
             );
         }
         Command::Purge(args) => purge::run(args, &load(&cli.config)?)?,
