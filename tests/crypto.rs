@@ -270,6 +270,8 @@ fn rotation_keeps_everything_readable_under_the_new_key_only() {
         .keyring()
         .phone_index(account, "15550001111")
         .unwrap();
+    let backup = fx.install.path("before-rotation.db");
+    whatsapi::store::backup::backup(&fx.install.db_path(), &backup).unwrap();
     let report = rotation::rotate(
         &fx.install.db_path(),
         &fx.install.key_file(),
@@ -298,6 +300,20 @@ fn rotation_keeps_everything_readable_under_the_new_key_only() {
         db.keyring().phone_index(account, "15550001111").unwrap(),
         index_before
     );
+    drop(db);
+    // A backup made before the rotation opens with the current key and keystore: it holds no data key of
+    // its own, and the keystore knows the key it was sealed with was replaced.
+    let restored = fx.install.path("restored/whatsapi.db");
+    std::fs::create_dir_all(restored.parent().unwrap()).unwrap();
+    std::fs::copy(&backup, &restored).unwrap();
+    let db = Db::open(
+        &restored,
+        &StoreOptions::default(),
+        new_key.clone(),
+        &keystore_files(&fx.install),
+    )
+    .unwrap();
+    assert_all_readable(&db, &fx.values);
     drop(db);
     // The old key no longer opens the database.
     std::fs::remove_file(fx.install.key_file()).unwrap();

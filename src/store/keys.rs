@@ -180,25 +180,36 @@ pub(crate) fn master_matches(conn: &Connection, master: &Key) -> rusqlite::Resul
     })
 }
 
-/// Refuses a key file that is not this database's, and a database left in the middle of a rotation.
-/// A new database is sealed with the given key.
-pub fn check_master_key(conn: &Connection, master: &Key, path: &Path) -> Result<(), OpenError> {
+/// Refuses a key file that is not this database's. A new database is sealed with the given key. A database sealed with a master key that a rotation has
+/// since replaced (a backup made before the rotation, restored) is taken over by the current key: it holds
+/// nothing else sealed with the master key, its data keys being in the keystore.
+pub fn check_master_key(
+    conn: &Connection,
+    master: &Key,
+    keystore: &Keystore,
+    path: &Path,
+) -> Result<(), OpenError> {
     let sqlite = |source| OpenError::Sqlite {
         path: path.display().to_string(),
         source,
     };
-    if rotation_pending(conn).map_err(sqlite)? {
-        return Err(OpenError::RotationPending);
-    }
+    let prepare = |e: Error| OpenError::Prepare {
+        path: path.display().to_string(),
+        message: e.detail(),
+    };
     match setting(conn, MASTER_CHECK).map_err(sqlite)? {
-        None => write_master_check(conn, master).map_err(|e| OpenError::Prepare {
-            path: path.display().to_string(),
-            message: format!("{e:?}"),
-        }),
+        None => write_master_check(conn, master).map_err(prepare),
         Some(check) => {
             let expected = Header::parse(&check).map(|h| h.key_id).unwrap_or(0);
             if master.open(&check_aad(), &check).is_ok() {
                 Ok(())
+            } else if keystore.is_retired_master(expected).map_err(prepare)? {
+                tracing::info!(
+                    "this database was sealed with the master key {expected:08x}, which a rotation replaced \
+                     (a backup made before it); it now uses the key {:08x}",
+                    master.id()
+                );
+                write_master_check(conn, master).map_err(prepare)
             } else {
                 Err(OpenError::WrongKey {
                     path: path.display().to_string(),
@@ -268,7 +279,6 @@ pub fn attach_keystore(
             .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
             .map_err(sqlite)?;
         if accounts > 0 {
-            let _ = std::fs::remove_file(&keystore.files().path);
             return Err(keystore_refused(
                 keystore,
                 format!(

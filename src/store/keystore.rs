@@ -63,6 +63,11 @@ const SCHEMA: &str = "
         sealed        BLOB NOT NULL,
         created_at    INTEGER NOT NULL
     ) STRICT;
+    -- Master keys replaced by a rotation: a database backed up before it still names one of them.
+    CREATE TABLE IF NOT EXISTS retired_master_keys (
+        key_id     INTEGER PRIMARY KEY,
+        retired_at INTEGER NOT NULL
+    ) STRICT;
     PRAGMA user_version = 1;";
 
 /// Opens a keystore file with the pragmas it needs: a rollback journal, so that at rest it is one file (easy
@@ -252,6 +257,24 @@ impl Keystore {
             tx.commit()?;
         }
         self.update_mirrors()
+    }
+
+    /// Records that a rotation replaced this master key (after its keys are resealed with the new one).
+    pub fn retire_master(&self, key_id: u32) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO retired_master_keys (key_id, retired_at) VALUES (?1, ?2)",
+            params![key_id, super::now_ms()],
+        )?;
+        self.update_mirrors()
+    }
+
+    /// Whether a rotation replaced this master key: a database naming it was backed up before the rotation.
+    pub fn is_retired_master(&self, key_id: u32) -> Result<bool> {
+        Ok(self.conn().query_row(
+            "SELECT count(*) FROM retired_master_keys WHERE key_id = ?1",
+            [key_id],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
     }
 
     /// Makes every mirror an exact copy of the keystore (keys deleted here are deleted there), each in one

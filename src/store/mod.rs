@@ -155,10 +155,21 @@ impl Db {
         let conn = connect(path, options.synchronous, false).map_err(OpenError::sqlite(path))?;
         prepare_new_file(&conn).map_err(OpenError::sqlite(path))?;
         migrations::run(&conn, path)?;
-        keys::check_master_key(&conn, &master, path)?;
+        if keys::rotation_pending(&conn).map_err(OpenError::sqlite(path))? {
+            return Err(OpenError::RotationPending);
+        }
         let keystore =
             Keystore::open(keystore).map_err(|e| OpenError::keystore(&keystore.path, &e))?;
-        keys::attach_keystore(&conn, &master, &keystore)?;
+        let checked = keys::check_master_key(&conn, &master, &keystore, path)
+            .and_then(|_| keys::attach_keystore(&conn, &master, &keystore));
+        if let Err(e) = checked {
+            // A keystore this start created must not stay behind empty: the next start would take it for
+            // the real one.
+            if keystore.created() && keystore.is_empty().unwrap_or(false) {
+                let _ = std::fs::remove_file(&keystore.files().path);
+            }
+            return Err(e);
+        }
         keystore
             .update_mirrors()
             .map_err(|e| OpenError::keystore(&keystore.files().path, &e))?;

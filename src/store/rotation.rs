@@ -145,6 +145,9 @@ impl Rotation {
 
     /// Moves the check value to the new key, clears the rotation mark and swaps the key files.
     pub fn finish(self, resealed: usize) -> Result<RotationReport> {
+        self.keystore
+            .retire_master(self.old.id())
+            .map_err(|e| anyhow::anyhow!(e.detail()))?;
         let tx = self.conn.unchecked_transaction()?;
         keys::write_master_check(&tx, &self.new)?;
         tx.execute("DELETE FROM settings WHERE name = ?1", [ROTATION_TARGET])?;
