@@ -64,19 +64,30 @@ struct Row {
     index: Vec<u8>,
 }
 
-/// The next rows after `after`, in id order: `sql` selects id, account, sealed number and index.
-fn page(conn: &Connection, sql: &str, after: i64) -> Result<Vec<Row>> {
-    Ok(conn
-        .prepare_cached(sql)?
-        .query_map(params![after, PAGE], |r| {
-            Ok(Row {
-                id: r.get(0)?,
-                account: AccountId(r.get(1)?),
-                sealed: r.get(2)?,
-                index: r.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?)
+/// Calls `each` for every row of `sql` (which selects id, account, sealed number and index after id ?1,
+/// in id order, at most ?2), a page at a time, so a large table is never held in memory.
+fn each_row(conn: &Connection, sql: &str, mut each: impl FnMut(Row) -> Result<()>) -> Result<()> {
+    let mut after = i64::MIN;
+    loop {
+        let rows: Vec<Row> = conn
+            .prepare_cached(sql)?
+            .query_map(params![after, PAGE], |r| {
+                Ok(Row {
+                    id: r.get(0)?,
+                    account: AccountId(r.get(1)?),
+                    sealed: r.get(2)?,
+                    index: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(last) = rows.last() else {
+            return Ok(());
+        };
+        after = last.id;
+        for row in rows {
+            each(row)?;
+        }
+    }
 }
 
 /// The number a row holds, opened with its account's key, and its new index; `None` when the account has
@@ -104,43 +115,27 @@ fn reindex(conn: &Connection, keyring: &Keyring) -> Result<Reindexed> {
     let mut done = Reindexed::default();
     // Old index -> new index, per account, for contacts that never had their number sealed.
     let mut moved: HashMap<(AccountId, Vec<u8>), Vec<u8>> = HashMap::new();
-    let mut after = i64::MIN;
-    loop {
-        let rows = page(
-            conn,
-            "SELECT id, account_id, recipient, recipient_index FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
-            after,
-        )?;
-        let Some(last) = rows.last() else { break };
-        after = last.id;
-        for row in rows {
+    each_row(
+        conn,
+        "SELECT id, account_id, recipient, recipient_index FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
+        |row| {
             let place = messages::recipient_place(row.account, MessageId(row.id));
             let Some((digits, index)) = number(keyring, &row, place)? else {
                 done.skipped += 1;
-                continue;
+                return Ok(());
             };
             conn.prepare_cached("UPDATE messages SET recipient_index = ?2 WHERE id = ?1")?
                 .execute(params![row.id, index])?;
-            moved.insert(
-                (
-                    row.account,
-                    keyring.master_phone_index(row.account, &digits),
-                ),
-                index,
-            );
+            let old = keyring.master_phone_index(row.account, &digits);
+            moved.insert((row.account, old), index);
             done.messages += 1;
-        }
-    }
-    let mut after = i64::MIN;
-    loop {
-        let rows = page(
-            conn,
-            "SELECT id, account_id, phone, phone_index FROM contacts WHERE id > ?1 ORDER BY id LIMIT ?2",
-            after,
-        )?;
-        let Some(last) = rows.last() else { break };
-        after = last.id;
-        for row in rows {
+            Ok(())
+        },
+    )?;
+    each_row(
+        conn,
+        "SELECT id, account_id, phone, phone_index FROM contacts WHERE id > ?1 ORDER BY id LIMIT ?2",
+        |row| {
             let place = contacts::place(row.account, row.id, "phone");
             let index = match number(keyring, &row, place)? {
                 Some((_, index)) => Some(index),
@@ -148,13 +143,14 @@ fn reindex(conn: &Connection, keyring: &Keyring) -> Result<Reindexed> {
             };
             let Some(index) = index else {
                 done.skipped += 1;
-                continue;
+                return Ok(());
             };
             conn.prepare_cached("UPDATE contacts SET phone_index = ?2 WHERE id = ?1")?
                 .execute(params![row.id, index])?;
             done.contacts += 1;
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(done)
 }
 
