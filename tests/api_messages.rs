@@ -133,6 +133,11 @@ fn an_idempotency_key_returns_the_first_answer_and_sends_once() {
     assert_eq!(first, second);
     assert_eq!(count(&install, "SELECT count(*) FROM messages"), 1);
     api.wait_for(first["id"].as_str().unwrap(), &["sent"]);
+    // The kept answer names the customer, so it is sealed like the message: the number is nowhere in the
+    // database file or its write-ahead log.
+    let mut bytes = std::fs::read(install.db_path()).unwrap();
+    bytes.extend(std::fs::read(install.data_dir().join("whatsapi.db-wal")).unwrap_or_default());
+    assert!(!bytes.windows(11).any(|w| w == b"96550001234"));
 }
 
 #[test]

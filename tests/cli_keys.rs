@@ -54,7 +54,7 @@ fn rotation_is_refused_while_the_server_runs_and_works_once_it_is_stopped() {
     let doctor = install.run(&["doctor"]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
 
-    // A backup made before the rotation needs the retired key, not the new one.
+    // The retired key no longer opens the database.
     std::fs::remove_file(install.key_file()).unwrap();
     std::fs::copy(retired[0].path(), install.key_file()).unwrap();
     let old_refused = exits_within_10s(install.command(&["serve"]));

@@ -362,32 +362,48 @@ fn doctor_names_a_missing_or_foreign_key() {
 }
 
 #[test]
-fn a_backup_restores_into_a_working_installation_with_its_key_only() {
+fn a_backup_restores_into_a_working_installation_with_its_key_and_keystore() {
     let install = Install::new();
     let server = install.serve();
+    let (api, _) = common::api::account(&install, &server, "owner@shop.test");
     let backup = install.path("nightly.db");
     let output = install.run(&["backup", backup.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
-    // The operator is reminded that the key is not inside.
-    assert!(
-        stdout(&output).contains(install.key_file().to_str().unwrap()),
-        "{}",
-        stdout(&output)
-    );
+    // The operator is reminded that the key and the keystore are not inside.
+    let keystore = install.key_file().with_extension("keystore");
+    for needed in [install.key_file(), keystore.clone()] {
+        assert!(
+            stdout(&output).contains(needed.to_str().unwrap()),
+            "{}",
+            stdout(&output)
+        );
+    }
     server.kill9();
 
-    // A new machine: the backup as its database, the old key copied beside it.
+    // A new machine: the backup as its database, the key copied beside it but not the keystore: refused,
+    // rather than started with the account's data unreadable.
     let restored = Install::new();
     std::fs::create_dir(restored.data_dir()).unwrap();
     std::fs::copy(&backup, restored.db_path()).unwrap();
     std::fs::copy(install.key_file(), restored.key_file()).unwrap();
+    let message = serve_refused(&restored);
+    assert!(
+        message.contains("keystore") && message.contains("does not exist"),
+        "{message}"
+    );
+    std::fs::copy(&keystore, restored.key_file().with_extension("keystore")).unwrap();
     let server = restored.serve();
     assert!(
         !server.log.contains("created a new master key"),
         "{}",
         server.log
     );
-    assert_eq!(server.get("/healthz").0, 200);
+    let (status, page) = common::api::Api {
+        base: server.url.clone(),
+        ..api
+    }
+    .call("GET", "/api/v1/connections", None, &[]);
+    assert_eq!(status, 200, "the restored API key works: {page}");
     server.kill9();
 
     // Without its key, the restored copy is refused rather than opened with a new one.

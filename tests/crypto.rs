@@ -271,7 +271,10 @@ fn rotation_keeps_everything_readable_under_the_new_key_only() {
         .phone_index(account, "15550001111")
         .unwrap();
     let backup = fx.install.path("before-rotation.db");
-    whatsapi::store::backup::backup(&fx.install.db_path(), &backup).unwrap();
+    {
+        let db = open_db(&fx.install).unwrap();
+        whatsapi::store::backup::backup(&fx.install.db_path(), &backup, db.keyring()).unwrap();
+    }
     let report = rotation::rotate(
         &fx.install.db_path(),
         &fx.install.key_file(),

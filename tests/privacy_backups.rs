@@ -87,13 +87,32 @@ fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
     let backup = install.path("before.db");
     let output = install.run(&["backup", backup.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
-    // The backup holds the accounts' rows, sealed, and no data key.
+    // The backup holds the accounts' rows, sealed, people and companies included, and no data key.
     let bytes = std::fs::read(&backup).unwrap();
-    assert!(contains(&bytes, alpha.company.as_bytes()));
     for key in [&alpha_key, &beta_key] {
         assert!(!contains(&bytes, key), "the backup holds a data key");
     }
-    assert!(!contains(&bytes, alpha.message_text.as_bytes()));
+    for clear in [
+        &alpha.company,
+        &alpha.owner_email,
+        &alpha.member_email,
+        &format!("Owner of {}", alpha.company),
+        &alpha.message_text,
+        &alpha.customer,
+    ] {
+        assert!(
+            !contains(&bytes, clear.as_bytes()),
+            "the backup holds {clear:?} in the clear"
+        );
+    }
+    let copy = rusqlite::Connection::open(&backup).unwrap();
+    assert_eq!(
+        copy.query_row("SELECT count(*) FROM sessions", [], |r| r.get::<_, i64>(0))
+            .unwrap(),
+        0,
+        "a backup brings no sign-in back"
+    );
+    drop(copy);
 
     delete_account(&install, alpha.id);
     let held = keystore_bytes(&keystore(&install));
@@ -135,6 +154,53 @@ fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
         server.log.contains("these accounts have no data key"),
         "{}",
         server.log
+    );
+    // The other account's people and company come back in the clear, the deleted one's stay sealed.
+    let db = rusqlite::Connection::open(restored.db_path()).unwrap();
+    let company = |id: i64| -> String {
+        db.query_row("SELECT company FROM accounts WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert_eq!(company(beta.id), beta.company);
+    let still_sealed: i64 = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM users WHERE account_id = ?1 AND (email LIKE 'sealed:%' OR name LIKE 'sealed:%'))
+                  + (SELECT count(*) FROM connections WHERE account_id = ?1 AND name LIKE 'sealed:%')
+                  + (SELECT count(*) FROM webhook_endpoints WHERE account_id = ?1 AND url LIKE 'sealed:%')
+                  + (SELECT count(*) FROM activity_log WHERE account_id = ?1 AND ip LIKE 'sealed:%')",
+            [beta.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(still_sealed, 0, "the restored account is not whole");
+    assert!(
+        company(alpha.id).starts_with("sealed:"),
+        "{}",
+        company(alpha.id)
+    );
+    let owner: String = db
+        .query_row(
+            "SELECT email FROM users WHERE account_id = ?1 AND role = 'owner'",
+            [alpha.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(owner.starts_with("sealed:"), "{owner}");
+    let login = privacy_support::Browser::new(&server).submit(
+        "/login",
+        "/login",
+        &[
+            ("email", &beta.owner_email),
+            ("password", privacy_support::PASSWORD),
+        ],
+    );
+    assert_eq!(
+        login.status,
+        303,
+        "the restored owner signs in: {}",
+        login.text()
     );
     let (status, page) = on(&server, &beta).call("GET", "/api/v1/messages", None, &[]);
     assert_eq!(status, 200, "{page}");
@@ -178,13 +244,13 @@ fn the_keystore_is_mirrored_and_a_lost_keystore_comes_back_from_its_mirror() {
     let doctor = install.run(&["doctor"]);
     assert!(!doctor.status.success());
     assert!(
-        stdout(&doctor).contains("does not exist; the database has 1 accounts"),
+        stdout(&doctor).contains("does not exist; the database has 1 account(s)"),
         "{}",
         stdout(&doctor)
     );
     let refused = export(&install, beta.id).expect_err("exported without a keystore");
     assert!(
-        refused.contains("does not exist, but the database has 1 accounts"),
+        refused.contains("does not exist, but the database has 1 account(s)"),
         "{refused}"
     );
     assert!(

@@ -66,8 +66,12 @@ pub(crate) async fn enqueue(
 ) -> Result<(Status, Value)> {
     let idempotency = IdempotencyKey(idempotency_key);
     if let Some(key) = idempotency.0.clone() {
+        let key_db = db.clone();
         let earlier = db
-            .read_async(move |conn| messages::idempotent_answer(conn, account, &key, now_ms()))
+            .read_async(move |conn| {
+                let data_key = key_db.keyring().data_key(account)?;
+                messages::idempotent_answer(conn, &data_key, account, &key, now_ms())
+            })
             .await?;
         if let Some((status, body)) = earlier {
             let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -126,17 +130,25 @@ pub(crate) async fn enqueue(
         "created_at": now,
         "customer_service_window": window.to_json(),
     });
-    let stored = answer.to_string();
-    let idempotency_key = idempotency.0;
+    let idempotency = match idempotency.0 {
+        Some(name) => Some((
+            name,
+            messages::seal_answer(&key, account, id, &answer.to_string())?,
+        )),
+        None => None,
+    };
+    let data_key = key.clone();
     let first = db
         .write_async(move |conn| {
             // Checked again inside the transaction: two requests with one key race to here.
-            if let Some(key) = &idempotency_key {
-                if let Some(earlier) = messages::idempotent_answer(conn, account, key, now)? {
+            if let Some((key, stored)) = &idempotency {
+                if let Some(earlier) =
+                    messages::idempotent_answer(conn, &data_key, account, key, now)?
+                {
                     return Ok(Some(earlier));
                 }
                 messages::insert(conn, &new)?;
-                messages::remember_answer(conn, account, key, id, 202, &stored, now)?;
+                messages::remember_answer(conn, account, key, id, 202, stored, now)?;
             } else {
                 messages::insert(conn, &new)?;
             }

@@ -208,7 +208,7 @@ fn check_keystore(report: &mut Report, db_path: &Path, files: &KeystoreFiles) {
             verdict,
             "keystore",
             format!(
-                "{shown} does not exist; the database has {} accounts whose data keys belong there{}",
+                "{shown} does not exist; the database has {} account(s) whose data keys belong there{}",
                 accounts.len(),
                 if accounts.is_empty() { " (the first start creates it)" } else { ": restore it or a mirror of it" }
             ),

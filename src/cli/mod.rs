@@ -175,8 +175,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup { path } => {
             let config = load(&cli.config)?;
             startup::check_data_dir_owner(&config)?;
+            if !config.db_path().is_file() {
+                anyhow::bail!("there is no database at {}", config.db_path().display());
+            }
+            // The store, for the data keys that seal the backup's directory.
+            let db = startup::open_store(&config, false)?;
             let started = std::time::Instant::now();
-            let report = store::backup::backup(&config.db_path(), &path)?;
+            let report = store::backup::backup(&config.db_path(), &path, db.keyring())?;
             println!(
                 "backup written to {} ({} pages, {} bytes) in {:.1?}; integrity check: {}",
                 path.display(),

@@ -282,7 +282,7 @@ pub fn attach_keystore(
             return Err(keystore_refused(
                 keystore,
                 format!(
-                    "it does not exist, but the database has {accounts} accounts whose data keys are in it; \
+                    "it does not exist, but the database has {accounts} account(s) whose data keys are in it; \
                      restore it (or a mirror of it) there, or point storage.keystore at it"
                 ),
             ));

@@ -6,7 +6,7 @@
 use super::AccountId;
 use super::connections::ConnectionId;
 use super::retention::Visible;
-use crate::crypto::Aad;
+use crate::crypto::{Aad, Key};
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -260,36 +260,71 @@ pub fn retry_at(
     Ok(())
 }
 
+/// Where the first answer to an Idempotency-Key is sealed: it names the customer's number.
+fn answer_place(account: AccountId, message: MessageId) -> Aad<'static> {
+    Aad {
+        account: account.0,
+        table: "idempotency_keys",
+        column: "response",
+        row: message.0,
+    }
+}
+
+pub fn seal_answer(
+    data_key: &Key,
+    account: AccountId,
+    message: MessageId,
+    response: &str,
+) -> Result<Vec<u8>> {
+    Ok(data_key.seal(&answer_place(account, message), response.as_bytes())?)
+}
+
 /// The first answer given to an Idempotency-Key, if any (keys are kept 24 hours).
 pub fn idempotent_answer(
     conn: &Connection,
+    data_key: &Key,
     account: AccountId,
     key: &str,
     now: i64,
 ) -> Result<Option<(u16, String)>> {
-    Ok(conn
-        .query_row(
-            "SELECT status, response FROM idempotency_keys WHERE account_id = ?1 AND key = ?2 AND created_at > ?3",
-            params![account.0, key, now - 24 * 3_600_000],
-            |r| Ok((r.get::<_, i64>(0)? as u16, r.get(1)?)),
-        )
-        .optional()?)
+    let found: Option<(i64, String, Option<Vec<u8>>, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT status, response, sealed_response, message_id FROM idempotency_keys
+             WHERE account_id = ?1 AND key = ?2 AND created_at > ?3",
+        )?
+        .query_row(params![account.0, key, now - 24 * 3_600_000], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((status, clear, sealed, message)) = found else {
+        return Ok(None);
+    };
+    let response = match (sealed, message) {
+        (Some(sealed), Some(message)) => {
+            let plain = data_key.open(&answer_place(account, MessageId(message)), &sealed)?;
+            String::from_utf8_lossy(&plain).into_owned()
+        }
+        _ => clear,
+    };
+    Ok(Some((status as u16, response)))
 }
 
+/// Keeps the first answer (sealed with `seal_answer`) to an Idempotency-Key.
 pub fn remember_answer(
     conn: &Connection,
     account: AccountId,
     key: &str,
     message: MessageId,
     status: u16,
-    response: &str,
+    sealed_response: &[u8],
     now: i64,
 ) -> Result<()> {
     conn.execute(
-        "INSERT INTO idempotency_keys (account_id, key, message_id, status, response, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (account_id, key) DO UPDATE SET message_id = ?3, status = ?4, response = ?5, created_at = ?6",
-        params![account.0, key, message.0, status, response, now],
+        "INSERT INTO idempotency_keys (account_id, key, message_id, status, response, sealed_response, created_at)
+         VALUES (?1, ?2, ?3, ?4, '', ?5, ?6)
+         ON CONFLICT (account_id, key) DO UPDATE SET message_id = ?3, status = ?4, response = '',
+                                                   sealed_response = ?5, created_at = ?6",
+        params![account.0, key, message.0, status, sealed_response, now],
     )?;
     Ok(())
 }

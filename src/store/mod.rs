@@ -174,6 +174,17 @@ impl Db {
             .update_mirrors()
             .map_err(|e| OpenError::keystore(&keystore.files().path, &e))?;
         let keyring = Keyring::new(master, keystore);
+        let unreadable =
+            backup::directory::unseal(&conn, &keyring).map_err(|e| OpenError::Prepare {
+                path: path.display().to_string(),
+                message: e.detail(),
+            })?;
+        if unreadable > 0 {
+            tracing::warn!(
+                values = unreadable,
+                "this restored backup holds people and companies of accounts deleted since; they stay sealed"
+            );
+        }
         reindex::run(&conn, &keyring).map_err(|e| OpenError::Prepare {
             path: path.display().to_string(),
             message: e.detail(),

@@ -1,4 +1,10 @@
-//! Online backups with SQLite's backup API: a consistent copy while the server keeps writing.
+//! Online backups with SQLite's backup API: a consistent copy while the server keeps writing, whose people
+//! directory is then sealed per account (see `directory`) and whose file is rewritten so nothing of what
+//! was sealed is left in the clear.
+
+pub mod directory;
+
+use super::keys::Keyring;
 
 use anyhow::{Context, Result, bail};
 use rusqlite::backup::{Backup, StepResult};
@@ -15,8 +21,8 @@ pub struct BackupReport {
     pub integrity: String,
 }
 
-/// Copies the live database at `source` to a new file `dest` and checks the copy.
-pub fn backup(source: &Path, dest: &Path) -> Result<BackupReport> {
+/// Copies the live database at `source` to a new file `dest`, seals its directory and checks the copy.
+pub fn backup(source: &Path, dest: &Path, keyring: &Keyring) -> Result<BackupReport> {
     if !source.is_file() {
         bail!("there is no database at {}", source.display());
     }
@@ -27,7 +33,7 @@ pub fn backup(source: &Path, dest: &Path) -> Result<BackupReport> {
         .mode(0o600)
         .open(dest)
         .with_context(|| format!("cannot create {} (it must not exist yet)", dest.display()))?;
-    let result = copy_and_check(source, dest);
+    let result = copy_and_check(source, dest, keyring);
     if result.is_err() {
         // A half-written or failed copy must not pass for a backup, nor block the next attempt.
         let _ = std::fs::remove_file(dest);
@@ -35,7 +41,7 @@ pub fn backup(source: &Path, dest: &Path) -> Result<BackupReport> {
     result
 }
 
-fn copy_and_check(source: &Path, dest: &Path) -> Result<BackupReport> {
+fn copy_and_check(source: &Path, dest: &Path, keyring: &Keyring) -> Result<BackupReport> {
     let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("cannot open {}", source.display()))?;
     src.busy_timeout(Duration::from_secs(10))?;
@@ -55,6 +61,11 @@ fn copy_and_check(source: &Path, dest: &Path) -> Result<BackupReport> {
             }
         }
     }
+    directory::seal(&dst, keyring)
+        .map_err(|e| anyhow::anyhow!("cannot seal the backup's directory: {}", e.detail()))?;
+    // VACUUM rewrites the file from its live content: the clear text the sealing replaced is not left in
+    // free pages or the write-ahead log.
+    dst.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
     let integrity: String = dst.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
     let pages: i64 = dst.query_row("PRAGMA page_count", [], |r| r.get(0))?;
     dst.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
