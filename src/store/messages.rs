@@ -287,7 +287,9 @@ pub fn idempotent_answer(
     key: &str,
     now: i64,
 ) -> Result<Option<(u16, String)>> {
-    let found: Option<(i64, String, Option<Vec<u8>>, Option<i64>)> = conn
+    // status, the answer in the clear (kept so before answers were sealed), sealed, message
+    type Kept = (i64, String, Option<Vec<u8>>, Option<i64>);
+    let found: Option<Kept> = conn
         .prepare_cached(
             "SELECT status, response, sealed_response, message_id FROM idempotency_keys
              WHERE account_id = ?1 AND key = ?2 AND created_at > ?3",
