@@ -7,7 +7,7 @@
 //! A restored backup is unsealed at its first start, for the accounts whose key the keystore still has; the
 //! others stay sealed.
 
-use crate::crypto::Aad;
+use crate::crypto::{Aad, Key};
 use crate::error::{Error, Result};
 use crate::store::AccountId;
 use crate::store::keys::{self, Keyring};
@@ -70,27 +70,48 @@ fn place(
     }
 }
 
-/// Every value of one column that belongs to an account: (rowid, account, value).
-fn values(
-    conn: &Connection,
-    table: &str,
-    owner: &str,
-    column: &str,
-) -> Result<Vec<(i64, AccountId, String)>> {
-    let sql = format!(
-        "SELECT rowid, {owner}, {column} FROM {table} WHERE {owner} IS NOT NULL AND {column} != ''"
-    );
-    Ok(conn
-        .prepare(&sql)?
-        .query_map([], |r| Ok((r.get(0)?, AccountId(r.get(1)?), r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?)
-}
+/// Rows read at a time.
+const PAGE: i64 = 1000;
 
-fn update(conn: &Connection, table: &str, column: &str, rowid: i64, value: &str) -> Result<()> {
-    conn.prepare_cached(&format!(
-        "UPDATE {table} SET {column} = ?2 WHERE rowid = ?1"
-    ))?
-    .execute(params![rowid, value])?;
+/// Calls `change` with every value of the sealed columns that belongs to an account, with the account's data
+/// key (`None`: destroyed) and where the value is; what it returns replaces the value. A page at a time, so
+/// a large activity log is never held in memory.
+fn rewrite(
+    conn: &Connection,
+    keyring: &Keyring,
+    mut change: impl FnMut(Option<&Key>, &Aad<'static>, &str) -> Result<Option<String>>,
+) -> Result<()> {
+    for &(table, owner, column, aad_table) in COLUMNS {
+        let select = format!(
+            "SELECT rowid, {owner}, {column} FROM {table}
+             WHERE rowid > ?1 AND {owner} IS NOT NULL AND {column} != '' ORDER BY rowid LIMIT ?2"
+        );
+        let update = format!("UPDATE {table} SET {column} = ?2 WHERE rowid = ?1");
+        let mut after = i64::MIN;
+        loop {
+            let rows: Vec<(i64, AccountId, String)> = conn
+                .prepare_cached(&select)?
+                .query_map(params![after, PAGE], |r| {
+                    Ok((r.get(0)?, AccountId(r.get(1)?), r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let Some(&(last, _, _)) = rows.last() else {
+                break;
+            };
+            after = last;
+            for (rowid, account, value) in rows {
+                let key = match keyring.data_key(account) {
+                    Ok(key) => Some(key),
+                    Err(Error::NotFound) => None,
+                    Err(e) => return Err(e),
+                };
+                let place = place(aad_table, column, account, rowid);
+                if let Some(new) = change(key.as_deref(), &place, &value)? {
+                    conn.prepare_cached(&update)?.execute(params![rowid, new])?;
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -99,21 +120,16 @@ fn update(conn: &Connection, table: &str, column: &str, rowid: i64, value: &str)
 pub fn seal(copy: &Connection, keyring: &Keyring) -> Result<()> {
     let tx = copy.unchecked_transaction()?;
     tx.execute_batch("DELETE FROM sessions; DELETE FROM one_time_tokens;")?;
-    for &(table, owner, column, aad_table) in COLUMNS {
-        for (rowid, account, value) in values(&tx, table, owner, column)? {
-            if value.starts_with(PREFIX) {
-                continue;
-            }
-            let sealed = match keyring.data_key(account) {
-                Ok(key) => hex::encode(
-                    key.seal(&place(aad_table, column, account, rowid), value.as_bytes())?,
-                ),
-                Err(Error::NotFound) => format!("destroyed:{rowid}"),
-                Err(e) => return Err(e),
-            };
-            update(&tx, table, column, rowid, &format!("{PREFIX}{sealed}"))?;
+    rewrite(&tx, keyring, |key, place, value| {
+        if value.starts_with(PREFIX) {
+            return Ok(None);
         }
-    }
+        let sealed = match key {
+            Some(key) => hex::encode(key.seal(place, value.as_bytes())?),
+            None => format!("destroyed:{}", place.row),
+        };
+        Ok(Some(format!("{PREFIX}{sealed}")))
+    })?;
     tx.execute(
         "INSERT INTO settings (name, value) VALUES (?1, x'01')
          ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -131,28 +147,19 @@ pub fn unseal(conn: &Connection, keyring: &Keyring) -> Result<u64> {
     }
     let tx = conn.unchecked_transaction()?;
     let mut still_sealed = 0;
-    for &(table, owner, column, aad_table) in COLUMNS {
-        for (rowid, account, value) in values(&tx, table, owner, column)? {
-            let Some(sealed) = value.strip_prefix(PREFIX) else {
-                continue;
-            };
-            let opened = match keyring.data_key(account) {
-                Ok(key) => hex::decode(sealed)
-                    .ok()
-                    .and_then(|bytes| {
-                        key.open(&place(aad_table, column, account, rowid), &bytes)
-                            .ok()
-                    })
-                    .and_then(|plain| String::from_utf8(plain.to_vec()).ok()),
-                Err(Error::NotFound) => None,
-                Err(e) => return Err(e),
-            };
-            match opened {
-                Some(plain) => update(&tx, table, column, rowid, &plain)?,
-                None => still_sealed += 1,
-            }
+    rewrite(&tx, keyring, |key, place, value| {
+        let Some(sealed) = value.strip_prefix(PREFIX) else {
+            return Ok(None);
+        };
+        let opened = key.and_then(|key| {
+            let plain = key.open(place, &hex::decode(sealed).ok()?).ok()?;
+            String::from_utf8(plain.to_vec()).ok()
+        });
+        if opened.is_none() {
+            still_sealed += 1;
         }
-    }
+        Ok(opened)
+    })?;
     tx.execute("DELETE FROM settings WHERE name = ?1", [MARK])?;
     tx.commit()?;
     Ok(still_sealed)
