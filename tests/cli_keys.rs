@@ -23,6 +23,9 @@ fn rotation_is_refused_while_the_server_runs_and_works_once_it_is_stopped() {
         "the key file was left alone"
     );
     assert_eq!(server.get("/healthz").0, 200);
+    let backup = install.path("before-rotation.db");
+    let output = install.run(&["backup", backup.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
     drop(server);
 
     let rotated = install.run(&["keys", "rotate"]);
@@ -53,6 +56,26 @@ fn rotation_is_refused_while_the_server_runs_and_works_once_it_is_stopped() {
     drop(server);
     let doctor = install.run(&["doctor"]);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
+
+    // A backup made before the rotation is restored: the doctor and the server take it with the new key.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", install.db_path().display()));
+    }
+    std::fs::copy(&backup, install.db_path()).unwrap();
+    let doctor = install.run(&["doctor"]);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    assert!(
+        stdout(&doctor).contains("which a rotation replaced"),
+        "{}",
+        stdout(&doctor)
+    );
+    let server = install.serve();
+    assert_eq!(server.get("/healthz").0, 200);
+    drop(server);
+    assert!(
+        stdout(&install.run(&["doctor"])).contains("the key file opens this database"),
+        "the restored database is not sealed with the new key"
+    );
 
     // The retired key no longer opens the database.
     std::fs::remove_file(install.key_file()).unwrap();

@@ -247,12 +247,11 @@ fn data_keys_are_sealed_with_the_master_key() {
     let db = open_db(&fx.install).unwrap();
     assert_all_readable(&db, &fx.values);
     let keystore = db.keyring().keystore();
-    let accounts = keystore.accounts().unwrap();
-    assert_eq!(accounts.len(), 2);
-    for account in accounts {
-        let sealed = keystore.get(account).unwrap().unwrap().sealed;
+    let keys = keystore.known().unwrap().keys;
+    assert_eq!(keys.len(), 2);
+    for sealed in keys.values() {
         assert_eq!(
-            crypto::Header::parse(&sealed).unwrap().key_id,
+            crypto::Header::parse(sealed).unwrap().key_id,
             db.keyring().master_id()
         );
     }

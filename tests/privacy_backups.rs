@@ -53,6 +53,27 @@ fn delete_account(install: &Install, account: i64) {
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
+/// A new account made from the command line; its id.
+fn new_account(install: &Install, company: &str, tag: &str) -> i64 {
+    let email = format!("owner@{tag}.test");
+    common::api::with_password(
+        install,
+        &[
+            "account",
+            "create",
+            "--company",
+            company,
+            "--name",
+            "Owner",
+            "--email",
+            &email,
+            "--password-stdin",
+        ],
+    )
+    .parse()
+    .unwrap()
+}
+
 /// `whatsapi export` of one account; the document on success, the error otherwise.
 fn export(install: &Install, account: i64) -> Result<String, String> {
     let out = install.path(&format!("export-{account}-{}.json", std::process::id()));
@@ -114,6 +135,9 @@ fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
     );
     drop(copy);
 
+    // An account created after the backup: its key is in the keystore, its rows are not in the backup.
+    let gamma = new_account(&install, "Gamma Goods", "gamma");
+    let gamma_key = sealed_key(&keystore(&install), gamma);
     delete_account(&install, alpha.id);
     let held = keystore_bytes(&keystore(&install));
     assert!(
@@ -205,6 +229,26 @@ fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
     let (status, page) = on(&server, &beta).call("GET", "/api/v1/messages", None, &[]);
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["data"][0]["message"]["body"], beta.message_text);
+    drop(server);
+
+    // The deleted account's rows go too, confirmed by its id: its name and its owner's address are sealed
+    // for good, so no confirmation can be sent.
+    let mails = privacy_support::emails(&restored).len();
+    let deleted = privacy_support::delete_with_stdin(&restored, alpha.id, &alpha.id.to_string());
+    assert!(deleted.status.success(), "{}", stderr(&deleted));
+    assert!(
+        stdout(&deleted).contains("no confirmation was sent"),
+        "{}",
+        stdout(&deleted)
+    );
+    assert_eq!(privacy_support::emails(&restored).len(), mails);
+    assert!(!stdout(&restored.run(&["doctor"])).contains("have no data key"));
+
+    // The backup's id counter is behind the keystore: a new account does not take the id (and the key) of
+    // the one created after the backup.
+    let delta = new_account(&restored, "Delta Dairy", "delta");
+    assert!(delta > gamma, "account id {delta} handed out again");
+    assert_eq!(sealed_key(&keystore(&install), gamma), gamma_key);
 }
 
 #[test]
@@ -218,6 +262,8 @@ fn the_keystore_is_mirrored_and_a_lost_keystore_comes_back_from_its_mirror() {
     ));
     let server = serve(&install);
     let alpha = business(&install, &server, "Alpha Trading", "alpha");
+    let stale = install.path("stale.keystore");
+    std::fs::copy(keystore(&install), &stale).unwrap();
     let beta = business(&install, &server, "Beta Bakery", "beta");
     settle(&install);
     let alpha_key = sealed_key(&mirror, alpha.id);
@@ -237,6 +283,35 @@ fn the_keystore_is_mirrored_and_a_lost_keystore_comes_back_from_its_mirror() {
         stdout(&doctor).contains("up to date"),
         "{}",
         stdout(&doctor)
+    );
+
+    // An older copy of the keystore put back (it lacks beta's key and still holds alpha's): nothing
+    // starts on it, which would copy it over the mirror and lose beta's key.
+    std::fs::copy(&stale, keystore(&install)).unwrap();
+    let refused = export(&install, beta.id).expect_err("exported with an old keystore");
+    let ahead = format!("[{}, {}]", beta.id, alpha.id);
+    assert!(
+        refused.contains("is older than its mirror") && refused.contains(&ahead),
+        "{refused}"
+    );
+    let doctor = install.run(&["doctor"]);
+    assert!(!doctor.status.success());
+    assert!(
+        stdout(&doctor).contains(&format!("a newer deletion for the accounts {ahead}")),
+        "{}",
+        stdout(&doctor)
+    );
+    assert!(contains(
+        &keystore_bytes(&mirror),
+        &sealed_key(&mirror, beta.id)
+    ));
+
+    // A keystore file left empty is refused too.
+    std::fs::write(keystore(&install), b"").unwrap();
+    let refused = export(&install, beta.id).expect_err("exported with an empty keystore");
+    assert!(
+        refused.contains("it is empty, but the database has 1 account(s)"),
+        "{refused}"
     );
 
     // The keystore's disk is lost: nothing starts on an empty keystore (that would lose every account) ...
@@ -290,6 +365,13 @@ fn a_database_that_still_holds_its_data_keys_moves_them_to_the_keystore() {
     .unwrap();
     drop(db);
     std::fs::remove_file(keystore(&install)).unwrap();
+    let doctor = install.run(&["doctor"]);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    assert!(
+        stdout(&doctor).contains("the next start moves them"),
+        "{}",
+        stdout(&doctor)
+    );
 
     let server = serve(&install);
     assert_eq!(sealed_key(&keystore(&install), alpha.id), sealed);

@@ -8,12 +8,11 @@ mod privacy_support;
 
 use common::{Install, Server, stderr, stdout};
 use privacy_support::{
-    Browser, Business, MEMBER_PASSWORD, PASSWORD, business, count, emails, open, rows_of, settle,
+    Browser, Business, MEMBER_PASSWORD, PASSWORD, business, count, delete_with_stdin, emails, open,
+    rows_of, settle,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn two_businesses() -> (Install, Server, Business, Business) {
@@ -151,23 +150,6 @@ fn the_owner_deletes_the_account_and_nothing_of_it_is_left() {
             "SELECT count(*) FROM activity_log WHERE action = 'account_deleted' AND account_id IS NULL"
         ) == 1
     );
-}
-
-fn delete_with_stdin(install: &Install, account: i64, answer: &str) -> std::process::Output {
-    let mut child = install
-        .command(&["account", "delete", "--account", &account.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{answer}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]

@@ -2,11 +2,12 @@
 //! It only reads: it never creates a key, a database or a directory.
 
 use anyhow::Result;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::ExitCode;
 use whatsapi::config::Config;
 use whatsapi::crypto::{self, KeyFileError};
-use whatsapi::store::keystore::KeystoreFiles;
+use whatsapi::store::keystore::{KeystoreFiles, Known};
 use whatsapi::store::{self, keys, migrations};
 
 /// Below this much free space the data directory is a problem; below ten times as much, a warning.
@@ -90,9 +91,18 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
         }
     };
 
+    let keystore_files = config.keystore_files();
+    let keystore = keystore_files
+        .path
+        .exists()
+        .then(|| Known::read_file(&keystore_files.path));
     if db_exists {
-        check_database(&mut report, &db_path, key.as_ref());
-        check_keystore(&mut report, &db_path, &config.keystore_files());
+        let retired = match &keystore {
+            Some(Ok(known)) => known.retired_masters.clone(),
+            _ => Default::default(),
+        };
+        check_database(&mut report, &db_path, key.as_ref(), &retired);
+        check_keystore(&mut report, &db_path, &keystore_files, keystore);
     } else {
         report.line(
             Verdict::Warn,
@@ -107,7 +117,13 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
     Ok(verdict(&report))
 }
 
-fn check_database(report: &mut Report, db_path: &Path, key: Option<&crypto::Key>) {
+/// `retired`: master keys a rotation replaced, which a restored backup may still name.
+fn check_database(
+    report: &mut Report,
+    db_path: &Path,
+    key: Option<&crypto::Key>,
+    retired: &BTreeSet<u32>,
+) {
     let conn = match store::connect(db_path, whatsapi::config::Synchronous::Full, true) {
         Ok(conn) => conn,
         Err(e) => {
@@ -152,6 +168,15 @@ fn check_database(report: &mut Report, db_path: &Path, key: Option<&crypto::Key>
             Ok(Some(expected)) if expected == key.id() => {
                 report.line(Verdict::Ok, "key match", "the key file opens this database")
             }
+            Ok(Some(expected)) if retired.contains(&expected) => report.line(
+                Verdict::Ok,
+                "key match",
+                format!(
+                    "a backup sealed with the key {expected:08x}, which a rotation replaced: the next start \
+                     seals it with {:08x}",
+                    key.id()
+                ),
+            ),
             Ok(Some(expected)) => report.line(
                 Verdict::Fail,
                 "key match",
@@ -180,88 +205,147 @@ fn check_database(report: &mut Report, db_path: &Path, key: Option<&crypto::Key>
     }
 }
 
-/// The keys a keystore file holds (account id and sealed key), read without creating or changing it.
-fn keystore_keys(path: &Path) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
-    let conn =
-        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt = conn.prepare("SELECT account_id, sealed FROM data_keys ORDER BY account_id")?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
-}
-
-fn check_keystore(report: &mut Report, db_path: &Path, files: &KeystoreFiles) {
-    let accounts: Vec<i64> = store::connect(db_path, whatsapi::config::Synchronous::Full, true)
+fn check_keystore(
+    report: &mut Report,
+    db_path: &Path,
+    files: &KeystoreFiles,
+    keystore: Option<rusqlite::Result<Known>>,
+) {
+    let database = store::connect(db_path, whatsapi::config::Synchronous::Full, true);
+    let keys_in_database = database.as_ref().is_ok_and(|conn| {
+        conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'data_keys'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(false)
+    });
+    let accounts: i64 = database
+        .as_ref()
+        .ok()
         .and_then(|conn| {
-            conn.prepare("SELECT id FROM accounts ORDER BY id")?
-                .query_map([], |r| r.get(0))?
-                .collect()
+            conn.query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+                .ok()
         })
-        .unwrap_or_default();
+        .unwrap_or(0);
     let shown = files.path.display();
-    if !files.path.exists() {
-        let verdict = if accounts.is_empty() {
-            Verdict::Warn
-        } else {
-            Verdict::Fail
-        };
+    if keys_in_database {
         return report.line(
-            verdict,
+            Verdict::Ok,
             "keystore",
             format!(
-                "{shown} does not exist; the database has {} account(s) whose data keys belong there{}",
-                accounts.len(),
-                if accounts.is_empty() { " (the first start creates it)" } else { ": restore it or a mirror of it" }
+                "the data keys are still in the database (made before the keystore): the next start moves \
+                 them to {shown}"
             ),
         );
     }
-    let keys = match keystore_keys(&files.path) {
-        Ok(keys) => keys,
-        Err(e) => {
+    let known = match keystore {
+        None if accounts == 0 => {
+            return report.line(
+                Verdict::Warn,
+                "keystore",
+                format!("{shown} does not exist yet (the first start creates it)"),
+            );
+        }
+        None => {
+            return report.line(
+                Verdict::Fail,
+                "keystore",
+                format!(
+                    "{shown} does not exist; the database has {accounts} account(s) whose data keys belong \
+                     there: restore it or a mirror of it"
+                ),
+            );
+        }
+        Some(Err(e)) => {
             return report.line(
                 Verdict::Fail,
                 "keystore",
                 format!("cannot read {shown}: {e}"),
             );
         }
+        Some(Ok(known)) => known,
     };
+    if known.knows_nothing() && accounts > 0 {
+        return report.line(
+            Verdict::Fail,
+            "keystore",
+            format!(
+                "{shown} is empty, but the database has {accounts} account(s) whose data keys belong there: \
+                 restore it or a mirror of it"
+            ),
+        );
+    }
     report.line(
         Verdict::Ok,
         "keystore",
-        format!("{shown} ({} data keys)", keys.len()),
+        format!(
+            "{shown} ({} data keys, {} destroyed)",
+            known.keys.len(),
+            known.destroyed.len()
+        ),
     );
-    let keyless: Vec<String> = accounts
-        .iter()
-        .filter(|a| keys.binary_search_by_key(*a, |(id, _)| *id).is_err())
-        .map(i64::to_string)
-        .collect();
+    let keyless = database
+        .as_ref()
+        .ok()
+        .and_then(|conn| keys::accounts_without_key(conn, &known).ok())
+        .unwrap_or_default();
     if !keyless.is_empty() {
+        let ids: Vec<String> = keyless.iter().map(|a| a.0.to_string()).collect();
         report.line(
             Verdict::Warn,
             "data keys",
             format!(
                 "accounts {} have no data key (deleted after this copy of the database was made); \
                  `whatsapi account delete --account ID` removes their rows",
-                keyless.join(", ")
+                ids.join(", ")
             ),
         );
     }
     for mirror in &files.mirrors {
-        let (verdict, detail) = match keystore_keys(mirror) {
-            Ok(copy) if copy == keys => (Verdict::Ok, "up to date".to_owned()),
-            Ok(_) => (
-                Verdict::Warn,
-                "differs from the keystore; the next start brings it up to date".to_owned(),
-            ),
-            Err(e) => (
-                Verdict::Warn,
-                format!("cannot be read ({e}); the server will not start until it can be written"),
-            ),
-        };
+        let (verdict, detail) = check_mirror(mirror, &known);
         report.line(
             verdict,
             "keystore mirror",
             format!("{}: {detail}", mirror.display()),
         );
+    }
+}
+
+/// A mirror is the keystore's copy: behind it is fine (the next start brings it up to date), ahead of it
+/// means the keystore is an older copy, and the server refuses to start.
+fn check_mirror(mirror: &Path, keystore: &Known) -> (Verdict, String) {
+    if !mirror.exists() {
+        return match mirror.parent().is_some_and(Path::is_dir) {
+            true => (
+                Verdict::Ok,
+                "does not exist yet (the next start creates it)".to_owned(),
+            ),
+            false => (
+                Verdict::Fail,
+                "its directory does not exist: the server will not start".to_owned(),
+            ),
+        };
+    }
+    match Known::read_file(mirror) {
+        Ok(copy) if &copy == keystore => (Verdict::Ok, "up to date".to_owned()),
+        Ok(copy) => match copy.ahead_of(keystore) {
+            ahead if ahead.is_empty() => (
+                Verdict::Warn,
+                "behind the keystore: the next start brings it up to date".to_owned(),
+            ),
+            ahead => (
+                Verdict::Fail,
+                format!(
+                    "has a newer key or a newer deletion for the accounts {ahead:?}: the keystore is an \
+                     older copy and the server will not start; if the mirror is right, copy it over the keystore"
+                ),
+            ),
+        },
+        Err(e) => (
+            Verdict::Fail,
+            format!("cannot be read ({e}): the server will not start until it can"),
+        ),
     }
 }
 

@@ -155,27 +155,36 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
     let Some(found) = db.read(|conn| accounts::find(conn, account))? else {
         bail!("there is no account {}", account.0);
     };
+    // An account restored from a backup made before it was deleted has no data key: its name and its
+    // owner's address are sealed for good, so it is confirmed by its id and no email can be sent.
+    let keyless = matches!(db.keyring().data_key(account), Err(Error::NotFound));
+    let (name, confirmation, asked) = if keyless {
+        (
+            "(no data key: sealed)".to_owned(),
+            account.0.to_string(),
+            "its id",
+        )
+    } else {
+        (found.company.clone(), found.company, "the company name")
+    };
     let holding = db.read(|conn| erasure::count_account_rows(conn, account))?;
     eprintln!(
-        "account {} \"{}\" holds {} rows:",
+        "account {} \"{name}\" holds {} rows:",
         account.0,
-        found.company,
         holding.total()
     );
     for (table, rows) in holding.iter() {
         eprintln!("  {table:<20} {rows:>10}");
     }
     if !args.yes {
-        eprint!(
-            "This deletes all of it for good. Type the company name to confirm (or run with --yes): "
-        );
+        eprint!("This deletes all of it for good. Type {asked} to confirm (or run with --yes): ");
         std::io::stderr().flush()?;
         let mut line = String::new();
         std::io::stdin()
             .lock()
             .read_line(&mut line)
             .context("cannot read the confirmation")?;
-        if line.trim() != found.company {
+        if line.trim() != confirmation {
             bail!("not confirmed: nothing was deleted");
         }
     }
@@ -188,17 +197,29 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
         println!("  {table:<20} {rows:>10}");
     }
     println!(
-        "account {} \"{}\" was deleted with all of its data ({} rows in {} transactions); its data key is destroyed",
+        "account {} \"{name}\" was deleted with all of its data ({} rows in {} transactions); its data key is destroyed",
         account.0,
-        deleted.stopped.company,
         deleted.deleted.total(),
         deleted.batches
     );
-    if let Some((email, locale)) = &deleted.stopped.owner {
-        let lang = Lang::from_code(locale).unwrap_or(Lang::En);
-        let mailer = Mailer::new(config)?;
-        whatsapi::notify::account_deleted_blocking(&mailer, lang, email, &deleted.stopped.company);
-        println!("a confirmation was sent to the owner, {email}");
+    match &deleted.stopped.owner {
+        Some(_) if keyless => {
+            println!(
+                "no confirmation was sent: the owner's address was sealed with the destroyed key"
+            )
+        }
+        Some((email, locale)) => {
+            let lang = Lang::from_code(locale).unwrap_or(Lang::En);
+            let mailer = Mailer::new(config)?;
+            whatsapi::notify::account_deleted_blocking(
+                &mailer,
+                lang,
+                email,
+                &deleted.stopped.company,
+            );
+            println!("a confirmation was sent to the owner, {email}");
+        }
+        None => {}
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Account data keys, sealed with the master key, and the check that the key file belongs to this database.
 
-use super::keystore::{Keystore, SealedKey};
+use super::keystore::{Keystore, Known, SealedKey};
 use super::{AccountId, OpenError};
 use crate::crypto::{Aad, CryptoError, Header, Key};
 use crate::error::{Error, Result};
@@ -229,9 +229,9 @@ fn keystore_refused(keystore: &Keystore, message: String) -> OpenError {
     }
 }
 
-/// Makes the keystore this database's: moves the data keys out of a database that still holds them (made
-/// before the keystore existed), and refuses a keystore that cannot be this database's (a new, empty one
-/// while the database has accounts; one sealed with another master key).
+/// Makes the keystore this database's: refuses a keystore that cannot be this database's (sealed with
+/// another master key; empty while the database has accounts), moves the data keys out of a database that
+/// still holds them (made before the keystore existed), and keeps account ids from being handed out again.
 pub fn attach_keystore(
     conn: &Connection,
     master: &Key,
@@ -239,70 +239,12 @@ pub fn attach_keystore(
 ) -> Result<(), OpenError> {
     let sqlite = |e: rusqlite::Error| keystore_refused(keystore, e.to_string());
     let internal = |e: Error| OpenError::keystore(&keystore.files().path, &e);
-    let in_database: bool = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'data_keys'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sqlite)?;
-    if in_database {
-        // Only into a keystore that has no keys yet: a backup from before the keystore, restored later, must
-        // not bring back the keys of accounts deleted since.
-        if keystore.is_empty().map_err(internal)? {
-            let rows: Vec<(SealedKey, u32)> = conn
-                .prepare("SELECT account_id, master_key_id, sealed, key_id FROM data_keys")
-                .and_then(|mut stmt| {
-                    stmt.query_map([], |r| {
-                        Ok((
-                            SealedKey {
-                                account: AccountId(r.get(0)?),
-                                master_key_id: r.get(1)?,
-                                sealed: r.get(2)?,
-                            },
-                            r.get(3)?,
-                        ))
-                    })?
-                    .collect()
-                })
-                .map_err(sqlite)?;
-            keystore.insert(&rows).map_err(internal)?;
-            if !rows.is_empty() {
-                tracing::info!(keys = rows.len(), keystore = %keystore.files().path.display(), "moved the data keys out of the database into the keystore");
-            }
-        }
-        // With secure_delete the dropped table's pages are overwritten; the maintenance job returns them.
-        conn.execute_batch("DROP TABLE data_keys; PRAGMA wal_checkpoint(TRUNCATE);")
-            .map_err(sqlite)?;
-    } else if keystore.created() {
-        let accounts: i64 = conn
-            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
-            .map_err(sqlite)?;
-        if accounts > 0 {
-            return Err(keystore_refused(
-                keystore,
-                format!(
-                    "it does not exist, but the database has {accounts} account(s) whose data keys are in it; \
-                     restore it (or a mirror of it) there, or point storage.keystore at it"
-                ),
-            ));
-        }
-    }
-    let keyless = accounts_without_key(conn, keystore).map_err(internal)?;
-    if !keyless.is_empty() {
-        tracing::warn!(
-            accounts = ?keyless.iter().map(|a| a.0).collect::<Vec<_>>(),
-            "these accounts have no data key: they were deleted after this copy of the database was made, and \
-             what they hold cannot be read; `whatsapi account delete --account ID` removes their rows"
-        );
-    }
-    // The keys are sealed with this master key, and open with it; otherwise the keystore is another's.
-    if !keystore.is_empty().map_err(internal)? {
-        let opens = match keystore.first_sealed_with(master.id()).map_err(internal)? {
-            Some(key) => unseal_data_key(master, key.account, &key.sealed).is_ok(),
-            None => false,
-        };
-        if !opens {
+    let known = keystore.known().map_err(internal)?;
+    // Checked before anything is moved or dropped: a keystore sealed with another master key is another
+    // installation's.
+    if !known.keys.is_empty() {
+        let key = keystore.first_sealed_with(master.id()).map_err(internal)?;
+        if key.is_none_or(|key| unseal_data_key(master, key.account, &key.sealed).is_err()) {
             return Err(keystore_refused(
                 keystore,
                 format!(
@@ -312,20 +254,110 @@ pub fn attach_keystore(
             ));
         }
     }
+    let knows_nothing = known.knows_nothing();
+    let in_database: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'data_keys'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sqlite)?;
+    if in_database {
+        // Only into a keystore that never held a key: a backup from before the keystore, restored later,
+        // must not bring back the keys of accounts deleted since.
+        if knows_nothing {
+            move_keys_out(conn, keystore)?;
+        }
+        // With secure_delete the dropped table's pages are overwritten; the maintenance job returns them.
+        conn.execute_batch("DROP TABLE data_keys; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(sqlite)?;
+    } else if knows_nothing {
+        let accounts: i64 = conn
+            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+            .map_err(sqlite)?;
+        if accounts > 0 {
+            let state = if keystore.created() {
+                "it does not exist"
+            } else {
+                "it is empty"
+            };
+            return Err(keystore_refused(
+                keystore,
+                format!(
+                    "{state}, but the database has {accounts} account(s) whose data keys are in it; \
+                     restore it (or a mirror of it) there, or point storage.keystore at it"
+                ),
+            ));
+        }
+    }
+    let keyless = accounts_without_key(conn, &known).map_err(sqlite)?;
+    if !keyless.is_empty() {
+        tracing::warn!(
+            accounts = ?keyless.iter().map(|a| a.0).collect::<Vec<_>>(),
+            "these accounts have no data key: they were deleted after this copy of the database was made, and \
+             what they hold cannot be read; `whatsapi account delete --account ID` removes their rows"
+        );
+    }
+    keep_account_ids_unique(conn, keystore).map_err(internal)
+}
+
+fn move_keys_out(conn: &Connection, keystore: &Keystore) -> Result<(), OpenError> {
+    let rows: Vec<(SealedKey, u32)> = conn
+        .prepare("SELECT account_id, master_key_id, sealed, key_id FROM data_keys")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| {
+                Ok((
+                    SealedKey {
+                        account: AccountId(r.get(0)?),
+                        master_key_id: r.get(1)?,
+                        sealed: r.get(2)?,
+                    },
+                    r.get(3)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(|e| keystore_refused(keystore, e.to_string()))?;
+    keystore
+        .insert(&rows)
+        .map_err(|e| OpenError::keystore(&keystore.files().path, &e))?;
+    if !rows.is_empty() {
+        tracing::info!(keys = rows.len(), keystore = %keystore.files().path.display(), "moved the data keys out of the database into the keystore");
+    }
+    Ok(())
+}
+
+/// Raises the accounts' id counter above every account the keystore ever held a key of. A restored backup's
+/// counter is behind: a new account would take the id (and the keystore entry) of one created after the
+/// backup was made.
+fn keep_account_ids_unique(conn: &Connection, keystore: &Keystore) -> Result<()> {
+    if let Some(highest) = keystore.highest_account()? {
+        conn.execute(
+            "INSERT INTO sqlite_sequence (name, seq)
+             SELECT 'accounts', ?1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'accounts')",
+            [highest.0],
+        )?;
+        conn.execute(
+            "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'accounts' AND seq < ?1",
+            [highest.0],
+        )?;
+    }
     Ok(())
 }
 
 /// Accounts of the database whose data key is not in the keystore: deleted after this copy of the database
 /// was made (or while their deletion was interrupted). What they hold that is sealed cannot be read.
-pub fn accounts_without_key(conn: &Connection, keystore: &Keystore) -> Result<Vec<AccountId>> {
-    let with_key: std::collections::HashSet<AccountId> = keystore.accounts()?.into_iter().collect();
+pub fn accounts_without_key(
+    conn: &Connection,
+    keystore: &Known,
+) -> rusqlite::Result<Vec<AccountId>> {
     let accounts: Vec<AccountId> = conn
         .prepare("SELECT id FROM accounts ORDER BY id")?
         .query_map([], |r| r.get(0).map(AccountId))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(accounts
         .into_iter()
-        .filter(|a| !with_key.contains(a))
+        .filter(|a| !keystore.keys.contains_key(&a.0))
         .collect())
 }
 

@@ -15,6 +15,7 @@
 use crate::error::{Error, Result};
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -68,10 +69,18 @@ const SCHEMA: &str = "
         key_id     INTEGER PRIMARY KEY,
         retired_at INTEGER NOT NULL
     ) STRICT;
+    -- Accounts whose key was destroyed. With them the keystore knows every account id it ever held: an id
+    -- is never handed out again, and a copy of the keystore older than its mirror is told apart.
+    CREATE TABLE IF NOT EXISTS destroyed_keys (
+        account_id   INTEGER PRIMARY KEY,
+        destroyed_at INTEGER NOT NULL
+    ) STRICT;
     PRAGMA user_version = 1;";
 
 /// Opens a keystore file with the pragmas it needs: a rollback journal, so that at rest it is one file (easy
-/// to mirror and to reason about), and secure_delete, so a deleted key is overwritten in the file.
+/// to mirror and to reason about), and secure_delete, so a deleted key is overwritten in the file. (The
+/// journal held the page for the moment of the transaction; it is then removed like any deleted file, its
+/// disk blocks freed, not overwritten.)
 fn connect(path: &Path, create: bool) -> rusqlite::Result<Connection> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if create {
@@ -146,35 +155,69 @@ impl Keystore {
             .optional()?)
     }
 
-    /// How many keys it holds.
-    pub fn len(&self) -> Result<usize> {
-        let n: i64 = self
-            .conn()
-            .query_row("SELECT count(*) FROM data_keys", [], |r| r.get(0))?;
-        Ok(n as usize)
-    }
-
+    /// Whether it holds no key.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.len()? == 0)
+        Ok(self.known()?.keys.is_empty())
     }
 
-    /// Every account that has a key, in order.
-    pub fn accounts(&self) -> Result<Vec<AccountId>> {
-        Ok(self
-            .conn()
-            .prepare("SELECT account_id FROM data_keys ORDER BY account_id")?
-            .query_map([], |r| r.get(0).map(AccountId))?
-            .collect::<rusqlite::Result<_>>()?)
+    /// Which accounts it holds a key of and which ones it destroyed the key of.
+    pub fn known(&self) -> Result<Known> {
+        Ok(Known::read(&self.conn())?)
+    }
+
+    /// Refuses to go on when a mirror knows accounts the keystore does not (keys it lacks, or keys it holds
+    /// that the mirror has destroyed): the keystore is then an older copy (restored from somewhere, or
+    /// a file left empty), and bringing the mirrors up to date would lose keys or bring deleted ones back.
+    /// A mirror is only ever behind the keystore, never ahead of it: every change is made here first.
+    pub fn check_mirrors(&self) -> Result<()> {
+        let here = self.known()?;
+        for mirror in self.files.mirrors.iter().filter(|m| m.exists()) {
+            let there = Known::read_file(mirror)
+                .map_err(|e| failed(mirror, "cannot read this mirror", e))?;
+            let ahead = there.ahead_of(&here);
+            if !ahead.is_empty() {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "it is older than its mirror {}, which has a newer key or a newer deletion for the \
+                     accounts {ahead:?}: if the mirror is right, copy it over the keystore; if it belongs \
+                     to another installation, remove it from storage.keystore_mirrors",
+                    mirror.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The highest account id it ever held a key of.
+    pub fn highest_account(&self) -> Result<Option<AccountId>> {
+        let known = self.known()?;
+        Ok(known
+            .keys
+            .keys()
+            .chain(&known.destroyed)
+            .max()
+            .copied()
+            .map(AccountId))
     }
 
     /// Stores new keys (replacing a key left by an account whose creation was rolled back, since account
     /// ids are only final once committed) and copies them to every mirror: until every copy holds a key, the
-    /// account it belongs to must not be created.
+    /// account it belongs to must not be created. The id of a deleted account is refused.
     pub fn insert(&self, keys: &[(SealedKey, u32)]) -> Result<()> {
         {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
             for (key, key_id) in keys {
+                let destroyed: bool = tx
+                    .prepare_cached(
+                        "SELECT count(*) > 0 FROM destroyed_keys WHERE account_id = ?1",
+                    )?
+                    .query_row([key.account.0], |r| r.get(0))?;
+                if destroyed {
+                    return Err(Error::Internal(anyhow::anyhow!(
+                        "the account id {} belonged to a deleted account and is not given out again",
+                        key.account.0
+                    )));
+                }
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO data_keys (account_id, key_id, master_key_id, sealed, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -193,10 +236,19 @@ impl Keystore {
     }
 
     /// Destroys an account's key here, then in the mirrors. Failing to reach a mirror is logged, not returned:
-    /// the key is already gone from the keystore, and the mirror is brought up to date at its next update.
+    /// the key is already gone from the keystore, and the mirror is brought up to date at its next update
+    /// (the next change or start).
     pub fn destroy(&self, account: AccountId) -> Result<()> {
-        self.conn()
-            .execute("DELETE FROM data_keys WHERE account_id = ?1", [account.0])?;
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM data_keys WHERE account_id = ?1", [account.0])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO destroyed_keys (account_id, destroyed_at) VALUES (?1, ?2)",
+                params![account.0, super::now_ms()],
+            )?;
+            tx.commit()?;
+        }
         if let Err(e) = self.update_mirrors() {
             tracing::error!(error = %e, account = account.0, "a keystore mirror still holds the key of a deleted account");
         }
@@ -292,6 +344,59 @@ impl Keystore {
     }
 }
 
+/// What a keystore (or a mirror) holds, apart from its connection.
+#[derive(Debug, Default, PartialEq)]
+pub struct Known {
+    /// Account id → the sealed data key.
+    pub keys: BTreeMap<i64, Vec<u8>>,
+    /// Accounts whose key was destroyed.
+    pub destroyed: BTreeSet<i64>,
+    /// Master keys a rotation replaced.
+    pub retired_masters: BTreeSet<u32>,
+}
+
+impl Known {
+    /// Reads a keystore file without creating or changing it.
+    pub fn read_file(path: &Path) -> rusqlite::Result<Known> {
+        Known::read(&Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?)
+    }
+
+    fn read(conn: &Connection) -> rusqlite::Result<Known> {
+        let rows = |sql: &str| -> rusqlite::Result<BTreeSet<i64>> {
+            conn.prepare(sql)?.query_map([], |r| r.get(0))?.collect()
+        };
+        Ok(Known {
+            keys: conn
+                .prepare("SELECT account_id, sealed FROM data_keys")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?,
+            destroyed: rows("SELECT account_id FROM destroyed_keys")?,
+            retired_masters: rows("SELECT key_id FROM retired_master_keys")?
+                .into_iter()
+                .map(|id| id as u32)
+                .collect(),
+        })
+    }
+
+    pub fn knows_nothing(&self) -> bool {
+        self.keys.is_empty() && self.destroyed.is_empty()
+    }
+
+    /// Accounts whose state `self` has and `other` has not reached yet: a key `other` never held, or a
+    /// deletion of a key `other` still holds.
+    pub fn ahead_of(&self, other: &Known) -> Vec<i64> {
+        let new_keys = self
+            .keys
+            .keys()
+            .filter(|a| !other.keys.contains_key(a) && !other.destroyed.contains(a));
+        let new_deletions = self.destroyed.iter().filter(|a| other.keys.contains_key(a));
+        new_keys.chain(new_deletions).copied().collect()
+    }
+}
+
 fn copy_to(source: &Connection, mirror: &Path) -> anyhow::Result<()> {
     create_private_file(mirror)?;
     let mut target = connect(mirror, false)?;
@@ -365,7 +470,10 @@ mod tests {
         })
         .unwrap();
         assert!(!from_mirror.created());
-        assert_eq!(from_mirror.accounts().unwrap(), vec![AccountId(2)]);
+        assert_eq!(
+            from_mirror.known().unwrap().keys,
+            BTreeMap::from([(2, beta.to_vec())])
+        );
         assert_eq!(from_mirror.get(AccountId(2)).unwrap().unwrap().sealed, beta);
     }
 

@@ -161,7 +161,12 @@ impl Db {
         let keystore =
             Keystore::open(keystore).map_err(|e| OpenError::keystore(&keystore.path, &e))?;
         let checked = keys::check_master_key(&conn, &master, &keystore, path)
-            .and_then(|_| keys::attach_keystore(&conn, &master, &keystore));
+            .and_then(|_| keys::attach_keystore(&conn, &master, &keystore))
+            .and_then(|_| {
+                keystore
+                    .check_mirrors()
+                    .map_err(|e| OpenError::keystore(&keystore.files().path, &e))
+            });
         if let Err(e) = checked {
             // A keystore this start created must not stay behind empty: the next start would take it for
             // the real one.

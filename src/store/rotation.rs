@@ -59,7 +59,11 @@ impl Rotation {
                 keystore.path.display()
             );
         }
+        let path = keystore.path.display().to_string();
         let keystore = Keystore::open(keystore).map_err(|e| anyhow::anyhow!(e.detail()))?;
+        keystore
+            .check_mirrors()
+            .map_err(|e| anyhow::anyhow!("{path}: {}", e.detail()))?;
         let old = crypto::read_key_file(key_file)?;
         let next_file = next_key_file(key_file);
         let target = keys::setting(&conn, ROTATION_TARGET)?;

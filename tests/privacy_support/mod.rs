@@ -10,7 +10,7 @@ use crate::common::{Install, Server};
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "a long enough pass phrase";
@@ -595,4 +595,22 @@ pub fn data_keys_of(install: &Install, account: i64) -> i64 {
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `whatsapi account delete` answered on its standard input, as an operator types the confirmation.
+pub fn delete_with_stdin(install: &Install, account: i64, answer: &str) -> std::process::Output {
+    let mut child = install
+        .command(&["account", "delete", "--account", &account.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{answer}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

@@ -35,8 +35,13 @@ pub fn backup(source: &Path, dest: &Path, keyring: &Keyring) -> Result<BackupRep
         .with_context(|| format!("cannot create {} (it must not exist yet)", dest.display()))?;
     let result = copy_and_check(source, dest, keyring);
     if result.is_err() {
-        // A half-written or failed copy must not pass for a backup, nor block the next attempt.
-        let _ = std::fs::remove_file(dest);
+        // A half-written or failed copy must not pass for a backup, nor block the next attempt; its
+        // write-ahead log may hold pages copied before the directory was sealed.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = dest.as_os_str().to_owned();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
     }
     result
 }
