@@ -105,6 +105,14 @@ fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
         sealed_key(&keystore(&install), beta.id),
     );
 
+    // An answer kept for an Idempotency-Key before answers were sealed (upgraded within the day).
+    privacy_support::open(&install)
+        .execute(
+            "INSERT INTO idempotency_keys (account_id, key, status, response, created_at)
+             VALUES (?1, 'from-before-the-upgrade', 202, ?2, 0)",
+            rusqlite::params![alpha.id, format!("{{\"to\": \"{}\"}}", alpha.customer)],
+        )
+        .unwrap();
     let backup = install.path("before.db");
     let output = install.run(&["backup", backup.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));

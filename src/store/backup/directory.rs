@@ -2,7 +2,8 @@
 //! (company names and details, people's names and email addresses, the activity log's details, addresses and
 //! browsers) is sealed in a backup with the data key of the account it belongs to, so a backup made before an
 //! account was deleted holds nothing readable of it once its key is destroyed. Sessions and one-time links
-//! are left out of backups altogether (a restored backup must not bring old sign-ins back).
+//! are left out of backups altogether (a restored backup must not bring old sign-ins back), and so are the
+//! answers to Idempotency-Keys kept in the clear before they were sealed.
 //!
 //! A restored backup is unsealed at its first start, for the accounts whose key the keystore still has; the
 //! others stay sealed.
@@ -119,7 +120,12 @@ fn rewrite(
 /// while its rows were still being removed) gets values nothing can open.
 pub fn seal(copy: &Connection, keyring: &Keyring) -> Result<()> {
     let tx = copy.unchecked_transaction()?;
-    tx.execute_batch("DELETE FROM sessions; DELETE FROM one_time_tokens;")?;
+    // Answers kept for an Idempotency-Key before they were sealed (at most a day old at the upgrade) name
+    // the customer's number; a backup goes without them.
+    tx.execute_batch(
+        "DELETE FROM sessions; DELETE FROM one_time_tokens;
+         DELETE FROM idempotency_keys WHERE sealed_response IS NULL AND response != '';",
+    )?;
     rewrite(&tx, keyring, |key, place, value| {
         if value.starts_with(PREFIX) {
             return Ok(None);
