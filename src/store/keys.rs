@@ -76,6 +76,15 @@ impl Keyring {
         Ok(key)
     }
 
+    /// The account's data key, or `None` when it was destroyed (or never made).
+    pub fn kept_data_key(&self, account: AccountId) -> Result<Option<Arc<Key>>> {
+        match self.data_key(account) {
+            Ok(key) => Ok(Some(key)),
+            Err(Error::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Makes the account's data key; it is in the keystore and its mirrors when this returns. Called in the
     /// transaction that creates the account: if that rolls back, the key is left without an account, and
     /// replaced when the id is given out again.
@@ -151,13 +160,18 @@ pub(crate) fn setting(conn: &Connection, name: &str) -> rusqlite::Result<Option<
     .optional()
 }
 
-pub(crate) fn write_master_check(conn: &Connection, master: &Key) -> Result<()> {
-    let check = master.seal(&check_aad(), CHECK_PLAINTEXT)?;
+pub(crate) fn set_setting(conn: &Connection, name: &str, value: &[u8]) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        params![MASTER_CHECK, check],
+        "INSERT INTO settings (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        params![name, value],
     )?;
     Ok(())
+}
+
+pub(crate) fn write_master_check(conn: &Connection, master: &Key) -> Result<()> {
+    let check = master.seal(&check_aad(), CHECK_PLAINTEXT)?;
+    Ok(set_setting(conn, MASTER_CHECK, &check)?)
 }
 
 /// Whether a `whatsapi keys rotate` was interrupted and must be run again.

@@ -316,6 +316,32 @@ fn prepare_new_file(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Calls `each` with the id and the mapped row of every row `sql` selects, a page at a time, so a large table
+/// is never held in memory. `sql` selects the id (a rowid) first, rows after the id ?1 in id order, at most
+/// ?2 of them; `each` may write to the rows already read.
+pub(crate) fn each_row<T>(
+    conn: &Connection,
+    sql: &str,
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    mut each: impl FnMut(i64, T) -> crate::error::Result<()>,
+) -> crate::error::Result<()> {
+    const PAGE: i64 = 1000;
+    let mut after = i64::MIN;
+    loop {
+        let rows: Vec<(i64, T)> = conn
+            .prepare_cached(sql)?
+            .query_map(rusqlite::params![after, PAGE], |r| Ok((r.get(0)?, map(r)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let Some(&(last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = last;
+        for (id, row) in rows {
+            each(id, row)?;
+        }
+    }
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

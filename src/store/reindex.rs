@@ -5,15 +5,14 @@
 
 use super::keys::{self, Keyring};
 use super::messages::{self, MessageId};
-use super::{AccountId, contacts};
+use super::{AccountId, contacts, each_row};
 use crate::crypto::Aad;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use rusqlite::{Connection, params};
 use std::collections::HashMap;
 
 const MARK: &str = "phone_index_key";
 const DATA_KEY: &[u8] = b"account data key";
-const PAGE: i64 = 1000;
 
 /// What moving the indexes did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -31,11 +30,7 @@ pub fn run(conn: &Connection, keyring: &Keyring) -> Result<Reindexed> {
     }
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let result = reindex(conn, keyring).and_then(|done| {
-        conn.execute(
-            "INSERT INTO settings (name, value) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            params![MARK, DATA_KEY],
-        )?;
+        keys::set_setting(conn, MARK, DATA_KEY)?;
         Ok(done)
     });
     match result {
@@ -64,29 +59,15 @@ struct Row {
     index: Vec<u8>,
 }
 
-/// Calls `each` for every row of `sql` (which selects id, account, sealed number and index after id ?1,
-/// in id order, at most ?2), a page at a time, so a large table is never held in memory.
-fn each_row(conn: &Connection, sql: &str, mut each: impl FnMut(Row) -> Result<()>) -> Result<()> {
-    let mut after = i64::MIN;
-    loop {
-        let rows: Vec<Row> = conn
-            .prepare_cached(sql)?
-            .query_map(params![after, PAGE], |r| {
-                Ok(Row {
-                    id: r.get(0)?,
-                    account: AccountId(r.get(1)?),
-                    sealed: r.get(2)?,
-                    index: r.get(3)?,
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        let Some(last) = rows.last() else {
-            return Ok(());
-        };
-        after = last.id;
-        for row in rows {
-            each(row)?;
-        }
+impl Row {
+    /// From a row of id, account, sealed number and index.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok(Row {
+            id: r.get(0)?,
+            account: AccountId(r.get(1)?),
+            sealed: r.get(2)?,
+            index: r.get(3)?,
+        })
     }
 }
 
@@ -96,10 +77,8 @@ fn number(keyring: &Keyring, row: &Row, place: Aad<'_>) -> Result<Option<(String
     let Some(sealed) = &row.sealed else {
         return Ok(None);
     };
-    let key = match keyring.data_key(row.account) {
-        Ok(key) => key,
-        Err(Error::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
+    let Some(key) = keyring.kept_data_key(row.account)? else {
+        return Ok(None);
     };
     let digits = key
         .open(&place, sealed)
@@ -113,12 +92,14 @@ fn number(keyring: &Keyring, row: &Row, place: Aad<'_>) -> Result<Option<(String
 
 fn reindex(conn: &Connection, keyring: &Keyring) -> Result<Reindexed> {
     let mut done = Reindexed::default();
-    // Old index -> new index, per account, for contacts that never had their number sealed.
+    // Old index -> new index, per account, for contacts that never had their number sealed: one entry per
+    // distinct number (about 100 bytes), the one thing of this run that grows with the database.
     let mut moved: HashMap<(AccountId, Vec<u8>), Vec<u8>> = HashMap::new();
     each_row(
         conn,
         "SELECT id, account_id, recipient, recipient_index FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
-        |row| {
+        Row::read,
+        |_, row| {
             let place = messages::recipient_place(row.account, MessageId(row.id));
             let Some((digits, index)) = number(keyring, &row, place)? else {
                 done.skipped += 1;
@@ -135,7 +116,8 @@ fn reindex(conn: &Connection, keyring: &Keyring) -> Result<Reindexed> {
     each_row(
         conn,
         "SELECT id, account_id, phone, phone_index FROM contacts WHERE id > ?1 ORDER BY id LIMIT ?2",
-        |row| {
+        Row::read,
+        |_, row| {
             let place = contacts::place(row.account, row.id, "phone");
             let index = match number(keyring, &row, place)? {
                 Some((_, index)) => Some(index),

@@ -9,9 +9,9 @@
 //! others stay sealed.
 
 use crate::crypto::{Aad, Key};
-use crate::error::{Error, Result};
-use crate::store::AccountId;
+use crate::error::Result;
 use crate::store::keys::{self, Keyring};
+use crate::store::{AccountId, each_row};
 use rusqlite::{Connection, params};
 
 /// Set in a backup whose directory is sealed; cleared once a restored copy is unsealed.
@@ -71,12 +71,8 @@ fn place(
     }
 }
 
-/// Rows read at a time.
-const PAGE: i64 = 1000;
-
 /// Calls `change` with every value of the sealed columns that belongs to an account, with the account's data
-/// key (`None`: destroyed) and where the value is; what it returns replaces the value. A page at a time, so
-/// a large activity log is never held in memory.
+/// key (`None`: destroyed) and where the value is; what it returns replaces the value.
 fn rewrite(
     conn: &Connection,
     keyring: &Keyring,
@@ -88,30 +84,19 @@ fn rewrite(
              WHERE rowid > ?1 AND {owner} IS NOT NULL AND {column} != '' ORDER BY rowid LIMIT ?2"
         );
         let update = format!("UPDATE {table} SET {column} = ?2 WHERE rowid = ?1");
-        let mut after = i64::MIN;
-        loop {
-            let rows: Vec<(i64, AccountId, String)> = conn
-                .prepare_cached(&select)?
-                .query_map(params![after, PAGE], |r| {
-                    Ok((r.get(0)?, AccountId(r.get(1)?), r.get(2)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            let Some(&(last, _, _)) = rows.last() else {
-                break;
-            };
-            after = last;
-            for (rowid, account, value) in rows {
-                let key = match keyring.data_key(account) {
-                    Ok(key) => Some(key),
-                    Err(Error::NotFound) => None,
-                    Err(e) => return Err(e),
-                };
+        each_row(
+            conn,
+            &select,
+            |r| Ok((AccountId(r.get(1)?), r.get::<_, String>(2)?)),
+            |rowid, (account, value)| {
+                let key = keyring.kept_data_key(account)?;
                 let place = place(aad_table, column, account, rowid);
                 if let Some(new) = change(key.as_deref(), &place, &value)? {
                     conn.prepare_cached(&update)?.execute(params![rowid, new])?;
                 }
-            }
-        }
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }
@@ -136,11 +121,7 @@ pub fn seal(copy: &Connection, keyring: &Keyring) -> Result<()> {
         };
         Ok(Some(format!("{PREFIX}{sealed}")))
     })?;
-    tx.execute(
-        "INSERT INTO settings (name, value) VALUES (?1, x'01')
-         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        [MARK],
-    )?;
+    keys::set_setting(&tx, MARK, &[1])?;
     tx.commit()?;
     Ok(())
 }
