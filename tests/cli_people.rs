@@ -3,24 +3,9 @@
 mod common;
 
 use common::{Install, stderr, stdout};
-use std::io::Write;
-use std::process::Stdio;
 
 fn with_password(install: &Install, args: &[&str], password: &str) -> std::process::Output {
-    let mut child = install
-        .command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    install.run_typing(args, password)
 }
 
 #[test]

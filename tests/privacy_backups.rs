@@ -53,27 +53,6 @@ fn delete_account(install: &Install, account: i64) {
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
-/// A new account made from the command line; its id.
-fn new_account(install: &Install, company: &str, tag: &str) -> i64 {
-    let email = format!("owner@{tag}.test");
-    common::api::with_password(
-        install,
-        &[
-            "account",
-            "create",
-            "--company",
-            company,
-            "--name",
-            "Owner",
-            "--email",
-            &email,
-            "--password-stdin",
-        ],
-    )
-    .parse()
-    .unwrap()
-}
-
 /// `whatsapi export` of one account; the document on success, the error otherwise.
 fn export(install: &Install, account: i64) -> Result<String, String> {
     let out = install.path(&format!("export-{account}-{}.json", std::process::id()));
@@ -144,7 +123,7 @@ fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
     drop(copy);
 
     // An account created after the backup: its key is in the keystore, its rows are not in the backup.
-    let gamma = new_account(&install, "Gamma Goods", "gamma");
+    let gamma = privacy_support::new_account(&install, "Gamma Goods", "gamma");
     let gamma_key = sealed_key(&keystore(&install), gamma);
     delete_account(&install, alpha.id);
     let held = keystore_bytes(&keystore(&install));
@@ -254,7 +233,7 @@ fn a_backup_made_before_an_account_was_deleted_cannot_be_read_for_it() {
 
     // The backup's id counter is behind the keystore: a new account does not take the id (and the key) of
     // the one created after the backup.
-    let delta = new_account(&restored, "Delta Dairy", "delta");
+    let delta = privacy_support::new_account(&restored, "Delta Dairy", "delta");
     assert!(delta > gamma, "account id {delta} handed out again");
     assert_eq!(sealed_key(&keystore(&install), gamma), gamma_key);
 }

@@ -3,8 +3,6 @@
 
 use super::{Install, Server, stderr};
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[derive(Clone)]
@@ -96,20 +94,7 @@ impl Api {
 }
 
 pub fn with_password(install: &Install, args: &[&str]) -> String {
-    let mut child = install
-        .command(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a long enough pass phrase\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = install.run_typing(args, "a long enough pass phrase");
     assert!(output.status.success(), "{}", stderr(&output));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }

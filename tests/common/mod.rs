@@ -68,6 +68,21 @@ impl Install {
         self.command(args).output().expect("run whatsapi")
     }
 
+    /// Runs a command to completion with one line typed on its standard input.
+    pub fn run_typing(&self, args: &[&str], line: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start whatsapi");
+        // A command that refuses before reading closes its input: the write may fail, the output tells.
+        let _ = writeln!(child.stdin.take().unwrap(), "{line}");
+        child.wait_with_output().expect("run whatsapi")
+    }
+
     /// Starts `whatsapi serve` and waits until it listens.
     pub fn serve(&self) -> Server {
         self.serve_with(self.command(&["serve"]))

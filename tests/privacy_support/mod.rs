@@ -10,7 +10,7 @@ use crate::common::{Install, Server};
 use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "a long enough pass phrase";
@@ -205,10 +205,9 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// Creates a business named `company` (its people's addresses derive from `tag`) and fills it.
-pub fn business(install: &Install, server: &Server, company: &str, tag: &str) -> Business {
-    let owner_email = format!("owner@{tag}.test");
-    let id: i64 = with_password(
+/// A new account made from the command line, its owner `owner@<tag>.test`; its id.
+pub fn new_account(install: &Install, company: &str, tag: &str) -> i64 {
+    with_password(
         install,
         &[
             "account",
@@ -218,12 +217,18 @@ pub fn business(install: &Install, server: &Server, company: &str, tag: &str) ->
             "--name",
             &format!("Owner of {company}"),
             "--email",
-            &owner_email,
+            &format!("owner@{tag}.test"),
             "--password-stdin",
         ],
     )
     .parse()
-    .unwrap();
+    .unwrap()
+}
+
+/// Creates a business named `company` (its people's addresses derive from `tag`) and fills it.
+pub fn business(install: &Install, server: &Server, company: &str, tag: &str) -> Business {
+    let owner_email = format!("owner@{tag}.test");
+    let id = new_account(install, company, tag);
     let output = install.run(&[
         "apikey",
         "create",
@@ -599,18 +604,8 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// `whatsapi account delete` answered on its standard input, as an operator types the confirmation.
 pub fn delete_with_stdin(install: &Install, account: i64, answer: &str) -> std::process::Output {
-    let mut child = install
-        .command(&["account", "delete", "--account", &account.to_string()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{answer}\n").as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    install.run_typing(
+        &["account", "delete", "--account", &account.to_string()],
+        answer,
+    )
 }

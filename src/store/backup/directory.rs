@@ -18,43 +18,37 @@ use rusqlite::{Connection, params};
 const MARK: &str = "backup_directory_sealed";
 const PREFIX: &str = "sealed:";
 
-/// The columns sealed in backups, with the column naming each row's account (rows without one stay clear:
-/// operators and the platform's own entries) and the table name the seal is bound to.
-const COLUMNS: &[(&str, &str, &str, &str)] = &[
-    ("accounts", "id", "company", "backup:accounts"),
-    ("accounts", "id", "country", "backup:accounts"),
-    ("accounts", "id", "phone", "backup:accounts"),
-    ("users", "account_id", "email", "backup:users"),
-    ("users", "account_id", "name", "backup:users"),
+/// The tables and columns sealed in backups, with the column naming each row's account (rows without one
+/// stay clear: operators and the platform's own entries) and the table name the seal is bound to.
+const COLUMNS: &[(&str, &str, &[&str], &str)] = &[
     (
-        "activity_log",
-        "account_id",
-        "detail",
-        "backup:activity_log",
+        "accounts",
+        "id",
+        &["company", "country", "phone"],
+        "backup:accounts",
     ),
-    ("activity_log", "account_id", "ip", "backup:activity_log"),
+    ("users", "account_id", &["email", "name"], "backup:users"),
     (
         "activity_log",
         "account_id",
-        "user_agent",
+        &["detail", "ip", "user_agent"],
         "backup:activity_log",
     ),
     // What the business typed as labels and addresses.
-    ("connections", "account_id", "name", "backup:connections"),
-    ("api_keys", "account_id", "name", "backup:api_keys"),
+    ("connections", "account_id", &["name"], "backup:connections"),
+    ("api_keys", "account_id", &["name"], "backup:api_keys"),
     (
         "webhook_endpoints",
         "account_id",
-        "url",
+        &["url", "description"],
         "backup:webhook_endpoints",
     ),
     (
-        "webhook_endpoints",
+        "templates",
         "account_id",
-        "description",
-        "backup:webhook_endpoints",
+        &["components"],
+        "backup:templates",
     ),
-    ("templates", "account_id", "components", "backup:templates"),
 ];
 
 fn place(
@@ -78,7 +72,14 @@ fn rewrite(
     keyring: &Keyring,
     mut change: impl FnMut(Option<&Key>, &Aad<'static>, &str) -> Result<Option<String>>,
 ) -> Result<()> {
-    for &(table, owner, column, aad_table) in COLUMNS {
+    let each_column = COLUMNS
+        .iter()
+        .flat_map(|&(table, owner, columns, aad_table)| {
+            columns
+                .iter()
+                .map(move |&column| (table, owner, column, aad_table))
+        });
+    for (table, owner, column, aad_table) in each_column {
         let select = format!(
             "SELECT rowid, {owner}, {column} FROM {table}
              WHERE rowid > ?1 AND {owner} IS NOT NULL AND {column} != '' ORDER BY rowid LIMIT ?2"
