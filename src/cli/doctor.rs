@@ -327,6 +327,12 @@ fn check_mirror(mirror: &Path, keystore: &Known) -> (Verdict, String) {
             ),
         };
     }
+    if mirror.metadata().is_ok_and(|m| m.len() == 0) {
+        return (
+            Verdict::Warn,
+            "empty (its first copy was cut off): the next start writes it".to_owned(),
+        );
+    }
     match Known::read_file(mirror) {
         Ok(copy) if &copy == keystore => (Verdict::Ok, "up to date".to_owned()),
         Ok(copy) => match copy.ahead_of(keystore) {

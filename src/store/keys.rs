@@ -194,9 +194,10 @@ pub(crate) fn master_matches(conn: &Connection, master: &Key) -> rusqlite::Resul
     })
 }
 
-/// Refuses a key file that is not this database's. A new database is sealed with the given key. A database sealed with a master key that a rotation has
-/// since replaced (a backup made before the rotation, restored) is taken over by the current key: it holds
-/// nothing else sealed with the master key, its data keys being in the keystore.
+/// Refuses a key file that is not this database's. A new database is sealed with the given key. A database
+/// sealed with a master key that a rotation has since replaced (a backup made before the rotation, restored)
+/// is taken over by the current key: it holds nothing else sealed with the master key, its data keys being
+/// in the keystore.
 pub fn check_master_key(
     conn: &Connection,
     master: &Key,

@@ -171,7 +171,9 @@ impl Keystore {
     /// A mirror is only ever behind the keystore, never ahead of it: every change is made here first.
     pub fn check_mirrors(&self) -> Result<()> {
         let here = self.known()?;
-        for mirror in self.files.mirrors.iter().filter(|m| m.exists()) {
+        // A mirror not written yet (none, or the empty file of a first copy that was cut off) is behind.
+        let written = |m: &&PathBuf| m.metadata().is_ok_and(|m| m.len() > 0);
+        for mirror in self.files.mirrors.iter().filter(written) {
             let there = Known::read_file(mirror)
                 .map_err(|e| failed(mirror, "cannot read this mirror", e))?;
             let ahead = there.ahead_of(&here);
@@ -494,5 +496,34 @@ mod tests {
         assert!(format!("{err:?}").contains("missing-disk"), "{err:?}");
         keystore.destroy(AccountId(1)).unwrap();
         assert!(keystore.get(AccountId(1)).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_older_copy_is_refused_by_its_mirror_and_an_empty_mirror_is_only_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = KeystoreFiles {
+            path: dir.path().join("master.keystore"),
+            mirrors: vec![dir.path().join("mirror.keystore")],
+        };
+        // A first copy to the mirror cut off after its file was made.
+        std::fs::write(&files.mirrors[0], b"").unwrap();
+        let keystore = Keystore::open(&files).unwrap();
+        keystore.check_mirrors().unwrap();
+        keystore.insert(&[key(1, b"one")]).unwrap();
+        let older = dir.path().join("older.keystore");
+        std::fs::copy(&files.path, &older).unwrap();
+        keystore.insert(&[key(2, b"two")]).unwrap();
+        keystore.destroy(AccountId(1)).unwrap();
+        keystore.check_mirrors().unwrap();
+        assert!(
+            keystore.insert(&[key(1, b"again")]).is_err(),
+            "a deleted id came back"
+        );
+        assert_eq!(keystore.highest_account().unwrap(), Some(AccountId(2)));
+        drop(keystore);
+
+        std::fs::copy(&older, &files.path).unwrap();
+        let err = Keystore::open(&files).unwrap().check_mirrors().unwrap_err();
+        assert!(format!("{err:?}").contains("accounts [2, 1]"), "{err:?}");
     }
 }
