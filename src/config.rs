@@ -432,6 +432,11 @@ impl Config {
         Ok(())
     }
 
+    /// The privacy page's address, for emails.
+    pub fn privacy_link(&self) -> String {
+        format!("{}/privacy", self.server.public_url)
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.storage.data_dir.join("whatsapi.db")
     }

@@ -122,50 +122,41 @@ fn compose(
     }
 }
 
-/// Tells each recipient, in their language, that a new version of the privacy policy is in force, with
-/// the operator's summary of changes and a link to it. Blocking: run it on a background thread (or from
-/// the command line), never inside a request. Returns how many emails left; failures are logged.
+/// Tells one person, in their language, that a new version of the privacy policy is in force, with the
+/// operator's summary of changes and a link to it. Blocking: the queue of these emails is sent from a
+/// background thread or the command line (`jobs::policy_mail`), never inside a request.
 pub fn policy_published_blocking(
     mailer: &Mailer,
-    recipients: &[crate::store::consents::Recipient],
+    recipient: &crate::store::consents::Recipient,
     policy: &crate::store::consents::PolicyVersion,
     link: &str,
-) -> usize {
-    let mut sent = 0;
-    for recipient in recipients {
-        let lang = Lang::from_code(&recipient.locale).unwrap_or(Lang::En);
-        let when = lang.datetime(policy.published_at);
-        let version = match policy.version.parse::<i64>() {
-            Ok(n) => lang.number(n),
-            Err(_) => policy.version.clone(),
-        };
-        let changes = if policy.summary.is_empty() {
-            String::new()
-        } else {
-            lang.t("mail.policy_changes")
-                .replace("{summary}", &policy.summary)
-        };
-        let email = compose(
-            mailer,
-            lang,
-            &recipient.email,
-            "policy_published",
-            &[
-                ("product", &mailer.product_name),
-                ("version", &version),
-                ("when", &when),
-                ("changes", &changes),
-                ("link", link),
-            ],
-        );
-        match mailer.send_blocking(&email) {
-            Ok(()) => sent += 1,
-            Err(e) => {
-                tracing::error!(error = %e, user = recipient.user.0, "could not send the policy notice")
-            }
-        }
-    }
-    sent
+) -> crate::error::Result<()> {
+    let lang = Lang::from_code(&recipient.locale).unwrap_or(Lang::En);
+    let when = lang.datetime(policy.published_at);
+    let version = match policy.version.parse::<i64>() {
+        Ok(n) => lang.number(n),
+        Err(_) => policy.version.clone(),
+    };
+    let changes = if policy.summary.is_empty() {
+        String::new()
+    } else {
+        lang.t("mail.policy_changes")
+            .replace("{summary}", &policy.summary)
+    };
+    let email = compose(
+        mailer,
+        lang,
+        &recipient.email,
+        "policy_published",
+        &[
+            ("product", &mailer.product_name),
+            ("version", &version),
+            ("when", &when),
+            ("changes", &changes),
+            ("link", link),
+        ],
+    );
+    mailer.send_blocking(&email)
 }
 
 /// One product-news email, which only people who opted in get: the operator's subject and text, then how

@@ -4,11 +4,13 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use std::sync::atomic::AtomicBool;
 use whatsapi::config::Config;
+use whatsapi::jobs::policy_mail::{OnFailure, send_due};
 use whatsapi::mail::Mailer;
 use whatsapi::store::activity::{self, Actor};
 use whatsapi::store::consents::{self, PRODUCT_NEWS};
-use whatsapi::store::now_ms;
+use whatsapi::store::{now_ms, policy_mail};
 use whatsapi::{logging, notify, startup};
 
 #[derive(Subcommand)]
@@ -61,7 +63,7 @@ pub fn policy(command: PolicyCommand, config: &Config) -> Result<()> {
     logging::init(config.log.level);
     let mailer = Mailer::new(config)?;
     let db = startup::open_store(config, false)?;
-    let (policy, recipients) = db.write(move |conn| {
+    let (policy, queued) = db.write(move |conn| {
         let now = now_ms();
         let policy = consents::publish_policy(conn, &args.version, &args.summary, None, now)?;
         activity::record(
@@ -71,20 +73,27 @@ pub fn policy(command: PolicyCommand, config: &Config) -> Result<()> {
             &policy.version,
             now,
         )?;
-        Ok((policy, consents::everyone_but(conn, None)?))
+        let queued = policy_mail::queue(conn, &policy.version, None, now)?;
+        Ok((policy, queued))
     })?;
     println!(
-        "version {} of the privacy policy is in force; telling {} people by email",
-        policy.version,
-        recipients.len()
+        "version {} of the privacy policy is in force; telling {queued} people by email",
+        policy.version
     );
-    let link = format!("{}/privacy", config.server.public_url);
-    let sent = notify::policy_published_blocking(&mailer, &recipients, &policy, &link);
-    println!("{sent} of {} emails sent", recipients.len());
-    if sent < recipients.len() {
+    let stop = AtomicBool::new(false);
+    let done = send_due(
+        &db,
+        &mailer,
+        &config.privacy_link(),
+        OnFailure::LeaveForServer,
+        &stop,
+    )?;
+    let left = db.read(policy_mail::pending)?;
+    println!("{} of {queued} emails sent", done.sent);
+    if left > 0 {
         bail!(
-            "{} emails could not be sent (see the log); everyone still sees the notice when they sign in",
-            recipients.len() - sent
+            "{left} emails could not be sent now (see the log): they stay queued, and the server sends them \
+             (at its start and every minute); everyone sees the notice when they sign in meanwhile"
         );
     }
     Ok(())

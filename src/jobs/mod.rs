@@ -2,6 +2,7 @@
 
 pub mod deliveries;
 pub mod maintenance;
+pub mod policy_mail;
 pub mod retention;
 pub mod scheduler;
 pub mod sender;
@@ -9,6 +10,7 @@ pub mod templates;
 
 use crate::api::KeysUsed;
 use crate::config::{Config, parse_schedule};
+use crate::mail::Mailer;
 use crate::store::Db;
 use rocket::fairing::{AdHoc, Fairing};
 use scheduler::{ScheduledJob, Scheduler};
@@ -51,11 +53,21 @@ pub fn retention_job(config: &Config) -> ScheduledJob {
     }
 }
 
+/// A thread that loops until its flag is set, parked between rounds.
+type Looping = (Arc<AtomicBool>, JoinHandle<()>);
+
+fn stop_looping((stop, thread): Looping) {
+    stop.store(true, Ordering::Relaxed);
+    thread.thread().unpark();
+    let _ = thread.join();
+}
+
 struct Threads {
     scheduler: Scheduler,
     sender: SenderPool,
     deliveries: deliveries::DeliveryPool,
-    flusher: (Arc<AtomicBool>, JoinHandle<()>),
+    flusher: Looping,
+    policy_mail: Looping,
 }
 
 impl Threads {
@@ -63,10 +75,8 @@ impl Threads {
         self.sender.stop();
         self.deliveries.stop();
         self.scheduler.stop();
-        let (stop, flusher) = self.flusher;
-        stop.store(true, Ordering::Relaxed);
-        flusher.thread().unpark();
-        let _ = flusher.join();
+        stop_looping(self.flusher);
+        stop_looping(self.policy_mail);
     }
 }
 
@@ -74,7 +84,7 @@ impl Threads {
 struct Running(Mutex<Option<Threads>>);
 
 /// Writes gathered bookkeeping (API keys' last use) every few seconds, and once more when stopping.
-fn start_flusher(db: Db, used: Arc<KeysUsed>) -> (Arc<AtomicBool>, JoinHandle<()>) {
+fn start_flusher(db: Db, used: Arc<KeysUsed>) -> Looping {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
@@ -95,13 +105,22 @@ pub fn fairing() -> impl Fairing {
             .manage(Running::default())
             .attach(AdHoc::on_liftoff("start background jobs", |rocket| {
                 Box::pin(async move {
-                    let (Some(config), Some(db), Some(running), Some(waker), Some(used)) = (
+                    let (
+                        Some(config),
+                        Some(db),
+                        Some(running),
+                        Some(waker),
+                        Some(used),
+                        Some(mailer),
+                    ) = (
                         rocket.state::<Config>(),
                         rocket.state::<Db>(),
                         rocket.state::<Running>(),
                         rocket.state::<Waker>(),
                         rocket.state::<Arc<KeysUsed>>(),
-                    ) else {
+                        rocket.state::<Mailer>(),
+                    )
+                    else {
                         return;
                     };
                     let threads = Threads {
@@ -109,6 +128,11 @@ pub fn fairing() -> impl Fairing {
                         sender: SenderPool::start(db.clone(), config.sender.workers, waker),
                         deliveries: deliveries::DeliveryPool::start(db.clone(), &config.webhooks),
                         flusher: start_flusher(db.clone(), used.clone()),
+                        policy_mail: policy_mail::start(
+                            db.clone(),
+                            mailer.clone(),
+                            config.privacy_link(),
+                        ),
                     };
                     *running.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(threads);
                 })

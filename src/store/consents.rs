@@ -230,15 +230,6 @@ pub fn opted_in(conn: &Connection, kind: &str) -> Result<Vec<Recipient>> {
     )
 }
 
-/// Everyone with a sign-in (told about a new policy version), but `except`.
-pub fn everyone_but(conn: &Connection, except: Option<UserId>) -> Result<Vec<Recipient>> {
-    recipients(
-        conn,
-        "SELECT id, email, locale FROM users WHERE id IS NOT ?1 ORDER BY id",
-        [except.map(|u| u.0)],
-    )
-}
-
 /// Turns product news on or off for a person; returns whether anything changed.
 pub fn set_product_news(conn: &Connection, user: UserId, on: bool, now: i64) -> Result<bool> {
     let is_on = current(conn, user, PRODUCT_NEWS)?.is_some();

@@ -21,6 +21,7 @@ pub mod keystore;
 pub mod messages;
 pub mod migrations;
 pub mod payloads;
+pub mod policy_mail;
 mod readers;
 pub mod reindex;
 pub mod retention;

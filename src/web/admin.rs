@@ -7,6 +7,7 @@ use super::page::{Page, render};
 use crate::auth::{Auth, ClientInfo, CsrfForm, Session, password, session};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::jobs::policy_mail::{OnFailure, send_due};
 use crate::mail::Mailer;
 use crate::store::accounts::{self, AccountSummary};
 use crate::store::activity;
@@ -15,11 +16,12 @@ use crate::store::job_runs::{self, JobRun};
 use crate::store::retention::Counts;
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::users::{self, NewUser, Role};
-use crate::store::{Db, now_ms};
+use crate::store::{Db, now_ms, policy_mail};
 use askama::Template;
 use rocket::http::{CookieJar, Status};
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
+use std::sync::atomic::AtomicBool;
 
 const SETUP_TTL_MS: i64 = 24 * 3_600_000;
 
@@ -163,8 +165,8 @@ async fn show_admin(
 }
 
 /// Publishes a new version of the privacy policy: from now on every page asks each signed-in person to
-/// acknowledge it, and everyone is told by email. The emails go out on a blocking thread after the
-/// answer, so a large installation does not hold the request.
+/// acknowledge it, and everyone is told by email. The emails are queued with the version and go out on a
+/// blocking thread after the answer, so a large installation does not hold the request.
 #[allow(clippy::too_many_arguments)]
 #[post("/admin/policy", data = "<form>")]
 async fn publish_policy(
@@ -195,30 +197,31 @@ async fn publish_policy(
                 &policy.version,
                 now,
             )?;
-            Ok((policy, consents::everyone_but(conn, Some(by))?))
+            policy_mail::queue(conn, &policy.version, Some(by), now)?;
+            Ok(policy)
         })
         .await;
-    let (policy, recipients) = match published {
-        Ok(published) => published,
-        Err(e @ Error::Invalid { .. }) => {
-            let message = page.error_text(&e);
-            let html = admin_page(&page, db, config, None, Some(&message), &form).await?;
-            return Ok(Reply::Page((Status::UnprocessableEntity, html)));
-        }
-        Err(e) => return Err(e),
-    };
-    let (mailer, link) = (
+    if let Err(e @ Error::Invalid { .. }) = published {
+        let message = page.error_text(&e);
+        let html = admin_page(&page, db, config, None, Some(&message), &form).await?;
+        return Ok(Reply::Page((Status::UnprocessableEntity, html)));
+    }
+    let policy = published?;
+    // Sent after the answer; what this does not send (a stop, the mail server down), the server's
+    // policy mail thread does.
+    let (db, mailer, link) = (
+        db.inner().clone(),
         mailer.inner().clone(),
-        format!("{}/privacy", config.server.public_url),
+        config.privacy_link(),
     );
     rocket::tokio::task::spawn_blocking(move || {
-        let sent = crate::notify::policy_published_blocking(&mailer, &recipients, &policy, &link);
-        tracing::info!(
-            version = %policy.version,
-            sent,
-            of = recipients.len(),
-            "told everyone about the new privacy policy"
-        );
+        let stop = AtomicBool::new(false);
+        match send_due(&db, &mailer, &link, OnFailure::RetryLater, &stop) {
+            Ok(done) => {
+                tracing::info!(version = %policy.version, ?done, "told everyone about the new privacy policy")
+            }
+            Err(e) => tracing::error!(error = %e, "cannot send the privacy policy notices"),
+        }
     });
     Ok(Reply::Redirect(Redirect::to(
         "/admin?done=policy_published",

@@ -1,0 +1,116 @@
+//! Sends the queued emails about a new version of the privacy policy (`store::policy_mail`): from a thread
+//! of the server, at its start and every minute (so what a stop or a mail server that was down left behind
+//! goes out), right after a version is published on /admin, and from `whatsapi policy publish`. Claims keep
+//! two senders (the server and the command line) from sending one email twice.
+
+use crate::error::Result;
+use crate::mail::Mailer;
+use crate::notify;
+use crate::store::policy_mail::{self, PolicyMail};
+use crate::store::{Db, now_ms};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often the server looks for emails that are due.
+const EVERY: Duration = Duration::from_secs(60);
+/// Emails claimed at a time.
+const BATCH: i64 = 50;
+
+/// What to do with an email that could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Count the try and wait before the next one (the server).
+    RetryLater,
+    /// Leave it due at once, for the server to send (the command line).
+    LeaveForServer,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sent {
+    pub sent: usize,
+    pub failed: usize,
+    pub given_up: usize,
+}
+
+/// Sends every email that is due. The first failure ends the pass (the mail server is likely down, and
+/// each try can take its whole timeout); what was claimed and not tried is given back. `stop` ends it
+/// between two emails.
+pub fn send_due(
+    db: &Db,
+    mailer: &Mailer,
+    link: &str,
+    on_failure: OnFailure,
+    stop: &AtomicBool,
+) -> Result<Sent> {
+    let mut done = Sent::default();
+    loop {
+        let now = now_ms();
+        let mut batch = db.write(move |conn| policy_mail::claim(conn, now, BATCH))?;
+        if batch.is_empty() {
+            return Ok(done);
+        }
+        batch.reverse();
+        while let Some(mail) = batch.pop() {
+            if stop.load(Ordering::Relaxed) {
+                batch.push(mail);
+                give_back(db, batch)?;
+                return Ok(done);
+            }
+            match notify::policy_published_blocking(mailer, &mail.recipient, &mail.policy, link) {
+                Ok(()) => {
+                    db.write(move |conn| policy_mail::sent(conn, &mail))?;
+                    done.sent += 1;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, user = mail.recipient.user.0, "could not send the privacy policy notice");
+                    done.failed += 1;
+                    match on_failure {
+                        OnFailure::RetryLater => {
+                            let now = now_ms();
+                            if db.write(move |conn| policy_mail::failed(conn, &mail, now))? {
+                                done.given_up += 1;
+                            }
+                        }
+                        OnFailure::LeaveForServer => batch.push(mail),
+                    }
+                    give_back(db, batch)?;
+                    return Ok(done);
+                }
+            }
+        }
+    }
+}
+
+fn give_back(db: &Db, mails: Vec<PolicyMail>) -> Result<()> {
+    if mails.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    db.write(move |conn| policy_mail::release(conn, &mails, now))
+}
+
+/// The server's sender: a pass at start, then one every minute, until `stop` is set (and the thread
+/// unparked).
+pub fn start(db: Db, mailer: Mailer, link: String) -> (Arc<AtomicBool>, JoinHandle<()>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("policy-mail".into())
+        .spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match send_due(&db, &mailer, &link, OnFailure::RetryLater, &flag) {
+                    Ok(done) if done != Sent::default() => {
+                        tracing::info!(?done, "privacy policy notices")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "cannot send the privacy policy notices"),
+                }
+                std::thread::park_timeout(EVERY);
+            }
+        })
+        .expect("cannot start the policy mail thread");
+    (stop, thread)
+}
