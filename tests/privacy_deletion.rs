@@ -8,11 +8,10 @@ mod privacy_support;
 
 use common::{Install, Server, stderr, stdout};
 use privacy_support::{
-    Browser, Business, MEMBER_PASSWORD, PASSWORD, business, count, delete_with_stdin, emails, open,
-    rows_of, settle,
+    Browser, Business, MEMBER_PASSWORD, PASSWORD, business, count, delete_with_stdin, email_to,
+    full, nothing_left, open, rows_of, settle,
 };
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 fn two_businesses() -> (Install, Server, Business, Business) {
@@ -26,47 +25,6 @@ fn two_businesses() -> (Install, Server, Business, Business) {
 
 fn api_status(business: &Business) -> u16 {
     business.api.call("GET", "/api/v1/messages", None, &[]).0
-}
-
-fn nothing_left(rows: &BTreeMap<String, i64>) {
-    let left: Vec<_> = rows.iter().filter(|(_, n)| **n > 0).collect();
-    assert!(
-        left.is_empty(),
-        "rows of the deleted account remain: {left:?}"
-    );
-}
-
-/// An account with data in the tables that matter, so "no row left" means something.
-fn full(rows: &BTreeMap<String, i64>) {
-    for table in [
-        "accounts",
-        "users",
-        "sessions",
-        "consents",
-        "known_browsers",
-        "api_keys",
-        "connections",
-        "messages",
-        "message_statuses",
-        "idempotency_keys",
-        "webhook_payloads",
-        "contacts",
-        "inbound_messages",
-        "webhook_endpoints",
-        "webhook_events",
-        "webhook_deliveries",
-        "webhook_attempts",
-        "activity_log",
-    ] {
-        assert!(rows[table] > 0, "the account has no {table} to delete");
-    }
-}
-
-fn email_to(install: &Install, to: &str, subject: &str) -> String {
-    emails(install)
-        .into_iter()
-        .find(|e| e.contains(&format!("To: {to}")) && e.contains(&format!("Subject: {subject}")))
-        .unwrap_or_else(|| panic!("no email {subject:?} to {to}"))
 }
 
 #[test]
@@ -569,9 +527,13 @@ fn a_large_account_goes_in_batches_with_tables_added_later() {
         .read(|conn| erasure::count_account_rows(conn, kept))
         .unwrap();
     let mut heard = Vec::new();
-    let deleted = erasure::delete_account(&db, gone, |_| {}, &mut |table, _| {
-        heard.push(table.to_owned())
-    })
+    let deleted = erasure::delete_account(
+        &db,
+        gone,
+        |_| {},
+        &mut |table, _| heard.push(table.to_owned()),
+        |_| {},
+    )
     .unwrap();
     let many = 2 * BATCH as u64 + 7;
     for table in ["messages", "message_statuses", "future_notes"] {

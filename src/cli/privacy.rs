@@ -188,9 +188,19 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
         }
     }
     let mut counter = Counter::new();
-    let deleted = erasure::delete_account(&db, account, |_| {}, &mut |_, rows| {
-        counter.show("deleted", rows)
-    })?;
+    let mailer = Mailer::new(config)?;
+    let mut confirmed_to = None;
+    let deleted = erasure::delete_account(
+        &db,
+        account,
+        |_| {},
+        &mut |_, rows| counter.show("deleted", rows),
+        |to| {
+            let lang = Lang::from_code(&to.locale).unwrap_or(Lang::En);
+            whatsapi::notify::account_deleted_blocking(&mailer, lang, &to.email, &to.company);
+            confirmed_to = Some(to.email.clone());
+        },
+    )?;
     counter.done("deleted", deleted.deleted.total());
     for (table, rows) in deleted.deleted.iter() {
         println!("  {table:<20} {rows:>10}");
@@ -201,24 +211,12 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
         deleted.deleted.total(),
         deleted.batches
     );
-    match &deleted.stopped.owner {
-        Some(_) if keyless => {
-            println!(
-                "no confirmation was sent: the owner's address was sealed with the destroyed key"
-            )
-        }
-        Some((email, locale)) => {
-            let lang = Lang::from_code(locale).unwrap_or(Lang::En);
-            let mailer = Mailer::new(config)?;
-            whatsapi::notify::account_deleted_blocking(
-                &mailer,
-                lang,
-                email,
-                &deleted.stopped.company,
-            );
-            println!("a confirmation was sent to the owner, {email}");
-        }
-        None => {}
+    match confirmed_to {
+        Some(email) => println!("a confirmation was sent to the owner, {email}"),
+        None => println!(
+            "no confirmation was sent: the account has no owner whose address can be read (none, or it \
+             was sealed with the destroyed key)"
+        ),
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Background threads: started when the server lifts off, stopped (and joined) when it shuts down.
 
+pub mod deletions;
 pub mod deliveries;
 pub mod maintenance;
 pub mod policy_mail;
@@ -135,6 +136,7 @@ pub fn fairing() -> impl Fairing {
                         ),
                     };
                     *running.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(threads);
+                    deletions::resume(db.clone(), mailer.clone());
                 })
             }))
             .attach(AdHoc::on_shutdown("stop background jobs", |rocket| {

@@ -609,3 +609,46 @@ pub fn delete_with_stdin(install: &Install, account: i64, answer: &str) -> std::
         answer,
     )
 }
+
+/// Fails naming every table that still holds a row.
+pub fn nothing_left(rows: &BTreeMap<String, i64>) {
+    let left: Vec<_> = rows.iter().filter(|(_, n)| **n > 0).collect();
+    assert!(
+        left.is_empty(),
+        "rows of the deleted account remain: {left:?}"
+    );
+}
+
+/// An account with data in the tables that matter, so "no row left" means something.
+pub fn full(rows: &BTreeMap<String, i64>) {
+    for table in [
+        "accounts",
+        "users",
+        "sessions",
+        "consents",
+        "known_browsers",
+        "api_keys",
+        "connections",
+        "messages",
+        "message_statuses",
+        "idempotency_keys",
+        "webhook_payloads",
+        "contacts",
+        "inbound_messages",
+        "webhook_endpoints",
+        "webhook_events",
+        "webhook_deliveries",
+        "webhook_attempts",
+        "activity_log",
+    ] {
+        assert!(rows[table] > 0, "the account has no {table} to delete");
+    }
+}
+
+/// The email to `to` with this subject.
+pub fn email_to(install: &Install, to: &str, subject: &str) -> String {
+    emails(install)
+        .into_iter()
+        .find(|e| e.contains(&format!("To: {to}")) && e.contains(&format!("Subject: {subject}")))
+        .unwrap_or_else(|| panic!("no email {subject:?} to {to}"))
+}

@@ -107,10 +107,12 @@ fn rewrite(
 pub fn seal(copy: &Connection, keyring: &Keyring) -> Result<()> {
     let tx = copy.unchecked_transaction()?;
     // Answers kept for an Idempotency-Key before they were sealed (at most a day old at the upgrade) name
-    // the customer's number; a backup goes without them.
+    // the customer's number; a backup goes without them. An account being deleted keeps whom to confirm
+    // to in the clear until it is done; in a backup it is told nothing (its key is already destroyed).
     tx.execute_batch(
         "DELETE FROM sessions; DELETE FROM one_time_tokens;
-         DELETE FROM idempotency_keys WHERE sealed_response IS NULL AND response != '';",
+         DELETE FROM idempotency_keys WHERE sealed_response IS NULL AND response != '';
+         UPDATE account_deletions SET company = '', owner_email = NULL, owner_locale = NULL;",
     )?;
     rewrite(&tx, keyring, |key, place, value| {
         if value.starts_with(PREFIX) {

@@ -282,13 +282,17 @@ pub fn stop_account(
         })
         .optional()?
         .ok_or(Error::NotFound)?;
-    let owner = conn
-        .query_row(
-            "SELECT email, locale FROM users WHERE account_id = ?1 AND role = 'owner' ORDER BY id LIMIT 1",
-            [a],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    // Whom to confirm to: the owner, unless their address is sealed for good (a restored backup's account
+    // deleted since). Kept from the first try when a deletion is run again.
+    let readable = keyring.kept_data_key(account)?.is_some();
+    conn.execute(
+        "INSERT INTO account_deletions (account, company, owner_email, owner_locale, started_at)
+         SELECT ?1, ?2, u.email, u.locale, ?3 FROM (SELECT 1) LEFT JOIN users u
+             ON u.id = (SELECT id FROM users WHERE account_id = ?1 AND role = 'owner' AND ?4 ORDER BY id LIMIT 1)
+         ON CONFLICT (account) DO NOTHING",
+        params![a, company, now, readable],
+    )?;
+    let (company, owner) = deletion_of(conn, account)?.ok_or(Error::NotFound)?;
     conn.execute(
         "UPDATE accounts SET status = 'suspended' WHERE id = ?1",
         [a],
@@ -331,6 +335,41 @@ pub fn stop_account(
     })
 }
 
+/// Who is told about an account's deletion under way: the company name and the owner's address and
+/// language.
+type Deletion = (String, Option<(String, String)>);
+
+fn deletion_of(conn: &Connection, account: AccountId) -> Result<Option<Deletion>> {
+    Ok(conn
+        .query_row(
+            "SELECT company, owner_email, owner_locale FROM account_deletions WHERE account = ?1",
+            [account.0],
+            |r| {
+                let email: Option<String> = r.get(1)?;
+                let locale: Option<String> = r.get(2)?;
+                Ok((r.get(0)?, email.zip(locale)))
+            },
+        )
+        .optional()?)
+}
+
+/// The deletions that were started and not finished (cut off by a stop), oldest first.
+pub fn unfinished(conn: &Connection) -> Result<Vec<AccountId>> {
+    Ok(conn
+        .prepare("SELECT account FROM account_deletions ORDER BY started_at")?
+        .query_map([], |r| r.get(0).map(AccountId))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// The deletion is over: every row is gone and the owner was told.
+pub fn deletion_done(conn: &Connection, account: AccountId) -> Result<()> {
+    conn.execute(
+        "DELETE FROM account_deletions WHERE account = ?1",
+        [account.0],
+    )?;
+    Ok(())
+}
+
 /// Deletes up to `BATCH` of the account's rows of one table; how many.
 pub fn delete_batch(conn: &Connection, holding: &Holding, account: AccountId) -> Result<u64> {
     let key = holding.key();
@@ -354,22 +393,53 @@ pub struct AccountDeleted {
 /// Deletes an account and everything it holds (blocking: for the command line, or a blocking thread).
 /// `stopped` hears what the first transaction stopped, as soon as it is committed, so API keys and webhook
 /// credentials kept in memory can be forgotten at once; `progress` hears the table and the rows deleted
-/// so far after each batch.
+/// so far after each batch; `confirm` is called to tell the owner, when someone can be told.
 pub fn delete_account(
     db: &Db,
     account: AccountId,
     stopped: impl FnOnce(&Stopped),
     progress: &mut dyn FnMut(&str, u64),
+    confirm: impl FnOnce(&Confirmation),
 ) -> Result<AccountDeleted> {
     let keys = db.clone();
     let stop = db.write(move |conn| stop_account(conn, keys.keyring(), account, now_ms()))?;
     stopped(&stop);
-    let (deleted, batches) = purge_account(db, account, progress)?;
+    let (deleted, batches) = finish_deletion(db, account, progress, confirm)?;
     Ok(AccountDeleted {
         stopped: stop,
         deleted,
         batches,
     })
+}
+
+/// Whom a deletion is confirmed to, and what about.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub company: String,
+    pub email: String,
+    pub locale: String,
+}
+
+/// Finishes the deletion of a stopped account: deletes every row of it (`purge_account`), has the owner
+/// told (`confirm`), then forgets the deletion. Safe to run again: it is also what finishes, at the next
+/// start, a deletion that a stop cut off.
+pub fn finish_deletion(
+    db: &Db,
+    account: AccountId,
+    progress: &mut dyn FnMut(&str, u64),
+    confirm: impl FnOnce(&Confirmation),
+) -> Result<(Counts, u64)> {
+    let deletion = db.read(move |conn| deletion_of(conn, account))?;
+    let purged = purge_account(db, account, progress)?;
+    if let Some((company, Some((email, locale)))) = deletion {
+        confirm(&Confirmation {
+            company,
+            email,
+            locale,
+        });
+    }
+    db.write(move |conn| deletion_done(conn, account))?;
+    Ok(purged)
 }
 
 /// The second step, after `stop_account`: deletes every row of the account, batch by batch, then the

@@ -225,19 +225,10 @@ async fn delete_account(
         "the owner is deleting the account with all its data"
     );
     // ... then the rows go, batch by batch, and the owner hears when it is done. On a blocking thread of
-    // its own, so it finishes even if the browser stops waiting.
-    let (purge_db, mailer, lang) = (db.inner().clone(), mailer.inner().clone(), page.lang);
-    let to = session.user.email.clone();
+    // its own, so it finishes even if the browser stops waiting (and at the next start if the server stops).
+    let (purge_db, mailer) = (db.inner().clone(), mailer.inner().clone());
     rocket::tokio::task::spawn_blocking(move || {
-        let (deleted, batches) = erasure::purge_account(&purge_db, account, &mut |_, _| {})?;
-        tracing::info!(
-            account = account.0,
-            rows = deleted.total(),
-            batches,
-            "account deleted"
-        );
-        crate::notify::account_deleted_blocking(&mailer, lang, &to, &stopped.company);
-        Ok::<_, Error>(())
+        crate::jobs::deletions::finish(&purge_db, &mailer, account)
     })
     .await
     .map_err(|e| Error::Internal(anyhow::anyhow!("the deletion task failed: {e}")))??;
