@@ -289,6 +289,7 @@ pub fn stop_account(
         "INSERT INTO account_deletions (account, company, owner_email, owner_locale, started_at)
          SELECT ?1, ?2, u.email, u.locale, ?3 FROM (SELECT 1) LEFT JOIN users u
              ON u.id = (SELECT id FROM users WHERE account_id = ?1 AND role = 'owner' AND ?4 ORDER BY id LIMIT 1)
+         WHERE true -- (an upsert's SELECT needs a WHERE, or ON CONFLICT may be read as a join's ON)
          ON CONFLICT (account) DO NOTHING",
         params![a, company, now, readable],
     )?;
