@@ -84,20 +84,33 @@ impl Threads {
 #[derive(Default)]
 struct Running(Mutex<Option<Threads>>);
 
-/// Writes gathered bookkeeping (API keys' last use) every few seconds, and once more when stopping.
-fn start_flusher(db: Db, used: Arc<KeysUsed>) -> Looping {
+/// Starts a thread that runs `round` at once, then every `period`, and once more when stopped
+/// (`stop_looping`); `round` sees the stop flag, to cut a long round short.
+fn every(
+    name: &str,
+    period: Duration,
+    mut round: impl FnMut(&AtomicBool) + Send + 'static,
+) -> Looping {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
-        .name("flusher".into())
+        .name(name.into())
         .spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::park_timeout(FLUSH_EVERY);
-                used.flush(&db);
+            loop {
+                round(&flag);
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::park_timeout(period);
             }
         })
-        .expect("cannot start the flusher thread");
+        .unwrap_or_else(|e| panic!("cannot start the {name} thread: {e}"));
     (stop, thread)
+}
+
+/// Writes gathered bookkeeping (API keys' last use) every few seconds, and once more when stopping.
+fn start_flusher(db: Db, used: Arc<KeysUsed>) -> Looping {
+    every("flusher", FLUSH_EVERY, move |_| used.flush(&db))
 }
 
 pub fn fairing() -> impl Fairing {
@@ -129,10 +142,10 @@ pub fn fairing() -> impl Fairing {
                         sender: SenderPool::start(db.clone(), config.sender.workers, waker),
                         deliveries: deliveries::DeliveryPool::start(db.clone(), &config.webhooks),
                         flusher: start_flusher(db.clone(), used.clone()),
-                        policy_mail: policy_mail::start(
-                            db.clone(),
-                            mailer.clone(),
-                            config.privacy_link(),
+                        policy_mail: every(
+                            "policy-mail",
+                            policy_mail::EVERY,
+                            policy_mail::round(db.clone(), mailer.clone(), config.privacy_link()),
                         ),
                     };
                     *running.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(threads);

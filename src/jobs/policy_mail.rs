@@ -8,13 +8,11 @@ use crate::mail::Mailer;
 use crate::notify;
 use crate::store::policy_mail::{self, PolicyMail};
 use crate::store::{Db, now_ms};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// How often the server looks for emails that are due.
-const EVERY: Duration = Duration::from_secs(60);
+pub const EVERY: Duration = Duration::from_secs(60);
 /// Emails claimed at a time.
 const BATCH: i64 = 50;
 
@@ -46,7 +44,7 @@ pub fn send_due(
     stop: &AtomicBool,
 ) -> Result<Sent> {
     let mut done = Sent::default();
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         let now = now_ms();
         let mut batch = db.write(move |conn| policy_mail::claim(conn, now, BATCH))?;
         if batch.is_empty() {
@@ -82,6 +80,7 @@ pub fn send_due(
             }
         }
     }
+    Ok(done)
 }
 
 fn give_back(db: &Db, mails: Vec<PolicyMail>) -> Result<()> {
@@ -92,25 +91,12 @@ fn give_back(db: &Db, mails: Vec<PolicyMail>) -> Result<()> {
     db.write(move |conn| policy_mail::release(conn, &mails, now))
 }
 
-/// The server's sender: a pass at start, then one every minute, until `stop` is set (and the thread
-/// unparked).
-pub fn start(db: Db, mailer: Mailer, link: String) -> (Arc<AtomicBool>, JoinHandle<()>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name("policy-mail".into())
-        .spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match send_due(&db, &mailer, &link, OnFailure::RetryLater, &flag) {
-                    Ok(done) if done != Sent::default() => {
-                        tracing::info!(?done, "privacy policy notices")
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "cannot send the privacy policy notices"),
-                }
-                std::thread::park_timeout(EVERY);
-            }
-        })
-        .expect("cannot start the policy mail thread");
-    (stop, thread)
+/// The server's round (see `super::every`): sends what is due, the queue a stop or a mail server that
+/// was down left behind included.
+pub fn round(db: Db, mailer: Mailer, link: String) -> impl FnMut(&AtomicBool) + Send + 'static {
+    move |stop| match send_due(&db, &mailer, &link, OnFailure::RetryLater, stop) {
+        Ok(done) if done != Sent::default() => tracing::info!(?done, "privacy policy notices"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "cannot send the privacy policy notices"),
+    }
 }
