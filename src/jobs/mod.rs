@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// How often API keys' last-used times are written.
+/// How often API keys' last-used times are written and destroyed data keys forgotten.
 const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
 /// The scheduled jobs this configuration asks for.
@@ -108,9 +108,15 @@ fn every(
     (stop, thread)
 }
 
-/// Writes gathered bookkeeping (API keys' last use) every few seconds, and once more when stopping.
+/// Writes gathered bookkeeping (API keys' last use) every few seconds, and once more when stopping; and
+/// forgets the data keys that `whatsapi account delete` destroyed meanwhile.
 fn start_flusher(db: Db, used: Arc<KeysUsed>) -> Looping {
-    every("flusher", FLUSH_EVERY, move |_| used.flush(&db))
+    every("flusher", FLUSH_EVERY, move |_| {
+        used.flush(&db);
+        if let Err(e) = db.keyring().forget_destroyed() {
+            tracing::warn!(error = %e, "cannot read the keystore's destroyed keys");
+        }
+    })
 }
 
 pub fn fairing() -> impl Fairing {

@@ -124,6 +124,16 @@ impl Keyring {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&account);
     }
+
+    /// Forgets the cached keys the keystore destroyed since they were cached: by another process, such as
+    /// `whatsapi account delete` next to a running server. Returns how many.
+    pub fn forget_destroyed(&self) -> Result<usize> {
+        let destroyed = self.keystore.known()?.destroyed;
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        let before = cache.len();
+        cache.retain(|account, _| !destroyed.contains(&account.0));
+        Ok(before - cache.len())
+    }
 }
 
 /// The data key's id travels inside the sealed value, so it is authenticated along with the key.
@@ -413,4 +423,34 @@ pub fn phone_index_with(data_key: &Key, digits: &str) -> Vec<u8> {
         .expect("any key length works");
     mac.update(digits.as_bytes());
     mac.finalize().into_bytes().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::keystore::KeystoreFiles;
+
+    #[test]
+    fn keys_destroyed_by_another_process_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = KeystoreFiles::beside(&dir.path().join("master.key"));
+        let keyring = Keyring::new(Key::master([7; 32]), Keystore::open(&files).unwrap());
+        keyring.create_data_key(AccountId(1)).unwrap();
+        keyring.create_data_key(AccountId(2)).unwrap();
+        keyring.data_key(AccountId(1)).unwrap();
+        keyring.data_key(AccountId(2)).unwrap();
+
+        // `whatsapi account delete` in another process, with a keystore handle of its own.
+        Keystore::open(&files)
+            .unwrap()
+            .destroy(AccountId(1))
+            .unwrap();
+        assert!(keyring.data_key(AccountId(1)).is_ok(), "still cached");
+        assert_eq!(keyring.forget_destroyed().unwrap(), 1);
+        assert!(matches!(
+            keyring.data_key(AccountId(1)),
+            Err(Error::NotFound)
+        ));
+        assert!(keyring.data_key(AccountId(2)).is_ok());
+    }
 }
