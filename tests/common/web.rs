@@ -200,6 +200,39 @@ impl App {
     }
 }
 
+/// An owner with an invited member who joined; the client ends signed in as the member.
+pub fn team_with_member(app: &App, role: &str) -> i64 {
+    assert_eq!(
+        app.register("Owner", "Shop", "owner@shop.test"),
+        Status::SeeOther
+    );
+    let invite = app.submit(
+        "/team",
+        "/team/invite",
+        &[("email", "member@shop.test"), ("role", role)],
+    );
+    assert_eq!(invite.status(), Status::SeeOther);
+    let link = app.last_link("/invite/");
+    app.logout();
+    let join = app.submit(
+        &link,
+        &link,
+        &[
+            ("name", "Member"),
+            ("password", "a member's own pass phrase"),
+            ("accept_privacy", "true"),
+        ],
+    );
+    assert_eq!(join.status(), Status::SeeOther);
+    app.db()
+        .query_row(
+            "SELECT id FROM users WHERE email = 'member@shop.test'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 /// An .eml as readable text: "Name: value" header lines, a blank line, the body.
 pub fn decode_email(raw: &str) -> String {
     let raw = raw.replace("\r\n", "\n");
