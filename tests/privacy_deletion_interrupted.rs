@@ -40,6 +40,11 @@ fn a_deletion_cut_off_by_a_stop_is_finished_at_the_next_start() {
     stop_only(&install, alpha.id);
     assert!(rows_of(&install, alpha.id)["messages"] > 0);
     assert_eq!(data_keys_of(&install, alpha.id), 0);
+    let doctor = common::stdout(&install.run(&["doctor"]));
+    assert!(
+        doctor.contains("1 account deletion(s) under way"),
+        "{doctor}"
+    );
 
     let server = serve(&install);
     wait_until("the deletion to be finished", || {

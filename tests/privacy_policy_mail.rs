@@ -56,6 +56,11 @@ fn policy_emails_wait_for_a_mail_server_that_was_down_and_go_out_once() {
     );
     assert_eq!(count(&install, "SELECT count(*) FROM policy_mail"), 2);
     assert!(policy_emails(&install).is_empty());
+    let doctor = stdout(&install.run(&["doctor"]));
+    assert!(
+        doctor.contains("2 email(s) about the privacy policy not sent yet"),
+        "{doctor}"
+    );
 
     // The server (writing mail to its outbox) sends them at its start ...
     let server = install.serve();
