@@ -318,3 +318,27 @@ fn answer_ok(mut stream: std::net::TcpStream) {
         b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
     );
 }
+
+/// A server whose sandbox reports statuses within a fraction of a second, with no scheduled retention run
+/// during a test, that may deliver webhooks to the test's own plain-HTTP endpoint.
+pub fn serve_quick(install: &Install) -> Server {
+    let mut cmd = install.command(&["serve"]);
+    cmd.env("WHATSAPI_RETENTION__SCHEDULE", "0 0 0 29 2 *")
+        .env("WHATSAPI_WEBHOOKS__ALLOW_INSECURE_TARGETS", "true")
+        .env("WHATSAPI_SANDBOX__SENT_AFTER_MS", "20")
+        .env("WHATSAPI_SANDBOX__DELIVERED_AFTER_MS", "40")
+        .env("WHATSAPI_SANDBOX__READ_AFTER_MS", "60");
+    install.serve_with(cmd)
+}
+
+/// Waits up to 20 seconds for `done`, failing the test with `what` after that.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -11,30 +11,13 @@ use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::time::{Duration, Instant};
 
 pub const PASSWORD: &str = "a long enough pass phrase";
 pub const MEMBER_PASSWORD: &str = "the member's own pass phrase";
 
-/// A server whose statuses arrive within a fraction of a second, with no scheduled retention run during a
-/// test, that may deliver webhooks to the test's own plain-HTTP endpoint.
-pub fn serve(install: &Install) -> Server {
-    let mut cmd = install.command(&["serve"]);
-    cmd.env("WHATSAPI_RETENTION__SCHEDULE", "0 0 0 29 2 *")
-        .env("WHATSAPI_WEBHOOKS__ALLOW_INSECURE_TARGETS", "true")
-        .env("WHATSAPI_SANDBOX__SENT_AFTER_MS", "20")
-        .env("WHATSAPI_SANDBOX__DELIVERED_AFTER_MS", "40")
-        .env("WHATSAPI_SANDBOX__READ_AFTER_MS", "60");
-    install.serve_with(cmd)
-}
-
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+// Not every test file that includes this module uses them.
+#[allow(unused_imports)]
+pub use crate::common::{serve_quick as serve, wait_until};
 
 /// A browser: keeps the cookies it is given, follows no redirect.
 pub struct Browser {

@@ -7,29 +7,12 @@ use crate::common;
 use crate::common::api::{Api, account, count};
 use crate::common::{Install, Server};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 pub const DAY_MS: i64 = 86_400_000;
 
-/// Retention at midnight of 29 February only, so no scheduled run happens during a test; statuses from
-/// the sandbox within a fraction of a second; webhooks allowed to the test's own endpoint.
-pub fn serve(install: &Install) -> Server {
-    let mut cmd = install.command(&["serve"]);
-    cmd.env("WHATSAPI_RETENTION__SCHEDULE", "0 0 0 29 2 *")
-        .env("WHATSAPI_WEBHOOKS__ALLOW_INSECURE_TARGETS", "true")
-        .env("WHATSAPI_SANDBOX__SENT_AFTER_MS", "20")
-        .env("WHATSAPI_SANDBOX__DELIVERED_AFTER_MS", "40")
-        .env("WHATSAPI_SANDBOX__READ_AFTER_MS", "60");
-    install.serve_with(cmd)
-}
-
-pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+// Not every test file that includes this module uses them.
+#[allow(unused_imports)]
+pub use crate::common::{serve_quick as serve, wait_until};
 
 pub fn customer_writes(api: &Api, connection: &str, from: &str, text: &str) {
     let (status, body) = api.call(
