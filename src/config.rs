@@ -2,7 +2,6 @@
 //! Unknown keys are errors (a typo must not silently fall back to a default), and everything is validated
 //! before the server starts.
 
-use crate::store::keystore::KeystoreFiles;
 use rocket::figment::Figment;
 use rocket::figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -12,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod people;
+mod storage;
 pub use people::{Accounts, Branding, Sandbox, Sender, Sessions, Smtp, SmtpSecurity, Webhooks};
+pub use storage::{MAX_RETENTION_DAYS, Retention, Storage, Synchronous};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/whatsapi/config.toml";
@@ -53,60 +54,6 @@ pub struct Server {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Storage {
-    pub data_dir: PathBuf,
-    pub key_file: PathBuf,
-    /// Each account's data key, sealed with the master key. Empty: beside the key file (`<key file
-    /// without extension>.keystore`).
-    pub keystore: PathBuf,
-    /// Copies of the keystore kept up to date after every change (on another disk, say).
-    pub keystore_mirrors: Vec<PathBuf>,
-    pub synchronous: Synchronous,
-    pub readers: usize,
-    pub maintenance_schedule: String,
-}
-
-/// How long data is kept. Messages past `message_days` are hidden at once and deleted by the retention job.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Retention {
-    /// When the retention job runs (cron, UTC).
-    pub schedule: String,
-    /// Messages, their statuses, raw webhooks, what customers wrote and conversations idle this long.
-    pub message_days: u32,
-    /// The activity log (who did what, from which address).
-    pub activity_days: u32,
-    /// Events and deliveries to customers' webhook endpoints.
-    pub webhook_delivery_days: u32,
-}
-
-impl Default for Retention {
-    fn default() -> Self {
-        Retention {
-            schedule: "0 0 3 * * *".into(),
-            // The privacy policy promises message logs are deleted after 90 days.
-            message_days: 90,
-            activity_days: 365,
-            webhook_delivery_days: 30,
-        }
-    }
-}
-
-/// Every retention period lies in 1..=MAX_RETENTION_DAYS (ten years).
-pub const MAX_RETENTION_DAYS: u32 = 3650;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Synchronous {
-    #[default]
-    /// fsync on every commit: a commit that was acknowledged survives a power cut.
-    Full,
-    /// Survives a crash of the process, may lose the last commits on a power cut.
-    Normal,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct Log {
     pub level: LogLevel,
 }
@@ -130,20 +77,6 @@ impl Default for Server {
             tls_cert: None,
             tls_key: None,
             client_ip_header: String::new(),
-        }
-    }
-}
-
-impl Default for Storage {
-    fn default() -> Self {
-        Storage {
-            data_dir: PathBuf::from("./whatsapi-data"),
-            key_file: PathBuf::from("./whatsapi-master.key"),
-            keystore: PathBuf::new(),
-            keystore_mirrors: Vec::new(),
-            synchronous: Synchronous::Full,
-            readers: 4,
-            maintenance_schedule: "0 30 3 * * *".into(),
         }
     }
 }
@@ -246,80 +179,9 @@ impl Config {
         };
         self.server.public_url = normalize_public_url(&self.server, tls)?;
 
-        let storage = &self.storage;
-        if storage.data_dir.as_os_str().is_empty() {
-            return Err(invalid("storage.data_dir", "must not be empty"));
-        }
-        if storage.data_dir.exists() && !storage.data_dir.is_dir() {
-            return Err(invalid(
-                "storage.data_dir",
-                format!("{} is not a directory", storage.data_dir.display()),
-            ));
-        }
-        if storage.key_file.as_os_str().is_empty() || storage.key_file.is_dir() {
-            return Err(invalid("storage.key_file", "must name a file"));
-        }
-        if is_inside(&storage.key_file, &storage.data_dir) {
-            return Err(invalid(
-                "storage.key_file",
-                "must be outside storage.data_dir, so that copies of the data never carry the key",
-            ));
-        }
-        let keystore = self.keystore_files();
-        for (name, path) in std::iter::once(("storage.keystore", &keystore.path)).chain(
-            keystore
-                .mirrors
-                .iter()
-                .map(|m| ("storage.keystore_mirrors", m)),
-        ) {
-            if path.is_dir() {
-                return Err(invalid(name, format!("{} is a directory", path.display())));
-            }
-            if is_inside(path, &storage.data_dir) {
-                return Err(invalid(
-                    name,
-                    "must be outside storage.data_dir: backups of the data must not hold the data keys, \
-                     or deleting an account could not reach them",
-                ));
-            }
-            if path == &storage.key_file {
-                return Err(invalid(name, "must not be the key file"));
-            }
-        }
-        if keystore.mirrors.iter().any(|m| m == &keystore.path) {
-            return Err(invalid(
-                "storage.keystore_mirrors",
-                "a mirror must be another file than the keystore",
-            ));
-        }
-        if !(1..=64).contains(&storage.readers) {
-            return Err(invalid("storage.readers", "must be between 1 and 64"));
-        }
+        self.validate_storage()?;
         self.validate_people()?;
-        parse_schedule(&storage.maintenance_schedule)
-            .map_err(|m| invalid("storage.maintenance_schedule", m))?;
         self.validate_retention()
-    }
-
-    fn validate_retention(&self) -> Result<(), ConfigError> {
-        let retention = &self.retention;
-        parse_schedule(&retention.schedule).map_err(|m| invalid("retention.schedule", m))?;
-        for (key, days) in [
-            ("retention.message_days", retention.message_days),
-            ("retention.activity_days", retention.activity_days),
-            (
-                "retention.webhook_delivery_days",
-                retention.webhook_delivery_days,
-            ),
-        ] {
-            if !(1..=MAX_RETENTION_DAYS).contains(&days) {
-                return Err(invalid(
-                    key,
-                    format!("must be between 1 and {MAX_RETENTION_DAYS} days"),
-                ));
-            }
-        }
-        Ok(())
     }
 
     pub fn uses_tls(&self) -> bool {
@@ -357,97 +219,9 @@ impl Config {
         self.uses_tls() || self.server.public_url.starts_with("https://")
     }
 
-    fn validate_people(&self) -> Result<(), ConfigError> {
-        parse_schedule(&self.sender.template_sync_schedule)
-            .map_err(|m| invalid("sender.template_sync_schedule", m))?;
-        if !(1..=1024).contains(&self.sender.workers) {
-            return Err(invalid("sender.workers", "must be between 1 and 1024"));
-        }
-        if !(1..=300).contains(&self.webhooks.timeout_secs) {
-            return Err(invalid(
-                "webhooks.timeout_secs",
-                "must be between 1 and 300",
-            ));
-        }
-        if !(1..=64).contains(&self.webhooks.workers) {
-            return Err(invalid("webhooks.workers", "must be between 1 and 64"));
-        }
-        let delays = &self.webhooks.retry_delays_secs;
-        if delays.len() > 50 || delays.iter().any(|d| *d > 7 * 86_400) {
-            return Err(invalid(
-                "webhooks.retry_delays_secs",
-                "at most 50 delays, each at most 604800 (a week)",
-            ));
-        }
-        let day_ms = 24 * 3_600_000;
-        for (key, value) in [
-            ("sandbox.sent_after_ms", self.sandbox.sent_after_ms),
-            (
-                "sandbox.delivered_after_ms",
-                self.sandbox.delivered_after_ms,
-            ),
-            ("sandbox.read_after_ms", self.sandbox.read_after_ms),
-        ] {
-            if value > day_ms {
-                return Err(invalid(key, "must be at most 86400000 (a day)"));
-            }
-        }
-        if self.sessions.idle_minutes == 0 || self.sessions.idle_minutes > 24 * 60 {
-            return Err(invalid(
-                "sessions.idle_minutes",
-                "must be between 1 and 1440",
-            ));
-        }
-        if self.sessions.absolute_hours == 0 || self.sessions.absolute_hours > 24 * 30 {
-            return Err(invalid(
-                "sessions.absolute_hours",
-                "must be between 1 and 720",
-            ));
-        }
-        let color = &self.branding.primary_color;
-        if !(color.len() == 7
-            && color.starts_with('#')
-            && color[1..].chars().all(|c| c.is_ascii_hexdigit()))
-        {
-            return Err(invalid(
-                "branding.primary_color",
-                "must be a colour like #0f766e",
-            ));
-        }
-        if self.branding.product_name.trim().is_empty() {
-            return Err(invalid("branding.product_name", "must not be empty"));
-        }
-        if let Some(dir) = &self.branding.static_dir
-            && !dir.is_dir()
-        {
-            let message = format!("{} is not a directory", dir.display());
-            return Err(invalid("branding.static_dir", message));
-        }
-        if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(invalid(
-                "smtp.from",
-                "must be an address such as \"Shop <no-reply@example.com>\"",
-            ));
-        }
-        Ok(())
-    }
-
     /// The privacy page's address, for emails.
     pub fn privacy_link(&self) -> String {
         format!("{}/privacy", self.server.public_url)
-    }
-
-    pub fn db_path(&self) -> PathBuf {
-        self.storage.data_dir.join("whatsapi.db")
-    }
-
-    pub fn keystore_files(&self) -> KeystoreFiles {
-        let mut files = KeystoreFiles::beside(&self.storage.key_file);
-        if !self.storage.keystore.as_os_str().is_empty() {
-            files.path = self.storage.keystore.clone();
-        }
-        files.mirrors = self.storage.keystore_mirrors.clone();
-        files
     }
 
     /// The effective configuration as TOML, with secrets masked.
@@ -493,20 +267,6 @@ pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
     cron::Schedule::from_str(&full).map_err(|e| {
         format!("{expr:?} is not a cron expression ({e}); write six fields with seconds first, e.g. \"0 0 3 * * *\"")
     })
-}
-
-/// Whether `path` lies inside `dir`, comparing absolute paths (resolving symlinks where the paths exist).
-fn is_inside(path: &Path, dir: &Path) -> bool {
-    let resolve = |p: &Path| -> PathBuf {
-        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
-        abs.canonicalize().unwrap_or(abs)
-    };
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_dir = resolve(parent);
-    file_dir.starts_with(resolve(dir))
 }
 
 impl fmt::Display for LogLevel {

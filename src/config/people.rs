@@ -1,6 +1,6 @@
 //! Configuration of sign-up, sessions, email and branding.
 
-use super::Secret;
+use super::{Config, ConfigError, Secret, invalid, parse_schedule};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -186,5 +186,82 @@ impl Default for Branding {
             primary_color: "#0f766e".into(),
             static_dir: None,
         }
+    }
+}
+
+impl Config {
+    pub(super) fn validate_people(&self) -> Result<(), ConfigError> {
+        parse_schedule(&self.sender.template_sync_schedule)
+            .map_err(|m| invalid("sender.template_sync_schedule", m))?;
+        if !(1..=1024).contains(&self.sender.workers) {
+            return Err(invalid("sender.workers", "must be between 1 and 1024"));
+        }
+        if !(1..=300).contains(&self.webhooks.timeout_secs) {
+            return Err(invalid(
+                "webhooks.timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if !(1..=64).contains(&self.webhooks.workers) {
+            return Err(invalid("webhooks.workers", "must be between 1 and 64"));
+        }
+        let delays = &self.webhooks.retry_delays_secs;
+        if delays.len() > 50 || delays.iter().any(|d| *d > 7 * 86_400) {
+            return Err(invalid(
+                "webhooks.retry_delays_secs",
+                "at most 50 delays, each at most 604800 (a week)",
+            ));
+        }
+        let day_ms = 24 * 3_600_000;
+        for (key, value) in [
+            ("sandbox.sent_after_ms", self.sandbox.sent_after_ms),
+            (
+                "sandbox.delivered_after_ms",
+                self.sandbox.delivered_after_ms,
+            ),
+            ("sandbox.read_after_ms", self.sandbox.read_after_ms),
+        ] {
+            if value > day_ms {
+                return Err(invalid(key, "must be at most 86400000 (a day)"));
+            }
+        }
+        if self.sessions.idle_minutes == 0 || self.sessions.idle_minutes > 24 * 60 {
+            return Err(invalid(
+                "sessions.idle_minutes",
+                "must be between 1 and 1440",
+            ));
+        }
+        if self.sessions.absolute_hours == 0 || self.sessions.absolute_hours > 24 * 30 {
+            return Err(invalid(
+                "sessions.absolute_hours",
+                "must be between 1 and 720",
+            ));
+        }
+        let color = &self.branding.primary_color;
+        if !(color.len() == 7
+            && color.starts_with('#')
+            && color[1..].chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(invalid(
+                "branding.primary_color",
+                "must be a colour like #0f766e",
+            ));
+        }
+        if self.branding.product_name.trim().is_empty() {
+            return Err(invalid("branding.product_name", "must not be empty"));
+        }
+        if let Some(dir) = &self.branding.static_dir
+            && !dir.is_dir()
+        {
+            let message = format!("{} is not a directory", dir.display());
+            return Err(invalid("branding.static_dir", message));
+        }
+        if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "smtp.from",
+                "must be an address such as \"Shop <no-reply@example.com>\"",
+            ));
+        }
+        Ok(())
     }
 }
