@@ -128,7 +128,7 @@ impl Keyring {
     /// Forgets the cached keys the keystore destroyed since they were cached: by another process, such as
     /// `whatsapi account delete` next to a running server. Returns how many.
     pub fn forget_destroyed(&self) -> Result<usize> {
-        let destroyed = self.keystore.known()?.destroyed;
+        let destroyed = self.keystore.destroyed()?;
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         let before = cache.len();
         cache.retain(|account, _| !destroyed.contains(&account.0));
@@ -323,7 +323,7 @@ pub fn attach_keystore(
              what they hold cannot be read; `whatsapi account delete --account ID` removes their rows"
         );
     }
-    keep_account_ids_unique(conn, keystore).map_err(internal)
+    keep_account_ids_unique(conn, &known).map_err(sqlite)
 }
 
 fn move_keys_out(conn: &Connection, keystore: &Keystore) -> Result<(), OpenError> {
@@ -355,8 +355,8 @@ fn move_keys_out(conn: &Connection, keystore: &Keystore) -> Result<(), OpenError
 /// Raises the accounts' id counter above every account the keystore ever held a key of. A restored backup's
 /// counter is behind: a new account would take the id (and the keystore entry) of one created after the
 /// backup was made.
-fn keep_account_ids_unique(conn: &Connection, keystore: &Keystore) -> Result<()> {
-    if let Some(highest) = keystore.highest_account()? {
+fn keep_account_ids_unique(conn: &Connection, keystore: &Known) -> rusqlite::Result<()> {
+    if let Some(highest) = keystore.highest_account() {
         conn.execute(
             "INSERT INTO sqlite_sequence (name, seq)
              SELECT 'accounts', ?1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'accounts')",

@@ -155,11 +155,6 @@ impl Keystore {
             .optional()?)
     }
 
-    /// Whether it holds no key.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.known()?.keys.is_empty())
-    }
-
     /// Which accounts it holds a key of and which ones it destroyed the key of.
     pub fn known(&self) -> Result<Known> {
         Ok(Known::read(&self.conn())?)
@@ -189,16 +184,9 @@ impl Keystore {
         Ok(())
     }
 
-    /// The highest account id it ever held a key of.
-    pub fn highest_account(&self) -> Result<Option<AccountId>> {
-        let known = self.known()?;
-        Ok(known
-            .keys
-            .keys()
-            .chain(&known.destroyed)
-            .max()
-            .copied()
-            .map(AccountId))
+    /// The accounts whose key it destroyed (without reading the keys).
+    pub fn destroyed(&self) -> Result<BTreeSet<i64>> {
+        Ok(ids(&self.conn(), "SELECT account_id FROM destroyed_keys")?)
     }
 
     /// Stores new keys (replacing a key left by an account whose creation was rolled back, since account
@@ -346,6 +334,10 @@ impl Keystore {
     }
 }
 
+fn ids(conn: &Connection, sql: &str) -> rusqlite::Result<BTreeSet<i64>> {
+    conn.prepare(sql)?.query_map([], |r| r.get(0))?.collect()
+}
+
 /// What a keystore (or a mirror) holds, apart from its connection.
 #[derive(Debug, Default, PartialEq)]
 pub struct Known {
@@ -367,9 +359,7 @@ impl Known {
     }
 
     fn read(conn: &Connection) -> rusqlite::Result<Known> {
-        let rows = |sql: &str| -> rusqlite::Result<BTreeSet<i64>> {
-            conn.prepare(sql)?.query_map([], |r| r.get(0))?.collect()
-        };
+        let rows = |sql: &str| ids(conn, sql);
         Ok(Known {
             keys: conn
                 .prepare("SELECT account_id, sealed FROM data_keys")?
@@ -381,6 +371,16 @@ impl Known {
                 .map(|id| id as u32)
                 .collect(),
         })
+    }
+
+    /// The highest account id it ever held a key of.
+    pub fn highest_account(&self) -> Option<AccountId> {
+        self.keys
+            .keys()
+            .chain(&self.destroyed)
+            .max()
+            .copied()
+            .map(AccountId)
     }
 
     pub fn knows_nothing(&self) -> bool {
@@ -519,7 +519,10 @@ mod tests {
             keystore.insert(&[key(1, b"again")]).is_err(),
             "a deleted id came back"
         );
-        assert_eq!(keystore.highest_account().unwrap(), Some(AccountId(2)));
+        assert_eq!(
+            keystore.known().unwrap().highest_account(),
+            Some(AccountId(2))
+        );
         drop(keystore);
 
         std::fs::copy(&older, &files.path).unwrap();

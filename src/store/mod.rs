@@ -171,7 +171,7 @@ impl Db {
         if let Err(e) = checked {
             // A keystore this start created must not stay behind empty: the next start would take it for
             // the real one.
-            if keystore.created() && keystore.is_empty().unwrap_or(false) {
+            if keystore.created() && keystore.known().is_ok_and(|k| k.knows_nothing()) {
                 let _ = std::fs::remove_file(&keystore.files().path);
             }
             return Err(e);
