@@ -10,9 +10,9 @@ use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use whatsapi::config::Config;
+use whatsapi::jobs::deletions;
 use whatsapi::mail::Mailer;
 use whatsapi::store::{AccountId, accounts, erasure, export, now_ms};
-use whatsapi::web::i18n::Lang;
 use whatsapi::{logging, startup};
 
 #[derive(Args)]
@@ -190,26 +190,23 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
     let mut counter = Counter::new();
     let mailer = Mailer::new(config)?;
     let mut confirmed_to = None;
-    let deleted = erasure::delete_account(
+    let (deleted, batches) = erasure::delete_account(
         &db,
         account,
-        |_| {},
         &mut |_, rows| counter.show("deleted", rows),
         |to| {
-            let lang = Lang::from_code(&to.locale).unwrap_or(Lang::En);
-            whatsapi::notify::account_deleted_blocking(&mailer, lang, &to.email, &to.company);
+            deletions::confirm(&mailer, to);
             confirmed_to = Some(to.email.clone());
         },
     )?;
-    counter.done("deleted", deleted.deleted.total());
-    for (table, rows) in deleted.deleted.iter() {
+    counter.done("deleted", deleted.total());
+    for (table, rows) in deleted.iter() {
         println!("  {table:<20} {rows:>10}");
     }
     println!(
-        "account {} \"{name}\" was deleted with all of its data ({} rows in {} transactions); its data key is destroyed",
+        "account {} \"{name}\" was deleted with all of its data ({} rows in {batches} transactions); its data key is destroyed",
         account.0,
-        deleted.deleted.total(),
-        deleted.batches
+        deleted.total(),
     );
     match confirmed_to {
         Some(email) => println!("a confirmation was sent to the owner, {email}"),

@@ -10,10 +10,8 @@ use crate::web::i18n::Lang;
 
 /// Deletes every row of a stopped account and tells its owner (blocking).
 pub fn finish(db: &Db, mailer: &Mailer, account: AccountId) -> Result<()> {
-    let (deleted, batches) = erasure::finish_deletion(db, account, &mut |_, _| {}, |to| {
-        let lang = Lang::from_code(&to.locale).unwrap_or(Lang::En);
-        notify::account_deleted_blocking(mailer, lang, &to.email, &to.company);
-    })?;
+    let (deleted, batches) =
+        erasure::finish_deletion(db, account, &mut |_, _| {}, |to| confirm(mailer, to))?;
     tracing::info!(
         account = account.0,
         rows = deleted.total(),
@@ -21,6 +19,12 @@ pub fn finish(db: &Db, mailer: &Mailer, account: AccountId) -> Result<()> {
         "account deleted"
     );
     Ok(())
+}
+
+/// Tells the owner that the account was deleted, in their language.
+pub fn confirm(mailer: &Mailer, to: &erasure::Confirmation) {
+    let lang = Lang::from_code(&to.locale).unwrap_or(Lang::En);
+    notify::account_deleted_blocking(mailer, lang, &to.email, &to.company);
 }
 
 /// Finishes, on a thread of its own, the deletions a stop cut off.

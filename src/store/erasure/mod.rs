@@ -69,13 +69,10 @@ impl Counts {
     }
 }
 
-/// What stopping an account changed, for the caller to forget in memory and to tell the owner.
+/// What stopping an account changed, for the caller to forget in memory.
 #[derive(Debug, Clone)]
 pub struct Stopped {
     pub account: AccountId,
-    pub company: String,
-    /// The owner's address and language, for the confirmation.
-    pub owner: Option<(String, String)>,
     pub api_keys: Vec<ApiKeyId>,
     pub connections: Vec<ConnectionId>,
 }
@@ -107,7 +104,6 @@ pub fn stop_account(
          ON CONFLICT (account) DO NOTHING",
         params![a, company, now, readable],
     )?;
-    let (company, owner) = deletion_of(conn, account)?.ok_or(Error::NotFound)?;
     conn.execute(
         "UPDATE accounts SET status = 'suspended' WHERE id = ?1",
         [a],
@@ -143,26 +139,32 @@ pub fn stop_account(
     keyring.destroy_data_key(account)?;
     Ok(Stopped {
         account,
-        company,
-        owner,
         api_keys,
         connections,
     })
 }
 
-/// Who is told about an account's deletion under way: the company name and the owner's address and
-/// language.
-type Deletion = (String, Option<(String, String)>);
+/// Whom a deletion is confirmed to, and what about.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub company: String,
+    pub email: String,
+    pub locale: String,
+}
 
-fn deletion_of(conn: &Connection, account: AccountId) -> Result<Option<Deletion>> {
+/// Whom the deletion under way of this account is to be confirmed to, if anyone.
+fn confirmation_of(conn: &Connection, account: AccountId) -> Result<Option<Confirmation>> {
     Ok(conn
         .query_row(
-            "SELECT company, owner_email, owner_locale FROM account_deletions WHERE account = ?1",
+            "SELECT company, owner_email, owner_locale FROM account_deletions
+             WHERE account = ?1 AND owner_email IS NOT NULL AND owner_locale IS NOT NULL",
             [account.0],
             |r| {
-                let email: Option<String> = r.get(1)?;
-                let locale: Option<String> = r.get(2)?;
-                Ok((r.get(0)?, email.zip(locale)))
+                Ok(Confirmation {
+                    company: r.get(0)?,
+                    email: r.get(1)?,
+                    locale: r.get(2)?,
+                })
             },
         )
         .optional()?)
@@ -185,43 +187,18 @@ pub fn deletion_done(conn: &Connection, account: AccountId) -> Result<()> {
     Ok(())
 }
 
-/// What deleting an account did.
-#[derive(Debug, Clone)]
-pub struct AccountDeleted {
-    pub stopped: Stopped,
-    pub deleted: Counts,
-    /// Write transactions used.
-    pub batches: u64,
-}
-
-/// Deletes an account and everything it holds (blocking: for the command line, or a blocking thread).
-/// `stopped` hears what the first transaction stopped, as soon as it is committed, so API keys and webhook
-/// credentials kept in memory can be forgotten at once; `progress` hears the table and the rows deleted
-/// so far after each batch; `confirm` is called to tell the owner, when someone can be told.
+/// Deletes an account and everything it holds, from a process other than the server (the command line):
+/// stops it, then finishes the deletion (see `finish_deletion`). Returns the rows deleted per table and the
+/// write transactions used.
 pub fn delete_account(
     db: &Db,
     account: AccountId,
-    stopped: impl FnOnce(&Stopped),
     progress: &mut dyn FnMut(&str, u64),
     confirm: impl FnOnce(&Confirmation),
-) -> Result<AccountDeleted> {
+) -> Result<(Counts, u64)> {
     let keys = db.clone();
-    let stop = db.write(move |conn| stop_account(conn, keys.keyring(), account, now_ms()))?;
-    stopped(&stop);
-    let (deleted, batches) = finish_deletion(db, account, progress, confirm)?;
-    Ok(AccountDeleted {
-        stopped: stop,
-        deleted,
-        batches,
-    })
-}
-
-/// Whom a deletion is confirmed to, and what about.
-#[derive(Debug, Clone)]
-pub struct Confirmation {
-    pub company: String,
-    pub email: String,
-    pub locale: String,
+    db.write(move |conn| stop_account(conn, keys.keyring(), account, now_ms()))?;
+    finish_deletion(db, account, progress, confirm)
 }
 
 /// Finishes the deletion of a stopped account: deletes every row of it (`purge_account`), has the owner
@@ -233,14 +210,10 @@ pub fn finish_deletion(
     progress: &mut dyn FnMut(&str, u64),
     confirm: impl FnOnce(&Confirmation),
 ) -> Result<(Counts, u64)> {
-    let deletion = db.read(move |conn| deletion_of(conn, account))?;
+    let confirmation = db.read(move |conn| confirmation_of(conn, account))?;
     let purged = purge_account(db, account, progress)?;
-    if let Some((company, Some((email, locale)))) = deletion {
-        confirm(&Confirmation {
-            company,
-            email,
-            locale,
-        });
+    if let Some(to) = confirmation {
+        confirm(&to);
     }
     db.write(move |conn| deletion_done(conn, account))?;
     Ok(purged)
