@@ -55,20 +55,7 @@ fn now_ms() -> i64 {
 /// Creates the operator through the setup link; `operator` ends signed in as them.
 fn operator(app: &App) -> App {
     let operator = app.another_browser();
-    let db = whatsapi::startup::open_store(&app.config, false).unwrap();
-    let link = whatsapi::web::admin::setup_link(&db, &app.config)
-        .unwrap()
-        .unwrap();
-    let setup = &link[link.find("/setup/").unwrap()..];
-    let fields = [
-        ("name", "Op"),
-        ("email", "op@host.test"),
-        ("password", "operator pass phrase"),
-    ];
-    assert_eq!(
-        operator.submit(setup, setup, &fields).status(),
-        Status::SeeOther
-    );
+    assert_eq!(operator.set_up_operator().1.status(), Status::SeeOther);
     operator
 }
 

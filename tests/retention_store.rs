@@ -141,19 +141,7 @@ fn operators_see_each_retention_run_and_the_privacy_page_states_the_configured_p
     let job = whatsapi::jobs::retention_job(&app.config);
     whatsapi::jobs::scheduler::run_once(&db, &job).unwrap();
 
-    let link = whatsapi::web::admin::setup_link(&db, &app.config)
-        .unwrap()
-        .unwrap();
-    let path = &link[link.find("/setup/").unwrap()..];
-    let created = app.submit(
-        path,
-        path,
-        &[
-            ("name", "Op"),
-            ("email", "op@host.test"),
-            ("password", "operator pass phrase"),
-        ],
-    );
+    let (_, created) = app.set_up_operator();
     assert_eq!(created.status(), Status::SeeOther);
     let (status, admin) = app.page("/admin");
     assert_eq!(status, Status::Ok);

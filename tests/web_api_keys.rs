@@ -60,13 +60,7 @@ fn members_see_keys_but_cannot_create_or_revoke_them() {
     let app = app();
     app.register("Owner", "Shop", "owner@shop.test");
     app.submit("/api-keys", "/api-keys", &[("name", "backend")]);
-    app.submit(
-        "/team",
-        "/team/invite",
-        &[("email", "member@shop.test"), ("role", "member")],
-    );
-    let link = app.last_link("/invite/");
-    app.logout();
+    let link = app.invite_and_sign_out("member@shop.test", "member");
     let joined = app.submit(
         &link,
         &link,

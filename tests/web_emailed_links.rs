@@ -178,23 +178,11 @@ fn an_email_change_takes_effect_only_through_the_link_sent_to_the_new_address() 
 #[test]
 fn the_operator_setup_link_works_once_and_the_console_is_for_operators_only() {
     let app = app();
-    let db = whatsapi::startup::open_store(&app.config, false).unwrap();
-    let link = whatsapi::web::admin::setup_link(&db, &app.config)
-        .unwrap()
-        .unwrap();
-    let path = &link[link.find("/setup/").unwrap()..];
-    let created = app.submit(
-        path,
-        path,
-        &[
-            ("name", "Op"),
-            ("email", "op@host.test"),
-            ("password", "operator pass phrase"),
-        ],
-    );
+    let (path, created) = app.set_up_operator();
     assert_eq!(created.status(), Status::SeeOther);
     assert_eq!(created.headers().get_one("Location"), Some("/admin"));
     assert_eq!(app.page("/admin").0, Status::Ok);
+    let db = whatsapi::startup::open_store(&app.config, false).unwrap();
     assert!(
         whatsapi::web::admin::setup_link(&db, &app.config)
             .unwrap()
@@ -202,7 +190,7 @@ fn the_operator_setup_link_works_once_and_the_console_is_for_operators_only() {
         "no link once an operator exists"
     );
     app.logout();
-    assert_eq!(app.page(path).0, Status::Gone);
+    assert_eq!(app.page(&path).0, Status::Gone);
 
     app.register("Ali", "Shop", "ali@shop.test");
     assert_eq!(app.page("/admin").0, Status::Forbidden);

@@ -263,20 +263,7 @@ fn every_page_links_to_pages_that_exist_and_labels_its_fields() {
     let app = app();
     let visitor = app.another_browser();
     let operator = app.another_browser();
-    let db = whatsapi::startup::open_store(&app.config, false).unwrap();
-    let link = whatsapi::web::admin::setup_link(&db, &app.config)
-        .unwrap()
-        .unwrap();
-    let setup = &link[link.find("/setup/").unwrap()..];
-    let fields = [
-        ("name", "Op"),
-        ("email", "op@host.test"),
-        ("password", "operator pass phrase"),
-    ];
-    assert_eq!(
-        operator.submit(setup, setup, &fields).status(),
-        Status::SeeOther
-    );
+    assert_eq!(operator.set_up_operator().1.status(), Status::SeeOther);
     team_with_member(&app, "admin");
     app.logout();
     app.login("owner@shop.test", PASSWORD);

@@ -45,13 +45,7 @@ fn an_invitation_makes_exactly_one_member_with_the_invited_role() {
 fn an_expired_invitation_does_not_work() {
     let app = app();
     app.register("Owner", "Shop", "owner@shop.test");
-    app.submit(
-        "/team",
-        "/team/invite",
-        &[("email", "late@shop.test"), ("role", "member")],
-    );
-    let link = app.last_link("/invite/");
-    app.logout();
+    let link = app.invite_and_sign_out("late@shop.test", "member");
     let (_, form) = app.page(&link);
     let token = csrf_in(&form);
     app.db()
@@ -75,13 +69,7 @@ fn an_expired_invitation_does_not_work() {
 fn an_invitation_needs_the_privacy_policy_accepted_and_a_good_password() {
     let app = app();
     app.register("Owner", "Shop", "owner@shop.test");
-    app.submit(
-        "/team",
-        "/team/invite",
-        &[("email", "member@shop.test"), ("role", "member")],
-    );
-    let link = app.last_link("/invite/");
-    app.logout();
+    let link = app.invite_and_sign_out("member@shop.test", "member");
     for fields in [
         [
             ("name", "Member"),
@@ -133,17 +121,7 @@ fn invitations_still_work_when_registration_is_closed() {
     );
     assert_eq!(app.page("/register").0, Status::NotFound);
     assert_eq!(app.login("owner@shop.test", PASSWORD), Status::SeeOther);
-    assert_eq!(
-        app.submit(
-            "/team",
-            "/team/invite",
-            &[("email", "member@shop.test"), ("role", "member")]
-        )
-        .status(),
-        Status::SeeOther
-    );
-    let link = app.last_link("/invite/");
-    app.logout();
+    let link = app.invite_and_sign_out("member@shop.test", "member");
     let join = app.submit(
         &link,
         &link,

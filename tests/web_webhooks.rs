@@ -133,13 +133,7 @@ fn members_see_endpoints_but_cannot_change_them() {
     let app = app();
     app.register("Ali", "Shop", "ali@shop.test");
     add_endpoint(&app, "https://hooks.shop.example/whatsapp");
-    app.submit(
-        "/team",
-        "/team/invite",
-        &[("email", "sara@shop.test"), ("role", "member")],
-    );
-    let link = app.last_link("/invite/");
-    app.logout();
+    let link = app.invite_and_sign_out("sara@shop.test", "member");
     let joined = app.submit(
         &link,
         &link,

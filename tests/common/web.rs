@@ -91,6 +91,39 @@ impl App {
         )
     }
 
+    /// Invites `email` as `role` to the signed-in owner's team, signs out, and returns the invitation link.
+    pub fn invite_and_sign_out(&self, email: &str, role: &str) -> String {
+        let invite = self.submit("/team", "/team/invite", &[("email", email), ("role", role)]);
+        assert_eq!(
+            invite.status(),
+            Status::SeeOther,
+            "invite {email} as {role}"
+        );
+        let link = self.last_link("/invite/");
+        self.logout();
+        link
+    }
+
+    /// Creates the first operator ("Op", op@host.test) through the one-time setup link, as this browser:
+    /// the link's path and the answer.
+    pub fn set_up_operator(&self) -> (String, LocalResponse<'_>) {
+        let db = whatsapi::startup::open_store(&self.config, false).unwrap();
+        let link = whatsapi::web::admin::setup_link(&db, &self.config)
+            .unwrap()
+            .expect("no operator yet, so a setup link");
+        let path = link[link.find("/setup/").unwrap()..].to_owned();
+        let answer = self.submit(
+            &path,
+            &path,
+            &[
+                ("name", "Op"),
+                ("email", "op@host.test"),
+                ("password", "operator pass phrase"),
+            ],
+        );
+        (path, answer)
+    }
+
     /// Fetches `form_page` for its token, then posts `fields` (with that token) to `action`.
     pub fn submit(
         &self,
@@ -206,14 +239,7 @@ pub fn team_with_member(app: &App, role: &str) -> i64 {
         app.register("Owner", "Shop", "owner@shop.test"),
         Status::SeeOther
     );
-    let invite = app.submit(
-        "/team",
-        "/team/invite",
-        &[("email", "member@shop.test"), ("role", role)],
-    );
-    assert_eq!(invite.status(), Status::SeeOther);
-    let link = app.last_link("/invite/");
-    app.logout();
+    let link = app.invite_and_sign_out("member@shop.test", role);
     let join = app.submit(
         &link,
         &link,
