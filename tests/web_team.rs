@@ -122,15 +122,7 @@ fn invitations_still_work_when_registration_is_closed() {
     assert_eq!(app.page("/register").0, Status::NotFound);
     assert_eq!(app.login("owner@shop.test", PASSWORD), Status::SeeOther);
     let link = app.invite_and_sign_out("member@shop.test", "member");
-    let join = app.submit(
-        &link,
-        &link,
-        &[
-            ("name", "Member"),
-            ("password", "a member's own pass phrase"),
-            ("accept_privacy", "true"),
-        ],
-    );
+    let join = app.join(&link, "Member");
     assert_eq!(
         join.status(),
         Status::SeeOther,

@@ -104,6 +104,19 @@ impl App {
         link
     }
 
+    /// Accepts an invitation as `name`, with the privacy policy and a password of their own; the answer.
+    pub fn join(&self, link: &str, name: &str) -> LocalResponse<'_> {
+        self.submit(
+            link,
+            link,
+            &[
+                ("name", name),
+                ("password", "a member's own pass phrase"),
+                ("accept_privacy", "true"),
+            ],
+        )
+    }
+
     /// Creates the first operator ("Op", op@host.test) through the one-time setup link, as this browser:
     /// the link's path and the answer.
     pub fn set_up_operator(&self) -> (String, LocalResponse<'_>) {
@@ -240,15 +253,7 @@ pub fn team_with_member(app: &App, role: &str) -> i64 {
         Status::SeeOther
     );
     let link = app.invite_and_sign_out("member@shop.test", role);
-    let join = app.submit(
-        &link,
-        &link,
-        &[
-            ("name", "Member"),
-            ("password", "a member's own pass phrase"),
-            ("accept_privacy", "true"),
-        ],
-    );
+    let join = app.join(&link, "Member");
     assert_eq!(join.status(), Status::SeeOther);
     app.db()
         .query_row(
