@@ -50,6 +50,12 @@ pub struct Server {
     /// Header a reverse proxy sets to the client's address (e.g. "X-Real-IP"). Empty: the peer address,
     /// since a header from anyone else could be forged.
     pub client_ip_header: String,
+    /// Connections open at once; at the limit the longest idle one is closed to make room. Lowered to
+    /// what the open-files limit allows after the server's own files (see `server_limits`).
+    pub max_connections: usize,
+    /// Seconds a connection may stay open with no request in progress (before its request head is
+    /// complete, or between requests); slow or silent clients are cut off after it.
+    pub idle_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +83,8 @@ impl Default for Server {
             tls_cert: None,
             tls_key: None,
             client_ip_header: String::new(),
+            max_connections: 4096,
+            idle_timeout_secs: 15,
         }
     }
 }
@@ -178,6 +186,15 @@ impl Config {
             }
         };
         self.server.public_url = normalize_public_url(&self.server, tls)?;
+        if self.server.max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be at least 1"));
+        }
+        if !(1..=3600).contains(&self.server.idle_timeout_secs) {
+            return Err(invalid(
+                "server.idle_timeout_secs",
+                "between 1 and 3600 seconds",
+            ));
+        }
 
         self.validate_storage()?;
         self.validate_people()?;

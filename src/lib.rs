@@ -13,6 +13,7 @@ pub mod mail;
 pub mod meta;
 pub mod notify;
 pub mod sandbox;
+pub mod server_limits;
 pub mod startup;
 pub mod store;
 pub mod web;
@@ -26,6 +27,8 @@ use store::Db;
 
 /// Builds the HTTP server from a validated configuration and an open store.
 pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
+    let limits = server_limits::connection_limits(&config, server_limits::open_files_limit());
+    let limits_line = limits.describe(&config);
     let mailer = mail::Mailer::new(&config)
         .expect("the mail settings were validated with the configuration");
     let mut figment = Figment::from(rocket::Config::default())
@@ -38,7 +41,9 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .merge(("ident", "whatsapi"))
         .merge(("cli_colors", false))
         .merge(("log_level", rocket::config::LogLevel::Off))
-        .merge(("ip_header", client_ip_header(&config)));
+        .merge(("ip_header", client_ip_header(&config)))
+        .merge(("max_connections", limits.max_connections))
+        .merge(("idle_timeout", limits.idle_timeout_secs));
     if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
         figment = figment.merge(("tls.certs", cert)).merge(("tls.key", key));
     }
@@ -52,13 +57,15 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .attach(rocket::shield::Shield::new())
         .attach(web::SecurityHeaders { tls })
         .attach(jobs::fairing())
-        .attach(AdHoc::on_liftoff("announce", |rocket| {
+        .attach(AdHoc::on_liftoff("announce", move |rocket| {
+            let limits_line = limits_line.clone();
             Box::pin(async move {
                 let scheme = if rocket.config().tls_enabled() {
                     "https"
                 } else {
                     "http"
                 };
+                tracing::info!("{limits_line}");
                 tracing::info!(
                     "listening on {scheme}://{}:{}",
                     rocket.config().address,

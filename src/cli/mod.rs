@@ -142,6 +142,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
             let address = std::net::SocketAddr::from((config.server.address, config.server.port));
+            whatsapi::server_limits::raise_open_files_limit();
             if let Err(e) = rocket::execute(whatsapi::build_rocket(config, db).launch()) {
                 // Rocket's own words ("binding failed: Address already in use") do not say which address.
                 if let rocket::error::ErrorKind::Bind(io) = e.kind()

@@ -1,0 +1,237 @@
+//! Connections that end: the real server, under an open-files limit of 1,024, keeps answering while
+//! thousands of sockets sit idle, and closes idle and slow sockets after `server.idle_timeout_secs`.
+
+mod common;
+
+use common::api::with_password;
+use common::web::{csrf_in, encode};
+use common::{BIN, Install, Server};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// `whatsapi serve` started from a shell that first lowers the open-files limit to 1,024 (systemd's
+/// default soft limit), with this installation's settings.
+fn serve_with_1024_files(install: &Install) -> Server {
+    let base = install.command(&["serve"]);
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 1024 && exec \"$@\"", "sh", BIN, "serve"])
+        .current_dir(install.dir.path());
+    for (name, value) in base.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
+    install.serve_with(cmd)
+}
+
+/// Lets this test process hold thousands of sockets (its soft limit may be 1,024).
+#[allow(unsafe_code)]
+fn allow_open_files(needed: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        assert!(
+            limit.rlim_max >= needed,
+            "this test needs {needed} open files; the hard limit here is {}",
+            limit.rlim_max
+        );
+        limit.rlim_cur = limit.rlim_max;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+}
+
+fn open_files_of(server: &Server) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", server.child.id()))
+        .expect("the server's open files")
+        .count()
+}
+
+fn address(server: &Server) -> String {
+    server.url.trim_start_matches("http://").to_owned()
+}
+
+/// One request on a new connection; the whole answer (the server closes after it).
+fn request(server: &Server, head_and_body: &str) -> String {
+    let mut stream = TcpStream::connect(address(server)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(head_and_body.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn get(server: &Server, path: &str) -> String {
+    request(
+        server,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            address(server)
+        ),
+    )
+}
+
+/// Signs in through the real sign-in form; the answer's status line and headers.
+fn sign_in(server: &Server, email: &str, password: &str) -> String {
+    let page = get(server, "/login");
+    let body = encode(&[
+        ("csrf", &csrf_in(&page)),
+        ("email", email),
+        ("password", password),
+    ]);
+    request(
+        server,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            address(server),
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn two_thousand_idle_connections_leave_health_and_sign_in_working_under_1024_files() {
+    allow_open_files(2_300);
+    let install = Install::new();
+    let server = serve_with_1024_files(&install);
+    with_password(
+        &install,
+        &[
+            "account",
+            "create",
+            "--company",
+            "Shop",
+            "--name",
+            "Owner",
+            "--email",
+            "owner@shop.test",
+            "--password-stdin",
+        ],
+    );
+
+    // 2,000 sockets that never send a byte, all held open by this test.
+    let mut idle = Vec::new();
+    for _ in 0..2_000 {
+        let target = address(&server).parse().unwrap();
+        if let Ok(stream) = TcpStream::connect_timeout(&target, Duration::from_secs(5)) {
+            idle.push(stream);
+        }
+    }
+    assert!(idle.len() >= 1_900, "only {} sockets connected", idle.len());
+
+    let health = get(&server, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let signed_in = sign_in(&server, "owner@shop.test", "a long enough pass phrase");
+    assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
+    assert!(signed_in.contains("whatsapi_session="), "{signed_in}");
+    let wrong = sign_in(&server, "owner@shop.test", "not the pass phrase");
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+
+    // The server made room by closing idle sockets instead of running out of files.
+    let files = open_files_of(&server);
+    assert!(files < 1_024, "the server holds {files} files");
+    drop(idle);
+}
+
+/// Reads until the server closes the socket; how long after `since` that happened.
+fn closed_after(stream: &mut TcpStream, since: Instant) -> Duration {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return since.elapsed(),
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return since.elapsed(),
+            Err(e) => panic!("the server did not close the socket: {e}"),
+        }
+    }
+}
+
+#[test]
+fn idle_and_slow_sockets_are_closed_after_the_idle_timeout() {
+    let mut install = Install::new();
+    install
+        .env
+        .push(("WHATSAPI_SERVER__IDLE_TIMEOUT_SECS".into(), "2".into()));
+    let server = install.serve();
+    let timeout = Duration::from_secs(2);
+
+    // A socket that sends nothing.
+    let opened = Instant::now();
+    let mut silent = TcpStream::connect(address(&server)).unwrap();
+
+    // A socket that answers one request, then stays open with nothing more to ask.
+    let mut kept_alive = TcpStream::connect(address(&server)).unwrap();
+    kept_alive
+        .write_all(
+            format!(
+                "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n",
+                address(&server)
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    let mut answer = [0u8; 4096];
+    let read = kept_alive.read(&mut answer).unwrap();
+    let answered = Instant::now();
+    assert!(
+        String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"),
+        "the positive control: a complete request is answered"
+    );
+
+    let silent_for = closed_after(&mut silent, opened);
+    assert!(
+        silent_for >= timeout - Duration::from_millis(100) && silent_for < Duration::from_secs(15),
+        "a silent socket closed after {silent_for:?}"
+    );
+    let kept_for = closed_after(&mut kept_alive, answered);
+    assert!(
+        kept_for >= timeout - Duration::from_millis(100) && kept_for < Duration::from_secs(15),
+        "an idle kept-alive socket closed after {kept_for:?}"
+    );
+
+    // A request head sent one byte every 200 ms never completes; it is cut off although bytes keep coming.
+    let mut slow = TcpStream::connect(address(&server)).unwrap();
+    let started = Instant::now();
+    slow.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: {}\r\nX-Slow: ",
+        address(&server)
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    let cut_after = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a slow request head was never cut off"
+        );
+        if slow.write_all(b"a").is_err() {
+            break started.elapsed();
+        }
+        match slow.read(&mut answer) {
+            Ok(0) => break started.elapsed(),
+            Ok(n) => panic!(
+                "the slow request was answered: {}",
+                String::from_utf8_lossy(&answer[..n])
+            ),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break started.elapsed(),
+            Err(_) => {}
+        }
+    };
+    assert!(
+        cut_after >= timeout - Duration::from_millis(100),
+        "cut off after {cut_after:?}, before the timeout"
+    );
+    assert!(get(&server, "/healthz").starts_with("HTTP/1.1 200"));
+}
