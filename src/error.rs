@@ -25,6 +25,11 @@ pub enum Error {
     Conflict(String),
     #[error("{0}")]
     Unavailable(String),
+    /// An Idempotency-Key already answered for another request body or connection.
+    #[error(
+        "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer"
+    )]
+    IdempotencyKeyReused { message_id: Option<String> },
     #[error("the data store is closed")]
     StoreClosed,
     #[error("database error")]
@@ -62,6 +67,7 @@ impl Error {
             Error::NotFound => Status::NotFound,
             Error::Conflict(_) => Status::Conflict,
             Error::Unavailable(_) | Error::StoreClosed => Status::ServiceUnavailable,
+            Error::IdempotencyKeyReused { .. } => Status::UnprocessableEntity,
             Error::Db(_) | Error::CommitFailed(_) | Error::Crypto(_) | Error::Internal(_) => {
                 Status::InternalServerError
             }
@@ -78,6 +84,7 @@ impl Error {
             Error::NotFound => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Unavailable(_) => "unavailable",
+            Error::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             Error::StoreClosed => "store_unavailable",
             Error::Db(_) | Error::CommitFailed(_) => "database_error",
             Error::Crypto(_) => "encryption_error",
@@ -88,6 +95,7 @@ impl Error {
     fn details(&self) -> Value {
         match self {
             Error::Invalid { field, .. } => json!({ "field": field }),
+            Error::IdempotencyKeyReused { message_id } => json!({ "message_id": message_id }),
             _ => Value::Null,
         }
     }

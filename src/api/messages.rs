@@ -18,7 +18,8 @@ pub fn routes() -> Vec<rocket::Route> {
     routes![send_message, get_message, list_messages]
 }
 
-/// The optional `Idempotency-Key` header.
+/// The optional `Idempotency-Key` header. The handler takes it as a `Result`, so a malformed key is
+/// answered like any other bad field (JSON naming the header) rather than by the generic 400 catcher.
 pub struct IdempotencyKey(Option<String>);
 
 #[rocket::async_trait]
@@ -46,12 +47,12 @@ impl<'r> FromRequest<'r> for IdempotencyKey {
 #[post("/api/v1/messages", format = "json", data = "<request>")]
 async fn send_message(
     auth: ApiAuth,
-    idempotency: IdempotencyKey,
+    idempotency: Result<IdempotencyKey>,
     request: Json<Value>,
     db: &State<Db>,
     waker: &State<crate::jobs::sender::Waker>,
 ) -> Result<(Status, Json<Value>)> {
-    let (status, answer) = enqueue(db, waker, auth.account, &request, idempotency.0).await?;
+    let (status, answer) = enqueue(db, waker, auth.account, &request, idempotency?.0).await?;
     Ok((status, Json(answer)))
 }
 
@@ -64,20 +65,32 @@ pub(crate) async fn enqueue(
     request: &Value,
     idempotency_key: Option<String>,
 ) -> Result<(Status, Value)> {
-    let idempotency = IdempotencyKey(idempotency_key);
-    if let Some(key) = idempotency.0.clone() {
-        let key_db = db.clone();
-        let earlier = db
-            .read_async(move |conn| {
-                let data_key = key_db.keyring().data_key(account)?;
-                messages::idempotent_answer(conn, &data_key, account, &key, now_ms())
-            })
-            .await?;
-        if let Some((status, body)) = earlier {
-            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            return Ok((Status::from_code(status).unwrap_or(Status::Accepted), body));
+    // The key and what this request asks for: the key answers again only for the same request.
+    let idempotency = match idempotency_key {
+        Some(key) => {
+            let (key_db, asked, request) = (db.clone(), key.clone(), request.clone());
+            let (digest, earlier) = db
+                .read_async(move |conn| {
+                    let data_key = key_db.keyring().data_key(account)?;
+                    let digest = messages::request_digest(&data_key, &request);
+                    let earlier = messages::idempotent_answer(
+                        conn,
+                        &data_key,
+                        account,
+                        &asked,
+                        &digest,
+                        now_ms(),
+                    )?;
+                    Ok((digest, earlier))
+                })
+                .await?;
+            if let Some(earlier) = earlier {
+                return Ok(kept_answer(earlier));
+            }
+            Some((key, digest))
         }
-    }
+        None => None,
+    };
     let checked = validate::check(request)?;
     let connection_id = ConnectionId(parse_id(
         request.get("connection_id").unwrap_or(&Value::Null),
@@ -130,9 +143,10 @@ pub(crate) async fn enqueue(
         "created_at": now,
         "customer_service_window": window.to_json(),
     });
-    let idempotency = match idempotency.0 {
-        Some(name) => Some((
+    let idempotency = match idempotency {
+        Some((name, digest)) => Some((
             name,
+            digest,
             messages::seal_answer(&key, account, id, &answer.to_string())?,
         )),
         None => None,
@@ -140,27 +154,40 @@ pub(crate) async fn enqueue(
     let data_key = key.clone();
     let first = db
         .write_async(move |conn| {
-            // Checked again inside the transaction: two requests with one key race to here.
-            if let Some((key, stored)) = &idempotency {
+            // Checked again inside the transaction: requests with one key race to here, and the writer
+            // runs one at a time, so exactly one of them inserts and the others find its answer.
+            if let Some((key, digest, sealed_response)) = &idempotency {
                 if let Some(earlier) =
-                    messages::idempotent_answer(conn, &data_key, account, key, now)?
+                    messages::idempotent_answer(conn, &data_key, account, key, digest, now)?
                 {
                     return Ok(Some(earlier));
                 }
                 messages::insert(conn, &new)?;
-                messages::remember_answer(conn, account, key, id, 202, stored, now)?;
+                let kept = messages::KeptAnswer {
+                    key,
+                    message: id,
+                    status: 202,
+                    sealed_response,
+                    request_digest: digest,
+                };
+                messages::remember_answer(conn, account, &kept, now)?;
             } else {
                 messages::insert(conn, &new)?;
             }
             Ok(None)
         })
         .await?;
-    if let Some((status, body)) = first {
-        let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        return Ok((Status::from_code(status).unwrap_or(Status::Accepted), body));
+    if let Some(earlier) = first {
+        return Ok(kept_answer(earlier));
     }
     waker.wake();
     Ok((Status::Accepted, answer))
+}
+
+/// The first answer to an Idempotency-Key, as it was given.
+fn kept_answer((status, body): (u16, String)) -> (Status, Value) {
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    (Status::from_code(status).unwrap_or(Status::Accepted), body)
 }
 
 /// The 24-hour customer-service window of a recipient, as far as this number knows it.
