@@ -107,7 +107,7 @@ fn refuse_local_name(name: &str) -> Result<(), String> {
     });
     match local {
         Some(local) => Err(format!(
-            "{name} is a {local} name, not reachable from outside"
+            "{name} is a local name (.{local}), not reachable from outside"
         )),
         None => Ok(()),
     }
