@@ -3,10 +3,24 @@
 
 mod common;
 
-use common::web::{App, app};
+use common::web::{App, app, app_with};
 use rocket::http::{Method, Status};
 use serde_json::json;
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
+
+/// An installation that may post to plain http on 127.0.0.1, where the tests' own endpoints listen, so
+/// that no test names a host that would have to be resolved.
+fn local_app() -> App {
+    app_with(|c| c.webhooks.allow_insecure_targets = true)
+}
+
+/// A port of our own on 127.0.0.1, held for the whole test, and an endpoint URL on it.
+fn local_endpoint() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/whatsapp", listener.local_addr().unwrap());
+    (listener, url)
+}
 
 fn add_endpoint(app: &App, url: &str) -> (Status, String) {
     let response = app.submit(
@@ -24,13 +38,14 @@ fn add_endpoint(app: &App, url: &str) -> (Status, String) {
 
 #[test]
 fn an_endpoint_is_added_with_its_secret_shown_once() {
-    let app = app();
+    let app = local_app();
     app.register("Ali", "Shop", "ali@shop.test");
-    let (status, page) = add_endpoint(&app, "https://hooks.shop.example/whatsapp");
+    let (_held, url) = local_endpoint();
+    let (status, page) = add_endpoint(&app, &url);
     assert_eq!(status, Status::Ok);
     assert!(page.contains("id=\"new-secret\">whsec_"), "{page}");
     let (_, again) = app.page("/webhook-endpoints");
-    assert!(again.contains("https://hooks.shop.example/whatsapp"));
+    assert!(again.contains(&url));
     assert!(again.contains("message.received, message.status"));
     assert!(!again.contains("whsec_"), "the secret is shown only once");
 }
@@ -39,23 +54,45 @@ fn an_endpoint_is_added_with_its_secret_shown_once() {
 fn a_url_inside_the_network_is_refused_in_words() {
     let app = app();
     app.register("Ali", "Shop", "ali@shop.test");
-    for url in [
-        "http://hooks.shop.example/x",
-        "https://169.254.169.254/latest",
+    for (url, reason) in [
+        ("http://hooks.shop.example/x", "must use https"),
+        (
+            "https://169.254.169.254/latest",
+            "169.254.169.254 (a link-local address) is not a public address",
+        ),
+        (
+            "https://0xa9fea9fe/latest",
+            "0xa9fea9fe is 169.254.169.254 (a link-local address), not a public address",
+        ),
+        (
+            "https://[::ffff:a9fe:a9fe]/latest",
+            "carrying 169.254.169.254, a link-local address",
+        ),
+        (
+            "https://ops:secret@93.184.216.34/x",
+            "user name or password",
+        ),
     ] {
         let (status, page) = add_endpoint(&app, url);
         assert_eq!(status, Status::UnprocessableEntity, "{url}");
         assert!(page.contains("role=\"alert\""), "{page}");
+        assert!(page.contains(reason), "{url}: {page}");
     }
     assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints"), 0);
 }
 
 #[test]
 fn deliveries_show_their_attempts_and_can_be_replayed_paused_and_resumed() {
-    let app = app();
+    let app = local_app();
     app.register("Ali", "Shop", "ali@shop.test");
-    // The name does not resolve here, so every attempt fails: what people must be able to see.
-    add_endpoint(&app, "https://hooks.shop.invalid/whatsapp");
+    // The endpoint hangs up without answering, so every attempt fails: what people must be able to see.
+    let (listener, url) = local_endpoint();
+    std::thread::spawn(move || {
+        for connection in listener.incoming() {
+            drop(connection);
+        }
+    });
+    add_endpoint(&app, &url);
     let id: i64 = app
         .db()
         .query_row("SELECT id FROM webhook_endpoints", [], |r| r.get(0))
@@ -130,17 +167,18 @@ fn deliveries_show_their_attempts_and_can_be_replayed_paused_and_resumed() {
 
 #[test]
 fn members_see_endpoints_but_cannot_change_them() {
-    let app = app();
+    let app = local_app();
     app.register("Ali", "Shop", "ali@shop.test");
-    add_endpoint(&app, "https://hooks.shop.example/whatsapp");
+    let (_held, url) = local_endpoint();
+    add_endpoint(&app, &url);
     let link = app.invite_and_sign_out("sara@shop.test", "member");
     let joined = app.join(&link, "Sara");
     assert_eq!(joined.status(), Status::SeeOther);
     let (status, page) = app.page("/webhook-endpoints");
     assert_eq!(status, Status::Ok);
-    assert!(page.contains("https://hooks.shop.example/whatsapp"));
+    assert!(page.contains(&url));
     assert!(!page.contains("action=\"/webhook-endpoints\""));
-    let (status, _) = add_endpoint(&app, "https://other.example/x");
+    let (status, _) = add_endpoint(&app, &url);
     assert_eq!(status, Status::Forbidden);
     assert_eq!(app.count("SELECT count(*) FROM webhook_endpoints"), 1);
 }

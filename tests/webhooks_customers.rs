@@ -425,7 +425,7 @@ fn urls_that_reach_inside_the_network_are_refused() {
     let (status, answer) = api.call(
         "POST",
         "/api/v1/webhook-endpoints",
-        Some(json!({"url": "https://hooks.example.com/x", "event_types": ["message.sent"]})),
+        Some(json!({"url": "https://93.184.216.34/x", "event_types": ["message.sent"]})),
         &[],
     );
     assert_eq!(status, 400, "{answer}");
@@ -468,23 +468,46 @@ fn a_redirect_is_not_followed() {
     );
 }
 
+/// The owner's view of one delivery: its status and how many attempts it has had.
+fn delivery_attempts(api: &Api, endpoint: &str, delivery: &str) -> (String, usize) {
+    let (status, detail) = api.call(
+        "GET",
+        &format!("/api/v1/webhook-endpoints/{endpoint}/deliveries/{delivery}"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{detail}");
+    (
+        detail["status"].as_str().unwrap_or_default().to_owned(),
+        detail["attempts"].as_array().map_or(0, Vec::len),
+    )
+}
+
 #[test]
-fn another_account_s_endpoints_and_deliveries_are_not_found() {
+fn another_account_can_neither_see_nor_replay_a_real_delivery() {
     let install = Install::new();
-    let server = install.serve();
-    let (shop, _) = account(&install, &server, "owner@shop.test");
+    let server = serve(&install);
+    let (shop, connection) = account(&install, &server, "owner@shop.test");
     let (other, _) = account(&install, &server, "owner@other.test");
-    let (id, _) = subscribe(&shop, "https://hooks.shop.example/x", &["message.status"]);
+    let endpoint = Endpoint::start(&[]);
+    let (id, _) = subscribe(&shop, &endpoint.url, &["message.status"]);
+    send_text(&shop, &connection, "+96550131026");
+    let delivered = wait_for_deliveries(&shop, &id, "delivered", 1);
+    let delivery = delivered[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        delivery_attempts(&shop, &id, &delivery),
+        ("delivered".into(), 1)
+    );
     for (method, path) in [
         ("GET", format!("/api/v1/webhook-endpoints/{id}")),
         ("GET", format!("/api/v1/webhook-endpoints/{id}/deliveries")),
         (
             "GET",
-            format!("/api/v1/webhook-endpoints/{id}/deliveries/1"),
+            format!("/api/v1/webhook-endpoints/{id}/deliveries/{delivery}"),
         ),
         (
             "POST",
-            format!("/api/v1/webhook-endpoints/{id}/deliveries/1/replay"),
+            format!("/api/v1/webhook-endpoints/{id}/deliveries/{delivery}/replay"),
         ),
         (
             "POST",
@@ -504,4 +527,23 @@ fn another_account_s_endpoints_and_deliveries_are_not_found() {
     assert_eq!(list["data"], json!([]));
     let (_, mine) = shop.call("GET", &format!("/api/v1/webhook-endpoints/{id}"), None, &[]);
     assert_eq!(mine["paused"], false, "untouched by the other account");
+
+    // The owner's own replay works, and it is the only one: the delivery has its first attempt and this.
+    let (status, replayed) = shop.call(
+        "POST",
+        &format!("/api/v1/webhook-endpoints/{id}/deliveries/{delivery}/replay"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(replayed["queued"], 1);
+    common::wait_until("the owner's replay is delivered", || {
+        let (status, attempts) = delivery_attempts(&shop, &id, &delivery);
+        status == "delivered" && attempts >= 2
+    });
+    assert_eq!(
+        delivery_attempts(&shop, &id, &delivery),
+        ("delivered".into(), 2)
+    );
+    assert_eq!(endpoint.received().len(), 2);
 }

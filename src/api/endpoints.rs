@@ -59,8 +59,18 @@ fn event_types(body: &Value) -> Result<Option<Vec<String>>> {
     }
 }
 
-fn checked_url(url: &str, config: &Config) -> Result<()> {
+/// Checks what can be checked of a URL without the network; a host name is left for [`resolved`].
+fn checked_url(url: &str, config: &Config) -> Result<Option<ssrf::PendingName>> {
     ssrf::check_url(url, config.webhooks.allow_insecure_targets)
+        .map_err(|why| Error::invalid("url", why))
+}
+
+/// Resolves the URL's host name, if it has one, and refuses it when it leads inside the network. Done
+/// last, after every check that costs nothing.
+async fn resolved(name: Option<ssrf::PendingName>) -> Result<()> {
+    let Some(name) = name else { return Ok(()) };
+    ssrf::check_name(name, ssrf::SystemLookup, ssrf::SAVE_LOOKUP_LIMIT)
+        .await
         .map_err(|why| Error::invalid("url", why))
 }
 
@@ -72,7 +82,7 @@ pub(crate) async fn create(
     body: &Value,
 ) -> Result<(Endpoint, String)> {
     let url = patch_string(body, "url")?.unwrap_or_default();
-    checked_url(&url, config)?;
+    let name = checked_url(&url, config)?;
     let description = patch_string(body, "description")?.unwrap_or_default();
     if description.chars().count() > 200 {
         return Err(Error::invalid(
@@ -87,6 +97,7 @@ pub(crate) async fn create(
             .collect()
     });
     endpoints::check_event_types(&types)?;
+    resolved(name).await?;
     let secret = signing::new_secret()?;
     let keyring_db = db.clone();
     let shown = secret.clone();
@@ -149,9 +160,10 @@ async fn update_endpoint(
 ) -> Result<Json<Value>> {
     let endpoint = load(db, auth, id).await?;
     let url = patch_string(&body, "url")?;
-    if let Some(url) = &url {
-        checked_url(url, config)?;
-    }
+    let name = match &url {
+        Some(url) => checked_url(url, config)?,
+        None => None,
+    };
     let paused = match body.get("paused") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(*b),
@@ -163,6 +175,7 @@ async fn update_endpoint(
         event_types: event_types(&body)?,
         paused,
     };
+    resolved(name).await?;
     let updated = db
         .write_async(move |conn| {
             endpoints::update(conn, auth.account, endpoint.id, &change, now_ms())

@@ -1,89 +1,155 @@
 //! Customers choose the URLs the server posts to, so those URLs must not reach inside the operator's
-//! network. The URL must be https; its host is resolved when the connection is made and every address
-//! is checked (so a name that changes its answer after it was saved gains nothing); redirects are not
-//! followed and no proxy from the environment is used. The operator can allow plain http and private
-//! targets for development (`webhooks.allow_insecure_targets`).
+//! network. When an endpoint is saved its URL must be https, carry no user name or password, and name a
+//! public address: an address in any form the system's resolver accepts (`0x7f.1`, `[::ffff:10.0.0.1]`,
+//! ...) is judged as the address it means, and a name is resolved (off the async executor, for at most
+//! a few seconds) and refused if it resolves to any address that is not public. Each delivery checks the
+//! URL again, and the host is resolved again when the connection is made with every address checked (so a
+//! name that changes its answer after it was saved gains nothing); redirects are not followed and no
+//! proxy from the environment is used. The operator can allow plain http and private targets for
+//! development (`webhooks.allow_insecure_targets`).
 
+mod addresses;
+mod host;
+
+pub use addresses::{Refusal, refusal};
+
+use host::Host;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::time::Duration;
 use ureq::config::Config;
 use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-/// Whether an address is one a customer's webhook must not reach: loopback, private, link-local
-/// (cloud metadata lives at 169.254.169.254), carrier-grade NAT, unspecified, multicast, reserved.
+/// Whether an address is one a customer's webhook must not reach (see [`refusal`] for why).
 pub fn forbidden(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
-            let segments = v6.segments();
-            // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
-            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                let [a, b] = [segments[6], segments[7]];
-                let v4 = Ipv4Addr::new((a >> 8) as u8, a as u8, (b >> 8) as u8, b as u8);
-                return forbidden_v4(v4);
-            }
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (segments[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (segments[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (segments[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
-                || segments[0] == 0x2001 && segments[1] == 0xdb8 // documentation
-        }
-    }
+    refusal(ip).is_some()
 }
 
-fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT 100.64.0.0/10
-        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
-        || (a == 198 && (b == 18 || b == 19)) // benchmarking
-        || a >= 240 // reserved
+/// Names that only ever mean this machine or its local network (RFC 6761 `localhost`, RFC 6762 `local`,
+/// RFC 8375 `home.arpa`, ICANN's private-use `internal`), refused without asking a resolver.
+const LOCAL_NAMES: &[&str] = &["localhost", "local", "home.arpa", "internal"];
+
+/// How long saving an endpoint waits for its host name to resolve.
+pub const SAVE_LOOKUP_LIMIT: Duration = Duration::from_secs(5);
+
+/// A host name that passed every check that needs no network, still to be resolved ([`check_name`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingName {
+    pub host: String,
+    pub port: u16,
 }
 
-/// Checks a URL when an endpoint is saved: a clear reason when it can never be used.
-pub fn check_url(url: &str, allow_insecure: bool) -> Result<(), String> {
-    let parsed: Uri = url
-        .parse()
-        .map_err(|_| "must be a full URL such as https://example.com/hooks".to_owned())?;
-    let host = parsed
-        .host()
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| "must name a host".to_owned())?;
-    match parsed.scheme_str() {
-        Some("https") => {}
-        Some("http") if allow_insecure => {}
-        Some("http") => return Err("must use https".into()),
-        _ => return Err("must be an https URL".into()),
-    }
+/// Checks a URL without the network, when an endpoint is saved and again before each delivery: a clear
+/// reason when it can never be used. A host name that must still be resolved is returned.
+pub fn check_url(url: &str, allow_insecure: bool) -> Result<Option<PendingName>, String> {
     if url.len() > 2000 {
         return Err("must be at most 2000 characters".into());
     }
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = literal.parse::<IpAddr>()
-        && forbidden(ip)
-        && !allow_insecure
-    {
-        return Err(format!("{ip} is a private, loopback or link-local address"));
+    let parsed: Uri = url
+        .parse()
+        .map_err(|_| "must be a full URL such as https://example.com/hooks".to_owned())?;
+    let authority = parsed
+        .authority()
+        .filter(|a| !a.host().is_empty())
+        .ok_or_else(|| "must name a host".to_owned())?;
+    // A password in the URL would be stored and shown with it; the signature is what proves the sender.
+    if authority.as_str().contains('@') {
+        return Err(
+            "must not contain a user name or password (check the webhook-signature header instead)"
+                .into(),
+        );
     }
-    if !allow_insecure && (host == "localhost" || host.ends_with(".localhost")) {
-        return Err("localhost is not reachable from outside".into());
+    let written = authority.host();
+    let host = host::classify(written)?;
+    // The address comes before the scheme: switching to https would not make it reachable.
+    if !allow_insecure {
+        match &host {
+            Host::Address(ip) => refuse_address(written, *ip)?,
+            Host::Name(name) => refuse_local_name(name)?,
+        }
     }
-    Ok(())
+    let default_port = match parsed.scheme_str() {
+        Some("https") => 443,
+        Some("http") if allow_insecure => 80,
+        Some("http") => return Err("must use https".into()),
+        _ => return Err("must be an https URL".into()),
+    };
+    Ok(match host {
+        Host::Name(name) if !allow_insecure => Some(PendingName {
+            host: name,
+            port: authority.port_u16().unwrap_or(default_port),
+        }),
+        _ => None,
+    })
+}
+
+fn refuse_address(written: &str, ip: IpAddr) -> Result<(), String> {
+    let Some(refused) = refusal(ip) else {
+        return Ok(());
+    };
+    let bare = written.trim_start_matches('[').trim_end_matches(']');
+    if bare.eq_ignore_ascii_case(&ip.to_string()) {
+        Err(format!("{refused} is not a public address"))
+    } else {
+        // Another way of writing it (`0x7f.1`, `2130706433`): say which address it means.
+        Err(format!("{written} is {refused}, not a public address"))
+    }
+}
+
+fn refuse_local_name(name: &str) -> Result<(), String> {
+    let local = LOCAL_NAMES.iter().find(|local| {
+        name == **local
+            || name
+                .strip_suffix(**local)
+                .is_some_and(|rest| rest.ends_with('.'))
+    });
+    match local {
+        Some(local) => Err(format!(
+            "{name} is a local name (.{local}), not reachable from outside"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Looks host names up when an endpoint is saved: the system's resolver in the server, a stand-in in
+/// tests.
+pub trait Lookup: Send + 'static {
+    fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>>;
+}
+
+/// The system's resolver (`getaddrinfo`), as the connection will use it.
+pub struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
+        Ok((host, port).to_socket_addrs()?.map(|a| a.ip()).collect())
+    }
+}
+
+/// Resolves a host name when its endpoint is saved, on a blocking thread and for at most `limit`, and
+/// refuses it when any address it resolves to is not public: the rule every connection applies, so an
+/// endpoint that could never be delivered to is refused up front. A name that does not resolve (or not
+/// within `limit`) is accepted: its owner may set up DNS after the endpoint, and the check at connection
+/// time stands guard whatever the name resolves to later.
+pub async fn check_name(
+    name: PendingName,
+    lookup: impl Lookup,
+    limit: Duration,
+) -> Result<(), String> {
+    let (host, port) = (name.host.clone(), name.port);
+    let resolving = rocket::tokio::task::spawn_blocking(move || lookup.lookup(&host, port));
+    let Ok(Ok(Ok(addresses))) = rocket::tokio::time::timeout(limit, resolving).await else {
+        return Ok(());
+    };
+    match addresses.into_iter().find_map(refusal) {
+        Some(refused) => Err(format!(
+            "{} resolves to {refused}, not a public address",
+            name.host
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A resolver that refuses forbidden addresses, wrapped around another resolver (the system's).
@@ -109,14 +175,13 @@ impl<R: Resolver> Resolver for GuardedResolver<R> {
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
         let addresses = self.inner.resolve(uri, config, timeout)?;
         if !self.allow_insecure
-            && let Some(bad) = addresses.iter().find(|a| forbidden(a.ip()))
+            && let Some(refused) = addresses.iter().find_map(|a| refusal(a.ip()))
         {
             return Err(ureq::Error::Io(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
                 format!(
-                    "{} resolves to {}, which is not a public address",
-                    uri.host().unwrap_or(""),
-                    bad.ip()
+                    "{} resolves to {refused}, not a public address",
+                    uri.host().unwrap_or("")
                 ),
             )));
         }
@@ -151,74 +216,4 @@ pub fn agent_with(resolver: impl Resolver, allow_insecure: bool, timeout: Durati
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn private_and_special_addresses_are_forbidden() {
-        for ip in [
-            "127.0.0.1",
-            "10.0.0.1",
-            "172.16.5.4",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00:ec2::254",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-            "64:ff9b::a00:1",
-            "224.0.0.1",
-        ] {
-            assert!(forbidden(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in [
-            "93.184.216.34",
-            "2606:2800:220:1:248:1893:25c8:1946",
-            "8.8.8.8",
-        ] {
-            assert!(!forbidden(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
-    fn urls_are_checked_when_saved() {
-        assert!(check_url("https://hooks.example.com/x", false).is_ok());
-        assert!(check_url("http://hooks.example.com/x", false).is_err());
-        assert!(check_url("https://127.0.0.1/x", false).is_err());
-        assert!(check_url("https://169.254.169.254/latest/meta-data", false).is_err());
-        assert!(check_url("https://[::1]:8443/x", false).is_err());
-        assert!(check_url("https://localhost/x", false).is_err());
-        assert!(check_url("ftp://example.com/x", false).is_err());
-        assert!(check_url("http://127.0.0.1:9000/x", true).is_ok());
-    }
-
-    /// Stands in for DNS: every name resolves to 10.0.0.1.
-    #[derive(Debug)]
-    struct InternalDns;
-
-    impl Resolver for InternalDns {
-        fn resolve(
-            &self,
-            uri: &Uri,
-            _: &Config,
-            _: NextTimeout,
-        ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-            let mut addresses = self.empty();
-            let port = uri.port_u16().unwrap_or(443);
-            addresses.push(std::net::SocketAddr::new([10, 0, 0, 1].into(), port));
-            Ok(addresses)
-        }
-    }
-
-    #[test]
-    fn a_name_resolving_to_a_private_address_is_refused_at_connect_time() {
-        let agent = agent_with(InternalDns, false, Duration::from_secs(2));
-        let error = agent
-            .post("https://hooks.example.com/x")
-            .send("{}")
-            .unwrap_err();
-        assert!(error.to_string().contains("10.0.0.1"), "{error}");
-    }
-}
+mod tests;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// Deliveries one worker claims at a time.
 const CLAIM: usize = 8;
@@ -36,7 +37,8 @@ impl DeliveryPool {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let timeout = Duration::from_secs(settings.timeout_secs);
-        let agent = events::ssrf::agent(settings.allow_insecure_targets, timeout);
+        let allow_insecure = settings.allow_insecure_targets;
+        let agent = events::ssrf::agent(allow_insecure, timeout);
         let threads = (0..settings.workers.max(1))
             .map(|n| {
                 let (db, stop, agent) = (db.clone(), stop.clone(), agent.clone());
@@ -55,7 +57,7 @@ impl DeliveryPool {
                             match claimed {
                                 Ok(due) if !due.is_empty() => {
                                     for one in due {
-                                        deliver(&db, &agent, &delays, &one);
+                                        deliver(&db, &agent, allow_insecure, &delays, &one);
                                     }
                                 }
                                 Ok(_) => std::thread::sleep(IDLE),
@@ -80,24 +82,14 @@ impl DeliveryPool {
     }
 }
 
-fn deliver(db: &Db, agent: &ureq::Agent, delays: &[u64], due: &Due) {
-    let keyring_db = db.clone();
-    let loaded = {
-        let due = due.clone();
-        db.read(move |conn| {
-            let key = keyring_db.keyring().data_key(due.account_id)?;
-            let secret = endpoints::secret(conn, &key, due.account_id, due.endpoint_id)?;
-            let body = deliveries::event_body(conn, &key, due.account_id, due.event_id)?;
-            Ok((secret, body))
-        })
-    };
-    let outcome = match loaded {
-        Ok((secret, body)) => events::attempt(agent, &due.url, &secret, due.event_id, &body),
-        Err(e) => Outcome {
-            code: None,
-            error: Some(format!("could not read the event: {e}")),
-            duration: Duration::ZERO,
-            retry_after: None,
+fn deliver(db: &Db, agent: &ureq::Agent, allow_insecure: bool, delays: &[u64], due: &Due) {
+    // The URL is checked again as at save: one saved while the operator allowed insecure targets, or
+    // under older rules, is refused here with its reason instead of being tried.
+    let outcome = match events::ssrf::check_url(&due.url, allow_insecure) {
+        Err(why) => not_attempted(format!("refused before connecting: {why}")),
+        Ok(_) => match load(db, due) {
+            Ok((secret, body)) => events::attempt(agent, &due.url, &secret, due.event_id, &body),
+            Err(e) => not_attempted(format!("could not read the event: {e}")),
         },
     };
     let now = now_ms();
@@ -117,6 +109,26 @@ fn deliver(db: &Db, agent: &ureq::Agent, delays: &[u64], due: &Due) {
     });
     if let Err(e) = recorded {
         tracing::error!(error = %e, "cannot record a webhook delivery attempt");
+    }
+}
+
+/// The endpoint's signing secret (kept zeroized) and the event's body.
+fn load(db: &Db, due: &Due) -> crate::error::Result<(Zeroizing<String>, Vec<u8>)> {
+    let (keyring_db, due) = (db.clone(), due.clone());
+    db.read(move |conn| {
+        let key = keyring_db.keyring().data_key(due.account_id)?;
+        let secret = endpoints::secret(conn, &key, due.account_id, due.endpoint_id)?;
+        let body = deliveries::event_body(conn, &key, due.account_id, due.event_id)?;
+        Ok((secret, body))
+    })
+}
+
+fn not_attempted(error: String) -> Outcome {
+    Outcome {
+        code: None,
+        error: Some(error),
+        duration: Duration::ZERO,
+        retry_after: None,
     }
 }
 
