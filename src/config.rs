@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod people;
+mod proxies;
 mod storage;
 pub use people::{Accounts, Branding, Sandbox, Sender, Sessions, Smtp, SmtpSecurity, Webhooks};
+pub use proxies::Network;
 pub use storage::{MAX_RETENTION_DAYS, Retention, Storage, Synchronous};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
@@ -47,9 +49,12 @@ pub struct Server {
     pub public_url: String,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// Header a reverse proxy sets to the client's address (e.g. "X-Real-IP"). Empty: the peer address,
-    /// since a header from anyone else could be forged.
+    /// Header a trusted proxy sets to the client's address (e.g. "X-Real-IP"). Empty: X-Forwarded-For.
+    /// Read only when the peer is one of `trusted_proxies`, since a header from anyone else could be forged.
     pub client_ip_header: String,
+    /// Reverse proxies (addresses or CIDR blocks) whose forwarding headers are believed. Empty: none, the
+    /// client is the connecting peer.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -77,6 +82,7 @@ impl Default for Server {
             tls_cert: None,
             tls_key: None,
             client_ip_header: String::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -178,6 +184,7 @@ impl Config {
             }
         };
         self.server.public_url = normalize_public_url(&self.server, tls)?;
+        self.server.validate_proxies()?;
 
         self.validate_storage()?;
         self.validate_people()?;
