@@ -91,6 +91,14 @@ pub fn is_cross_site(req: &Request<'_>) -> bool {
             .headers()
             .get_one("Host")
             .is_some_and(|host| origin.authority_matches(host));
+    if !same_literal_host {
+        // Also what an operator sees when server.public_url is not the address people use.
+        tracing::warn!(
+            origin = ?req.headers().get_one("Origin").unwrap_or_default(),
+            public_url = ?public.map(|p| format!("{}://{}:{}", p.scheme, p.host, p.port)),
+            "a form from another origin was refused; forms are accepted from server.public_url"
+        );
+    }
     !same_literal_host
 }
 
