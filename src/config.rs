@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod people;
+mod proxies;
 mod storage;
 pub use people::{Accounts, Branding, Sandbox, Sender, Sessions, Smtp, SmtpSecurity, Webhooks};
+pub use proxies::Network;
 pub use storage::{MAX_RETENTION_DAYS, Retention, Storage, Synchronous};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
@@ -47,8 +49,8 @@ pub struct Server {
     pub public_url: String,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// Header a reverse proxy sets to the client's address (e.g. "X-Real-IP"). Empty: the peer address,
-    /// since a header from anyone else could be forged.
+    /// Header a trusted proxy sets to the client's address (e.g. "X-Real-IP"). Empty: X-Forwarded-For.
+    /// Read only when the peer is one of `trusted_proxies`, since a header from anyone else could be forged.
     pub client_ip_header: String,
     /// Connections open at once; at the limit the longest idle one is closed to make room. Lowered to
     /// what the open-files limit allows after the server's own files (see `server_limits`).
@@ -56,6 +58,9 @@ pub struct Server {
     /// Seconds a connection may stay open with no request in progress (before its request head is
     /// complete, or between requests); slow or silent clients are cut off after it.
     pub idle_timeout_secs: u64,
+    /// Reverse proxies (addresses or CIDR blocks) whose forwarding headers are believed. Empty: none, the
+    /// client is the connecting peer.
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,6 +90,7 @@ impl Default for Server {
             client_ip_header: String::new(),
             max_connections: 4096,
             idle_timeout_secs: 15,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -195,6 +201,7 @@ impl Config {
                 "between 1 and 3600 seconds",
             ));
         }
+        self.server.validate_proxies()?;
 
         self.validate_storage()?;
         self.validate_people()?;

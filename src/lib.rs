@@ -41,7 +41,9 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .merge(("ident", "whatsapi"))
         .merge(("cli_colors", false))
         .merge(("log_level", rocket::config::LogLevel::Off))
-        .merge(("ip_header", client_ip_header(&config)))
+        // Rocket would believe its header from anyone; the client's address is worked out by
+        // `auth::client` from the peer and `[server] trusted_proxies` instead.
+        .merge(("ip_header", false))
         .merge(("max_connections", limits.max_connections))
         .merge(("idle_timeout", limits.idle_timeout_secs));
     if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
@@ -74,6 +76,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
             })
         }))
         .manage(auth::Auth::new(&config))
+        .manage(auth::client::TrustedProxies::from_config(&config.server))
         .manage(mailer)
         .manage(std::sync::Arc::new(api::KeysUsed::default()))
         .manage(jobs::sender::Waker::default())
@@ -86,12 +89,4 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(web::ResetEmails::default())
         .manage(config)
         .manage(db)
-}
-
-/// Rocket reads the client's address from this header; `false` means the peer address.
-fn client_ip_header(config: &Config) -> rocket::figment::value::Value {
-    match config.server.client_ip_header.trim() {
-        "" => false.into(),
-        header => header.to_owned().into(),
-    }
 }

@@ -3,5 +3,13 @@
 mod cli;
 
 fn main() -> std::process::ExitCode {
+    // Everything this program writes (the database and its -wal/-shm files, the outbox, exports, keys)
+    // is private to its user, whatever umask the shell or service manager that started it had. First,
+    // before any thread or file exists.
+    #[allow(unsafe_code)]
+    // SAFETY: umask(2) only replaces the process's file creation mask; it cannot fail and touches no memory.
+    unsafe {
+        libc::umask(0o077);
+    }
     cli::main()
 }

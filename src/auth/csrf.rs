@@ -61,23 +61,117 @@ async fn token_is_valid(req: &Request<'_>, token: &str) -> bool {
 }
 
 /// True when the browser says the request came from another site, or it names another origin.
+///
+/// The origin is compared with the configured public URL, never with the Host header alone: a page on
+/// the attacker's own name that re-resolves to this server (DNS rebinding) sends matching Origin and Host.
+/// A browser that reached the server by an address literal (or `localhost`) sends an Origin equal to the
+/// Host it asked; no rebinding can produce such a name, so that is accepted too, whatever `public_url` is.
 pub fn is_cross_site(req: &Request<'_>) -> bool {
     if let Some(site) = req.headers().get_one("Sec-Fetch-Site")
         && (site == "cross-site" || site == "same-site")
     {
         return true;
     }
-    match (
-        req.headers().get_one("Origin"),
-        req.headers().get_one("Host"),
-    ) {
-        (Some("null"), _) => true,
-        (Some(origin), Some(host)) => {
-            let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-            !authority.eq_ignore_ascii_case(host)
-        }
-        _ => false,
+    let Some(origin) = req.headers().get_one("Origin") else {
+        return false;
+    };
+    let Some(origin) = Origin::parse(origin) else {
+        // "null" (a sandboxed frame, a redirect from elsewhere) and anything unreadable.
+        return true;
+    };
+    let public = req
+        .rocket()
+        .state::<crate::config::Config>()
+        .and_then(|config| Origin::parse(&config.server.public_url));
+    if public.as_ref() == Some(&origin) {
+        return false;
     }
+    let same_literal_host = origin.host_is_literal()
+        && req
+            .headers()
+            .get_one("Host")
+            .is_some_and(|host| origin.authority_matches(host));
+    if !same_literal_host {
+        // Also what an operator sees when server.public_url is not the address people use.
+        tracing::warn!(
+            origin = ?req.headers().get_one("Origin").unwrap_or_default(),
+            public_url = ?public.map(|p| format!("{}://{}:{}", p.scheme, p.host, p.port)),
+            "a form from another origin was refused; forms are accepted from server.public_url"
+        );
+    }
+    !same_literal_host
+}
+
+/// The scheme, host and port of a URL, as browsers compare origins.
+#[derive(Debug, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn parse(url: &str) -> Option<Origin> {
+        let (scheme, rest) = url.split_once("://")?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let authority = rest.split(['/', '?', '#']).next()?;
+        if authority.contains('@') || authority.is_empty() {
+            return None;
+        }
+        let (host, port) = split_host_port(authority)?;
+        Some(Origin {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port: port.unwrap_or(default_port),
+        })
+    }
+
+    /// An IP address or `localhost`: names no DNS answer can move to another server.
+    fn host_is_literal(&self) -> bool {
+        self.host == "localhost"
+            || self.host.parse::<std::net::IpAddr>().is_ok()
+            || self
+                .host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
+    }
+
+    /// Whether a Host header names this origin's host and port.
+    fn authority_matches(&self, host_header: &str) -> bool {
+        let Some((host, port)) = split_host_port(host_header.trim()) else {
+            return false;
+        };
+        let default_port = if self.scheme == "https" { 443 } else { 80 };
+        host.eq_ignore_ascii_case(&self.host) && port.unwrap_or(default_port) == self.port
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`; the host keeps its brackets.
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.find(']')? + 1;
+        let port = authority[end..].strip_prefix(':');
+        if port.is_none() && end != authority.len() {
+            return None;
+        }
+        (&authority[..end], port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    let port = match port {
+        Some(port) => Some(port.parse::<u16>().ok()?),
+        None => None,
+    };
+    (!host.is_empty()).then_some((host, port))
 }
 
 #[rocket::async_trait]
@@ -98,5 +192,33 @@ impl<'r, T: FromForm<'r> + HasCsrf + Send + 'r> FromData<'r> for CsrfForm<T> {
         } else {
             data::Outcome::Error((Status::Forbidden, ()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port_with_default_ports_filled_in() {
+        let public = Origin::parse("https://wa.example.com").unwrap();
+        assert_eq!(Origin::parse("https://WA.example.com:443"), Some(public));
+        assert_ne!(
+            Origin::parse("http://wa.example.com"),
+            Origin::parse("https://wa.example.com")
+        );
+        assert_ne!(
+            Origin::parse("http://127.0.0.1:8080"),
+            Origin::parse("http://127.0.0.1:8081")
+        );
+        assert_eq!(Origin::parse("null"), None);
+        assert_eq!(Origin::parse("http://user@host"), None);
+        let v6 = Origin::parse("http://[::1]:8080").unwrap();
+        assert!(v6.host_is_literal() && v6.authority_matches("[::1]:8080"));
+        let local = Origin::parse("http://localhost:8080").unwrap();
+        assert!(local.host_is_literal() && local.authority_matches("localhost:8080"));
+        assert!(!local.authority_matches("localhost:9090"));
+        let named = Origin::parse("http://evil.localhost:8080").unwrap();
+        assert!(!named.host_is_literal(), "a name, however local it looks");
     }
 }

@@ -13,14 +13,12 @@ pub use session::Session;
 /// Shared authentication state kept in Rocket's managed state.
 pub struct Auth {
     pub hasher: password::Hasher,
-    pub throttle: throttle::LoginThrottle,
 }
 
 impl Auth {
     pub fn new(config: &crate::config::Config) -> Auth {
         Auth {
             hasher: password::Hasher::new(config.accounts.password_hash_concurrency),
-            throttle: throttle::LoginThrottle::default(),
         }
     }
 }

@@ -95,6 +95,8 @@ impl Hasher {
     pub async fn verify(&self, password: &str, hash: String) -> Result<bool> {
         let password = Zeroizing::new(password.to_owned());
         self.run(move || {
+            // One line per check, so an operator (or a test) can count the hashes guesses cost.
+            tracing::debug!("password checked");
             Ok(Argon2::default()
                 .verify_password(password.as_bytes(), hash.as_str())
                 .is_ok())

@@ -86,7 +86,8 @@ async fn load(req: &Request<'_>) -> Option<Session> {
 }
 
 /// Starts a session for `user`: a new id every time (a session id is never carried across a sign-in),
-/// replacing any session this browser had.
+/// replacing any session this browser had. Beyond `[sessions] max_per_person`, the person's least recently
+/// used sessions end. The address becomes one the person is known to sign in from (see `throttle`).
 pub async fn start(
     db: &Db,
     config: &Config,
@@ -104,6 +105,8 @@ pub async fn start(
         client.user_agent.clone(),
         id.clone(),
     );
+    let address_key = super::throttle::address_key(db, &client.ip);
+    let max_sessions = config.sessions.max_per_person;
     db.write_async(move |conn| {
         if let Some(previous) = previous {
             sessions::delete(conn, &previous)?;
@@ -116,7 +119,9 @@ pub async fn start(
             user_agent: &user_agent,
             now: now_ms(),
         };
-        sessions::insert(conn, &new)
+        sessions::insert(conn, &new)?;
+        sessions::end_beyond(conn, user_id, max_sessions)?;
+        crate::store::login_throttle::remember_address(conn, user_id, &address_key, new.now)
     })
     .await?;
     cookies.add(session_cookie(name, id, config.secure_cookies()));

@@ -70,6 +70,9 @@ pub fn run(args: InitArgs, config_file: Option<&Path>) -> Result<()> {
             .mode(0o640)
             .open(config_file)
             .with_context(|| format!("cannot create {}", config_file.display()))?;
+        // Readable by the service's group whatever the umask (the process runs with 0077).
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o640))
+            .with_context(|| format!("cannot set the mode of {}", config_file.display()))?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         println!("wrote {}", config_file.display());

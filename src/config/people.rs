@@ -104,6 +104,8 @@ pub struct Sessions {
     pub idle_minutes: u64,
     /// A session ends this many hours after sign-in, however active.
     pub absolute_hours: u64,
+    /// Sessions one person may have at once; signing in once more ends the least recently used.
+    pub max_per_person: usize,
 }
 
 impl Default for Sessions {
@@ -111,6 +113,7 @@ impl Default for Sessions {
         Sessions {
             idle_minutes: 30,
             absolute_hours: 12,
+            max_per_person: 20,
         }
     }
 }
@@ -235,6 +238,12 @@ impl Config {
             return Err(invalid(
                 "sessions.absolute_hours",
                 "must be between 1 and 720",
+            ));
+        }
+        if !(1..=1000).contains(&self.sessions.max_per_person) {
+            return Err(invalid(
+                "sessions.max_per_person",
+                "must be between 1 and 1000",
             ));
         }
         let color = &self.branding.primary_color;

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_policy_mail.sql"),
     include_str!("migrations/0013_account_deletions.sql"),
     include_str!("migrations/0014_idempotency_digest.sql"),
+    include_str!("migrations/0015_login_throttle.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -18,6 +18,7 @@ pub mod inbound;
 pub mod job_runs;
 pub mod keys;
 pub mod keystore;
+pub mod login_throttle;
 pub mod messages;
 pub mod migrations;
 pub mod payloads;

@@ -139,6 +139,11 @@ pub fn list_for_user(conn: &Connection, user: UserId) -> Result<Vec<SessionInfo>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// What identifies a browser among a person's browsers: a hash of its user agent.
+pub fn browser_fingerprint(user_agent: &str) -> Vec<u8> {
+    Sha256::digest(user_agent.as_bytes()).to_vec()
+}
+
 /// Whether this user has signed in from this browser before; records it if not.
 pub fn remember_browser(
     conn: &Connection,
@@ -146,10 +151,41 @@ pub fn remember_browser(
     user_agent: &str,
     now: i64,
 ) -> Result<bool> {
-    let fingerprint = Sha256::digest(user_agent.as_bytes()).to_vec();
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO known_browsers (user_id, fingerprint, first_seen_at) VALUES (?1, ?2, ?3)",
-        params![user.0, fingerprint, now],
+        params![user.0, browser_fingerprint(user_agent), now],
     )?;
     Ok(inserted == 0)
+}
+
+/// Ends the user's sessions beyond the `keep` most recently used (ties: the most recently started stay).
+/// Returns how many ended.
+pub fn end_beyond(conn: &Connection, user: UserId, keep: usize) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM sessions WHERE user_id = ?1 AND id_hash NOT IN (
+                 SELECT id_hash FROM sessions WHERE user_id = ?1
+                 ORDER BY last_seen_at DESC, created_at DESC LIMIT ?2)",
+        )?
+        .execute(params![user.0, keep as i64])?)
+}
+
+/// "New sign-in" alerts one person gets per hour at most.
+pub const ALERTS_PER_HOUR: i64 = 3;
+const HOUR_MS: i64 = 3_600_000;
+
+/// Whether a "new sign-in" alert may go to `user` now; if so, it is counted. A burst of sign-ins from
+/// new browsers (a script, a leaked password in many hands) would otherwise be a burst of emails.
+pub fn claim_alert(conn: &Connection, user: UserId, now: i64) -> Result<bool> {
+    conn.prepare_cached("DELETE FROM sign_in_alerts WHERE user_id = ?1 AND sent_at <= ?2")?
+        .execute(params![user.0, now - HOUR_MS])?;
+    let sent: i64 = conn
+        .prepare_cached("SELECT count(*) FROM sign_in_alerts WHERE user_id = ?1")?
+        .query_row([user.0], |r| r.get(0))?;
+    if sent >= ALERTS_PER_HOUR {
+        return Ok(false);
+    }
+    conn.prepare_cached("INSERT INTO sign_in_alerts (user_id, sent_at) VALUES (?1, ?2)")?
+        .execute(params![user.0, now])?;
+    Ok(true)
 }

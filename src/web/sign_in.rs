@@ -3,13 +3,12 @@
 use super::i18n::{self, Lang};
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, session};
+use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, session, throttle};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::accounts::{self, NewAccount};
-use crate::store::activity;
 use crate::store::users::{self, NewUser, Role};
-use crate::store::{Db, now_ms};
+use crate::store::{Db, activity, now_ms, sessions};
 use askama::Template;
 use rocket::form::FromForm;
 use rocket::http::{CookieJar, Status};
@@ -88,9 +87,14 @@ async fn login(
         Ok(Reply::Page((status, html)))
     };
     let now = now_ms();
-    if auth.throttle.check(&form.email, &client.ip, now).is_err() {
-        return refuse(Status::TooManyRequests, "login.throttled");
-    }
+    // Reserved before the hash: guesses sent all at once are refused here, before they cost one.
+    let attempt = match throttle::reserve(db, &form.email, &client, now).await? {
+        Ok(attempt) => attempt,
+        Err(limit) => {
+            tracing::info!(limit = limit.name(), ip = %client.ip, "sign-in refused: too many attempts");
+            return refuse(Status::TooManyRequests, "login.throttled");
+        }
+    };
     let email = form.email.trim().to_owned();
     let found = db
         .read_async(move |conn| users::find_credentials(conn, &email))
@@ -102,10 +106,10 @@ async fn login(
     };
     let matches = auth.hasher.verify(&form.password, hash).await?;
     let Some(user) = user.filter(|_| matches) else {
-        auth.throttle.failure(&form.email, &client.ip, now);
+        attempt.failed(db).await?;
         return refuse(Status::Unauthorized, "login.wrong");
     };
-    auth.throttle.success(&form.email, &client.ip);
+    attempt.succeeded(db).await?;
     session::start(db, config, cookies, &user, &client).await?;
     // A browser that has not chosen a language yet gets the one this person chose before.
     if cookies.get(i18n::LANG_COOKIE).is_none()
@@ -114,7 +118,9 @@ async fn login(
         i18n::set_cookie(cookies, lang, config.secure_cookies());
     }
     let (account, user_id, visitor) = (user.account_id, user.id, client.clone());
-    let known_browser = db
+    // The browser is remembered and the alert claimed in one write, which the writer runs one at a time:
+    // of many sign-ins from one new browser, exactly one finds it new.
+    let alert = db
         .write_async(move |conn| {
             activity::record(
                 conn,
@@ -123,14 +129,38 @@ async fn login(
                 "",
                 now,
             )?;
-            crate::store::sessions::remember_browser(conn, user_id, &visitor.user_agent, now)
+            if sessions::remember_browser(conn, user_id, &visitor.user_agent, now)? {
+                return Ok(Alert::KnownBrowser);
+            }
+            Ok(if sessions::claim_alert(conn, user_id, now)? {
+                Alert::Send
+            } else {
+                Alert::OverBudget
+            })
         })
         .await?;
-    if !known_browser {
-        let lang = Lang::from_code(&user.locale).unwrap_or(page.lang);
-        crate::notify::new_sign_in(mailer, lang, &user.email, &client).await;
+    match alert {
+        Alert::KnownBrowser => {}
+        Alert::Send => {
+            let lang = Lang::from_code(&user.locale).unwrap_or(page.lang);
+            crate::notify::new_sign_in(mailer, lang, &user.email, &client).await;
+        }
+        Alert::OverBudget => tracing::warn!(
+            user = user.id.0,
+            ip = %client.ip,
+            "a new browser signed in; no email about it, {} were sent in the last hour",
+            sessions::ALERTS_PER_HOUR
+        ),
     }
     Ok(Reply::Redirect(Redirect::to("/")))
+}
+
+/// What a sign-in tells its person by email.
+enum Alert {
+    KnownBrowser,
+    Send,
+    /// A new browser, but this person got as many alerts as an hour allows.
+    OverBudget,
 }
 
 #[post("/logout", data = "<_form>")]

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod meta;
+pub mod raw;
 pub mod web;
 pub mod webdriver;
 
@@ -97,11 +98,14 @@ impl Install {
             .expect("start whatsapi serve");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let all_lines = lines.clone();
         // Keep reading stderr for the whole life of the server, so it never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut sent = false;
             let mut log = Vec::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                all_lines.lock().unwrap().push(line.clone());
                 if !sent {
                     log.push(line.clone());
                     if let Some(at) = line.find("listening on ") {
@@ -115,7 +119,12 @@ impl Install {
             }
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok((url, log))) => Server { child, url, log },
+            Ok(Ok((url, log))) => Server {
+                child,
+                url,
+                log,
+                lines,
+            },
             Ok(Err(log)) => {
                 let _ = child.wait();
                 panic!("the server did not start:\n{log}")
@@ -133,11 +142,23 @@ pub struct Server {
     pub url: String,
     /// What the server logged up to the moment it listened.
     pub log: String,
+    /// Every line the server logged so far, read as it runs.
+    pub lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
     pub fn get(&self, path: &str) -> (u16, String, Vec<(String, String)>) {
         get(&format!("{}{path}", self.url))
+    }
+
+    /// How many lines logged so far contain `text`.
+    pub fn logged(&self, text: &str) -> usize {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
     }
 
     /// Ends the process at once, as a power cut or the OOM killer would.
