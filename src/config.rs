@@ -10,9 +10,11 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod meta;
 mod people;
 mod proxies;
 mod storage;
+pub use meta::{META_GRAPH_URL, Meta, normalize_base_url, split_url};
 pub use people::{Accounts, Branding, Sandbox, Sender, Sessions, Smtp, SmtpSecurity, Webhooks};
 pub use proxies::Network;
 pub use storage::{MAX_RETENTION_DAYS, Retention, Storage, Synchronous};
@@ -35,6 +37,7 @@ pub struct Config {
     pub branding: Branding,
     pub sender: Sender,
     pub sandbox: Sandbox,
+    pub meta: Meta,
     pub webhooks: Webhooks,
     pub retention: Retention,
 }
@@ -205,6 +208,7 @@ impl Config {
 
         self.validate_storage()?;
         self.validate_people()?;
+        self.validate_meta()?;
         self.validate_retention()
     }
 

@@ -85,7 +85,10 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
             false,
         ))
         .manage(webhooks::Receivers::default())
-        .manage(meta::graph::agent())
+        .manage(meta::graph::agent(&meta::targets::MetaTargets::new(
+            &config,
+        )))
+        .manage(meta::targets::MetaTargets::new(&config))
         .manage(web::ResetEmails::default())
         .manage(config)
         .manage(db)

@@ -26,8 +26,9 @@ fn serve(install: &Install, port: u16) -> Server {
 
 #[test]
 fn a_kill_9_in_the_middle_of_a_burst_loses_nothing() {
-    let install = Install::new();
     let sandbox = Sandbox::start(&["--latency-ms", "20"]);
+    let mut install = Install::new();
+    install.env.push(sandbox.allowed());
     let port = free_port();
     let server = serve(&install, port);
     let base = server.url.clone();

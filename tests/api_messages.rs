@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::Install;
 use common::api::{Api, account, count};
+use common::{Install, Sandbox};
 use serde_json::{Value, json};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 #[test]
@@ -323,7 +322,10 @@ fn messages_are_listed_newest_first_with_filters_and_a_cursor() {
 
 #[test]
 fn a_connection_is_checked_with_meta_and_a_new_token_releases_a_held_queue() {
-    let install = Install::new();
+    // A simulator as its own process, which the server may call instead of Meta.
+    let simulator = Sandbox::start(&[]);
+    let mut install = Install::new();
+    install.env.push(simulator.allowed());
     let server = install.serve();
     let (api, connection) = account(&install, &server, "owner@shop.test");
     let (status, check) = api.call(
@@ -369,20 +371,9 @@ fn a_connection_is_checked_with_meta_and_a_new_token_releases_a_held_queue() {
     let held = api.wait_for(queued["id"].as_str().unwrap(), &["queued"]);
     assert_eq!(held["error"]["code"], 190, "{held}");
     // Fixing it: a new token (and here a simulator that accepts it) releases the held queue at once.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut simulator = std::process::Command::new(common::BIN)
-        .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     let (status, patched) = api.call_patch(
         &format!("/api/v1/connections/{bad_id}"),
-        json!({"access_token": "a-fresh-token", "graph_base_url": format!("http://127.0.0.1:{port}"), "throughput_mps": 200}),
+        json!({"access_token": "a-fresh-token", "graph_base_url": simulator.url, "throughput_mps": 200}),
     );
     assert_eq!(status, 200, "{patched}");
     assert_eq!(
@@ -403,8 +394,6 @@ fn a_connection_is_checked_with_meta_and_a_new_token_releases_a_held_queue() {
         (status, refused["error"]["details"]["field"].as_str()),
         (400, Some("throughput_mps"))
     );
-    let _ = simulator.kill();
-    let _ = simulator.wait();
 }
 
 #[test]

@@ -7,25 +7,30 @@
 mod common;
 
 use common::api::{Api, account, count};
-use common::meta::{SECRET, message, messages_payload, post, serve, setup, signature};
+use common::meta::{QUIET, SECRET, hook, message, messages_payload, post, serve, signature};
 use common::{Install, Sandbox};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-/// A "cloud" connection whose Meta is `whatsapi sandbox` running as its own process (its address is
-/// set once the simulator runs); its JSON.
-fn simulated_meta(api: &Api) -> Value {
+/// A "cloud" connection whose Meta is `whatsapi sandbox` running as its own process (the server must
+/// allow its address), which is told where to post the number's statuses; the connection's JSON.
+fn simulated_meta(api: &Api, sandbox: &Sandbox) -> Value {
     let (status, cloud) = api.call(
         "POST",
         "/api/v1/connections",
         Some(
             json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
             "waba_id": "102290129340398", "access_token": "token", "app_secret": SECRET,
-            "graph_base_url": "http://127.0.0.1:9", "throughput_mps": 1000}),
+            "graph_base_url": sandbox.url, "throughput_mps": 1000}),
         ),
         &[],
     );
     assert_eq!(status, 201, "{cloud}");
+    sandbox.set_webhook(
+        cloud["phone_number_id"].as_str().unwrap(),
+        cloud["webhook_url"].as_str().unwrap(),
+        SECRET,
+    );
     cloud
 }
 
@@ -66,14 +71,7 @@ fn the_built_in_sandbox_posts_signed_sent_delivered_and_read_webhooks() {
 
 #[test]
 fn the_standalone_sandbox_signs_its_webhooks_with_the_secret_it_was_given() {
-    let (_install, _server, api, _, own) = setup();
-    let cloud = simulated_meta(&api);
-    let webhook_url = cloud["webhook_url"].as_str().unwrap().to_owned();
     let sandbox = Sandbox::start(&[
-        "--webhook-url",
-        &webhook_url,
-        "--webhook-secret",
-        SECRET,
         "--sent-after-ms",
         "10",
         "--delivered-after-ms",
@@ -81,12 +79,14 @@ fn the_standalone_sandbox_signs_its_webhooks_with_the_secret_it_was_given() {
         "--read-after-ms",
         "100",
     ]);
+    let mut install = Install::new();
+    install.env.push(sandbox.allowed());
+    let server = serve(&install, QUIET);
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let own = hook(&api, &connection);
+    let cloud = simulated_meta(&api, &sandbox);
+    let webhook_url = cloud["webhook_url"].as_str().unwrap().to_owned();
     let cloud_id = cloud["id"].as_str().unwrap();
-    let (status, patched) = api.call_patch(
-        &format!("/api/v1/connections/{cloud_id}"),
-        json!({"graph_base_url": sandbox.url}),
-    );
-    assert_eq!(status, 200, "{patched}");
     let mut ids = Vec::new();
     for n in 0..20 {
         let (status, answer) = api.send(
@@ -117,7 +117,16 @@ fn the_standalone_sandbox_signs_its_webhooks_with_the_secret_it_was_given() {
 #[test]
 fn a_kill_9_during_a_flood_of_status_webhooks_loses_no_acknowledged_status() {
     const MESSAGES: usize = 400;
-    let install = Install::new();
+    let sandbox = Sandbox::start(&[
+        "--sent-after-ms",
+        "10",
+        "--delivered-after-ms",
+        "300",
+        "--read-after-ms",
+        "900",
+    ]);
+    let mut install = Install::new();
+    install.env.push(sandbox.allowed());
     let port = common::free_port();
     let start = |install: &Install| {
         let mut cmd = install.command(&["serve"]);
@@ -126,25 +135,8 @@ fn a_kill_9_during_a_flood_of_status_webhooks_loses_no_acknowledged_status() {
     };
     let server = start(&install);
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let cloud = simulated_meta(&api);
-    let sandbox = Sandbox::start(&[
-        "--webhook-url",
-        cloud["webhook_url"].as_str().unwrap(),
-        "--webhook-secret",
-        SECRET,
-        "--sent-after-ms",
-        "10",
-        "--delivered-after-ms",
-        "300",
-        "--read-after-ms",
-        "900",
-    ]);
+    let cloud = simulated_meta(&api, &sandbox);
     let id = cloud["id"].as_str().unwrap();
-    let (status, _) = api.call_patch(
-        &format!("/api/v1/connections/{id}"),
-        json!({"graph_base_url": sandbox.url}),
-    );
-    assert_eq!(status, 200);
     // Numbers ending in 5: no sandbox error code does, so every message is a plain success.
     for n in 0..MESSAGES {
         let (status, answer) = api

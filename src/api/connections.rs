@@ -1,10 +1,11 @@
 //! `/api/v1/connections`: WhatsApp numbers on Meta's Cloud API, or on the built-in sandbox.
 
 use super::{ApiAuth, parse_id, patch_string};
-use crate::config::Config;
+use crate::config::{Config, META_GRAPH_URL};
 use crate::error::{Error, Result};
 use crate::meta::errors;
 use crate::meta::graph::{self, SendError};
+use crate::meta::targets::MetaTargets;
 use crate::store::connections::{
     self, ConnectionChange, ConnectionId, ConnectionInfo, NewConnection,
 };
@@ -17,7 +18,6 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
-pub const META_GRAPH_URL: &str = "https://graph.facebook.com";
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -118,8 +118,9 @@ pub(crate) fn new_connection(body: &Value, config: &Config) -> Result<NewConnect
             app_secret: Zeroizing::new(string(body, "app_secret").unwrap_or_default()),
             verify_token,
             graph_version,
-            graph_base_url: string(body, "graph_base_url")
-                .unwrap_or_else(|| META_GRAPH_URL.to_owned()),
+            graph_base_url: MetaTargets::new(config).check_base_url(
+                &string(body, "graph_base_url").unwrap_or_else(|| META_GRAPH_URL.to_owned()),
+            )?,
             throughput_mps,
             enforce_window,
         }),
@@ -223,7 +224,9 @@ async fn update_connection(
         access_token: patch_string(&body, "access_token")?.map(Zeroizing::new),
         app_secret: patch_string(&body, "app_secret")?.map(Zeroizing::new),
         graph_version: patch_string(&body, "graph_version")?,
-        graph_base_url: patch_string(&body, "graph_base_url")?,
+        graph_base_url: patch_string(&body, "graph_base_url")?
+            .map(|url| MetaTargets::new(config).check_base_url(&url))
+            .transpose()?,
         throughput_mps: number("throughput_mps")?,
         enforce_window: body.get("enforce_window").and_then(Value::as_bool),
     };
@@ -298,6 +301,9 @@ pub(crate) async fn check(
         }),
         Err(SendError::Network(reason)) => {
             json!({"ok": false, "error": {"code": null, "title": "Meta could not be reached", "details": reason}})
+        }
+        Err(SendError::Refused(reason)) => {
+            json!({"ok": false, "error": {"code": null, "title": "The connection's Graph API address is not allowed", "details": reason}})
         }
     })
 }

@@ -42,7 +42,14 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     let sandbox_port = free_port()?;
     let (server, base) = start_server(
         dir,
-        &[("WHATSAPI_SENDER__WORKERS", args.workers.to_string())],
+        &[
+            ("WHATSAPI_SENDER__WORKERS", args.workers.to_string()),
+            // The simulator stands in for Meta: the server may call it.
+            (
+                "WHATSAPI_META__ALLOWED_BASE_URLS",
+                format!("[\"http://127.0.0.1:{sandbox_port}\"]"),
+            ),
+        ],
     )?;
     let key = api_key(dir)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()

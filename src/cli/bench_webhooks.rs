@@ -52,7 +52,17 @@ fn measure(args: &WebhookArgs, dir: &std::path::Path) -> Result<()> {
             .spawn()
             .context("cannot start the sandbox")?,
     );
-    let (server, base) = start_server(dir, &[("WHATSAPI_SENDER__WORKERS", "256".into())])?;
+    let (server, base) = start_server(
+        dir,
+        &[
+            ("WHATSAPI_SENDER__WORKERS", "256".into()),
+            // The simulator stands in for Meta: the server may call it.
+            (
+                "WHATSAPI_META__ALLOWED_BASE_URLS",
+                format!("[\"http://127.0.0.1:{sandbox_port}\"]"),
+            ),
+        ],
+    )?;
     let auth = format!("Bearer {}", api_key(dir)?);
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -79,14 +79,15 @@ enum Command {
     News(policy::NewsCommand),
     /// Run the Meta simulator alone, as a separate process (for benchmarks and crash tests).
     Sandbox {
-        /// Address to listen on.
+        /// Address to listen on (port 0: any free port; the log says which).
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: std::net::SocketAddr,
         /// How long to wait before answering, as Meta's round trip would.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
         /// Post each accepted message's sent, delivered and read webhooks to this URL (a connection's
-        /// webhook URL); `PHONE_NUMBER_ID=URL` for one number's. May be repeated.
+        /// webhook URL); `PHONE_NUMBER_ID=URL` for one number's. May be repeated. Also settable while
+        /// it runs: `POST /_sandbox/webhooks {"url", "secret", "phone_number_id"}`.
         #[arg(long)]
         webhook_url: Vec<String>,
         /// The app secret the webhooks are signed with (X-Hub-Signature-256), as Meta signs them.

@@ -99,9 +99,8 @@ impl Config {
     pub(super) fn validate_meta(&mut self) -> Result<(), ConfigError> {
         let mut normalized = Vec::new();
         for url in &self.meta.allowed_base_urls {
-            normalized.push(
-                normalize_base_url(url).map_err(|m| invalid("meta.allowed_base_urls", m))?,
-            );
+            normalized
+                .push(normalize_base_url(url).map_err(|m| invalid("meta.allowed_base_urls", m))?);
         }
         self.meta.allowed_base_urls = normalized;
         for host in &mut self.meta.media_hosts {

@@ -26,6 +26,7 @@ const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
 /// The scheduled jobs this configuration asks for.
 pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
+    let agent = crate::meta::graph::agent(&crate::meta::targets::MetaTargets::new(config));
     let schedule =
         |expr: &str| parse_schedule(expr).expect("schedules are validated when the config loads");
     vec![
@@ -37,7 +38,7 @@ pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
         ScheduledJob {
             name: templates::JOB,
             schedule: schedule(&config.sender.template_sync_schedule),
-            run: Box::new(templates::template_sync_job),
+            run: Box::new(move |db| templates::template_sync_job(db, &agent)),
         },
         retention_job(config),
     ]
@@ -132,6 +133,7 @@ pub fn fairing() -> impl Fairing {
                         Some(waker),
                         Some(used),
                         Some(mailer),
+                        Some(agent),
                     ) = (
                         rocket.state::<Config>(),
                         rocket.state::<Db>(),
@@ -139,13 +141,19 @@ pub fn fairing() -> impl Fairing {
                         rocket.state::<Waker>(),
                         rocket.state::<Arc<KeysUsed>>(),
                         rocket.state::<Mailer>(),
+                        rocket.state::<ureq::Agent>(),
                     )
                     else {
                         return;
                     };
                     let threads = Threads {
                         scheduler: Scheduler::start(db.clone(), scheduled_jobs(config)),
-                        sender: SenderPool::start(db.clone(), config.sender.workers, waker),
+                        sender: SenderPool::start(
+                            db.clone(),
+                            config.sender.workers,
+                            waker,
+                            agent.clone(),
+                        ),
                         deliveries: deliveries::DeliveryPool::start(db.clone(), &config.webhooks),
                         flusher: start_flusher(db.clone(), used.clone()),
                         policy_mail: every(

@@ -69,7 +69,8 @@ impl Waker {
 }
 
 impl SenderPool {
-    pub fn start(db: Db, workers: usize, waker: &Waker) -> SenderPool {
+    /// Starts the pool; `agent` is the Graph API agent (it calls only the addresses the operator allows).
+    pub fn start(db: Db, workers: usize, waker: &Waker, agent: ureq::Agent) -> SenderPool {
         match db.write(|conn| messages::release_orphans(conn, now_ms())) {
             Ok(0) => {}
             Ok(n) => tracing::warn!(
@@ -82,7 +83,7 @@ impl SenderPool {
         }
         let shared = Arc::new(Shared {
             db,
-            agent: graph::agent(),
+            agent,
             targets: Mutex::new(HashMap::new()),
             buckets: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
@@ -333,6 +334,18 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
             let at = now + backoff_ms(message.attempts);
             record(Box::new(move |conn| messages::retry_at(conn, id, at, None)))
         }
+        // Saved before the address was checked, or the operator's list changed since: nothing is
+        // sent, and the queue waits for the connection to be changed.
+        Err(SendError::Refused(reason)) => {
+            let detail = format!(
+                "{reason}: {} is not allowed; change the connection's graph_base_url to resume sending",
+                info.graph_base_url
+            );
+            record(hold(shared, message.account_id, info.id, detail, now));
+            record(Box::new(move |conn| {
+                messages::retry_at(conn, id, now, None)
+            }))
+        }
         Err(SendError::Meta(error)) => {
             let (code, title, details) = (error.code, error.title, error.details);
             let class = classify(code);
@@ -347,25 +360,10 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
                     now + 1000 * 4i64.pow(message.attempts.clamp(1, 6) as u32 - 1)
                 }
                 ErrorClass::CredentialsBroken => {
-                    let connection = info.id;
                     let detail = format!(
                         "Meta refused the access token (#{code} {title}); update it to resume sending"
                     );
-                    shared
-                        .targets
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&connection);
-                    let (db, account) = (shared.db.clone(), message.account_id);
-                    record(Box::new(move |conn| {
-                        connections::set_state(conn, connection, "held", &detail)?;
-                        let key = db.keyring().data_key(account)?;
-                        let events = Emitter::new(conn, &key, account, now);
-                        events.connection_updated(
-                            connection,
-                            serde_json::json!({"state": "held", "state_detail": detail}),
-                        )
-                    }));
+                    record(hold(shared, message.account_id, info.id, detail, now));
                     now
                 }
                 ErrorClass::Final => {
@@ -382,6 +380,32 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
             }))
         }
     }
+}
+
+/// Holds a connection's queue (its messages wait, none fails) until the connection is changed, and tells
+/// the account's webhook endpoints.
+fn hold(
+    shared: &Shared,
+    account: AccountId,
+    connection: ConnectionId,
+    detail: String,
+    now: i64,
+) -> Outcome {
+    shared
+        .targets
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&connection);
+    let db = shared.db.clone();
+    Box::new(move |conn| {
+        connections::set_state(conn, connection, "held", &detail)?;
+        let key = db.keyring().data_key(account)?;
+        let events = Emitter::new(conn, &key, account, now);
+        events.connection_updated(
+            connection,
+            serde_json::json!({"state": "held", "state_detail": detail}),
+        )
+    })
 }
 
 fn open_body(db: &Db, message: &StoredMessage) -> crate::error::Result<serde_json::Value> {

@@ -32,12 +32,13 @@ pub fn sync_connection(
         SendError::Network(reason) => {
             crate::error::Error::Unavailable(format!("Meta could not be reached: {reason}"))
         }
+        SendError::Refused(reason) => crate::error::Error::Unavailable(reason),
     })?;
     db.write(move |conn| templates::replace_for_connection(conn, account, id, &listed))
 }
 
 /// The scheduled run: every active connection of every account. One failing connection does not stop the others.
-pub fn template_sync_job(db: &Db) -> anyhow::Result<serde_json::Value> {
+pub fn template_sync_job(db: &Db, agent: &ureq::Agent) -> anyhow::Result<serde_json::Value> {
     let all: Vec<ConnectionInfo> = db.read(|conn| {
         let mut stmt =
             conn.prepare("SELECT DISTINCT account_id FROM connections WHERE state = 'active'")?;
@@ -50,10 +51,9 @@ pub fn template_sync_job(db: &Db) -> anyhow::Result<serde_json::Value> {
         }
         Ok(all)
     })?;
-    let agent = graph::agent();
     let (mut synced, mut failed) = (0, 0);
     for connection in &all {
-        match sync_connection(db, &agent, connection.account_id, connection) {
+        match sync_connection(db, agent, connection.account_id, connection) {
             Ok(_) => synced += 1,
             Err(e) => {
                 failed += 1;

@@ -1,7 +1,11 @@
-//! The Graph API client for sending: one `ureq::Agent` (connection reuse) with explicit timeouts, used
-//! from the sender threads, never from the async executor.
+//! The Graph API client: one `ureq::Agent` (connection reuse) with explicit timeouts, used from the
+//! sender threads and blocking tasks, never from the async executor. It calls only under the addresses
+//! `MetaTargets` allows and follows no redirects, so a connection cannot point it anywhere else.
 
+use super::targets::MetaTargets;
 use serde_json::Value;
+use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An error answered by Meta, in its own terms.
@@ -18,17 +22,62 @@ pub enum SendError {
     Meta(MetaError),
     /// No usable answer (connection refused, timeout, a 5xx page without Meta's JSON): try again.
     Network(String),
+    /// The call was not made: its address is not one this installation allows.
+    Refused(String),
 }
 
-pub fn agent() -> ureq::Agent {
+impl From<ureq::Error> for SendError {
+    fn from(error: ureq::Error) -> SendError {
+        match error {
+            ureq::Error::Io(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                SendError::Refused(e.to_string())
+            }
+            e => SendError::Network(e.to_string()),
+        }
+    }
+}
+
+/// The Graph API agent: every request's URL is checked against `targets` before it leaves.
+pub fn agent(targets: &MetaTargets) -> ureq::Agent {
+    let targets = Arc::new(targets.clone());
+    let guard = move |request: ureq::http::Request<ureq::SendBody>,
+                      next: ureq::middleware::MiddlewareNext| {
+        let url = request.uri().to_string();
+        if !targets.permits(&url) {
+            return Err(ureq::Error::Io(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "the connection's Graph API address is not one this installation allows \
+                 ([meta] allowed_base_urls)",
+            )));
+        }
+        next.handle(request)
+    };
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
         .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_global(Some(Duration::from_secs(30)))
         .max_idle_connections_per_host(256)
         .user_agent(concat!("whatsapi/", env!("CARGO_PKG_VERSION")))
+        .middleware(guard)
         .build()
         .into()
+}
+
+/// The agent for media files on Meta's media hosts: https only, the addresses it connects to checked
+/// as customers' webhook endpoints are, no redirects, up to five minutes for a large file.
+pub fn media_agent() -> ureq::Agent {
+    crate::events::ssrf::agent(false, Duration::from_secs(300))
+}
+
+/// A non-2xx answer: Meta's error when it sent one, else a network-class failure that names the status
+/// only (never the body: an answer is shown to a tenant).
+fn refusal(status: u16, answer: &Value) -> SendError {
+    match meta_error(status, answer) {
+        Some(error) => SendError::Meta(error),
+        None => SendError::Network(format!("HTTP {status} without Meta's error body")),
+    }
 }
 
 /// `POST {base}/{version}/{phone_number_id}/messages`; the wamid on success.
@@ -44,8 +93,7 @@ pub fn send_message(
     let mut response = agent
         .post(&url)
         .header("Authorization", &format!("Bearer {token}"))
-        .send_json(body)
-        .map_err(|e| SendError::Network(e.to_string()))?;
+        .send_json(body)?;
     let status = response.status().as_u16();
     let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
     if (200..300).contains(&status) {
@@ -54,16 +102,7 @@ pub fn send_message(
             .map(str::to_owned)
             .ok_or_else(|| SendError::Network(format!("HTTP {status} without a message id")));
     }
-    meta_error(status, &answer)
-        .map(SendError::Meta)
-        .map_or_else(
-            || {
-                Err(SendError::Network(format!(
-                    "HTTP {status} without Meta's error body"
-                )))
-            },
-            Err,
-        )
+    Err(refusal(status, &answer))
 }
 
 /// Reads Meta's error envelope `{"error": {"code", "message", "error_data": {"details"}}}`.
@@ -106,19 +145,13 @@ pub fn phone_number(
     let mut response = agent
         .get(&url)
         .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .map_err(|e| SendError::Network(e.to_string()))?;
+        .call()?;
     let status = response.status().as_u16();
     let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
     if (200..300).contains(&status) {
         return Ok(answer);
     }
-    match meta_error(status, &answer) {
-        Some(error) => Err(SendError::Meta(error)),
-        None => Err(SendError::Network(format!(
-            "HTTP {status} without Meta's error body"
-        ))),
-    }
+    Err(refusal(status, &answer))
 }
 
 /// Every template of a WhatsApp Business Account, following Meta's `paging.next` links (at most 50 pages).
@@ -137,16 +170,11 @@ pub fn templates(
         let mut response = agent
             .get(&url)
             .header("Authorization", &format!("Bearer {token}"))
-            .call()
-            .map_err(|e| SendError::Network(e.to_string()))?;
+            .call()?;
         let status = response.status().as_u16();
         let page: Value = response.body_mut().read_json().unwrap_or(Value::Null);
         if !(200..300).contains(&status) {
-            return Err(meta_error(status, &page)
-                .map(SendError::Meta)
-                .unwrap_or_else(|| {
-                    SendError::Network(format!("HTTP {status} without Meta's error body"))
-                }));
+            return Err(refusal(status, &page));
         }
         all.extend(page["data"].as_array().cloned().unwrap_or_default());
         match page["paging"]["next"].as_str() {
@@ -168,47 +196,25 @@ pub fn media_info(
     phone_number_id: &str,
     token: &str,
 ) -> Result<Value, SendError> {
+    // The id comes from a webhook payload: only Meta's characters, so it cannot change the path or query.
+    if media_id.is_empty()
+        || !media_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(SendError::Refused("not a media id".into()));
+    }
     let url = format!("{base_url}/{version}/{media_id}?phone_number_id={phone_number_id}");
     let mut response = agent
         .get(&url)
         .header("Authorization", &format!("Bearer {token}"))
-        .call()
-        .map_err(|e| SendError::Network(e.to_string()))?;
+        .call()?;
     let status = response.status().as_u16();
     let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
     if (200..300).contains(&status) && answer["url"].is_string() {
         return Ok(answer);
     }
-    match meta_error(status, &answer) {
-        Some(error) => Err(SendError::Meta(error)),
-        None => Err(SendError::Network(format!(
-            "HTTP {status} without a media URL"
-        ))),
-    }
-}
-
-/// Whether a media URL Meta gave may receive the connection's token: Meta's own download hosts over
-/// HTTPS, or the origin the connection talks to (the sandbox, a test double).
-pub fn media_url_allowed(base_url: &str, url: &str) -> bool {
-    let origin = |text: &str| -> Option<(String, String, Option<u16>)> {
-        let uri: ureq::http::Uri = text.parse().ok()?;
-        Some((
-            uri.scheme_str()?.to_ascii_lowercase(),
-            uri.host()?.to_ascii_lowercase(),
-            uri.port_u16(),
-        ))
-    };
-    let Some((scheme, host, port)) = origin(url) else {
-        return false;
-    };
-    if origin(base_url).is_some_and(|base| base == (scheme.clone(), host.clone(), port)) {
-        return true;
-    }
-    scheme == "https"
-        && port.is_none_or(|p| p == 443)
-        && ["fbsbx.com", "facebook.com", "fbcdn.net", "whatsapp.net"]
-            .iter()
-            .any(|domain| host == *domain || host.ends_with(&format!(".{domain}")))
+    Err(refusal(status, &answer))
 }
 
 /// A media download under way: Meta's content type and length, and the bytes to read.
@@ -221,8 +227,8 @@ pub struct MediaDownload {
 /// The largest media file Meta delivers (a document); anything longer is cut off with an error.
 pub const MEDIA_LIMIT: u64 = 100 * 1024 * 1024;
 
-/// `GET <url>` from `media_info`, with the same token (Meta refuses it without). The body is read by the
-/// caller as it arrives, never kept.
+/// `GET <url>` from `media_info`, with the same token (Meta refuses it without), through the agent its
+/// `MediaSource` calls for. The body is read by the caller as it arrives, never kept.
 pub fn download_media(
     agent: &ureq::Agent,
     url: &str,
@@ -234,14 +240,11 @@ pub fn download_media(
         .config()
         .timeout_global(Some(Duration::from_secs(300)))
         .build()
-        .call()
-        .map_err(|e| SendError::Network(e.to_string()))?;
+        .call()?;
     let status = response.status().as_u16();
     if !(200..300).contains(&status) {
         let answer: Value = response.into_body().read_json().unwrap_or(Value::Null);
-        return Err(meta_error(status, &answer)
-            .map(SendError::Meta)
-            .unwrap_or_else(|| SendError::Network(format!("HTTP {status} for the media file"))));
+        return Err(refusal(status, &answer));
     }
     let content_type = response
         .headers()

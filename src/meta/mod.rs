@@ -2,4 +2,5 @@
 
 pub mod errors;
 pub mod graph;
+pub mod targets;
 pub mod validate;

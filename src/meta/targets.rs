@@ -42,7 +42,11 @@ impl MetaTargets {
     /// The base URL a connection may be saved with, in its normal spelling, or why not.
     pub fn check_base_url(&self, url: &str) -> Result<String> {
         let refuse = |why: String| Error::invalid("graph_base_url", why);
-        let normalized = normalize_base_url(url).map_err(refuse)?;
+        let normalized = normalize_base_url(url).map_err(|why| {
+            refuse(format!(
+                "{why}; a connection may use only the Graph API addresses in [meta] allowed_base_urls"
+            ))
+        })?;
         if self.permits(&normalized) {
             return Ok(normalized);
         }
@@ -75,12 +79,12 @@ impl MetaTargets {
     /// fetched from; `None`: nowhere.
     pub fn media_source(&self, base_url: &str, url: &str) -> Option<MediaSource> {
         let (origin, _, _) = split_url(url).ok()?;
-        let host = origin.strip_prefix("https://")?;
         // A port other than 443 is kept in the normalised origin, so it never matches a host here.
-        let on_media_host = self
-            .media_hosts
-            .iter()
-            .any(|allowed| host == allowed || host.ends_with(&format!(".{allowed}")));
+        let on_media_host = origin.strip_prefix("https://").is_some_and(|host| {
+            self.media_hosts
+                .iter()
+                .any(|allowed| host == allowed || host.ends_with(&format!(".{allowed}")))
+        });
         if on_media_host {
             return Some(MediaSource::MediaHost);
         }
@@ -147,7 +151,10 @@ mod tests {
         let t = targets(&["https://graph.facebook.com"]);
         let meta = "https://graph.facebook.com";
         assert_eq!(
-            t.media_source(meta, "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1"),
+            t.media_source(
+                meta,
+                "https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1"
+            ),
             Some(MediaSource::MediaHost)
         );
         for refused in [

@@ -107,7 +107,14 @@ impl Ord for Pending {
 }
 
 fn run(receiver: &mpsc::Receiver<Accepted>, delays: Delays, acknowledged: Option<&Acknowledged>) {
-    let agent = crate::meta::graph::agent();
+    // Posts to the connections' webhook URLs, which are this server's own (or the one the standalone
+    // simulator was given): not Graph API calls.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
     let mut queue: BinaryHeap<Pending> = BinaryHeap::new();
     let mut order = 0u64;
     let mut schedule = |queue: &mut BinaryHeap<Pending>, accepted: Accepted| {

@@ -1,7 +1,8 @@
 //! `whatsapi sandbox`: the simulator as a process of its own, standing in for Meta in benchmarks and
 //! crash tests. It accepts any token, waits the configured latency before answering (as Meta's round
 //! trip would), and counts what it received per message, which `GET /_sandbox/received` reports, so a
-//! test can tell lost and duplicated sends apart.
+//! test can tell lost and duplicated sends apart. Where it posts status webhooks is given on the command
+//! line or, as in Meta's dashboard, set while it runs (`POST /_sandbox/webhooks`).
 
 use super::{SandboxState, answer, feed, meta_error};
 use crate::store::connections;
@@ -11,67 +12,80 @@ use rocket::{State, get, post, routes};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
 struct Standalone {
-    base: String,
+    /// `http://address:port` once listening (the port may have been chosen by the system).
+    base: OnceLock<String>,
     latency: Duration,
     received: Mutex<HashMap<String, u32>>,
     /// Where each number's status webhooks go, and the secret they are signed with.
-    webhooks: WebhookUrls,
-    secret: String,
+    webhooks: Mutex<WebhookUrls>,
     targets: Mutex<HashMap<String, Arc<feed::Target>>>,
 }
 
-/// `--webhook-url` values: `URL` for every number, or `PHONE_NUMBER_ID=URL` for one.
+/// Where status webhooks go: a URL and secret for every number, or for one number.
 #[derive(Default)]
 struct WebhookUrls {
-    every_number: Option<String>,
-    by_number: HashMap<String, String>,
+    every_number: Option<(String, String)>,
+    by_number: HashMap<String, (String, String)>,
 }
 
 impl WebhookUrls {
-    fn parse(values: &[String]) -> WebhookUrls {
+    /// `--webhook-url` values (`URL` for every number, or `PHONE_NUMBER_ID=URL` for one), all signed
+    /// with `secret`.
+    fn parse(values: &[String], secret: &str) -> WebhookUrls {
         let mut urls = WebhookUrls::default();
         for value in values {
             match value.split_once('=') {
                 Some((number, url)) if !number.contains('/') => {
-                    urls.by_number.insert(number.to_owned(), url.to_owned());
+                    urls.set(Some(number), url, secret);
                 }
-                _ => urls.every_number = Some(value.clone()),
+                _ => urls.set(None, value, secret),
             }
         }
         urls
     }
 
-    fn for_number(&self, phone_number_id: &str) -> Option<&String> {
+    fn set(&mut self, number: Option<&str>, url: &str, secret: &str) {
+        let target = (url.to_owned(), secret.to_owned());
+        match number {
+            Some(number) => {
+                self.by_number.insert(number.to_owned(), target);
+            }
+            None => self.every_number = Some(target),
+        }
+    }
+
+    fn for_number(&self, phone_number_id: &str) -> Option<&(String, String)> {
         self.by_number
             .get(phone_number_id)
             .or(self.every_number.as_ref())
-    }
-
-    fn any(&self) -> bool {
-        self.every_number.is_some() || !self.by_number.is_empty()
     }
 }
 
 impl Standalone {
     fn target(&self, phone_number_id: &str) -> Option<Arc<feed::Target>> {
-        let url = self.webhooks.for_number(phone_number_id)?;
         let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
-        let target = targets
-            .entry(phone_number_id.to_owned())
-            .or_insert_with(|| {
-                Arc::new(feed::Target {
-                    url: url.clone(),
-                    secret: Zeroizing::new(self.secret.clone()),
-                    waba_id: STANDALONE_WABA_ID.into(),
-                    phone_number_id: phone_number_id.to_owned(),
-                })
-            });
-        Some(target.clone())
+        if let Some(target) = targets.get(phone_number_id) {
+            return Some(target.clone());
+        }
+        let webhooks = self.webhooks.lock().unwrap_or_else(|p| p.into_inner());
+        let (url, secret) = webhooks.for_number(phone_number_id)?;
+        let target = Arc::new(feed::Target {
+            url: url.clone(),
+            secret: Zeroizing::new(secret.clone()),
+            waba_id: STANDALONE_WABA_ID.into(),
+            phone_number_id: phone_number_id.to_owned(),
+        });
+        targets.insert(phone_number_id.to_owned(), target.clone());
+        Some(target)
+    }
+
+    fn base(&self) -> &str {
+        self.base.get().map_or("", String::as_str)
     }
 }
 
@@ -141,7 +155,10 @@ fn standalone_templates(
 ) -> Json<Value> {
     Json(super::templates_page(
         after,
-        &format!("{}/{version}/{waba_id}/message_templates", standalone.base),
+        &format!(
+            "{}/{version}/{waba_id}/message_templates",
+            standalone.base()
+        ),
     ))
 }
 
@@ -154,6 +171,34 @@ fn acknowledged(state: &State<SandboxState>) -> Json<Value> {
         .map(|(wamid, status)| json!([wamid, status]))
         .collect();
     Json(json!({ "count": all.len(), "statuses": all }))
+}
+
+/// Sets where status webhooks go, as Meta's dashboard does: `{"url", "secret", "phone_number_id"}`
+/// (without a number: for every number that has none of its own).
+#[post("/_sandbox/webhooks", format = "json", data = "<body>")]
+fn set_webhook(body: Json<Value>, standalone: &State<Standalone>) -> (Status, Json<Value>) {
+    let (Some(url), Some(secret)) = (body["url"].as_str(), body["secret"].as_str()) else {
+        return (
+            Status::BadRequest,
+            Json(json!({"error": "give url and secret (and phone_number_id for one number)"})),
+        );
+    };
+    let number = body["phone_number_id"].as_str();
+    standalone
+        .webhooks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .set(number, url, secret);
+    // Targets already made for numbers send to the new address from now on.
+    standalone
+        .targets
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
+    (
+        Status::Ok,
+        Json(json!({"url": url, "phone_number_id": number})),
+    )
 }
 
 #[get("/_sandbox/received")]
@@ -175,11 +220,9 @@ pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
         webhook_secret,
         delays,
     } = options;
-    let webhooks = WebhookUrls::parse(&webhook_urls);
-    let state = match webhooks.any() {
-        true => SandboxState::with_status_feed(delays, true),
-        false => SandboxState::default(),
-    };
+    let webhooks = WebhookUrls::parse(&webhook_urls, &webhook_secret);
+    // Statuses are posted for the numbers that have a webhook URL, now or once one is set.
+    let state = SandboxState::with_status_feed(delays, true);
     let figment = rocket::figment::Figment::from(rocket::Config::default())
         .merge(("address", listen.ip()))
         .merge(("port", listen.port()))
@@ -198,25 +241,28 @@ pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
                 standalone_phone_number,
                 standalone_templates,
                 received,
-                acknowledged
+                acknowledged,
+                set_webhook
             ],
         )
         .manage(state)
         .manage(Standalone {
-            base: format!("http://{listen}"),
+            base: OnceLock::new(),
             latency: Duration::from_millis(latency_ms),
             received: Mutex::new(HashMap::new()),
-            webhooks,
-            secret: webhook_secret,
+            webhooks: Mutex::new(webhooks),
             targets: Mutex::new(HashMap::new()),
         })
         .attach(rocket::fairing::AdHoc::on_liftoff("announce", |rocket| {
             Box::pin(async move {
-                tracing::info!(
-                    "sandbox listening on http://{}:{}",
-                    rocket.config().address,
-                    rocket.config().port
+                let base = format!(
+                    "http://{}",
+                    SocketAddr::new(rocket.config().address, rocket.config().port)
                 );
+                if let Some(standalone) = rocket.state::<Standalone>() {
+                    let _ = standalone.base.set(base.clone());
+                }
+                tracing::info!("sandbox listening on {base}");
             })
         }));
     rocket::execute(rocket.launch())?;

@@ -275,26 +275,54 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Starts the simulator with these extra arguments and waits until it answers.
+    /// Starts the simulator on a port the system chooses, with these extra arguments, and waits until it
+    /// listens.
     pub fn start(extra: &[&str]) -> Sandbox {
-        let port = free_port();
-        let child = Command::new(BIN)
-            .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start whatsapi sandbox");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the sandbox did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        // Keep reading for the simulator's whole life, so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(at) = line.find("sandbox listening on ") {
+                    let _ = tx.send(line[at + 21..].trim().to_owned());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(url) => Sandbox { child, url },
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the sandbox did not start")
+            }
         }
-        Sandbox { child, url }
+    }
+
+    /// The setting that lets a server call this simulator as it would call Meta.
+    pub fn allowed(&self) -> (String, String) {
+        (
+            "WHATSAPI_META__ALLOWED_BASE_URLS".into(),
+            format!("[\"{}\"]", self.url),
+        )
+    }
+
+    /// Tells the simulator where one number's status webhooks go, as Meta's dashboard does.
+    pub fn set_webhook(&self, phone_number_id: &str, url: &str, secret: &str) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let response = agent
+            .post(format!("{}/_sandbox/webhooks", self.url))
+            .send_json(serde_json::json!({"phone_number_id": phone_number_id, "url": url, "secret": secret}))
+            .expect("set the sandbox's webhook");
+        assert_eq!(response.status().as_u16(), 200);
     }
 }
 

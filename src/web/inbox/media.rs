@@ -5,6 +5,7 @@ use super::bubbles::text_at;
 use crate::auth::Session;
 use crate::error::{Error, Result};
 use crate::meta::graph::{self, SendError};
+use crate::meta::targets::{MediaSource, MetaTargets};
 use crate::store::conversations;
 use crate::store::retention::Visible;
 use crate::store::{Db, connections};
@@ -67,6 +68,7 @@ fn meta_refusal(error: SendError) -> Error {
         SendError::Network(reason) => {
             Error::Unavailable(format!("Meta could not be reached: {reason}"))
         }
+        SendError::Refused(reason) => Error::Unavailable(reason),
     }
 }
 
@@ -80,6 +82,7 @@ pub(super) async fn inbox_media(
     visible: Visible,
     db: &State<Db>,
     agent: &State<ureq::Agent>,
+    targets: &State<MetaTargets>,
 ) -> Result<MediaStream> {
     let account = session.account()?;
     let inbound_id: i64 = inbound_id.parse().map_err(|_| Error::NotFound)?;
@@ -101,7 +104,7 @@ pub(super) async fn inbox_media(
             Ok((connection, token, filename))
         })
         .await?;
-    let agent = agent.inner().clone();
+    let (agent, targets) = (agent.inner().clone(), targets.inner().clone());
     let media_id = media_id.to_owned();
     let download = rocket::tokio::task::spawn_blocking(move || {
         let info = graph::media_info(
@@ -114,12 +117,18 @@ pub(super) async fn inbox_media(
         )
         .map_err(meta_refusal)?;
         let url = info["url"].as_str().unwrap_or_default();
-        if !graph::media_url_allowed(&connection.graph_base_url, url) {
-            return Err(Error::Unavailable(
-                "Meta gave a media address on a host it does not use".into(),
-            ));
-        }
-        let download = graph::download_media(&agent, url, &token).map_err(meta_refusal)?;
+        // The token goes only to Meta's media hosts (through the webhook address checks) or back to
+        // the connection's own allowed address.
+        let download_agent = match targets.media_source(&connection.graph_base_url, url) {
+            Some(MediaSource::MediaHost) => graph::media_agent(),
+            Some(MediaSource::GraphBase) => agent,
+            None => {
+                return Err(Error::Unavailable(
+                    "Meta gave a media address on a host it does not use".into(),
+                ));
+            }
+        };
+        let download = graph::download_media(&download_agent, url, &token).map_err(meta_refusal)?;
         let mime = download
             .content_type
             .clone()
