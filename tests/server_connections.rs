@@ -4,7 +4,7 @@
 mod common;
 
 use common::api::with_password;
-use common::web::{csrf_in, encode};
+use common::raw::Browser;
 use common::{BIN, Install, Server};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -57,47 +57,6 @@ fn address(server: &Server) -> String {
     server.url.trim_start_matches("http://").to_owned()
 }
 
-/// One request on a new connection; the whole answer (the server closes after it).
-fn request(server: &Server, head_and_body: &str) -> String {
-    let mut stream = TcpStream::connect(address(server)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream.write_all(head_and_body.as_bytes()).unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-fn get(server: &Server, path: &str) -> String {
-    request(
-        server,
-        &format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            address(server)
-        ),
-    )
-}
-
-/// Signs in through the real sign-in form; the answer's status line and headers.
-fn sign_in(server: &Server, email: &str, password: &str) -> String {
-    let page = get(server, "/login");
-    let body = encode(&[
-        ("csrf", &csrf_in(&page)),
-        ("email", email),
-        ("password", password),
-    ]);
-    request(
-        server,
-        &format!(
-            "POST /login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            address(server),
-            body.len()
-        ),
-    )
-}
-
 #[test]
 fn two_thousand_idle_connections_leave_health_and_sign_in_working_under_1024_files() {
     allow_open_files(2_300);
@@ -128,13 +87,13 @@ fn two_thousand_idle_connections_leave_health_and_sign_in_working_under_1024_fil
     }
     assert!(idle.len() >= 1_900, "only {} sockets connected", idle.len());
 
-    let health = get(&server, "/healthz");
-    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    let signed_in = sign_in(&server, "owner@shop.test", "a long enough pass phrase");
-    assert!(signed_in.starts_with("HTTP/1.1 303"), "{signed_in}");
-    assert!(signed_in.contains("whatsapi_session="), "{signed_in}");
-    let wrong = sign_in(&server, "owner@shop.test", "not the pass phrase");
-    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let browser = Browser::new(&server.url, "Firefox");
+    let health = browser.get("/healthz");
+    assert_eq!(health.status, 200, "{}", health.body);
+    let signed_in = browser.sign_in("owner@shop.test", "a long enough pass phrase");
+    assert_eq!(signed_in, 303);
+    let wrong = browser.sign_in("owner@shop.test", "not the pass phrase");
+    assert_eq!(wrong, 401);
 
     // The server made room by closing idle sockets instead of running out of files.
     let files = open_files_of(&server);
@@ -233,5 +192,8 @@ fn idle_and_slow_sockets_are_closed_after_the_idle_timeout() {
         cut_after >= timeout - Duration::from_millis(100),
         "cut off after {cut_after:?}, before the timeout"
     );
-    assert!(get(&server, "/healthz").starts_with("HTTP/1.1 200"));
+    assert_eq!(
+        Browser::new(&server.url, "Firefox").get("/healthz").status,
+        200
+    );
 }
