@@ -15,6 +15,17 @@ pub enum Error {
     Invalid { field: String, message: String },
     #[error("{0}")]
     BadRequest(String),
+    /// A request body that is not JSON at all (syntax, encoding, emptiness); `line` and `column` are 1-based.
+    #[error("the request body is not valid JSON: {reason} (line {line}, column {column})")]
+    InvalidJson {
+        reason: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("send the request body as JSON, with the header Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
     #[error("authentication required")]
     Unauthorized,
     #[error("you are not allowed to do this")]
@@ -61,7 +72,11 @@ impl Error {
 
     pub fn status(&self) -> Status {
         match self {
-            Error::Invalid { .. } | Error::BadRequest(_) => Status::BadRequest,
+            Error::Invalid { .. } | Error::BadRequest(_) | Error::InvalidJson { .. } => {
+                Status::BadRequest
+            }
+            Error::UnsupportedMediaType => Status::UnsupportedMediaType,
+            Error::PayloadTooLarge { .. } => Status::PayloadTooLarge,
             Error::Unauthorized => Status::Unauthorized,
             Error::Forbidden => Status::Forbidden,
             Error::NotFound => Status::NotFound,
@@ -79,6 +94,9 @@ impl Error {
         match self {
             Error::Invalid { .. } => "invalid_field",
             Error::BadRequest(_) => "bad_request",
+            Error::InvalidJson { .. } => "invalid_json",
+            Error::UnsupportedMediaType => "unsupported_media_type",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::Unauthorized => "unauthorized",
             Error::Forbidden => "forbidden",
             Error::NotFound => "not_found",
@@ -96,6 +114,9 @@ impl Error {
         match self {
             Error::Invalid { field, .. } => json!({ "field": field }),
             Error::IdempotencyKeyReused { message_id } => json!({ "message_id": message_id }),
+            Error::InvalidJson { line, column, .. } => json!({ "line": line, "column": column }),
+            Error::UnsupportedMediaType => json!({ "expected": "application/json" }),
+            Error::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
             _ => Value::Null,
         }
     }
@@ -107,8 +128,13 @@ impl Error {
 
 /// True for requests that should be answered in JSON rather than with a page.
 pub fn wants_json(req: &Request<'_>) -> bool {
+    is_api(req) || req.uri().path() == "/healthz"
+}
+
+/// True for requests to the developer API.
+fn is_api(req: &Request<'_>) -> bool {
     let path = req.uri().path();
-    path == "/api" || path.starts_with("/api/") || path == "/healthz"
+    path == "/api" || path.starts_with("/api/")
 }
 
 impl<'r> Responder<'r, 'static> for Error {
@@ -119,6 +145,20 @@ impl<'r> Responder<'r, 'static> for Error {
             tracing::error!(method = %req.method(), path = %req.uri().path(), error = ?self, "request failed");
         }
         error_response(req, status, self.code(), &self.to_string(), self.details())
+    }
+}
+
+/// Set by the API's key guard when the request carried a bearer token that is not a live key, so the 401
+/// says so (RFC 6750 `error="invalid_token"`); a request with no token gets the bare challenge.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BearerTokenRejected(pub bool);
+
+/// The `WWW-Authenticate` challenge of a 401 from the API (RFC 9110 section 11.6.1, RFC 6750).
+fn bearer_challenge(req: &Request<'_>) -> &'static str {
+    if req.local_cache(BearerTokenRejected::default).0 {
+        r#"Bearer error="invalid_token""#
+    } else {
+        "Bearer"
     }
 }
 
@@ -139,9 +179,13 @@ pub fn error_response(
             crate::web::error_page(req, status, message),
         )
     };
-    Response::build()
+    let mut response = Response::build();
+    response
         .status(status)
         .header(content_type)
-        .sized_body(body.len(), Cursor::new(body))
-        .ok()
+        .sized_body(body.len(), Cursor::new(body));
+    if status == Status::Unauthorized && is_api(req) {
+        response.raw_header("WWW-Authenticate", bearer_challenge(req));
+    }
+    response.ok()
 }

@@ -11,6 +11,8 @@ pub mod jobs;
 pub mod logging;
 pub mod mail;
 pub mod meta;
+#[cfg(test)]
+mod mutation;
 pub mod notify;
 pub mod sandbox;
 pub mod server_limits;

@@ -1,23 +1,20 @@
 //! `/api/v1/connections`: WhatsApp numbers on Meta's Cloud API, or on the built-in sandbox.
 
-use super::{ApiAuth, parse_id, patch_string};
-use crate::config::{Config, META_GRAPH_URL};
+use super::ApiAuth;
+use super::body::ApiJson;
+use super::query::Query;
+use super::requests::{CreateConnection, SimulateInbound, UpdateConnection};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::meta::errors;
 use crate::meta::graph::{self, SendError};
-use crate::meta::targets::MetaTargets;
-use crate::store::connections::{
-    self, ConnectionChange, ConnectionId, ConnectionInfo, NewConnection,
-};
+use crate::store::connections::{self, ConnectionId, ConnectionInfo, NewConnection};
 use crate::store::{AccountId, Db};
 use crate::webhooks::Receivers;
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
-
-pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -62,81 +59,19 @@ pub fn to_json(connection: &ConnectionInfo, verify_token: &str, config: &Config)
     })
 }
 
-fn string(body: &Value, key: &str) -> Option<String> {
-    body.get(key)
-        .and_then(Value::as_str)
-        .map(|s| s.trim().to_owned())
+/// Reads a create request into a new connection, checked; the sandbox makes up its own ids and secrets.
+pub(crate) fn new_connection(request: CreateConnection, config: &Config) -> Result<NewConnection> {
+    request.check(config)
 }
 
-fn random_hex(bytes: usize) -> Result<String> {
-    let random = crate::crypto::random_bytes::<32>()?;
-    Ok(hex::encode(&random[..bytes.min(32)]))
-}
-
-/// Reads a create request into a new connection; the sandbox makes up its own ids and secrets.
-pub(crate) fn new_connection(body: &Value, config: &Config) -> Result<NewConnection> {
-    let kind = string(body, "kind").unwrap_or_default();
-    let name = string(body, "name").unwrap_or_default();
-    let throughput_mps = body.get("throughput_mps").map_or(Ok(80), |v| {
-        v.as_i64()
-            .ok_or_else(|| Error::invalid("throughput_mps", "must be a whole number"))
-    })?;
-    let enforce_window = body
-        .get("enforce_window")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let graph_version =
-        string(body, "graph_version").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
-    let verify_token = Zeroizing::new(
-        string(body, "verify_token")
-            .filter(|t| !t.is_empty())
-            .map_or_else(|| random_hex(16), Ok)?,
-    );
-    match kind.as_str() {
-        "sandbox" => {
-            let digits = u64::from_be_bytes(crate::crypto::random_bytes()?) % 10_u64.pow(12);
-            Ok(NewConnection {
-                kind,
-                name,
-                phone_number_id: format!("9{digits:012}"),
-                waba_id: format!("8{digits:012}"),
-                access_token: Zeroizing::new(format!("sandbox_{}", random_hex(24)?)),
-                app_secret: Zeroizing::new(random_hex(16)?),
-                verify_token,
-                graph_version,
-                graph_base_url: format!("{}/sandbox/graph", config.server.public_url),
-                throughput_mps,
-                enforce_window,
-            })
-        }
-        "cloud" => Ok(NewConnection {
-            kind,
-            name,
-            phone_number_id: string(body, "phone_number_id").unwrap_or_default(),
-            waba_id: string(body, "waba_id").unwrap_or_default(),
-            access_token: Zeroizing::new(string(body, "access_token").unwrap_or_default()),
-            app_secret: Zeroizing::new(string(body, "app_secret").unwrap_or_default()),
-            verify_token,
-            graph_version,
-            graph_base_url: MetaTargets::new(config).check_base_url(
-                &string(body, "graph_base_url").unwrap_or_else(|| META_GRAPH_URL.to_owned()),
-            )?,
-            throughput_mps,
-            enforce_window,
-        }),
-        _ => Err(Error::invalid("kind", "must be cloud or sandbox")),
-    }
-}
-
-#[post("/api/v1/connections", format = "json", data = "<body>")]
+#[post("/api/v1/connections", data = "<body>")]
 async fn create_connection(
     auth: ApiAuth,
-    body: Json<Value>,
+    body: Result<ApiJson<CreateConnection>>,
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<(Status, Json<Value>)> {
-    let new = new_connection(&body, config)?;
-    connections::validate(&new)?;
+    let new = body?.0.check(config)?;
     let verify_token = new.verify_token.clone();
     let keyring_db = db.inner().clone();
     let created = db
@@ -153,9 +88,11 @@ async fn create_connection(
 #[get("/api/v1/connections")]
 async fn list_connections(
     auth: ApiAuth,
+    query: Query,
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<Json<Value>> {
+    query.allow(&[])?;
     let keyring_db = db.inner().clone();
     let rows = db
         .read_async(move |conn| {
@@ -177,8 +114,7 @@ async fn list_connections(
 }
 
 async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<(ConnectionInfo, connections::Secrets)> {
-    let id =
-        ConnectionId(parse_id(&Value::String(id.to_owned()), "id").map_err(|_| Error::NotFound)?);
+    let id = ConnectionId(id.parse().map_err(|_| Error::NotFound)?);
     let keyring_db = db.clone();
     db.read_async(move |conn| {
         let found = connections::find(conn, auth.account, id)?.ok_or(Error::NotFound)?;
@@ -199,37 +135,17 @@ async fn get_connection(
     Ok(Json(to_json(&connection, &secrets.verify_token, config)))
 }
 
-/// Reads an optional string field of a PATCH, refusing other types.
-#[patch("/api/v1/connections/<id>", format = "json", data = "<body>")]
+#[patch("/api/v1/connections/<id>", data = "<body>")]
 async fn update_connection(
     id: &str,
     auth: ApiAuth,
-    body: Json<Value>,
+    body: Result<ApiJson<UpdateConnection>>,
     db: &State<Db>,
     config: &State<Config>,
     receivers: &State<Receivers>,
 ) -> Result<Json<Value>> {
+    let change = body?.0.check(config)?;
     let (connection, secrets) = load(db, auth, id).await?;
-    let number = |key: &str| -> Result<Option<i64>> {
-        body.get(key)
-            .filter(|v| !v.is_null())
-            .map(|v| {
-                v.as_i64()
-                    .ok_or_else(|| Error::invalid(key, "must be a whole number"))
-            })
-            .transpose()
-    };
-    let change = ConnectionChange {
-        name: patch_string(&body, "name")?,
-        access_token: patch_string(&body, "access_token")?.map(Zeroizing::new),
-        app_secret: patch_string(&body, "app_secret")?.map(Zeroizing::new),
-        graph_version: patch_string(&body, "graph_version")?,
-        graph_base_url: patch_string(&body, "graph_base_url")?
-            .map(|url| MetaTargets::new(config).check_base_url(&url))
-            .transpose()?,
-        throughput_mps: number("throughput_mps")?,
-        enforce_window: body.get("enforce_window").and_then(Value::as_bool),
-    };
     let keyring_db = db.inner().clone();
     let updated = db
         .write_async(move |conn| {
@@ -327,7 +243,8 @@ async fn sync_templates(
 }
 
 #[get("/api/v1/templates")]
-async fn list_templates(auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
+async fn list_templates(auth: ApiAuth, query: Query, db: &State<Db>) -> Result<Json<Value>> {
+    query.allow(&[])?;
     let list = db
         .read_async(move |conn| crate::store::templates::list_for_account(conn, auth.account))
         .await?;
@@ -337,18 +254,15 @@ async fn list_templates(auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
 /// The sandbox's stand-in for a customer writing to the number: a Meta-shaped inbound webhook, signed
 /// with the connection's app secret and taken through the same path as Meta's, so it lands in the inbox
 /// and opens the 24-hour window.
-#[post(
-    "/api/v1/connections/<id>/sandbox/inbound",
-    format = "json",
-    data = "<body>"
-)]
+#[post("/api/v1/connections/<id>/sandbox/inbound", data = "<body>")]
 async fn simulate_inbound(
     id: &str,
     auth: ApiAuth,
-    body: Json<Value>,
+    body: Result<ApiJson<SimulateInbound>>,
     db: &State<Db>,
     receivers: &State<Receivers>,
 ) -> Result<Json<Value>> {
+    let inbound = body?.0.check()?;
     let (connection, secrets) = load(db, auth, id).await?;
     if connection.kind != "sandbox" {
         return Err(Error::invalid(
@@ -356,22 +270,15 @@ async fn simulate_inbound(
             "only a sandbox connection can simulate a customer",
         ));
     }
-    let from = body.get("from").and_then(Value::as_str).unwrap_or_default();
-    let digits = crate::meta::validate::normalize_phone(from)
-        .ok_or_else(|| Error::invalid("from", "must be a phone number in international format"))?;
-    let text = body.get("text").and_then(Value::as_str).unwrap_or("Hello");
-    let name = body
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("Sandbox Customer");
+    let digits = inbound.from;
     // Meta states times in whole seconds; the window runs from the time the message states.
     let at = crate::store::now_ms() / 1000 * 1000;
     let payload = crate::sandbox::events::inbound_text_payload(
         &connection.waba_id,
         &connection.phone_number_id,
         &digits,
-        name,
-        text,
+        &inbound.name,
+        &inbound.text,
         at / 1000,
     );
     let signature = crate::webhooks::meta::sign(secrets.app_secret.as_bytes(), &payload);

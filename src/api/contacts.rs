@@ -3,8 +3,9 @@
 //! was derived from them, and the contact. See `store::erasure::erase_customer` for what remains.
 
 use super::ApiAuth;
+use super::body::ApiJson;
+use super::requests::EraseContact;
 use crate::error::{Error, Result};
-use crate::meta::validate;
 use crate::store::{AccountId, Db, activity, erasure, now_ms};
 use rocket::serde::json::Json;
 use rocket::{State, post, routes};
@@ -46,19 +47,14 @@ pub(crate) async fn erase(
     Ok(deleted)
 }
 
-#[post("/api/v1/contacts/erase", format = "json", data = "<request>")]
+#[post("/api/v1/contacts/erase", data = "<request>")]
 async fn erase_contact(
     auth: ApiAuth,
-    request: Json<Value>,
+    request: Result<ApiJson<EraseContact>>,
     client: crate::auth::ClientInfo,
     db: &State<Db>,
 ) -> Result<Json<Value>> {
-    let phone = request
-        .get("phone")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::invalid("phone", "is required"))?;
-    let digits = validate::normalize_phone(phone)
-        .ok_or_else(|| Error::invalid("phone", "is not a phone number"))?;
+    let digits = request?.0.check()?;
     let index = db.keyring().phone_index(auth.account, &digits)?;
     let deleted = erase(
         db,

@@ -3,6 +3,7 @@
 //! conversation's messages in both directions, each inbound one with Meta's type and item as received.
 
 use super::ApiAuth;
+use super::query::{PageSize, Query};
 use crate::error::{Error, Result};
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
@@ -140,26 +141,30 @@ pub(crate) fn thread(
         .collect())
 }
 
-#[get("/api/v1/conversations?<connection_id>&<cursor>&<limit>")]
+/// How many conversations, or messages of one, a page holds.
+const PAGE: PageSize = PageSize {
+    default: 50,
+    max: 200,
+};
+
+fn not_a_cursor() -> Error {
+    Error::invalid("cursor", "must be the next_cursor of an earlier page")
+}
+
+#[get("/api/v1/conversations")]
 async fn list_conversations(
     auth: ApiAuth,
     visible: Visible,
+    query: Query,
     db: &State<Db>,
-    connection_id: Option<&str>,
-    cursor: Option<&str>,
-    limit: Option<usize>,
 ) -> Result<Json<Value>> {
-    let connection = connection_id
-        .map(|c| {
-            c.parse()
-                .map(ConnectionId)
-                .map_err(|_| Error::invalid("connection_id", "is not an id"))
-        })
+    let query = query.allow(&["connection_id", "cursor", "limit"])?;
+    let connection = query.id("connection_id")?.map(ConnectionId);
+    let after = query
+        .text("cursor")
+        .map(|c| Cursor::parse(c).ok_or_else(not_a_cursor))
         .transpose()?;
-    let after = cursor
-        .map(|c| Cursor::parse(c).ok_or_else(|| Error::invalid("cursor", "is not a cursor")))
-        .transpose()?;
-    let limit = limit.unwrap_or(50).clamp(1, 200);
+    let limit = query.limit(PAGE)?;
     let key_db = db.inner().clone();
     let page = db
         .read_async(move |conn| {
@@ -182,20 +187,21 @@ async fn list_conversations(
     Ok(Json(json!({ "data": data, "next_cursor": next })))
 }
 
-#[get("/api/v1/conversations/<id>?<cursor>&<limit>")]
+#[get("/api/v1/conversations/<id>")]
 async fn get_conversation(
     id: &str,
     auth: ApiAuth,
     visible: Visible,
+    query: Query,
     db: &State<Db>,
-    cursor: Option<&str>,
-    limit: Option<usize>,
 ) -> Result<Json<Value>> {
-    let contact = parse_contact(id)?;
-    let before = cursor
-        .map(|c| thread_cursor(c).ok_or_else(|| Error::invalid("cursor", "is not a cursor")))
+    let query = query.allow(&["cursor", "limit"])?;
+    let before = query
+        .text("cursor")
+        .map(|c| thread_cursor(c).ok_or_else(not_a_cursor))
         .transpose()?;
-    let limit = limit.unwrap_or(50).clamp(1, 200);
+    let limit = query.limit(PAGE)?;
+    let contact = parse_contact(id)?;
     let view_db = db.inner().clone();
     let (conversation, messages) = db
         .read_async(move |conn| {

@@ -1,10 +1,13 @@
 //! `/api/v1/webhook-endpoints`: where an account's events go, what was delivered, and replays.
 
-use super::{ApiAuth, patch_string};
+use super::ApiAuth;
+use super::body::ApiJson;
+use super::query::{PageSize, Query};
+use super::requests::{CreateEndpoint, UpdateEndpoint};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::events::{signing, ssrf};
-use crate::store::endpoints::{self, Endpoint, EndpointChange, EndpointId, NewEndpoint};
+use crate::store::endpoints::{self, Endpoint, EndpointId, NewEndpoint};
 use crate::store::{Db, deliveries, now_ms};
 use rocket::http::Status;
 use rocket::serde::json::Json;
@@ -43,28 +46,6 @@ fn endpoint_id(id: &str) -> Result<EndpointId> {
     id.parse().map(EndpointId).map_err(|_| Error::NotFound)
 }
 
-fn event_types(body: &Value) -> Result<Option<Vec<String>>> {
-    match body.get("event_types") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| {
-                t.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::invalid("event_types", "must be a list of strings"))
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some),
-        Some(_) => Err(Error::invalid("event_types", "must be a list of strings")),
-    }
-}
-
-/// Checks what can be checked of a URL without the network; a host name is left for [`resolved`].
-fn checked_url(url: &str, config: &Config) -> Result<Option<ssrf::PendingName>> {
-    ssrf::check_url(url, config.webhooks.allow_insecure_targets)
-        .map_err(|why| Error::invalid("url", why))
-}
-
 /// Resolves the URL's host name, if it has one, and refuses it when it leads inside the network. Done
 /// last, after every check that costs nothing.
 async fn resolved(name: Option<ssrf::PendingName>) -> Result<()> {
@@ -79,24 +60,9 @@ pub(crate) async fn create(
     db: &Db,
     config: &Config,
     account: crate::store::AccountId,
-    body: &Value,
+    request: CreateEndpoint,
 ) -> Result<(Endpoint, String)> {
-    let url = patch_string(body, "url")?.unwrap_or_default();
-    let name = checked_url(&url, config)?;
-    let description = patch_string(body, "description")?.unwrap_or_default();
-    if description.chars().count() > 200 {
-        return Err(Error::invalid(
-            "description",
-            "must be at most 200 characters",
-        ));
-    }
-    let types = event_types(body)?.unwrap_or_else(|| {
-        endpoints::EVENT_TYPES
-            .iter()
-            .map(|t| (*t).to_owned())
-            .collect()
-    });
-    endpoints::check_event_types(&types)?;
+    let (checked, name) = request.check(config)?;
     resolved(name).await?;
     let secret = signing::new_secret()?;
     let keyring_db = db.clone();
@@ -105,9 +71,9 @@ pub(crate) async fn create(
         .write_async(move |conn| {
             let key = keyring_db.keyring().data_key(account)?;
             let new = NewEndpoint {
-                url: &url,
-                description: &description,
-                event_types: &types,
+                url: &checked.url,
+                description: &checked.description,
+                event_types: &checked.event_types,
                 secret: &secret,
             };
             endpoints::insert(conn, &key, account, &new, now_ms())
@@ -116,21 +82,22 @@ pub(crate) async fn create(
     Ok((created, shown))
 }
 
-#[post("/api/v1/webhook-endpoints", format = "json", data = "<body>")]
+#[post("/api/v1/webhook-endpoints", data = "<body>")]
 async fn create_endpoint(
     auth: ApiAuth,
-    body: Json<Value>,
+    body: Result<ApiJson<CreateEndpoint>>,
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<(Status, Json<Value>)> {
-    let (created, secret) = create(db, config, auth.account, &body).await?;
+    let (created, secret) = create(db, config, auth.account, body?.0).await?;
     let mut answer = to_json(&created);
     answer["secret"] = json!(secret);
     Ok((Status::Created, Json(answer)))
 }
 
 #[get("/api/v1/webhook-endpoints")]
-async fn list_endpoints(auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
+async fn list_endpoints(auth: ApiAuth, query: Query, db: &State<Db>) -> Result<Json<Value>> {
+    query.allow(&[])?;
     let list = db
         .read_async(move |conn| endpoints::list(conn, auth.account))
         .await?;
@@ -150,31 +117,16 @@ async fn get_endpoint(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Va
     Ok(Json(to_json(&load(db, auth, id).await?)))
 }
 
-#[patch("/api/v1/webhook-endpoints/<id>", format = "json", data = "<body>")]
+#[patch("/api/v1/webhook-endpoints/<id>", data = "<body>")]
 async fn update_endpoint(
     id: &str,
     auth: ApiAuth,
-    body: Json<Value>,
+    body: Result<ApiJson<UpdateEndpoint>>,
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<Json<Value>> {
+    let (change, name) = body?.0.check(config)?;
     let endpoint = load(db, auth, id).await?;
-    let url = patch_string(&body, "url")?;
-    let name = match &url {
-        Some(url) => checked_url(url, config)?,
-        None => None,
-    };
-    let paused = match body.get("paused") {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(_) => return Err(Error::invalid("paused", "must be true or false")),
-    };
-    let change = EndpointChange {
-        url,
-        description: patch_string(&body, "description")?,
-        event_types: event_types(&body)?,
-        paused,
-    };
     resolved(name).await?;
     let updated = db
         .write_async(move |conn| {
@@ -192,28 +144,21 @@ async fn delete_endpoint(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Stat
     Ok(Status::NoContent)
 }
 
-#[get("/api/v1/webhook-endpoints/<id>/deliveries?<status>&<limit>")]
+#[get("/api/v1/webhook-endpoints/<id>/deliveries")]
 async fn list_deliveries(
     id: &str,
-    status: Option<&str>,
-    limit: Option<usize>,
     auth: ApiAuth,
+    query: Query,
     db: &State<Db>,
 ) -> Result<Json<Value>> {
     const STATUSES: [&str; 4] = ["pending", "delivering", "delivered", "failed"];
+    query.allow(&["status", "limit"])?;
+    let status = query.one_of("status", &STATUSES)?;
+    let limit = query.limit(PageSize {
+        default: 50,
+        max: 500,
+    })?;
     let endpoint = load(db, auth, id).await?;
-    let status = status
-        .map(|s| {
-            STATUSES
-                .iter()
-                .find(|known| **known == s)
-                .map(|s| (*s).to_owned())
-                .ok_or_else(|| {
-                    Error::invalid("status", format!("must be one of {}", STATUSES.join(", ")))
-                })
-        })
-        .transpose()?;
-    let limit = limit.unwrap_or(50).clamp(1, 500);
     let list = db
         .read_async(move |conn| {
             deliveries::list(conn, auth.account, endpoint.id, status.as_deref(), limit)

@@ -1,7 +1,10 @@
 //! `/api/v1/messages`: Meta's own message JSON plus `connection_id`. A 202 means the message is committed
 //! to the outbox and will be sent; nothing is written for a request that fails validation.
 
-use super::{ApiAuth, parse_id};
+use super::ApiAuth;
+use super::body::ApiJson;
+use super::query::{PageSize, Query};
+use super::requests::check_message;
 use crate::error::{Error, Result};
 use crate::meta::{errors, validate};
 use crate::store::connections::{self, ConnectionId};
@@ -44,15 +47,17 @@ impl<'r> FromRequest<'r> for IdempotencyKey {
     }
 }
 
-#[post("/api/v1/messages", format = "json", data = "<request>")]
+#[post("/api/v1/messages", data = "<request>")]
 async fn send_message(
     auth: ApiAuth,
     idempotency: Result<IdempotencyKey>,
-    request: Json<Value>,
+    request: Result<ApiJson<Value>>,
     db: &State<Db>,
     waker: &State<crate::jobs::sender::Waker>,
 ) -> Result<(Status, Json<Value>)> {
-    let (status, answer) = enqueue(db, waker, auth.account, &request, idempotency?.0).await?;
+    let idempotency_key = idempotency?.0;
+    let request = request?.0;
+    let (status, answer) = enqueue(db, waker, auth.account, &request, idempotency_key).await?;
     Ok((status, Json(answer)))
 }
 
@@ -91,11 +96,7 @@ pub(crate) async fn enqueue(
         }
         None => None,
     };
-    let checked = validate::check(request)?;
-    let connection_id = ConnectionId(parse_id(
-        request.get("connection_id").unwrap_or(&Value::Null),
-        "connection_id",
-    )?);
+    let (checked, connection_id) = check_message(request)?;
     let template = (checked.kind == "template").then(|| checked.body["template"].clone());
     // Sealing happens here, off the writer thread, with the account's cached data key.
     let key_db = db.clone();
@@ -346,48 +347,46 @@ async fn get_message(
     Ok(Json(message))
 }
 
-#[allow(clippy::too_many_arguments)]
-#[get("/api/v1/messages?<status>&<connection_id>&<to>&<since>&<until>&<cursor>&<limit>")]
+#[get("/api/v1/messages")]
 async fn list_messages(
     auth: ApiAuth,
     visible: Visible,
+    query: Query,
     db: &State<Db>,
-    status: Option<&str>,
-    connection_id: Option<&str>,
-    to: Option<&str>,
-    since: Option<i64>,
-    until: Option<i64>,
-    cursor: Option<&str>,
-    limit: Option<usize>,
 ) -> Result<Json<Value>> {
     const STATUSES: [&str; 6] = ["queued", "sending", "sent", "delivered", "read", "failed"];
-    if status.is_some_and(|s| !STATUSES.contains(&s)) {
-        return Err(Error::invalid(
-            "status",
-            "queued, sending, sent, delivered, read or failed",
-        ));
-    }
-    let parse = |value: Option<&str>, field: &str| -> Result<Option<i64>> {
-        value
-            .map(|v| v.parse().map_err(|_| Error::invalid(field, "is not an id")))
-            .transpose()
-    };
-    let recipient_index = match to {
+    let query = query.allow(&[
+        "status",
+        "connection_id",
+        "to",
+        "since",
+        "until",
+        "cursor",
+        "limit",
+    ])?;
+    let status = query.one_of("status", &STATUSES)?;
+    let recipient_index = match query.text("to") {
         Some(to) => {
-            let digits = validate::normalize_phone(to)
-                .ok_or_else(|| Error::invalid("to", "is not a phone number"))?;
+            let digits = validate::normalize_phone(to).ok_or_else(|| {
+                Error::invalid("to", "must be a phone number in international format")
+            })?;
             Some(db.keyring().phone_index(auth.account, &digits)?)
         }
         None => None,
     };
-    let limit = limit.unwrap_or(50).clamp(1, 200);
+    let limit = query.limit(PageSize {
+        default: 50,
+        max: 200,
+    })?;
     let filter = ListFilter {
-        status: status.map(str::to_owned),
-        connection: parse(connection_id, "connection_id")?.map(ConnectionId),
+        status,
+        connection: query.id("connection_id")?.map(ConnectionId),
         recipient_index,
-        since,
-        until,
-        before: parse(cursor, "cursor")?.map(MessageId),
+        since: query.time("since")?,
+        until: query.time("until")?,
+        before: query
+            .number("cursor", 0..=i64::MAX, "the next_cursor of an earlier page")?
+            .map(MessageId),
         limit,
         visible,
     };

@@ -1,13 +1,16 @@
 //! The developer API under /api/v1: JSON in, JSON out, `Authorization: Bearer wapi_...`.
 
+pub mod body;
 pub(crate) mod connections;
 pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod endpoints;
 pub(crate) mod messages;
+mod query;
+pub mod requests;
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::error::{BearerTokenRejected, Error};
 use crate::store::api_keys::{self, ApiKeyId};
 use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, now_ms};
@@ -41,13 +44,18 @@ impl<'r> FromRequest<'r> for ApiAuth {
         let presented = req
             .headers()
             .get_one("Authorization")
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim);
+            .and_then(bearer_token);
+        let refused = || {
+            // A token that was given but is no live key is said to be invalid (RFC 6750); none at all
+            // gets the bare challenge.
+            req.local_cache(|| BearerTokenRejected(presented.is_some()));
+            Outcome::Error((Status::Unauthorized, Error::Unauthorized))
+        };
         let Some(key) = presented
             .filter(|k| api_keys::looks_valid(k))
             .map(str::to_owned)
         else {
-            return Outcome::Error((Status::Unauthorized, Error::Unauthorized));
+            return refused();
         };
         let Some(db) = req.rocket().state::<Db>() else {
             return Outcome::Error((Status::ServiceUnavailable, Error::StoreClosed));
@@ -68,10 +76,18 @@ impl<'r> FromRequest<'r> for ApiAuth {
                 }
                 Outcome::Success(auth)
             }
-            Ok(None) => Outcome::Error((Status::Unauthorized, Error::Unauthorized)),
+            Ok(None) => refused(),
             Err(e) => Outcome::Error((Status::InternalServerError, e)),
         }
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header. The scheme's name is case-insensitive
+/// (RFC 9110 section 11.1), so `bearer` and `BEARER` are the same; spaces may be more than one.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("Bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Where the visible message history starts for this request: messages past `retention.message_days`
@@ -155,25 +171,22 @@ impl KeysUsed {
     }
 }
 
-/// Ids are 64-bit; JSON numbers lose precision past 2^53 in JavaScript, so they travel as strings.
-pub fn parse_id(value: &serde_json::Value, field: &str) -> Result<i64, Error> {
-    match value {
-        serde_json::Value::String(s) => {
-            s.parse().map_err(|_| Error::invalid(field, "is not an id"))
-        }
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| Error::invalid(field, "is not an id")),
-        serde_json::Value::Null => Err(Error::invalid(field, "is required")),
-        _ => Err(Error::invalid(field, "is not an id")),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
 
-/// A string field of a PATCH body: absent or null leaves the value as it is.
-pub(crate) fn patch_string(body: &serde_json::Value, key: &str) -> Result<Option<String>, Error> {
-    match body.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_owned())),
-        Some(_) => Err(Error::invalid(key, "must be a string")),
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        for header in [
+            "Bearer wapi_x",
+            "bearer wapi_x",
+            "BEARER  wapi_x",
+            "bEaReR\twapi_x ",
+        ] {
+            assert_eq!(bearer_token(header), Some("wapi_x"), "{header}");
+        }
+        for header in ["Basic wapi_x", "Bearer", "Bearer   ", "Bearerwapi_x", ""] {
+            assert_eq!(bearer_token(header), None, "{header}");
+        }
     }
 }

@@ -30,6 +30,60 @@ fn invalid(field: &str, message: &str) -> Error {
     Error::invalid(field, message)
 }
 
+/// The fields of a request besides the object its type names: Meta's, and `connection_id`, the API's
+/// own (which number sends). Anything else is refused by name, so a typo or a misplaced field is an
+/// answer at once rather than a silently different message. Inside the type's object, the fields
+/// checked here must have their types; others are Meta's many optional ones (template parameter
+/// kinds, interactive headers, ...), passed on for Meta to judge.
+const TOP_LEVEL: [&str; 6] = [
+    "connection_id",
+    "messaging_product",
+    "recipient_type",
+    "to",
+    "type",
+    "context",
+];
+
+fn check_top_level(fields: &Map<String, Value>, kind: &str) -> Result<()> {
+    for (name, value) in fields {
+        let field = name.as_str();
+        let fixed = |expected: &str| match value {
+            Value::String(given) if given == expected => Ok(()),
+            _ => Err(invalid(
+                field,
+                &format!("must be \"{expected}\" (or left out)"),
+            )),
+        };
+        match field {
+            "messaging_product" => fixed("whatsapp")?,
+            "recipient_type" => fixed("individual")?,
+            _ if TOP_LEVEL.contains(&field) || field == kind => {}
+            "biz_opaque_callback_data" => {
+                return Err(invalid(
+                    field,
+                    "is set by the server: it carries the message id, for status webhooks",
+                ));
+            }
+            _ if TYPES.contains(&field) => {
+                return Err(invalid(
+                    field,
+                    &format!(
+                        "does not match the message's type ({kind}); to send it, give \"type\": \"{field}\""
+                    ),
+                ));
+            }
+            _ => {
+                let shown: String = field.chars().take(100).collect();
+                return Err(invalid(
+                    &shown,
+                    "is not a field of a message (they are connection_id, messaging_product, recipient_type, to, type, context and the object named by type)",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Normalises a phone number to E.164 digits: spaces, dashes, dots and parentheses are ignored, a leading
 /// "+" or "00" is the international prefix.
 pub fn normalize_phone(raw: &str) -> Option<String> {
@@ -77,6 +131,15 @@ fn object<'a>(value: &'a Value, key: &str, field: &str) -> Result<&'a Value> {
     }
 }
 
+/// An optional array: absent or null is empty, anything else but an array is refused.
+fn array<'a>(value: &'a Value, key: &str, field: &str) -> Result<&'a [Value]> {
+    match value.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(items)) => Ok(items),
+        Some(_) => Err(invalid(field, "must be an array")),
+    }
+}
+
 fn https_url(value: &str, field: &str) -> Result<()> {
     if value.starts_with("https://")
         && value.len() > 8
@@ -89,7 +152,8 @@ fn https_url(value: &str, field: &str) -> Result<()> {
     }
 }
 
-/// Checks the request body of `POST /api/v1/messages` (Meta's message JSON) and returns what to send.
+/// Checks the request body of `POST /api/v1/messages` (Meta's message JSON, plus `connection_id`, which
+/// is the caller's to check) and returns what to send.
 pub fn check(request: &Value) -> Result<Checked> {
     let Some(fields) = request.as_object() else {
         return Err(invalid("body", "must be a JSON object"));
@@ -111,6 +175,7 @@ pub fn check(request: &Value) -> Result<Checked> {
             ));
         }
     };
+    check_top_level(fields, kind)?;
     let content = if kind == "contacts" {
         check_contacts(request)?;
         &request["contacts"]
@@ -126,7 +191,8 @@ pub fn check(request: &Value) -> Result<Checked> {
         }
         content
     };
-    if let Some(context) = request.get("context") {
+    if fields.contains_key("context") {
+        let context = object(request, "context", "context")?;
         text(context, "message_id", "context.message_id", 256, true)?;
     }
     let mut body = Map::new();
@@ -178,10 +244,32 @@ fn check_template(content: &Value) -> Result<()> {
     text(content, "name", "template.name", 512, true)?;
     let language = object(content, "language", "template.language")?;
     text(language, "code", "template.language.code", 15, true)?;
-    match content.get("components") {
-        None | Some(Value::Array(_)) => Ok(()),
-        Some(_) => Err(invalid("template.components", "must be an array")),
+    let components = match content.get("components") {
+        None => return Ok(()),
+        Some(Value::Array(components)) => components,
+        Some(_) => return Err(invalid("template.components", "must be an array")),
+    };
+    // Each component and parameter names its type; the kinds of parameter are Meta's to judge.
+    for (c, component) in components.iter().enumerate() {
+        let field = format!("template.components[{c}]");
+        if !component.is_object() {
+            return Err(invalid(&field, "must be an object"));
+        }
+        text(component, "type", &format!("{field}.type"), 32, true)?;
+        let parameters = match component.get("parameters") {
+            None => continue,
+            Some(Value::Array(parameters)) => parameters,
+            Some(_) => return Err(invalid(&format!("{field}.parameters"), "must be an array")),
+        };
+        for (p, parameter) in parameters.iter().enumerate() {
+            let field = format!("{field}.parameters[{p}]");
+            if !parameter.is_object() {
+                return Err(invalid(&field, "must be an object"));
+            }
+            text(parameter, "type", &format!("{field}.type"), 32, true)?;
+        }
     }
+    Ok(())
 }
 
 fn check_media(kind: &str, content: &Value) -> Result<()> {
@@ -241,17 +329,19 @@ fn check_interactive(content: &Value) -> Result<()> {
     let body = object(content, "body", "interactive.body")?;
     let body_limit = if kind == "list" { 4096 } else { 1024 };
     text(body, "text", "interactive.body.text", body_limit, true)?;
-    if let Some(footer) = content.get("footer") {
+    if content.get("footer").is_some() {
+        let footer = object(content, "footer", "interactive.footer")?;
         text(footer, "text", "interactive.footer.text", 60, true)?;
+    }
+    if content.get("header").is_some() {
+        let header = object(content, "header", "interactive.header")?;
+        text(header, "type", "interactive.header.type", 32, true)?;
+        text(header, "text", "interactive.header.text", 60, false)?;
     }
     let action = object(content, "action", "interactive.action")?;
     match kind {
         "button" => {
-            let buttons = action
-                .get("buttons")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
+            let buttons = array(action, "buttons", "interactive.action.buttons")?;
             if buttons.is_empty() || buttons.len() > 3 {
                 return Err(invalid("interactive.action.buttons", "give 1 to 3 buttons"));
             }
@@ -287,11 +377,7 @@ fn check_interactive(content: &Value) -> Result<()> {
         }
         "list" => {
             text(action, "button", "interactive.action.button", 20, true)?;
-            let sections = action
-                .get("sections")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or(&[]);
+            let sections = array(action, "sections", "interactive.action.sections")?;
             if sections.is_empty() || sections.len() > 10 {
                 return Err(invalid(
                     "interactive.action.sections",
@@ -300,6 +386,12 @@ fn check_interactive(content: &Value) -> Result<()> {
             }
             let mut rows = 0;
             for (s, section) in sections.iter().enumerate() {
+                if !section.is_object() {
+                    return Err(invalid(
+                        &format!("interactive.action.sections[{s}]"),
+                        "must be an object",
+                    ));
+                }
                 text(
                     section,
                     "title",
@@ -307,14 +399,8 @@ fn check_interactive(content: &Value) -> Result<()> {
                     24,
                     sections.len() > 1,
                 )?;
-                for (r, row) in section
-                    .get("rows")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[])
-                    .iter()
-                    .enumerate()
-                {
+                let rows_field = format!("interactive.action.sections[{s}].rows");
+                for (r, row) in array(section, "rows", &rows_field)?.iter().enumerate() {
                     let field = format!("interactive.action.sections[{s}].rows[{r}]");
                     text(row, "id", &format!("{field}.id"), 200, true)?;
                     text(row, "title", &format!("{field}.title"), 24, true)?;
@@ -465,5 +551,46 @@ mod tests {
             check(&message(long_title)).is_err(),
             "titles up to 20 characters"
         );
+    }
+
+    #[test]
+    fn fields_outside_meta_s_message_are_refused_by_name() {
+        let message = |extra: Value| {
+            let mut m = json!({"connection_id": "1", "to": "+96550001234", "type": "text", "text": {"body": "hi"}});
+            for (k, v) in extra.as_object().unwrap() {
+                m[k] = v.clone();
+            }
+            m
+        };
+        assert!(
+            check(&message(
+                json!({"messaging_product": "whatsapp", "recipient_type": "individual"})
+            ))
+            .is_ok()
+        );
+        for (extra, field) in [
+            (json!({"messaging_product": "sms"}), "messaging_product"),
+            (json!({"recipient_type": "group"}), "recipient_type"),
+            (json!({"image": {"id": "1"}}), "image"),
+            (
+                json!({"biz_opaque_callback_data": "x"}),
+                "biz_opaque_callback_data",
+            ),
+            (json!({"preview_url": true}), "preview_url"),
+            (json!({"context": "wamid.1"}), "context"),
+        ] {
+            match check(&message(extra.clone())) {
+                Err(Error::Invalid { field: got, .. }) => assert_eq!(got, field, "{extra}"),
+                other => panic!("{extra} gave {other:?}"),
+            }
+        }
+        let template = json!({"to": "+96550001234", "type": "template", "template": {
+            "name": "x", "language": {"code": "en"}, "components": [{"type": "body", "parameters": ["42"]}]}});
+        match check(&template) {
+            Err(Error::Invalid { field, .. }) => {
+                assert_eq!(field, "template.components[0].parameters[0]")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -4,6 +4,7 @@
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::api::connections::{check, new_connection};
+use crate::api::requests::CreateConnection;
 use crate::auth::{ClientInfo, CsrfForm, Session};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -13,7 +14,7 @@ use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -123,13 +124,19 @@ async fn add_connection(
     let account = session.managed_account()?;
     let form = form.0;
     let throughput: i64 = form.throughput_mps.trim().parse().unwrap_or(80);
-    let body = json!({"kind": form.kind, "name": form.name, "phone_number_id": form.phone_number_id, "waba_id": form.waba_id,
-        "access_token": form.access_token, "app_secret": form.app_secret, "throughput_mps": throughput});
+    let request = CreateConnection {
+        kind: Some(form.kind),
+        name: Some(form.name),
+        phone_number_id: Some(form.phone_number_id),
+        waba_id: Some(form.waba_id),
+        access_token: Some(form.access_token),
+        app_secret: Some(form.app_secret),
+        throughput_mps: Some(throughput),
+        ..CreateConnection::default()
+    };
     let user = session.user.id;
     let keyring_db = db.inner().clone();
-    let created = match new_connection(&body, config)
-        .and_then(|new| connections::validate(&new).map(|_| new))
-    {
+    let created = match new_connection(request, config) {
         Ok(new) => {
             db.write_async(move |conn| {
                 let created = connections::insert(conn, keyring_db.keyring(), account, &new)?;

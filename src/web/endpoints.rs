@@ -14,7 +14,6 @@ use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{FromForm, State, get, post, routes};
-use serde_json::json;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -107,9 +106,12 @@ async fn create_endpoint(
 ) -> Result<Reply> {
     let account = session.managed_account()?;
     let form = form.0;
-    let body = json!({"url": form.url.trim(), "description": form.description,
-                      "event_types": form.event_types});
-    match crate::api::endpoints::create(db, config, account, &body).await {
+    let request = crate::api::requests::CreateEndpoint {
+        url: Some(form.url),
+        description: Some(form.description),
+        event_types: Some(form.event_types),
+    };
+    match crate::api::endpoints::create(db, config, account, request).await {
         Ok((created, secret)) => {
             let (url, user) = (created.url.clone(), session.user.id);
             db.write_async(move |conn| {

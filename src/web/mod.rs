@@ -119,6 +119,9 @@ impl<'r> Responder<'r, 'static> for CaughtError {
         if status.code >= 500 {
             tracing::error!(method = %req.method(), path = %req.uri().path(), status = status.code, "request failed");
         }
+        // 431 (request headers over the limit) never gets here: hyper answers it itself, with no body,
+        // before Rocket sees the request. 405 does not arise either: Rocket routes on method and path
+        // together, so a method a path does not take is a 404.
         let (code, message) = match status.code {
             400 => ("bad_request", "The request could not be understood."),
             401 => ("unauthorized", "Authentication is required."),
