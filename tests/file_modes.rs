@@ -6,37 +6,13 @@ mod common;
 
 use common::raw::Browser;
 use common::{Install, mode_of};
-use std::process::Command;
 
 #[test]
 fn files_and_directories_are_private_whatever_the_umask() {
     let install = Install::new();
     // The same command the tests always run, started by a shell with umask 022 instead.
-    let serve = install.command(&["serve"]);
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", "umask 022; exec \"$0\" serve", common::BIN])
-        .current_dir(install.dir.path());
-    for (name, value) in serve.get_envs() {
-        match value {
-            Some(value) => cmd.env(name, value),
-            None => cmd.env_remove(name),
-        };
-    }
-    let server = install.serve_with(cmd);
-    common::api::with_password(
-        &install,
-        &[
-            "account",
-            "create",
-            "--company",
-            "Shop",
-            "--name",
-            "Ali",
-            "--email",
-            "ali@shop.test",
-            "--password-stdin",
-        ],
-    );
+    let server = install.serve_with(install.command_in_shell("umask 022", &["serve"]));
+    common::api::owner(&install, "Ali", "ali@shop.test");
     // A sign-in from a new browser writes an alert to the outbox.
     assert_eq!(
         Browser::new(&server.url, "Firefox/140.0")

@@ -3,29 +3,11 @@
 
 mod common;
 
-use common::api::with_password;
 use common::raw::Browser;
-use common::{BIN, Install, Server};
+use common::{Install, Server};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// `whatsapi serve` started from a shell that first lowers the open-files limit to 1,024 (systemd's
-/// default soft limit), with this installation's settings.
-fn serve_with_1024_files(install: &Install) -> Server {
-    let base = install.command(&["serve"]);
-    let mut cmd = Command::new("sh");
-    cmd.args(["-c", "ulimit -n 1024 && exec \"$@\"", "sh", BIN, "serve"])
-        .current_dir(install.dir.path());
-    for (name, value) in base.get_envs() {
-        match value {
-            Some(value) => cmd.env(name, value),
-            None => cmd.env_remove(name),
-        };
-    }
-    install.serve_with(cmd)
-}
 
 /// Lets this test process hold thousands of sockets (its soft limit may be 1,024).
 #[allow(unsafe_code)]
@@ -61,21 +43,9 @@ fn address(server: &Server) -> String {
 fn two_thousand_idle_connections_leave_health_and_sign_in_working_under_1024_files() {
     allow_open_files(2_300);
     let install = Install::new();
-    let server = serve_with_1024_files(&install);
-    with_password(
-        &install,
-        &[
-            "account",
-            "create",
-            "--company",
-            "Shop",
-            "--name",
-            "Owner",
-            "--email",
-            "owner@shop.test",
-            "--password-stdin",
-        ],
-    );
+    // systemd's default soft limit of open files.
+    let server = install.serve_with(install.command_in_shell("ulimit -n 1024", &["serve"]));
+    common::api::owner(&install, "Owner", "owner@shop.test");
 
     // 2,000 sockets that never send a byte, all held open by this test.
     let mut idle = Vec::new();

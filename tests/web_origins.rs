@@ -25,20 +25,7 @@ fn name_of(install: &Install) -> String {
 fn a_form_from_another_origin_is_refused_even_when_the_host_header_agrees() {
     let install = Install::new();
     let server = install.serve();
-    common::api::with_password(
-        &install,
-        &[
-            "account",
-            "create",
-            "--company",
-            "Shop",
-            "--name",
-            "Ali",
-            "--email",
-            "ali@shop.test",
-            "--password-stdin",
-        ],
-    );
+    common::api::owner(&install, "Ali", "ali@shop.test");
     let port = server.url.rsplit(':').next().unwrap();
     let rebound = format!("evil.localhost:{port}");
     let rebound_origin = format!("http://{rebound}");

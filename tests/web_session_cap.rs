@@ -3,12 +3,12 @@
 
 mod common;
 
+use common::api::PASSWORD;
+
 use common::raw::Browser;
 use common::web::decode_email;
 use common::{Install, Server};
 use std::sync::{Arc, Barrier};
-
-const PASSWORD: &str = "a long enough pass phrase";
 
 /// The server with at most three sessions per person, behind a proxy (this machine) that forwards each
 /// browser's address, so that sign-ins at once come from as many addresses as browsers.
@@ -18,23 +18,6 @@ fn serve(install: &Install) -> Server {
         .env("WHATSAPI_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]")
         .env("WHATSAPI_RETENTION__SCHEDULE", "0 0 0 29 2 *");
     install.serve_with(cmd)
-}
-
-fn owner(install: &Install, email: &str) {
-    common::api::with_password(
-        install,
-        &[
-            "account",
-            "create",
-            "--company",
-            "Shop",
-            "--name",
-            "Owner",
-            "--email",
-            email,
-            "--password-stdin",
-        ],
-    );
 }
 
 /// The "new sign-in" alerts in the outbox.
@@ -76,7 +59,7 @@ fn session_count(install: &Install) -> i64 {
 fn the_least_recently_used_sessions_end_beyond_the_limit() {
     let install = Install::new();
     let server = serve(&install);
-    owner(&install, "ali@shop.test");
+    common::api::owner(&install, "Owner", "ali@shop.test");
     let laptop = Browser::new(&server.url, "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
     let signed_in: Vec<Browser> = (0..5)
         .map(|_| laptop.signed_in("ali@shop.test", PASSWORD))
@@ -103,7 +86,7 @@ fn the_least_recently_used_sessions_end_beyond_the_limit() {
 fn a_burst_of_sign_ins_sends_one_alert_per_browser_and_few_per_hour() {
     let install = Install::new();
     let server = serve(&install);
-    owner(&install, "ali@shop.test");
+    common::api::owner(&install, "Owner", "ali@shop.test");
 
     // Twenty sign-ins at once with one browser never seen: one alert, and no more than three sessions.
     let phone = Browser::new(&server.url, "Mozilla/5.0 (Android 15) Chrome/131.0 Mobile");

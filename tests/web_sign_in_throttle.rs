@@ -4,12 +4,21 @@
 
 mod common;
 
+use common::api::PASSWORD;
+
 use common::raw::Browser;
 use common::{Install, Server, wait_until};
 use std::sync::{Arc, Barrier};
 
-const PASSWORD: &str = "a long enough pass phrase";
 const WRONG: &str = "guess guess guess";
+
+/// Five wrong passwords for `email` from `browser`, each checked (401): the pair's limit is used up.
+fn five_wrong(browser: &Browser, email: &str) {
+    let token = browser.login_token();
+    for _ in 0..5 {
+        assert_eq!(browser.sign_in_with(&token, email, WRONG).status, 401);
+    }
+}
 
 /// The server, logging a line for every password it checks.
 fn serve(install: &Install, trusted_proxies: Option<&str>) -> Server {
@@ -20,24 +29,6 @@ fn serve(install: &Install, trusted_proxies: Option<&str>) -> Server {
         cmd.env("WHATSAPI_SERVER__TRUSTED_PROXIES", list);
     }
     install.serve_with(cmd)
-}
-
-/// A business account whose owner signs in with `email` and PASSWORD.
-fn owner(install: &Install, email: &str) {
-    common::api::with_password(
-        install,
-        &[
-            "account",
-            "create",
-            "--company",
-            "Shop",
-            "--name",
-            "Owner",
-            "--email",
-            email,
-            "--password-stdin",
-        ],
-    );
 }
 
 /// Moves every recorded attempt back past the 15-minute window, as if the time had passed.
@@ -56,7 +47,7 @@ fn let_the_window_pass(install: &Install) {
 fn guesses_sent_at_once_are_refused_before_they_cost_a_hash() {
     let install = Install::new();
     let server = serve(&install, None);
-    owner(&install, "ali@shop.test");
+    common::api::owner(&install, "Owner", "ali@shop.test");
     let guesser = Browser::new(&server.url, "guesser/1.0");
     let token = guesser.login_token();
 
@@ -100,8 +91,8 @@ fn guesses_sent_at_once_are_refused_before_they_cost_a_hash() {
 fn an_attack_from_an_address_does_not_lock_out_people_who_signed_in_from_it() {
     let install = Install::new();
     let server = serve(&install, None);
-    owner(&install, "ali@shop.test");
-    owner(&install, "bob@shop.test");
+    common::api::owner(&install, "Owner", "ali@shop.test");
+    common::api::owner(&install, "Owner", "bob@shop.test");
     let alis_browser = Browser::new(&server.url, "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
     assert_eq!(alis_browser.sign_in("ali@shop.test", PASSWORD), 303);
 
@@ -133,7 +124,7 @@ fn an_attack_from_an_address_does_not_lock_out_people_who_signed_in_from_it() {
 fn a_known_browser_passes_from_a_new_address_and_a_known_address_with_a_new_browser() {
     let install = Install::new();
     let server = serve(&install, Some("[\"127.0.0.1\"]"));
-    owner(&install, "ali@shop.test");
+    common::api::owner(&install, "Owner", "ali@shop.test");
     let firefox = Browser::new(&server.url, "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0");
     assert_eq!(
         firefox
@@ -184,15 +175,9 @@ fn a_known_browser_passes_from_a_new_address_and_a_known_address_with_a_new_brow
 fn the_throttle_survives_a_restart() {
     let install = Install::new();
     let server = serve(&install, None);
-    owner(&install, "ali@shop.test");
+    common::api::owner(&install, "Owner", "ali@shop.test");
     let guesser = Browser::new(&server.url, "guesser/1.0");
-    let token = guesser.login_token();
-    for _ in 0..5 {
-        assert_eq!(
-            guesser.sign_in_with(&token, "ali@shop.test", WRONG).status,
-            401
-        );
-    }
+    five_wrong(&guesser, "ali@shop.test");
     server.kill9();
 
     let server = serve(&install, None);
@@ -210,15 +195,9 @@ fn the_throttle_survives_a_restart() {
 fn behind_a_trusted_proxy_the_forwarded_address_is_the_one_throttled() {
     let install = Install::new();
     let server = serve(&install, Some("[\"127.0.0.1\"]"));
-    owner(&install, "ali@shop.test");
+    common::api::owner(&install, "Owner", "ali@shop.test");
     let browser = Browser::new(&server.url, "guesser/1.0");
-    let token = browser.login_token();
-    for _ in 0..5 {
-        let answer = browser
-            .via("198.51.100.1")
-            .sign_in_with(&token, "ali@shop.test", WRONG);
-        assert_eq!(answer.status, 401);
-    }
+    five_wrong(&browser.via("198.51.100.1"), "ali@shop.test");
     assert_eq!(
         browser
             .via("198.51.100.1")
@@ -245,15 +224,9 @@ fn behind_a_trusted_proxy_the_forwarded_address_is_the_one_throttled() {
 fn without_trusted_proxies_a_forwarded_address_is_ignored() {
     let install = Install::new();
     let server = serve(&install, None);
-    owner(&install, "ali@shop.test");
+    common::api::owner(&install, "Owner", "ali@shop.test");
     let browser = Browser::new(&server.url, "guesser/1.0");
-    let token = browser.login_token();
-    for _ in 0..5 {
-        let answer = browser
-            .via("198.51.100.1")
-            .sign_in_with(&token, "ali@shop.test", WRONG);
-        assert_eq!(answer.status, 401);
-    }
+    five_wrong(&browser.via("198.51.100.1"), "ali@shop.test");
     assert_eq!(
         browser
             .via("198.51.100.2")

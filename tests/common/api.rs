@@ -94,14 +94,17 @@ impl Api {
 }
 
 pub fn with_password(install: &Install, args: &[&str]) -> String {
-    let output = install.run_typing(args, "a long enough pass phrase");
+    let output = install.run_typing(args, PASSWORD);
     assert!(output.status.success(), "{}", stderr(&output));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-/// An account with an API key and a sandbox connection, on a running server.
-pub fn account(install: &Install, server: &Server, email: &str) -> (Api, String) {
-    let id = with_password(
+/// The password of every person the tests create from the command line.
+pub const PASSWORD: &str = "a long enough pass phrase";
+
+/// A business account (company "Shop") whose owner signs in with `email` and `PASSWORD`; its id.
+pub fn owner(install: &Install, name: &str, email: &str) -> String {
+    with_password(
         install,
         &[
             "account",
@@ -109,12 +112,17 @@ pub fn account(install: &Install, server: &Server, email: &str) -> (Api, String)
             "--company",
             "Shop",
             "--name",
-            "Owner",
+            name,
             "--email",
             email,
             "--password-stdin",
         ],
-    );
+    )
+}
+
+/// An account with an API key and a sandbox connection, on a running server.
+pub fn account(install: &Install, server: &Server, email: &str) -> (Api, String) {
+    let id = owner(install, "Owner", email);
     let output = install.run(&["apikey", "create", "--account", &id, "--name", "tests"]);
     let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
     assert!(key.starts_with("wapi_"), "{key}");

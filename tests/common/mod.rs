@@ -65,6 +65,24 @@ impl Install {
         cmd
     }
 
+    /// The binary with these arguments, started by `sh` after `setup` (e.g. `ulimit -n 1024`, `umask
+    /// 022`), with this installation's settings.
+    pub fn command_in_shell(&self, setup: &str, args: &[&str]) -> Command {
+        let direct = self.command(args);
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &format!("{setup} && exec \"$@\""), "sh", BIN])
+            .args(args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null());
+        for (name, value) in direct.get_envs() {
+            match value {
+                Some(value) => cmd.env(name, value),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd
+    }
+
     /// Runs a command to completion.
     pub fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run whatsapi")
