@@ -65,9 +65,10 @@ fn two_thousand_idle_connections_leave_health_and_sign_in_working_under_1024_fil
     let wrong = browser.sign_in("owner@shop.test", "not the pass phrase");
     assert_eq!(wrong, 401);
 
-    // The server made room by closing idle sockets instead of running out of files.
+    // The server made room by closing idle sockets instead of running out of files, and said so once.
     let files = open_files_of(&server);
     assert!(files < 1_024, "the server holds {files} files");
+    assert_eq!(server.logged("connection limit reached"), 1);
     drop(idle);
 }
 
