@@ -6,13 +6,16 @@
 //!
 //! - `idle_timeout` (seconds, 0 = never): a connection with no request in progress (before its first
 //!   request head is complete, or between requests) is closed after this long.
-//! - `max_connections` (0 = unlimited): at most this many connections are open at once. When the limit
-//!   is reached, the connection that has been idle the longest is closed to make room for the next one
-//!   (as nginx reuses idle keep-alive connections); when none is idle, new connections wait in the
-//!   listen backlog until one ends. A warning is logged, at most once a minute.
+//! - `max_connections` (0 = unlimited): at most this many connections are served at once. When a new
+//!   one arrives at the limit, the connection that has been idle the longest is closed to make room
+//!   (as nginx reuses idle keep-alive connections); when none is idle, the one waiting longest for its
+//!   request body; when every one is busy, the new one waits (and the ones after it wait in the listen
+//!   backlog) until one ends. A warning is logged, at most once a minute.
 //!
 //! A connection is busy from the moment a request head has been read until its response has been
-//! handed to the connection; a slow request body keeps it busy.
+//! handed to the connection. While busy, the same timeout bounds each wait for more of the request body
+//! and for the client to take more of the response, so a stalled upload or download ends too; and when
+//! no connection is idle at the limit, the one waiting longest for its request body is closed.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -64,6 +67,8 @@ struct Shared {
     in_flight: AtomicUsize,
     /// Milliseconds since the tracker started at which the connection last became idle.
     idle_since_ms: AtomicU64,
+    /// Since when (ms since the tracker started, plus one) a request body has been waited for; 0: none.
+    body_wait_since_ms: AtomicU64,
     evicted: AtomicBool,
     close: Notify,
 }
@@ -77,6 +82,12 @@ pub(crate) struct Slot {
 
 /// A request in progress on a connection; dropping it makes the connection idle again.
 pub(crate) struct Busy {
+    shared: Arc<Shared>,
+    tracker: Arc<Tracker>,
+}
+
+/// Notes when a request body is being waited for, so a stalled one can be cut off or closed first.
+pub(crate) struct BodyWatch {
     shared: Arc<Shared>,
     tracker: Arc<Tracker>,
 }
@@ -99,19 +110,24 @@ impl Tracker {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// Returns once another connection may be accepted, closing idle ones to make room if needed.
-    pub async fn wait_for_room(&self) {
+    /// Called with a connection just accepted (and not yet admitted): returns once it may be served,
+    /// having told the longest idle connection (or, with none idle, the one waiting longest for its
+    /// request body) to close if the limit is reached. The new one is never the one closed.
+    pub async fn make_room(&self) {
         let max = self.limits.max_connections;
         if max == 0 {
             return;
         }
-        while self.open.load(Ordering::Acquire) >= max {
-            self.warn_limit_reached(max);
+        loop {
             let open = self.open.load(Ordering::Acquire);
-            if open.saturating_sub(self.closing.load(Ordering::Acquire)) >= max {
-                self.evict_longest_idle();
+            if open.saturating_sub(self.closing.load(Ordering::Acquire)) < max {
+                return;
             }
-            let _ = tokio::time::timeout(RECHECK, self.room.notified()).await;
+            self.warn_limit_reached(max);
+            if !self.evict_one() {
+                // Every connection is busy: wait for one to end or to become idle.
+                let _ = tokio::time::timeout(RECHECK, self.room.notified()).await;
+            }
         }
     }
 
@@ -127,17 +143,28 @@ impl Tracker {
         }
     }
 
-    fn evict_longest_idle(&self) {
+    /// Tells one connection to close; false when none may be closed.
+    fn evict_one(&self) -> bool {
         let conns = self.conns.lock();
-        let victim = conns
-            .values()
-            .filter(|c| c.in_flight.load(Ordering::Acquire) == 0 && !c.evicted.load(Ordering::Acquire))
+        let candidates = || conns.values().filter(|c| !c.evicted.load(Ordering::Acquire));
+        let idle = candidates()
+            .filter(|c| c.in_flight.load(Ordering::Acquire) == 0)
             .min_by_key(|c| c.idle_since_ms.load(Ordering::Acquire));
-        if let Some(victim) = victim {
-            victim.evicted.store(true, Ordering::Release);
-            self.closing.fetch_add(1, Ordering::AcqRel);
-            victim.close.notify_one();
-        }
+        // None idle: the one waiting longest for its request body (a client that stopped sending).
+        let stalled = || {
+            candidates()
+                .map(|c| (c, c.body_wait_since_ms.load(Ordering::Acquire)))
+                .filter(|(_, since)| *since > 0)
+                .min_by_key(|(_, since)| *since)
+                .map(|(c, _)| c)
+        };
+        let Some(victim) = idle.or_else(stalled) else {
+            return false;
+        };
+        victim.evicted.store(true, Ordering::Release);
+        self.closing.fetch_add(1, Ordering::AcqRel);
+        victim.close.notify_one();
+        true
     }
 
     /// Registers a newly accepted connection.
@@ -146,6 +173,7 @@ impl Tracker {
         let shared = Arc::new(Shared {
             in_flight: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(self.now_ms()),
+            body_wait_since_ms: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             close: Notify::new(),
         });
@@ -200,8 +228,37 @@ impl Drop for Slot {
     }
 }
 
+impl Busy {
+    /// Bounds each wait for the client to take more of the response.
+    pub fn write_timeout(&self) -> Option<Duration> {
+        self.tracker.limits.idle_timeout
+    }
+
+    pub fn body_watch(&self) -> BodyWatch {
+        BodyWatch { shared: self.shared.clone(), tracker: self.tracker.clone() }
+    }
+}
+
+impl BodyWatch {
+    /// Bounds each wait for more of the request body.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.tracker.limits.idle_timeout
+    }
+
+    pub fn waiting(&self) {
+        let now = self.tracker.now_ms() + 1;
+        let _ = self.shared.body_wait_since_ms.compare_exchange(
+            0, now, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    pub fn progressed(&self) {
+        self.shared.body_wait_since_ms.store(0, Ordering::Release);
+    }
+}
+
 impl Drop for Busy {
     fn drop(&mut self) {
+        self.shared.body_wait_since_ms.store(0, Ordering::Release);
         self.shared.idle_since_ms.store(self.tracker.now_ms(), Ordering::Release);
         if self.shared.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.tracker.room.notify_one();

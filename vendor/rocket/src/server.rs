@@ -97,7 +97,7 @@ async fn hyper_service_fn(
 
     tokio::spawn(async move {
         // The connection counts as busy until this task has handed over the whole response.
-        let _busy = busy;
+        let write_timeout = busy.write_timeout();
 
         // We move the request next, so get the upgrade future now.
         let pending_upgrade = hyper::upgrade::on(&mut hyp_req);
@@ -107,7 +107,8 @@ async fn hyper_service_fn(
         match Request::from_hyp(&rocket, &h_parts, Some(conn)) {
             Ok(mut req) => {
                 // Convert into Rocket `Data`, dispatch request, write response.
-                let mut data = Data::from(&mut h_body);
+                let body = crate::data::StreamReader::from(&mut h_body).watched(busy.body_watch());
+                let mut data = Data::from(body);
                 let token = rocket.preprocess_request(&mut req, &mut data).await;
                 let mut response = rocket.dispatch(token, &req, data).await;
                 let upgrade = response.take_upgrade(req.headers().get("upgrade"));
@@ -120,7 +121,7 @@ async fn hyper_service_fn(
                         info_!("Request is not being upgraded.");
                     }
 
-                    rocket.send_response(response, tx, version).await;
+                    rocket.send_response(response, tx, version, write_timeout).await;
                 }
             },
             Err(e) => {
@@ -129,7 +130,7 @@ async fn hyper_service_fn(
                 warn_!("Dispatching salvaged request to catcher: {}.", e.request);
 
                 let response = rocket.handle_error(Status::BadRequest, &e.request).await;
-                rocket.send_response(response, tx, version).await;
+                rocket.send_response(response, tx, version, write_timeout).await;
             }
         }
     });
@@ -146,6 +147,7 @@ impl Rocket<Orbit> {
         response: Response<'_>,
         tx: oneshot::Sender<hyper::Response<HttpBody>>,
         version: hyper::Version,
+        write_timeout: Option<Duration>,
     ) {
         let remote_hungup = |e: &io::Error| match e.kind() {
             | io::ErrorKind::BrokenPipe
@@ -154,7 +156,7 @@ impl Rocket<Orbit> {
             _ => false,
         };
 
-        match self._send_response(response, tx, version).await {
+        match self._send_response(response, tx, version, write_timeout).await {
             Ok(()) => info_!("{}", "Response succeeded.".green()),
             Err(e) if remote_hungup(&e) => warn_!("Remote left: {}.", e),
             Err(e) => warn_!("Failed to write response: {}.", e),
@@ -168,6 +170,7 @@ impl Rocket<Orbit> {
         mut response: Response<'_>,
         tx: oneshot::Sender<hyper::Response<HttpBody>>,
         version: hyper::Version,
+        write_timeout: Option<Duration>,
     ) -> io::Result<()> {
         if response.headers().contains("Transfer-Encoding") {
             response.remove_header("Content-Length");
@@ -213,8 +216,15 @@ impl Rocket<Orbit> {
         let max_chunk_size = body.max_chunk_size();
         let mut stream = body.into_bytes_stream(max_chunk_size);
         while let Some(next) = stream.next().await {
-            sender.send(Ok(Frame::data(next?))).await
-                .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, e))?;
+            let send = sender.send(Ok(Frame::data(next?)));
+            // A client that stops taking the response would otherwise hold the connection forever.
+            let sent = match write_timeout {
+                Some(timeout) => tokio::time::timeout(timeout, send).await.map_err(|_| {
+                    io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading the response")
+                })?,
+                None => send.await,
+            };
+            sent.map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, e))?;
         }
 
         Ok(())
@@ -233,7 +243,7 @@ impl Rocket<Orbit> {
         response.set_status(Status::SwitchingProtocols);
         response.set_raw_header("Connection", "Upgrade");
         response.set_raw_header("Upgrade", proto.clone().into_cow());
-        self.send_response(response, tx, version).await;
+        self.send_response(response, tx, version, None).await;
 
         match pending_upgrade.await {
             Ok(io_stream) => {
@@ -642,11 +652,16 @@ impl Rocket<Orbit> {
         let keep_alive = self.config.keep_alive;
         http1.keep_alive(keep_alive != 0)
             .preserve_header_case(true)
-            .header_read_timeout(None);
+            .header_read_timeout(None)
+            // hyper's default lets each connection's read buffer grow to ~400 KiB; at thousands of
+            // connections that is gigabytes. A request head larger than this is refused (431).
+            .max_buf_size(64 * 1024);
 
         #[cfg(feature = "http2")]
         builder.http2()
-            .max_concurrent_streams(None)
+            // Each stream is a request; unlimited streams would let one connection get around the
+            // connection limit.
+            .max_concurrent_streams(Some(100))
             .max_header_list_size(16 << 20)
             .timer(TokioTimer::new())
             .keep_alive_timeout(Duration::from_secs(20))
@@ -661,14 +676,14 @@ impl Rocket<Orbit> {
         let incoming = Incoming::new(listener).nodelay(true).take_until(self.shutdown());
         let mut incoming = pin!(incoming);
 
-        loop {
-            // Accept only when there is room: a connection beyond the limit would hold a file.
+        while let Some(conn) = incoming.next().await.transpose()? {
+            // At the limit, another connection closes first; one beyond it at most holds a file
+            // while it waits.
             tokio::select! {
                 biased;
                 _ = self.shutdown() => break,
-                _ = tracker.wait_for_room() => {}
+                _ = tracker.make_room() => {}
             }
-            let Some(conn) = incoming.next().await.transpose()? else { break };
             let slot = Arc::new(tracker.admit());
             let (rocket, server) = (self.clone(), server.clone());
             let shutdown = rocket.shutdown();

@@ -1,3 +1,4 @@
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::path::Path;
@@ -48,6 +49,14 @@ pub struct DataStream<'r> {
 pub struct StreamReader<'r> {
     state: State,
     inner: StreamKind<'r>,
+    /// Bounds each wait for more of a request body (see `conn_limits`).
+    deadline: Option<BodyDeadline>,
+}
+
+struct BodyDeadline {
+    watch: crate::conn_limits::BodyWatch,
+    timeout: std::time::Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// The current state of `StreamReader` `AsyncRead` adapter.
@@ -231,19 +240,26 @@ impl<'r> DataStream<'r> {
 
 impl StreamReader<'_> {
     pub fn empty() -> Self {
-        Self { inner: StreamKind::Empty, state: State::Done }
+        Self { inner: StreamKind::Empty, state: State::Done, deadline: None }
+    }
+
+    /// Ends the read with `TimedOut` when the client sends nothing more for the watch's timeout.
+    pub(crate) fn watched(mut self, watch: crate::conn_limits::BodyWatch) -> Self {
+        self.deadline = watch.timeout()
+            .map(|timeout| BodyDeadline { watch, timeout, sleep: None });
+        self
     }
 }
 
 impl<'r> From<&'r mut hyper::Body> for StreamReader<'r> {
     fn from(body: &'r mut hyper::Body) -> Self {
-        Self { inner: StreamKind::Body(body), state: State::Pending }
+        Self { inner: StreamKind::Body(body), state: State::Pending, deadline: None }
     }
 }
 
 impl<'r> From<multer::Field<'r>> for StreamReader<'r> {
     fn from(field: multer::Field<'r>) -> Self {
-        Self { inner: StreamKind::Multipart(field), state: State::Pending }
+        Self { inner: StreamKind::Multipart(field), state: State::Pending, deadline: None }
     }
 }
 
@@ -307,7 +323,23 @@ impl AsyncRead for StreamReader<'_> {
         loop {
             self.state = match self.state {
                 State::Pending => {
-                    match ready!(Pin::new(&mut self.inner).poll_next(cx)) {
+                    let next = Pin::new(&mut self.inner).poll_next(cx);
+                    if let Some(deadline) = self.deadline.as_mut() {
+                        if next.is_pending() {
+                            deadline.watch.waiting();
+                            let timeout = deadline.timeout;
+                            let sleep = deadline.sleep
+                                .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                            if sleep.as_mut().poll(cx).is_ready() {
+                                let msg = "the client sent no more of the request body in time";
+                                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, msg)));
+                            }
+                        } else {
+                            deadline.watch.progressed();
+                            deadline.sleep = None;
+                        }
+                    }
+                    match ready!(next) {
                         Some(Err(e)) => return Poll::Ready(Err(e)),
                         Some(Ok(bytes)) => State::Partial(Cursor::new(bytes)),
                         None => State::Done,
