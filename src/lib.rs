@@ -31,6 +31,7 @@ use store::Db;
 pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
     let limits = server_limits::connection_limits(&config, server_limits::open_files_limit());
     let limits_line = limits.describe(&config);
+    let targets = meta::targets::MetaTargets::new(&config);
     let mailer = mail::Mailer::new(&config)
         .expect("the mail settings were validated with the configuration");
     let mut figment = Figment::from(rocket::Config::default())
@@ -87,10 +88,8 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
             false,
         ))
         .manage(webhooks::Receivers::default())
-        .manage(meta::graph::agent(&meta::targets::MetaTargets::new(
-            &config,
-        )))
-        .manage(meta::targets::MetaTargets::new(&config))
+        .manage(meta::graph::agent(&targets))
+        .manage(targets)
         .manage(web::ResetEmails::default())
         .manage(config)
         .manage(db)

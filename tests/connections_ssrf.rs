@@ -93,7 +93,8 @@ fn answer(mut stream: TcpStream, status: &str, headers: &[(&str, &str)], body: &
 }
 
 /// An address the operator allowed (a stand-in for Meta) that sends every call on to the internal
-/// service with a redirect, and gives media addresses there or (redirecting again) on itself.
+/// service with a redirect, gives media addresses there or (redirecting again) on itself, and a
+/// template list whose next page is there.
 struct RedirectingMeta {
     url: String,
     requests: Arc<Mutex<Vec<String>>>,
@@ -117,7 +118,12 @@ impl RedirectingMeta {
                            "id": "1", "messaging_product": "whatsapp"})
                     .to_string()
                 };
-                if path.starts_with("/v25.0/777000111") {
+                if path.contains("/message_templates") {
+                    let page = json!({"data": [{"name": "order_update", "language": "en_US",
+                        "status": "APPROVED", "category": "UTILITY", "components": []}],
+                        "paging": {"next": format!("{inside}/next-page")}});
+                    answer(stream, "200 OK", &[], &page.to_string());
+                } else if path.starts_with("/v25.0/777000111") {
                     // Straight at the internal service.
                     answer(stream, "200 OK", &[], &media(format!("{inside}/file")));
                 } else if path.starts_with("/v25.0/777000222") {
@@ -286,7 +292,7 @@ fn no_call_made_for_a_connection_reaches_an_internal_address_through_a_redirect(
     );
     assert!(!check.to_string().contains("secret answer"), "{check}");
 
-    // Syncing templates: refused, and nothing stored.
+    // Syncing templates: the next page the list names inside is not fetched, and nothing is stored.
     let (status, sync) = api.call(
         "POST",
         &format!("/api/v1/connections/{id}/templates/sync"),
@@ -296,6 +302,7 @@ fn no_call_made_for_a_connection_reaches_an_internal_address_through_a_redirect(
     assert_eq!(status, 503, "{sync}");
     let (_, templates) = api.call("GET", "/api/v1/templates", None, &[]);
     assert_eq!(templates["data"], json!([]), "{templates}");
+    assert!(meta.saw("GET /v25.0/102290129340398/message_templates"));
 
     // Sending: the call reaches the allowed address, whose redirect is not followed.
     let (status, queued) = api.send(json!({"connection_id": id, "to": "+96550001234",
@@ -397,4 +404,77 @@ fn the_numbers_page_says_in_words_when_meta_itself_is_not_allowed() {
         &origin,
     );
     assert_eq!(sandbox.status, 303, "{}", sandbox.body);
+}
+
+#[test]
+fn a_connection_saved_before_its_address_was_allowed_calls_nothing_and_waits_for_a_new_one() {
+    let internal = Internal::start();
+    let meta = RedirectingMeta::start(&internal);
+    let simulator = common::Sandbox::start(&[]);
+    let (install, _server, api) = serve_allowing(&[&meta.url, &simulator.url]);
+    let (status, connection) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(cloud(Some(&meta.url))),
+        &[],
+    );
+    assert_eq!(status, 201, "{connection}");
+    let id = connection["id"].as_str().unwrap();
+    // As a connection saved before the operator's list existed (or before it changed) would be.
+    let inside = format!("http://127.0.0.1:{}", internal.port);
+    rusqlite::Connection::open(install.db_path())
+        .unwrap()
+        .execute(
+            "UPDATE connections SET graph_base_url = ?1 WHERE id = ?2",
+            rusqlite::params![inside, id.parse::<i64>().unwrap()],
+        )
+        .unwrap();
+
+    let (_, check) = api.call(
+        "POST",
+        &format!("/api/v1/connections/{id}/check"),
+        None,
+        &[],
+    );
+    assert_eq!(check["ok"], false, "{check}");
+    assert_eq!(
+        check["error"]["title"],
+        "The connection's Graph API address is not allowed"
+    );
+    let (status, _) = api.call(
+        "POST",
+        &format!("/api/v1/connections/{id}/templates/sync"),
+        None,
+        &[],
+    );
+    assert_eq!(status, 503);
+    let (status, queued) = api.send(json!({"connection_id": id, "to": "+96550001234",
+        "type": "text", "text": {"body": "Hello"}}));
+    assert_eq!(status, 202, "{queued}");
+    wait_until("the connection is held", || {
+        api.call("GET", &format!("/api/v1/connections/{id}"), None, &[])
+            .1["state"]
+            == "held"
+    });
+    let (_, held) = api.call("GET", &format!("/api/v1/connections/{id}"), None, &[]);
+    let detail = held["state_detail"].as_str().unwrap();
+    assert!(
+        detail.contains("change the connection's graph_base_url"),
+        "{detail}"
+    );
+    let message = queued["id"].as_str().unwrap();
+    api.wait_for(message, &["queued"]);
+    internal.assert_untouched();
+
+    // A new, allowed address releases the queue, and the message is sent there.
+    let (status, changed) = api.call_patch(
+        &format!("/api/v1/connections/{id}"),
+        json!({"graph_base_url": simulator.url}),
+    );
+    assert_eq!(
+        (status, changed["state"].as_str()),
+        (200, Some("active")),
+        "{changed}"
+    );
+    api.wait_for(message, &["sent"]);
 }

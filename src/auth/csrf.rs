@@ -91,8 +91,9 @@ pub fn is_cross_site(req: &Request<'_>) -> bool {
             .headers()
             .get_one("Host")
             .is_some_and(|host| origin.authority_matches(host));
-    if !same_literal_host {
-        // Also what an operator sees when server.public_url is not the address people use.
+    if !same_literal_host && refusal_worth_logging(now_ms()) {
+        // Also what an operator sees when server.public_url is not the address people use; at most
+        // once a minute, so refused forms cannot flood the log.
         tracing::warn!(
             origin = ?req.headers().get_one("Origin").unwrap_or_default(),
             public_url = ?public.map(|p| format!("{}://{}:{}", p.scheme, p.host, p.port)),
@@ -100,6 +101,17 @@ pub fn is_cross_site(req: &Request<'_>) -> bool {
         );
     }
     !same_literal_host
+}
+
+/// True at most once a minute.
+fn refusal_worth_logging(now: i64) -> bool {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(i64::MIN);
+    let last = LAST.load(Ordering::Relaxed);
+    now.saturating_sub(last) >= 60_000
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 /// The scheme, host and port of a URL, as browsers compare origins.

@@ -22,9 +22,20 @@ fn email_key(db: &Db, email: &str) -> Vec<u8> {
     keyed(db, b"email", &email.trim().to_lowercase())
 }
 
-/// How a person's known addresses and the throttle's windows name an address.
+/// How a person's known addresses and the throttle's windows name an address: an IPv6 client by its
+/// /64, since one subscriber usually holds a whole /64 and could take a new address for every guess.
 pub fn address_key(db: &Db, ip: &str) -> Vec<u8> {
-    keyed(db, b"address", ip)
+    keyed(db, b"address", &network_of(ip))
+}
+
+fn network_of(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip.to_owned(),
+    }
 }
 
 /// An attempt allowed to have its password checked; say how it went.
@@ -88,5 +99,29 @@ impl Reserved {
             login_throttle::succeeded(conn, reservation, &email_key, &address_key)
         })
         .await
+    }
+
+    /// The password could not be checked (the server failed): the attempt does not count.
+    pub async fn released(self, db: &Db) -> Result<()> {
+        let reservation = self.reservation;
+        db.write_async(move |conn| login_throttle::release(conn, reservation))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::network_of;
+
+    #[test]
+    fn an_ipv6_client_is_known_by_its_64_and_others_by_their_address() {
+        assert_eq!(network_of("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(
+            network_of("2001:db8:1:2:ffff::9"),
+            network_of("2001:db8:1:2:3:4:5:6")
+        );
+        assert_ne!(network_of("2001:db8:1:3::1"), network_of("2001:db8:1:2::1"));
+        assert_eq!(network_of("203.0.113.7"), "203.0.113.7");
+        assert_eq!(network_of("unknown"), "unknown");
     }
 }

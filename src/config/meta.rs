@@ -74,8 +74,16 @@ pub fn split_url(url: &str) -> Result<(String, String, Option<String>), String> 
         let lower = segment.to_ascii_lowercase().replace("%2e", ".");
         lower == "." || lower == ".."
     };
-    if path.split('/').any(dotted) || path.contains('\\') {
-        return Err(format!("{url} must not have . or .. in its path"));
+    // An encoded slash or backslash can become a separator (and a dot segment) behind a proxy that
+    // decodes the path; a Graph API path never needs one.
+    let lower = path.to_ascii_lowercase();
+    if path.split('/').any(dotted)
+        || path.contains('\\')
+        || ["%2f", "%5c", ";"].iter().any(|bad| lower.contains(bad))
+    {
+        return Err(format!(
+            "{url} must not have . or .. segments, encoded slashes or ; in its path"
+        ));
     }
     Ok((
         format!("{scheme}://{host}{port}"),

@@ -22,11 +22,6 @@ use ureq::http::Uri;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 
-/// Whether an address is one a customer's webhook must not reach (see [`refusal`] for why).
-pub fn forbidden(ip: IpAddr) -> bool {
-    refusal(ip).is_some()
-}
-
 /// Names that only ever mean this machine or its local network (RFC 6761 `localhost`, RFC 6762 `local`,
 /// RFC 8375 `home.arpa`, ICANN's private-use `internal`), refused without asking a resolver.
 const LOCAL_NAMES: &[&str] = &["localhost", "local", "home.arpa", "internal"];

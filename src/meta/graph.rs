@@ -4,7 +4,6 @@
 
 use super::targets::MetaTargets;
 use serde_json::Value;
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,12 +25,26 @@ pub enum SendError {
     Refused(String),
 }
 
+/// The agent's own refusal of an address, told apart from every other error (an operating system's
+/// "permission denied" included).
+#[derive(Debug)]
+struct NotAllowed;
+
+impl std::fmt::Display for NotAllowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "the connection's Graph API address is not one this installation allows \
+             ([meta] allowed_base_urls)",
+        )
+    }
+}
+
+impl std::error::Error for NotAllowed {}
+
 impl From<ureq::Error> for SendError {
     fn from(error: ureq::Error) -> SendError {
         match error {
-            ureq::Error::Io(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                SendError::Refused(e.to_string())
-            }
+            ureq::Error::Other(e) if e.is::<NotAllowed>() => SendError::Refused(e.to_string()),
             e => SendError::Network(e.to_string()),
         }
     }
@@ -44,11 +57,7 @@ pub fn agent(targets: &MetaTargets) -> ureq::Agent {
                       next: ureq::middleware::MiddlewareNext| {
         let url = request.uri().to_string();
         if !targets.permits(&url) {
-            return Err(ureq::Error::Io(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the connection's Graph API address is not one this installation allows \
-                 ([meta] allowed_base_urls)",
-            )));
+            return Err(ureq::Error::Other(Box::new(NotAllowed)));
         }
         next.handle(request)
     };

@@ -7,10 +7,10 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
 pub struct MetaTargets {
-    /// Normalised base URLs (`scheme://host[:port][/path]`) calls may go under.
+    /// Normalised base URLs (`scheme://host[:port][/path]`) a connection may use.
     bases: Vec<String>,
-    /// What `[meta] allowed_base_urls` says, for messages.
-    configured: Vec<String>,
+    /// Where calls may go besides under `bases`: the built-in sandbox's media files.
+    also: Vec<String>,
     media_hosts: Vec<String>,
 }
 
@@ -29,17 +29,18 @@ impl MetaTargets {
         let mut bases: Vec<String> = config.meta.allowed_base_urls.clone();
         // The built-in sandbox answers Graph calls under /sandbox/graph and serves media under
         // /sandbox/media.
-        for own in [format!("{sandbox}/graph"), format!("{sandbox}/media")] {
-            bases.extend(normalize_base_url(&own).ok());
-        }
+        bases.extend(normalize_base_url(&format!("{sandbox}/graph")).ok());
         MetaTargets {
             bases,
-            configured: config.meta.allowed_base_urls.clone(),
+            also: normalize_base_url(&format!("{sandbox}/media"))
+                .into_iter()
+                .collect(),
             media_hosts: config.meta.media_hosts.clone(),
         }
     }
 
-    /// The base URL a connection may be saved with, in its normal spelling, or why not.
+    /// The base URL a connection may be saved with, in its normal spelling, or why not: exactly one of
+    /// the allowed bases (a tenant chooses no path below one).
     pub fn check_base_url(&self, url: &str) -> Result<String> {
         let refuse = |why: String| Error::invalid("graph_base_url", why);
         let normalized = normalize_base_url(url).map_err(|why| {
@@ -47,17 +48,13 @@ impl MetaTargets {
                 "{why}; a connection may use only the Graph API addresses in [meta] allowed_base_urls"
             ))
         })?;
-        if self.permits(&normalized) {
+        if self.bases.contains(&normalized) {
             return Ok(normalized);
         }
-        let allowed = if self.configured.is_empty() {
-            "none besides the built-in sandbox".to_owned()
-        } else {
-            self.configured.join(", ")
-        };
+        // The list itself is not shown: it may name the operator's own simulators.
         Err(refuse(format!(
             "{normalized} is not a Graph API address this installation allows (the operator's setting \
-             [meta] allowed_base_urls: {allowed}); leave graph_base_url out to use Meta's"
+             [meta] allowed_base_urls); leave graph_base_url out to use Meta's"
         )))
     }
 
@@ -67,7 +64,7 @@ impl MetaTargets {
             return false;
         };
         let full = format!("{origin}{path}");
-        self.bases.iter().any(|base| {
+        self.bases.iter().chain(&self.also).any(|base| {
             full == *base
                 || full
                     .strip_prefix(base.as_str())
@@ -125,6 +122,9 @@ mod tests {
             "https://graph.facebook.com:8443",
             "http://graph.facebook.com",
             "http://127.0.0.1:8080/admin",
+            "http://127.0.0.1:8080/sandbox/media",
+            "https://graph.facebook.com/v25.0",
+            "http://127.0.0.1:8080/sandbox/graph/..%2F..%2Fadmin",
         ] {
             let err = t.check_base_url(refused).unwrap_err().to_string();
             assert!(err.contains("allowed_base_urls"), "{refused}: {err}");
@@ -142,6 +142,8 @@ mod tests {
         assert!(!t.permits("http://127.0.0.1:8080/sandbox/graphx"));
         assert!(!t.permits("http://127.0.0.1:8080/api/v1/messages"));
         assert!(!t.permits("http://127.0.0.1:8080/sandbox/graph/../../api"));
+        assert!(!t.permits("http://127.0.0.1:8080/sandbox/graph/..%2F..%2Fapi"));
+        assert!(!t.permits("http://127.0.0.1:8080/sandbox/graph/x%5C..%5Capi"));
         assert!(!t.permits("http://127.0.0.1:9001/v25.0"));
         assert!(!t.permits("https://user@graph.facebook.com/v25.0"));
     }

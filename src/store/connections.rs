@@ -325,7 +325,8 @@ pub struct ConnectionChange {
     pub enforce_window: Option<bool>,
 }
 
-/// Applies a change. A new access token releases a queue held for a broken one.
+/// Applies a change. A new access token or Graph API address releases a queue held for the old one
+/// (if the new one is refused too, the next send holds it again).
 pub fn update(
     conn: &Connection,
     keyring: &Keyring,
@@ -376,6 +377,12 @@ pub fn update(
             now
         ],
     )?;
+    if change.graph_base_url.is_some() {
+        conn.execute(
+            "UPDATE connections SET state = 'active', state_detail = '' WHERE id = ?1",
+            [id.0],
+        )?;
+    }
     let key = keyring.data_key(account)?;
     if let Some(token) = &change.access_token {
         conn.execute(

@@ -8,11 +8,11 @@
 //! Three windows of 15 minutes: one email from one address (5), one address for any email (30), and one
 //! email from anywhere (100). The per-address limit would lock out everyone behind a shared address (an
 //! office, a reverse proxy), and the per-email one would let an attacker lock the owner out by failing
-//! from many addresses; so neither refuses a person from an address they signed in from before, nor, for
-//! the address limit, from a browser they signed in with before. A user agent is no secret, though: an
-//! attacker may copy a common one. So a known browser on an unknown address faces the per-email limit
-//! too, at twice the count, which still bounds guesses at one account while the owner gets through an
-//! attack aimed at the account itself.
+//! from many addresses; so neither refuses a person from an address they signed in from before, and the
+//! address limit does not refuse a browser they signed in with before. A user agent is no secret,
+//! though: an attacker may copy a common one. So a known browser on an unknown address still has a
+//! window of its own on that address (30 per browser), and faces the per-email limit at twice the count:
+//! every guess stays bounded, while the owner gets through an attack made with other browsers.
 
 use super::users::UserId;
 use crate::error::Result;
@@ -85,11 +85,18 @@ pub fn reserve(
     if pair >= PER_EMAIL_AND_ADDRESS {
         return Ok(Err(Refusal::EmailAndAddress));
     }
-    if !(known_browser || known_address) {
-        let address = count(
-            "SELECT count(*) FROM login_attempts WHERE address_key = ?1 AND at > ?2",
-            &[attempt.address_key],
-        )?;
+    if !known_address {
+        let address = if known_browser {
+            count(
+                "SELECT count(*) FROM login_attempts WHERE address_key = ?1 AND browser_key = ?2 AND at > ?3",
+                &[attempt.address_key, attempt.browser],
+            )?
+        } else {
+            count(
+                "SELECT count(*) FROM login_attempts WHERE address_key = ?1 AND at > ?2",
+                &[attempt.address_key],
+            )?
+        };
         if address >= PER_ADDRESS {
             return Ok(Err(Refusal::Address));
         }
@@ -109,9 +116,15 @@ pub fn reserve(
         }
     }
     conn.prepare_cached(
-        "INSERT INTO login_attempts (email_key, address_key, at, failed) VALUES (?1, ?2, ?3, 0)",
+        "INSERT INTO login_attempts (email_key, address_key, browser_key, at, failed)
+         VALUES (?1, ?2, ?3, ?4, 0)",
     )?
-    .execute(params![attempt.email_key, attempt.address_key, attempt.now])?;
+    .execute(params![
+        attempt.email_key,
+        attempt.address_key,
+        attempt.browser,
+        attempt.now
+    ])?;
     Ok(Ok(Reservation(conn.last_insert_rowid())))
 }
 
@@ -136,6 +149,13 @@ fn known(conn: &Connection, attempt: &Attempt<'_>) -> Result<(bool, bool)> {
 /// The password was wrong: the reservation becomes a failure that counts for the rest of the window.
 pub fn failed(conn: &Connection, reservation: Reservation) -> Result<()> {
     conn.prepare_cached("UPDATE login_attempts SET failed = 1 WHERE id = ?1")?
+        .execute([reservation.0])?;
+    Ok(())
+}
+
+/// The password could not be checked: the reservation is dropped and counts for nothing.
+pub fn release(conn: &Connection, reservation: Reservation) -> Result<()> {
+    conn.prepare_cached("DELETE FROM login_attempts WHERE id = ?1")?
         .execute([reservation.0])?;
     Ok(())
 }
@@ -277,6 +297,26 @@ mod tests {
             reserve(&conn, &attempt("owner@shop.test", b"nat", b"new", 1000))
                 .unwrap()
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_copied_user_agent_gets_a_bounded_window_of_its_own_on_the_address() {
+        let (_dir, conn) = store();
+        // Guesses at many accounts from one address, all with the owner's browser string.
+        for n in 0..PER_ADDRESS {
+            let email = format!("user{n}@shop.test");
+            fail(&conn, &attempt(&email, b"nat", b"\xb0", 1000)).unwrap();
+        }
+        assert_eq!(
+            reserve(&conn, &attempt("user99@shop.test", b"nat", b"\xb0", 1000)).unwrap(),
+            Err(Refusal::Address),
+            "spraying with a known browser string stops at the address limit"
+        );
+        assert_eq!(
+            reserve(&conn, &attempt("owner@shop.test", b"nat", b"\xb0", 1000)).unwrap(),
+            Err(Refusal::Address),
+            "that browser's window on the address is used up"
         );
     }
 

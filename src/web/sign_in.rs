@@ -96,15 +96,27 @@ async fn login(
         }
     };
     let email = form.email.trim().to_owned();
-    let found = db
-        .read_async(move |conn| users::find_credentials(conn, &email))
-        .await?;
-    // An unknown email costs the same hash as a wrong password, so timing does not tell which emails exist.
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), hash),
-        None => (None, password::DECOY_HASH.clone()),
+    let checked = async {
+        let found = db
+            .read_async(move |conn| users::find_credentials(conn, &email))
+            .await?;
+        // An unknown email costs the same hash as a wrong password, so timing does not tell which
+        // emails exist.
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, password::DECOY_HASH.clone()),
+        };
+        let matches = auth.hasher.verify(&form.password, hash).await?;
+        Ok::<_, Error>((user, matches))
     };
-    let matches = auth.hasher.verify(&form.password, hash).await?;
+    let (user, matches) = match checked.await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // A failure of the server's is no guess: the attempt is not held against the person.
+            let _ = attempt.released(db).await;
+            return Err(e);
+        }
+    };
     let Some(user) = user.filter(|_| matches) else {
         attempt.failed(db).await?;
         return refuse(Status::Unauthorized, "login.wrong");

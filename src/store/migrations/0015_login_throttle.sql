@@ -5,10 +5,13 @@ CREATE TABLE login_attempts (
     id          INTEGER PRIMARY KEY,
     email_key   BLOB NOT NULL,
     address_key BLOB NOT NULL,
+    -- The browser's fingerprint (a hash of its user agent): known browsers have a window of their own.
+    browser_key BLOB NOT NULL,
     at          INTEGER NOT NULL,
     failed      INTEGER NOT NULL DEFAULT 0 CHECK (failed IN (0, 1))
 ) STRICT;
 CREATE INDEX login_attempts_by_pair ON login_attempts (email_key, address_key, at);
+CREATE INDEX login_attempts_by_browser ON login_attempts (address_key, browser_key, at);
 CREATE INDEX login_attempts_by_email ON login_attempts (email_key, at);
 CREATE INDEX login_attempts_by_address ON login_attempts (address_key, at);
 CREATE INDEX login_attempts_by_time ON login_attempts (at);
