@@ -411,7 +411,7 @@ fn a_connection_saved_before_its_address_was_allowed_calls_nothing_and_waits_for
     let internal = Internal::start();
     let meta = RedirectingMeta::start(&internal);
     let simulator = common::Sandbox::start(&[]);
-    let (install, _server, api) = serve_allowing(&[&meta.url, &simulator.url]);
+    let (install, server, api) = serve_allowing(&[&meta.url, &simulator.url]);
     let (status, connection) = api.call(
         "POST",
         "/api/v1/connections",
@@ -465,6 +465,19 @@ fn a_connection_saved_before_its_address_was_allowed_calls_nothing_and_waits_for
     let message = queued["id"].as_str().unwrap();
     api.wait_for(message, &["queued"]);
     internal.assert_untouched();
+    // The operator's check names it too.
+    let doctor = |install: &Install| {
+        let mut cmd = install.command(&["doctor"]);
+        cmd.env("WHATSAPI_SERVER__PUBLIC_URL", &server.url);
+        common::stdout(&cmd.output().unwrap())
+    };
+    let report = doctor(&install);
+    assert!(
+        report.contains(
+            "1 connection(s) use a Graph API address [meta] allowed_base_urls does not allow"
+        ),
+        "{report}"
+    );
 
     // A new, allowed address releases the queue, and the message is sent there.
     let (status, changed) = api.call_patch(
@@ -477,4 +490,9 @@ fn a_connection_saved_before_its_address_was_allowed_calls_nothing_and_waits_for
         "{changed}"
     );
     api.wait_for(message, &["sent"]);
+    let report = doctor(&install);
+    assert!(
+        report.contains("all 2 connection(s) use allowed addresses"),
+        "{report}"
+    );
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use whatsapi::config::Config;
 use whatsapi::crypto::{self, KeyFileError};
+use whatsapi::meta::targets::MetaTargets;
 use whatsapi::store::keystore::{KeystoreFiles, Known};
 use whatsapi::store::{self, keys, migrations};
 
@@ -102,6 +103,7 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
             _ => Default::default(),
         };
         check_database(&mut report, &db_path, key.as_ref(), &retired);
+        check_graph_addresses(&mut report, &db_path, &MetaTargets::new(&config));
         check_keystore(&mut report, &db_path, &keystore_files, keystore);
     } else {
         report.line(
@@ -223,6 +225,43 @@ fn check_database(
         }
         Ok(lines) => report.line(Verdict::Fail, "integrity", lines.join("; ")),
         Err(e) => report.line(Verdict::Fail, "integrity", e.to_string()),
+    }
+}
+
+/// Connections whose Graph API address the operator's list does not allow (saved before the list, or
+/// before it changed): their queues are held at the first send, so say so before anyone wonders.
+fn check_graph_addresses(report: &mut Report, db_path: &Path, targets: &MetaTargets) {
+    let Ok(conn) = store::connect(db_path, whatsapi::config::Synchronous::Full, true) else {
+        return; // check_database said why
+    };
+    let addresses: rusqlite::Result<Vec<String>> = conn
+        .prepare("SELECT graph_base_url FROM connections")
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect());
+    let Ok(addresses) = addresses else {
+        return; // a schema the next start upgrades
+    };
+    let refused = addresses
+        .iter()
+        .filter(|url| targets.check_base_url(url).is_err())
+        .count();
+    if refused > 0 {
+        report.line(
+            Verdict::Warn,
+            "graph addresses",
+            format!(
+                "{refused} connection(s) use a Graph API address [meta] allowed_base_urls does not allow: \
+                 nothing is sent for them until the address is changed (or allowed)"
+            ),
+        );
+    } else {
+        report.line(
+            Verdict::Ok,
+            "graph addresses",
+            format!(
+                "all {} connection(s) use allowed addresses",
+                addresses.len()
+            ),
+        );
     }
 }
 
