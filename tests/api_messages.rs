@@ -70,17 +70,22 @@ fn each_class_of_meta_error_ends_in_the_right_state() {
         answer["id"].as_str().unwrap().to_owned()
     };
     // Final: failed with Meta's code, title and an explanation in words.
-    let undeliverable = api.wait_for(&send("+96550131026"), &["failed", "sent"]);
+    let undeliverable = api.wait_for(&send("+15550199131026"), &["failed", "sent"]);
     assert_eq!(undeliverable["status"], "failed");
     assert_eq!(undeliverable["error"]["code"], 131026);
     assert_eq!(undeliverable["error"]["title"], "Message undeliverable");
-    let window = api.wait_for(&send("+96550131047"), &["failed", "sent"]);
+    let window = api.wait_for(&send("+15550199131047"), &["failed", "sent"]);
     assert_eq!(
         window["error"]["explanation"],
         "More than 24 hours since the customer last wrote: send a template."
     );
+    // Outside the reserved test range a number that merely ends in a code is a customer's: delivered.
+    for to in ["+96550131026", "+9655000190"] {
+        let delivered = api.wait_for(&send(to), &["failed", "sent"]);
+        assert_eq!(delivered["status"], "sent", "{to}: {delivered}");
+    }
     // Passing errors: retried, then sent; the attempt count shows it.
-    for to in ["+96550131000", "+96550130429"] {
+    for to in ["+15550199131000", "+15550199130429"] {
         let retried = api.wait_for(&send(to), &["sent", "failed"]);
         assert_eq!(retried["status"], "sent", "{to}: {retried}");
         assert!(
@@ -89,7 +94,7 @@ fn each_class_of_meta_error_ends_in_the_right_state() {
         );
     }
     // Broken credentials: the connection is held and its messages wait, neither sent nor failed.
-    let held = send("+9655000190");
+    let held = send("+15550199190");
     std::thread::sleep(Duration::from_millis(1500));
     let (_, message) = api.call("GET", &format!("/api/v1/messages/{held}"), None, &[]);
     assert_eq!(message["status"], "queued", "{message}");
@@ -286,7 +291,7 @@ fn messages_are_listed_newest_first_with_filters_and_a_cursor() {
         let to = if n % 2 == 0 {
             "+96550001234"
         } else {
-            "+96550131026"
+            "+15550199131026"
         };
         let (_, answer) = api.send(json!({"connection_id": connection, "to": to, "type": "text", "text": {"body": format!("m{n}")}}));
         ids.push(answer["id"].as_str().unwrap().to_owned());

@@ -296,7 +296,7 @@ fn failed_deliveries_are_retried_then_dead_lettered_and_replayed() {
     ]);
     let (id, secret) = subscribe(&api, &endpoint.url, &["message.status"]);
     // A final Meta error: exactly one event (failed), sent by the server itself.
-    send_text(&api, &connection, "+96550131026");
+    send_text(&api, &connection, "+15550199131026");
     let dead = wait_for_deliveries(&api, &id, "failed", 1);
     assert_eq!(dead[0]["attempts"], 3);
     assert_eq!(dead[0]["last_code"], 503);
@@ -349,13 +349,13 @@ fn gone_pauses_the_endpoint_until_it_is_resumed() {
     let (api, connection) = account(&install, &server, "owner@shop.test");
     let endpoint = Endpoint::start(&[Answer::Status(410)]);
     let (id, _) = subscribe(&api, &endpoint.url, &["message.status"]);
-    send_text(&api, &connection, "+96550131026");
+    send_text(&api, &connection, "+15550199131026");
     wait_for_deliveries(&api, &id, "failed", 1);
     let (_, paused) = api.call("GET", &format!("/api/v1/webhook-endpoints/{id}"), None, &[]);
     assert_eq!(paused["paused"], true);
     assert!(paused["pause_reason"].as_str().unwrap().contains("410"));
     // While paused, events wait.
-    send_text(&api, &connection, "+96550131026");
+    send_text(&api, &connection, "+15550199131026");
     wait_for_deliveries(&api, &id, "pending", 1);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(endpoint.received().len(), 1);
@@ -377,7 +377,7 @@ fn an_event_waiting_for_its_endpoint_survives_a_kill_9() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/hooks");
     let (id, secret) = subscribe(&api, &url, &["message.status"]);
-    send_text(&api, &connection, "+96550131026");
+    send_text(&api, &connection, "+15550199131026");
     let deadline = Instant::now() + Duration::from_secs(20);
     while deliveries(&api, &id, "pending")
         .first()
@@ -444,7 +444,7 @@ fn a_redirect_is_not_followed() {
     let inside = Endpoint::start(&[]);
     let endpoint = Endpoint::start(&[Answer::Redirect(inside.url.clone())]);
     let (id, _) = subscribe(&api, &endpoint.url, &["message.status"]);
-    send_text(&api, &connection, "+96550131026");
+    send_text(&api, &connection, "+15550199131026");
     let deadline = Instant::now() + Duration::from_secs(20);
     let attempted = loop {
         let all = deliveries(&api, &id, "pending");
@@ -491,7 +491,7 @@ fn another_account_can_neither_see_nor_replay_a_real_delivery() {
     let (other, _) = account(&install, &server, "owner@other.test");
     let endpoint = Endpoint::start(&[]);
     let (id, _) = subscribe(&shop, &endpoint.url, &["message.status"]);
-    send_text(&shop, &connection, "+96550131026");
+    send_text(&shop, &connection, "+15550199131026");
     let delivered = wait_for_deliveries(&shop, &id, "delivered", 1);
     let delivery = delivered[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(

@@ -207,7 +207,7 @@ fn an_endpoint_saved_while_insecure_targets_were_allowed_is_not_contacted_once_t
     assert_eq!(status, 201, "{connection}");
     let connection = connection["id"].as_str().unwrap();
     // A final Meta error: exactly one status event, so exactly one delivery.
-    let (status, sent) = api.send(json!({"connection_id": connection, "to": "+96550131026",
+    let (status, sent) = api.send(json!({"connection_id": connection, "to": "+15550199131026",
                                           "type": "text", "text": {"body": "Hello"}}));
     assert_eq!(status, 202, "{sent}");
     let deliveries = format!("/api/v1/webhook-endpoints/{endpoint}/deliveries?status=failed");

@@ -77,7 +77,9 @@ enum Command {
     /// Send product news to the people who opted in.
     #[command(subcommand)]
     News(policy::NewsCommand),
-    /// Run the Meta simulator alone, as a separate process (for benchmarks and crash tests).
+    /// Run the Meta simulator alone, as a separate process (for benchmarks and crash tests). Every
+    /// recipient is delivered, except the reserved test range +1 555 0199 followed by one of Meta's error
+    /// codes (e.g. +15550199131026: undeliverable, +15550199130429: rate limit), which gets that error.
     Sandbox {
         /// Address to listen on (port 0: any free port; the log says which).
         #[arg(long, default_value = "127.0.0.1:9000")]

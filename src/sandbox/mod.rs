@@ -186,13 +186,17 @@ const ERRORS: [(i64, u16, &str); 14] = [
     (100, 400, "Invalid parameter"),
 ];
 
-/// The error a recipient number asks for, if it ends in one of the codes above (longest code first).
+/// The reserved test range: `+1 555 0199` followed by one of Meta's error codes above. 555-0100 to
+/// 555-0199 are reserved for fiction in the North American numbering plan, so no customer's number is
+/// mistaken for a simulation.
+pub const MAGIC_PREFIX: &str = "15550199";
+
+/// The error a recipient number (digits, without `+`) asks for, if it is `MAGIC_PREFIX` and a code.
 pub fn magic_error(recipient: &str) -> Option<(i64, u16, &'static str)> {
-    let mut by_length = ERRORS;
-    by_length.sort_by_key(|(code, _, _)| std::cmp::Reverse(code.to_string().len()));
-    by_length
+    let code = recipient.strip_prefix(MAGIC_PREFIX)?;
+    ERRORS
         .into_iter()
-        .find(|(code, _, _)| recipient.ends_with(&code.to_string()))
+        .find(|(known, _, _)| known.to_string() == code)
 }
 
 fn meta_error(code: i64, status: u16, title: &str) -> (Status, Json<Value>) {
@@ -267,7 +271,7 @@ fn answer(
     let Some(to) = body.get("to").and_then(Value::as_str) else {
         return meta_error(100, 400, "The parameter to is required");
     };
-    if let Some((code, status, title)) = magic_error(to) {
+    if let Some((code, status, title)) = magic_error(to.trim_start_matches('+')) {
         let message = body
             .get("biz_opaque_callback_data")
             .and_then(Value::as_str)
@@ -311,8 +315,13 @@ mod tests {
 
     #[test]
     fn magic_numbers_pick_their_error() {
-        assert_eq!(magic_error("96550131026").map(|e| e.0), Some(131026));
-        assert_eq!(magic_error("9655000190").map(|e| e.0), Some(190));
+        assert_eq!(magic_error("15550199131026").map(|e| e.0), Some(131026));
+        assert_eq!(magic_error("15550199190").map(|e| e.0), Some(190));
+        assert_eq!(magic_error("15550199100").map(|e| e.0), Some(100));
+        // Numbers that merely end in a code are real numbers: delivered.
+        assert_eq!(magic_error("96550131026"), None);
+        assert_eq!(magic_error("9655000190"), None);
+        assert_eq!(magic_error("15550199131026999"), None);
         assert_eq!(magic_error("96550001234"), None);
     }
 }
