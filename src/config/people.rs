@@ -12,6 +12,9 @@ pub struct Sender {
     pub workers: usize,
     /// When every connection's message templates are fetched again from Meta (cron, UTC).
     pub template_sync_schedule: String,
+    /// Seconds a message claimed for sending stays with its worker: longer than a call to Meta may take
+    /// (30 s), so that only a stopped process leaves one behind (it is sent again at the next start).
+    pub lease_secs: u64,
 }
 
 impl Default for Sender {
@@ -19,6 +22,7 @@ impl Default for Sender {
         Sender {
             workers: 64,
             template_sync_schedule: "0 15 * * * *".into(),
+            lease_secs: 45,
         }
     }
 }
@@ -198,6 +202,9 @@ impl Config {
             .map_err(|m| invalid("sender.template_sync_schedule", m))?;
         if !(1..=1024).contains(&self.sender.workers) {
             return Err(invalid("sender.workers", "must be between 1 and 1024"));
+        }
+        if !(1..=3600).contains(&self.sender.lease_secs) {
+            return Err(invalid("sender.lease_secs", "must be between 1 and 3600"));
         }
         if !(1..=300).contains(&self.webhooks.timeout_secs) {
             return Err(invalid(

@@ -150,9 +150,12 @@ pub fn fairing() -> impl Fairing {
                         scheduler: Scheduler::start(db.clone(), scheduled_jobs(config)),
                         sender: SenderPool::start(
                             db.clone(),
-                            config.sender.workers,
+                            sender::PoolSettings {
+                                workers: config.sender.workers,
+                                agent: agent.clone(),
+                                lease: std::time::Duration::from_secs(config.sender.lease_secs),
+                            },
                             waker,
-                            agent.clone(),
                         ),
                         deliveries: deliveries::DeliveryPool::start(db.clone(), &config.webhooks),
                         flusher: start_flusher(db.clone(), used.clone()),

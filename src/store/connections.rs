@@ -304,6 +304,17 @@ pub fn record_meta_update(
     Ok(())
 }
 
+/// Every active connection's account and pace (messages per second), for the sender.
+pub fn active_paces(conn: &Connection) -> Result<Vec<(ConnectionId, AccountId, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, account_id, throughput_mps FROM connections WHERE state = 'active'",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((ConnectionId(r.get(0)?), AccountId(r.get(1)?), r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Holds (credentials broken) or releases a connection's queue.
 pub fn set_state(conn: &Connection, id: ConnectionId, state: &str, detail: &str) -> Result<()> {
     conn.execute(

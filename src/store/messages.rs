@@ -187,32 +187,52 @@ pub fn release_orphans(conn: &Connection, now: i64) -> Result<usize> {
     )?)
 }
 
-/// Whether anything is due for sending (a read: an idle outbox costs no writes).
-pub fn any_due(conn: &Connection, now: i64) -> Result<bool> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM messages WHERE status = 'queued' AND next_attempt_at <= ?1)
-                 OR EXISTS (SELECT 1 FROM messages WHERE status = 'sending' AND lease_until <= ?1)",
-        )?
-        .query_row([now], |r| r.get(0))?)
+/// The connections with queued messages (due now or later), one index step each.
+pub fn queued_connections(conn: &Connection) -> Result<Vec<ConnectionId>> {
+    let mut next = conn.prepare_cached(
+        "SELECT connection_id FROM messages WHERE status = 'queued' AND connection_id > ?1
+         ORDER BY connection_id LIMIT 1",
+    )?;
+    let mut found = Vec::new();
+    let mut after = i64::MIN;
+    while let Some(id) = next.query_row([after], |r| r.get::<_, i64>(0)).optional()? {
+        found.push(ConnectionId(id));
+        after = id;
+    }
+    Ok(found)
 }
 
-/// Claims up to `limit` due messages of active connections (and those whose lease ran out) for sending.
-pub fn claim_due(
+/// When the connection's earliest queued message is due, if it has any.
+pub fn next_due(conn: &Connection, connection: ConnectionId) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT min(next_attempt_at) FROM messages WHERE connection_id = ?1 AND status = 'queued'",
+        )?
+        .query_row([connection.0], |r| r.get(0))?)
+}
+
+/// Claims up to `limit` of the connection's due messages, earliest first, if the connection is active:
+/// they are `sending` until `lease_until`, each about to be handed to a sender that calls Meta now.
+pub fn claim_for_connection(
     conn: &Connection,
+    connection: ConnectionId,
     now: i64,
     limit: usize,
-    lease_ms: i64,
+    lease_until: i64,
 ) -> Result<Vec<StoredMessage>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE messages SET status = 'sending', lease_until = ?2, attempts = attempts + 1
+        "UPDATE messages SET status = 'sending', lease_until = ?3, attempts = attempts + 1
          WHERE id IN (
-             SELECT m.id FROM messages m JOIN connections c ON c.id = m.connection_id AND c.state = 'active'
-             WHERE (m.status = 'queued' AND m.next_attempt_at <= ?1) OR (m.status = 'sending' AND m.lease_until <= ?1)
-             ORDER BY m.next_attempt_at LIMIT ?3)
+             SELECT id FROM messages
+             WHERE connection_id = ?1 AND status = 'queued' AND next_attempt_at <= ?2
+               AND EXISTS (SELECT 1 FROM connections WHERE id = ?1 AND state = 'active')
+             ORDER BY next_attempt_at LIMIT ?4)
          RETURNING {COLUMNS}"
     ))?;
-    let rows = stmt.query_map(params![now, now + lease_ms, limit as i64], from_row)?;
+    let rows = stmt.query_map(
+        params![connection.0, now, lease_until, limit as i64],
+        from_row,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -1,178 +1,36 @@
-//! The sender pool: one dispatcher claims due messages from the outbox and hands them to worker threads,
-//! which pace each connection with a token bucket at its throughput, call Meta synchronously, and record
-//! what happened. A message whose lease runs out (its process died) is claimed again: at least once,
-//! never lost. While the outbox is idle the dispatcher only reads; a new message wakes it at once.
+//! One message, one call to Meta: open it, send it with the connection's token, and record what Meta
+//! said (sent, a retry later, a pause for the number, a held queue, or failed for good). Runs on a sender
+//! worker, which was handed the message only once its connection had a pacing token.
 
+use super::{Event, Shared};
 use crate::events::emit::Emitter;
 use crate::meta::errors::{ErrorClass, classify};
 use crate::meta::graph::{self, SendError};
-use crate::store::connections::{self, ConnectionId, ConnectionInfo};
+use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, StoredMessage};
 use crate::store::{AccountId, Db, now_ms};
 use crate::webhooks::meta::MetaError;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread::{self, JoinHandle};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
-use zeroize::Zeroizing;
 
-/// How long a claimed message belongs to its sender before another may take it.
-const LEASE_MS: i64 = 60_000;
-/// How often an idle dispatcher looks for retries that came due.
-const IDLE_POLL: Duration = Duration::from_millis(200);
 /// A message not sent within this time fails instead of being retried forever.
 const MAX_AGE_MS: i64 = 24 * 3_600_000;
 const MAX_BACKOFF_MS: i64 = 5 * 60_000;
 /// Connections (and their unsealed tokens) are re-read this often, so edits take effect.
 const TARGET_TTL: Duration = Duration::from_secs(10);
+/// How many times an outcome is written again before it is left to the next start.
+const RECORD_TRIES: u32 = 5;
 
-/// What a worker writes once Meta has answered.
-type Outcome = Box<dyn FnOnce(&rusqlite::Connection) -> crate::error::Result<()> + Send>;
+/// What a worker writes once Meta has answered (again, if the first write failed).
+type Outcome = Arc<dyn Fn(&rusqlite::Connection) -> crate::error::Result<()> + Send + Sync>;
 
-struct Target {
-    info: ConnectionInfo,
-    token: Zeroizing<String>,
+pub(super) struct Target {
+    info: connections::ConnectionInfo,
+    token: zeroize::Zeroizing<String>,
     loaded: Instant,
 }
 
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
-    paused_until: Instant,
-}
-
-struct Shared {
-    db: Db,
-    agent: ureq::Agent,
-    targets: Mutex<HashMap<ConnectionId, Arc<Target>>>,
-    buckets: Mutex<HashMap<ConnectionId, Bucket>>,
-    stop: AtomicBool,
-}
-
-pub struct SenderPool {
-    shared: Arc<Shared>,
-    wake: mpsc::Sender<()>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-/// Lets the API wake the dispatcher as soon as a message is committed.
-#[derive(Default)]
-pub struct Waker(Mutex<Option<mpsc::Sender<()>>>);
-
-impl Waker {
-    pub fn wake(&self) {
-        if let Some(wake) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let _ = wake.send(());
-        }
-    }
-}
-
-impl SenderPool {
-    /// Starts the pool; `agent` is the Graph API agent (it calls only the addresses the operator allows).
-    pub fn start(db: Db, workers: usize, waker: &Waker, agent: ureq::Agent) -> SenderPool {
-        match db.write(|conn| messages::release_orphans(conn, now_ms())) {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(
-                messages = n,
-                "resending messages that were in flight when the last run stopped"
-            ),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot release messages claimed before the restart")
-            }
-        }
-        let shared = Arc::new(Shared {
-            db,
-            agent,
-            targets: Mutex::new(HashMap::new()),
-            buckets: Mutex::new(HashMap::new()),
-            stop: AtomicBool::new(false),
-        });
-        let workers = workers.max(1);
-        // Bounded: when every worker is busy the dispatcher waits instead of claiming more.
-        let (work, queue) = mpsc::sync_channel::<StoredMessage>(workers);
-        let queue = Arc::new(Mutex::new(queue));
-        let (wake, woken) = mpsc::channel();
-        *waker.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(wake.clone());
-        let mut threads: Vec<JoinHandle<()>> = (0..workers)
-            .map(|n| {
-                let (shared, queue) = (shared.clone(), queue.clone());
-                thread::Builder::new()
-                    .name(format!("sender-{n}"))
-                    .stack_size(256 * 1024)
-                    .spawn(move || work_loop(&shared, &queue))
-                    .expect("cannot start a sender thread")
-            })
-            .collect();
-        let dispatcher = shared.clone();
-        threads.push(
-            thread::Builder::new()
-                .name("sender-dispatch".into())
-                .spawn(move || dispatch(&dispatcher, work, &woken, workers))
-                .expect("cannot start the sender dispatcher"),
-        );
-        SenderPool {
-            shared,
-            wake,
-            threads,
-        }
-    }
-
-    /// Lets every worker finish the call it is making, then stops.
-    pub fn stop(self) {
-        self.shared.stop.store(true, Ordering::Relaxed);
-        let _ = self.wake.send(());
-        for thread in self.threads {
-            let _ = thread.join();
-        }
-    }
-}
-
-fn dispatch(
-    shared: &Shared,
-    work: mpsc::SyncSender<StoredMessage>,
-    woken: &mpsc::Receiver<()>,
-    batch: usize,
-) {
-    while !shared.stop.load(Ordering::Relaxed) {
-        let due = shared
-            .db
-            .read(|conn| messages::any_due(conn, now_ms()))
-            .unwrap_or(true);
-        if !due {
-            let _ = woken.recv_timeout(IDLE_POLL);
-            continue;
-        }
-        match shared
-            .db
-            .write(move |conn| messages::claim_due(conn, now_ms(), batch, LEASE_MS))
-        {
-            Ok(claimed) => {
-                for message in claimed {
-                    if work.send(message).is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot claim messages to send");
-                thread::sleep(Duration::from_secs(1));
-            }
-        }
-    }
-}
-
-fn work_loop(shared: &Shared, queue: &Mutex<mpsc::Receiver<StoredMessage>>) {
-    loop {
-        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        match next {
-            Ok(message) => deliver(shared, &message),
-            Err(_) => return,
-        }
-    }
-}
-
-fn target(
+pub(super) fn target(
     shared: &Shared,
     account: AccountId,
     id: ConnectionId,
@@ -204,40 +62,23 @@ fn target(
     Ok(target)
 }
 
-/// Waits for a token of the connection's bucket (throughput_mps per second, bursts up to one second's worth).
-fn take_token(shared: &Shared, id: ConnectionId, mps: i64) {
-    loop {
-        let wait = {
-            let mut buckets = shared.buckets.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let bucket = buckets.entry(id).or_insert(Bucket {
-                tokens: mps as f64,
-                refilled: now,
-                paused_until: now,
-            });
-            if bucket.paused_until > now {
-                bucket.paused_until - now
-            } else {
-                bucket.tokens = (bucket.tokens
-                    + now.duration_since(bucket.refilled).as_secs_f64() * mps as f64)
-                    .min(mps as f64);
-                bucket.refilled = now;
-                if bucket.tokens >= 1.0 {
-                    bucket.tokens -= 1.0;
-                    return;
-                }
-                Duration::from_secs_f64((1.0 - bucket.tokens) / mps as f64)
+/// Writes an outcome, trying again for a few seconds if the store refuses it: the call to Meta was made,
+/// so the outcome must not be lost. Given up, the message stays `sending` and the next start sends it
+/// again (at least once). A failed write left nothing behind, so writing it again is safe.
+fn record(db: &Db, work: Outcome) {
+    for attempt in 1..=RECORD_TRIES {
+        let this = work.clone();
+        match db.write(move |conn| this(conn)) {
+            Ok(()) => return,
+            Err(e) if attempt == RECORD_TRIES => {
+                tracing::error!(error = %e, "cannot record a send outcome; the next start sends the message again");
+                return;
             }
-        };
-        thread::sleep(wait);
-    }
-}
-
-fn pause(shared: &Shared, id: ConnectionId, for_ms: i64) {
-    let mut buckets = shared.buckets.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(bucket) = buckets.get_mut(&id) {
-        bucket.paused_until = Instant::now() + Duration::from_millis(for_ms as u64);
-        bucket.tokens = 0.0;
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record a send outcome yet; trying again");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
     }
 }
 
@@ -260,7 +101,7 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
         message.account_id,
         message.connection_id,
     );
-    Box::new(move |conn| {
+    Arc::new(move |conn| {
         if messages::mark_failed(conn, id, error.code, &error.title, &error.details, now)? {
             let key = db.keyring().data_key(account)?;
             let events = Emitter::new(conn, &key, account, now);
@@ -270,12 +111,8 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
     })
 }
 
-fn deliver(shared: &Shared, message: &StoredMessage) {
-    let record = |work: Outcome| {
-        if let Err(e) = shared.db.write(work) {
-            tracing::error!(error = %e, "cannot record a send outcome; the lease will hand the message out again");
-        }
-    };
+pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::Sender<Event>) {
+    let record = |work: Outcome| record(&shared.db, work);
     let id = message.id;
     let now = now_ms();
     if now - message.created_at > MAX_AGE_MS {
@@ -300,7 +137,7 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
         Err(e) => {
             tracing::error!(error = %e, message = id.0, "cannot load the message's connection");
             let at = now + backoff_ms(message.attempts);
-            return record(Box::new(move |conn| messages::retry_at(conn, id, at, None)));
+            return record(Arc::new(move |conn| messages::retry_at(conn, id, at, None)));
         }
     };
     let body = match open_body(&shared.db, message) {
@@ -314,7 +151,6 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
             return record(fail(shared, message, error, now));
         }
     };
-    take_token(shared, target.info.id, target.info.throughput_mps);
     let info = &target.info;
     let result = graph::send_message(
         &shared.agent,
@@ -326,13 +162,13 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
     );
     let now = now_ms();
     match result {
-        Ok(wamid) => record(Box::new(move |conn| {
+        Ok(wamid) => record(Arc::new(move |conn| {
             messages::mark_sent(conn, id, &wamid, now)
         })),
         Err(SendError::Network(reason)) => {
             tracing::warn!(message = id.0, %reason, "sending failed; will retry");
             let at = now + backoff_ms(message.attempts);
-            record(Box::new(move |conn| messages::retry_at(conn, id, at, None)))
+            record(Arc::new(move |conn| messages::retry_at(conn, id, at, None)))
         }
         // Saved before the address was checked, or the operator's list changed since: nothing is
         // sent, and the queue waits for the connection to be changed.
@@ -342,7 +178,7 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
                 info.graph_base_url
             );
             record(hold(shared, message.account_id, info.id, detail, now));
-            record(Box::new(move |conn| {
+            record(Arc::new(move |conn| {
                 messages::retry_at(conn, id, now, None)
             }))
         }
@@ -353,7 +189,8 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
                 ErrorClass::RetrySoon => now + backoff_ms(message.attempts),
                 ErrorClass::BackOffNumber => {
                     let wait = backoff_ms(message.attempts).max(2000);
-                    pause(shared, info.id, wait);
+                    let until = Instant::now() + Duration::from_millis(wait as u64);
+                    let _ = events.send(Event::Pause(info.id, until));
                     now + wait
                 }
                 ErrorClass::BackOffRecipient => {
@@ -375,7 +212,7 @@ fn deliver(shared: &Shared, message: &StoredMessage) {
                     return record(fail(shared, message, error, now));
                 }
             };
-            record(Box::new(move |conn| {
+            record(Arc::new(move |conn| {
                 messages::retry_at(conn, id, at, Some((code, &title, &details)))
             }))
         }
@@ -397,7 +234,7 @@ fn hold(
         .unwrap_or_else(|p| p.into_inner())
         .remove(&connection);
     let db = shared.db.clone();
-    Box::new(move |conn| {
+    Arc::new(move |conn| {
         connections::set_state(conn, connection, "held", &detail)?;
         let key = db.keyring().data_key(account)?;
         let events = Emitter::new(conn, &key, account, now);

@@ -1,0 +1,271 @@
+//! The sender pool. One dispatcher thread decides who sends next (`schedule`: fair by account, then by
+//! connection, each connection paced at its `throughput_mps`) and claims exactly as many messages as
+//! there are idle workers, only from connections that may send now; workers (`deliver`) make one call to
+//! Meta each and record the outcome. A message is claimed only when it is about to be sent, so its lease
+//! covers one call, never a wait, and a message this process holds is never claimed a second time; one
+//! left `sending` by a process that died is sent again at the next start (at least once, never lost).
+
+mod deliver;
+mod schedule;
+
+use crate::store::connections::{self, ConnectionId};
+use crate::store::messages::{self, StoredMessage};
+use crate::store::{Db, now_ms};
+use schedule::{Schedule, Seen};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// How often the dispatcher looks at the outbox without being told of new work (retries come due).
+const LOOK_EVERY: Duration = Duration::from_millis(200);
+/// The least time between two looks: new work arriving in a stream is looked for in batches.
+const LOOK_GAP: Duration = Duration::from_millis(10);
+
+/// What the dispatcher is told.
+pub(crate) enum Event {
+    /// A message was queued.
+    NewWork,
+    /// A worker finished its call.
+    WorkerFree,
+    /// Meta asked this number to slow down.
+    Pause(ConnectionId, Instant),
+}
+
+pub(crate) struct Shared {
+    db: Db,
+    agent: ureq::Agent,
+    targets: Mutex<HashMap<ConnectionId, Arc<deliver::Target>>>,
+    stop: AtomicBool,
+    /// Workers waiting for a message.
+    idle: AtomicUsize,
+}
+
+pub struct SenderPool {
+    shared: Arc<Shared>,
+    events: mpsc::Sender<Event>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Lets the API wake the dispatcher as soon as a message is committed.
+#[derive(Default)]
+pub struct Waker(Mutex<Option<mpsc::Sender<Event>>>);
+
+impl Waker {
+    pub fn wake(&self) {
+        if let Some(events) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = events.send(Event::NewWork);
+        }
+    }
+}
+
+/// How the pool runs: its workers, the Graph API agent they share (it calls only the addresses the
+/// operator allows) and how long a claimed message stays with its worker.
+pub struct PoolSettings {
+    pub workers: usize,
+    pub agent: ureq::Agent,
+    pub lease: Duration,
+}
+
+impl SenderPool {
+    pub fn start(db: Db, settings: PoolSettings, waker: &Waker) -> SenderPool {
+        match db.write(|conn| messages::release_orphans(conn, now_ms())) {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                messages = n,
+                "resending messages that were in flight when the last run stopped"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot release messages claimed before the restart")
+            }
+        }
+        let workers = settings.workers.max(1);
+        let shared = Arc::new(Shared {
+            db,
+            agent: settings.agent,
+            targets: Mutex::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+            idle: AtomicUsize::new(workers),
+        });
+        // Never more queued here than workers are idle: the dispatcher claims only for them.
+        let (work, queue) = mpsc::channel::<StoredMessage>();
+        let queue = Arc::new(Mutex::new(queue));
+        let (events, received) = mpsc::channel();
+        *waker.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(events.clone());
+        let mut threads: Vec<JoinHandle<()>> = (0..workers)
+            .map(|n| {
+                let (shared, queue, events) = (shared.clone(), queue.clone(), events.clone());
+                thread::Builder::new()
+                    .name(format!("sender-{n}"))
+                    .stack_size(256 * 1024)
+                    .spawn(move || work_loop(&shared, &queue, &events))
+                    .expect("cannot start a sender thread")
+            })
+            .collect();
+        let dispatcher = shared.clone();
+        let lease = settings.lease;
+        threads.push(
+            thread::Builder::new()
+                .name("sender-dispatch".into())
+                .spawn(move || dispatch(&dispatcher, work, &received, lease))
+                .expect("cannot start the sender dispatcher"),
+        );
+        SenderPool {
+            shared,
+            events,
+            threads,
+        }
+    }
+
+    /// Lets every worker finish the call it is making, then stops.
+    pub fn stop(self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        let _ = self.events.send(Event::NewWork);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The connections with queued work, their pace, and when their earliest message is due.
+fn look(db: &Db) -> crate::error::Result<Vec<Seen>> {
+    let (now_wall, now) = (now_ms(), Instant::now());
+    db.read(|conn| {
+        let paces: HashMap<_, _> = connections::active_paces(conn)?
+            .into_iter()
+            .map(|(connection, account, mps)| (connection, (account, mps)))
+            .collect();
+        let mut seen = Vec::new();
+        for connection in messages::queued_connections(conn)? {
+            // A held connection has no lane: its messages wait.
+            let Some(&(account, mps)) = paces.get(&connection) else {
+                continue;
+            };
+            let due_at = messages::next_due(conn, connection)?
+                .map(|due| now + Duration::from_millis(due.saturating_sub(now_wall).max(0) as u64));
+            seen.push(Seen {
+                connection,
+                account,
+                mps,
+                due_at,
+            });
+        }
+        Ok(seen)
+    })
+}
+
+fn dispatch(
+    shared: &Shared,
+    work: mpsc::Sender<StoredMessage>,
+    events: &mpsc::Receiver<Event>,
+    lease: Duration,
+) {
+    let mut schedule = Schedule::default();
+    let mut look_wanted = true;
+    let mut last_look = Instant::now() - LOOK_EVERY;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        let look_due =
+            now >= last_look + LOOK_EVERY || (look_wanted && now >= last_look + LOOK_GAP);
+        if look_due {
+            match look(&shared.db) {
+                Ok(seen) => schedule.refresh(seen, now),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the outbox");
+                    thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            }
+            (last_look, look_wanted) = (now, false);
+        }
+        let free = shared.idle.load(Ordering::Acquire);
+        let picked = if free > 0 {
+            schedule.pick(free, now)
+        } else {
+            Vec::new()
+        };
+        if !picked.is_empty() {
+            let (now_wall, lease_until) = (now_ms(), now_ms() + lease.as_millis() as i64);
+            let claimed = shared.db.write(move |conn| {
+                picked
+                    .into_iter()
+                    .map(|(connection, wanted)| {
+                        let rows = messages::claim_for_connection(
+                            conn,
+                            connection,
+                            now_wall,
+                            wanted,
+                            lease_until,
+                        )?;
+                        Ok((connection, wanted, rows))
+                    })
+                    .collect::<crate::error::Result<Vec<_>>>()
+            });
+            match claimed {
+                Ok(claimed) => {
+                    for (connection, wanted, rows) in claimed {
+                        if rows.len() < wanted {
+                            schedule.claimed_fewer(connection, wanted - rows.len());
+                        }
+                        for message in rows {
+                            shared.idle.fetch_sub(1, Ordering::AcqRel);
+                            if work.send(message).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim messages to send");
+                    thread::sleep(Duration::from_secs(1));
+                }
+            }
+            continue;
+        }
+        // Nothing may be sent now: wait for news, the next token or due time, or the next look.
+        let mut until = last_look + if look_wanted { LOOK_GAP } else { LOOK_EVERY };
+        if free > 0
+            && let Some(ready) = schedule.next_ready(now)
+        {
+            until = until.min(ready);
+        }
+        let wait = until
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        match events.recv_timeout(wait) {
+            Ok(event) => {
+                let mut next = Some(event);
+                // Take in everything already sent, so a stream of news costs one pass.
+                while let Some(event) = next {
+                    match event {
+                        Event::NewWork => look_wanted = true,
+                        Event::WorkerFree => {}
+                        Event::Pause(connection, until) => schedule.pause(connection, until),
+                    }
+                    next = events.try_recv().ok();
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn work_loop(
+    shared: &Shared,
+    queue: &Mutex<mpsc::Receiver<StoredMessage>>,
+    events: &mpsc::Sender<Event>,
+) {
+    loop {
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        match next {
+            Ok(message) => {
+                deliver::deliver(shared, &message, events);
+                shared.idle.fetch_add(1, Ordering::AcqRel);
+                let _ = events.send(Event::WorkerFree);
+            }
+            Err(_) => return,
+        }
+    }
+}
