@@ -88,9 +88,15 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
             false,
         ))
         .manage(webhooks::Receivers::default())
-        .manage(meta::graph::agent(&targets))
+        .manage(meta::graph::agent(&targets, graph_calls_at_once(&config)))
         .manage(targets)
         .manage(web::ResetEmails::default())
         .manage(config)
         .manage(db)
+}
+
+/// Graph API calls the server makes at once: its sender workers, and a few more for pages and API calls
+/// (checking a number, syncing templates, fetching media).
+fn graph_calls_at_once(config: &Config) -> usize {
+    config.sender.workers + 16
 }

@@ -4,7 +4,8 @@
 //! every one is `sent`, and reports the rates, the POST's latency and the server's peak memory.
 
 use super::bench_server::{
-    Killed, api_key, free_port, in_temporary_dir, peak_rss_kib, percentile, start_server, whatsapi,
+    Killed, api_key, bytes_written, cpu_seconds, free_port, in_temporary_dir, peak_rss_kib,
+    percentile, start_server, whatsapi,
 };
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -89,7 +90,7 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
             sandbox_args.extend(["--webhook-url".into(), url.clone()]);
         }
     }
-    let _sandbox = Killed(
+    let sandbox = Killed(
         whatsapi(dir)
             .args(&sandbox_args)
             .stdout(Stdio::null())
@@ -109,12 +110,16 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
         "sending {} messages from {} clients over {} connections; Meta latency {} ms, {} sender workers",
         args.messages, args.clients, args.connections, args.latency_ms, args.workers
     );
+    let (server_pid, sandbox_pid) = (server.0.id(), sandbox.0.id());
+    let cpu_before = (cpu_seconds(server_pid), cpu_seconds(sandbox_pid));
+    let written_before = bytes_written(server_pid);
+    let refused = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
     let per_client = args.messages.div_ceil(args.clients);
     let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..args.clients)
             .map(|client| {
-                let (agent, auth, base, connections) = (agent.clone(), auth.clone(), base.clone(), connections.clone());
+                let (agent, auth, base, connections, refused) = (agent.clone(), auth.clone(), base.clone(), connections.clone(), &refused);
                 scope.spawn(move || {
                     let mut latencies = Vec::with_capacity(per_client);
                     for n in 0..per_client {
@@ -129,6 +134,9 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
                         let accepted = agent.post(format!("{base}/api/v1/messages")).header("Authorization", &auth).send_json(body);
                         if matches!(accepted, Ok(ref r) if r.status().as_u16() == 202) {
                             latencies.push(sent.elapsed());
+                        } else {
+                            // Counted and reported: a run with refusals measures something else.
+                            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
                     latencies
@@ -142,6 +150,13 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     });
     let accepted_in = started.elapsed();
     let accepted = latencies.len();
+    let refused = refused.into_inner();
+    if refused > 0 {
+        bail!(
+            "{refused} of {} POSTs were not answered 202: the figures would leave them out",
+            args.messages
+        );
+    }
 
     let db = rusqlite::Connection::open_with_flags(
         dir.join("data/whatsapi.db"),
@@ -210,6 +225,25 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
             read_in.as_secs_f64()
         );
     }
+    let per_message = |seconds: f64| seconds * 1e6 / accepted as f64;
+    println!(
+        "CPU per message: server {:.0} µs, simulator {:.0} µs (user + system, from /proc)",
+        per_message(cpu_seconds(server_pid) - cpu_before.0),
+        per_message(cpu_seconds(sandbox_pid) - cpu_before.1)
+    );
+    println!(
+        "written to storage by the server: {:.1} KB per message",
+        (bytes_written(server_pid) - written_before) as f64 / 1024.0 / accepted as f64
+    );
+    let connections_opened: Value = agent
+        .get(format!("http://127.0.0.1:{sandbox_port}/_sandbox/received"))
+        .call()?
+        .body_mut()
+        .read_json()?;
+    println!(
+        "connections to the simulator: {} opened for {accepted} messages (this report's own included)",
+        connections_opened["connections"]
+    );
     println!(
         "server peak RSS: {:.1} MiB",
         peak_rss_kib(server.0.id()) as f64 / 1024.0

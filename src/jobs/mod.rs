@@ -26,7 +26,7 @@ const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
 /// The scheduled jobs this configuration asks for.
 pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
-    let agent = crate::meta::graph::agent(&crate::meta::targets::MetaTargets::new(config));
+    let agent = crate::meta::graph::agent(&crate::meta::targets::MetaTargets::new(config), 4);
     let schedule =
         |expr: &str| parse_schedule(expr).expect("schedules are validated when the config loads");
     vec![

@@ -50,8 +50,10 @@ impl From<ureq::Error> for SendError {
     }
 }
 
-/// The Graph API agent: every request's URL is checked against `targets` before it leaves.
-pub fn agent(targets: &MetaTargets) -> ureq::Agent {
+/// The Graph API agent: every request's URL is checked against `targets` before it leaves. It keeps an
+/// idle connection for each of up to `in_flight` calls at once (ureq keeps 10 in all by default, so with
+/// more workers nearly every call would open a new connection: a TLS handshake per message).
+pub fn agent(targets: &MetaTargets, in_flight: usize) -> ureq::Agent {
     let targets = Arc::new(targets.clone());
     let guard = move |request: ureq::http::Request<ureq::SendBody>,
                       next: ureq::middleware::MiddlewareNext| {
@@ -67,7 +69,8 @@ pub fn agent(targets: &MetaTargets) -> ureq::Agent {
         .max_redirects_will_error(false)
         .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_global(Some(Duration::from_secs(30)))
-        .max_idle_connections_per_host(256)
+        .max_idle_connections(in_flight)
+        .max_idle_connections_per_host(in_flight)
         .user_agent(concat!("whatsapi/", env!("CARGO_PKG_VERSION")))
         .middleware(guard)
         .build()

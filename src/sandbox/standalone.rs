@@ -208,7 +208,8 @@ fn received(standalone: &State<Standalone>) -> Json<Value> {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    Json(json!({ "counts": counts }))
+    // How many TCP connections callers opened: a client that reuses its connections opens few.
+    Json(json!({ "counts": counts, "connections": rocket::connections_accepted() }))
 }
 
 /// Serves the simulator on `listen` until stopped (Ctrl-C or SIGTERM).

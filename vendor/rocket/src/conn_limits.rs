@@ -27,6 +27,14 @@ use tokio::sync::Notify;
 
 use figment::Figment;
 
+/// Connections accepted since the process started, for a process's own reports.
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+
+/// How many connections this process has accepted since it started.
+pub fn connections_accepted() -> u64 {
+    ACCEPTED.load(Ordering::Relaxed)
+}
+
 /// How often a full accept loop looks again even without a notification.
 const RECHECK: Duration = Duration::from_millis(100);
 /// How often the "limit reached" warning may be repeated.
@@ -169,6 +177,7 @@ impl Tracker {
 
     /// Registers a newly accepted connection.
     pub fn admit(self: &Arc<Self>) -> Slot {
+        ACCEPTED.fetch_add(1, Ordering::Relaxed);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             in_flight: AtomicUsize::new(0),

@@ -172,6 +172,7 @@ mod trip_wire;
 mod shutdown;
 mod server;
 mod conn_limits;
+pub use conn_limits::connections_accepted;
 mod ext;
 mod state;
 mod cookies;

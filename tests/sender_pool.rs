@@ -1,0 +1,69 @@
+//! The sender's connections to Meta: a burst of messages reuses the connections the workers opened
+//! instead of opening one per message (against graph.facebook.com each new one is a TLS handshake).
+
+mod common;
+
+use common::api::account;
+use common::{Install, Sandbox};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+#[test]
+fn bursts_open_no_more_connections_to_meta_than_there_are_workers() {
+    let simulator = Sandbox::start(&["--latency-ms", "200"]);
+    let mut install = Install::new();
+    install.env.push(simulator.allowed());
+    for (name, value) in [
+        ("WHATSAPI_SENDER__WORKERS", "64"),
+        ("WHATSAPI_SENDER__TEMPLATE_SYNC_SCHEDULE", "0 0 0 29 2 *"),
+    ] {
+        install.env.push((name.into(), value.into()));
+    }
+    let server = install.serve();
+    let (api, _) = account(&install, &server, "owner@shop.test");
+    let (status, connection) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(
+            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
+            "waba_id": "102290129340398", "access_token": "token", "app_secret": "secret",
+            "graph_base_url": simulator.url, "throughput_mps": 1000}),
+        ),
+        &[],
+    );
+    assert_eq!(status, 201, "{connection}");
+    let connection = connection["id"].as_str().unwrap().to_owned();
+    // Each look at the simulator's report is one connection of the test's own, counted here.
+    let mut looks = 0u64;
+    let mut received = || -> Value {
+        looks += 1;
+        ureq::get(format!("{}/_sandbox/received", simulator.url))
+            .header("Connection", "close")
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap()
+    };
+    // Two bursts with a pause between: the connections the first one opened serve the second.
+    let mut sent = 0;
+    for burst in 0..2 {
+        for n in 0..300 {
+            let (status, answer) = api.send(json!({"connection_id": connection,
+                "to": format!("+9655{burst}{n:06}"), "type": "text", "text": {"body": "Hello"}}));
+            assert_eq!(status, 202, "{answer}");
+        }
+        sent += 300;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while received()["counts"].as_object().unwrap().len() < sent {
+            assert!(Instant::now() < deadline, "burst {burst} was not sent");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let report = received();
+    let opened_by_the_server = report["connections"].as_u64().unwrap() - looks;
+    assert!(
+        (1..=64).contains(&opened_by_the_server),
+        "the server opened {opened_by_the_server} connections for {sent} messages with 64 workers"
+    );
+}
