@@ -41,6 +41,8 @@ pub enum Error {
         "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer"
     )]
     IdempotencyKeyReused { message_id: Option<String> },
+    #[error("the server is busy writing; try again in a moment")]
+    Overloaded,
     #[error("the data store is closed")]
     StoreClosed,
     #[error("database error")]
@@ -81,7 +83,9 @@ impl Error {
             Error::Forbidden => Status::Forbidden,
             Error::NotFound => Status::NotFound,
             Error::Conflict(_) => Status::Conflict,
-            Error::Unavailable(_) | Error::StoreClosed => Status::ServiceUnavailable,
+            Error::Unavailable(_) | Error::StoreClosed | Error::Overloaded => {
+                Status::ServiceUnavailable
+            }
             Error::IdempotencyKeyReused { .. } => Status::UnprocessableEntity,
             Error::Db(_) | Error::CommitFailed(_) | Error::Crypto(_) | Error::Internal(_) => {
                 Status::InternalServerError
@@ -104,6 +108,7 @@ impl Error {
             Error::Unavailable(_) => "unavailable",
             Error::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             Error::StoreClosed => "store_unavailable",
+            Error::Overloaded => "overloaded",
             Error::Db(_) | Error::CommitFailed(_) => "database_error",
             Error::Crypto(_) => "encryption_error",
             Error::Internal(_) => "internal_error",
@@ -137,14 +142,29 @@ fn is_api(req: &Request<'_>) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
+impl Error {
+    /// Seconds after which the same request may succeed, for `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::Overloaded => Some(1),
+            _ => None,
+        }
+    }
+}
+
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.status();
-        if status.code >= 500 {
+        if status.code >= 500 && self.retry_after().is_none() {
             // The Debug form names the cause for the operator; the client only sees the generic message.
             tracing::error!(method = %req.method(), path = %req.uri().path(), error = ?self, "request failed");
         }
-        error_response(req, status, self.code(), &self.to_string(), self.details())
+        let mut response =
+            error_response(req, status, self.code(), &self.to_string(), self.details())?;
+        if let Some(seconds) = self.retry_after() {
+            response.set_raw_header("Retry-After", seconds.to_string());
+        }
+        Ok(response)
     }
 }
 

@@ -12,6 +12,7 @@ pub fn store_options(config: &Config) -> StoreOptions {
     StoreOptions {
         synchronous: config.storage.synchronous,
         readers: config.storage.readers,
+        write_queue: config.storage.write_queue,
         ..StoreOptions::default()
     }
 }

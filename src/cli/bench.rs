@@ -108,6 +108,7 @@ fn store_run(
         synchronous: Synchronous::Full,
         readers: 1,
         max_batch,
+        ..StoreOptions::default()
     };
     let keystore = KeystoreFiles::beside(&dir.join(format!("bench-{name}.key")));
     let db = Db::open(&path, &options, Key::master(random_bytes()?), &keystore)?;

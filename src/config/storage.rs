@@ -17,6 +17,8 @@ pub struct Storage {
     pub keystore_mirrors: Vec<PathBuf>,
     pub synchronous: Synchronous,
     pub readers: usize,
+    /// Writes that may wait for the writer; beyond it requests are answered 503 until it catches up.
+    pub write_queue: usize,
     pub maintenance_schedule: String,
 }
 
@@ -68,6 +70,7 @@ impl Default for Storage {
             keystore_mirrors: Vec::new(),
             synchronous: Synchronous::Full,
             readers: 4,
+            write_queue: 10_000,
             maintenance_schedule: "0 30 3 * * *".into(),
         }
     }
@@ -123,6 +126,12 @@ impl Config {
         }
         if !(1..=64).contains(&storage.readers) {
             return Err(invalid("storage.readers", "must be between 1 and 64"));
+        }
+        if !(1..=1_000_000).contains(&storage.write_queue) {
+            return Err(invalid(
+                "storage.write_queue",
+                "must be between 1 and 1000000",
+            ));
         }
         parse_schedule(&storage.maintenance_schedule)
             .map_err(|m| invalid("storage.maintenance_schedule", m))?;

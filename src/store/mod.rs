@@ -58,6 +58,8 @@ pub struct StoreOptions {
     pub readers: usize,
     /// Most closures committed in one transaction. 1 turns group commit off (used to measure it).
     pub max_batch: usize,
+    /// Writes waiting for the writer at most; beyond it requests are refused (503) until it catches up.
+    pub write_queue: usize,
 }
 
 impl Default for StoreOptions {
@@ -66,6 +68,7 @@ impl Default for StoreOptions {
             synchronous: Synchronous::Full,
             readers: 4,
             max_batch: 4096,
+            write_queue: 10_000,
         }
     }
 }
@@ -196,7 +199,7 @@ impl Db {
             path: path.display().to_string(),
             message: e.detail(),
         })?;
-        let (writer, thread) = WriterHandle::start(conn, options.max_batch);
+        let (writer, thread) = WriterHandle::start(conn, options.max_batch, options.write_queue);
         Ok(Db {
             inner: Arc::new(Inner {
                 path: path.to_owned(),

@@ -4,6 +4,10 @@
 //! (group commit): one fsync for the whole batch instead of one per caller. Each closure runs inside its own
 //! savepoint, so a closure that fails (or panics) rolls back only its own changes; the others still commit.
 //! A caller learns its result only after the commit, so "Ok" means durable.
+//!
+//! The queue to it is bounded: when it is full, a request's write (`write_async`) is refused at once
+//! with `Error::Overloaded` (503 with Retry-After) instead of waiting in memory that grows without end;
+//! the server's own threads (`write`) wait for room, and bookkeeping (`submit`) is dropped with a warning.
 
 use crate::error::{Error, Result};
 use rocket::tokio::sync::oneshot;
@@ -30,7 +34,7 @@ pub struct WriterStats {
 
 #[derive(Clone)]
 pub struct WriterHandle {
-    tx: mpsc::Sender<Job>,
+    tx: mpsc::SyncSender<Job>,
     stats: Arc<WriterStats>,
 }
 
@@ -75,8 +79,12 @@ where
 
 impl WriterHandle {
     /// Starts the writer thread on `conn`. It stops when every handle is dropped, after finishing what was queued.
-    pub fn start(conn: Connection, max_batch: usize) -> (WriterHandle, thread::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel::<Job>();
+    pub fn start(
+        conn: Connection,
+        max_batch: usize,
+        queue: usize,
+    ) -> (WriterHandle, thread::JoinHandle<()>) {
+        let (tx, rx) = mpsc::sync_channel::<Job>(queue.max(1));
         let stats = Arc::new(WriterStats::default());
         let thread_stats = stats.clone();
         let handle = thread::Builder::new()
@@ -111,19 +119,26 @@ impl WriterHandle {
     {
         let (tx, rx) = oneshot::channel();
         self.tx
-            .send(job(work, Reply::Async(tx)))
-            .map_err(|_| Error::StoreClosed)?;
+            .try_send(job(work, Reply::Async(tx)))
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => Error::Overloaded,
+                mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
+            })?;
         rx.await.unwrap_or_else(|_| Err(lost()))
     }
 
-    /// Queues `work` without waiting; a failure is logged. For bookkeeping that may be lost in a crash.
+    /// Queues `work` without waiting; a failure is logged. For bookkeeping that may be lost in a crash
+    /// (and is, when the queue is full).
     pub fn submit<F>(&self, work: F) -> Result<()>
     where
         F: FnOnce(&Connection) -> Result<()> + Send + 'static,
     {
         self.tx
-            .send(job(work, Reply::Detached))
-            .map_err(|_| Error::StoreClosed)
+            .try_send(job(work, Reply::Detached))
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => Error::Overloaded,
+                mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
+            })
     }
 }
 

@@ -347,7 +347,9 @@ async fn compose(
             let id = answer["id"].as_str().unwrap_or_default();
             Ok(Reply::Redirect(Redirect::to(format!("/messages/{id}"))))
         }
-        Err(e @ Error::Invalid { .. }) => {
+        // The form comes back as it was, saying what is wrong (or that the server is busy: nothing
+        // was queued, and sending again in a moment works).
+        Err(e @ (Error::Invalid { .. } | Error::Overloaded)) => {
             show(
                 &page,
                 session,

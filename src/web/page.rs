@@ -117,6 +117,7 @@ impl Page {
                 }
             }
             Error::Conflict(_) => self.t("errors.email_taken").to_owned(),
+            Error::Overloaded => self.t("errors.overloaded").to_owned(),
             other => other.to_string(),
         }
     }
