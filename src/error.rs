@@ -43,6 +43,10 @@ pub enum Error {
     IdempotencyKeyReused { message_id: Option<String> },
     #[error("the server is busy writing; try again in a moment")]
     Overloaded,
+    #[error("the server's disk is full, so nothing was saved; try again later")]
+    StorageFull,
+    #[error("the server cannot write its data right now, so nothing was saved; try again later")]
+    StorageFailing,
     #[error("the data store is closed")]
     StoreClosed,
     #[error("database error")]
@@ -83,9 +87,11 @@ impl Error {
             Error::Forbidden => Status::Forbidden,
             Error::NotFound => Status::NotFound,
             Error::Conflict(_) => Status::Conflict,
-            Error::Unavailable(_) | Error::StoreClosed | Error::Overloaded => {
-                Status::ServiceUnavailable
-            }
+            Error::Unavailable(_)
+            | Error::StoreClosed
+            | Error::Overloaded
+            | Error::StorageFull
+            | Error::StorageFailing => Status::ServiceUnavailable,
             Error::IdempotencyKeyReused { .. } => Status::UnprocessableEntity,
             Error::Db(_) | Error::CommitFailed(_) | Error::Crypto(_) | Error::Internal(_) => {
                 Status::InternalServerError
@@ -109,6 +115,8 @@ impl Error {
             Error::IdempotencyKeyReused { .. } => "idempotency_key_reused",
             Error::StoreClosed => "store_unavailable",
             Error::Overloaded => "overloaded",
+            Error::StorageFull => "storage_full",
+            Error::StorageFailing => "storage_failing",
             Error::Db(_) | Error::CommitFailed(_) => "database_error",
             Error::Crypto(_) => "encryption_error",
             Error::Internal(_) => "internal_error",
@@ -147,6 +155,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Error::Overloaded => Some(1),
+            Error::StorageFull | Error::StorageFailing => Some(60),
             _ => None,
         }
     }

@@ -12,7 +12,6 @@ use whatsapi::store::keystore::{KeystoreFiles, Known};
 use whatsapi::store::{self, keys, migrations};
 
 /// Below this much free space the data directory is a problem; below ten times as much, a warning.
-const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Verdict {
@@ -115,7 +114,11 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
             ),
         );
     }
-    check_disk(&mut report, &config.storage.data_dir);
+    check_disk(
+        &mut report,
+        &config.storage.data_dir,
+        config.storage.min_free_mb << 20,
+    );
     Ok(verdict(&report))
 }
 
@@ -415,19 +418,20 @@ fn check_mirror(mirror: &Path, keystore: &Known) -> (Verdict, String) {
     }
 }
 
-fn check_disk(report: &mut Report, data_dir: &Path) {
+/// Free space: a failure under `[storage] min_free_mb`, a warning under five times it.
+fn check_disk(report: &mut Report, data_dir: &Path, min_free: u64) {
     let probe = if data_dir.exists() {
         data_dir
     } else {
         data_dir.parent().unwrap_or(Path::new("."))
     };
-    match free_bytes(probe) {
-        Ok(free) if free < MIN_FREE_BYTES => report.line(
+    match whatsapi::store::health::free_bytes(probe) {
+        Ok(free) if free < min_free => report.line(
             Verdict::Fail,
             "disk",
             format!("only {} MiB free at {}", free >> 20, probe.display()),
         ),
-        Ok(free) if free < 10 * MIN_FREE_BYTES => report.line(
+        Ok(free) if free < 5 * min_free => report.line(
             Verdict::Warn,
             "disk",
             format!("{} MiB free at {}", free >> 20, probe.display()),
@@ -443,24 +447,6 @@ fn check_disk(report: &mut Report, data_dir: &Path) {
             format!("cannot measure free space: {e}"),
         ),
     }
-}
-
-/// Free space available to this user on the file system holding `path`.
-#[allow(unsafe_code)]
-fn free_bytes(path: &Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
-    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: c_path is a valid NUL-terminated string and stats points to writable memory of the right type.
-    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so it filled the struct.
-    let stats = unsafe { stats.assume_init() };
-    // The field types differ between platforms (u32 on some), hence the casts.
-    #[allow(clippy::unnecessary_cast)]
-    Ok(stats.f_bavail as u64 * stats.f_frsize as u64)
 }
 
 fn verdict(report: &Report) -> ExitCode {

@@ -19,6 +19,11 @@ pub struct Storage {
     pub readers: usize,
     /// Writes that may wait for the writer; beyond it requests are answered 503 until it catches up.
     pub write_queue: usize,
+    /// Seconds the database may be unwritable (deleted, failing; a full disk does not count) before the
+    /// server stops with a failure so the service manager restarts it or alerts.
+    pub fail_after_secs: u64,
+    /// Free space (MiB) under which the server, `doctor` and `/admin` warn.
+    pub min_free_mb: u64,
     pub maintenance_schedule: String,
 }
 
@@ -71,6 +76,8 @@ impl Default for Storage {
             synchronous: Synchronous::Full,
             readers: 4,
             write_queue: 10_000,
+            fail_after_secs: 60,
+            min_free_mb: 200,
             maintenance_schedule: "0 30 3 * * *".into(),
         }
     }
@@ -126,6 +133,12 @@ impl Config {
         }
         if !(1..=64).contains(&storage.readers) {
             return Err(invalid("storage.readers", "must be between 1 and 64"));
+        }
+        if !(1..=86_400).contains(&storage.fail_after_secs) {
+            return Err(invalid(
+                "storage.fail_after_secs",
+                "must be between 1 and 86400",
+            ));
         }
         if !(1..=1_000_000).contains(&storage.write_queue) {
             return Err(invalid(

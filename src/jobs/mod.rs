@@ -7,6 +7,7 @@ pub mod policy_mail;
 pub mod retention;
 pub mod scheduler;
 pub mod sender;
+pub mod storage_watch;
 pub mod templates;
 
 use crate::api::KeysUsed;
@@ -70,6 +71,7 @@ struct Threads {
     deliveries: deliveries::DeliveryPool,
     flusher: Looping,
     policy_mail: Looping,
+    storage_watch: Looping,
 }
 
 impl Threads {
@@ -79,6 +81,7 @@ impl Threads {
         self.scheduler.stop();
         stop_looping(self.flusher);
         stop_looping(self.policy_mail);
+        stop_looping(self.storage_watch);
     }
 }
 
@@ -164,6 +167,18 @@ pub fn fairing() -> impl Fairing {
                             policy_mail::EVERY,
                             policy_mail::round(db.clone(), mailer.clone(), config.privacy_link()),
                         ),
+                        storage_watch: {
+                            let (db, storage) = (db.clone(), config.storage.clone());
+                            let mut last_warning = None;
+                            every("storage-watch", storage_watch::EVERY, move |_| {
+                                storage_watch::round(
+                                    &db,
+                                    Duration::from_secs(storage.fail_after_secs),
+                                    storage.min_free_mb,
+                                    &mut last_warning,
+                                )
+                            })
+                        },
                     };
                     *running.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(threads);
                     deletions::resume(db.clone(), mailer.clone());

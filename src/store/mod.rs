@@ -13,6 +13,7 @@ pub mod deliveries;
 pub mod endpoints;
 pub mod erasure;
 pub mod export;
+pub mod health;
 pub mod ids;
 pub mod inbound;
 pub mod job_runs;
@@ -131,6 +132,7 @@ pub struct Db {
 }
 
 struct Inner {
+    health: Arc<health::StorageHealth>,
     path: PathBuf,
     writer: Option<WriterHandle>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
@@ -199,9 +201,12 @@ impl Db {
             path: path.display().to_string(),
             message: e.detail(),
         })?;
-        let (writer, thread) = WriterHandle::start(conn, options.max_batch, options.write_queue);
+        let health = Arc::new(health::StorageHealth::new(path));
+        let (writer, thread) =
+            WriterHandle::start(conn, options.max_batch, options.write_queue, health.clone());
         Ok(Db {
             inner: Arc::new(Inner {
+                health,
                 path: path.to_owned(),
                 writer: Some(writer),
                 writer_thread: Mutex::new(Some(thread)),
@@ -228,6 +233,11 @@ impl Db {
 
     pub fn writer_stats(&self) -> &WriterStats {
         self.writer().stats()
+    }
+
+    /// Whether writes work, as the writer last found them.
+    pub fn health(&self) -> &health::StorageHealth {
+        &self.inner.health
     }
 
     /// Writes through the writer thread and waits for the commit (for plain threads).

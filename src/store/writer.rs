@@ -9,6 +9,7 @@
 //! with `Error::Overloaded` (503 with Retry-After) instead of waiting in memory that grows without end;
 //! the server's own threads (`write`) wait for room, and bookkeeping (`submit`) is dropped with a warning.
 
+use super::health::{StorageHealth, Trouble, trouble_of};
 use crate::error::{Error, Result};
 use rocket::tokio::sync::oneshot;
 use rusqlite::Connection;
@@ -19,9 +20,28 @@ use std::sync::mpsc;
 use std::thread;
 
 /// What the writer runs: does its work, says whether it succeeded, and returns how to answer the caller
-/// once the outcome of the commit is known.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
-type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+/// once the outcome of the commit is known; or, when no transaction could be begun, answers at once.
+trait Job: Send {
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Completion);
+    fn refuse(self: Box<Self>, failure: &Failure);
+}
+/// Told how the transaction ended: committed, or why not.
+type Completion = Box<dyn FnOnce(Option<&Failure>) + Send>;
+
+/// Why a batch did not commit.
+struct Failure {
+    message: String,
+    trouble: Option<Trouble>,
+}
+
+impl Failure {
+    fn error(&self) -> Error {
+        match &self.trouble {
+            Some(trouble) => trouble.error(),
+            None => Error::CommitFailed(self.message.clone()),
+        }
+    }
+}
 
 /// Counters for `/metrics` and the benchmark.
 #[derive(Debug, Default)]
@@ -34,7 +54,7 @@ pub struct WriterStats {
 
 #[derive(Clone)]
 pub struct WriterHandle {
-    tx: mpsc::SyncSender<Job>,
+    tx: mpsc::SyncSender<Box<dyn Job>>,
     stats: Arc<WriterStats>,
 }
 
@@ -58,23 +78,45 @@ impl<T> Reply<T> {
     }
 }
 
-fn job<T, F>(work: F, reply: Reply<T>) -> Job
+struct Work<F, T> {
+    work: F,
+    reply: Reply<T>,
+}
+
+impl<T, F> Job for Work<F, T>
 where
     T: Send + 'static,
     F: FnOnce(&Connection) -> Result<T> + Send + 'static,
 {
-    Box::new(move |conn| {
-        let outcome = work(conn);
+    fn run(self: Box<Self>, conn: &Connection) -> (bool, Completion) {
+        let Work { work, reply } = *self;
+        let outcome = work(conn).map_err(|e| match &e {
+            // A full disk or a file that cannot be written, met by the job itself, is told as such.
+            Error::Db(db) => trouble_of(db).map_or(e, |t| t.error()),
+            _ => e,
+        });
         let ok = outcome.is_ok();
-        let completion: Completion = Box::new(move |commit_error| {
-            let result = match (outcome, commit_error) {
-                (Ok(_), Some(e)) => Err(Error::CommitFailed(e.to_owned())),
+        let completion: Completion = Box::new(move |failure| {
+            let result = match (outcome, failure) {
+                (Ok(_), Some(failure)) => Err(failure.error()),
                 (outcome, _) => outcome,
             };
             reply.send(result);
         });
         (ok, completion)
-    })
+    }
+
+    fn refuse(self: Box<Self>, failure: &Failure) {
+        self.reply.send(Err(failure.error()));
+    }
+}
+
+fn job<T, F>(work: F, reply: Reply<T>) -> Box<dyn Job>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    Box::new(Work { work, reply })
 }
 
 impl WriterHandle {
@@ -83,13 +125,14 @@ impl WriterHandle {
         conn: Connection,
         max_batch: usize,
         queue: usize,
+        health: Arc<StorageHealth>,
     ) -> (WriterHandle, thread::JoinHandle<()>) {
-        let (tx, rx) = mpsc::sync_channel::<Job>(queue.max(1));
+        let (tx, rx) = mpsc::sync_channel::<Box<dyn Job>>(queue.max(1));
         let stats = Arc::new(WriterStats::default());
         let thread_stats = stats.clone();
         let handle = thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1), &thread_stats))
+            .spawn(move || run(conn, rx, max_batch.max(1), &thread_stats, &health))
             .expect("cannot start the store writer thread");
         (WriterHandle { tx, stats }, handle)
     }
@@ -148,8 +191,18 @@ fn lost() -> Error {
     ))
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize, stats: &WriterStats) {
-    let mut batch: Vec<Job> = Vec::with_capacity(max_batch.min(4096));
+/// How long the writer rests after a batch it could not commit, so a store that cannot write makes
+/// nothing spin (callers are answered at once; those who retry come back later).
+const REST_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_millis(200);
+
+fn run(
+    conn: Connection,
+    rx: mpsc::Receiver<Box<dyn Job>>,
+    max_batch: usize,
+    stats: &WriterStats,
+    health: &StorageHealth,
+) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch.min(4096));
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.capacity());
     while let Ok(first) = rx.recv() {
         batch.push(first);
@@ -164,30 +217,62 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, max_batch: usize, stats: &Writ
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
 
-        if let Err(e) = control(&conn, "BEGIN IMMEDIATE") {
-            let message = e.to_string();
-            tracing::error!(error = %message, "cannot start a write transaction");
-            // Dropping a job unanswered tells its caller the write did not happen.
-            batch.clear();
+        // Nothing is written into a file that is no longer the database: it would be lost.
+        let begun = if health.file_is_ours() {
+            control(&conn, "BEGIN IMMEDIATE").map_err(|e| failure(&e, health))
+        } else {
+            Err(Failure {
+                message: "the database file was deleted or replaced".into(),
+                trouble: health.trouble().map(|(t, _)| t),
+            })
+        };
+        if let Err(failure) = begun {
+            // The jobs are answered without running; nothing of them was written.
+            for job in batch.drain(..) {
+                job.refuse(&failure);
+            }
             stats.failed_commits.fetch_add(1, Ordering::Relaxed);
+            thread::sleep(REST_AFTER_FAILURE);
             continue;
         }
+        let changes_before = conn.total_changes();
         for job in batch.drain(..) {
             completions.push(run_in_savepoint(&conn, job));
         }
-        let commit = control(&conn, "COMMIT").map_err(|e| e.to_string());
-        if let Err(message) = &commit {
-            tracing::error!(error = %message, "commit failed; the batch was rolled back");
-            if !conn.is_autocommit() {
-                let _ = control(&conn, "ROLLBACK");
+        let commit = control(&conn, "COMMIT").map_err(|e| failure(&e, health));
+        match &commit {
+            Err(_) => {
+                if !conn.is_autocommit() {
+                    let _ = control(&conn, "ROLLBACK");
+                }
+                stats.failed_commits.fetch_add(1, Ordering::Relaxed);
             }
-            stats.failed_commits.fetch_add(1, Ordering::Relaxed);
+            // Only a commit that wrote proves writes work (an empty one touches no file).
+            Ok(()) if conn.total_changes() > changes_before => health.wrote(),
+            Ok(()) => {}
         }
         stats.transactions.fetch_add(1, Ordering::Relaxed);
-        let error = commit.err();
+        let failed = commit.err();
         for completion in completions.drain(..) {
-            completion(error.as_deref());
+            completion(failed.as_ref());
         }
+        if failed.is_some() {
+            thread::sleep(REST_AFTER_FAILURE);
+        }
+    }
+}
+
+/// A failure of the transaction, reported to the store's health (which logs it at most once a minute)
+/// or, when it is not about the storage, logged here.
+fn failure(error: &rusqlite::Error, health: &StorageHealth) -> Failure {
+    let trouble = trouble_of(error);
+    match &trouble {
+        Some(trouble) => health.report(trouble.clone()),
+        None => tracing::error!(error = %error, "a write transaction failed; it was rolled back"),
+    }
+    Failure {
+        message: error.to_string(),
+        trouble,
     }
 }
 
@@ -197,14 +282,16 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
-fn run_in_savepoint(conn: &Connection, job: Job) -> Completion {
+fn run_in_savepoint(conn: &Connection, job: Box<dyn Job>) -> Completion {
     if let Err(e) = control(conn, "SAVEPOINT job") {
-        let message = e.to_string();
-        drop(job);
-        tracing::error!(error = %message, "cannot open a savepoint");
+        tracing::error!(error = %e, "cannot open a savepoint");
+        job.refuse(&Failure {
+            message: e.to_string(),
+            trouble: trouble_of(&e),
+        });
         return Box::new(|_| {});
     }
-    match catch_unwind(AssertUnwindSafe(|| job(conn))) {
+    match catch_unwind(AssertUnwindSafe(|| job.run(conn))) {
         Ok((true, completion)) => {
             if let Err(e) = control(conn, "RELEASE job") {
                 tracing::error!(error = %e, "cannot release a savepoint");

@@ -25,7 +25,10 @@ pub async fn healthz(db: &State<Db>) -> (Status, Json<Value>) {
         Ok(Ok(()))
     );
     let word = |ok: bool| if ok { "ok" } else { "failing" };
-    let healthy = database && writer;
+    // Whether writes reach the database: the writer's last finding and the file still being there.
+    db.health().file_is_ours();
+    let storage = db.health().trouble();
+    let healthy = database && writer && storage.is_none();
     let status = if healthy {
         Status::Ok
     } else {
@@ -37,6 +40,7 @@ pub async fn healthz(db: &State<Db>) -> (Status, Json<Value>) {
             "status": word(healthy),
             "database": word(database),
             "writer": word(writer),
+            "storage": storage.map_or_else(|| "ok".to_owned(), |(trouble, _)| trouble.describe()),
             "version": env!("CARGO_PKG_VERSION"),
         })),
     )
