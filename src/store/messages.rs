@@ -148,34 +148,66 @@ pub struct ListFilter {
     pub visible: Visible,
 }
 
+/// Statuses, as the list filter may name them (written into the query, so that the partial index of a
+/// rare status can serve it).
+pub const STATUSES: [&str; 6] = ["queued", "sending", "sent", "delivered", "read", "failed"];
+
 /// The account's messages, newest first.
 pub fn list(
     conn: &Connection,
     account: AccountId,
     filter: &ListFilter,
 ) -> Result<Vec<StoredMessage>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE account_id = ?1
-           AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR connection_id = ?3)
-           AND (?4 IS NULL OR recipient_index = ?4) AND (?5 IS NULL OR created_at >= ?5)
-           AND (?6 IS NULL OR created_at < ?6) AND (?7 IS NULL OR id < ?7) AND created_at >= ?9
-         ORDER BY id DESC LIMIT ?8"
-    ))?;
-    let rows = stmt.query_map(
-        params![
-            account.0,
-            filter.status,
-            filter.connection.map(|c| c.0),
-            filter.recipient_index,
-            filter.since,
-            filter.until,
-            filter.before.map(|m| m.0),
-            filter.limit as i64,
-            filter.visible.from
-        ],
-        from_row,
-    )?;
+    let (sql, values) = list_query(account, filter);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(values), from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The list's query, with only the conditions the filter asks for, so that each is served by an index:
+/// ids begin with their creation time in milliseconds, so a time range is also a range of ids (the
+/// account's index, newest first); a rare status has a partial index of its own; a recipient has its own.
+fn list_query(account: AccountId, filter: &ListFilter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let from = filter.since.unwrap_or(i64::MIN).max(filter.visible.from);
+    // A created_at at or after `from` belongs to an id made at or after `from - 1` ms.
+    let lowest_id = from.saturating_sub(1).max(0).saturating_mul(1 << 22);
+    let mut highest_id = filter.before.map_or(i64::MAX, |m| m.0);
+    if let Some(until) = filter.until {
+        highest_id = highest_id.min(until.saturating_add(1).max(0).saturating_mul(1 << 22));
+    }
+    let mut sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE account_id = ?1 AND id >= ?2 AND id < ?3 AND created_at >= ?4"
+    );
+    let mut values = vec![
+        Value::Integer(account.0),
+        Value::Integer(lowest_id),
+        Value::Integer(highest_id),
+        Value::Integer(from),
+    ];
+    let mut condition = |clause: &str, value: Value| {
+        values.push(value);
+        sql.push_str(&format!(" AND {clause} ?{}", values.len()));
+    };
+    if let Some(until) = filter.until {
+        condition("created_at <", Value::Integer(until));
+    }
+    if let Some(connection) = filter.connection {
+        condition("connection_id =", Value::Integer(connection.0));
+    }
+    if let Some(index) = &filter.recipient_index {
+        condition("recipient_index =", Value::Blob(index.clone()));
+    }
+    if let Some(status) = filter
+        .status
+        .as_deref()
+        .and_then(|s| STATUSES.iter().find(|k| **k == s))
+    {
+        sql.push_str(&format!(" AND status = '{status}'"));
+    }
+    values.push(Value::Integer(filter.limit as i64));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", values.len()));
+    (sql, values)
 }
 
 /// Hands every message a dead process had claimed back to the queue. Only for start-up: the data
@@ -187,12 +219,15 @@ pub fn release_orphans(conn: &Connection, now: i64) -> Result<usize> {
     )?)
 }
 
+const NEXT_QUEUED_CONNECTION: &str =
+    "SELECT connection_id FROM messages WHERE status = 'queued' AND connection_id > ?1
+                                      ORDER BY connection_id LIMIT 1";
+const NEXT_DUE: &str =
+    "SELECT min(next_attempt_at) FROM messages WHERE connection_id = ?1 AND status = 'queued'";
+
 /// The connections with queued messages (due now or later), one index step each.
 pub fn queued_connections(conn: &Connection) -> Result<Vec<ConnectionId>> {
-    let mut next = conn.prepare_cached(
-        "SELECT connection_id FROM messages WHERE status = 'queued' AND connection_id > ?1
-         ORDER BY connection_id LIMIT 1",
-    )?;
+    let mut next = conn.prepare_cached(NEXT_QUEUED_CONNECTION)?;
     let mut found = Vec::new();
     let mut after = i64::MIN;
     while let Some(id) = next.query_row([after], |r| r.get::<_, i64>(0)).optional()? {
@@ -205,9 +240,7 @@ pub fn queued_connections(conn: &Connection) -> Result<Vec<ConnectionId>> {
 /// When the connection's earliest queued message is due, if it has any.
 pub fn next_due(conn: &Connection, connection: ConnectionId) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached(
-            "SELECT min(next_attempt_at) FROM messages WHERE connection_id = ?1 AND status = 'queued'",
-        )?
+        .prepare_cached(NEXT_DUE)?
         .query_row([connection.0], |r| r.get(0))?)
 }
 
@@ -428,4 +461,84 @@ pub fn remember_answer(
         ],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What SQLite will do for `sql`: one line per step of its plan.
+    fn plan(conn: &Connection, sql: &str, values: Vec<rusqlite::types::Value>) -> Vec<String> {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        stmt.query_map(rusqlite::params_from_iter(values), |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn the_log_and_the_sender_find_messages_through_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plans.db");
+        let conn = crate::store::connect(&path, crate::config::Synchronous::Normal, false).unwrap();
+        crate::store::migrations::run(&conn, &path).unwrap();
+        conn.execute_batch("ANALYZE").unwrap();
+        let account = AccountId(1);
+        let filter = |adjust: &dyn Fn(&mut ListFilter)| {
+            let mut filter = ListFilter {
+                status: None,
+                connection: None,
+                recipient_index: None,
+                since: None,
+                until: None,
+                before: None,
+                limit: 50,
+                visible: Visible { from: 0 },
+            };
+            adjust(&mut filter);
+            filter
+        };
+        let filters = [
+            filter(&|_| {}),
+            filter(&|f| f.status = Some("queued".into())),
+            filter(&|f| f.status = Some("failed".into())),
+            filter(&|f| f.status = Some("sending".into())),
+            filter(&|f| f.status = Some("read".into())),
+            filter(&|f| f.connection = Some(ConnectionId(7))),
+            filter(&|f| f.recipient_index = Some(vec![1, 2, 3])),
+            filter(&|f| (f.since, f.until) = (Some(1_700_000_000_000), Some(1_800_000_000_000))),
+            filter(&|f| f.before = Some(MessageId(1 << 62))),
+        ];
+        for f in &filters {
+            let (sql, values) = list_query(account, f);
+            let steps = plan(&conn, &sql, values);
+            assert!(
+                steps.iter().all(|s| !s.starts_with("SCAN")),
+                "{sql}: {steps:?}"
+            );
+            if let Some(status) = &f.status
+                && status != "read"
+            {
+                assert!(
+                    steps
+                        .iter()
+                        .any(|s| s.contains(&format!("messages_{status}"))),
+                    "{status}: {steps:?}"
+                );
+            }
+        }
+        use rusqlite::types::Value::Integer;
+        for (sql, values) in [
+            (NEXT_QUEUED_CONNECTION, vec![Integer(0)]),
+            (NEXT_DUE, vec![Integer(7)]),
+        ] {
+            let steps = plan(&conn, sql, values);
+            assert!(
+                steps.iter().all(|s| !s.starts_with("SCAN")),
+                "{sql}: {steps:?}"
+            );
+        }
+    }
 }
