@@ -45,7 +45,7 @@ fn sent_message(api: &Api, connection: &str, to: &str) -> (String, String) {
 
 #[test]
 fn the_verify_handshake_answers_the_challenge_only_for_the_right_token() {
-    let (_, server, _, _, hook) = setup();
+    let (_install, server, _, _, hook) = setup();
     let ask = |token: &str| {
         common::get(&format!(
             "{}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}",
@@ -256,7 +256,7 @@ fn duplicates_and_late_statuses_never_move_a_message_back() {
 
 #[test]
 fn template_quality_and_account_updates_reach_their_records() {
-    let (_, _server, api, connection, hook) = setup();
+    let (_install, _server, api, connection, hook) = setup();
     let (status, synced) = api.call(
         "POST",
         &format!("/api/v1/connections/{connection}/templates/sync"),
@@ -318,7 +318,7 @@ fn template_quality_and_account_updates_reach_their_records() {
 
 #[test]
 fn a_changed_app_secret_applies_at_once() {
-    let (_, _server, api, connection, hook) = setup();
+    let (_install, _server, api, connection, hook) = setup();
     let payload = messages_payload(&hook, r#""statuses":[]"#);
     assert_eq!(deliver(&hook, &payload), 200);
     let (status, _) = api.call_patch(
