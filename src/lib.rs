@@ -98,5 +98,5 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
 /// Graph API calls the server makes at once: its sender workers, and a few more for pages and API calls
 /// (checking a number, syncing templates, fetching media).
 fn graph_calls_at_once(config: &Config) -> usize {
-    config.sender.workers + 16
+    config.sender.max_workers + 16
 }

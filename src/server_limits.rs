@@ -52,7 +52,7 @@ pub struct ConnectionLimits {
 
 /// The connection limit for this configuration under an open-files limit (`None`: unknown).
 pub fn connection_limits(config: &Config, open_files: Option<u64>) -> ConnectionLimits {
-    let outbound = (config.sender.workers + config.webhooks.workers) as u64;
+    let outbound = (config.sender.max_workers + config.webhooks.workers) as u64;
     let configured = config.server.max_connections as u64;
     let max = match open_files {
         Some(files) => configured.min(
@@ -99,9 +99,9 @@ mod tests {
             connection_limits(&config, Some(65_536)).max_connections,
             4096
         );
-        // 64 sender workers and 8 webhook workers call out; 128 files are kept for the rest.
+        // Up to 256 sender workers and 8 webhook workers call out; 128 files are kept for the rest.
         let limits = connection_limits(&config, Some(1024));
-        assert_eq!(limits.max_connections, 1024 - 128 - 64 - 8);
+        assert_eq!(limits.max_connections, 1024 - 128 - 256 - 8);
         assert_eq!(limits.idle_timeout_secs, 15);
         assert!(
             limits

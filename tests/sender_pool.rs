@@ -67,3 +67,55 @@ fn bursts_open_no_more_connections_to_meta_than_there_are_workers() {
         "the server opened {opened_by_the_server} connections for {sent} messages with 64 workers"
     );
 }
+
+#[test]
+fn the_pool_grows_to_what_the_numbers_may_send_times_metas_latency() {
+    // A number that may send 200 messages a second through a Meta answering in 200 ms wants about 40
+    // calls in flight: the pool grows from its least (2) towards that, and never past its most (64).
+    let simulator = Sandbox::start(&["--latency-ms", "200"]);
+    let mut install = Install::new();
+    install.env.push(simulator.allowed());
+    for (name, value) in [
+        ("WHATSAPI_SENDER__MIN_WORKERS", "2"),
+        ("WHATSAPI_SENDER__MAX_WORKERS", "64"),
+    ] {
+        install.env.push((name.into(), value.into()));
+    }
+    let server = install.serve();
+    let (api, _) = account(&install, &server, "owner@shop.test");
+    let (status, connection) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(
+            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
+            "waba_id": "102290129340398", "access_token": "token", "app_secret": "secret",
+            "graph_base_url": simulator.url, "throughput_mps": 200}),
+        ),
+        &[],
+    );
+    assert_eq!(status, 201, "{connection}");
+    let connection = connection["id"].as_str().unwrap().to_owned();
+    for n in 0..400 {
+        let (status, answer) = api.send(json!({"connection_id": connection,
+            "to": format!("+9655{n:07}"), "type": "text", "text": {"body": "Hello"}}));
+        assert_eq!(status, 202, "{answer}");
+    }
+    let report = || -> Value {
+        ureq::get(format!("{}/_sandbox/received", simulator.url))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while report()["counts"].as_object().unwrap().len() < 400 {
+        assert!(Instant::now() < deadline, "not all were sent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let most = report()["most_in_flight"].as_u64().unwrap();
+    assert!(
+        (8..=64).contains(&most),
+        "at most {most} calls were in flight at once"
+    );
+}

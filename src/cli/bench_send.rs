@@ -241,8 +241,9 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
         .body_mut()
         .read_json()?;
     println!(
-        "connections to the simulator: {} opened for {accepted} messages (this report's own included)",
-        connections_opened["connections"]
+        "connections to the simulator: {} opened for {accepted} messages (this report's own included); \
+         most calls in flight at once: {}",
+        connections_opened["connections"], connections_opened["most_in_flight"]
     );
     println!(
         "server peak RSS: {:.1} MiB",

@@ -7,9 +7,14 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sender {
-    /// Threads calling Meta at once. Each waits for Meta's answer, so this bounds messages in flight:
-    /// throughput ≈ workers / Meta's latency (64 workers at 50 ms ≈ 1,280 messages per second).
-    pub workers: usize,
+    /// Threads calling Meta at once, at least and at most. Each waits for Meta's answer, so the pool is
+    /// sized to what the numbers with work may send times Meta's observed latency (Little's law), within
+    /// these bounds.
+    pub min_workers: usize,
+    pub max_workers: usize,
+    /// The older name of `max_workers`, still read: when set, it is the most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
     /// When every connection's message templates are fetched again from Meta (cron, UTC).
     pub template_sync_schedule: String,
     /// Seconds a message claimed for sending stays with its worker: longer than a call to Meta may take
@@ -20,7 +25,9 @@ pub struct Sender {
 impl Default for Sender {
     fn default() -> Self {
         Sender {
-            workers: 64,
+            min_workers: 8,
+            max_workers: 256,
+            workers: None,
             template_sync_schedule: "0 15 * * * *".into(),
             lease_secs: 45,
         }
@@ -197,11 +204,21 @@ impl Default for Branding {
 }
 
 impl Config {
-    pub(super) fn validate_people(&self) -> Result<(), ConfigError> {
+    pub(super) fn validate_people(&mut self) -> Result<(), ConfigError> {
         parse_schedule(&self.sender.template_sync_schedule)
             .map_err(|m| invalid("sender.template_sync_schedule", m))?;
-        if !(1..=1024).contains(&self.sender.workers) {
-            return Err(invalid("sender.workers", "must be between 1 and 1024"));
+        if let Some(workers) = self.sender.workers.take() {
+            self.sender.max_workers = workers;
+            self.sender.min_workers = self.sender.min_workers.min(workers);
+        }
+        if !(1..=1024).contains(&self.sender.max_workers) {
+            return Err(invalid("sender.max_workers", "must be between 1 and 1024"));
+        }
+        if !(1..=self.sender.max_workers).contains(&self.sender.min_workers) {
+            return Err(invalid(
+                "sender.min_workers",
+                "must be between 1 and sender.max_workers",
+            ));
         }
         if !(1..=3600).contains(&self.sender.lease_secs) {
             return Err(invalid("sender.lease_secs", "must be between 1 and 3600"));

@@ -154,7 +154,8 @@ pub fn fairing() -> impl Fairing {
                         sender: SenderPool::start(
                             db.clone(),
                             sender::PoolSettings {
-                                workers: config.sender.workers,
+                                min_workers: config.sender.min_workers,
+                                max_workers: config.sender.max_workers,
                                 agent: agent.clone(),
                                 lease: std::time::Duration::from_secs(config.sender.lease_secs),
                             },

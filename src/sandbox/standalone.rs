@@ -12,6 +12,7 @@ use rocket::{State, get, post, routes};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
@@ -21,6 +22,9 @@ struct Standalone {
     base: OnceLock<String>,
     latency: Duration,
     received: Mutex<HashMap<String, u32>>,
+    /// Sends being answered now, and the most at once: how many calls the client keeps in flight.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
     /// Where each number's status webhooks go, and the secret they are signed with.
     webhooks: Mutex<WebhookUrls>,
     targets: Mutex<HashMap<String, Arc<feed::Target>>>,
@@ -118,7 +122,10 @@ async fn standalone_send(
     if !connections::valid_graph_version(version) {
         return meta_error(100, 400, "Unknown path components");
     }
+    let now = standalone.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+    standalone.most_in_flight.fetch_max(now, Ordering::AcqRel);
     rocket::tokio::time::sleep(standalone.latency).await;
+    standalone.in_flight.fetch_sub(1, Ordering::AcqRel);
     if let Some(id) = body.get("biz_opaque_callback_data").and_then(Value::as_str) {
         *standalone
             .received
@@ -209,7 +216,11 @@ fn received(standalone: &State<Standalone>) -> Json<Value> {
         .unwrap_or_else(|p| p.into_inner())
         .clone();
     // How many TCP connections callers opened: a client that reuses its connections opens few.
-    Json(json!({ "counts": counts, "connections": rocket::connections_accepted() }))
+    Json(json!({
+        "counts": counts,
+        "connections": rocket::connections_accepted(),
+        "most_in_flight": standalone.most_in_flight.load(Ordering::Acquire),
+    }))
 }
 
 /// Serves the simulator on `listen` until stopped (Ctrl-C or SIGTERM).
@@ -251,6 +262,8 @@ pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
             base: OnceLock::new(),
             latency: Duration::from_millis(latency_ms),
             received: Mutex::new(HashMap::new()),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
             webhooks: Mutex::new(webhooks),
             targets: Mutex::new(HashMap::new()),
         })

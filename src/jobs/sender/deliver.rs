@@ -152,6 +152,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
         }
     };
     let info = &target.info;
+    let calling = Instant::now();
     let result = graph::send_message(
         &shared.agent,
         &info.graph_base_url,
@@ -160,6 +161,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
         &target.token,
         &body,
     );
+    shared.observe_latency(calling.elapsed());
     let now = now_ms();
     match result {
         Ok(wamid) => record(Arc::new(move |conn| {

@@ -4,6 +4,10 @@
 //! Meta each and record the outcome. A message is claimed only when it is about to be sent, so its lease
 //! covers one call, never a wait, and a message this process holds is never claimed a second time; one
 //! left `sending` by a process that died is sent again at the next start (at least once, never lost).
+//!
+//! The pool is sized by Little's law: calls in flight = what the numbers with messages ready may send
+//! per second × Meta's observed latency (with a margin), between `min_workers` and `max_workers`.
+//! Threads are started when that grows, and leave after a while idle when there are more than the least.
 
 mod deliver;
 mod schedule;
@@ -13,7 +17,7 @@ use crate::store::messages::{self, StoredMessage};
 use crate::store::{Db, now_ms};
 use schedule::{Schedule, Seen};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -22,6 +26,10 @@ use std::time::{Duration, Instant};
 const LOOK_EVERY: Duration = Duration::from_millis(200);
 /// The least time between two looks: new work arriving in a stream is looked for in batches.
 const LOOK_GAP: Duration = Duration::from_millis(10);
+/// A worker idle this long leaves, if more than the least are left.
+const IDLE_EXIT: Duration = Duration::from_secs(30);
+/// Meta's latency assumed before any call was measured: generous, so a first burst finds workers.
+const FIRST_LATENCY_US: u64 = 200_000;
 
 /// What the dispatcher is told.
 pub(crate) enum Event {
@@ -40,6 +48,21 @@ pub(crate) struct Shared {
     stop: AtomicBool,
     /// Workers waiting for a message.
     idle: AtomicUsize,
+    /// Worker threads alive.
+    live: AtomicUsize,
+    min_workers: usize,
+    /// Meta's latency, a moving average over calls (µs).
+    latency_us: AtomicU64,
+}
+
+impl Shared {
+    /// A call to Meta took this long: the moving average follows it by an eighth.
+    pub(crate) fn observe_latency(&self, took: Duration) {
+        let sample = took.as_micros().min(u64::MAX as u128) as u64;
+        let old = self.latency_us.load(Ordering::Relaxed);
+        self.latency_us
+            .store(old - old / 8 + sample / 8, Ordering::Relaxed);
+    }
 }
 
 pub struct SenderPool {
@@ -63,7 +86,8 @@ impl Waker {
 /// How the pool runs: its workers, the Graph API agent they share (it calls only the addresses the
 /// operator allows) and how long a claimed message stays with its worker.
 pub struct PoolSettings {
-    pub workers: usize,
+    pub min_workers: usize,
+    pub max_workers: usize,
     pub agent: ureq::Agent,
     pub lease: Duration,
 }
@@ -80,41 +104,37 @@ impl SenderPool {
                 tracing::error!(error = %e, "cannot release messages claimed before the restart")
             }
         }
-        let workers = settings.workers.max(1);
         let shared = Arc::new(Shared {
             db,
             agent: settings.agent,
             targets: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
-            idle: AtomicUsize::new(workers),
+            idle: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            min_workers: settings.min_workers.max(1),
+            latency_us: AtomicU64::new(FIRST_LATENCY_US),
         });
         // Never more queued here than workers are idle: the dispatcher claims only for them.
         let (work, queue) = mpsc::channel::<StoredMessage>();
-        let queue = Arc::new(Mutex::new(queue));
         let (events, received) = mpsc::channel();
         *waker.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(events.clone());
-        let mut threads: Vec<JoinHandle<()>> = (0..workers)
-            .map(|n| {
-                let (shared, queue, events) = (shared.clone(), queue.clone(), events.clone());
-                thread::Builder::new()
-                    .name(format!("sender-{n}"))
-                    .stack_size(256 * 1024)
-                    .spawn(move || work_loop(&shared, &queue, &events))
-                    .expect("cannot start a sender thread")
-            })
-            .collect();
+        let workers = Workers {
+            shared: shared.clone(),
+            queue: Arc::new(Mutex::new(queue)),
+            events: events.clone(),
+            max: settings.max_workers.max(settings.min_workers).max(1),
+            started: Vec::new(),
+        };
         let dispatcher = shared.clone();
         let lease = settings.lease;
-        threads.push(
-            thread::Builder::new()
-                .name("sender-dispatch".into())
-                .spawn(move || dispatch(&dispatcher, work, &received, lease))
-                .expect("cannot start the sender dispatcher"),
-        );
+        let thread = thread::Builder::new()
+            .name("sender-dispatch".into())
+            .spawn(move || dispatch(&dispatcher, work, &received, lease, workers))
+            .expect("cannot start the sender dispatcher");
         SenderPool {
             shared,
             events,
-            threads,
+            threads: vec![thread],
         }
     }
 
@@ -123,6 +143,48 @@ impl SenderPool {
         self.shared.stop.store(true, Ordering::Relaxed);
         let _ = self.events.send(Event::NewWork);
         for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The worker threads, started by the dispatcher as the pool grows.
+struct Workers {
+    shared: Arc<Shared>,
+    queue: Arc<Mutex<mpsc::Receiver<StoredMessage>>>,
+    events: mpsc::Sender<Event>,
+    max: usize,
+    started: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Calls in flight the numbers with work could use now (Little's law, a quarter more, at least
+    /// the least); the pool grows to it.
+    fn grow_to(&mut self, ready_per_second: f64) {
+        let latency = self.shared.latency_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let wanted = ((ready_per_second * latency * 1.25).ceil() as usize)
+            .clamp(self.shared.min_workers, self.max);
+        while self.shared.live.load(Ordering::Acquire) < wanted {
+            let (shared, queue, events) =
+                (self.shared.clone(), self.queue.clone(), self.events.clone());
+            shared.live.fetch_add(1, Ordering::AcqRel);
+            shared.idle.fetch_add(1, Ordering::AcqRel);
+            let n = self.started.len();
+            self.started.push(
+                thread::Builder::new()
+                    .name(format!("sender-{n}"))
+                    .stack_size(256 * 1024)
+                    .spawn(move || work_loop(&shared, &queue, &events))
+                    .expect("cannot start a sender thread"),
+            );
+        }
+        self.started.retain(|t| !t.is_finished());
+    }
+
+    /// Waits for every worker's call to finish (the queue is closed by then).
+    fn join(self) {
+        drop(self.queue);
+        for thread in self.started {
             let _ = thread.join();
         }
     }
@@ -160,6 +222,19 @@ fn dispatch(
     work: mpsc::Sender<StoredMessage>,
     events: &mpsc::Receiver<Event>,
     lease: Duration,
+    mut workers: Workers,
+) {
+    dispatch_until_stopped(shared, &work, events, lease, &mut workers);
+    drop(work);
+    workers.join();
+}
+
+fn dispatch_until_stopped(
+    shared: &Shared,
+    work: &mpsc::Sender<StoredMessage>,
+    events: &mpsc::Receiver<Event>,
+    lease: Duration,
+    workers: &mut Workers,
 ) {
     let mut schedule = Schedule::default();
     let mut look_wanted = true;
@@ -178,6 +253,7 @@ fn dispatch(
                 }
             }
             (last_look, look_wanted) = (now, false);
+            workers.grow_to(schedule.ready_per_second());
         }
         let free = shared.idle.load(Ordering::Acquire);
         let picked = if free > 0 {
@@ -209,7 +285,12 @@ fn dispatch(
                             schedule.claimed_fewer(connection, wanted - rows.len());
                         }
                         for message in rows {
-                            shared.idle.fetch_sub(1, Ordering::AcqRel);
+                            // Saturating: a worker leaving idle may have counted itself out already.
+                            let _ = shared.idle.fetch_update(
+                                Ordering::AcqRel,
+                                Ordering::Acquire,
+                                |i| Some(i.saturating_sub(1)),
+                            );
                             if work.send(message).is_err() {
                                 return;
                             }
@@ -258,14 +339,34 @@ fn work_loop(
     events: &mpsc::Sender<Event>,
 ) {
     loop {
-        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        let next = queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .recv_timeout(IDLE_EXIT);
         match next {
             Ok(message) => {
                 deliver::deliver(shared, &message, events);
                 shared.idle.fetch_add(1, Ordering::AcqRel);
                 let _ = events.send(Event::WorkerFree);
             }
-            Err(_) => return,
+            // Idle for a while: leave, unless only the least are left.
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let live = shared.live.load(Ordering::Acquire);
+                if live > shared.min_workers
+                    && shared
+                        .live
+                        .compare_exchange(live, live - 1, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                {
+                    let _ = shared
+                        .idle
+                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |i| {
+                            Some(i.saturating_sub(1))
+                        });
+                    return;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
         }
     }
 }

@@ -186,6 +186,16 @@ impl Schedule {
         }
     }
 
+    /// Messages per second the connections with work queued may send now (not counting paused ones).
+    pub fn ready_per_second(&self) -> f64 {
+        let now = Instant::now();
+        self.lanes
+            .values()
+            .filter(|l| l.due_at.is_some() && l.paused_until <= now)
+            .map(|l| l.mps)
+            .sum()
+    }
+
     /// When the next send could happen, if anything is queued.
     pub fn next_ready(&self, now: Instant) -> Option<Instant> {
         self.lanes.values().filter_map(|l| l.next_ready(now)).min()
