@@ -184,3 +184,19 @@ fn a_full_disk_answers_storage_full_writes_nothing_half_and_resumes_when_space_r
     }
     drop(server);
 }
+
+#[test]
+fn operators_see_on_admin_when_free_space_is_under_the_warning_level() {
+    // Warned when the disk holding the database has less free than asked for (a huge level here).
+    let app = common::web::app_with(|c| c.storage.min_free_mb = 1 << 40);
+    let (_, created) = app.set_up_operator();
+    assert_eq!(created.status(), rocket::http::Status::SeeOther);
+    let (_, admin) = app.page("/admin");
+    assert!(admin.contains("MiB are free for the database"), "{admin}");
+    // And not when there is room.
+    let app = common::web::app_with(|c| c.storage.min_free_mb = 1);
+    app.set_up_operator();
+    let (_, admin) = app.page("/admin");
+    assert!(!admin.contains("MiB are free for the database"));
+    assert!(admin.contains("<h1>"), "{admin}");
+}

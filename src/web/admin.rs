@@ -100,6 +100,8 @@ struct AdminPage<'a> {
     error: Option<&'a str>,
     /// What was typed into the publish form, shown again when it is refused.
     form: &'a PolicyForm,
+    /// What keeps the store from writing, or little free space left, in words.
+    storage_warning: Option<String>,
 }
 
 csrf_form!(PolicyForm { version, summary });
@@ -140,6 +142,25 @@ async fn admin_page(
         notice,
         error,
         form,
+        storage_warning: storage_warning(page, db, config),
+    })
+}
+
+/// A warning for the operator when the store cannot write, or its disk has under `[storage] min_free_mb`.
+fn storage_warning(page: &Page, db: &Db, config: &Config) -> Option<String> {
+    if let Some((trouble, _)) = db.health().trouble() {
+        return Some(format!(
+            "{} {}",
+            page.t("admin.storage_failing"),
+            trouble.describe()
+        ));
+    }
+    let dir = db.path().parent()?;
+    let free_mb = crate::store::health::free_bytes(dir).ok()? >> 20;
+    (free_mb < config.storage.min_free_mb).then(|| {
+        page.t("admin.storage_low")
+            .replace("{free}", &page.number(&(free_mb as i64)))
+            .replace("{min}", &page.number(&(config.storage.min_free_mb as i64)))
     })
 }
 
