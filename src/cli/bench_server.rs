@@ -128,11 +128,46 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// A temporary directory for one run, removed afterwards whatever happened.
-pub fn in_temporary_dir(name: &str, run: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let dir = std::env::temp_dir().join(format!("whatsapi-bench-{name}-{}", std::process::id()));
+/// A directory for one run inside `under` (the system's temporary directory when `None`), removed
+/// afterwards whatever happened. Says which file system it is on: on a tmpfs an fsync is free, so the
+/// figures would flatter.
+pub fn in_temporary_dir(
+    name: &str,
+    under: Option<&Path>,
+    run: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let base = under.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let dir = base.join(format!("whatsapi-bench-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    println!("database in {} ({})", dir.display(), file_system_type(&dir));
     let result = run(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// The type of the file system holding `path`, by name where it is a common one.
+#[allow(unsafe_code)]
+fn file_system_type(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return "unknown file system".into();
+    };
+    let mut stats = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: statfs reads the NUL-terminated path and writes the struct it is given.
+    if unsafe { libc::statfs(c_path.as_ptr(), stats.as_mut_ptr()) } != 0 {
+        return "unknown file system".into();
+    }
+    // The field's type differs between platforms, hence the cast.
+    #[allow(clippy::unnecessary_cast)]
+    // SAFETY: statfs succeeded, so it filled the struct.
+    let kind = unsafe { stats.assume_init() }.f_type as i64;
+    match kind {
+        0x0102_1994 => "tmpfs: fsync costs nothing here".into(),
+        0xEF53 => "ext4".into(),
+        0x5846_5342 => "xfs".into(),
+        0x9123_683E => "btrfs".into(),
+        0x794C_7630 => "overlayfs".into(),
+        0x2FC1_2FC1 => "zfs".into(),
+        other => format!("file system type {other:#x}"),
+    }
 }

@@ -16,6 +16,10 @@ use whatsapi::sandbox::events::{StatusEvent, statuses_payload};
 
 #[derive(clap::Args)]
 pub struct WebhookArgs {
+    /// Where to put the benchmark's database (a directory on the disk to measure); the system's
+    /// temporary directory by default, which may be a tmpfs.
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
     /// Messages whose statuses are posted: each gets `delivered` in the batched run and `read` in the
     /// one-per-POST run.
     #[arg(long, default_value_t = 20_000)]
@@ -32,7 +36,7 @@ const SECRET: &str = "bench-secret";
 const CONNECTIONS: usize = 4;
 
 pub fn run(args: WebhookArgs) -> Result<()> {
-    in_temporary_dir("webhooks", |dir| measure(&args, dir))
+    in_temporary_dir("webhooks", args.dir.as_deref(), |dir| measure(&args, dir))
 }
 
 struct Post {
@@ -153,6 +157,14 @@ fn measure(args: &WebhookArgs, dir: &std::path::Path) -> Result<()> {
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     println!("stored statuses: {stored}; messages now read: {read}");
+    // Every status answered 200 must be stored: a rate of statuses lost is no rate at all.
+    let posted = 2 * sent.len() as i64;
+    if stored < posted || read < sent.len() as i64 {
+        bail!(
+            "{posted} statuses were answered 200 but {stored} are stored ({read} of {} messages read)",
+            sent.len()
+        );
+    }
     println!(
         "server peak RSS: {:.1} MiB",
         peak_rss_kib(server.0.id()) as f64 / 1024.0
