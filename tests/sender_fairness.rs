@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::api::{Api, account, count};
+use common::api::{Api, account, count, simulated_number};
 use common::{Install, Sandbox, Server};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -134,28 +134,12 @@ fn a_lease_shorter_than_the_call_never_sends_a_message_twice() {
         .push(("WHATSAPI_SENDER__LEASE_SECS".into(), "1".into()));
     let server = install.serve();
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let (status, connection) = api.call(
-        "POST",
-        "/api/v1/connections",
-        Some(
-            json!({"kind": "cloud", "name": "Slow Meta", "phone_number_id": "106540352242922",
-            "waba_id": "102290129340398", "access_token": "token", "app_secret": "secret",
-            "graph_base_url": simulator.url, "throughput_mps": 2}),
-        ),
-        &[],
-    );
-    assert_eq!(status, 201, "{connection}");
-    let connection = connection["id"].as_str().unwrap().to_owned();
+    let connection = simulated_number(&api, &simulator, 2);
     let ids: Vec<String> = (0..10)
         .map(|n| queue(&api, &connection, &format!("+9655{n:07}")))
         .collect();
     sent_times(&api, &ids);
-    let received: Value = ureq::get(format!("{}/_sandbox/received", simulator.url))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
+    let received = simulator.report();
     for id in &ids {
         assert_eq!(
             received["counts"][id], 1,

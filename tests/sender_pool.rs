@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::api::account;
+use common::api::{account, simulated_number};
 use common::{Install, Sandbox};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -21,29 +21,12 @@ fn bursts_open_no_more_connections_to_meta_than_there_are_workers() {
     }
     let server = install.serve();
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let (status, connection) = api.call(
-        "POST",
-        "/api/v1/connections",
-        Some(
-            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
-            "waba_id": "102290129340398", "access_token": "token", "app_secret": "secret",
-            "graph_base_url": simulator.url, "throughput_mps": 1000}),
-        ),
-        &[],
-    );
-    assert_eq!(status, 201, "{connection}");
-    let connection = connection["id"].as_str().unwrap().to_owned();
+    let connection = simulated_number(&api, &simulator, 1000);
     // Each look at the simulator's report is one connection of the test's own, counted here.
     let mut looks = 0u64;
     let mut received = || -> Value {
         looks += 1;
-        ureq::get(format!("{}/_sandbox/received", simulator.url))
-            .header("Connection", "close")
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap()
+        simulator.report()
     };
     // Two bursts with a pause between: the connections the first one opened serve the second.
     let mut sent = 0;
@@ -83,37 +66,18 @@ fn the_pool_grows_to_what_the_numbers_may_send_times_metas_latency() {
     }
     let server = install.serve();
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let (status, connection) = api.call(
-        "POST",
-        "/api/v1/connections",
-        Some(
-            json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
-            "waba_id": "102290129340398", "access_token": "token", "app_secret": "secret",
-            "graph_base_url": simulator.url, "throughput_mps": 200}),
-        ),
-        &[],
-    );
-    assert_eq!(status, 201, "{connection}");
-    let connection = connection["id"].as_str().unwrap().to_owned();
+    let connection = simulated_number(&api, &simulator, 200);
     for n in 0..400 {
         let (status, answer) = api.send(json!({"connection_id": connection,
             "to": format!("+9655{n:07}"), "type": "text", "text": {"body": "Hello"}}));
         assert_eq!(status, 202, "{answer}");
     }
-    let report = || -> Value {
-        ureq::get(format!("{}/_sandbox/received", simulator.url))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap()
-    };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while report()["counts"].as_object().unwrap().len() < 400 {
+    while simulator.report()["counts"].as_object().unwrap().len() < 400 {
         assert!(Instant::now() < deadline, "not all were sent");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let most = report()["most_in_flight"].as_u64().unwrap();
+    let most = simulator.report()["most_in_flight"].as_u64().unwrap();
     assert!(
         (8..=64).contains(&most),
         "at most {most} calls were in flight at once"

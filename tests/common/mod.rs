@@ -330,6 +330,18 @@ impl Sandbox {
         )
     }
 
+    /// The simulator's own report: messages received per id (`counts`), connections it accepted
+    /// (`connections`, this call's own included) and the most calls in flight at once.
+    pub fn report(&self) -> serde_json::Value {
+        ureq::get(format!("{}/_sandbox/received", self.url))
+            .header("Connection", "close")
+            .call()
+            .expect("the simulator's report")
+            .body_mut()
+            .read_json()
+            .expect("the simulator's report")
+    }
+
     /// Tells the simulator where one number's status webhooks go, as Meta's dashboard does.
     pub fn set_webhook(&self, phone_number_id: &str, url: &str, secret: &str) {
         let agent: ureq::Agent = ureq::Agent::config_builder()
