@@ -89,6 +89,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         ))
         .manage(webhooks::Receivers::default())
         .manage(meta::graph::agent(&targets, graph_calls_at_once(&config)))
+        .manage(meta::graph::MediaClient::new(&targets))
         .manage(targets)
         .manage(web::ResetEmails::default())
         .manage(config)

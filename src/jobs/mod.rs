@@ -25,9 +25,8 @@ use std::time::Duration;
 /// How often API keys' last-used times are written and destroyed data keys forgotten.
 const FLUSH_EVERY: Duration = Duration::from_secs(10);
 
-/// The scheduled jobs this configuration asks for.
-pub fn scheduled_jobs(config: &Config) -> Vec<ScheduledJob> {
-    let agent = crate::meta::graph::agent(&crate::meta::targets::MetaTargets::new(config), 4);
+/// The scheduled jobs this configuration asks for; `agent` is the server's Graph API agent.
+pub fn scheduled_jobs(config: &Config, agent: ureq::Agent) -> Vec<ScheduledJob> {
     let schedule =
         |expr: &str| parse_schedule(expr).expect("schedules are validated when the config loads");
     vec![
@@ -150,7 +149,10 @@ pub fn fairing() -> impl Fairing {
                         return;
                     };
                     let threads = Threads {
-                        scheduler: Scheduler::start(db.clone(), scheduled_jobs(config)),
+                        scheduler: Scheduler::start(
+                            db.clone(),
+                            scheduled_jobs(config, agent.clone()),
+                        ),
                         sender: SenderPool::start(
                             db.clone(),
                             sender::PoolSettings {

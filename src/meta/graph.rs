@@ -77,10 +77,21 @@ pub fn agent(targets: &MetaTargets, in_flight: usize) -> ureq::Agent {
         .into()
 }
 
-/// The agent for media files on Meta's media hosts: https only, the addresses it connects to checked
-/// as customers' webhook endpoints are, no redirects, up to five minutes for a large file.
-pub fn media_agent() -> ureq::Agent {
-    crate::events::ssrf::agent(false, Duration::from_secs(300))
+/// How media files customers send are fetched: where they may come from, and the agent for Meta's
+/// media hosts (one for the server, so connections are reused: https only, the addresses it connects to
+/// checked as customers' webhook endpoints are, no redirects, up to five minutes for a large file).
+pub struct MediaClient {
+    pub targets: MetaTargets,
+    pub agent: ureq::Agent,
+}
+
+impl MediaClient {
+    pub fn new(targets: &MetaTargets) -> MediaClient {
+        MediaClient {
+            targets: targets.clone(),
+            agent: crate::events::ssrf::agent(false, Duration::from_secs(300)),
+        }
+    }
 }
 
 /// A non-2xx answer: Meta's error when it sent one, else a network-class failure that names the status

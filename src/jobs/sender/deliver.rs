@@ -176,13 +176,10 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
         // sent, and the queue waits for the connection to be changed.
         Err(SendError::Refused(reason)) => {
             let detail = format!(
-                "{reason}: {} is not allowed; change the connection's graph_base_url to resume sending",
+                "{reason}; change the connection's graph_base_url ({}) to resume sending",
                 info.graph_base_url
             );
-            record(hold(shared, message.account_id, info.id, detail, now));
-            record(Arc::new(move |conn| {
-                messages::retry_at(conn, id, now, None)
-            }))
+            record(hold(shared, message, detail, None, now))
         }
         Err(SendError::Meta(error)) => {
             let (code, title, details) = (error.code, error.title, error.details);
@@ -202,8 +199,13 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
                     let detail = format!(
                         "Meta refused the access token (#{code} {title}); update it to resume sending"
                     );
-                    record(hold(shared, message.account_id, info.id, detail, now));
-                    now
+                    return record(hold(
+                        shared,
+                        message,
+                        detail,
+                        Some((code, title, details)),
+                        now,
+                    ));
                 }
                 ErrorClass::Final => {
                     let error = MetaError {
@@ -221,15 +223,16 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
     }
 }
 
-/// Holds a connection's queue (its messages wait, none fails) until the connection is changed, and tells
-/// the account's webhook endpoints.
+/// Holds a connection's queue (its messages wait, none fails) until the connection is changed, tells the
+/// account's webhook endpoints, and puts `message` back in the queue with Meta's error on it, in one write.
 fn hold(
     shared: &Shared,
-    account: AccountId,
-    connection: ConnectionId,
+    message: &StoredMessage,
     detail: String,
+    error: Option<(i64, String, String)>,
     now: i64,
 ) -> Outcome {
+    let (id, account, connection) = (message.id, message.account_id, message.connection_id);
     shared
         .targets
         .lock()
@@ -237,6 +240,8 @@ fn hold(
         .remove(&connection);
     let db = shared.db.clone();
     Arc::new(move |conn| {
+        let error = error.as_ref().map(|(c, t, d)| (*c, t.as_str(), d.as_str()));
+        messages::retry_at(conn, id, now, error)?;
         connections::set_state(conn, connection, "held", &detail)?;
         let key = db.keyring().data_key(account)?;
         let events = Emitter::new(conn, &key, account, now);

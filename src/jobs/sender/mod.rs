@@ -46,10 +46,10 @@ pub(crate) struct Shared {
     agent: ureq::Agent,
     targets: Mutex<HashMap<ConnectionId, Arc<deliver::Target>>>,
     stop: AtomicBool,
-    /// Workers waiting for a message.
-    idle: AtomicUsize,
     /// Worker threads alive.
     live: AtomicUsize,
+    /// Messages handed out and not yet finished: the idle workers are `live - in_flight`.
+    in_flight: AtomicUsize,
     min_workers: usize,
     /// Meta's latency, a moving average over calls (µs).
     latency_us: AtomicU64,
@@ -68,7 +68,7 @@ impl Shared {
 pub struct SenderPool {
     shared: Arc<Shared>,
     events: mpsc::Sender<Event>,
-    threads: Vec<JoinHandle<()>>,
+    dispatcher: JoinHandle<()>,
 }
 
 /// Lets the API wake the dispatcher as soon as a message is committed.
@@ -109,8 +109,8 @@ impl SenderPool {
             agent: settings.agent,
             targets: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
-            idle: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             min_workers: settings.min_workers.max(1),
             latency_us: AtomicU64::new(FIRST_LATENCY_US),
         });
@@ -127,14 +127,14 @@ impl SenderPool {
         };
         let dispatcher = shared.clone();
         let lease = settings.lease;
-        let thread = thread::Builder::new()
+        let dispatcher = thread::Builder::new()
             .name("sender-dispatch".into())
             .spawn(move || dispatch(&dispatcher, work, &received, lease, workers))
             .expect("cannot start the sender dispatcher");
         SenderPool {
             shared,
             events,
-            threads: vec![thread],
+            dispatcher,
         }
     }
 
@@ -142,9 +142,7 @@ impl SenderPool {
     pub fn stop(self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         let _ = self.events.send(Event::NewWork);
-        for thread in self.threads {
-            let _ = thread.join();
-        }
+        let _ = self.dispatcher.join();
     }
 }
 
@@ -168,7 +166,6 @@ impl Workers {
             let (shared, queue, events) =
                 (self.shared.clone(), self.queue.clone(), self.events.clone());
             shared.live.fetch_add(1, Ordering::AcqRel);
-            shared.idle.fetch_add(1, Ordering::AcqRel);
             let n = self.started.len();
             self.started.push(
                 thread::Builder::new()
@@ -198,22 +195,20 @@ fn look(db: &Db) -> crate::error::Result<Vec<Seen>> {
             .into_iter()
             .map(|(connection, account, mps)| (connection, (account, mps)))
             .collect();
-        let mut seen = Vec::new();
-        for connection in messages::queued_connections(conn)? {
+        Ok(messages::queued_connections(conn)?
+            .into_iter()
             // A held connection has no lane: its messages wait.
-            let Some(&(account, mps)) = paces.get(&connection) else {
-                continue;
-            };
-            let due_at = messages::next_due(conn, connection)?
-                .map(|due| now + Duration::from_millis(due.saturating_sub(now_wall).max(0) as u64));
-            seen.push(Seen {
-                connection,
-                account,
-                mps,
-                due_at,
-            });
-        }
-        Ok(seen)
+            .filter_map(|(connection, due)| {
+                let &(account, mps) = paces.get(&connection)?;
+                let wait = Duration::from_millis(due.saturating_sub(now_wall).max(0) as u64);
+                Some(Seen {
+                    connection,
+                    account,
+                    mps,
+                    due_at: now + wait,
+                })
+            })
+            .collect())
     })
 }
 
@@ -255,14 +250,18 @@ fn dispatch_until_stopped(
             (last_look, look_wanted) = (now, false);
             workers.grow_to(schedule.ready_per_second());
         }
-        let free = shared.idle.load(Ordering::Acquire);
+        let free = shared
+            .live
+            .load(Ordering::Acquire)
+            .saturating_sub(shared.in_flight.load(Ordering::Acquire));
         let picked = if free > 0 {
             schedule.pick(free, now)
         } else {
             Vec::new()
         };
         if !picked.is_empty() {
-            let (now_wall, lease_until) = (now_ms(), now_ms() + lease.as_millis() as i64);
+            let now_wall = now_ms();
+            let lease_until = now_wall + lease.as_millis() as i64;
             let claimed = shared.db.write(move |conn| {
                 picked
                     .into_iter()
@@ -285,12 +284,7 @@ fn dispatch_until_stopped(
                             schedule.claimed_fewer(connection, wanted - rows.len());
                         }
                         for message in rows {
-                            // Saturating: a worker leaving idle may have counted itself out already.
-                            let _ = shared.idle.fetch_update(
-                                Ordering::AcqRel,
-                                Ordering::Acquire,
-                                |i| Some(i.saturating_sub(1)),
-                            );
+                            shared.in_flight.fetch_add(1, Ordering::AcqRel);
                             if work.send(message).is_err() {
                                 return;
                             }
@@ -346,7 +340,7 @@ fn work_loop(
         match next {
             Ok(message) => {
                 deliver::deliver(shared, &message, events);
-                shared.idle.fetch_add(1, Ordering::AcqRel);
+                shared.in_flight.fetch_sub(1, Ordering::AcqRel);
                 let _ = events.send(Event::WorkerFree);
             }
             // Idle for a while: leave, unless only the least are left.
@@ -358,11 +352,6 @@ fn work_loop(
                         .compare_exchange(live, live - 1, Ordering::AcqRel, Ordering::Acquire)
                         .is_ok()
                 {
-                    let _ = shared
-                        .idle
-                        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |i| {
-                            Some(i.saturating_sub(1))
-                        });
                     return;
                 }
             }

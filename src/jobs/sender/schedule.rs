@@ -6,7 +6,7 @@
 
 use crate::store::AccountId;
 use crate::store::connections::ConnectionId;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// One connection's place in the schedule.
@@ -58,21 +58,22 @@ pub struct Seen {
     pub connection: ConnectionId,
     pub account: AccountId,
     pub mps: i64,
-    pub due_at: Option<Instant>,
+    /// When its earliest queued message is due.
+    pub due_at: Instant,
 }
 
 impl Schedule {
     /// Takes in the connections with queued work (and their pace); lanes not seen have none.
     pub fn refresh(&mut self, seen: Vec<Seen>, now: Instant) {
-        let mut present: HashMap<ConnectionId, ()> = HashMap::new();
+        let mut present = HashSet::new();
         for s in seen {
-            present.insert(s.connection, ());
+            present.insert(s.connection);
             let mps = s.mps.max(1) as f64;
             match self.lanes.get_mut(&s.connection) {
                 Some(lane) => {
                     lane.refill(now);
                     lane.mps = mps;
-                    lane.due_at = s.due_at;
+                    lane.due_at = Some(s.due_at);
                 }
                 None => {
                     self.lanes.insert(
@@ -83,7 +84,7 @@ impl Schedule {
                             tokens: mps,
                             refilled: now,
                             paused_until: now,
-                            due_at: s.due_at,
+                            due_at: Some(s.due_at),
                         },
                     );
                     let turns = self.connections.entry(s.account).or_default();
@@ -99,7 +100,7 @@ impl Schedule {
         let forget: Vec<ConnectionId> = self
             .lanes
             .iter_mut()
-            .filter(|(id, _)| !present.contains_key(id))
+            .filter(|(id, _)| !present.contains(id))
             .filter_map(|(id, lane)| {
                 lane.due_at = None;
                 lane.refill(now);
@@ -211,7 +212,7 @@ mod tests {
             connection: ConnectionId(connection),
             account: AccountId(account),
             mps,
-            due_at: Some(now),
+            due_at: now,
         }
     }
 

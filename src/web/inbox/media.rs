@@ -5,7 +5,7 @@ use super::bubbles::text_at;
 use crate::auth::Session;
 use crate::error::{Error, Result};
 use crate::meta::graph::{self, SendError};
-use crate::meta::targets::{MediaSource, MetaTargets};
+use crate::meta::targets::MediaSource;
 use crate::store::conversations;
 use crate::store::retention::Visible;
 use crate::store::{Db, connections};
@@ -82,7 +82,7 @@ pub(super) async fn inbox_media(
     visible: Visible,
     db: &State<Db>,
     agent: &State<ureq::Agent>,
-    targets: &State<MetaTargets>,
+    media: &State<graph::MediaClient>,
 ) -> Result<MediaStream> {
     let account = session.account()?;
     let inbound_id: i64 = inbound_id.parse().map_err(|_| Error::NotFound)?;
@@ -104,7 +104,8 @@ pub(super) async fn inbox_media(
             Ok((connection, token, filename))
         })
         .await?;
-    let (agent, targets) = (agent.inner().clone(), targets.inner().clone());
+    let agent = agent.inner().clone();
+    let (targets, media_agent) = (media.targets.clone(), media.agent.clone());
     let media_id = media_id.to_owned();
     let download = rocket::tokio::task::spawn_blocking(move || {
         let info = graph::media_info(
@@ -120,7 +121,7 @@ pub(super) async fn inbox_media(
         // The token goes only to Meta's media hosts (through the webhook address checks) or back to
         // the connection's own allowed address.
         let download_agent = match targets.media_source(&connection.graph_base_url, url) {
-            Some(MediaSource::MediaHost) => graph::media_agent(),
+            Some(MediaSource::MediaHost) => media_agent,
             Some(MediaSource::GraphBase) => agent,
             None => {
                 return Err(Error::Unavailable(
