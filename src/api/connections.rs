@@ -8,7 +8,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::meta::errors;
 use crate::meta::graph::{self, SendError};
-use crate::store::connections::{self, ConnectionId, ConnectionInfo, NewConnection};
+use crate::meta::targets::MetaTargets;
+use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db};
 use crate::webhooks::Receivers;
 use rocket::http::Status;
@@ -59,19 +60,15 @@ pub fn to_json(connection: &ConnectionInfo, verify_token: &str, config: &Config)
     })
 }
 
-/// Reads a create request into a new connection, checked; the sandbox makes up its own ids and secrets.
-pub(crate) fn new_connection(request: CreateConnection, config: &Config) -> Result<NewConnection> {
-    request.check(config)
-}
-
 #[post("/api/v1/connections", data = "<body>")]
 async fn create_connection(
     auth: ApiAuth,
     body: Result<ApiJson<CreateConnection>>,
     db: &State<Db>,
     config: &State<Config>,
+    targets: &State<MetaTargets>,
 ) -> Result<(Status, Json<Value>)> {
-    let new = body?.0.check(config)?;
+    let new = body?.0.check(targets)?;
     let verify_token = new.verify_token.clone();
     let keyring_db = db.inner().clone();
     let created = db
@@ -142,9 +139,10 @@ async fn update_connection(
     body: Result<ApiJson<UpdateConnection>>,
     db: &State<Db>,
     config: &State<Config>,
+    targets: &State<MetaTargets>,
     receivers: &State<Receivers>,
 ) -> Result<Json<Value>> {
-    let change = body?.0.check(config)?;
+    let change = body?.0.check(targets)?;
     let (connection, secrets) = load(db, auth, id).await?;
     let keyring_db = db.inner().clone();
     let updated = db

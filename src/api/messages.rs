@@ -354,7 +354,6 @@ async fn list_messages(
     query: Query,
     db: &State<Db>,
 ) -> Result<Json<Value>> {
-    const STATUSES: [&str; 6] = ["queued", "sending", "sent", "delivered", "read", "failed"];
     let query = query.allow(&[
         "status",
         "connection_id",
@@ -364,7 +363,7 @@ async fn list_messages(
         "cursor",
         "limit",
     ])?;
-    let status = query.one_of("status", &STATUSES)?;
+    let status = query.one_of("status", &messages::STATUSES)?;
     let recipient_index = match query.text("to") {
         Some(to) => {
             let digits = validate::normalize_phone(to).ok_or_else(|| {

@@ -98,7 +98,7 @@ fn random_hex(bytes: usize) -> Result<String> {
 
 impl CreateConnection {
     /// The connection to add, checked; the sandbox makes up its own ids and secrets.
-    pub fn check(self, config: &Config) -> Result<NewConnection> {
+    pub fn check(self, targets: &MetaTargets) -> Result<NewConnection> {
         let kind = trimmed(self.kind).unwrap_or_default();
         let name = trimmed(self.name).unwrap_or_default();
         let throughput_mps = self.throughput_mps.unwrap_or(80);
@@ -122,7 +122,7 @@ impl CreateConnection {
                     app_secret: Zeroizing::new(random_hex(16)?),
                     verify_token,
                     graph_version,
-                    graph_base_url: format!("{}/sandbox/graph", config.server.public_url),
+                    graph_base_url: targets.sandbox_base().to_owned(),
                     throughput_mps,
                     enforce_window,
                 }
@@ -136,7 +136,7 @@ impl CreateConnection {
                 app_secret: Zeroizing::new(trimmed(self.app_secret).unwrap_or_default()),
                 verify_token,
                 graph_version,
-                graph_base_url: MetaTargets::new(config).check_base_url(
+                graph_base_url: targets.check_base_url(
                     &trimmed(self.graph_base_url).unwrap_or_else(|| META_GRAPH_URL.to_owned()),
                 )?,
                 throughput_mps,
@@ -151,14 +151,14 @@ impl CreateConnection {
 
 impl UpdateConnection {
     /// The change to apply; the store checks the result as a whole when it applies it.
-    pub fn check(self, config: &Config) -> Result<ConnectionChange> {
+    pub fn check(self, targets: &MetaTargets) -> Result<ConnectionChange> {
         Ok(ConnectionChange {
             name: trimmed(self.name),
             access_token: trimmed(self.access_token).map(Zeroizing::new),
             app_secret: trimmed(self.app_secret).map(Zeroizing::new),
             graph_version: trimmed(self.graph_version),
             graph_base_url: trimmed(self.graph_base_url)
-                .map(|url| MetaTargets::new(config).check_base_url(&url))
+                .map(|url| targets.check_base_url(&url))
                 .transpose()?,
             throughput_mps: self.throughput_mps,
             enforce_window: self.enforce_window,
@@ -339,13 +339,14 @@ impl Operation {
 /// Runs an operation's body through everything the route does before it needs the store or the
 /// network: parse, type, and check. Fuzzed (tests/fuzz) and, bounded, in the unit tests.
 pub fn check_body(operation: Operation, bytes: &[u8], config: &Config) -> Result<()> {
+    let targets = || MetaTargets::new(config);
     match operation {
         Operation::SendMessage => check_message(&body::json_object(bytes)?).map(drop),
         Operation::CreateConnection => body::parse::<CreateConnection>(bytes)?
-            .check(config)
+            .check(&targets())
             .map(drop),
         Operation::UpdateConnection => body::parse::<UpdateConnection>(bytes)?
-            .check(config)
+            .check(&targets())
             .map(drop),
         Operation::CreateEndpoint => body::parse::<CreateEndpoint>(bytes)?
             .check(config)

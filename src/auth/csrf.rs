@@ -6,6 +6,7 @@
 //! origin. Handlers that change state take `CsrfForm<T>`, so none can forget the check.
 
 use super::session::Session;
+use crate::config::split_url;
 use crate::store::{Db, now_ms};
 use hmac::{KeyInit, Mac};
 use rocket::data::{self, Data, FromData};
@@ -75,32 +76,53 @@ pub fn is_cross_site(req: &Request<'_>) -> bool {
     let Some(origin) = req.headers().get_one("Origin") else {
         return false;
     };
-    let Some(origin) = Origin::parse(origin) else {
-        // "null" (a sandboxed frame, a redirect from elsewhere) and anything unreadable.
-        return true;
-    };
-    let public = req
+    let public_url = req
         .rocket()
         .state::<crate::config::Config>()
-        .and_then(|config| Origin::parse(&config.server.public_url));
-    if public.as_ref() == Some(&origin) {
-        return false;
-    }
-    let same_literal_host = origin.host_is_literal()
-        && req
-            .headers()
-            .get_one("Host")
-            .is_some_and(|host| origin.authority_matches(host));
-    if !same_literal_host && refusal_worth_logging(now_ms()) {
+        .map(|config| config.server.public_url.as_str());
+    let refused = other_origin(origin, req.headers().get_one("Host"), public_url);
+    if refused && refusal_worth_logging(now_ms()) {
         // Also what an operator sees when server.public_url is not the address people use; at most
         // once a minute, so refused forms cannot flood the log.
         tracing::warn!(
-            origin = ?req.headers().get_one("Origin").unwrap_or_default(),
-            public_url = ?public.map(|p| format!("{}://{}:{}", p.scheme, p.host, p.port)),
+            origin,
+            public_url,
             "a form from another origin was refused; forms are accepted from server.public_url"
         );
     }
-    !same_literal_host
+    refused
+}
+
+/// Whether a form's `Origin` is not this server's: neither the public URL's origin nor (for an address
+/// literal or `localhost`) the host the browser asked for. Origins compare in the one normal spelling
+/// of `config::split_url` (scheme and host in lower case, default port left out).
+fn other_origin(origin: &str, host: Option<&str>, public_url: Option<&str>) -> bool {
+    let origin_of = |url: &str| split_url(url).ok().map(|(origin, _, _)| origin);
+    // "null" (a sandboxed frame, a redirect from elsewhere) and anything unreadable are other origins.
+    let Some(origin) = origin_of(origin) else {
+        return true;
+    };
+    if public_url.and_then(origin_of).as_ref() == Some(&origin) {
+        return false;
+    }
+    let Some((scheme, _)) = origin.split_once("://") else {
+        return true;
+    };
+    let asked = host.and_then(|host| origin_of(&format!("{scheme}://{}", host.trim())));
+    !(asked.as_ref() == Some(&origin) && names_no_other_server(&origin))
+}
+
+/// An IP address or `localhost`: names no DNS answer can move to another server.
+fn names_no_other_server(origin: &str) -> bool {
+    let Some(host) = origin
+        .parse::<ureq::http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_owned))
+    else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// True at most once a minute.
@@ -112,78 +134,6 @@ fn refusal_worth_logging(now: i64) -> bool {
         && LAST
             .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
-}
-
-/// The scheme, host and port of a URL, as browsers compare origins.
-#[derive(Debug, PartialEq, Eq)]
-struct Origin {
-    scheme: String,
-    host: String,
-    port: u16,
-}
-
-impl Origin {
-    fn parse(url: &str) -> Option<Origin> {
-        let (scheme, rest) = url.split_once("://")?;
-        let scheme = scheme.to_ascii_lowercase();
-        let default_port = match scheme.as_str() {
-            "http" => 80,
-            "https" => 443,
-            _ => return None,
-        };
-        let authority = rest.split(['/', '?', '#']).next()?;
-        if authority.contains('@') || authority.is_empty() {
-            return None;
-        }
-        let (host, port) = split_host_port(authority)?;
-        Some(Origin {
-            scheme,
-            host: host.to_ascii_lowercase(),
-            port: port.unwrap_or(default_port),
-        })
-    }
-
-    /// An IP address or `localhost`: names no DNS answer can move to another server.
-    fn host_is_literal(&self) -> bool {
-        self.host == "localhost"
-            || self.host.parse::<std::net::IpAddr>().is_ok()
-            || self
-                .host
-                .strip_prefix('[')
-                .and_then(|h| h.strip_suffix(']'))
-                .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
-    }
-
-    /// Whether a Host header names this origin's host and port.
-    fn authority_matches(&self, host_header: &str) -> bool {
-        let Some((host, port)) = split_host_port(host_header.trim()) else {
-            return false;
-        };
-        let default_port = if self.scheme == "https" { 443 } else { 80 };
-        host.eq_ignore_ascii_case(&self.host) && port.unwrap_or(default_port) == self.port
-    }
-}
-
-/// `host`, `host:port`, `[v6]` or `[v6]:port`; the host keeps its brackets.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if authority.starts_with('[') {
-        let end = authority.find(']')? + 1;
-        let port = authority[end..].strip_prefix(':');
-        if port.is_none() && end != authority.len() {
-            return None;
-        }
-        (&authority[..end], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let port = match port {
-        Some(port) => Some(port.parse::<u16>().ok()?),
-        None => None,
-    };
-    (!host.is_empty()).then_some((host, port))
 }
 
 #[rocket::async_trait]
@@ -212,25 +162,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origins_compare_scheme_host_and_port_with_default_ports_filled_in() {
-        let public = Origin::parse("https://wa.example.com").unwrap();
-        assert_eq!(Origin::parse("https://WA.example.com:443"), Some(public));
-        assert_ne!(
-            Origin::parse("http://wa.example.com"),
-            Origin::parse("https://wa.example.com")
-        );
-        assert_ne!(
-            Origin::parse("http://127.0.0.1:8080"),
-            Origin::parse("http://127.0.0.1:8081")
-        );
-        assert_eq!(Origin::parse("null"), None);
-        assert_eq!(Origin::parse("http://user@host"), None);
-        let v6 = Origin::parse("http://[::1]:8080").unwrap();
-        assert!(v6.host_is_literal() && v6.authority_matches("[::1]:8080"));
-        let local = Origin::parse("http://localhost:8080").unwrap();
-        assert!(local.host_is_literal() && local.authority_matches("localhost:8080"));
-        assert!(!local.authority_matches("localhost:9090"));
-        let named = Origin::parse("http://evil.localhost:8080").unwrap();
-        assert!(!named.host_is_literal(), "a name, however local it looks");
+    fn forms_come_from_the_public_url_or_the_literal_host_the_browser_asked_for() {
+        let public = Some("https://wa.example.com");
+        // The public URL's origin, in any spelling.
+        assert!(!other_origin(
+            "https://WA.example.com:443",
+            Some("x"),
+            public
+        ));
+        assert!(other_origin(
+            "http://wa.example.com",
+            Some("wa.example.com"),
+            public
+        ));
+        // A rebinding page: its own name in Origin and Host alike.
+        assert!(other_origin(
+            "http://evil.localhost:8080",
+            Some("evil.localhost:8080"),
+            public
+        ));
+        assert!(other_origin("https://evil.test", Some("evil.test"), public));
+        // An address literal or localhost, as the browser asked for it.
+        assert!(!other_origin(
+            "http://127.0.0.1:8080",
+            Some("127.0.0.1:8080"),
+            public
+        ));
+        assert!(!other_origin(
+            "http://[::1]:8080",
+            Some("[::1]:8080"),
+            public
+        ));
+        assert!(!other_origin(
+            "http://localhost:8080",
+            Some("LOCALHOST:8080"),
+            public
+        ));
+        assert!(other_origin(
+            "http://localhost:8080",
+            Some("localhost:9090"),
+            public
+        ));
+        assert!(other_origin("http://127.0.0.1:8080", None, public));
+        // What no browser sends for a page of ours.
+        assert!(other_origin("null", Some("127.0.0.1"), public));
+        assert!(other_origin(
+            "http://user@127.0.0.1",
+            Some("127.0.0.1"),
+            public
+        ));
+        assert!(other_origin("ftp://127.0.0.1", Some("127.0.0.1"), public));
     }
 }

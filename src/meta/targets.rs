@@ -12,6 +12,8 @@ pub struct MetaTargets {
     /// Where calls may go besides under `bases`: the built-in sandbox's media files.
     also: Vec<String>,
     media_hosts: Vec<String>,
+    /// The built-in sandbox's Graph API address, which sandbox connections use.
+    sandbox: String,
 }
 
 /// Where a media file may be fetched from.
@@ -25,18 +27,25 @@ pub enum MediaSource {
 
 impl MetaTargets {
     pub fn new(config: &Config) -> MetaTargets {
-        let sandbox = format!("{}/sandbox", config.server.public_url);
-        let mut bases: Vec<String> = config.meta.allowed_base_urls.clone();
         // The built-in sandbox answers Graph calls under /sandbox/graph and serves media under
         // /sandbox/media.
-        bases.extend(normalize_base_url(&format!("{sandbox}/graph")).ok());
+        let sandbox = format!("{}/sandbox", config.server.public_url);
+        let sandbox_graph = format!("{sandbox}/graph");
+        let mut bases: Vec<String> = config.meta.allowed_base_urls.clone();
+        bases.extend(normalize_base_url(&sandbox_graph).ok());
         MetaTargets {
             bases,
             also: normalize_base_url(&format!("{sandbox}/media"))
                 .into_iter()
                 .collect(),
             media_hosts: config.meta.media_hosts.clone(),
+            sandbox: sandbox_graph,
         }
+    }
+
+    /// The built-in sandbox's Graph API address.
+    pub fn sandbox_base(&self) -> &str {
+        &self.sandbox
     }
 
     /// The base URL a connection may be saved with, in its normal spelling, or why not: exactly one of

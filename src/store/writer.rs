@@ -7,7 +7,8 @@
 //!
 //! The queue to it is bounded: when it is full, a request's write (`write_async`) is refused at once
 //! with `Error::Overloaded` (503 with Retry-After) instead of waiting in memory that grows without end;
-//! the server's own threads (`write`) wait for room, and bookkeeping (`submit`) is dropped with a warning.
+//! the server's own threads (`write`) wait for room, and bookkeeping (`submit`) is refused the same way
+//! (its callers, the last-used and last-seen stamps, let it go).
 
 use super::health::{StorageHealth, Trouble, trouble_of};
 use crate::error::{Error, Result};

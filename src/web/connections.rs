@@ -3,11 +3,12 @@
 
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::api::connections::{check, new_connection};
+use crate::api::connections::check;
 use crate::api::requests::CreateConnection;
 use crate::auth::{ClientInfo, CsrfForm, Session};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::meta::targets::MetaTargets;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{Db, activity, now_ms};
 use askama::Template;
@@ -120,6 +121,7 @@ async fn add_connection(
     client: ClientInfo,
     db: &State<Db>,
     config: &State<Config>,
+    targets: &State<MetaTargets>,
 ) -> Result<Reply> {
     let account = session.managed_account()?;
     let form = form.0;
@@ -136,7 +138,7 @@ async fn add_connection(
     };
     let user = session.user.id;
     let keyring_db = db.inner().clone();
-    let created = match new_connection(request, config) {
+    let created = match request.check(targets) {
         Ok(new) => {
             db.write_async(move |conn| {
                 let created = connections::insert(conn, keyring_db.keyring(), account, &new)?;

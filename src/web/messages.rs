@@ -75,7 +75,7 @@ async fn message_log(
 ) -> Result<RawHtml<String>> {
     let account = session.account()?;
     let status_filter = status
-        .filter(|s| ["queued", "sending", "sent", "delivered", "read", "failed"].contains(s))
+        .filter(|s| messages::STATUSES.contains(s))
         .map(str::to_owned);
     let connection_filter = connection
         .and_then(|c| c.parse().ok())
