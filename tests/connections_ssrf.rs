@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::api::{Api, account, with_password};
+use common::api::{Api, account, cloud_number, with_password};
 use common::meta::{SECRET, signature};
 use common::raw::Browser;
 use common::{Install, Server, wait_until};
@@ -268,13 +268,7 @@ fn no_call_made_for_a_connection_reaches_an_internal_address_through_a_redirect(
     let internal = Internal::start();
     let meta = RedirectingMeta::start(&internal);
     let (_install, server, api) = serve_allowing(&[&meta.url]);
-    let (status, connection) = api.call(
-        "POST",
-        "/api/v1/connections",
-        Some(cloud(Some(&meta.url))),
-        &[],
-    );
-    assert_eq!(status, 201, "{connection}");
+    let connection = cloud_number(&api, &meta.url, 80);
     let id = connection["id"].as_str().unwrap();
 
     // Checking the number: Meta's redirect is not followed, and nothing the other side said is shown.
@@ -412,13 +406,7 @@ fn a_connection_saved_before_its_address_was_allowed_calls_nothing_and_waits_for
     let meta = RedirectingMeta::start(&internal);
     let simulator = common::Sandbox::start(&[]);
     let (install, server, api) = serve_allowing(&[&meta.url, &simulator.url]);
-    let (status, connection) = api.call(
-        "POST",
-        "/api/v1/connections",
-        Some(cloud(Some(&meta.url))),
-        &[],
-    );
-    assert_eq!(status, 201, "{connection}");
+    let connection = cloud_number(&api, &meta.url, 80);
     let id = connection["id"].as_str().unwrap();
     // As a connection saved before the operator's list existed (or before it changed) would be.
     let inside = format!("http://127.0.0.1:{}", internal.port);

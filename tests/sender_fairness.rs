@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::api::{Api, account, count, simulated_number};
+use common::api::{Api, account, cloud_number, count};
 use common::{Install, Sandbox, Server};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -134,7 +134,10 @@ fn a_lease_shorter_than_the_call_never_sends_a_message_twice() {
         .push(("WHATSAPI_SENDER__LEASE_SECS".into(), "1".into()));
     let server = install.serve();
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let connection = simulated_number(&api, &simulator, 2);
+    let connection = cloud_number(&api, &simulator.url, 2)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let ids: Vec<String> = (0..10)
         .map(|n| queue(&api, &connection, &format!("+9655{n:07}")))
         .collect();

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::api::{account, simulated_number};
+use common::api::{account, cloud_number};
 use common::{Install, Sandbox};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -21,7 +21,10 @@ fn bursts_open_no_more_connections_to_meta_than_there_are_workers() {
     }
     let server = install.serve();
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let connection = simulated_number(&api, &simulator, 1000);
+    let connection = cloud_number(&api, &simulator.url, 1000)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Each look at the simulator's report is one connection of the test's own, counted here.
     let mut looks = 0u64;
     let mut received = || -> Value {
@@ -66,7 +69,10 @@ fn the_pool_grows_to_what_the_numbers_may_send_times_metas_latency() {
     }
     let server = install.serve();
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let connection = simulated_number(&api, &simulator, 200);
+    let connection = cloud_number(&api, &simulator.url, 200)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     for n in 0..400 {
         let (status, answer) = api.send(json!({"connection_id": connection,
             "to": format!("+9655{n:07}"), "type": "text", "text": {"body": "Hello"}}));

@@ -29,6 +29,12 @@ fn allow_open_files(needed: u64) {
     }
 }
 
+/// Sends `GET /healthz` on a kept-alive connection.
+fn ask_health(stream: &mut TcpStream, server: &Server) {
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", address(server));
+    stream.write_all(head.as_bytes()).unwrap();
+}
+
 fn address(server: &Server) -> String {
     server.url.trim_start_matches("http://").to_owned()
 }
@@ -95,15 +101,7 @@ fn idle_and_slow_sockets_are_closed_after_the_idle_timeout() {
 
     // A socket that answers one request, then stays open with nothing more to ask.
     let mut kept_alive = TcpStream::connect(address(&server)).unwrap();
-    kept_alive
-        .write_all(
-            format!(
-                "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n",
-                address(&server)
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    ask_health(&mut kept_alive, &server);
     let mut answer = [0u8; 4096];
     let read = kept_alive.read(&mut answer).unwrap();
     let answered = Instant::now();
@@ -194,15 +192,7 @@ fn request_bodies_that_stop_coming_are_cut_off_and_never_lock_the_server_out() {
     health
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    health
-        .write_all(
-            format!(
-                "GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n",
-                address(&server)
-            )
-            .as_bytes(),
-        )
-        .unwrap();
+    ask_health(&mut health, &server);
     let mut answer = [0u8; 64];
     let read = health
         .read(&mut answer)

@@ -146,20 +146,21 @@ pub fn account(install: &Install, server: &Server, email: &str) -> (Api, String)
     (api, connection_id)
 }
 
-/// A Cloud API number whose Meta is the simulator (the server must allow it), paced at `mps`; its id.
-pub fn simulated_number(api: &Api, simulator: &super::Sandbox, mps: i64) -> String {
+/// A Cloud API number whose Meta is at `graph_base_url` (which the server must allow), paced at `mps`,
+/// with the app secret `meta::SECRET`; the connection's JSON.
+pub fn cloud_number(api: &Api, graph_base_url: &str, mps: i64) -> Value {
     let (status, connection) = api.call(
         "POST",
         "/api/v1/connections",
         Some(
             json!({"kind": "cloud", "name": "Simulated Meta", "phone_number_id": "106540352242922",
-            "waba_id": "102290129340398", "access_token": "token", "app_secret": "secret",
-            "graph_base_url": simulator.url, "throughput_mps": mps}),
+            "waba_id": "102290129340398", "access_token": "token", "app_secret": super::meta::SECRET,
+            "graph_base_url": graph_base_url, "throughput_mps": mps}),
         ),
         &[],
     );
     assert_eq!(status, 201, "{connection}");
-    connection["id"].as_str().unwrap().to_owned()
+    connection
 }
 
 pub fn count(install: &Install, sql: &str) -> i64 {
