@@ -36,21 +36,22 @@ impl Network {
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.base, ip.to_canonical()) {
-            (IpAddr::V4(base), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                (u32::from(base) ^ u32::from(ip)) & mask == 0
-            }
-            (IpAddr::V6(base), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                (u128::from(base) ^ u128::from(ip)) & mask == 0
-            }
-            _ => false,
+        in_block(ip.to_canonical(), self.base, self.prefix)
+    }
+}
+
+/// Whether `ip` lies in the block of `base` and its first `prefix` bits (addresses of one family only).
+pub fn in_block(ip: IpAddr, base: IpAddr, prefix: u8) -> bool {
+    match (base, ip) {
+        (IpAddr::V4(base), IpAddr::V4(ip)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            (base.to_bits() ^ ip.to_bits()) & mask == 0
         }
+        (IpAddr::V6(base), IpAddr::V6(ip)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            (base.to_bits() ^ ip.to_bits()) & mask == 0
+        }
+        _ => false,
     }
 }
 

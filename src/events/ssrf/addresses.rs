@@ -2,6 +2,7 @@
 //! IANA's IPv4 and IPv6 Special-Purpose Address Registries (every block not marked globally reachable),
 //! plus multicast; IPv6 forms that carry an IPv4 address are judged by that IPv4 address.
 
+use crate::config::in_block;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -146,13 +147,11 @@ const V6_REFUSED: &[(Ipv6Addr, u8, &str)] = &[
 const V6_GLOBAL_UNICAST: (Ipv6Addr, u8) = (Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3);
 
 fn in_v4(ip: Ipv4Addr, network: Ipv4Addr, prefix: u8) -> bool {
-    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-    (ip.to_bits() ^ network.to_bits()) & mask == 0
+    in_block(ip.into(), network.into(), prefix)
 }
 
 fn in_v6(ip: Ipv6Addr, network: Ipv6Addr, prefix: u8) -> bool {
-    let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-    (ip.to_bits() ^ network.to_bits()) & mask == 0
+    in_block(ip.into(), network.into(), prefix)
 }
 
 /// The IPv4 address an IPv6 address stands for, in the forms where the IPv4 address is what is reached:

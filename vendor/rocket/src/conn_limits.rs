@@ -61,7 +61,6 @@ impl Limits {
 pub(crate) struct Tracker {
     limits: Limits,
     start: Instant,
-    next_id: AtomicU64,
     open: AtomicUsize,
     /// Connections told to close that have not closed yet.
     closing: AtomicUsize,
@@ -105,7 +104,6 @@ impl Tracker {
         Arc::new(Tracker {
             limits,
             start: Instant::now(),
-            next_id: AtomicU64::new(0),
             open: AtomicUsize::new(0),
             closing: AtomicUsize::new(0),
             conns: Mutex::new(HashMap::new()),
@@ -177,8 +175,8 @@ impl Tracker {
 
     /// Registers a newly accepted connection.
     pub fn admit(self: &Arc<Self>) -> Slot {
-        ACCEPTED.fetch_add(1, Ordering::Relaxed);
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // The count of connections so far is also a name no other open connection has.
+        let id = ACCEPTED.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             in_flight: AtomicUsize::new(0),
             idle_since_ms: AtomicU64::new(self.now_ms()),
