@@ -37,6 +37,8 @@ pub enum BenchCommand {
     Footprint,
     /// Messages per second end to end through the API, the sender and a simulated Meta.
     Send(super::bench_send::SendArgs),
+    /// An installation busy for months, made in minutes: messages with their statuses over 91 days.
+    Fill(super::bench_fill::FillArgs),
     /// Signed Meta status webhooks accepted and committed per second, batched and one per POST.
     Webhooks(super::bench_webhooks::WebhookArgs),
 }
@@ -92,6 +94,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Footprint => footprint(),
         BenchCommand::Send(args) => super::bench_send::run(args),
         BenchCommand::Webhooks(args) => super::bench_webhooks::run(args),
+        BenchCommand::Fill(args) => super::bench_fill::run(args),
     }
 }
 

@@ -4,8 +4,8 @@
 //! every one is `sent`, and reports the rates, the POST's latency and the server's peak memory.
 
 use super::bench_server::{
-    Killed, api_key, bytes_written, cpu_seconds, free_port, in_temporary_dir, peak_rss_kib,
-    percentile, start_server, whatsapi,
+    Io, Killed, api_key, cpu_seconds, free_port, in_temporary_dir, peak_rss_kib, percentile,
+    start_server, whatsapi,
 };
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -37,10 +37,23 @@ pub struct SendArgs {
     /// Have the simulator post each message's sent, delivered and read webhooks back, as Meta does.
     #[arg(long)]
     statuses: bool,
+    /// Measure on this installation, made by `bench fill`, instead of an empty one (it is kept; the
+    /// message list is then timed on the filled account).
+    #[arg(long, conflicts_with = "dir")]
+    data: Option<std::path::PathBuf>,
+    /// Run `whatsapi purge` (the nightly retention job) while sending, and report it and the POSTs meanwhile.
+    #[arg(long)]
+    purge: bool,
 }
 
 pub fn run(args: SendArgs) -> Result<()> {
-    in_temporary_dir("send", args.dir.as_deref(), |dir| measure(&args, dir))
+    match &args.data {
+        Some(dir) => {
+            println!("measuring on {} (made by bench fill)", dir.display());
+            measure(&args, dir)
+        }
+        None => in_temporary_dir("send", args.dir.as_deref(), |dir| measure(&args, dir)),
+    }
 }
 
 fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
@@ -116,11 +129,14 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     );
     let (server_pid, sandbox_pid) = (server.0.id(), sandbox.0.id());
     let cpu_before = (cpu_seconds(server_pid), cpu_seconds(sandbox_pid));
-    let written_before = bytes_written(server_pid);
+    let io_before = Io::of(server_pid);
     let refused = std::sync::atomic::AtomicUsize::new(0);
+    // Ids begin with their time: this run's messages are those from here on.
+    let first_id = (whatsapi::store::now_ms() - 1) << 22;
+    let purge = args.purge.then(|| Purge::start(dir)).transpose()?;
     let started = Instant::now();
     let per_client = args.messages.div_ceil(args.clients);
-    let mut latencies: Vec<Duration> = std::thread::scope(|scope| {
+    let timed: Vec<(Instant, Duration)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..args.clients)
             .map(|client| {
                 let (agent, auth, base, connections, refused) = (agent.clone(), auth.clone(), base.clone(), connections.clone(), &refused);
@@ -137,7 +153,7 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
                         let sent = Instant::now();
                         let accepted = agent.post(format!("{base}/api/v1/messages")).header("Authorization", &auth).send_json(body);
                         if matches!(accepted, Ok(ref r) if r.status().as_u16() == 202) {
-                            latencies.push(sent.elapsed());
+                            latencies.push((sent, sent.elapsed()));
                         } else {
                             // Counted and reported: a run with refusals measures something else.
                             refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -153,7 +169,9 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
             .collect()
     });
     let accepted_in = started.elapsed();
-    let accepted = latencies.len();
+    let accepted = timed.len();
+    let purged = purge.map(Purge::wait).transpose()?;
+    let mut latencies: Vec<Duration> = timed.iter().map(|(_, took)| *took).collect();
     let refused = refused.into_inner();
     if refused > 0 {
         bail!(
@@ -169,8 +187,8 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(600);
     let sent_in = loop {
         let sent: i64 = db.query_row(
-            "SELECT count(*) FROM messages WHERE status IN ('sent', 'delivered', 'read')",
-            [],
+            "SELECT count(*) FROM messages WHERE id >= ?1 AND status IN ('sent', 'delivered', 'read')",
+            [first_id],
             |r| r.get(0),
         )?;
         if sent as usize >= accepted {
@@ -184,8 +202,8 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     let read_in = if args.statuses {
         loop {
             let read: i64 = db.query_row(
-                "SELECT count(*) FROM messages WHERE status = 'read'",
-                [],
+                "SELECT count(*) FROM messages WHERE id >= ?1 AND status = 'read'",
+                [first_id],
                 |r| r.get(0),
             )?;
             if read as usize >= accepted {
@@ -221,14 +239,37 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     }
     if let Some(read_in) = read_in {
         let (statuses, posts): (i64, i64) = db.query_row(
-            "SELECT (SELECT count(*) FROM message_statuses), (SELECT count(*) FROM webhook_payloads)",
-            [],
+            "SELECT (SELECT count(*) FROM message_statuses WHERE id >= ?1),
+                    (SELECT count(*) FROM webhook_payloads WHERE id >= ?1)",
+            [first_id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         println!(
             "statuses: all {accepted} read {:.2} s after the first POST; {statuses} statuses stored from {posts} webhook POSTs",
             read_in.as_secs_f64()
         );
+    }
+    if let Some((took, ended)) = purged {
+        let mut during: Vec<Duration> = timed
+            .iter()
+            .filter(|(at, _)| *at < ended)
+            .map(|(_, took)| *took)
+            .collect();
+        during.sort();
+        if during.is_empty() {
+            println!(
+                "purge (whatsapi purge, alongside): {:.1} s",
+                took.as_secs_f64()
+            );
+        } else {
+            println!(
+                "purge (whatsapi purge, alongside): {:.1} s; {} POSTs meanwhile: p50 {:.2} ms, p99 {:.2} ms",
+                took.as_secs_f64(),
+                during.len(),
+                percentile(&during, 0.5).as_secs_f64() * 1000.0,
+                percentile(&during, 0.99).as_secs_f64() * 1000.0
+            );
+        }
     }
     let per_message = |seconds: f64| seconds * 1e6 / accepted as f64;
     println!(
@@ -237,8 +278,8 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
         per_message(cpu_seconds(sandbox_pid) - cpu_before.1)
     );
     println!(
-        "written to storage by the server: {:.1} KB per message",
-        (bytes_written(server_pid) - written_before) as f64 / 1024.0 / accepted as f64
+        "storage I/O of the server (/proc/<pid>/io): {}",
+        Io::of(server_pid).per_message(&io_before, accepted)
     );
     let connections_opened: Value = agent
         .get(format!("http://127.0.0.1:{sandbox_port}/_sandbox/received"))
@@ -250,9 +291,124 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
          most calls in flight at once: {}",
         connections_opened["connections"], connections_opened["most_in_flight"]
     );
+    let list_key = match &args.data {
+        Some(dir) => std::fs::read_to_string(super::bench_fill::key_file(dir))
+            .context("the filled account's API key")?,
+        None => key.clone(),
+    };
+    time_lists(&agent, &base, list_key.trim())?;
     println!(
         "server peak RSS: {:.1} MiB",
         peak_rss_kib(server.0.id()) as f64 / 1024.0
     );
+    Ok(())
+}
+
+/// `whatsapi purge` run beside the server, on a thread of its own that notes when it ended.
+struct Purge(std::thread::JoinHandle<Result<(Duration, Instant)>>);
+
+impl Purge {
+    fn start(dir: &Path) -> Result<Purge> {
+        let mut child = Killed(
+            whatsapi(dir)
+                .arg("purge")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start whatsapi purge")?,
+        );
+        let started = Instant::now();
+        Ok(Purge(std::thread::spawn(move || {
+            let mut said = String::new();
+            if let Some(mut out) = child.0.stdout.take() {
+                std::io::Read::read_to_string(&mut out, &mut said)?;
+            }
+            let status = child.0.wait()?;
+            let ended = Instant::now();
+            if !status.success() {
+                bail!("whatsapi purge failed ({status})");
+            }
+            for line in said.lines() {
+                println!("  purge: {line}");
+            }
+            Ok((ended - started, ended))
+        })))
+    }
+
+    /// How long it took, and when it ended.
+    fn wait(self) -> Result<(Duration, Instant)> {
+        self.0
+            .join()
+            .map_err(|_| anyhow::anyhow!("the purge thread panicked"))?
+    }
+}
+
+/// The message list's latency with each filter, on the account of `key`: 100 pages each, one at a time.
+fn time_lists(agent: &ureq::Agent, base: &str, key: &str) -> Result<()> {
+    let auth = format!("Bearer {key}");
+    let get = |query: &str| -> Result<Value> {
+        let mut response = agent
+            .get(format!("{base}/api/v1/messages?{query}"))
+            .header("Authorization", &auth)
+            .call()?;
+        if response.status().as_u16() != 200 {
+            bail!(
+                "GET /api/v1/messages?{query} answered {}",
+                response.status()
+            );
+        }
+        Ok(response.body_mut().read_json()?)
+    };
+    let newest = get("limit=1")?;
+    let Some(message) = newest["data"].get(0) else {
+        bail!("the account has no messages to list");
+    };
+    let (connection, to) = (
+        message["connection_id"].as_str().unwrap_or_default(),
+        message["to"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('+', "%2B"),
+    );
+    // 45 days back: the middle of a filled history, for a deep cursor and a day's range there.
+    let middle = message["timestamps"]["created"]
+        .as_i64()
+        .context("the message's creation time")?
+        - 45 * 86_400_000;
+    let middle = middle.max(0);
+    let filters = [
+        ("newest first".to_owned(), "limit=50".to_owned()),
+        ("status=queued".into(), "status=queued&limit=50".into()),
+        ("status=failed".into(), "status=failed&limit=50".into()),
+        ("status=read".into(), "status=read&limit=50".into()),
+        (
+            "connection_id".into(),
+            format!("connection_id={connection}&limit=50"),
+        ),
+        ("to".into(), format!("to={to}&limit=50")),
+        (
+            "since/until (a day)".into(),
+            format!("since={}&until={}&limit=50", middle, middle + 86_400_000),
+        ),
+        (
+            "deep cursor".into(),
+            format!("cursor={}&limit=50", middle << 22),
+        ),
+    ];
+    println!("message list, 100 pages each (one at a time):");
+    for (name, query) in &filters {
+        let mut took: Vec<Duration> = (0..100)
+            .map(|_| {
+                let at = Instant::now();
+                get(query).map(|_| at.elapsed())
+            })
+            .collect::<Result<_>>()?;
+        took.sort();
+        println!(
+            "  {name:<22} p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&took, 0.5).as_secs_f64() * 1000.0,
+            percentile(&took, 0.99).as_secs_f64() * 1000.0
+        );
+    }
     Ok(())
 }

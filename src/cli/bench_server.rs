@@ -66,7 +66,8 @@ pub fn api_key(dir: &Path) -> Result<String> {
             "--name",
             "Bench",
             "--email",
-            "bench@bench.test",
+            // One per run: a filled installation is measured again and again.
+            &format!("bench-{}@bench.test", std::process::id()),
             "--password-stdin",
         ])
         .stdin(Stdio::piped())
@@ -114,14 +115,44 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     ticks / per_second
 }
 
-/// Bytes a process has caused to be written to storage, from /proc/<pid>/io.
-pub fn bytes_written(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/io"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("write_bytes:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+/// A process's storage I/O so far, from `/proc/<pid>/io`: bytes that reached (or were read from) the
+/// storage layer, and the read and write calls it made.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Io {
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub read_calls: u64,
+    pub write_calls: u64,
+}
+
+impl Io {
+    pub fn of(pid: u32) -> Io {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Io {
+            read_bytes: field("read_bytes:"),
+            write_bytes: field("write_bytes:"),
+            read_calls: field("syscr:"),
+            write_calls: field("syscw:"),
+        }
+    }
+
+    /// What happened since `before`, per message, as one line of the report.
+    pub fn per_message(&self, before: &Io, messages: usize) -> String {
+        let n = messages.max(1) as f64;
+        format!(
+            "{:.1} KB written and {:.1} KB read per message; {:.1} write and {:.1} read calls per message",
+            self.write_bytes.saturating_sub(before.write_bytes) as f64 / 1024.0 / n,
+            self.read_bytes.saturating_sub(before.read_bytes) as f64 / 1024.0 / n,
+            self.write_calls.saturating_sub(before.write_calls) as f64 / n,
+            self.read_calls.saturating_sub(before.read_calls) as f64 / n,
+        )
+    }
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {

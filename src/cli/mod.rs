@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 mod bench;
+mod bench_fill;
 mod bench_send;
 mod bench_server;
 mod bench_webhooks;

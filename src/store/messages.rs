@@ -266,13 +266,46 @@ pub fn claim_for_connection(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn mark_sent(conn: &Connection, id: MessageId, wamid: &str, now: i64) -> Result<()> {
-    conn.prepare_cached(
+/// Records the sends Meta accepted, `(message, wamid, when)`, with one statement for all of them. Should one
+/// row fail (a wamid already taken), each is written on its own so that the others are still recorded.
+pub fn mark_all_sent(conn: &Connection, sent: &[(MessageId, String, i64)]) -> Result<()> {
+    let rows = serde_json::to_string(
+        &sent
+            .iter()
+            .map(|(id, wamid, at)| (id.0, wamid, at))
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| Error::Internal(e.into()))?;
+    let all = conn
+        .prepare_cached(
+            "UPDATE messages SET status = 'sent', wamid = s.value ->> 1, sent_at = s.value ->> 2,
+                                 lease_until = NULL
+             FROM json_each(?1) AS s
+             WHERE messages.id = s.value ->> 0 AND messages.status IN ('queued', 'sending')",
+        )?
+        .execute([rows]);
+    match all {
+        Ok(_) => return Ok(()),
+        Err(e) if !is_constraint(&e) => return Err(e.into()),
+        Err(_) => {}
+    }
+    let mut one = conn.prepare_cached(
         "UPDATE messages SET status = 'sent', wamid = ?2, sent_at = ?3, lease_until = NULL
          WHERE id = ?1 AND status IN ('queued', 'sending')",
-    )?
-    .execute(params![id.0, wamid, now])?;
+    )?;
+    for (id, wamid, at) in sent {
+        match one.execute(params![id.0, wamid, at]) {
+            Err(e) if is_constraint(&e) => {
+                tracing::error!(error = %e, message = id.0, "cannot record a send: its wamid is taken");
+            }
+            other => drop(other?),
+        }
+    }
     Ok(())
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
 /// Fails a message that has not been sent yet; whether it did.
@@ -473,6 +506,58 @@ mod tests {
         .unwrap()
         .collect::<rusqlite::Result<_>>()
         .unwrap()
+    }
+
+    #[test]
+    fn sends_are_recorded_together_and_one_taken_wamid_spoils_only_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sent.db");
+        let conn = crate::store::connect(&path, crate::config::Synchronous::Normal, false).unwrap();
+        crate::store::migrations::run(&conn, &path).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+        for id in 1..=4 {
+            let status = if id == 4 { "sent" } else { "sending" };
+            conn.execute(
+                "INSERT INTO messages (id, account_id, connection_id, recipient, recipient_index, type, body,
+                                       status, wamid, next_attempt_at, created_at)
+                 VALUES (?1, 1, 1, x'00', x'00', 'text', x'00', ?2, ?3, 0, 0)",
+                params![id, status, (id == 4).then_some("wamid.taken")],
+            )
+            .unwrap();
+        }
+        let sent = |rows: &[(i64, &str)]| {
+            let rows: Vec<_> = rows
+                .iter()
+                .map(|(id, wamid)| (MessageId(*id), wamid.to_string(), 1000 + id))
+                .collect();
+            mark_all_sent(&conn, &rows).unwrap();
+        };
+        let state = |id: i64| -> (String, Option<String>, Option<i64>) {
+            conn.query_row(
+                "SELECT status, wamid, sent_at FROM messages WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+        };
+        sent(&[(1, "wamid.one")]);
+        assert_eq!(
+            state(1),
+            ("sent".into(), Some("wamid.one".into()), Some(1001))
+        );
+        // Message 3 was given a wamid that message 4 already has: 2 is still recorded.
+        sent(&[(2, "wamid.two"), (3, "wamid.taken")]);
+        assert_eq!(
+            state(2),
+            ("sent".into(), Some("wamid.two".into()), Some(1002))
+        );
+        assert_eq!(state(3), ("sending".into(), None, None));
+        // A send recorded again (a late answer) changes nothing.
+        sent(&[(1, "wamid.other")]);
+        assert_eq!(
+            state(1),
+            ("sent".into(), Some("wamid.one".into()), Some(1001))
+        );
     }
 
     #[test]

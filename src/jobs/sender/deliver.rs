@@ -65,7 +65,7 @@ pub(super) fn target(
 /// Writes an outcome, trying again for a few seconds if the store refuses it: the call to Meta was made,
 /// so the outcome must not be lost. Given up, the message stays `sending` and the next start sends it
 /// again (at least once). A failed write left nothing behind, so writing it again is safe.
-fn record(db: &Db, work: Outcome) {
+pub(super) fn record(db: &Db, work: Outcome) {
     for attempt in 1..=RECORD_TRIES {
         let this = work.clone();
         match db.write(move |conn| this(conn)) {
@@ -164,9 +164,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
     shared.observe_latency(calling.elapsed());
     let now = now_ms();
     match result {
-        Ok(wamid) => record(Arc::new(move |conn| {
-            messages::mark_sent(conn, id, &wamid, now)
-        })),
+        Ok(wamid) => shared.recorder.sent(id, wamid, now),
         Err(SendError::Network(reason)) => {
             tracing::warn!(message = id.0, %reason, "sending failed; will retry");
             let at = now + backoff_ms(message.attempts);

@@ -10,6 +10,7 @@
 //! Threads are started when that grows, and leave after a while idle when there are more than the least.
 
 mod deliver;
+mod recorder;
 mod schedule;
 
 use crate::store::connections::{self, ConnectionId};
@@ -53,6 +54,7 @@ pub(crate) struct Shared {
     min_workers: usize,
     /// Meta's latency, a moving average over calls (µs).
     latency_us: AtomicU64,
+    recorder: recorder::Recorder,
 }
 
 impl Shared {
@@ -104,6 +106,7 @@ impl SenderPool {
                 tracing::error!(error = %e, "cannot release messages claimed before the restart")
             }
         }
+        let recorder = recorder::Recorder::start(db.clone());
         let shared = Arc::new(Shared {
             db,
             agent: settings.agent,
@@ -113,6 +116,7 @@ impl SenderPool {
             in_flight: AtomicUsize::new(0),
             min_workers: settings.min_workers.max(1),
             latency_us: AtomicU64::new(FIRST_LATENCY_US),
+            recorder,
         });
         // Never more queued here than workers are idle: the dispatcher claims only for them.
         let (work, queue) = mpsc::channel::<StoredMessage>();
