@@ -61,6 +61,8 @@ pub struct StoreOptions {
     pub max_batch: usize,
     /// Writes waiting for the writer at most; beyond it requests are refused (503) until it catches up.
     pub write_queue: usize,
+    /// Least time between the starts of two commits (see `[storage] commit_interval_ms`).
+    pub commit_interval: Duration,
 }
 
 impl Default for StoreOptions {
@@ -70,6 +72,7 @@ impl Default for StoreOptions {
             readers: 4,
             max_batch: 4096,
             write_queue: 10_000,
+            commit_interval: Duration::ZERO,
         }
     }
 }
@@ -202,8 +205,7 @@ impl Db {
             message: e.detail(),
         })?;
         let health = Arc::new(health::StorageHealth::new(path));
-        let (writer, thread) =
-            WriterHandle::start(conn, options.max_batch, options.write_queue, health.clone());
+        let (writer, thread) = WriterHandle::start(conn, options, health.clone());
         Ok(Db {
             inner: Arc::new(Inner {
                 health,
