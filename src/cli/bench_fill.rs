@@ -127,12 +127,15 @@ pub fn run(args: FillArgs) -> Result<()> {
     for rows in ready {
         let rows = rows?;
         let count = rows.len() as u64;
-        db.write(move |conn| {
-            for row in &rows {
-                row.write(conn, account)?;
-            }
-            Ok(())
-        })?;
+        // One job per message (each in its own savepoint, as the server's writes are); the writer commits
+        // them together. Within one large savepoint, every statement would cost SQLite more than the last.
+        let pending: Vec<_> = rows
+            .into_iter()
+            .map(|row| db.queue_write(move |conn| row.write(conn, account)))
+            .collect::<whatsapi::error::Result<_>>()?;
+        for done in pending {
+            done.wait()?;
+        }
         written += count;
         if report_at.elapsed().as_secs() >= 10 || written == total {
             report_at = Instant::now();

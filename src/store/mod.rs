@@ -251,6 +251,15 @@ impl Db {
         self.writer().write(work)
     }
 
+    /// Queues a write without waiting for its commit (see `WriterHandle::queue`).
+    pub fn queue_write<T, F>(&self, work: F) -> Result<writer::Queued<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.writer().queue(work)
+    }
+
     /// Writes through the writer thread; resolves after the commit (for async handlers).
     pub async fn write_async<T, F>(&self, work: F) -> Result<T>
     where

@@ -152,11 +152,21 @@ impl WriterHandle {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        self.queue(work)?.wait()
+    }
+
+    /// Queues `work` (waiting for room) without waiting for its commit: a thread can queue many writes,
+    /// which the writer commits together, and then wait for each.
+    pub fn queue<T, F>(&self, work: F) -> Result<Queued<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
         let (tx, rx) = mpsc::sync_channel(1);
         self.tx
             .send(job(work, Reply::Blocking(tx)))
             .map_err(|_| Error::StoreClosed)?;
-        rx.recv().unwrap_or_else(|_| Err(lost()))
+        Ok(Queued(rx))
     }
 
     /// Runs `work` in the writer; the future resolves after the commit without holding an executor thread.
@@ -187,6 +197,15 @@ impl WriterHandle {
                 mpsc::TrySendError::Full(_) => Error::Overloaded,
                 mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
             })
+    }
+}
+
+/// A write handed to the writer; `wait` returns its result once it is committed.
+pub struct Queued<T>(mpsc::Receiver<Result<T>>);
+
+impl<T> Queued<T> {
+    pub fn wait(self) -> Result<T> {
+        self.0.recv().unwrap_or_else(|_| Err(lost()))
     }
 }
 
