@@ -296,6 +296,9 @@ impl Db {
     }
 }
 
+/// Pages in the write-ahead log before it is copied into the database (see `connect`).
+const WAL_AUTOCHECKPOINT: u32 = 10_000;
+
 /// Opens a connection with the pragmas every connection needs.
 pub fn connect(
     path: &Path,
@@ -318,8 +321,13 @@ pub fn connect(
     // secure_delete overwrites deleted content, so text removed by retention or deletion is gone from the file.
     // SQLite's default page cache stays: a larger one makes every commit walk it (pcache1Truncate), which
     // cost more than the reads it saved (measured with perf under `bench send`).
+    // The log is copied into the database every WAL_AUTOCHECKPOINT pages instead of SQLite's 1,000: a page
+    // written by many commits in between (the newest page of a table or an index) is copied once. Measured
+    // with `bench send --statuses`: 71 KB written per message at 1,000 pages, 53 KB at 10,000, 50 KB at
+    // 30,000; the log then peaks near 40 MB, and maintenance and retention empty it.
     conn.execute_batch(&format!(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {sync}; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;"
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = {sync}; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT};"
     ))?;
     // The writer runs every kind of write; with SQLite's default of 16 cached statements it would keep
     // preparing the same SQL again.
