@@ -13,7 +13,6 @@ pub fn store_options(config: &Config) -> StoreOptions {
         synchronous: config.storage.synchronous,
         readers: config.storage.readers,
         write_queue: config.storage.write_queue,
-        commit_interval: std::time::Duration::from_millis(config.storage.commit_interval_ms),
         ..StoreOptions::default()
     }
 }

@@ -19,10 +19,6 @@ pub struct Storage {
     pub readers: usize,
     /// Writes that may wait for the writer; beyond it requests are answered 503 until it catches up.
     pub write_queue: usize,
-    /// Milliseconds between the starts of two commits at most: writes arriving meanwhile join the next one,
-    /// so pages that every write touches are written once per commit instead of once per write.
-    /// 0 commits as soon as the last commit ended.
-    pub commit_interval_ms: u64,
     /// Seconds the database may be unwritable (deleted, failing; a full disk does not count) before the
     /// server stops with a failure so the service manager restarts it or alerts.
     pub fail_after_secs: u64,
@@ -80,7 +76,6 @@ impl Default for Storage {
             synchronous: Synchronous::Full,
             readers: 4,
             write_queue: 10_000,
-            commit_interval_ms: 2,
             fail_after_secs: 60,
             min_free_mb: 200,
             maintenance_schedule: "0 30 3 * * *".into(),
@@ -149,12 +144,6 @@ impl Config {
             return Err(invalid(
                 "storage.write_queue",
                 "must be between 1 and 1000000",
-            ));
-        }
-        if storage.commit_interval_ms > 1000 {
-            return Err(invalid(
-                "storage.commit_interval_ms",
-                "must be between 0 and 1000",
             ));
         }
         parse_schedule(&storage.maintenance_schedule)

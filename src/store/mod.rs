@@ -61,8 +61,6 @@ pub struct StoreOptions {
     pub max_batch: usize,
     /// Writes waiting for the writer at most; beyond it requests are refused (503) until it catches up.
     pub write_queue: usize,
-    /// Least time between the starts of two commits (see `[storage] commit_interval_ms`).
-    pub commit_interval: Duration,
 }
 
 impl Default for StoreOptions {
@@ -72,7 +70,6 @@ impl Default for StoreOptions {
             readers: 4,
             max_batch: 4096,
             write_queue: 10_000,
-            commit_interval: Duration::ZERO,
         }
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What the writer runs: does its work, says whether it succeeded, and returns how to answer the caller
 /// once the outcome of the commit is known; or, when no transaction could be begun, answers at once.
@@ -131,13 +131,10 @@ impl WriterHandle {
         let (tx, rx) = mpsc::sync_channel::<Box<dyn Job>>(options.write_queue.max(1));
         let stats = Arc::new(WriterStats::default());
         let thread_stats = stats.clone();
-        let pace = Pace {
-            max_batch: options.max_batch.max(1),
-            interval: options.commit_interval,
-        };
+        let max_batch = options.max_batch.max(1);
         let handle = thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx, pace, &thread_stats, &health))
+            .spawn(move || run(conn, rx, max_batch, &thread_stats, &health))
             .expect("cannot start the store writer thread");
         (WriterHandle { tx, stats }, handle)
     }
@@ -219,59 +216,23 @@ fn lost() -> Error {
 /// nothing spin (callers are answered at once; those who retry come back later).
 const REST_AFTER_FAILURE: Duration = Duration::from_millis(200);
 
-/// How the writer gathers a batch: at most `max_batch` jobs, and commits no closer together than `interval`.
-struct Pace {
-    max_batch: usize,
-    interval: Duration,
-}
-
-impl Pace {
-    /// Adds to `batch` what arrives until the next commit may start: what is queued already, and, when the
-    /// last commit started less than `interval` ago, what arrives until then. A writer that was idle
-    /// commits at once, so a lone write never waits.
-    fn gather(
-        &self,
-        rx: &mpsc::Receiver<Box<dyn Job>>,
-        batch: &mut Vec<Box<dyn Job>>,
-        last: Instant,
-    ) {
-        let not_before = last + self.interval;
-        while batch.len() < self.max_batch {
-            let wait = not_before.saturating_duration_since(Instant::now());
-            let job = if wait.is_zero() {
-                rx.try_recv().ok()
-            } else {
-                match rx.recv_timeout(wait) {
-                    Ok(job) => Some(job),
-                    // Time to commit: take what is queued and go.
-                    Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                    Err(mpsc::RecvTimeoutError::Disconnected) => None,
-                }
-            };
-            match job {
-                Some(job) => batch.push(job),
-                None => break,
-            }
-        }
-    }
-}
-
 fn run(
     conn: Connection,
     rx: mpsc::Receiver<Box<dyn Job>>,
-    pace: Pace,
+    max_batch: usize,
     stats: &WriterStats,
     health: &StorageHealth,
 ) {
-    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(pace.max_batch.min(4096));
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch.min(4096));
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.capacity());
-    let mut last_commit = Instant::now()
-        .checked_sub(pace.interval)
-        .unwrap_or_else(Instant::now);
     while let Ok(first) = rx.recv() {
         batch.push(first);
-        pace.gather(&rx, &mut batch, last_commit);
-        last_commit = Instant::now();
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
         stats
             .largest_batch
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
@@ -373,50 +334,5 @@ fn run_in_savepoint(conn: &Connection, job: Box<dyn Job>) -> Completion {
 fn undo_savepoint(conn: &Connection) {
     if let Err(e) = control(conn, "ROLLBACK TO job").and_then(|()| control(conn, "RELEASE job")) {
         tracing::error!(error = %e, "cannot roll back a savepoint");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::StoreOptions;
-
-    /// Writes from 16 threads at once, with commits at least `interval` apart: how many transactions.
-    fn transactions_for_burst(interval: Duration) -> u64 {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("pace.db");
-        let conn = crate::store::connect(&path, crate::config::Synchronous::Normal, false).unwrap();
-        conn.execute_batch("CREATE TABLE t (n INTEGER)").unwrap();
-        let options = StoreOptions {
-            commit_interval: interval,
-            ..StoreOptions::default()
-        };
-        let health = Arc::new(StorageHealth::new(&path));
-        let (writer, thread) = WriterHandle::start(conn, &options, health);
-        // A first write, so the burst meets a writer that has just committed.
-        writer
-            .write(|c| Ok(c.execute("INSERT INTO t VALUES (0)", [])?))
-            .unwrap();
-        let before = writer.stats().transactions.load(Ordering::Relaxed);
-        std::thread::scope(|scope| {
-            for n in 1..=16 {
-                let writer = writer.clone();
-                scope.spawn(move || {
-                    writer
-                        .write(move |c| Ok(c.execute("INSERT INTO t VALUES (?1)", [n])?))
-                        .unwrap();
-                });
-            }
-        });
-        let used = writer.stats().transactions.load(Ordering::Relaxed) - before;
-        drop(writer);
-        thread.join().unwrap();
-        used
-    }
-
-    #[test]
-    fn writes_arriving_within_the_commit_interval_share_one_commit() {
-        // A whole second between commits: the 16 writes started together all join the next one or two.
-        assert!(transactions_for_burst(Duration::from_secs(1)) <= 2);
     }
 }
