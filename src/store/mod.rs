@@ -23,6 +23,8 @@ pub mod login_throttle;
 pub mod messages;
 pub mod migrations;
 pub mod payloads;
+#[cfg(test)]
+mod plans;
 pub mod policy_mail;
 mod readers;
 pub mod reindex;
