@@ -16,7 +16,7 @@ use whatsapi::store::{AccountId, Db, keys, now_ms, payloads, statuses};
 use whatsapi::webhooks::meta::StatusUpdate;
 
 const DAY_MS: i64 = 86_400_000;
-/// Messages per write transaction.
+/// Messages sealed, then queued to the writer, at a time.
 const BATCH: usize = 5_000;
 
 #[derive(clap::Args)]
