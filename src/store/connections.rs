@@ -202,12 +202,12 @@ pub fn find(
     account: AccountId,
     id: ConnectionId,
 ) -> Result<Option<ConnectionInfo>> {
+    // Every message sent through the API reads its connection: the statement is kept prepared.
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM connections WHERE id = ?1 AND account_id = ?2"),
-            params![id.0, account.0],
-            from_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM connections WHERE id = ?1 AND account_id = ?2"
+        ))?
+        .query_row(params![id.0, account.0], from_row)
         .optional()?)
 }
 
@@ -215,11 +215,10 @@ pub fn find(
 /// its callers with the connection's token).
 pub fn find_sandbox(conn: &Connection, meta_id: &str) -> Result<Option<ConnectionInfo>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM connections WHERE kind = 'sandbox' AND (phone_number_id = ?1 OR waba_id = ?1)"),
-            [meta_id],
-            from_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM connections WHERE kind = 'sandbox' AND (phone_number_id = ?1 OR waba_id = ?1)"
+        ))?
+        .query_row([meta_id], from_row)
         .optional()?)
 }
 

@@ -89,10 +89,9 @@ pub fn last_inbound(
     phone_index: &[u8],
 ) -> Result<Option<i64>> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT last_inbound_at FROM contacts WHERE account_id = ?1 AND connection_id = ?2 AND phone_index = ?3",
-            params![account.0, connection.0, phone_index],
-            |r| r.get(0),
-        )
+        )?
+        .query_row(params![account.0, connection.0, phone_index], |r| r.get(0))
         .optional()?)
 }
