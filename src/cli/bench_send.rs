@@ -46,7 +46,8 @@ pub struct SendArgs {
     /// its last answer came) when absent.
     #[arg(long)]
     rate: Option<u32>,
-    /// Run `whatsapi purge` (the nightly retention job) while sending, and report it and the POSTs meanwhile.
+    /// Have the server's retention job (the nightly purge) run 15 s after the server starts, while
+    /// sending, and report it and the POSTs meanwhile (send for longer than that: --rate and --messages).
     #[arg(long)]
     purge: bool,
 }
@@ -63,17 +64,23 @@ pub fn run(args: SendArgs) -> Result<()> {
 
 fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     let sandbox_port = free_port()?;
-    let (server, base) = start_server(
-        dir,
-        &[
-            ("WHATSAPI_SENDER__WORKERS", args.workers.to_string()),
-            // The simulator stands in for Meta: the server may call it.
-            (
-                "WHATSAPI_META__ALLOWED_BASE_URLS",
-                format!("[\"http://127.0.0.1:{sandbox_port}\"]"),
-            ),
-        ],
-    )?;
+    let mut settings = vec![
+        ("WHATSAPI_SENDER__WORKERS", args.workers.to_string()),
+        // The simulator stands in for Meta: the server may call it.
+        (
+            "WHATSAPI_META__ALLOWED_BASE_URLS",
+            format!("[\"http://127.0.0.1:{sandbox_port}\"]"),
+        ),
+    ];
+    let server_started = whatsapi::store::now_ms();
+    if args.purge {
+        let at = chrono::Utc::now() + chrono::Duration::seconds(15);
+        settings.push((
+            "WHATSAPI_RETENTION__SCHEDULE",
+            at.format("%S %M %H * * *").to_string(),
+        ));
+    }
+    let (server, base) = start_server(dir, &settings)?;
     let key = api_key(dir)?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -138,8 +145,8 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     let refused = std::sync::atomic::AtomicUsize::new(0);
     // Ids begin with their time: this run's messages are those from here on.
     let first_id = (whatsapi::store::now_ms() - 1) << 22;
-    let purge = args.purge.then(|| Purge::start(dir)).transpose()?;
     let started = Instant::now();
+    let started_ms = whatsapi::store::now_ms();
     let per_client = args.messages.div_ceil(args.clients);
     let timed: Vec<(Instant, Duration)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..args.clients)
@@ -183,7 +190,6 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     });
     let accepted_in = started.elapsed();
     let accepted = timed.len();
-    let purged = purge.map(Purge::wait).transpose()?;
     let mut latencies: Vec<Duration> = timed.iter().map(|(_, took)| *took).collect();
     let refused = refused.into_inner();
     if refused > 0 {
@@ -267,22 +273,31 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
             read_in.as_secs_f64()
         );
     }
-    if let Some((took, ended)) = purged {
+    if args.purge {
+        let (from, to, outcome) = retention_run(&db, server_started)?;
+        // When each POST was due, on the wall clock the job's times are on.
         let mut during: Vec<Duration> = timed
             .iter()
-            .filter(|(at, _)| *at < ended)
+            .filter(|(at, _)| {
+                let due = started_ms + (*at - started).as_millis() as i64;
+                (from..=to).contains(&due)
+            })
             .map(|(_, took)| *took)
             .collect();
         during.sort();
-        if during.is_empty() {
+        let deleted = &outcome["deleted"];
+        println!(
+            "retention job: {:.1} s, {} rows deleted ({} messages, {} statuses, {} payloads) in {} transactions",
+            (to - from) as f64 / 1000.0,
+            outcome["total"],
+            deleted["messages"],
+            deleted["message_statuses"],
+            deleted["webhook_payloads"],
+            outcome["batches"]
+        );
+        if !during.is_empty() {
             println!(
-                "purge (whatsapi purge, alongside): {:.1} s",
-                took.as_secs_f64()
-            );
-        } else {
-            println!(
-                "purge (whatsapi purge, alongside): {:.1} s; {} POSTs meanwhile: p50 {:.2} ms, p99 {:.2} ms",
-                took.as_secs_f64(),
+                "  {} POSTs meanwhile: p50 {:.2} ms, p99 {:.2} ms",
                 during.len(),
                 percentile(&during, 0.5).as_secs_f64() * 1000.0,
                 percentile(&during, 0.99).as_secs_f64() * 1000.0
@@ -322,42 +337,26 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `whatsapi purge` run beside the server, on a thread of its own that notes when it ended.
-struct Purge(std::thread::JoinHandle<Result<(Duration, Instant)>>);
-
-impl Purge {
-    fn start(dir: &Path) -> Result<Purge> {
-        let mut child = Killed(
-            whatsapi(dir)
-                .arg("purge")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("cannot start whatsapi purge")?,
-        );
-        let started = Instant::now();
-        Ok(Purge(std::thread::spawn(move || {
-            let mut said = String::new();
-            if let Some(mut out) = child.0.stdout.take() {
-                std::io::Read::read_to_string(&mut out, &mut said)?;
-            }
-            let status = child.0.wait()?;
-            let ended = Instant::now();
-            if !status.success() {
-                bail!("whatsapi purge failed ({status})");
-            }
-            for line in said.lines() {
-                println!("  purge: {line}");
-            }
-            Ok((ended - started, ended))
-        })))
-    }
-
-    /// How long it took, and when it ended.
-    fn wait(self) -> Result<(Duration, Instant)> {
-        self.0
-            .join()
-            .map_err(|_| anyhow::anyhow!("the purge thread panicked"))?
+/// The server's retention run since `since` (ms): when it started and ended, and what it reported; waits
+/// for it to end (two minutes at most).
+fn retention_run(db: &rusqlite::Connection, since: i64) -> Result<(i64, i64, Value)> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let run: Option<(i64, Option<i64>, String)> = db
+            .query_row(
+                "SELECT started_at, finished_at, outcome FROM job_runs
+                 WHERE job = 'retention' AND started_at >= ?1 ORDER BY started_at DESC LIMIT 1",
+                [since],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .ok();
+        if let Some((from, Some(to), outcome)) = run {
+            return Ok((from, to, serde_json::from_str(&outcome)?));
+        }
+        if Instant::now() > deadline {
+            bail!("the retention job did not run (or end) during the benchmark");
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
