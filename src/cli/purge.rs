@@ -1,6 +1,7 @@
 //! `whatsapi purge`: the retention job, now. It deletes what the `[retention]` settings say is past its
 //! time, exactly as the scheduled run does (and is recorded like one); `--dry-run` only counts. Safe while
-//! the server runs: each batch is a short write of its own.
+//! the server runs (each batch is a short write of its own), but the server's writes wait for the lock
+//! between its batches, so sending slows down meanwhile; the server's own run does not.
 
 use anyhow::{Result, bail};
 use clap::Args;
