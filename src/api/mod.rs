@@ -14,10 +14,10 @@ use crate::error::{BearerTokenRejected, Error};
 use crate::store::api_keys::{self, ApiKeyId};
 use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, now_ms};
+use parking_lot::Mutex;
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -123,48 +123,29 @@ pub struct KeysUsed {
 
 impl KeysUsed {
     fn recent(&self, fingerprint: &[u8]) -> Option<ApiAuth> {
-        let found = self
-            .checked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(fingerprint)
-            .copied();
+        let found = self.checked.lock().get(fingerprint).copied();
         let (auth, _) = found.filter(|(_, at)| at.elapsed() < KEY_TRUSTED_FOR)?;
-        self.used
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(auth.key, now_ms());
+        self.used.lock().insert(auth.key, now_ms());
         Some(auth)
     }
 
     fn remember(&self, fingerprint: Vec<u8>, auth: ApiAuth) {
-        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        let mut checked = self.checked.lock();
         if checked.len() > 10_000 {
             checked.retain(|_, (_, at)| at.elapsed() < KEY_TRUSTED_FOR);
         }
         checked.insert(fingerprint, (auth, Instant::now()));
-        self.used
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(auth.key, now_ms());
+        self.used.lock().insert(auth.key, now_ms());
     }
 
     /// Stops trusting a revoked key at once.
     pub fn forget(&self, key: ApiKeyId) {
-        self.checked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, (auth, _)| auth.key != key);
+        self.checked.lock().retain(|_, (auth, _)| auth.key != key);
     }
 
     /// Writes what was gathered since the last flush.
     pub fn flush(&self, db: &Db) {
-        let used: Vec<(ApiKeyId, i64)> = self
-            .used
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .collect();
+        let used: Vec<(ApiKeyId, i64)> = self.used.lock().drain().collect();
         if !used.is_empty() {
             let _ = db.submit(move |conn| api_keys::record_last_used(conn, &used));
         }

@@ -14,11 +14,12 @@ use crate::api::KeysUsed;
 use crate::config::{Config, parse_schedule};
 use crate::mail::Mailer;
 use crate::store::Db;
+use parking_lot::Mutex;
 use rocket::fairing::{AdHoc, Fairing};
 use scheduler::{ScheduledJob, Scheduler};
 use sender::{SenderPool, Waker};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -183,15 +184,13 @@ pub fn fairing() -> impl Fairing {
                             })
                         },
                     };
-                    *running.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(threads);
+                    *running.0.lock() = Some(threads);
                     deletions::resume(db.clone(), mailer.clone());
                 })
             }))
             .attach(AdHoc::on_shutdown("stop background jobs", |rocket| {
                 Box::pin(async move {
-                    let threads = rocket
-                        .state::<Running>()
-                        .and_then(|r| r.0.lock().ok()?.take());
+                    let threads = rocket.state::<Running>().and_then(|r| r.0.lock().take());
                     if let Some(threads) = threads {
                         let _ = rocket::tokio::task::spawn_blocking(move || threads.stop()).await;
                     }

@@ -5,10 +5,11 @@
 //! between still gets every status.
 
 use super::events::{StatusEvent, statuses_payload};
+use parking_lot::Mutex;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -69,9 +70,9 @@ impl StatusFeed {
     }
 
     pub fn acknowledged(&self) -> Vec<(String, &'static str)> {
-        self.acknowledged.as_ref().map_or_else(Vec::new, |a| {
-            a.lock().unwrap_or_else(|p| p.into_inner()).clone()
-        })
+        self.acknowledged
+            .as_ref()
+            .map_or_else(Vec::new, |a| a.lock().clone())
     }
 
     pub fn accepted(&self, accepted: Accepted) {
@@ -167,14 +168,11 @@ fn run(receiver: &mpsc::Receiver<Accepted>, delays: Delays, acknowledged: Option
                 let batch: Vec<Pending> = group.drain(..group.len().min(BATCH_MAX)).collect();
                 if post(&agent, &batch) {
                     if let Some(acknowledged) = acknowledged {
-                        acknowledged
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .extend(
-                                batch
-                                    .iter()
-                                    .map(|p| (p.event.wamid.clone(), p.event.status)),
-                            );
+                        acknowledged.lock().extend(
+                            batch
+                                .iter()
+                                .map(|p| (p.event.wamid.clone(), p.event.status)),
+                        );
                     }
                 } else {
                     for mut pending in batch {

@@ -6,6 +6,7 @@
 
 use super::{SandboxState, answer, feed, meta_error};
 use crate::store::connections;
+use parking_lot::Mutex;
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, get, post, routes};
@@ -13,7 +14,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use zeroize::Zeroizing;
 
@@ -72,11 +73,11 @@ impl WebhookUrls {
 
 impl Standalone {
     fn target(&self, phone_number_id: &str) -> Option<Arc<feed::Target>> {
-        let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut targets = self.targets.lock();
         if let Some(target) = targets.get(phone_number_id) {
             return Some(target.clone());
         }
-        let webhooks = self.webhooks.lock().unwrap_or_else(|p| p.into_inner());
+        let webhooks = self.webhooks.lock();
         let (url, secret) = webhooks.for_number(phone_number_id)?;
         let target = Arc::new(feed::Target {
             url: url.clone(),
@@ -127,12 +128,7 @@ async fn standalone_send(
     rocket::tokio::time::sleep(standalone.latency).await;
     standalone.in_flight.fetch_sub(1, Ordering::AcqRel);
     if let Some(id) = body.get("biz_opaque_callback_data").and_then(Value::as_str) {
-        *standalone
-            .received
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(id.to_owned())
-            .or_default() += 1;
+        *standalone.received.lock().entry(id.to_owned()).or_default() += 1;
     }
     answer(&body, state, standalone.target(phone_number_id))
 }
@@ -191,17 +187,9 @@ fn set_webhook(body: Json<Value>, standalone: &State<Standalone>) -> (Status, Js
         );
     };
     let number = body["phone_number_id"].as_str();
-    standalone
-        .webhooks
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .set(number, url, secret);
+    standalone.webhooks.lock().set(number, url, secret);
     // Targets already made for numbers send to the new address from now on.
-    standalone
-        .targets
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
+    standalone.targets.lock().clear();
     (
         Status::Ok,
         Json(json!({"url": url, "phone_number_id": number})),
@@ -210,11 +198,7 @@ fn set_webhook(body: Json<Value>, standalone: &State<Standalone>) -> (Status, Js
 
 #[get("/_sandbox/received")]
 fn received(standalone: &State<Standalone>) -> Json<Value> {
-    let counts = standalone
-        .received
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
+    let counts = standalone.received.lock().clone();
     // How many TCP connections callers opened: a client that reuses its connections opens few.
     Json(json!({
         "counts": counts,

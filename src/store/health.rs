@@ -5,9 +5,9 @@
 //! the process is restarted (`[storage] fail_after_secs`). Each trouble is logged at most once a minute.
 
 use crate::error::Error;
+use parking_lot::Mutex;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const LOG_EVERY: Duration = Duration::from_secs(60);
@@ -91,7 +91,7 @@ impl StorageHealth {
 
     /// A transaction that wrote something committed: writes work.
     pub fn wrote(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock();
         if let Some((trouble, since)) = state.trouble.take() {
             tracing::warn!(
                 after_secs = since.elapsed().as_secs(),
@@ -104,7 +104,7 @@ impl StorageHealth {
 
     /// Something stops writes; logged now if it was not in the last minute.
     pub fn report(&self, trouble: Trouble) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock();
         let now = Instant::now();
         let since = match &state.trouble {
             Some((same, since)) if *same == trouble => *since,
@@ -121,7 +121,6 @@ impl StorageHealth {
     pub fn trouble(&self) -> Option<(Trouble, Duration)> {
         self.state
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .trouble
             .as_ref()
             .map(|(trouble, since)| (trouble.clone(), since.elapsed()))

@@ -5,11 +5,12 @@ use super::{AccountId, OpenError};
 use crate::crypto::{Aad, CryptoError, Header, Key};
 use crate::error::{Error, Result};
 use hmac::{Hmac, KeyInit, Mac};
+use parking_lot::RwLock;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 const MASTER_CHECK: &str = "master_key_check";
 pub(crate) const ROTATION_TARGET: &str = "master_key_rotation";
@@ -59,20 +60,12 @@ impl Keyring {
 
     /// The account's data key; `NotFound` when the account has none (never had, or it was destroyed).
     pub fn data_key(&self, account: AccountId) -> Result<Arc<Key>> {
-        if let Some(key) = self
-            .cache
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&account)
-        {
+        if let Some(key) = self.cache.read().get(&account) {
             return Ok(key.clone());
         }
         let sealed = self.keystore.get(account)?.ok_or(Error::NotFound)?;
         let key = Arc::new(unseal_data_key(&self.master, account, &sealed.sealed)?);
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(account, key.clone());
+        self.cache.write().insert(account, key.clone());
         Ok(key)
     }
 
@@ -119,17 +112,14 @@ impl Keyring {
     }
 
     pub fn forget(&self, account: AccountId) {
-        self.cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&account);
+        self.cache.write().remove(&account);
     }
 
     /// Forgets the cached keys the keystore destroyed since they were cached: by another process, such as
     /// `whatsapi account delete` next to a running server. Returns how many.
     pub fn forget_destroyed(&self) -> Result<usize> {
         let destroyed = self.keystore.destroyed()?;
-        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.cache.write();
         let before = cache.len();
         cache.retain(|account, _| !destroyed.contains(&account.0));
         Ok(before - cache.len())

@@ -13,13 +13,13 @@
 //! first and reaches a mirror that cannot be written at its next update.
 
 use crate::error::{Error, Result};
+use parking_lot::Mutex;
 use rusqlite::backup::Backup;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::AccountId;
@@ -137,8 +137,8 @@ impl Keystore {
         self.created
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn conn(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        self.conn.lock()
     }
 
     pub fn get(&self, account: AccountId) -> Result<Option<SealedKey>> {

@@ -42,10 +42,11 @@ use crate::crypto::Key;
 use crate::error::{Error, Result};
 use keys::Keyring;
 use keystore::{Keystore, KeystoreFiles};
+use parking_lot::Mutex;
 use readers::ReaderPool;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use writer::{WriterHandle, WriterStats};
@@ -146,7 +147,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Closing the channel lets the writer finish what is queued; waiting for it means nothing is lost at exit.
         self.writer.take();
-        if let Some(thread) = self.writer_thread.lock().ok().and_then(|mut t| t.take()) {
+        if let Some(thread) = self.writer_thread.lock().take() {
             let _ = thread.join();
         }
     }

@@ -8,9 +8,10 @@ use super::messages::{self, ListFilter, MessageId, NewMessage};
 use super::retention::Visible;
 use super::{AccountId, contacts, statuses};
 use crate::webhooks::meta::StatusUpdate;
+use parking_lot::Mutex;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, StatementStatus};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const ACCOUNT: AccountId = AccountId(1);
 const CONNECTION: ConnectionId = ConnectionId(1);
@@ -93,7 +94,7 @@ fn no_statement_on_a_messages_path_scans_a_table() {
         TraceEventCodes::SQLITE_TRACE_PROFILE,
         Some(move |event: TraceEvent<'_>| {
             if let TraceEvent::Profile(stmt, _) = event {
-                record.lock().unwrap().push((
+                record.lock().push((
                     stmt.sql().into_owned(),
                     stmt.get_status(StatementStatus::FullscanStep),
                     stmt.get_status(StatementStatus::AutoIndex),
@@ -154,7 +155,7 @@ fn no_statement_on_a_messages_path_scans_a_table() {
         messages::list(&conn, ACCOUNT, &filter).unwrap();
     }
 
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock();
     assert!(seen.len() > 20, "the statements were traced: {seen:?}");
     let scanning: Vec<_> = seen
         .iter()

@@ -3,10 +3,10 @@
 
 use crate::config::Synchronous;
 use crate::error::Result;
+use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
 use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::{Condvar, Mutex};
 
 pub struct ReaderPool {
     path: PathBuf,
@@ -41,7 +41,7 @@ impl ReaderPool {
     }
 
     pub fn get(&self) -> Result<Reader<'_>> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = self.state.lock();
         loop {
             if let Some(conn) = state.idle.pop() {
                 return Ok(Reader {
@@ -58,12 +58,12 @@ impl ReaderPool {
                         conn: Some(conn),
                     }),
                     Err(e) => {
-                        self.state.lock().unwrap_or_else(|p| p.into_inner()).open -= 1;
+                        self.state.lock().open -= 1;
                         Err(e.into())
                     }
                 };
             }
-            state = self.returned.wait(state).unwrap_or_else(|p| p.into_inner());
+            self.returned.wait(&mut state);
         }
     }
 
@@ -87,7 +87,7 @@ impl Deref for Reader<'_> {
 impl Drop for Reader<'_> {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            let mut state = self.pool.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut state = self.pool.state.lock();
             state.idle.push(conn);
             self.pool.returned.notify_one();
         }

@@ -12,11 +12,11 @@ use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::{Db, now_ms, sessions, users};
 use crate::web::i18n::Lang;
 use askama::Template;
+use parking_lot::Mutex;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 const RESET_TTL_MS: i64 = 30 * 60 * 1000;
 /// Reset emails per address per hour: enough for a person who lost one, too few to flood a mailbox.
@@ -32,7 +32,7 @@ pub struct ResetEmails(Mutex<HashMap<String, Vec<i64>>>);
 
 impl ResetEmails {
     fn allow(&self, email: &str, now: i64) -> bool {
-        let mut sent = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sent = self.0.lock();
         sent.retain(|_, times| times.iter().any(|t| *t > now - 3_600_000));
         let times = sent.entry(email.to_lowercase()).or_default();
         times.retain(|t| *t > now - 3_600_000);

@@ -8,10 +8,11 @@ use crate::error::Error;
 use crate::events::emit::Emitter;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{Db, contacts, inbound, keys, now_ms, payloads, statuses, templates};
+use parking_lot::Mutex;
 use rocket::http::Status;
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -86,7 +87,7 @@ pub struct Receivers {
 
 impl Receivers {
     fn get(&self, key: &str) -> Option<Arc<Receiver>> {
-        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let recent = self.recent.lock();
         recent
             .get(key)
             .filter(|(at, _)| at.elapsed() < RECEIVER_TTL)
@@ -94,7 +95,7 @@ impl Receivers {
     }
 
     fn remember(&self, key: String, receiver: Arc<Receiver>) {
-        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let mut recent = self.recent.lock();
         recent.retain(|_, (at, _)| at.elapsed() < RECEIVER_TTL);
         recent.insert(key, (Instant::now(), receiver));
     }
@@ -103,7 +104,6 @@ impl Receivers {
     pub fn forget(&self, connection: ConnectionId) {
         self.recent
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .retain(|_, (_, r)| r.connection.id != connection);
     }
 }

@@ -35,12 +35,7 @@ pub(super) fn target(
     account: AccountId,
     id: ConnectionId,
 ) -> crate::error::Result<Arc<Target>> {
-    let cached = shared
-        .targets
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&id)
-        .cloned();
+    let cached = shared.targets.lock().get(&id).cloned();
     if let Some(target) = cached.filter(|t| t.loaded.elapsed() < TARGET_TTL) {
         return Ok(target);
     }
@@ -54,11 +49,7 @@ pub(super) fn target(
         token: secrets.access_token,
         loaded: Instant::now(),
     });
-    shared
-        .targets
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id, target.clone());
+    shared.targets.lock().insert(id, target.clone());
     Ok(target)
 }
 
@@ -231,11 +222,7 @@ fn hold(
     now: i64,
 ) -> Outcome {
     let (id, account, connection) = (message.id, message.account_id, message.connection_id);
-    shared
-        .targets
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&connection);
+    shared.targets.lock().remove(&connection);
     let db = shared.db.clone();
     Arc::new(move |conn| {
         let error = error.as_ref().map(|(c, t, d)| (*c, t.as_str(), d.as_str()));

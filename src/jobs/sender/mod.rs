@@ -16,10 +16,11 @@ mod schedule;
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, StoredMessage};
 use crate::store::{Db, now_ms};
+use parking_lot::Mutex;
 use schedule::{Schedule, Seen};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -79,7 +80,7 @@ pub struct Waker(Mutex<Option<mpsc::Sender<Event>>>);
 
 impl Waker {
     pub fn wake(&self) {
-        if let Some(events) = self.0.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(events) = self.0.lock().as_ref() {
             let _ = events.send(Event::NewWork);
         }
     }
@@ -121,7 +122,7 @@ impl SenderPool {
         // Never more queued here than workers are idle: the dispatcher claims only for them.
         let (work, queue) = mpsc::channel::<StoredMessage>();
         let (events, received) = mpsc::channel();
-        *waker.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(events.clone());
+        *waker.0.lock() = Some(events.clone());
         let workers = Workers {
             shared: shared.clone(),
             queue: Arc::new(Mutex::new(queue)),
@@ -337,10 +338,7 @@ fn work_loop(
     events: &mpsc::Sender<Event>,
 ) {
     loop {
-        let next = queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .recv_timeout(IDLE_EXIT);
+        let next = queue.lock().recv_timeout(IDLE_EXIT);
         match next {
             Ok(message) => {
                 deliver::deliver(shared, &message, events);
