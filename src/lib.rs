@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod blocking;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -75,9 +75,7 @@ impl Mailer {
     /// Sends (or files) the message on a blocking thread.
     pub async fn send(&self, email: Email) -> Result<()> {
         let mailer = self.clone();
-        rocket::tokio::task::spawn_blocking(move || mailer.send_blocking(&email))
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("mail task failed: {e}")))?
+        crate::blocking::run("mail", move || mailer.send_blocking(&email)).await?
     }
 
     pub fn send_blocking(&self, email: &Email) -> Result<()> {

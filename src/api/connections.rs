@@ -191,7 +191,7 @@ pub(crate) async fn check(
         })
         .await?;
     let agent = agent.clone();
-    let answer = rocket::tokio::task::spawn_blocking(move || {
+    let answer = crate::blocking::run("check", move || {
         graph::phone_number(
             &agent,
             &connection.graph_base_url,
@@ -200,8 +200,7 @@ pub(crate) async fn check(
             &token,
         )
     })
-    .await
-    .map_err(|e| Error::Internal(anyhow::anyhow!("check task failed: {e}")))?;
+    .await?;
     Ok(match answer {
         Ok(number) => json!({
             "ok": true,
@@ -232,11 +231,10 @@ async fn sync_templates(
 ) -> Result<Json<Value>> {
     let (connection, _) = load(db, auth, id).await?;
     let (db, agent) = (db.inner().clone(), agent.inner().clone());
-    let count = rocket::tokio::task::spawn_blocking(move || {
+    let count = crate::blocking::run("sync", move || {
         crate::jobs::templates::sync_connection(&db, &agent, auth.account, &connection)
     })
-    .await
-    .map_err(|e| Error::Internal(anyhow::anyhow!("sync task failed: {e}")))??;
+    .await??;
     Ok(Json(json!({ "templates": count })))
 }
 

@@ -5,7 +5,7 @@
 use super::ApiAuth;
 use super::body::ApiJson;
 use super::requests::EraseContact;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::{AccountId, Db, activity, erasure, now_ms};
 use rocket::serde::json::Json;
 use rocket::{State, post, routes};
@@ -23,11 +23,10 @@ pub(crate) async fn erase(
     actor: (Option<crate::store::users::UserId>, String, String),
 ) -> Result<erasure::Counts> {
     let erase_db = db.clone();
-    let deleted = rocket::tokio::task::spawn_blocking(move || {
+    let deleted = crate::blocking::run("erasure", move || {
         erasure::erase_customer(&erase_db, account, index)
     })
-    .await
-    .map_err(|e| Error::Internal(anyhow::anyhow!("the erasure task failed: {e}")))??;
+    .await??;
     let detail = format!(
         "{} messages, {} received",
         deleted.get("messages"),

@@ -6,7 +6,6 @@
 use crate::error::{Error, Result};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use rocket::tokio::sync::Semaphore;
-use rocket::tokio::task::spawn_blocking;
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
 use zeroize::Zeroizing;
@@ -113,9 +112,7 @@ impl Hasher {
             .acquire()
             .await
             .map_err(|_| Error::Unavailable("shutting down".into()))?;
-        spawn_blocking(work)
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("hashing task failed: {e}")))?
+        crate::blocking::run("hashing", work).await?
     }
 }
 

@@ -290,9 +290,7 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let db = self.clone();
-        rocket::tokio::task::spawn_blocking(move || db.read(work))
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("read task failed: {e}")))?
+        crate::blocking::run("read", move || db.read(work)).await?
     }
 }
 

@@ -141,9 +141,9 @@ pub async fn ingest(
     let prepared = if small {
         work()?
     } else {
-        rocket::tokio::task::spawn_blocking(work)
+        crate::blocking::run("webhook check", work)
             .await
-            .map_err(|e| IngestError::Store(Error::Internal(e.into())))??
+            .map_err(IngestError::Store)??
     };
     Ok(db
         .write_async(move |conn| {

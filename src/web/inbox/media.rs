@@ -107,7 +107,7 @@ pub(super) async fn inbox_media(
     let agent = agent.inner().clone();
     let (targets, media_agent) = (media.targets.clone(), media.agent.clone());
     let media_id = media_id.to_owned();
-    let download = rocket::tokio::task::spawn_blocking(move || {
+    let download = crate::blocking::run("media", move || {
         let info = graph::media_info(
             &agent,
             &connection.graph_base_url,
@@ -136,8 +136,7 @@ pub(super) async fn inbox_media(
             .or_else(|| info["mime_type"].as_str().map(str::to_owned));
         Ok((download, mime))
     })
-    .await
-    .map_err(|e| Error::Internal(anyhow::anyhow!("media task failed: {e}")))??;
+    .await??;
     let (download, mime) = download;
     let content_type = mime
         .as_deref()

@@ -1,0 +1,15 @@
+//! Work that blocks (SQLite reads, password hashing, calls to Meta, mail) runs on tokio's blocking threads,
+//! so it never holds an executor thread that other requests need. One helper awaits it and turns a task
+//! that died (it panicked) into an internal error naming the work.
+
+use crate::error::{Error, Result};
+
+/// Runs `work` on a blocking thread and returns what it returned.
+pub async fn run<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    rocket::tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("the {what} task failed: {e}")))
+}
