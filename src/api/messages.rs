@@ -10,7 +10,7 @@ use crate::meta::{errors, validate};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, ListFilter, MessageId, NewMessage, StoredMessage};
 use crate::store::retention::Visible;
-use crate::store::{AccountId, Db, contacts, ids, keys, now_ms, templates};
+use crate::store::{AccountId, Db, contacts, idempotency, ids, keys, now_ms, templates};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
@@ -77,8 +77,8 @@ pub(crate) async fn enqueue(
             let (digest, earlier) = db
                 .read_async(move |conn| {
                     let data_key = key_db.keyring().data_key(account)?;
-                    let digest = messages::request_digest(&data_key, &request);
-                    let earlier = messages::idempotent_answer(
+                    let digest = idempotency::request_digest(&data_key, &request);
+                    let earlier = idempotency::idempotent_answer(
                         conn,
                         &data_key,
                         account,
@@ -148,7 +148,7 @@ pub(crate) async fn enqueue(
         Some((name, digest)) => Some((
             name,
             digest,
-            messages::seal_answer(&key, account, id, &answer.to_string())?,
+            idempotency::seal_answer(&key, account, id, &answer.to_string())?,
         )),
         None => None,
     };
@@ -159,19 +159,19 @@ pub(crate) async fn enqueue(
             // runs one at a time, so exactly one of them inserts and the others find its answer.
             if let Some((key, digest, sealed_response)) = &idempotency {
                 if let Some(earlier) =
-                    messages::idempotent_answer(conn, &data_key, account, key, digest, now)?
+                    idempotency::idempotent_answer(conn, &data_key, account, key, digest, now)?
                 {
                     return Ok(Some(earlier));
                 }
                 messages::insert(conn, &new)?;
-                let kept = messages::KeptAnswer {
+                let kept = idempotency::KeptAnswer {
                     key,
                     message: id,
                     status: 202,
                     sealed_response,
                     request_digest: digest,
                 };
-                messages::remember_answer(conn, account, &kept, now)?;
+                idempotency::remember_answer(conn, account, &kept, now)?;
             } else {
                 messages::insert(conn, &new)?;
             }

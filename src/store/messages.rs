@@ -1,17 +1,13 @@
 //! The outbox and the message log. Recipient and body are sealed with the account's data key and bound
-//! to the row; the sender claims due rows with a lease, so a row claimed by a process that died is sent
-//! again once its lease expires. Status only moves forward: queued < sending < sent < delivered < read,
-//! and failed is final.
+//! to the row; the sender claims due rows, and rows a process that died had claimed are handed back at the
+//! next start. Status only moves forward: queued < sending < sent < delivered < read, and failed is final.
 
 use super::AccountId;
 use super::connections::ConnectionId;
-use super::retention::{IDEMPOTENCY_MS, Visible};
-use crate::crypto::{Aad, Key, constant_time_eq};
+use super::retention::Visible;
+use crate::crypto::Aad;
 use crate::error::{Error, Result};
-use hmac::{Hmac, KeyInit, Mac};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde_json::Value;
-use sha2::Sha256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MessageId(pub i64);
@@ -146,6 +142,23 @@ pub struct ListFilter {
     pub limit: usize,
     /// Messages past retention are never listed.
     pub visible: Visible,
+}
+
+#[cfg(test)]
+impl ListFilter {
+    /// A page of 50 with no condition, for tests to narrow.
+    pub(crate) fn everything() -> ListFilter {
+        ListFilter {
+            status: None,
+            connection: None,
+            recipient_index: None,
+            since: None,
+            until: None,
+            before: None,
+            limit: 50,
+            visible: Visible { from: 0 },
+        }
+    }
 }
 
 /// Statuses, as the list filter may name them (written into the query, so that the partial index of a
@@ -354,153 +367,6 @@ pub fn retry_at(
     Ok(())
 }
 
-/// Where the first answer to an Idempotency-Key is sealed: it names the customer's number.
-fn answer_place(account: AccountId, message: MessageId) -> Aad<'static> {
-    Aad {
-        account: account.0,
-        table: "idempotency_keys",
-        column: "response",
-        row: message.0,
-    }
-}
-
-pub fn seal_answer(
-    data_key: &Key,
-    account: AccountId,
-    message: MessageId,
-    response: &str,
-) -> Result<Vec<u8>> {
-    Ok(data_key.seal(&answer_place(account, message), response.as_bytes())?)
-}
-
-/// A keyed digest of what a request asks for, whatever the spelling of its JSON: object keys sorted, no
-/// whitespace. Keyed with a subkey of the account's data key, like the recipient index: a plain hash of a
-/// short text and a phone number could be confirmed by guessing.
-pub fn request_digest(data_key: &Key, request: &Value) -> Vec<u8> {
-    let mut subkey =
-        Hmac::<Sha256>::new_from_slice(data_key.expose()).expect("any key length works");
-    subkey.update(b"whatsapi/idempotency request");
-    let mut mac = Hmac::<Sha256>::new_from_slice(&subkey.finalize().into_bytes())
-        .expect("any key length works");
-    let mut canonical = Vec::new();
-    write_canonical(request, &mut canonical);
-    mac.update(&canonical);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// Compact JSON with every object's keys in byte order, so equal requests give equal bytes.
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push(b'{');
-            for (i, (name, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_scalar(name, out);
-                out.push(b':');
-                write_canonical(item, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(b']');
-        }
-        scalar => write_scalar(scalar, out),
-    }
-}
-
-fn write_scalar(value: &impl serde::Serialize, out: &mut Vec<u8>) {
-    // Writing a string, number, bool or null into memory cannot fail.
-    let _ = serde_json::to_writer(out, value);
-}
-
-/// The first answer given to an Idempotency-Key, if any (keys are kept 24 hours). The key reused for a
-/// request with another digest is refused, naming the message it was first used for; keys kept before
-/// digests were stored answer whatever comes.
-pub fn idempotent_answer(
-    conn: &Connection,
-    data_key: &Key,
-    account: AccountId,
-    key: &str,
-    digest: &[u8],
-    now: i64,
-) -> Result<Option<(u16, String)>> {
-    // status, the answer in the clear (kept so before answers were sealed), sealed, message, digest
-    type Kept = (i64, String, Option<Vec<u8>>, Option<i64>, Option<Vec<u8>>);
-    let found: Option<Kept> = conn
-        .prepare_cached(
-            "SELECT status, response, sealed_response, message_id, request_digest FROM idempotency_keys
-             WHERE account_id = ?1 AND key = ?2 AND created_at > ?3",
-        )?
-        .query_row(params![account.0, key, now - IDEMPOTENCY_MS], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .optional()?;
-    let Some((status, clear, sealed, message, first_digest)) = found else {
-        return Ok(None);
-    };
-    if first_digest.is_some_and(|first| !constant_time_eq(&first, digest)) {
-        return Err(Error::IdempotencyKeyReused {
-            message_id: message.map(|id| id.to_string()),
-        });
-    }
-    let response = match (sealed, message) {
-        (Some(sealed), Some(message)) => {
-            let plain = data_key.open(&answer_place(account, MessageId(message)), &sealed)?;
-            String::from_utf8_lossy(&plain).into_owned()
-        }
-        _ => clear,
-    };
-    Ok(Some((status as u16, response)))
-}
-
-/// What an Idempotency-Key keeps: the first answer (sealed with `seal_answer`) and the digest of the
-/// request it answered.
-pub struct KeptAnswer<'a> {
-    pub key: &'a str,
-    pub message: MessageId,
-    pub status: u16,
-    pub sealed_response: &'a [u8],
-    pub request_digest: &'a [u8],
-}
-
-/// Keeps the first answer to an Idempotency-Key (replacing one that expired).
-pub fn remember_answer(
-    conn: &Connection,
-    account: AccountId,
-    kept: &KeptAnswer<'_>,
-    now: i64,
-) -> Result<()> {
-    conn.execute(
-        "INSERT INTO idempotency_keys (account_id, key, message_id, status, response, sealed_response,
-                                       request_digest, created_at)
-         VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, ?7)
-         ON CONFLICT (account_id, key) DO UPDATE SET message_id = ?3, status = ?4, response = '',
-                                                   sealed_response = ?5, request_digest = ?6,
-                                                   created_at = ?7",
-        params![
-            account.0,
-            kept.key,
-            kept.message.0,
-            kept.status,
-            kept.sealed_response,
-            kept.request_digest,
-            now
-        ],
-    )?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,9 +385,7 @@ mod tests {
     #[test]
     fn sends_are_recorded_together_and_one_taken_wamid_spoils_only_its_own() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sent.db");
-        let conn = crate::store::connect(&path, crate::config::Synchronous::Normal, false).unwrap();
-        crate::store::migrations::run(&conn, &path).unwrap();
+        let conn = crate::store::test_file(dir.path(), "sent.db");
         conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
         for id in 1..=4 {
             let status = if id == 4 { "sent" } else { "sending" };
@@ -571,22 +435,11 @@ mod tests {
     #[test]
     fn the_log_and_the_sender_find_messages_through_indexes() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plans.db");
-        let conn = crate::store::connect(&path, crate::config::Synchronous::Normal, false).unwrap();
-        crate::store::migrations::run(&conn, &path).unwrap();
+        let conn = crate::store::test_file(dir.path(), "plans.db");
         conn.execute_batch("ANALYZE").unwrap();
         let account = AccountId(1);
         let filter = |adjust: &dyn Fn(&mut ListFilter)| {
-            let mut filter = ListFilter {
-                status: None,
-                connection: None,
-                recipient_index: None,
-                since: None,
-                until: None,
-                before: None,
-                limit: 50,
-                visible: Visible { from: 0 },
-            };
+            let mut filter = ListFilter::everything();
             adjust(&mut filter);
             filter
         };

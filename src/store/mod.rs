@@ -14,6 +14,7 @@ pub mod endpoints;
 pub mod erasure;
 pub mod export;
 pub mod health;
+pub mod idempotency;
 pub mod ids;
 pub mod inbound;
 pub mod job_runs;
@@ -292,6 +293,15 @@ impl Db {
         let db = self.clone();
         crate::blocking::run("read", move || db.read(work)).await?
     }
+}
+
+/// A migrated database file `name` in `dir`, for unit tests that work on the tables directly.
+#[cfg(test)]
+pub(crate) fn test_file(dir: &Path, name: &str) -> Connection {
+    let path = dir.join(name);
+    let conn = connect(&path, Synchronous::Normal, false).expect("a test database");
+    migrations::run(&conn, &path).expect("migrations");
+    conn
 }
 
 /// Pages in the write-ahead log before it is copied into the database (see `connect`).

@@ -17,9 +17,7 @@ const ACCOUNT: AccountId = AccountId(1);
 const CONNECTION: ConnectionId = ConnectionId(1);
 
 fn store(dir: &std::path::Path) -> Connection {
-    let path = dir.join("plans.db");
-    let conn = super::connect(&path, crate::config::Synchronous::Normal, false).unwrap();
-    super::migrations::run(&conn, &path).unwrap();
+    let conn = super::test_file(dir, "plans.db");
     conn.execute_batch(
         "INSERT INTO accounts (id, company, created_at) VALUES (1, 'Shop', 0), (2, 'Other', 0);
          INSERT INTO connections (id, account_id, kind, name, phone_number_id, waba_id, access_token,
@@ -141,16 +139,7 @@ fn no_statement_on_a_messages_path_scans_a_table() {
         &|f| (f.since, f.until) = (Some(1_700_000_000_100), Some(1_700_000_000_200)),
         &|f| f.before = Some(MessageId((1_700_000_000_200) << 22)),
     ] {
-        let mut filter = ListFilter {
-            status: None,
-            connection: None,
-            recipient_index: None,
-            since: None,
-            until: None,
-            before: None,
-            limit: 50,
-            visible: Visible { from: 0 },
-        };
+        let mut filter = ListFilter::everything();
         adjust(&mut filter);
         messages::list(&conn, ACCOUNT, &filter).unwrap();
     }
