@@ -15,9 +15,11 @@ mod people;
 mod proxies;
 mod storage;
 pub use meta::{META_GRAPH_URL, Meta, normalize_base_url, split_url};
-pub use people::{Accounts, Branding, Sandbox, Sender, Sessions, Smtp, SmtpSecurity, Webhooks};
+pub use people::{
+    Accounts, Branding, Sandbox, SandboxDelays, Sender, Sessions, Smtp, SmtpSecurity, Webhooks,
+};
 pub use proxies::{Network, in_block};
-pub use storage::{MAX_RETENTION_DAYS, Retention, Storage, Synchronous};
+pub use storage::{KeystoreFiles, MAX_RETENTION_DAYS, Retention, Storage, Synchronous};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/whatsapi/config.toml";

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod blocking;
 pub mod config;
 pub mod crypto;
+pub mod domain;
 pub mod error;
 pub mod events;
 pub mod jobs;
@@ -14,9 +15,9 @@ pub mod mail;
 pub mod meta;
 #[cfg(test)]
 mod mutation;
-pub mod notify;
 pub mod sandbox;
 pub mod server_limits;
+pub mod services;
 pub mod startup;
 pub mod store;
 pub mod web;
@@ -82,8 +83,8 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(auth::Auth::new(&config))
         .manage(auth::client::TrustedProxies::from_config(&config.server))
         .manage(mailer)
-        .manage(std::sync::Arc::new(api::KeysUsed::default()))
-        .manage(jobs::sender::Waker::default())
+        .manage(std::sync::Arc::new(services::api_keys::KeysUsed::default()))
+        .manage(services::outbox::Waker::default())
         .manage(sandbox::SandboxState::with_status_feed(
             config.sandbox.delays(),
             false,

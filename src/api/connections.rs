@@ -277,7 +277,7 @@ async fn simulate_inbound(
         &inbound.text,
         at / 1000,
     );
-    let signature = crate::webhooks::meta::sign(secrets.app_secret.as_bytes(), &payload);
+    let signature = crate::meta::webhook::sign(secrets.app_secret.as_bytes(), &payload);
     crate::webhooks::ingest(
         db,
         receivers,

@@ -53,7 +53,7 @@ async fn send_message(
     idempotency: Result<IdempotencyKey>,
     request: Result<ApiJson<Value>>,
     db: &State<Db>,
-    waker: &State<crate::jobs::sender::Waker>,
+    waker: &State<crate::services::outbox::Waker>,
 ) -> Result<(Status, Json<Value>)> {
     let idempotency_key = idempotency?.0;
     let request = request?.0;
@@ -65,7 +65,7 @@ async fn send_message(
 /// Idempotency-Key). Shared by the API and the compose page.
 pub(crate) async fn enqueue(
     db: &Db,
-    waker: &crate::jobs::sender::Waker,
+    waker: &crate::services::outbox::Waker,
     account: AccountId,
     request: &Value,
     idempotency_key: Option<String>,

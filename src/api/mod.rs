@@ -11,14 +11,11 @@ pub mod requests;
 
 use crate::config::Config;
 use crate::error::{BearerTokenRejected, Error};
-use crate::store::api_keys::{self, ApiKeyId};
+pub use crate::services::api_keys::{ApiAuth, KeysUsed};
 use crate::store::retention::Visible;
-use crate::store::{AccountId, Db, now_ms};
-use parking_lot::Mutex;
+use crate::store::{Db, now_ms};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
 pub fn routes() -> Vec<rocket::Route> {
     let mut all = connections::routes();
@@ -27,13 +24,6 @@ pub fn routes() -> Vec<rocket::Route> {
     all.extend(conversations::routes());
     all.extend(contacts::routes());
     all
-}
-
-/// Proof that the request carries a live API key, and the account it acts for.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiAuth {
-    pub key: ApiKeyId,
-    pub account: AccountId,
 }
 
 #[rocket::async_trait]
@@ -51,31 +41,17 @@ impl<'r> FromRequest<'r> for ApiAuth {
             req.local_cache(|| BearerTokenRejected(presented.is_some()));
             Outcome::Error((Status::Unauthorized, Error::Unauthorized))
         };
-        let Some(key) = presented
-            .filter(|k| api_keys::looks_valid(k))
-            .map(str::to_owned)
-        else {
+        let Some(key) = presented else {
             return refused();
         };
-        let Some(db) = req.rocket().state::<Db>() else {
+        let (Some(db), Some(keys)) = (
+            req.rocket().state::<Db>(),
+            req.rocket().state::<std::sync::Arc<KeysUsed>>(),
+        ) else {
             return Outcome::Error((Status::ServiceUnavailable, Error::StoreClosed));
         };
-        let book = req.rocket().state::<std::sync::Arc<KeysUsed>>();
-        let fingerprint = api_keys::fingerprint(&key);
-        if let Some(auth) = book.and_then(|b| b.recent(&fingerprint)) {
-            return Outcome::Success(auth);
-        }
-        match db
-            .read_async(move |conn| api_keys::authenticate(conn, &key))
-            .await
-        {
-            Ok(Some((key, account))) => {
-                let auth = ApiAuth { key, account };
-                if let Some(book) = book {
-                    book.remember(fingerprint, auth);
-                }
-                Outcome::Success(auth)
-            }
+        match keys.authenticate(db, key).await {
+            Ok(Some(auth)) => Outcome::Success(auth),
             Ok(None) => refused(),
             Err(e) => Outcome::Error((Status::InternalServerError, e)),
         }
@@ -105,49 +81,6 @@ impl<'r> FromRequest<'r> for Visible {
                 Status::InternalServerError,
                 Error::Internal(anyhow::anyhow!("the configuration is not loaded")),
             )),
-        }
-    }
-}
-
-/// How long a checked key is trusted without asking the database again.
-const KEY_TRUSTED_FOR: Duration = Duration::from_secs(5);
-
-/// API keys in memory: when each was last used (written every few seconds: a write per request would cost
-/// more than the request), and keys checked in the last seconds (a lookup per request would too). A key
-/// revoked here is forgotten at once; one revoked by another process within `KEY_TRUSTED_FOR`.
-#[derive(Default)]
-pub struct KeysUsed {
-    used: Mutex<HashMap<ApiKeyId, i64>>,
-    checked: Mutex<HashMap<Vec<u8>, (ApiAuth, Instant)>>,
-}
-
-impl KeysUsed {
-    fn recent(&self, fingerprint: &[u8]) -> Option<ApiAuth> {
-        let found = self.checked.lock().get(fingerprint).copied();
-        let (auth, _) = found.filter(|(_, at)| at.elapsed() < KEY_TRUSTED_FOR)?;
-        self.used.lock().insert(auth.key, now_ms());
-        Some(auth)
-    }
-
-    fn remember(&self, fingerprint: Vec<u8>, auth: ApiAuth) {
-        let mut checked = self.checked.lock();
-        if checked.len() > 10_000 {
-            checked.retain(|_, (_, at)| at.elapsed() < KEY_TRUSTED_FOR);
-        }
-        checked.insert(fingerprint, (auth, Instant::now()));
-        self.used.lock().insert(auth.key, now_ms());
-    }
-
-    /// Stops trusting a revoked key at once.
-    pub fn forget(&self, key: ApiKeyId) {
-        self.checked.lock().retain(|_, (auth, _)| auth.key != key);
-    }
-
-    /// Writes what was gathered since the last flush.
-    pub fn flush(&self, db: &Db) {
-        let used: Vec<(ApiKeyId, i64)> = self.used.lock().drain().collect();
-        if !used.is_empty() {
-            let _ = db.submit(move |conn| api_keys::record_last_used(conn, &used));
         }
     }
 }

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use whatsapi::config::Config;
+use whatsapi::meta::webhook::StatusUpdate;
 use whatsapi::store::connections::ConnectionId;
 use whatsapi::store::messages::{self, MessageId, NewMessage};
 use whatsapi::store::{AccountId, Db, keys, now_ms, payloads, statuses};
-use whatsapi::webhooks::meta::StatusUpdate;
 
 const DAY_MS: i64 = 86_400_000;
 /// Messages sealed, then queued to the writer, at a time.

@@ -197,7 +197,7 @@ fn posts(
             let body = statuses_payload("102290129340398", phone, &events);
             all.push(Post {
                 url: format!("{base}/webhooks/meta/{key}"),
-                signature: whatsapi::webhooks::meta::sign(SECRET.as_bytes(), &body),
+                signature: whatsapi::meta::webhook::sign(SECRET.as_bytes(), &body),
                 body,
                 statuses: events.len(),
             });

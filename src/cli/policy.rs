@@ -6,12 +6,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::sync::atomic::AtomicBool;
 use whatsapi::config::Config;
-use whatsapi::jobs::policy_mail::{OnFailure, send_due};
 use whatsapi::mail::Mailer;
+use whatsapi::services::notify;
+use whatsapi::services::policy_mail::{OnFailure, send_due};
 use whatsapi::store::activity::{self, Actor};
 use whatsapi::store::consents::{self, PRODUCT_NEWS};
 use whatsapi::store::{now_ms, policy_mail};
-use whatsapi::{logging, notify, startup};
+use whatsapi::{logging, startup};
 
 #[derive(Subcommand)]
 pub enum PolicyCommand {

@@ -10,8 +10,8 @@ use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use whatsapi::config::Config;
-use whatsapi::jobs::deletions;
 use whatsapi::mail::Mailer;
+use whatsapi::services::deletions;
 use whatsapi::store::{AccountId, accounts, erasure, export, now_ms};
 use whatsapi::{logging, startup};
 

@@ -3,6 +3,7 @@
 use super::{Config, ConfigError, Secret, invalid, parse_schedule};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -80,14 +81,21 @@ impl Default for Sandbox {
 }
 
 impl Sandbox {
-    pub fn delays(&self) -> crate::sandbox::feed::Delays {
-        use std::time::Duration;
-        crate::sandbox::feed::Delays {
+    pub fn delays(&self) -> SandboxDelays {
+        SandboxDelays {
             sent: Duration::from_millis(self.sent_after_ms),
             delivered: Duration::from_millis(self.delivered_after_ms),
             read: Duration::from_millis(self.read_after_ms),
         }
     }
+}
+
+/// How long after the sandbox accepts a message each of its statuses is posted.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxDelays {
+    pub sent: Duration,
+    pub delivered: Duration,
+    pub read: Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

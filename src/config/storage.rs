@@ -1,7 +1,6 @@
 //! Configuration of where data and keys are kept, how SQLite writes, and how long data is kept.
 
 use super::{Config, ConfigError, invalid, parse_schedule};
-use crate::store::keystore::KeystoreFiles;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -183,6 +182,23 @@ impl Config {
         }
         files.mirrors = self.storage.keystore_mirrors.clone();
         files
+    }
+}
+
+/// Where the keystore (every account's data key, sealed with the master key) and its mirrors are.
+#[derive(Debug, Clone)]
+pub struct KeystoreFiles {
+    pub path: PathBuf,
+    pub mirrors: Vec<PathBuf>,
+}
+
+impl KeystoreFiles {
+    /// The keystore beside a key file, without mirrors: `master.key` keeps its data keys in `master.keystore`.
+    pub fn beside(key_file: &Path) -> KeystoreFiles {
+        KeystoreFiles {
+            path: key_file.with_extension("keystore"),
+            mirrors: Vec::new(),
+        }
     }
 }
 

@@ -2,10 +2,10 @@
 
 use crate::crypto::Key;
 use crate::error::Result;
+use crate::meta::webhook::{InboundMessage, MetaError, TemplateStatus};
 use crate::store::AccountId;
 use crate::store::connections::ConnectionId;
 use crate::store::deliveries::{self, About};
-use crate::webhooks::meta::{InboundMessage, MetaError, TemplateStatus};
 use rusqlite::Connection;
 use serde_json::{Value, json};
 use std::cell::OnceCell;

@@ -1,6 +1,5 @@
 //! Background threads: started when the server lifts off, stopped (and joined) when it shuts down.
 
-pub mod deletions;
 pub mod deliveries;
 pub mod maintenance;
 pub mod policy_mail;
@@ -10,14 +9,15 @@ pub mod sender;
 pub mod storage_watch;
 pub mod templates;
 
-use crate::api::KeysUsed;
 use crate::config::{Config, parse_schedule};
 use crate::mail::Mailer;
+use crate::services::api_keys::KeysUsed;
+use crate::services::outbox::Waker;
 use crate::store::Db;
 use parking_lot::Mutex;
 use rocket::fairing::{AdHoc, Fairing};
 use scheduler::{ScheduledJob, Scheduler};
-use sender::{SenderPool, Waker};
+use sender::SenderPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -185,7 +185,7 @@ pub fn fairing() -> impl Fairing {
                         },
                     };
                     *running.0.lock() = Some(threads);
-                    deletions::resume(db.clone(), mailer.clone());
+                    crate::services::deletions::resume(db.clone(), mailer.clone());
                 })
             }))
             .attach(AdHoc::on_shutdown("stop background jobs", |rocket| {

@@ -3,15 +3,15 @@
 //! and empties the write-ahead log. With `secure_delete` on, the deleted rows are then gone from both
 //! files. `whatsapi purge` runs the same code on demand, and `--dry-run` counts with the same conditions.
 
-use super::maintenance::{self, Checkpoint};
 use super::scheduler::Partial;
 use crate::store::retention::{self, Counts, Cutoffs, Policy, STEPS};
+use crate::store::upkeep::{self, Checkpoint};
 use crate::store::{Db, now_ms};
 use anyhow::Context;
 use serde_json::{Value, json};
 use std::time::Instant;
 
-pub const JOB: &str = "retention";
+pub const JOB: &str = crate::store::job_runs::RETENTION;
 
 /// What a run did.
 #[derive(Debug, Clone)]
@@ -86,8 +86,8 @@ fn purge(db: &Db, report: &mut Report) -> anyhow::Result<()> {
             }
         }
     }
-    report.pages_released = maintenance::release_free_pages(db)?;
-    report.checkpoint = Some(maintenance::checkpoint(db)?);
+    report.pages_released = upkeep::release_free_pages(db)?;
+    report.checkpoint = Some(upkeep::checkpoint(db)?);
     Ok(())
 }
 

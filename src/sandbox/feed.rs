@@ -19,13 +19,7 @@ const BATCH_MAX: usize = 1_000;
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const GIVE_UP_AFTER: u32 = 25;
 
-/// How long after acceptance each status is posted.
-#[derive(Debug, Clone, Copy)]
-pub struct Delays {
-    pub sent: Duration,
-    pub delivered: Duration,
-    pub read: Duration,
-}
+pub use crate::config::SandboxDelays as Delays;
 
 /// Where a number's webhooks go and the secret they are signed with.
 pub struct Target {
@@ -197,7 +191,7 @@ fn post(agent: &ureq::Agent, batch: &[Pending]) -> bool {
     let target = &batch[0].target;
     let events: Vec<StatusEvent> = batch.iter().map(|p| p.event.clone()).collect();
     let body = statuses_payload(&target.waba_id, &target.phone_number_id, &events);
-    let signature = crate::webhooks::meta::sign(target.secret.as_bytes(), &body);
+    let signature = crate::meta::webhook::sign(target.secret.as_bytes(), &body);
     match agent
         .post(&target.url)
         .header("Content-Type", "application/json")

@@ -5,7 +5,7 @@ use super::AccountId;
 use super::connections::ConnectionId;
 use crate::crypto::{Aad, Key};
 use crate::error::Result;
-use crate::webhooks::meta::InboundMessage;
+use crate::meta::webhook::InboundMessage;
 use rusqlite::{Connection, params};
 
 pub fn body_place(account: AccountId, id: i64) -> Aad<'static> {

@@ -4,6 +4,9 @@ use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+/// The retention job's name in the record, which the admin page reads back.
+pub const RETENTION: &str = "retention";
+
 #[derive(Debug, Clone, Serialize)]
 pub struct JobRun {
     pub id: i64,

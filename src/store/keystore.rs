@@ -23,23 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::AccountId;
-
-/// Where the keystore and its mirrors are.
-#[derive(Debug, Clone)]
-pub struct KeystoreFiles {
-    pub path: PathBuf,
-    pub mirrors: Vec<PathBuf>,
-}
-
-impl KeystoreFiles {
-    /// The keystore beside a key file, without mirrors: `master.key` keeps its data keys in `master.keystore`.
-    pub fn beside(key_file: &Path) -> KeystoreFiles {
-        KeystoreFiles {
-            path: key_file.with_extension("keystore"),
-            mirrors: Vec::new(),
-        }
-    }
-}
+pub use crate::config::KeystoreFiles;
 
 /// A data key as the keystore holds it.
 #[derive(Debug, Clone)]

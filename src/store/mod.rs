@@ -35,11 +35,13 @@ pub mod sessions;
 pub mod statuses;
 pub mod templates;
 pub mod tokens;
+pub mod upkeep;
 pub mod users;
 pub mod writer;
 
 use crate::config::Synchronous;
 use crate::crypto::Key;
+pub use crate::domain::now_ms;
 use crate::error::{Error, Result};
 use keys::Keyring;
 use keystore::{Keystore, KeystoreFiles};
@@ -382,8 +384,4 @@ pub(crate) fn each_row<T>(
             each(id, row)?;
         }
     }
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

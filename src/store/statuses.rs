@@ -6,7 +6,7 @@ use super::AccountId;
 use super::messages::MessageId;
 use super::retention::Visible;
 use crate::error::Result;
-use crate::webhooks::meta::StatusUpdate;
+use crate::meta::webhook::StatusUpdate;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Where a status stands in a message's life; statuses we do not act on have none.

@@ -7,8 +7,8 @@ use super::page::{Page, render};
 use crate::auth::{Auth, ClientInfo, CsrfForm, Session, password, session};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::jobs::policy_mail::{OnFailure, send_due};
 use crate::mail::Mailer;
+use crate::services::policy_mail::{OnFailure, send_due};
 use crate::store::accounts::{self, AccountSummary};
 use crate::store::activity;
 use crate::store::consents::{self, PolicyVersion};
@@ -119,7 +119,7 @@ async fn admin_page(
             Ok((
                 accounts::list_all(conn, 500)?,
                 job_runs::recent(conn, 20)?,
-                job_runs::recent_of(conn, crate::jobs::retention::JOB, 20)?,
+                job_runs::recent_of(conn, job_runs::RETENTION, 20)?,
                 consents::policy_versions(conn, 20)?,
             ))
         })

@@ -119,7 +119,7 @@ async fn revoke_key(
     session: &Session,
     client: ClientInfo,
     db: &State<Db>,
-    trusted: &State<std::sync::Arc<crate::api::KeysUsed>>,
+    trusted: &State<std::sync::Arc<crate::services::api_keys::KeysUsed>>,
 ) -> Result<Redirect> {
     super::managed_change(
         db,

@@ -5,7 +5,7 @@ use super::Reply;
 use super::page::{Page, render};
 use crate::auth::{CsrfForm, HasCsrf, Session};
 use crate::error::{Error, Result};
-use crate::jobs::sender::Waker;
+use crate::services::outbox::Waker;
 use crate::store::{Db, connections};
 use askama::Template;
 use rocket::form::FromForm;

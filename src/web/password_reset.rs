@@ -113,7 +113,7 @@ async fn request_reset(
     if let Some(user) = user {
         let link = format!("{}/reset-password/{token}", config.server.public_url);
         let lang = Lang::from_code(&user.locale).unwrap_or(page.lang);
-        crate::notify::password_reset_link(mailer, lang, &user.email, &link).await;
+        crate::services::notify::password_reset_link(mailer, lang, &user.email, &link).await;
     }
     Ok(answer)
 }
@@ -201,6 +201,6 @@ async fn reset_password(
         return super::expired_link(&page);
     };
     let lang = Lang::from_code(&user.locale).unwrap_or(page.lang);
-    crate::notify::password_changed(mailer, lang, &user.email, &client).await;
+    crate::services::notify::password_changed(mailer, lang, &user.email, &client).await;
     Ok(Reply::Redirect(Redirect::to("/login?done=password_reset")))
 }

@@ -224,7 +224,7 @@ async fn change_password(
     })
     .await?;
     let lang = page.lang;
-    crate::notify::password_changed(mailer, lang, &session.user.email, &client).await;
+    crate::services::notify::password_changed(mailer, lang, &session.user.email, &client).await;
     Ok(Reply::Redirect(Redirect::to("/profile?done=password")))
 }
 
@@ -289,8 +289,14 @@ async fn request_email_change(
     })?;
     // The same answer whether or not the address is taken, so the form does not reveal who has an account.
     let link = format!("{}/confirm-email/{token}", config.server.public_url);
-    crate::notify::confirm_email(mailer, page.lang, &new_email, &link).await;
-    crate::notify::email_change_requested(mailer, page.lang, &session.user.email, &new_email).await;
+    crate::services::notify::confirm_email(mailer, page.lang, &new_email, &link).await;
+    crate::services::notify::email_change_requested(
+        mailer,
+        page.lang,
+        &session.user.email,
+        &new_email,
+    )
+    .await;
     Ok(Reply::Redirect(Redirect::to("/profile?done=email_sent")))
 }
 

@@ -155,7 +155,7 @@ async fn login(
         Alert::KnownBrowser => {}
         Alert::Send => {
             let lang = Lang::from_code(&user.locale).unwrap_or(page.lang);
-            crate::notify::new_sign_in(mailer, lang, &user.email, &client).await;
+            crate::services::notify::new_sign_in(mailer, lang, &user.email, &client).await;
         }
         Alert::OverBudget => tracing::warn!(
             user = user.id.0,

@@ -152,7 +152,7 @@ async fn invite_member(
         Err(e) => return Err(e),
     };
     let link = format!("{}/invite/{token}", config.server.public_url);
-    crate::notify::invitation(
+    crate::services::notify::invitation(
         mailer,
         page.lang,
         &email,

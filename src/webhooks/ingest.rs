@@ -2,10 +2,10 @@
 //! with its app secret, every number in the payload checked to be the connection's own, and then the raw
 //! payload and everything parsed from it are written in one transaction.
 
-use super::meta::{self, Parsed, Refusal};
 use crate::crypto::Key;
 use crate::error::Error;
 use crate::events::emit::Emitter;
+use crate::meta::webhook::{self as meta, Parsed, Refusal};
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{Db, contacts, inbound, keys, now_ms, payloads, statuses, templates};
 use parking_lot::Mutex;

@@ -3,7 +3,6 @@
 //! crash before the commit makes Meta retry instead of losing the event.
 
 mod ingest;
-pub mod meta;
 
 pub use ingest::{IngestError, Ingested, Receivers, ingest};
 

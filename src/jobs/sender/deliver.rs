@@ -6,10 +6,10 @@ use super::{Event, Shared};
 use crate::events::emit::Emitter;
 use crate::meta::errors::{ErrorClass, classify};
 use crate::meta::graph::{self, SendError};
+use crate::meta::webhook::MetaError;
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, StoredMessage};
 use crate::store::{AccountId, Db, now_ms};
-use crate::webhooks::meta::MetaError;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 

@@ -13,6 +13,7 @@ mod deliver;
 mod recorder;
 mod schedule;
 
+use crate::services::outbox::Waker;
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, StoredMessage};
 use crate::store::{Db, now_ms};
@@ -74,18 +75,6 @@ pub struct SenderPool {
     dispatcher: JoinHandle<()>,
 }
 
-/// Lets the API wake the dispatcher as soon as a message is committed.
-#[derive(Default)]
-pub struct Waker(Mutex<Option<mpsc::Sender<Event>>>);
-
-impl Waker {
-    pub fn wake(&self) {
-        if let Some(events) = self.0.lock().as_ref() {
-            let _ = events.send(Event::NewWork);
-        }
-    }
-}
-
 /// How the pool runs: its workers, the Graph API agent they share (it calls only the addresses the
 /// operator allows) and how long a claimed message stays with its worker.
 pub struct PoolSettings {
@@ -122,7 +111,10 @@ impl SenderPool {
         // Never more queued here than workers are idle: the dispatcher claims only for them.
         let (work, queue) = mpsc::channel::<StoredMessage>();
         let (events, received) = mpsc::channel();
-        *waker.0.lock() = Some(events.clone());
+        let wake_events = Mutex::new(events.clone());
+        waker.connect(move || {
+            let _ = wake_events.lock().send(Event::NewWork);
+        });
         let workers = Workers {
             shared: shared.clone(),
             queue: Arc::new(Mutex::new(queue)),

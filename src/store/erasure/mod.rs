@@ -275,8 +275,8 @@ pub fn purge_account(
     db.keyring().forget(account);
     // The deleted rows' pages go back to the file system and the write-ahead log is emptied, so with
     // secure_delete nothing of the account is left in either file.
-    if let Err(e) = crate::jobs::maintenance::release_free_pages(db)
-        .and_then(|_| crate::jobs::maintenance::checkpoint(db))
+    if let Err(e) =
+        super::upkeep::release_free_pages(db).and_then(|_| super::upkeep::checkpoint(db))
     {
         tracing::warn!(error = %e, "after deleting an account: could not release pages or checkpoint");
     }

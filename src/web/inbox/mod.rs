@@ -8,7 +8,7 @@ use super::page::{Page, render};
 use crate::api::conversations::{self as api, Window};
 use crate::auth::{CsrfForm, HasCsrf, Session};
 use crate::error::{Error, Result};
-use crate::jobs::sender::Waker;
+use crate::services::outbox::Waker;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, connections, now_ms, templates};

@@ -3,11 +3,11 @@
 //! blocking thread and streamed to the browser as they are written (`store::export`).
 
 use super::{current_password_ok, refuse};
-use crate::api::KeysUsed;
 use crate::auth::{Auth, ClientInfo, CsrfForm, Session};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::mail::Mailer;
+use crate::services::api_keys::KeysUsed;
 use crate::store::export::{self, ChannelWriter};
 use crate::store::users::Role;
 use crate::store::{AccountId, Db, accounts, activity, erasure, now_ms};
@@ -173,7 +173,7 @@ async fn delete_user(
         .await?;
     // Their sessions went with them; this one's cookie goes too.
     crate::auth::session::end(db, config, cookies, session).await?;
-    crate::notify::user_deleted(mailer, page.lang, &session.user.email, &company).await;
+    crate::services::notify::user_deleted(mailer, page.lang, &session.user.email, &company).await;
     Ok(Reply::Redirect(Redirect::to("/login?done=user_deleted")))
 }
 
@@ -228,7 +228,7 @@ async fn delete_account(
     // its own, so it finishes even if the browser stops waiting (and at the next start if the server stops).
     let (purge_db, mailer) = (db.inner().clone(), mailer.inner().clone());
     rocket::tokio::task::spawn_blocking(move || {
-        crate::jobs::deletions::finish(&purge_db, &mailer, account)
+        crate::services::deletions::finish(&purge_db, &mailer, account)
     })
     .await
     .map_err(|e| Error::Internal(anyhow::anyhow!("the deletion task failed: {e}")))??;

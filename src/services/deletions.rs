@@ -2,11 +2,11 @@
 //! thread, and one cut off by a stop (of the server, or of `whatsapi account delete`) is finished when the
 //! server starts again, so no stopped account is left half deleted.
 
+use crate::domain::lang::Lang;
 use crate::error::Result;
 use crate::mail::Mailer;
-use crate::notify;
+use crate::services::notify;
 use crate::store::{AccountId, Db, erasure};
-use crate::web::i18n::Lang;
 
 /// Deletes every row of a stopped account and tells its owner (blocking).
 pub fn finish(db: &Db, mailer: &Mailer, account: AccountId) -> Result<()> {

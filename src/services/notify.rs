@@ -2,8 +2,8 @@
 //! logged and never undoes what the email reports (the password was changed whether or not the alert left).
 
 use crate::auth::ClientInfo;
+use crate::domain::lang::Lang;
 use crate::mail::{Email, Mailer};
-use crate::web::i18n::Lang;
 
 async fn send(mailer: &Mailer, lang: Lang, to: &str, key: &str, replacements: &[(&str, &str)]) {
     let mut subject = lang.t(&format!("mail.{key}_subject")).to_owned();

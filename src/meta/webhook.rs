@@ -269,7 +269,7 @@ fn timestamp_ms(item: &Value) -> i64 {
             other => other.as_i64(),
         })
         .and_then(|s| s.checked_mul(1000))
-        .unwrap_or_else(crate::store::now_ms)
+        .unwrap_or_else(crate::domain::now_ms)
 }
 
 #[cfg(test)]

@@ -1,0 +1,8 @@
+//! What the product does, in one place for every adapter: the API, the pages, Meta's webhooks and the
+//! jobs call these, and these call the store and the outbound clients.
+
+pub mod api_keys;
+pub mod deletions;
+pub mod notify;
+pub mod outbox;
+pub mod policy_mail;
