@@ -1,6 +1,6 @@
 //! Start-up, refusals, `migrate`, `doctor`, `backup` and signals through the real binary.
 //!
-//! `tests/startup.rs` already covers a fresh install's key, modes, health check and 404s, a second server on
+//! `tests/first_start.rs` already covers a fresh install's key, modes, health check and 404s, a second server on
 //! the same data, a missing, foreign, world-readable or garbage key, a newer schema, a backup during writes,
 //! a missed scheduled run, `doctor` with a key of mode 0640, and SIGTERM. This file covers what those leave
 //! out: what the operator reads in the log, a busy port, keys that are empty, what `migrate`/`doctor`/`backup`

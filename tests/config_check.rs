@@ -1,7 +1,7 @@
 //! The configuration through the real binary, as an operator meets it: `whatsapi config check`, `init`, and the
 //! refusals of `serve` before it touches anything.
 //!
-//! `tests/config_cli.rs` already covers the defaults, file/environment precedence, masked secrets, an unknown
+//! `tests/config_sources.rs` already covers the defaults, file/environment precedence, masked secrets, an unknown
 //! `[server] portt` and `WHATSAPI_SERVER__PORTT`, a bad cron expression at start, the invalid values of single
 //! keys, `init` run twice, `--version` and `--help`. This file covers what those leave out: where an error comes
 //! from (file, line, environment), what it tells the operator to do, derived values, and `init` end to end.
