@@ -205,7 +205,7 @@ pub fn error_response(
     } else {
         (
             ContentType::HTML,
-            crate::web::error_page(req, status, message),
+            crate::http::web::error_page(req, status, message),
         )
     };
     let mut response = Response::build();

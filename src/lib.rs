@@ -1,29 +1,26 @@
 //! WhatsAPI Pro: a self-hosted WhatsApp Business API platform in one executable.
 //! `main.rs` is the command line; everything else lives here so tests can build the same server.
 
-pub mod api;
 pub mod auth;
 pub mod blocking;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
-pub mod events;
+pub mod http;
 pub mod jobs;
 pub mod logging;
-pub mod mail;
-pub mod meta;
 #[cfg(test)]
 mod mutation;
-pub mod sandbox;
+pub mod outbound;
 pub mod server_limits;
 pub mod services;
 pub mod startup;
 pub mod store;
-pub mod web;
-pub mod webhooks;
 
 use config::Config;
+use http::{api, meta_inbound, sandbox, web};
+use outbound::{graph, mail, targets};
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
@@ -33,7 +30,7 @@ use store::Db;
 pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
     let limits = server_limits::connection_limits(&config, server_limits::open_files_limit());
     let limits_line = limits.describe(&config);
-    let targets = meta::targets::MetaTargets::new(&config);
+    let targets = targets::MetaTargets::new(&config);
     let mailer = mail::Mailer::new(&config)
         .expect("the mail settings were validated with the configuration");
     let mut figment = Figment::from(rocket::Config::default())
@@ -59,7 +56,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .mount("/", web::routes())
         .mount("/", api::routes())
         .mount("/", sandbox::routes())
-        .mount("/", webhooks::routes())
+        .mount("/", meta_inbound::routes())
         .register("/", web::catchers())
         .attach(rocket::shield::Shield::new())
         .attach(web::SecurityHeaders { tls })
@@ -89,9 +86,9 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
             config.sandbox.delays(),
             false,
         ))
-        .manage(webhooks::Receivers::default())
-        .manage(meta::graph::agent(&targets, graph_calls_at_once(&config)))
-        .manage(meta::graph::MediaClient::new(&targets))
+        .manage(meta_inbound::Receivers::default())
+        .manage(graph::agent(&targets, graph_calls_at_once(&config)))
+        .manage(graph::MediaClient::new(&targets))
         .manage(targets)
         .manage(web::ResetEmails::default())
         .manage(config)

@@ -37,26 +37,17 @@ const LAYERS: &[(&str, Layer)] = &[
     ("logging", Foundation),
     ("server_limits", Foundation),
     ("mutation", Foundation),
-    ("events::ssrf", Foundation),
+    ("outbound::ssrf", Foundation),
     ("domain", Domain),
-    ("meta", Domain),
     ("store", Store),
-    ("meta::graph", Outbound),
-    ("meta::targets", Outbound),
-    ("events", Outbound),
-    ("mail", Outbound),
-    ("sandbox", Outbound),
+    ("outbound", Outbound),
     ("services", Services),
-    ("notify", Services),
     ("auth", Services),
     ("jobs", Jobs),
-    ("api", Http),
-    ("web", Http),
-    ("webhooks", Http),
+    ("http", Http),
     ("auth::client", Http),
     ("auth::csrf", Http),
     ("auth::session", Http),
-    ("sandbox::routes", Http),
     ("cli", Top),
     ("startup", Top),
     ("lib", Top),
@@ -271,7 +262,7 @@ fn the_parser_reads_use_trees_and_inline_paths() {
         ]
     );
     assert_eq!(layer_of("store::messages"), Some(Store));
-    assert_eq!(layer_of("events::ssrf::check"), Some(Foundation));
+    assert_eq!(layer_of("outbound::ssrf::check"), Some(Foundation));
     assert_eq!(layer_of("storefront"), None);
     assert!(!may_import(Store, Jobs) && !may_import(Jobs, Http) && may_import(Http, Services));
 }

@@ -184,7 +184,7 @@ fn the_operator_setup_link_works_once_and_the_console_is_for_operators_only() {
     assert_eq!(app.page("/admin").0, Status::Ok);
     let db = whatsapi::startup::open_store(&app.config, false).unwrap();
     assert!(
-        whatsapi::web::admin::setup_link(&db, &app.config)
+        whatsapi::http::web::admin::setup_link(&db, &app.config)
             .unwrap()
             .is_none(),
         "no link once an operator exists"

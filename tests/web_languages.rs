@@ -121,7 +121,7 @@ fn catalog_keys_in_use() -> Vec<String> {
 
 #[test]
 fn every_text_the_pages_and_emails_ask_for_exists_in_both_catalogs() {
-    use whatsapi::web::i18n::Lang;
+    use whatsapi::http::web::i18n::Lang;
     let keys = catalog_keys_in_use();
     assert!(
         keys.len() > 50 && keys.contains(&"login.done_expired".to_owned()),

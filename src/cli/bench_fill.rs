@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use whatsapi::config::Config;
-use whatsapi::meta::webhook::StatusUpdate;
+use whatsapi::domain::meta::webhook::StatusUpdate;
 use whatsapi::store::connections::ConnectionId;
 use whatsapi::store::messages::{self, MessageId, NewMessage};
 use whatsapi::store::{AccountId, Db, keys, now_ms, payloads, statuses};

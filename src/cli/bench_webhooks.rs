@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use whatsapi::sandbox::events::{StatusEvent, statuses_payload};
+use whatsapi::http::sandbox::events::{StatusEvent, statuses_payload};
 
 #[derive(clap::Args)]
 pub struct WebhookArgs {
@@ -197,7 +197,7 @@ fn posts(
             let body = statuses_payload("102290129340398", phone, &events);
             all.push(Post {
                 url: format!("{base}/webhooks/meta/{key}"),
-                signature: whatsapi::meta::webhook::sign(SECRET.as_bytes(), &body),
+                signature: whatsapi::domain::meta::webhook::sign(SECRET.as_bytes(), &body),
                 body,
                 statuses: events.len(),
             });

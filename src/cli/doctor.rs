@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use whatsapi::config::Config;
 use whatsapi::crypto::{self, KeyFileError};
-use whatsapi::meta::targets::MetaTargets;
+use whatsapi::outbound::targets::MetaTargets;
 use whatsapi::store::keystore::{KeystoreFiles, Known};
 use whatsapi::store::{self, keys, migrations};
 

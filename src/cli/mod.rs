@@ -140,7 +140,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             logging::init(config.log.level);
             let _lock = startup::lock_data_dir(&config)?;
             let db = startup::open_store(&config, true)?;
-            if let Some(link) = whatsapi::web::admin::setup_link(&db, &config)? {
+            if let Some(link) = whatsapi::http::web::admin::setup_link(&db, &config)? {
                 tracing::warn!(
                     "no operator yet: open {link} to create the first one (valid 24 hours)"
                 );
@@ -227,7 +227,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 read_after_ms,
             }
             .delays();
-            whatsapi::sandbox::run_standalone(whatsapi::sandbox::StandaloneOptions {
+            whatsapi::http::sandbox::run_standalone(whatsapi::http::sandbox::StandaloneOptions {
                 listen,
                 latency_ms,
                 webhook_urls: webhook_url,

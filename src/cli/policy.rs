@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::sync::atomic::AtomicBool;
 use whatsapi::config::Config;
-use whatsapi::mail::Mailer;
+use whatsapi::outbound::mail::Mailer;
 use whatsapi::services::notify;
 use whatsapi::services::policy_mail::{OnFailure, send_due};
 use whatsapi::store::activity::{self, Actor};

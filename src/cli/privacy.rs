@@ -10,7 +10,7 @@ use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use whatsapi::config::Config;
-use whatsapi::mail::Mailer;
+use whatsapi::outbound::mail::Mailer;
 use whatsapi::services::deletions;
 use whatsapi::store::{AccountId, accounts, erasure, export, now_ms};
 use whatsapi::{logging, startup};

@@ -1,6 +1,7 @@
 //! Plain types and rules that every layer shares and that do no I/O.
 
 pub mod lang;
+pub mod meta;
 
 /// The time now, in milliseconds since the Unix epoch: how every table records time.
 pub fn now_ms() -> i64 {

@@ -1,6 +1,6 @@
 //! Background threads: started when the server lifts off, stopped (and joined) when it shuts down.
 
-pub mod deliveries;
+pub mod customer_webhooks;
 pub mod maintenance;
 pub mod policy_mail;
 pub mod retention;
@@ -10,7 +10,7 @@ pub mod storage_watch;
 pub mod templates;
 
 use crate::config::{Config, parse_schedule};
-use crate::mail::Mailer;
+use crate::outbound::mail::Mailer;
 use crate::services::api_keys::KeysUsed;
 use crate::services::outbox::Waker;
 use crate::store::Db;
@@ -68,7 +68,7 @@ fn stop_looping((stop, thread): Looping) {
 struct Threads {
     scheduler: Scheduler,
     sender: SenderPool,
-    deliveries: deliveries::DeliveryPool,
+    deliveries: customer_webhooks::DeliveryPool,
     flusher: Looping,
     policy_mail: Looping,
     storage_watch: Looping,
@@ -164,7 +164,10 @@ pub fn fairing() -> impl Fairing {
                             },
                             waker,
                         ),
-                        deliveries: deliveries::DeliveryPool::start(db.clone(), &config.webhooks),
+                        deliveries: customer_webhooks::DeliveryPool::start(
+                            db.clone(),
+                            &config.webhooks,
+                        ),
                         flusher: start_flusher(db.clone(), used.clone()),
                         policy_mail: every(
                             "policy-mail",

@@ -1,7 +1,7 @@
 //! The server's thread for the privacy-policy notices (`services::policy_mail`): at its start and every
 //! minute, so what a stop or a mail server that was down left behind goes out.
 
-use crate::mail::Mailer;
+use crate::outbound::mail::Mailer;
 use crate::services::policy_mail::{OnFailure, Sent, send_due};
 use crate::store::Db;
 use std::sync::atomic::AtomicBool;

@@ -1,6 +1,6 @@
 //! Template sync: on demand for one connection, and on a schedule for all of them.
 
-use crate::meta::graph::{self, SendError};
+use crate::outbound::graph::{self, SendError};
 use crate::store::connections::{self, ConnectionInfo};
 use crate::store::{AccountId, Db, templates};
 use serde_json::json;

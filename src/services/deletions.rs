@@ -4,7 +4,7 @@
 
 use crate::domain::lang::Lang;
 use crate::error::Result;
-use crate::mail::Mailer;
+use crate::outbound::mail::Mailer;
 use crate::services::notify;
 use crate::store::{AccountId, Db, erasure};
 

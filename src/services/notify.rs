@@ -3,7 +3,7 @@
 
 use crate::auth::ClientInfo;
 use crate::domain::lang::Lang;
-use crate::mail::{Email, Mailer};
+use crate::outbound::mail::{Email, Mailer};
 
 async fn send(mailer: &Mailer, lang: Lang, to: &str, key: &str, replacements: &[(&str, &str)]) {
     let mut subject = lang.t(&format!("mail.{key}_subject")).to_owned();

@@ -4,7 +4,7 @@
 //! email twice.
 
 use crate::error::Result;
-use crate::mail::Mailer;
+use crate::outbound::mail::Mailer;
 use crate::services::notify;
 use crate::store::policy_mail::{self, PolicyMail};
 use crate::store::{Db, now_ms};

@@ -4,8 +4,8 @@
 use super::AccountId;
 use super::connections::ConnectionId;
 use crate::crypto::{Aad, Key};
+use crate::domain::meta::webhook::InboundMessage;
 use crate::error::Result;
-use crate::meta::webhook::InboundMessage;
 use rusqlite::{Connection, params};
 
 pub fn body_place(account: AccountId, id: i64) -> Aad<'static> {

@@ -7,7 +7,7 @@ use super::connections::{self, ConnectionId};
 use super::messages::{self, ListFilter, MessageId, NewMessage};
 use super::retention::Visible;
 use super::{AccountId, contacts, statuses};
-use crate::meta::webhook::StatusUpdate;
+use crate::domain::meta::webhook::StatusUpdate;
 use parking_lot::Mutex;
 use rusqlite::trace::{TraceEvent, TraceEventCodes};
 use rusqlite::{Connection, StatementStatus};

@@ -5,8 +5,8 @@
 use super::AccountId;
 use super::messages::MessageId;
 use super::retention::Visible;
+use crate::domain::meta::webhook::StatusUpdate;
 use crate::error::Result;
-use crate::meta::webhook::StatusUpdate;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Where a status stands in a message's life; statuses we do not act on have none.

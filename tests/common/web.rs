@@ -121,7 +121,7 @@ impl App {
     /// the link's path and the answer.
     pub fn set_up_operator(&self) -> (String, LocalResponse<'_>) {
         let db = whatsapi::startup::open_store(&self.config, false).unwrap();
-        let link = whatsapi::web::admin::setup_link(&db, &self.config)
+        let link = whatsapi::http::web::admin::setup_link(&db, &self.config)
             .unwrap()
             .expect("no operator yet, so a setup link");
         let path = link[link.find("/setup/").unwrap()..].to_owned();

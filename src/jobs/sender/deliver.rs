@@ -3,10 +3,10 @@
 //! worker, which was handed the message only once its connection had a pacing token.
 
 use super::{Event, Shared};
-use crate::events::emit::Emitter;
-use crate::meta::errors::{ErrorClass, classify};
-use crate::meta::graph::{self, SendError};
-use crate::meta::webhook::MetaError;
+use crate::domain::meta::errors::{ErrorClass, classify};
+use crate::domain::meta::webhook::MetaError;
+use crate::outbound::customer_webhooks::emit::Emitter;
+use crate::outbound::graph::{self, SendError};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, StoredMessage};
 use crate::store::{AccountId, Db, now_ms};

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
-use whatsapi::api::requests::{Operation, check_body};
+use whatsapi::http::api::requests::{Operation, check_body};
 use whatsapi::config::Config;
 
 fn config() -> &'static Config {

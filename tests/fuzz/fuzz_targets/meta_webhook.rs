@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use whatsapi::meta::webhook::{sign, verify_and_parse};
+use whatsapi::domain::meta::webhook::{sign, verify_and_parse};
 
 const SECRET: &[u8] = b"fuzzing-app-secret";
 

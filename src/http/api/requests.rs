@@ -1,0 +1,516 @@
+//! The typed request of each API operation that takes a body, and the checks that need nothing but the
+//! request and the configuration. The routes and the fuzz target (tests/fuzz, `api_bodies`) run these
+//! same functions on the same bytes; what needs the store (the connection exists, the name resolves)
+//! comes after, in the routes.
+//!
+//! Every request refuses a field it does not take (`deny_unknown_fields`): a misspelt optional field
+//! would otherwise be dropped without a word. `null` is the same as leaving a field out.
+
+use super::body;
+use crate::config::{Config, META_GRAPH_URL};
+use crate::domain::meta::validate;
+use crate::error::{Error, Result};
+use crate::outbound::ssrf;
+use crate::outbound::targets::MetaTargets;
+use crate::store::connections::{self, ConnectionChange, ConnectionId, NewConnection};
+use crate::store::endpoints::{self, EndpointChange};
+use serde::Deserialize;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
+
+/// `POST /api/v1/connections`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub phone_number_id: Option<String>,
+    pub waba_id: Option<String>,
+    pub access_token: Option<String>,
+    pub app_secret: Option<String>,
+    pub verify_token: Option<String>,
+    pub graph_version: Option<String>,
+    pub graph_base_url: Option<String>,
+    pub throughput_mps: Option<i64>,
+    pub enforce_window: Option<bool>,
+}
+
+/// `PATCH /api/v1/connections/<id>`: what is given changes, the rest stays. The kind and Meta's ids
+/// of a number cannot change (add another connection instead).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnection {
+    pub name: Option<String>,
+    pub access_token: Option<String>,
+    pub app_secret: Option<String>,
+    pub graph_version: Option<String>,
+    pub graph_base_url: Option<String>,
+    pub throughput_mps: Option<i64>,
+    pub enforce_window: Option<bool>,
+}
+
+/// `POST /api/v1/webhook-endpoints`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEndpoint {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+}
+
+/// `PATCH /api/v1/webhook-endpoints/<id>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEndpoint {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    /// true pauses deliveries, false resumes them.
+    pub paused: Option<bool>,
+}
+
+/// `POST /api/v1/connections/<id>/sandbox/inbound`: a customer writing to a sandbox number.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulateInbound {
+    pub from: Option<String>,
+    pub text: Option<String>,
+    pub name: Option<String>,
+}
+
+/// `POST /api/v1/contacts/erase`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EraseContact {
+    pub phone: Option<String>,
+}
+
+fn trimmed(value: Option<String>) -> Option<String> {
+    value.map(|s| s.trim().to_owned())
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let random = crate::crypto::random_bytes::<32>()?;
+    Ok(hex::encode(&random[..bytes.min(32)]))
+}
+
+impl CreateConnection {
+    /// The connection to add, checked; the sandbox makes up its own ids and secrets.
+    pub fn check(self, targets: &MetaTargets) -> Result<NewConnection> {
+        let kind = trimmed(self.kind).unwrap_or_default();
+        let name = trimmed(self.name).unwrap_or_default();
+        let throughput_mps = self.throughput_mps.unwrap_or(80);
+        let enforce_window = self.enforce_window.unwrap_or(false);
+        let graph_version =
+            trimmed(self.graph_version).unwrap_or_else(|| DEFAULT_GRAPH_VERSION.to_owned());
+        let verify_token = Zeroizing::new(
+            trimmed(self.verify_token)
+                .filter(|t| !t.is_empty())
+                .map_or_else(|| random_hex(16), Ok)?,
+        );
+        let new = match kind.as_str() {
+            "sandbox" => {
+                let digits = u64::from_be_bytes(crate::crypto::random_bytes()?) % 10_u64.pow(12);
+                NewConnection {
+                    kind,
+                    name,
+                    phone_number_id: format!("9{digits:012}"),
+                    waba_id: format!("8{digits:012}"),
+                    access_token: Zeroizing::new(format!("sandbox_{}", random_hex(24)?)),
+                    app_secret: Zeroizing::new(random_hex(16)?),
+                    verify_token,
+                    graph_version,
+                    graph_base_url: targets.sandbox_base().to_owned(),
+                    throughput_mps,
+                    enforce_window,
+                }
+            }
+            "cloud" => NewConnection {
+                kind,
+                name,
+                phone_number_id: trimmed(self.phone_number_id).unwrap_or_default(),
+                waba_id: trimmed(self.waba_id).unwrap_or_default(),
+                access_token: Zeroizing::new(trimmed(self.access_token).unwrap_or_default()),
+                app_secret: Zeroizing::new(trimmed(self.app_secret).unwrap_or_default()),
+                verify_token,
+                graph_version,
+                graph_base_url: targets.check_base_url(
+                    &trimmed(self.graph_base_url).unwrap_or_else(|| META_GRAPH_URL.to_owned()),
+                )?,
+                throughput_mps,
+                enforce_window,
+            },
+            _ => return Err(Error::invalid("kind", "must be cloud or sandbox")),
+        };
+        connections::validate(&new)?;
+        Ok(new)
+    }
+}
+
+impl UpdateConnection {
+    /// The change to apply; the store checks the result as a whole when it applies it.
+    pub fn check(self, targets: &MetaTargets) -> Result<ConnectionChange> {
+        Ok(ConnectionChange {
+            name: trimmed(self.name),
+            access_token: trimmed(self.access_token).map(Zeroizing::new),
+            app_secret: trimmed(self.app_secret).map(Zeroizing::new),
+            graph_version: trimmed(self.graph_version),
+            graph_base_url: trimmed(self.graph_base_url)
+                .map(|url| targets.check_base_url(&url))
+                .transpose()?,
+            throughput_mps: self.throughput_mps,
+            enforce_window: self.enforce_window,
+        })
+    }
+}
+
+/// A new endpoint that passed every check needing no network.
+#[derive(Debug)]
+pub struct CheckedEndpoint {
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<String>,
+}
+
+const MAX_DESCRIPTION: usize = 200;
+
+fn checked_description(description: Option<String>) -> Result<Option<String>> {
+    let description = trimmed(description);
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+    {
+        return Err(Error::invalid(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    Ok(description)
+}
+
+/// Checks what can be checked of a URL without the network; a host name is left to resolve.
+fn checked_url(url: &str, config: &Config) -> Result<Option<ssrf::PendingName>> {
+    ssrf::check_url(url, config.webhooks.allow_insecure_targets)
+        .map_err(|why| Error::invalid("url", why))
+}
+
+impl CreateEndpoint {
+    /// The endpoint to add, and the host name still to resolve (the route does, after every check that
+    /// costs nothing).
+    pub fn check(self, config: &Config) -> Result<(CheckedEndpoint, Option<ssrf::PendingName>)> {
+        let url = trimmed(self.url).unwrap_or_default();
+        let name = checked_url(&url, config)?;
+        let description = checked_description(self.description)?.unwrap_or_default();
+        let event_types = self.event_types.unwrap_or_else(|| {
+            endpoints::EVENT_TYPES
+                .iter()
+                .map(|t| (*t).to_owned())
+                .collect()
+        });
+        endpoints::check_event_types(&event_types)?;
+        Ok((
+            CheckedEndpoint {
+                url,
+                description,
+                event_types,
+            },
+            name,
+        ))
+    }
+}
+
+impl UpdateEndpoint {
+    pub fn check(self, config: &Config) -> Result<(EndpointChange, Option<ssrf::PendingName>)> {
+        let url = trimmed(self.url);
+        let name = match &url {
+            Some(url) => checked_url(url, config)?,
+            None => None,
+        };
+        if let Some(types) = &self.event_types {
+            endpoints::check_event_types(types)?;
+        }
+        let change = EndpointChange {
+            url,
+            description: checked_description(self.description)?,
+            event_types: self.event_types,
+            paused: self.paused,
+        };
+        Ok((change, name))
+    }
+}
+
+/// A simulated customer message that passed its checks.
+#[derive(Debug)]
+pub struct Inbound {
+    /// The customer's number, E.164 digits.
+    pub from: String,
+    pub name: String,
+    pub text: String,
+}
+
+/// Meta's limit on a text message's body, which a simulated customer keeps to as well.
+const MAX_TEXT: usize = 4096;
+
+impl SimulateInbound {
+    pub fn check(self) -> Result<Inbound> {
+        let from = self
+            .from
+            .as_deref()
+            .ok_or_else(|| Error::invalid("from", "is required"))?;
+        let digits = validate::normalize_phone(from).ok_or_else(|| {
+            Error::invalid("from", "must be a phone number in international format")
+        })?;
+        let text = self.text.unwrap_or_else(|| "Hello".to_owned());
+        if text.trim().is_empty() || text.chars().count() > MAX_TEXT {
+            return Err(Error::invalid(
+                "text",
+                format!("must be 1 to {MAX_TEXT} characters"),
+            ));
+        }
+        let name = self.name.unwrap_or_else(|| "Sandbox Customer".to_owned());
+        if name.chars().count() > 256 {
+            return Err(Error::invalid("name", "must be at most 256 characters"));
+        }
+        Ok(Inbound {
+            from: digits,
+            name,
+            text,
+        })
+    }
+}
+
+impl EraseContact {
+    /// The customer's number, E.164 digits.
+    pub fn check(self) -> Result<String> {
+        let phone = self
+            .phone
+            .ok_or_else(|| Error::invalid("phone", "is required"))?;
+        validate::normalize_phone(&phone)
+            .ok_or_else(|| Error::invalid("phone", "is not a phone number"))
+    }
+}
+
+/// `POST /api/v1/messages`: Meta's message JSON checked against Meta's rules, and the connection that
+/// sends it (ids travel as strings).
+pub fn check_message(request: &Value) -> Result<(validate::Checked, ConnectionId)> {
+    let checked = validate::check(request)?;
+    let connection = match request.get("connection_id") {
+        None | Some(Value::Null) => return Err(Error::invalid("connection_id", "is required")),
+        Some(Value::String(id)) => id
+            .parse()
+            .map(ConnectionId)
+            .map_err(|_| Error::invalid("connection_id", "is not an id"))?,
+        Some(_) => {
+            return Err(Error::invalid(
+                "connection_id",
+                "must be a string (ids travel as strings)",
+            ));
+        }
+    };
+    Ok((checked, connection))
+}
+
+/// Every operation that takes a body, for [`check_body`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    SendMessage,
+    CreateConnection,
+    UpdateConnection,
+    CreateEndpoint,
+    UpdateEndpoint,
+    SimulateInbound,
+    EraseContact,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 7] = [
+        Operation::SendMessage,
+        Operation::CreateConnection,
+        Operation::UpdateConnection,
+        Operation::CreateEndpoint,
+        Operation::UpdateEndpoint,
+        Operation::SimulateInbound,
+        Operation::EraseContact,
+    ];
+}
+
+/// Runs an operation's body through everything the route does before it needs the store or the
+/// network: parse, type, and check. Fuzzed (tests/fuzz) and, bounded, in the unit tests.
+pub fn check_body(operation: Operation, bytes: &[u8], config: &Config) -> Result<()> {
+    let targets = || MetaTargets::new(config);
+    match operation {
+        Operation::SendMessage => check_message(&body::json_object(bytes)?).map(drop),
+        Operation::CreateConnection => body::parse::<CreateConnection>(bytes)?
+            .check(&targets())
+            .map(drop),
+        Operation::UpdateConnection => body::parse::<UpdateConnection>(bytes)?
+            .check(&targets())
+            .map(drop),
+        Operation::CreateEndpoint => body::parse::<CreateEndpoint>(bytes)?
+            .check(config)
+            .map(drop),
+        Operation::UpdateEndpoint => body::parse::<UpdateEndpoint>(bytes)?
+            .check(config)
+            .map(drop),
+        Operation::SimulateInbound => body::parse::<SimulateInbound>(bytes)?.check().map(drop),
+        Operation::EraseContact => body::parse::<EraseContact>(bytes)?.check().map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let mut config = Config::default();
+        config.server.public_url = "https://wa.test".into();
+        config
+    }
+
+    fn refused_field(operation: Operation, body: &str) -> String {
+        match check_body(operation, body.as_bytes(), &config()) {
+            Err(Error::Invalid { field, .. }) => field,
+            other => panic!("{operation:?} {body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_body_refuses_a_wrong_type_and_an_unknown_field_by_name() {
+        use Operation::*;
+        let cases = [
+            (
+                CreateConnection,
+                r#"{"kind": "sandbox", "enforce_window": "yes"}"#,
+                "enforce_window",
+            ),
+            (
+                CreateConnection,
+                r#"{"kind": "sandbox", "throughput_mps": "80"}"#,
+                "throughput_mps",
+            ),
+            (
+                CreateConnection,
+                r#"{"kind": "sandbox", "name": 5}"#,
+                "name",
+            ),
+            (
+                CreateConnection,
+                r#"{"kind": "sandbox", "nmae": "x"}"#,
+                "nmae",
+            ),
+            (
+                UpdateConnection,
+                r#"{"enforce_window": 1}"#,
+                "enforce_window",
+            ),
+            (
+                UpdateConnection,
+                r#"{"phone_number_id": "1"}"#,
+                "phone_number_id",
+            ),
+            (
+                CreateEndpoint,
+                r#"{"url": "https://a.test/h", "event_types": "message.status"}"#,
+                "event_types",
+            ),
+            (
+                CreateEndpoint,
+                r#"{"url": "https://a.test/h", "event_types": [1]}"#,
+                "event_types[0]",
+            ),
+            (UpdateEndpoint, r#"{"paused": "true"}"#, "paused"),
+            (
+                UpdateEndpoint,
+                r#"{"description": "x", "secret": "s"}"#,
+                "secret",
+            ),
+            (
+                SimulateInbound,
+                r#"{"from": "+96550001234", "text": 123}"#,
+                "text",
+            ),
+            (
+                SimulateInbound,
+                r#"{"from": "+96550001234", "txt": "hi"}"#,
+                "txt",
+            ),
+            (EraseContact, r#"{"phone": 96550001234}"#, "phone"),
+            (
+                SendMessage,
+                r#"{"connection_id": 7, "to": "+96550001234", "text": {"body": "x"}}"#,
+                "connection_id",
+            ),
+            (
+                SendMessage,
+                r#"{"connection_id": "7", "to": "+96550001234", "text": {"body": "x", "preview_url": "no"}}"#,
+                "text.preview_url",
+            ),
+            (
+                SendMessage,
+                r#"{"connection_id": "7", "to": "+96550001234", "text": {"body": "x"}, "txet": 1}"#,
+                "txet",
+            ),
+        ];
+        for (operation, body, field) in cases {
+            assert_eq!(
+                refused_field(operation, body),
+                field,
+                "{operation:?} {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn well_typed_bodies_pass() {
+        use Operation::*;
+        let config = config();
+        for (operation, body) in [
+            (
+                CreateConnection,
+                r#"{"kind": "sandbox", "name": "S", "enforce_window": true, "throughput_mps": 80}"#,
+            ),
+            (UpdateConnection, r#"{"name": "S", "enforce_window": null}"#),
+            (
+                CreateEndpoint,
+                r#"{"url": "https://a.test/h", "event_types": ["message.status"]}"#,
+            ),
+            (UpdateEndpoint, r#"{"paused": true}"#),
+            (
+                SimulateInbound,
+                r#"{"from": "+96550001234", "text": "hi", "name": "Sara"}"#,
+            ),
+            (EraseContact, r#"{"phone": "+96550001234"}"#),
+            (
+                SendMessage,
+                r#"{"connection_id": "7", "messaging_product": "whatsapp", "to": "+96550001234", "type": "text", "text": {"body": "x"}}"#,
+            ),
+        ] {
+            check_body(operation, body.as_bytes(), &config)
+                .unwrap_or_else(|e| panic!("{operation:?} {body}: {e:?}"));
+        }
+    }
+
+    /// What the fuzz target (tests/fuzz, `api_bodies`) does, bounded, on every build: mutated copies
+    /// of each operation's bodies, fed to every operation, are accepted or refused, never a panic.
+    #[test]
+    fn mutated_bodies_never_panic() {
+        let seeds: [&[u8]; 9] = [
+            br#"{"connection_id": "12", "to": "+96550001234", "type": "template", "template": {"name": "order", "language": {"code": "en"}, "components": [{"type": "body", "parameters": [{"type": "text", "text": "42"}]}]}}"#,
+            br#"{"connection_id": "12", "to": "+96550001234", "type": "interactive", "interactive": {"type": "list", "body": {"text": "Pick"}, "action": {"button": "Menu", "sections": [{"title": "A", "rows": [{"id": "1", "title": "One"}]}]}}, "context": {"message_id": "wamid.1"}}"#,
+            br#"{"connection_id": "12", "to": "+96550001234", "type": "contacts", "contacts": [{"name": {"formatted_name": "Sara"}}]}"#,
+            br#"{"kind": "cloud", "name": "Main", "phone_number_id": "1065", "waba_id": "1022", "access_token": "t", "app_secret": "s", "graph_base_url": "https://graph.facebook.com", "throughput_mps": 80, "enforce_window": true}"#,
+            br#"{"name": "Main", "graph_version": "v25.0", "throughput_mps": 1000, "enforce_window": false}"#,
+            br#"{"url": "https://hooks.test/whatsapp", "description": "shop", "event_types": ["message.status", "message.received"]}"#,
+            br#"{"url": "http://[::ffff:10.0.0.1]:8080/x", "paused": false, "event_types": []}"#,
+            br#"{"from": "+965 5000 1234", "text": "\u0645\u0631\u062d\u0628\u0627", "name": "Sara"}"#,
+            br#"{"phone": "00965 (500) 01234"}"#,
+        ];
+        let config = config();
+        crate::mutation::mutations(&seeds, 20_000, |round, body| {
+            let operation = Operation::ALL[round % Operation::ALL.len()];
+            let _ = check_body(operation, body, &config);
+        });
+    }
+}

@@ -1,0 +1,321 @@
+//! From a signed POST to committed rows: the connection is found by its URL key, the signature checked
+//! with its app secret, every number in the payload checked to be the connection's own, and then the raw
+//! payload and everything parsed from it are written in one transaction.
+
+use crate::crypto::Key;
+use crate::domain::meta::webhook::{self as meta, Parsed, Refusal};
+use crate::error::Error;
+use crate::outbound::customer_webhooks::emit::Emitter;
+use crate::store::connections::{self, ConnectionId, ConnectionInfo};
+use crate::store::{Db, contacts, inbound, keys, now_ms, payloads, statuses, templates};
+use parking_lot::Mutex;
+use rocket::http::Status;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// What a payload added (duplicates count nothing).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ingested {
+    pub statuses: usize,
+    pub inbound: usize,
+}
+
+#[derive(Debug)]
+pub enum IngestError {
+    UnknownKey,
+    Signature,
+    Malformed(String),
+    /// The payload names a number or business account that is not this connection's.
+    Foreign(String),
+    Store(Error),
+}
+
+impl IngestError {
+    pub fn status(&self) -> Status {
+        match self {
+            IngestError::UnknownKey => Status::NotFound,
+            IngestError::Signature => Status::Unauthorized,
+            IngestError::Malformed(_) => Status::BadRequest,
+            IngestError::Foreign(_) => Status::Forbidden,
+            IngestError::Store(e) => e.status(),
+        }
+    }
+
+    pub fn text(&self) -> &'static str {
+        match self {
+            IngestError::UnknownKey => "unknown webhook",
+            IngestError::Signature => "signature missing or wrong",
+            IngestError::Malformed(_) => "not a WhatsApp Business Account payload",
+            IngestError::Foreign(_) => "payload for a number that is not this connection's",
+            IngestError::Store(_) => "not stored, retry later",
+        }
+    }
+}
+
+impl From<Error> for IngestError {
+    fn from(e: Error) -> Self {
+        IngestError::Store(e)
+    }
+}
+
+/// A customer's identity for the inbox: the number, or the username id when Meta gives no number.
+struct Sender {
+    identity: String,
+    index: Vec<u8>,
+}
+
+/// How long a connection's webhook credentials are trusted from memory; a changed app secret or a removed
+/// connection is forgotten at once by the routes that change them.
+const RECEIVER_TTL: Duration = Duration::from_secs(5);
+
+/// What a POST to one webhook URL is checked and sealed with.
+struct Receiver {
+    connection: ConnectionInfo,
+    secret: Zeroizing<String>,
+    data_key: Arc<Key>,
+}
+
+/// Connections' webhook credentials by URL key, kept for a few seconds so a flood of Meta's POSTs does
+/// not read and unseal them once per POST.
+#[derive(Default)]
+pub struct Receivers {
+    recent: Mutex<HashMap<String, (Instant, Arc<Receiver>)>>,
+}
+
+impl Receivers {
+    fn get(&self, key: &str) -> Option<Arc<Receiver>> {
+        let recent = self.recent.lock();
+        recent
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < RECEIVER_TTL)
+            .map(|(_, receiver)| receiver.clone())
+    }
+
+    fn remember(&self, key: String, receiver: Arc<Receiver>) {
+        let mut recent = self.recent.lock();
+        recent.retain(|_, (at, _)| at.elapsed() < RECEIVER_TTL);
+        recent.insert(key, (Instant::now(), receiver));
+    }
+
+    /// Forgets a connection whose secret changed or that was removed.
+    pub fn forget(&self, connection: ConnectionId) {
+        self.recent
+            .lock()
+            .retain(|_, (_, r)| r.connection.id != connection);
+    }
+}
+
+/// Bodies above this are hashed and parsed on a blocking thread rather than on the async executor.
+const INLINE_BYTES: usize = 64 * 1024;
+
+/// A checked payload, ready for its transaction.
+struct Prepared {
+    parsed: Parsed,
+    payload_id: i64,
+    sealed: Vec<u8>,
+    senders: Vec<Sender>,
+}
+
+pub async fn ingest(
+    db: &Db,
+    receivers: &Receivers,
+    key: &str,
+    signature: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Ingested, IngestError> {
+    let receiver = match receivers.get(key) {
+        Some(receiver) => receiver,
+        None => {
+            let receiver = lookup(db, key).await?.ok_or(IngestError::UnknownKey)?;
+            receivers.remember(key.to_owned(), receiver.clone());
+            receiver
+        }
+    };
+    let signature = signature.map(str::to_owned);
+    let checking = receiver.clone();
+    let small = body.len() <= INLINE_BYTES;
+    let work = move || prepare(&checking, signature.as_deref(), &body);
+    let prepared = if small {
+        work()?
+    } else {
+        crate::blocking::run("webhook check", work)
+            .await
+            .map_err(IngestError::Store)??
+    };
+    Ok(db
+        .write_async(move |conn| {
+            let connection = &receiver.connection;
+            store(conn, connection, &prepared, &receiver.data_key)
+        })
+        .await?)
+}
+
+async fn lookup(db: &Db, key: &str) -> Result<Option<Arc<Receiver>>, IngestError> {
+    let (lookup_db, key) = (db.clone(), key.to_owned());
+    Ok(db
+        .read_async(move |conn| {
+            let Some(connection) = connections::find_by_webhook_key(conn, &key)? else {
+                return Ok(None);
+            };
+            let keyring = lookup_db.keyring();
+            let secret = connections::secrets(conn, keyring, connection.account_id, connection.id)?
+                .app_secret;
+            let data_key = keyring.data_key(connection.account_id)?;
+            Ok(Some(Arc::new(Receiver {
+                connection,
+                secret,
+                data_key,
+            })))
+        })
+        .await?)
+}
+
+/// Checks, parses and seals a payload (CPU work: hashing, JSON, encryption).
+fn prepare(
+    receiver: &Receiver,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<Prepared, IngestError> {
+    let connection = &receiver.connection;
+    let account = connection.account_id;
+    let parsed = check(connection, &receiver.secret, signature, body)?;
+    let payload_id = crate::store::ids::time_ordered()?;
+    let sealed = payloads::seal(&receiver.data_key, account, payload_id, body)?;
+    let senders = parsed
+        .inbound
+        .iter()
+        .map(|m| {
+            let identity = m
+                .from
+                .clone()
+                .or_else(|| {
+                    m.message
+                        .get("from_user_id")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
+            let index = keys::phone_index_with(&receiver.data_key, &identity);
+            Sender { identity, index }
+        })
+        .collect();
+    Ok(Prepared {
+        parsed,
+        payload_id,
+        sealed,
+        senders,
+    })
+}
+
+/// Signature first, then the parse, then whether every number in it is this connection's.
+fn check(
+    connection: &ConnectionInfo,
+    secret: &Zeroizing<String>,
+    signature: Option<&str>,
+    body: &[u8],
+) -> Result<Parsed, IngestError> {
+    let parsed =
+        meta::verify_and_parse(secret.as_bytes(), signature, body).map_err(|r| match r {
+            Refusal::Signature => IngestError::Signature,
+            Refusal::Malformed(why) => IngestError::Malformed(why),
+        })?;
+    let foreign_number = parsed
+        .phone_number_ids
+        .iter()
+        .find(|id| **id != connection.phone_number_id);
+    let foreign_account = parsed
+        .business_account_ids
+        .iter()
+        .find(|id| **id != connection.waba_id);
+    if let Some(foreign) = foreign_number.or(foreign_account) {
+        tracing::warn!(
+            connection = connection.id.0,
+            "refused a webhook payload for {foreign}, which is not this connection's number or business account"
+        );
+        return Err(IngestError::Foreign(foreign.clone()));
+    }
+    Ok(parsed)
+}
+
+fn store(
+    conn: &rusqlite::Connection,
+    connection: &ConnectionInfo,
+    prepared: &Prepared,
+    key: &Arc<Key>,
+) -> crate::error::Result<Ingested> {
+    let Prepared {
+        parsed,
+        payload_id,
+        sealed,
+        senders,
+    } = prepared;
+    let payload_id = *payload_id;
+    let (account, now) = (connection.account_id, now_ms());
+    payloads::insert(conn, payload_id, account, connection.id, sealed, now)?;
+    let mut added = Ingested::default();
+    let events = Emitter::new(conn, key, account, now);
+    for update in &parsed.statuses {
+        if let Some(message) = statuses::apply(conn, account, payload_id, update, now)? {
+            added.statuses += 1;
+            events.message_status(
+                message.0,
+                connection.id,
+                &update.status,
+                Some(&update.wamid),
+                update.at,
+                update.error.as_ref(),
+            )?;
+        }
+    }
+    for (message, sender) in parsed.inbound.iter().zip(senders) {
+        let customer = contacts::Customer {
+            identity: &sender.identity,
+            index: &sender.index,
+            profile_name: message.profile_name.as_deref(),
+        };
+        let contact =
+            contacts::record_inbound(conn, key, account, connection.id, &customer, message.at)?;
+        let origin = inbound::Origin {
+            account,
+            connection: connection.id,
+            contact,
+            payload: payload_id,
+        };
+        if let Some(id) = inbound::insert(conn, key, origin, message, now)? {
+            added.inbound += 1;
+            events.message_received(id, connection.id, message)?;
+        }
+    }
+    for template in &parsed.templates {
+        templates::set_status(
+            conn,
+            connection.id,
+            &template.name,
+            &template.language,
+            &template.status,
+        )?;
+        events.template_status(connection.id, template)?;
+    }
+    if parsed.quality.is_some() || parsed.account_notice.is_some() {
+        connections::record_meta_update(
+            conn,
+            connection.id,
+            parsed
+                .quality
+                .as_ref()
+                .map(|(q, l)| (q.as_str(), l.as_deref())),
+            parsed.account_notice.as_deref(),
+            now,
+        )?;
+        let (quality, limit) = parsed.quality.clone().unzip();
+        events.connection_updated(
+            connection.id,
+            json!({"quality_rating": quality, "messaging_limit": limit.flatten(),
+                   "account_notice": parsed.account_notice}),
+        )?;
+    }
+    Ok(added)
+}

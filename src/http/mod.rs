@@ -1,0 +1,8 @@
+//! The HTTP adapters: the developer API, the pages, Meta's webhooks coming in, and the built-in sandbox
+//! that stands in for Meta. They turn requests into calls to `services` and answers; nothing below
+//! imports them.
+
+pub mod api;
+pub mod meta_inbound;
+pub mod sandbox;
+pub mod web;

@@ -1,0 +1,232 @@
+//! WhatsApp numbers in the web interface: add one (on Meta's Cloud API, or the built-in sandbox), check it
+//! with Meta, see what to paste into Meta's dashboard, remove it. Owners and admins manage; members look.
+
+use super::page::{Page, render};
+use super::{CsrfOnly, Reply};
+use crate::auth::{ClientInfo, CsrfForm, Session};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::api::connections::check;
+use crate::http::api::requests::CreateConnection;
+use crate::outbound::targets::MetaTargets;
+use crate::store::connections::{self, ConnectionId, ConnectionInfo};
+use crate::store::{Db, activity, now_ms};
+use askama::Template;
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::{State, get, post, routes};
+use serde_json::Value;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        show_connections,
+        add_connection,
+        check_number,
+        remove_connection
+    ]
+}
+
+struct Shown {
+    info: ConnectionInfo,
+    webhook_url: String,
+    verify_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "connections.html")]
+struct ConnectionsPage<'a> {
+    page: &'a Page,
+    connections: Vec<Shown>,
+    notice: Option<String>,
+    check: Option<(String, Value)>,
+    error: Option<&'a str>,
+}
+
+async fn connections_page(
+    page: &Page,
+    session: &Session,
+    db: &Db,
+    config: &Config,
+    notice: Option<String>,
+    check: Option<(String, Value)>,
+    error: Option<&str>,
+) -> Result<String> {
+    let account = session.account()?;
+    let keyring_db = db.clone();
+    let rows = db
+        .read_async(move |conn| {
+            connections::list_for_account(conn, account)?
+                .into_iter()
+                .map(|info| {
+                    let verify =
+                        connections::secrets(conn, keyring_db.keyring(), account, info.id)?
+                            .verify_token;
+                    Ok((info, verify.to_string()))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+    let connections = rows
+        .into_iter()
+        .map(|(info, verify_token)| Shown {
+            webhook_url: format!(
+                "{}/webhooks/meta/{}",
+                config.server.public_url, info.webhook_key
+            ),
+            info,
+            verify_token,
+        })
+        .collect();
+    Ok(render(ConnectionsPage {
+        page,
+        connections,
+        notice,
+        check,
+        error,
+    })?
+    .0)
+}
+
+#[get("/connections?<done>")]
+async fn show_connections(
+    page: Page,
+    session: &Session,
+    db: &State<Db>,
+    config: &State<Config>,
+    done: Option<&str>,
+) -> Result<Reply> {
+    let notice = page.notice("connections", done);
+    let html = connections_page(&page, session, db, config, notice, None, None).await?;
+    Ok(Reply::Page((
+        Status::Ok,
+        rocket::response::content::RawHtml(html),
+    )))
+}
+
+csrf_form!(AddForm {
+    kind,
+    name,
+    phone_number_id,
+    waba_id,
+    access_token,
+    app_secret,
+    throughput_mps
+});
+
+#[post("/connections", data = "<form>")]
+async fn add_connection(
+    form: CsrfForm<AddForm>,
+    page: Page,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+    config: &State<Config>,
+    targets: &State<MetaTargets>,
+) -> Result<Reply> {
+    let account = session.managed_account()?;
+    let form = form.0;
+    let throughput: i64 = form.throughput_mps.trim().parse().unwrap_or(80);
+    let request = CreateConnection {
+        kind: Some(form.kind),
+        name: Some(form.name),
+        phone_number_id: Some(form.phone_number_id),
+        waba_id: Some(form.waba_id),
+        access_token: Some(form.access_token),
+        app_secret: Some(form.app_secret),
+        throughput_mps: Some(throughput),
+        ..CreateConnection::default()
+    };
+    let user = session.user.id;
+    let keyring_db = db.inner().clone();
+    let created = match request.check(targets) {
+        Ok(new) => {
+            db.write_async(move |conn| {
+                let created = connections::insert(conn, keyring_db.keyring(), account, &new)?;
+                activity::record(
+                    conn,
+                    &client.actor(Some(account), Some(user)),
+                    "connection_added",
+                    &created.name,
+                    now_ms(),
+                )?;
+                Ok(created)
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(_) => Ok(Reply::Redirect(Redirect::to("/connections?done=added"))),
+        Err(e @ Error::Invalid { .. }) => {
+            let html = connections_page(
+                &page,
+                session,
+                db,
+                config,
+                None,
+                None,
+                Some(&page.error_text(&e)),
+            )
+            .await?;
+            Ok(Reply::Page((
+                Status::UnprocessableEntity,
+                rocket::response::content::RawHtml(html),
+            )))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[post("/connections/<id>/check", data = "<_form>")]
+async fn check_number(
+    id: i64,
+    _form: CsrfForm<CsrfOnly>,
+    page: Page,
+    session: &Session,
+    db: &State<Db>,
+    config: &State<Config>,
+    agent: &State<ureq::Agent>,
+) -> Result<Reply> {
+    let account = session.account()?;
+    let found = db
+        .read_async(move |conn| connections::find(conn, account, ConnectionId(id)))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let result = check(db, agent, account, found).await?;
+    let html = connections_page(
+        &page,
+        session,
+        db,
+        config,
+        None,
+        Some((id.to_string(), result)),
+        None,
+    )
+    .await?;
+    Ok(Reply::Page((
+        Status::Ok,
+        rocket::response::content::RawHtml(html),
+    )))
+}
+
+#[post("/connections/<id>/remove", data = "<_form>")]
+async fn remove_connection(
+    id: i64,
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+    receivers: &State<crate::http::meta_inbound::Receivers>,
+) -> Result<Redirect> {
+    super::managed_change(
+        db,
+        session,
+        client,
+        "connection_removed",
+        id.to_string(),
+        move |conn, account| connections::delete(conn, account, ConnectionId(id)),
+    )
+    .await?;
+    receivers.forget(ConnectionId(id));
+    Ok(Redirect::to("/connections?done=removed"))
+}

@@ -1,0 +1,293 @@
+//! Webhook endpoints in the web interface: owners and admins add them (the signing secret is shown once,
+//! on the page that answers the form), pause, resume and remove them; everyone sees each delivery with
+//! its attempts, and managers replay one delivery or every dead-lettered one.
+
+use super::page::{Page, render};
+use super::{CsrfOnly, Reply};
+use crate::auth::{ClientInfo, CsrfForm, HasCsrf, Session};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::deliveries::{self, AttemptView, DeliveryView};
+use crate::store::endpoints::{self, EVENT_TYPES, Endpoint, EndpointChange, EndpointId};
+use crate::store::{AccountId, Db, activity, now_ms};
+use askama::Template;
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::{FromForm, State, get, post, routes};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        show_endpoints,
+        create_endpoint,
+        show_endpoint,
+        pause_endpoint,
+        resume_endpoint,
+        remove_endpoint,
+        replay_delivery,
+        replay_failed
+    ]
+}
+
+#[derive(Template)]
+#[template(path = "webhook_endpoints.html")]
+struct EndpointsPage<'a> {
+    page: &'a Page,
+    endpoints: Vec<Endpoint>,
+    event_types: [&'static str; 4],
+    new_secret: Option<&'a str>,
+    notice: Option<String>,
+    error: Option<&'a str>,
+}
+
+async fn endpoints_page(
+    page: &Page,
+    account: AccountId,
+    db: &Db,
+    new_secret: Option<&str>,
+    notice: Option<String>,
+    error: Option<&str>,
+) -> Result<Reply> {
+    let endpoints = db
+        .read_async(move |conn| endpoints::list(conn, account))
+        .await?;
+    let status = if error.is_some() {
+        Status::UnprocessableEntity
+    } else {
+        Status::Ok
+    };
+    Ok(Reply::Page((
+        status,
+        render(EndpointsPage {
+            page,
+            endpoints,
+            event_types: EVENT_TYPES,
+            new_secret,
+            notice,
+            error,
+        })?,
+    )))
+}
+
+#[get("/webhook-endpoints?<done>")]
+async fn show_endpoints(
+    page: Page,
+    session: &Session,
+    db: &State<Db>,
+    done: Option<&str>,
+) -> Result<Reply> {
+    let notice = page.notice("webhooks", done);
+    endpoints_page(&page, session.account()?, db, None, notice, None).await
+}
+
+#[derive(FromForm)]
+struct EndpointForm {
+    #[field(default = String::new())]
+    csrf: String,
+    url: String,
+    #[field(default = String::new())]
+    description: String,
+    event_types: Vec<String>,
+}
+
+impl HasCsrf for EndpointForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/webhook-endpoints", data = "<form>")]
+async fn create_endpoint(
+    form: CsrfForm<EndpointForm>,
+    page: Page,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+    config: &State<Config>,
+) -> Result<Reply> {
+    let account = session.managed_account()?;
+    let form = form.0;
+    let request = crate::http::api::requests::CreateEndpoint {
+        url: Some(form.url),
+        description: Some(form.description),
+        event_types: Some(form.event_types),
+    };
+    match crate::http::api::endpoints::create(db, config, account, request).await {
+        Ok((created, secret)) => {
+            let (url, user) = (created.url.clone(), session.user.id);
+            db.write_async(move |conn| {
+                activity::record(
+                    conn,
+                    &client.actor(Some(account), Some(user)),
+                    "webhook_endpoint_created",
+                    &url,
+                    now_ms(),
+                )
+            })
+            .await?;
+            endpoints_page(&page, account, db, Some(&secret), None, None).await
+        }
+        Err(e @ Error::Invalid { .. }) => {
+            endpoints_page(&page, account, db, None, None, Some(&page.error_text(&e))).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A delivery with its attempts, for the endpoint's page.
+struct Shown {
+    delivery: DeliveryView,
+    attempts: Vec<AttemptView>,
+}
+
+#[derive(Template)]
+#[template(path = "webhook_endpoint.html")]
+struct EndpointPage<'a> {
+    page: &'a Page,
+    endpoint: Endpoint,
+    deliveries: Vec<Shown>,
+    status: Option<String>,
+    notice: Option<String>,
+}
+
+#[get("/webhook-endpoints/<id>?<status>&<done>")]
+async fn show_endpoint(
+    id: i64,
+    status: Option<&str>,
+    done: Option<&str>,
+    page: Page,
+    session: &Session,
+    db: &State<Db>,
+) -> Result<Reply> {
+    let account = session.account()?;
+    let status = status
+        .filter(|s| ["pending", "delivering", "delivered", "failed"].contains(s))
+        .map(str::to_owned);
+    let filter = status.clone();
+    let (endpoint, deliveries) = db
+        .read_async(move |conn| {
+            let endpoint =
+                endpoints::find(conn, account, EndpointId(id))?.ok_or(Error::NotFound)?;
+            let shown = deliveries::list(conn, account, endpoint.id, filter.as_deref(), 100)?
+                .into_iter()
+                .map(|delivery| {
+                    let attempts =
+                        deliveries::attempts(conn, account, delivery.id.parse().unwrap_or(0))?;
+                    Ok(Shown { delivery, attempts })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((endpoint, shown))
+        })
+        .await?;
+    let notice = page.notice("webhooks", done);
+    Ok(Reply::Page((
+        Status::Ok,
+        render(EndpointPage {
+            page: &page,
+            endpoint,
+            deliveries,
+            status,
+            notice,
+        })?,
+    )))
+}
+
+async fn change(db: &Db, session: &Session, id: i64, paused: Option<bool>) -> Result<EndpointId> {
+    let account = session.managed_account()?;
+    let change = EndpointChange {
+        paused,
+        ..EndpointChange::default()
+    };
+    let updated = db
+        .write_async(move |conn| {
+            endpoints::update(conn, account, EndpointId(id), &change, now_ms())
+        })
+        .await?;
+    Ok(updated.id)
+}
+
+#[post("/webhook-endpoints/<id>/pause", data = "<_form>")]
+async fn pause_endpoint(
+    id: i64,
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    db: &State<Db>,
+) -> Result<Redirect> {
+    let id = change(db, session, id, Some(true)).await?;
+    Ok(Redirect::to(format!(
+        "/webhook-endpoints/{}?done=paused",
+        id.0
+    )))
+}
+
+#[post("/webhook-endpoints/<id>/resume", data = "<_form>")]
+async fn resume_endpoint(
+    id: i64,
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    db: &State<Db>,
+) -> Result<Redirect> {
+    let id = change(db, session, id, Some(false)).await?;
+    Ok(Redirect::to(format!(
+        "/webhook-endpoints/{}?done=resumed",
+        id.0
+    )))
+}
+
+#[post("/webhook-endpoints/<id>/remove", data = "<_form>")]
+async fn remove_endpoint(
+    id: i64,
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+) -> Result<Redirect> {
+    super::managed_change(
+        db,
+        session,
+        client,
+        "webhook_endpoint_removed",
+        id.to_string(),
+        move |conn, account| endpoints::delete(conn, account, EndpointId(id)),
+    )
+    .await?;
+    Ok(Redirect::to("/webhook-endpoints?done=removed"))
+}
+
+async fn replay(db: &Db, session: &Session, id: i64, delivery: Option<i64>) -> Result<usize> {
+    let account = session.managed_account()?;
+    db.write_async(move |conn| {
+        endpoints::find(conn, account, EndpointId(id))?.ok_or(Error::NotFound)?;
+        deliveries::replay(conn, account, EndpointId(id), delivery, now_ms())
+    })
+    .await
+}
+
+#[post(
+    "/webhook-endpoints/<id>/deliveries/<delivery>/replay",
+    data = "<_form>"
+)]
+async fn replay_delivery(
+    id: i64,
+    delivery: i64,
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    db: &State<Db>,
+) -> Result<Redirect> {
+    replay(db, session, id, Some(delivery)).await?;
+    Ok(Redirect::to(format!(
+        "/webhook-endpoints/{id}?done=replayed"
+    )))
+}
+
+#[post("/webhook-endpoints/<id>/replay-failed", data = "<_form>")]
+async fn replay_failed(
+    id: i64,
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    db: &State<Db>,
+) -> Result<Redirect> {
+    replay(db, session, id, None).await?;
+    Ok(Redirect::to(format!(
+        "/webhook-endpoints/{id}?done=replayed"
+    )))
+}

@@ -1,0 +1,445 @@
+//! The inbox: conversations per customer, the most recent first, with unread counts and the 24-hour
+//! window; a conversation's thread in words (media fetched from Meta when looked at, never kept); and a
+//! reply box that queues through the same path as the API (free-form text inside the window, an
+//! approved template outside it).
+
+use super::Reply;
+use super::page::{Page, render};
+use crate::auth::{CsrfForm, HasCsrf, Session};
+use crate::error::{Error, Result};
+use crate::http::api::conversations::{self as api, Window};
+use crate::services::outbox::Waker;
+use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
+use crate::store::retention::Visible;
+use crate::store::{AccountId, Db, connections, now_ms, templates};
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::{State, get, post, routes};
+use serde_json::{Value, json};
+
+mod bubbles;
+mod media;
+
+use bubbles::{Bubble, inbound_bubble, outbound_bubble};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        inbox_page,
+        conversation_page,
+        reply,
+        erase_customer,
+        media::inbox_media
+    ]
+}
+
+const PAGE_SIZE: usize = 50;
+const THREAD_SIZE: usize = 100;
+
+/// The window in words: "Open for 23 h 12 min" or "Closed: send a template".
+fn window_text(page: &Page, window: Window, now: i64) -> String {
+    if !window.open {
+        return page.t("inbox.window_closed").to_owned();
+    }
+    let minutes = (window.expires_at - now).max(0) / 60_000;
+    page.t("inbox.window_open")
+        .replace("{hours}", &page.number(&(minutes / 60)))
+        .replace("{minutes}", &page.number(&(minutes % 60)))
+}
+
+/// A conversation in the list.
+struct Row {
+    id: String,
+    name: String,
+    phone: String,
+    number: String,
+    last_message_at: i64,
+    unread: i64,
+    open: bool,
+    window: String,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage<'a> {
+    page: &'a Page,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+#[get("/inbox?<cursor>")]
+async fn inbox_page(
+    page: Page,
+    session: &Session,
+    visible: Visible,
+    db: &State<Db>,
+    cursor: Option<&str>,
+) -> Result<rocket::response::content::RawHtml<String>> {
+    let account = session.account()?;
+    let after = cursor.and_then(Cursor::parse);
+    let key_db = db.inner().clone();
+    let (list, numbers) = db
+        .read_async(move |conn| {
+            let key = key_db.keyring().data_key(account)?;
+            let list = conversations::list(conn, &key, account, None, after, PAGE_SIZE, visible)?;
+            let numbers: Vec<(i64, String)> = connections::list_for_account(conn, account)?
+                .into_iter()
+                .map(|c| (c.id.0, c.name))
+                .collect();
+            Ok((list, numbers))
+        })
+        .await?;
+    let now = now_ms();
+    let next = (list.len() == PAGE_SIZE)
+        .then(|| list.last())
+        .flatten()
+        .map(|c| {
+            Cursor {
+                at: c.last_message_at,
+                id: c.contact_id,
+            }
+            .text()
+        });
+    let rows = list
+        .iter()
+        .map(|c| {
+            let window = Window::of(c, now);
+            Row {
+                id: c.contact_id.to_string(),
+                name: c
+                    .profile_name
+                    .clone()
+                    .unwrap_or_else(|| api::display_phone(c)),
+                phone: api::display_phone(c),
+                number: numbers
+                    .iter()
+                    .find(|(id, _)| *id == c.connection_id.0)
+                    .map(|(_, name)| name.clone())
+                    .unwrap_or_default(),
+                last_message_at: c.last_message_at,
+                unread: c.unread,
+                open: window.open,
+                window: window_text(&page, window, now),
+            }
+        })
+        .collect();
+    render(InboxPage {
+        page: &page,
+        rows,
+        next,
+    })
+}
+
+#[derive(FromForm, Default, Clone)]
+pub(crate) struct ReplyForm {
+    #[field(default = String::new())]
+    csrf: String,
+    /// text or template
+    #[field(default = String::new())]
+    kind: String,
+    #[field(default = String::new())]
+    text: String,
+    /// `<name>|<language>` of a synced template.
+    #[field(default = String::new())]
+    template: String,
+    /// The template's body values, one per line.
+    #[field(default = String::new())]
+    params: String,
+}
+
+impl HasCsrf for ReplyForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// A template the reply box offers: value, name, language, body values it takes.
+struct Choice {
+    value: String,
+    name: String,
+    language: String,
+    params: i64,
+}
+
+#[derive(Template)]
+#[template(path = "conversation.html")]
+struct ConversationPage<'a> {
+    page: &'a Page,
+    id: String,
+    title: String,
+    phone: String,
+    number: String,
+    can_reply: bool,
+    open: bool,
+    window: String,
+    bubbles: Vec<Bubble>,
+    older: Option<String>,
+    choices: Vec<Choice>,
+    form: &'a ReplyForm,
+    notice: Option<String>,
+    error: Option<&'a str>,
+}
+
+/// What a conversation page shows, read in one go.
+struct View {
+    conversation: Conversation,
+    thread: Vec<Value>,
+    number: String,
+    choices: Vec<Choice>,
+}
+
+async fn view(
+    db: &Db,
+    account: AccountId,
+    contact: i64,
+    before: Option<ThreadCursor>,
+    visible: Visible,
+) -> Result<View> {
+    let view_db = db.clone();
+    db.read_async(move |conn| {
+        let key = view_db.keyring().data_key(account)?;
+        let conversation =
+            conversations::find(conn, &key, account, contact, visible)?.ok_or(Error::NotFound)?;
+        let thread = api::thread(
+            &view_db,
+            conn,
+            account,
+            &conversation,
+            before,
+            THREAD_SIZE,
+            visible,
+        )?;
+        let number = connections::find(conn, account, conversation.connection_id)?
+            .map(|c| c.name)
+            .unwrap_or_default();
+        let connection = conversation.connection_id.0.to_string();
+        let choices = templates::list_for_account(conn, account)?
+            .into_iter()
+            .filter(|t| t.connection_id == connection && t.status == "APPROVED")
+            .map(|t| Choice {
+                value: format!("{}|{}", t.name, t.language),
+                name: t.name,
+                language: t.language,
+                params: t.body_params,
+            })
+            .collect();
+        Ok(View {
+            conversation,
+            thread,
+            number,
+            choices,
+        })
+    })
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn show(
+    page: &Page,
+    db: &Db,
+    account: AccountId,
+    contact: i64,
+    before: Option<ThreadCursor>,
+    visible: Visible,
+    form: &ReplyForm,
+    notice: Option<String>,
+    error: Option<&str>,
+) -> Result<Reply> {
+    let View {
+        conversation,
+        thread,
+        number,
+        choices,
+    } = view(db, account, contact, before, visible).await?;
+    let now = now_ms();
+    let window = Window::of(&conversation, now);
+    let older = (thread.len() == THREAD_SIZE)
+        .then(|| {
+            thread
+                .last()
+                .and_then(|m| m["cursor"].as_str().map(str::to_owned))
+        })
+        .flatten();
+    // Oldest first, as a chat reads.
+    let bubbles = thread
+        .iter()
+        .rev()
+        .map(|item| match item["direction"].as_str() {
+            Some("inbound") => inbound_bubble(page, item),
+            _ => outbound_bubble(page, item),
+        })
+        .collect();
+    if conversation.unread > 0 {
+        db.write_async(move |conn| conversations::mark_seen(conn, account, contact, now_ms()))
+            .await?;
+    }
+    let phone = api::display_phone(&conversation);
+    let status = if error.is_some() {
+        Status::UnprocessableEntity
+    } else {
+        Status::Ok
+    };
+    Ok(Reply::Page((
+        status,
+        render(ConversationPage {
+            page,
+            id: contact.to_string(),
+            title: conversation.profile_name.clone().unwrap_or(phone.clone()),
+            can_reply: phone.starts_with('+'),
+            phone,
+            number,
+            open: window.open,
+            window: window_text(page, window, now),
+            bubbles,
+            older,
+            choices,
+            form,
+            notice,
+            error,
+        })?,
+    )))
+}
+
+fn contact_id(id: &str) -> Result<i64> {
+    id.parse().map_err(|_| Error::NotFound)
+}
+
+#[get("/inbox/<id>?<before>&<done>")]
+async fn conversation_page(
+    id: &str,
+    before: Option<&str>,
+    done: Option<&str>,
+    page: Page,
+    session: &Session,
+    visible: Visible,
+    db: &State<Db>,
+) -> Result<Reply> {
+    let account = session.account()?;
+    let contact = contact_id(id)?;
+    let before = before
+        .and_then(Cursor::parse)
+        .map(|c| ThreadCursor { at: c.at, id: c.id });
+    let notice = page.notice("inbox", done);
+    show(
+        &page,
+        db,
+        account,
+        contact,
+        before,
+        visible,
+        &<ReplyForm as Default>::default(),
+        notice,
+        None,
+    )
+    .await
+}
+
+/// Meta's message JSON for the reply form, or the catalog key of what is missing.
+fn build(
+    form: &ReplyForm,
+    conversation: &Conversation,
+) -> std::result::Result<Value, &'static str> {
+    let to = api::display_phone(conversation);
+    let connection_id = conversation.connection_id.0.to_string();
+    if form.kind == "template" {
+        let (name, language) = form
+            .template
+            .split_once('|')
+            .filter(|(name, language)| !name.is_empty() && !language.is_empty())
+            .ok_or("inbox.errors.template")?;
+        let parameters: Vec<Value> = form
+            .params
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| json!({"type": "text", "text": l}))
+            .collect();
+        let mut template = json!({"name": name, "language": {"code": language}});
+        if !parameters.is_empty() {
+            template["components"] = json!([{"type": "body", "parameters": parameters}]);
+        }
+        return Ok(
+            json!({"connection_id": connection_id, "to": to, "type": "template", "template": template}),
+        );
+    }
+    if form.text.trim().is_empty() {
+        return Err("inbox.errors.empty");
+    }
+    Ok(
+        json!({"connection_id": connection_id, "to": to, "type": "text", "text": {"body": form.text}}),
+    )
+}
+
+#[post("/inbox/<id>/reply", data = "<form>")]
+async fn reply(
+    id: &str,
+    form: CsrfForm<ReplyForm>,
+    page: Page,
+    session: &Session,
+    visible: Visible,
+    db: &State<Db>,
+    waker: &State<Waker>,
+) -> Result<Reply> {
+    let account = session.account()?;
+    let contact = contact_id(id)?;
+    let form = form.0;
+    let conversation = api::load(db, account, contact, visible).await?;
+    let message = match build(&form, &conversation) {
+        Ok(message) => message,
+        Err(key) => {
+            return show(
+                &page,
+                db,
+                account,
+                contact,
+                None,
+                visible,
+                &form,
+                None,
+                Some(page.t(key)),
+            )
+            .await;
+        }
+    };
+    match crate::http::api::messages::enqueue(db, waker, account, &message, None).await {
+        // Queuing the reply also moves the conversation up (store::messages::insert).
+        Ok(_) => Ok(Reply::Redirect(Redirect::to(format!(
+            "/inbox/{contact}?done=sent"
+        )))),
+        Err(e @ Error::Invalid { .. }) => {
+            let text = page.error_text(&e);
+            show(
+                &page,
+                db,
+                account,
+                contact,
+                None,
+                visible,
+                &form,
+                None,
+                Some(&text),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Erases the conversation's customer (owners and admins): every message to and from the number on all of
+/// the account's numbers, and the contact (`store::erasure::erase_customer`).
+#[post("/inbox/<id>/erase", data = "<_form>")]
+async fn erase_customer(
+    id: &str,
+    _form: CsrfForm<super::CsrfOnly>,
+    session: &Session,
+    client: crate::auth::ClientInfo,
+    visible: Visible,
+    db: &State<Db>,
+) -> Result<Redirect> {
+    let account = session.managed_account()?;
+    let conversation = api::load(db, account, contact_id(id)?, visible).await?;
+    let actor = (Some(session.user.id), client.ip, client.user_agent);
+    crate::http::api::contacts::erase(db, account, conversation.phone_index, actor).await?;
+    Ok(Redirect::to("/inbox"))
+}

@@ -1,0 +1,237 @@
+//! The privacy policy's rights on the profile page: everyone downloads their own data; the owner downloads
+//! the account's data and deletes the account; a member deletes their own user. Downloads are written on a
+//! blocking thread and streamed to the browser as they are written (`store::export`).
+
+use super::{current_password_ok, refuse};
+use crate::auth::{Auth, ClientInfo, CsrfForm, Session};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::http::meta_inbound::Receivers;
+use crate::http::web::page::Page;
+use crate::http::web::{CsrfOnly, Reply};
+use crate::outbound::mail::Mailer;
+use crate::services::api_keys::KeysUsed;
+use crate::store::export::{self, ChannelWriter};
+use crate::store::users::Role;
+use crate::store::{AccountId, Db, accounts, activity, erasure, now_ms};
+use rocket::http::{ContentType, CookieJar, Header};
+use rocket::request::Request;
+use rocket::response::{self, Redirect, Responder};
+use rocket::{State, post, routes};
+use rusqlite::Connection;
+use std::io::Write;
+use std::sync::Arc;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![export_personal, export_account, delete_user, delete_account]
+}
+
+/// A JSON file streamed to the browser as it is written, offered as a download and never cached.
+pub struct Download {
+    name: String,
+    chunks: rocket::tokio::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl<'r> Responder<'r, 'r> for Download {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'r> {
+        let stream = rocket::futures::stream::unfold(self.chunks, |mut chunks| async move {
+            chunks.recv().await.map(|chunk| (chunk, chunks))
+        });
+        let mut response =
+            rocket::response::stream::ByteStream::from(Box::pin(stream)).respond_to(req)?;
+        response.set_header(ContentType::JSON);
+        response.set_header(Header::new("Cache-Control", "no-store"));
+        response.set_header(Header::new(
+            "Content-Disposition",
+            format!("attachment; filename=\"{}\"", self.name),
+        ));
+        Ok(response)
+    }
+}
+
+/// Runs `work` on a blocking thread with a read connection of its own, streaming what it writes.
+fn download(
+    db: &Db,
+    name: String,
+    work: impl FnOnce(&Db, &Connection, &mut dyn Write) -> Result<u64> + Send + 'static,
+) -> Download {
+    let (tx, chunks) = rocket::tokio::sync::mpsc::channel(4);
+    let db = db.clone();
+    let file = name.clone();
+    rocket::tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter::new(tx);
+        let written = export::open_reader(&db).and_then(|conn| work(&db, &conn, &mut out));
+        match written {
+            Ok(rows) => tracing::info!(file = %file, rows, "export downloaded"),
+            // The browser gets a cut-off file, which does not parse: it cannot be mistaken for a whole one.
+            Err(e) => tracing::error!(file = %file, error = ?e, "export failed part-way"),
+        }
+    });
+    Download { name, chunks }
+}
+
+/// The owner's account; others are refused.
+fn owned_account(session: &Session) -> Result<AccountId> {
+    match (session.user.role, session.user.account_id) {
+        (Role::Owner, Some(account)) => Ok(account),
+        _ => Err(Error::Forbidden),
+    }
+}
+
+#[post("/profile/export/me", data = "<_form>")]
+async fn export_personal(
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+) -> Result<Download> {
+    let (user, account, current) = (
+        session.user.id,
+        session.user.account_id,
+        session.id_hash.clone(),
+    );
+    let now = now_ms();
+    db.write_async(move |conn| {
+        let actor = client.actor(account, Some(user));
+        activity::record(conn, &actor, "personal_data_exported", "", now)
+    })
+    .await?;
+    Ok(download(
+        db,
+        export::file_name("personal", user.0, now),
+        move |_, conn, out| export::write_personal(conn, user, Some(&current), now, out),
+    ))
+}
+
+#[post("/profile/export/account", data = "<_form>")]
+async fn export_account(
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    client: ClientInfo,
+    db: &State<Db>,
+) -> Result<Download> {
+    let account = owned_account(session)?;
+    let user = session.user.id;
+    let now = now_ms();
+    db.write_async(move |conn| {
+        let actor = client.actor(Some(account), Some(user));
+        activity::record(conn, &actor, "account_exported", "", now)
+    })
+    .await?;
+    Ok(download(
+        db,
+        export::file_name("account", account.0, now),
+        move |db, conn, out| {
+            export::write_account(conn, db.keyring(), account, now, out, &mut |_| {})
+        },
+    ))
+}
+
+csrf_form!(DeleteUserForm { current_password });
+csrf_form!(DeleteAccountForm {
+    current_password,
+    company
+});
+
+#[allow(clippy::too_many_arguments)]
+#[post("/profile/delete-user", data = "<form>")]
+async fn delete_user(
+    form: CsrfForm<DeleteUserForm>,
+    page: Page,
+    session: &Session,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+    mailer: &State<Mailer>,
+) -> Result<Reply> {
+    let account = session.account()?;
+    if session.user.role == Role::Owner {
+        let refusal = Error::invalid("delete_user", "the owner deletes the whole account instead");
+        return refuse(&page, session, db, &refusal).await;
+    }
+    if !current_password_ok(auth, db, session, &form.0.current_password).await? {
+        let refusal = Error::invalid("current_password", "the current password is not right");
+        return refuse(&page, session, db, &refusal).await;
+    }
+    let user = session.user.id;
+    let company = db
+        .write_async(move |conn| {
+            let company = accounts::find(conn, account)?
+                .map(|a| a.company)
+                .unwrap_or_default();
+            erasure::delete_member(conn, account, user)?;
+            let nobody = activity::Actor {
+                account: Some(account),
+                user: None,
+                ip: "",
+                user_agent: "",
+            };
+            activity::record(conn, &nobody, "member_deleted_themselves", "", now_ms())?;
+            Ok(company)
+        })
+        .await?;
+    // Their sessions went with them; this one's cookie goes too.
+    crate::auth::session::end(db, config, cookies, session).await?;
+    crate::services::notify::user_deleted(mailer, page.lang, &session.user.email, &company).await;
+    Ok(Reply::Redirect(Redirect::to("/login?done=user_deleted")))
+}
+
+#[allow(clippy::too_many_arguments)]
+#[post("/profile/delete-account", data = "<form>")]
+async fn delete_account(
+    form: CsrfForm<DeleteAccountForm>,
+    page: Page,
+    session: &Session,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+    mailer: &State<Mailer>,
+    keys_used: &State<Arc<KeysUsed>>,
+    receivers: &State<Receivers>,
+) -> Result<Reply> {
+    let account = owned_account(session)?;
+    let form = form.0;
+    if !current_password_ok(auth, db, session, &form.current_password).await? {
+        let refusal = Error::invalid("current_password", "the current password is not right");
+        return refuse(&page, session, db, &refusal).await;
+    }
+    let company = db
+        .read_async(move |conn| accounts::find(conn, account))
+        .await?
+        .ok_or(Error::NotFound)?
+        .company;
+    if form.company.trim() != company {
+        let refusal = Error::invalid(
+            "confirm_company",
+            "type the company name exactly as it is shown",
+        );
+        return refuse(&page, session, db, &refusal).await;
+    }
+    // First everything stops at once (sessions, API keys, queues, webhooks, the data key) ...
+    let keys = db.inner().clone();
+    let stopped = db
+        .write_async(move |conn| erasure::stop_account(conn, keys.keyring(), account, now_ms()))
+        .await?;
+    for key in &stopped.api_keys {
+        keys_used.forget(*key);
+    }
+    for connection in &stopped.connections {
+        receivers.forget(*connection);
+    }
+    tracing::info!(
+        account = account.0,
+        "the owner is deleting the account with all its data"
+    );
+    // ... then the rows go, batch by batch, and the owner hears when it is done. On a blocking thread of
+    // its own, so it finishes even if the browser stops waiting (and at the next start if the server stops).
+    let (purge_db, mailer) = (db.inner().clone(), mailer.inner().clone());
+    rocket::tokio::task::spawn_blocking(move || {
+        crate::services::deletions::finish(&purge_db, &mailer, account)
+    })
+    .await
+    .map_err(|e| Error::Internal(anyhow::anyhow!("the deletion task failed: {e}")))??;
+    crate::auth::session::end(db, config, cookies, session).await?;
+    Ok(Reply::Redirect(Redirect::to("/login?done=account_deleted")))
+}

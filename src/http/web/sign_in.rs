@@ -1,0 +1,358 @@
+//! Signing in and out, registering a business, choosing the language.
+
+use super::i18n::{self, Lang};
+use super::page::{Page, render};
+use super::{CsrfOnly, Reply};
+use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, session, throttle};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::accounts::{self, NewAccount};
+use crate::store::users::{self, NewUser, Role};
+use crate::store::{Db, activity, now_ms, sessions};
+use askama::Template;
+use rocket::form::FromForm;
+use rocket::http::{CookieJar, Status};
+use rocket::response::Redirect;
+use rocket::{State, get, post, routes};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        login_page,
+        login,
+        logout,
+        register_page,
+        register,
+        set_language
+    ]
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    page: &'a Page,
+    email: &'a str,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
+#[get("/login?<done>")]
+fn login_page(page: Page, done: Option<&str>) -> Result<Reply> {
+    if page.signed_in() {
+        return Ok(Reply::Redirect(Redirect::to("/")));
+    }
+    let notice = page.notice("login", done);
+    let html = render(LoginPage {
+        page: &page,
+        email: "",
+        error: None,
+        notice: notice.as_deref(),
+    })?;
+    Ok(Reply::Page((Status::Ok, html)))
+}
+
+#[derive(FromForm)]
+struct LoginForm {
+    #[field(default = String::new())]
+    csrf: String,
+    email: String,
+    password: String,
+}
+
+impl HasCsrf for LoginForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[post("/login", data = "<form>")]
+async fn login(
+    form: CsrfForm<LoginForm>,
+    page: Page,
+    client: ClientInfo,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    mailer: &State<crate::outbound::mail::Mailer>,
+    cookies: &CookieJar<'_>,
+) -> Result<Reply> {
+    let form = form.0;
+    let refuse = |status: Status, key: &str| -> Result<Reply> {
+        let html = render(LoginPage {
+            page: &page,
+            email: &form.email,
+            error: Some(page.t(key)),
+            notice: None,
+        })?;
+        Ok(Reply::Page((status, html)))
+    };
+    let now = now_ms();
+    // Reserved before the hash: guesses sent all at once are refused here, before they cost one.
+    let attempt = match throttle::reserve(db, &form.email, &client, now).await? {
+        Ok(attempt) => attempt,
+        Err(limit) => {
+            tracing::info!(limit = limit.name(), ip = %client.ip, "sign-in refused: too many attempts");
+            return refuse(Status::TooManyRequests, "login.throttled");
+        }
+    };
+    let email = form.email.trim().to_owned();
+    let checked = async {
+        let found = db
+            .read_async(move |conn| users::find_credentials(conn, &email))
+            .await?;
+        // An unknown email costs the same hash as a wrong password, so timing does not tell which
+        // emails exist.
+        let (user, hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, password::DECOY_HASH.clone()),
+        };
+        let matches = auth.hasher.verify(&form.password, hash).await?;
+        Ok::<_, Error>((user, matches))
+    };
+    let (user, matches) = match checked.await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // A failure of the server's is no guess: the attempt is not held against the person.
+            let _ = attempt.released(db).await;
+            return Err(e);
+        }
+    };
+    let Some(user) = user.filter(|_| matches) else {
+        attempt.failed(db).await?;
+        return refuse(Status::Unauthorized, "login.wrong");
+    };
+    attempt.succeeded(db).await?;
+    session::start(db, config, cookies, &user, &client).await?;
+    // A browser that has not chosen a language yet gets the one this person chose before.
+    if cookies.get(i18n::LANG_COOKIE).is_none()
+        && let Some(lang) = Lang::from_code(&user.locale)
+    {
+        i18n::set_cookie(cookies, lang, config.secure_cookies());
+    }
+    let (account, user_id, visitor) = (user.account_id, user.id, client.clone());
+    // The browser is remembered and the alert claimed in one write, which the writer runs one at a time:
+    // of many sign-ins from one new browser, exactly one finds it new.
+    let alert = db
+        .write_async(move |conn| {
+            activity::record(
+                conn,
+                &visitor.actor(account, Some(user_id)),
+                "signed_in",
+                "",
+                now,
+            )?;
+            if sessions::remember_browser(conn, user_id, &visitor.user_agent, now)? {
+                return Ok(Alert::KnownBrowser);
+            }
+            Ok(if sessions::claim_alert(conn, user_id, now)? {
+                Alert::Send
+            } else {
+                Alert::OverBudget
+            })
+        })
+        .await?;
+    match alert {
+        Alert::KnownBrowser => {}
+        Alert::Send => {
+            let lang = Lang::from_code(&user.locale).unwrap_or(page.lang);
+            crate::services::notify::new_sign_in(mailer, lang, &user.email, &client).await;
+        }
+        Alert::OverBudget => tracing::warn!(
+            user = user.id.0,
+            ip = %client.ip,
+            "a new browser signed in; no email about it, {} were sent in the last hour",
+            sessions::ALERTS_PER_HOUR
+        ),
+    }
+    Ok(Reply::Redirect(Redirect::to("/")))
+}
+
+/// What a sign-in tells its person by email.
+enum Alert {
+    KnownBrowser,
+    Send,
+    /// A new browser, but this person got as many alerts as an hour allows.
+    OverBudget,
+}
+
+#[post("/logout", data = "<_form>")]
+async fn logout(
+    _form: CsrfForm<CsrfOnly>,
+    session: &Session,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+) -> Result<Redirect> {
+    session::end(db, config, cookies, session).await?;
+    Ok(Redirect::to("/login?done=signed_out"))
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage<'a> {
+    page: &'a Page,
+    form: &'a RegisterForm,
+    error: Option<&'a str>,
+}
+
+#[derive(FromForm, Default)]
+struct RegisterForm {
+    #[field(default = String::new())]
+    csrf: String,
+    name: String,
+    company: String,
+    email: String,
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = false)]
+    accept_privacy: bool,
+}
+
+impl HasCsrf for RegisterForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[get("/register")]
+fn register_page(page: Page, config: &State<Config>) -> Result<Reply> {
+    if !config.accounts.registration {
+        return Err(Error::NotFound);
+    }
+    let form = <RegisterForm as Default>::default();
+    Ok(Reply::Page((
+        Status::Ok,
+        render(RegisterPage {
+            page: &page,
+            form: &form,
+            error: None,
+        })?,
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
+#[post("/register", data = "<form>")]
+async fn register(
+    form: CsrfForm<RegisterForm>,
+    page: Page,
+    client: ClientInfo,
+    auth: &State<Auth>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+) -> Result<Reply> {
+    if !config.accounts.registration {
+        return Err(Error::NotFound);
+    }
+    let mut form = form.0;
+    let refuse = |form: &RegisterForm, message: &str| -> Result<Reply> {
+        let html = render(RegisterPage {
+            page: &page,
+            form,
+            error: Some(message),
+        })?;
+        Ok(Reply::Page((Status::UnprocessableEntity, html)))
+    };
+    if !form.accept_privacy {
+        return refuse(&form, page.t("register.must_accept"));
+    }
+    if let Err(e) = users::normalize_email(&form.email)
+        .and_then(|_| password::check_policy(&form.password, &form.email))
+    {
+        return refuse(&form, &page.error_text(&e));
+    }
+    let hash = auth.hasher.hash(&form.password).await?;
+    form.password.clear();
+    let (name, company, email, lang) = (
+        form.name.clone(),
+        form.company.clone(),
+        form.email.clone(),
+        page.lang,
+    );
+    let keyring_db = db.inner().clone();
+    let registrant = client.clone();
+    let created = db
+        .write_async(move |conn| {
+            let account = accounts::create(
+                conn,
+                keyring_db.keyring(),
+                &NewAccount {
+                    company,
+                    ..NewAccount::default()
+                },
+            )?;
+            let new = NewUser {
+                account_id: Some(account),
+                role: Role::Owner,
+                email: &email,
+                name: &name,
+                password_hash: &hash,
+                locale: lang.code(),
+            };
+            users::admit(
+                conn,
+                &new,
+                &registrant.actor(Some(account), None),
+                "registered",
+            )
+        })
+        .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => {
+            return refuse(&form, &page.error_text(&e));
+        }
+        Err(e) => return Err(e),
+    };
+    session::start(db, config, cookies, &user, &client).await?;
+    Ok(Reply::Redirect(Redirect::to("/")))
+}
+
+#[derive(FromForm)]
+struct LanguageForm {
+    #[field(default = String::new())]
+    csrf: String,
+    lang: String,
+    #[field(default = String::from("/"))]
+    back: String,
+}
+
+impl HasCsrf for LanguageForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/language", data = "<form>")]
+async fn set_language(
+    form: CsrfForm<LanguageForm>,
+    session: Option<&Session>,
+    db: &State<Db>,
+    config: &State<Config>,
+    cookies: &CookieJar<'_>,
+) -> Result<Redirect> {
+    let form = form.0;
+    let lang =
+        Lang::from_code(&form.lang).ok_or_else(|| Error::invalid("lang", "unknown language"))?;
+    i18n::set_cookie(cookies, lang, config.secure_cookies());
+    if let Some(session) = session {
+        let user = session.user.id;
+        db.write_async(move |conn| users::set_locale(conn, user, lang.code()))
+            .await?;
+    }
+    Ok(Redirect::to(local_path(&form.back)))
+}
+
+/// `back` if it is a path of this site, else the home page. Browsers read `/\host` and `/<tab>/host` as
+/// another site, so only plain paths pass.
+fn local_path(back: &str) -> String {
+    let plain = back.starts_with('/')
+        && !back.starts_with("//")
+        && back.chars().all(|c| c.is_ascii_graphic() && c != '\\')
+        && rocket::http::uri::Origin::parse(back).is_ok();
+    if plain {
+        back.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
