@@ -7,9 +7,9 @@ use super::requests::{CreateConnection, SimulateInbound, UpdateConnection};
 use crate::config::Config;
 use crate::domain::meta::errors;
 use crate::error::{Error, Result};
-use crate::http::meta_inbound::Receivers;
 use crate::outbound::graph::{self, SendError};
 use crate::outbound::targets::MetaTargets;
+use crate::services::meta_events::Receivers;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db};
 use rocket::http::Status;
@@ -278,7 +278,7 @@ async fn simulate_inbound(
         at / 1000,
     );
     let signature = crate::domain::meta::webhook::sign(secrets.app_secret.as_bytes(), &payload);
-    crate::http::meta_inbound::ingest(
+    crate::services::meta_events::ingest(
         db,
         receivers,
         &connection.webhook_key,
@@ -287,7 +287,7 @@ async fn simulate_inbound(
     )
     .await
     .map_err(|e| match e {
-        crate::http::meta_inbound::IngestError::Store(e) => e,
+        crate::services::meta_events::IngestError::Store(e) => e,
         other => Error::Internal(anyhow::anyhow!("{}", other.text())),
     })?;
     Ok(Json(

@@ -2,9 +2,7 @@
 //! handshake, `POST` takes events. A POST is answered 200 only after what it carried is committed, so a
 //! crash before the commit makes Meta retry instead of losing the event.
 
-mod ingest;
-
-pub use ingest::{IngestError, Ingested, Receivers, ingest};
+pub use crate::services::meta_events::{IngestError, Ingested, Receivers, ingest};
 
 use crate::store::{Db, connections};
 use rocket::data::{Data, ToByteUnit};

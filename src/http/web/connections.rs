@@ -216,7 +216,7 @@ async fn remove_connection(
     session: &Session,
     client: ClientInfo,
     db: &State<Db>,
-    receivers: &State<crate::http::meta_inbound::Receivers>,
+    receivers: &State<crate::services::meta_events::Receivers>,
 ) -> Result<Redirect> {
     super::managed_change(
         db,

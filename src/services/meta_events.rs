@@ -1,4 +1,5 @@
-//! From a signed POST to committed rows: the connection is found by its URL key, the signature checked
+//! What Meta's webhooks carry (`http::meta_inbound` receives them; the sandbox simulates them), from a
+//! signed POST to committed rows: the connection is found by its URL key, the signature checked
 //! with its app secret, every number in the payload checked to be the connection's own, and then the raw
 //! payload and everything parsed from it are written in one transaction.
 
