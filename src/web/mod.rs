@@ -22,6 +22,7 @@ mod api_keys;
 mod assets;
 mod compose;
 mod connections;
+pub mod context;
 mod dashboard;
 mod endpoints;
 mod headers;
@@ -36,9 +37,9 @@ mod profile;
 mod sign_in;
 mod team;
 
-use crate::auth::{ClientInfo, Session};
+use crate::auth::Admin;
 use crate::error::error_response;
-use crate::store::{AccountId, Db, activity, now_ms};
+use crate::store::{AccountId, activity, now_ms};
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
@@ -202,9 +203,8 @@ pub fn escape(text: &str) -> String {
 
 /// An owner's or admin's change to their account, written together with its line in the activity log.
 pub(crate) async fn managed_change<F>(
-    db: &Db,
-    session: &Session,
-    client: ClientInfo,
+    ctx: &context::Ctx<'_>,
+    admin: &Admin<'_>,
     action: &'static str,
     detail: String,
     change: F,
@@ -212,12 +212,12 @@ pub(crate) async fn managed_change<F>(
 where
     F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<()> + Send + 'static,
 {
-    let account = session.managed_account()?;
-    let user = session.user.id;
-    db.write_async(move |conn| {
-        change(conn, account)?;
-        let actor = client.actor(Some(account), Some(user));
-        activity::record(conn, &actor, action, &detail, now_ms())
-    })
-    .await
+    let (account, user, client) = (admin.account, admin.user().id, ctx.client.clone());
+    ctx.db
+        .write_async(move |conn| {
+            change(conn, account)?;
+            let actor = client.actor(Some(account), Some(user));
+            activity::record(conn, &actor, action, &detail, now_ms())
+        })
+        .await
 }
