@@ -38,7 +38,7 @@ mod sign_in;
 mod team;
 
 use crate::auth::Admin;
-use crate::error::error_response;
+use crate::error::{Code, error_response};
 use crate::store::{AccountId, activity, now_ms};
 use rocket::http::Status;
 use rocket::request::Request;
@@ -123,26 +123,8 @@ impl<'r> Responder<'r, 'static> for CaughtError {
         // 431 (request headers over the limit) never gets here: hyper answers it itself, with no body,
         // before Rocket sees the request. 405 does not arise either: Rocket routes on method and path
         // together, so a method a path does not take is a 404.
-        let (code, message) = match status.code {
-            400 => ("bad_request", "The request could not be understood."),
-            401 => ("unauthorized", "Authentication is required."),
-            403 => ("forbidden", "You are not allowed to do this."),
-            404 => ("not_found", "There is nothing here."),
-            405 => ("method_not_allowed", "This method is not allowed here."),
-            413 => ("payload_too_large", "The request body is too large."),
-            415 => (
-                "unsupported_media_type",
-                "The request body has an unsupported content type.",
-            ),
-            422 => (
-                "unprocessable_entity",
-                "The request body could not be read.",
-            ),
-            429 => ("rate_limited", "Too many requests; try again later."),
-            500..=599 => ("internal_error", "Something went wrong on our side."),
-            _ => ("error", status.reason().unwrap_or("Error")),
-        };
-        error_response(req, status, code, message, serde_json::Value::Null)
+        let code = Code::of_status(status);
+        error_response(req, status, code, code.message(), serde_json::Value::Null)
     }
 }
 
