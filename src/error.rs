@@ -9,6 +9,221 @@ use std::io::Cursor;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Every error code the server answers with, in one table: its HTTP status, and the message sent when
+/// the server refuses a request by itself (an unknown path, a body it cannot read) rather than with an
+/// `Error` of its own, whose message says more. Clients branch on these codes, so none is ever renamed;
+/// the README's API section documents each (a test keeps the two in step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    InvalidField,
+    InvalidJson,
+    BadRequest,
+    UnprocessableEntity,
+    Unauthorized,
+    ApiKeyInvalid,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    IdempotencyKeyReused,
+    RateLimited,
+    QuotaExceeded,
+    InternalError,
+    DatabaseError,
+    EncryptionError,
+    Unavailable,
+    StoreUnavailable,
+    Overloaded,
+    StorageFull,
+    StorageFailing,
+}
+
+impl Code {
+    pub const ALL: [Code; 23] = [
+        Code::InvalidField,
+        Code::InvalidJson,
+        Code::BadRequest,
+        Code::UnprocessableEntity,
+        Code::Unauthorized,
+        Code::ApiKeyInvalid,
+        Code::Forbidden,
+        Code::NotFound,
+        Code::MethodNotAllowed,
+        Code::Conflict,
+        Code::PayloadTooLarge,
+        Code::UnsupportedMediaType,
+        Code::IdempotencyKeyReused,
+        Code::RateLimited,
+        Code::QuotaExceeded,
+        Code::InternalError,
+        Code::DatabaseError,
+        Code::EncryptionError,
+        Code::Unavailable,
+        Code::StoreUnavailable,
+        Code::Overloaded,
+        Code::StorageFull,
+        Code::StorageFailing,
+    ];
+
+    /// The code, its status, and what the server says when it refuses a request by itself.
+    const fn row(self) -> (&'static str, Status, &'static str) {
+        match self {
+            Code::InvalidField => (
+                "invalid_field",
+                Status::BadRequest,
+                "A field is missing or invalid.",
+            ),
+            Code::InvalidJson => (
+                "invalid_json",
+                Status::BadRequest,
+                "The request body is not valid JSON.",
+            ),
+            Code::BadRequest => (
+                "bad_request",
+                Status::BadRequest,
+                "The request could not be understood.",
+            ),
+            Code::UnprocessableEntity => (
+                "unprocessable_entity",
+                Status::UnprocessableEntity,
+                "The request body could not be read.",
+            ),
+            Code::Unauthorized => (
+                "unauthorized",
+                Status::Unauthorized,
+                "Authentication is required.",
+            ),
+            Code::ApiKeyInvalid => (
+                "api_key_invalid",
+                Status::Unauthorized,
+                "The API key is not valid.",
+            ),
+            Code::Forbidden => (
+                "forbidden",
+                Status::Forbidden,
+                "You are not allowed to do this.",
+            ),
+            Code::NotFound => ("not_found", Status::NotFound, "There is nothing here."),
+            Code::MethodNotAllowed => (
+                "method_not_allowed",
+                Status::MethodNotAllowed,
+                "This method is not allowed here.",
+            ),
+            Code::Conflict => (
+                "conflict",
+                Status::Conflict,
+                "This conflicts with something that already exists.",
+            ),
+            Code::PayloadTooLarge => (
+                "payload_too_large",
+                Status::PayloadTooLarge,
+                "The request body is too large.",
+            ),
+            Code::UnsupportedMediaType => (
+                "unsupported_media_type",
+                Status::UnsupportedMediaType,
+                "The request body has an unsupported content type.",
+            ),
+            Code::IdempotencyKeyReused => (
+                "idempotency_key_reused",
+                Status::UnprocessableEntity,
+                "This Idempotency-Key was already used for a different message.",
+            ),
+            Code::RateLimited => (
+                "rate_limited",
+                Status::TooManyRequests,
+                "Too many requests; try again later.",
+            ),
+            Code::QuotaExceeded => (
+                "quota_exceeded",
+                Status::TooManyRequests,
+                "The account's plan allows no more of this now.",
+            ),
+            Code::InternalError => (
+                "internal_error",
+                Status::InternalServerError,
+                "Something went wrong on our side.",
+            ),
+            Code::DatabaseError => (
+                "database_error",
+                Status::InternalServerError,
+                "Something went wrong on our side.",
+            ),
+            Code::EncryptionError => (
+                "encryption_error",
+                Status::InternalServerError,
+                "Something went wrong on our side.",
+            ),
+            Code::Unavailable => (
+                "unavailable",
+                Status::ServiceUnavailable,
+                "The service is unavailable for a moment.",
+            ),
+            Code::StoreUnavailable => (
+                "store_unavailable",
+                Status::ServiceUnavailable,
+                "The data store is closed.",
+            ),
+            Code::Overloaded => (
+                "overloaded",
+                Status::ServiceUnavailable,
+                "The server is busy writing; try again in a moment.",
+            ),
+            Code::StorageFull => (
+                "storage_full",
+                Status::ServiceUnavailable,
+                "The server's disk is full; try again later.",
+            ),
+            Code::StorageFailing => (
+                "storage_failing",
+                Status::ServiceUnavailable,
+                "The server cannot write its data right now; try again later.",
+            ),
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.row().0
+    }
+
+    pub const fn status(self) -> Status {
+        self.row().1
+    }
+
+    /// What the server says with this code when the refusal is its own and no `Error` says more.
+    pub const fn message(self) -> &'static str {
+        self.row().2
+    }
+
+    /// The code of a refusal Rocket makes by itself (no route, a guard's or a body's refusal), by status.
+    /// Each status has one; a status nothing here answers with is a plain bad request or internal error.
+    pub fn of_status(status: Status) -> Code {
+        match status.code {
+            400 => Code::BadRequest,
+            401 => Code::Unauthorized,
+            403 => Code::Forbidden,
+            404 => Code::NotFound,
+            405 => Code::MethodNotAllowed,
+            409 => Code::Conflict,
+            413 => Code::PayloadTooLarge,
+            415 => Code::UnsupportedMediaType,
+            422 => Code::UnprocessableEntity,
+            429 => Code::RateLimited,
+            503 => Code::Unavailable,
+            code if code < 500 => Code::BadRequest,
+            _ => Code::InternalError,
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{message}")]
@@ -77,49 +292,30 @@ impl Error {
     }
 
     pub fn status(&self) -> Status {
-        match self {
-            Error::Invalid { .. } | Error::BadRequest(_) | Error::InvalidJson { .. } => {
-                Status::BadRequest
-            }
-            Error::UnsupportedMediaType => Status::UnsupportedMediaType,
-            Error::PayloadTooLarge { .. } => Status::PayloadTooLarge,
-            Error::Unauthorized => Status::Unauthorized,
-            Error::Forbidden => Status::Forbidden,
-            Error::NotFound => Status::NotFound,
-            Error::Conflict(_) => Status::Conflict,
-            Error::Unavailable(_)
-            | Error::StoreClosed
-            | Error::Overloaded
-            | Error::StorageFull
-            | Error::StorageFailing => Status::ServiceUnavailable,
-            Error::IdempotencyKeyReused { .. } => Status::UnprocessableEntity,
-            Error::Db(_) | Error::CommitFailed(_) | Error::Crypto(_) | Error::Internal(_) => {
-                Status::InternalServerError
-            }
-        }
+        self.code().status()
     }
 
-    /// Stable, documented codes: clients branch on these, so never rename one.
-    pub fn code(&self) -> &'static str {
+    /// The error's code in the one table (`Code`); its status comes with it.
+    pub fn code(&self) -> Code {
         match self {
-            Error::Invalid { .. } => "invalid_field",
-            Error::BadRequest(_) => "bad_request",
-            Error::InvalidJson { .. } => "invalid_json",
-            Error::UnsupportedMediaType => "unsupported_media_type",
-            Error::PayloadTooLarge { .. } => "payload_too_large",
-            Error::Unauthorized => "unauthorized",
-            Error::Forbidden => "forbidden",
-            Error::NotFound => "not_found",
-            Error::Conflict(_) => "conflict",
-            Error::Unavailable(_) => "unavailable",
-            Error::IdempotencyKeyReused { .. } => "idempotency_key_reused",
-            Error::StoreClosed => "store_unavailable",
-            Error::Overloaded => "overloaded",
-            Error::StorageFull => "storage_full",
-            Error::StorageFailing => "storage_failing",
-            Error::Db(_) | Error::CommitFailed(_) => "database_error",
-            Error::Crypto(_) => "encryption_error",
-            Error::Internal(_) => "internal_error",
+            Error::Invalid { .. } => Code::InvalidField,
+            Error::BadRequest(_) => Code::BadRequest,
+            Error::InvalidJson { .. } => Code::InvalidJson,
+            Error::UnsupportedMediaType => Code::UnsupportedMediaType,
+            Error::PayloadTooLarge { .. } => Code::PayloadTooLarge,
+            Error::Unauthorized => Code::Unauthorized,
+            Error::Forbidden => Code::Forbidden,
+            Error::NotFound => Code::NotFound,
+            Error::Conflict(_) => Code::Conflict,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::IdempotencyKeyReused { .. } => Code::IdempotencyKeyReused,
+            Error::StoreClosed => Code::StoreUnavailable,
+            Error::Overloaded => Code::Overloaded,
+            Error::StorageFull => Code::StorageFull,
+            Error::StorageFailing => Code::StorageFailing,
+            Error::Db(_) | Error::CommitFailed(_) => Code::DatabaseError,
+            Error::Crypto(_) => Code::EncryptionError,
+            Error::Internal(_) => Code::InternalError,
         }
     }
 
@@ -135,7 +331,7 @@ impl Error {
     }
 
     pub fn to_json(&self) -> Value {
-        json!({ "error": { "code": self.code(), "message": self.to_string(), "details": self.details() } })
+        json!({ "error": { "code": self.code().as_str(), "message": self.to_string(), "details": self.details() } })
     }
 }
 
@@ -195,12 +391,13 @@ fn bearer_challenge(req: &Request<'_>) -> &'static str {
 pub fn error_response(
     req: &Request<'_>,
     status: Status,
-    code: &str,
+    code: Code,
     message: &str,
     details: Value,
 ) -> response::Result<'static> {
     let (content_type, body) = if wants_json(req) {
-        let body = json!({ "error": { "code": code, "message": message, "details": details } });
+        let body =
+            json!({ "error": { "code": code.as_str(), "message": message, "details": details } });
         (ContentType::JSON, body.to_string())
     } else {
         (
@@ -217,4 +414,47 @@ pub fn error_response(
         response.raw_header("WWW-Authenticate", bearer_challenge(req));
     }
     response.ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_each_is_documented_in_the_readme() {
+        let readme = include_str!("../README.md");
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            let name = code.as_str();
+            assert!(seen.insert(name), "{name} twice");
+            assert!(
+                !name.is_empty()
+                    && name.starts_with(|c: char| c.is_ascii_lowercase())
+                    && !name.ends_with('_')
+                    && !name.contains("__")
+                    && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name} is not snake_case"
+            );
+            let row = format!("| {} | `{name}` |", code.status().code);
+            assert!(
+                readme.contains(&row),
+                "the README's API section has no row {row}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_and_every_refusal_of_rockets_own_has_a_code_of_the_table() {
+        for status in [
+            400, 401, 403, 404, 405, 409, 413, 415, 418, 422, 429, 500, 502, 503,
+        ] {
+            let code = Code::of_status(Status::new(status));
+            assert!(Code::ALL.contains(&code));
+            if ![418, 502].contains(&status) {
+                assert_eq!(code.status().code, status, "{code}");
+            }
+        }
+        assert_eq!(Error::invalid("to", "x").code(), Code::InvalidField);
+        assert_eq!(Error::Overloaded.status(), Status::ServiceUnavailable);
+    }
 }

@@ -90,20 +90,27 @@ impl<'r> FromRequest<'r> for ClientInfo {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        Outcome::Success(ClientInfo::of(req))
+    }
+}
+
+impl ClientInfo {
+    /// The client of this request.
+    pub fn of(req: &Request<'_>) -> ClientInfo {
         let ip = match (req.remote(), req.rocket().state::<TrustedProxies>()) {
             (Some(peer), Some(proxies)) => proxies.client_address(peer.ip(), req.headers()),
             (Some(peer), None) => peer.ip().to_canonical(),
             (None, _) => {
-                return Outcome::Success(ClientInfo {
+                return ClientInfo {
                     ip: "unknown".into(),
                     user_agent: user_agent(req),
-                });
+                };
             }
         };
-        Outcome::Success(ClientInfo {
+        ClientInfo {
             ip: ip.to_string(),
             user_agent: user_agent(req),
-        })
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 pub mod client;
 pub mod csrf;
 pub mod password;
+pub mod roles;
 pub mod session;
 pub mod throttle;
 
 pub use client::ClientInfo;
 pub use csrf::{CsrfForm, HasCsrf};
+pub use roles::{Admin, Member, Operator, Owner};
 pub use session::Session;
 
 /// Shared authentication state kept in Rocket's managed state.

@@ -3,9 +3,9 @@
 
 use super::client::ClientInfo;
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::store::users::{Role, User};
-use crate::store::{AccountId, Db, now_ms, sessions};
+use crate::error::Result;
+use crate::store::users::User;
+use crate::store::{Db, now_ms, sessions};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 
@@ -27,26 +27,6 @@ pub struct Session {
     pub id_hash: Vec<u8>,
     pub user: User,
     pub csrf: String,
-}
-
-impl Session {
-    /// The account of an account member; operators have none.
-    pub fn account(&self) -> Result<AccountId> {
-        self.user.account_id.ok_or(Error::Forbidden)
-    }
-
-    /// The account, if this person may manage its team and settings (owner or admin).
-    pub fn managed_account(&self) -> Result<AccountId> {
-        if self.user.role.manages_account() {
-            self.account()
-        } else {
-            Err(Error::Forbidden)
-        }
-    }
-
-    pub fn is_operator(&self) -> bool {
-        self.user.role == Role::Operator
-    }
 }
 
 #[rocket::async_trait]

@@ -230,7 +230,7 @@ mod tests {
                     Error::Invalid { field, .. } => field.clone(),
                     _ => String::new(),
                 };
-                (e.code().to_owned(), field, e.to_string())
+                (e.code().as_str().to_owned(), field, e.to_string())
             }
             Ok(sample) => panic!("{body} was accepted as {sample:?}"),
         }

@@ -3,11 +3,11 @@
 //! the privacy policy.
 
 use super::Reply;
+use super::context::Ctx;
 use super::page::{Page, render};
-use crate::auth::{Auth, ClientInfo, CsrfForm, Session, password, session};
+use crate::auth::{CsrfForm, Operator, password, session};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::outbound::mail::Mailer;
 use crate::services::policy_mail::{OnFailure, send_due};
 use crate::store::accounts::{self, AccountSummary};
 use crate::store::activity;
@@ -18,7 +18,7 @@ use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::users::{self, NewUser, Role};
 use crate::store::{Db, now_ms, policy_mail};
 use askama::Template;
-use rocket::http::{CookieJar, Status};
+use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
 use std::sync::atomic::AtomicBool;
@@ -165,16 +165,10 @@ fn storage_warning(page: &Page, db: &Db, config: &Config) -> Option<String> {
 }
 
 #[get("/admin?<done>")]
-async fn show_admin(
-    page: Page,
-    session: &Session,
-    db: &State<Db>,
-    config: &State<Config>,
-    done: Option<&str>,
-) -> Result<Reply> {
-    if !session.is_operator() {
-        return Err(Error::Forbidden);
-    }
+async fn show_admin(ctx: Ctx<'_>, _operator: Operator<'_>, done: Option<&str>) -> Result<Reply> {
+    let Ctx {
+        page, db, config, ..
+    } = ctx;
     let notice = page.notice("admin", done);
     let empty = PolicyForm {
         csrf: String::new(),
@@ -188,22 +182,26 @@ async fn show_admin(
 /// Publishes a new version of the privacy policy: from now on every page asks each signed-in person to
 /// acknowledge it, and everyone is told by email. The emails are queued with the version and go out on a
 /// blocking thread after the answer, so a large installation does not hold the request.
-#[allow(clippy::too_many_arguments)]
 #[post("/admin/policy", data = "<form>")]
 async fn publish_policy(
     form: CsrfForm<PolicyForm>,
-    page: Page,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
-    config: &State<Config>,
-    mailer: &State<Mailer>,
+    ctx: Ctx<'_>,
+    operator: Operator<'_>,
 ) -> Result<Reply> {
-    if !session.is_operator() {
-        return Err(Error::Forbidden);
-    }
+    let Ctx {
+        page,
+        client,
+        db,
+        config,
+        mailer,
+        ..
+    } = ctx;
     let form = form.0;
-    let (by, version, summary) = (session.user.id, form.version.clone(), form.summary.clone());
+    let (by, version, summary) = (
+        operator.user().id,
+        form.version.clone(),
+        form.summary.clone(),
+    );
     let published = db
         .write_async(move |conn| {
             let now = now_ms();
@@ -230,11 +228,7 @@ async fn publish_policy(
     let policy = published?;
     // Sent after the answer; what this does not send (a stop, the mail server down), the server's
     // policy mail thread does.
-    let (db, mailer, link) = (
-        db.inner().clone(),
-        mailer.inner().clone(),
-        config.privacy_link(),
-    );
+    let (db, mailer, link) = (db.clone(), mailer.clone(), config.privacy_link());
     rocket::tokio::task::spawn_blocking(move || {
         let stop = AtomicBool::new(false);
         match send_due(&db, &mailer, &link, OnFailure::RetryLater, &stop) {
@@ -289,18 +283,21 @@ csrf_form!(SetupForm {
     password
 });
 
-#[allow(clippy::too_many_arguments)]
 #[post("/setup/<token>", data = "<form>")]
 async fn create_first_operator(
     token: &str,
     form: CsrfForm<SetupForm>,
-    page: Page,
-    client: ClientInfo,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    config: &State<Config>,
-    cookies: &CookieJar<'_>,
+    ctx: Ctx<'_>,
 ) -> Result<Reply> {
+    let Ctx {
+        page,
+        client,
+        auth,
+        db,
+        config,
+        cookies,
+        ..
+    } = ctx;
     if !setup_is_open(db, token).await? {
         return super::expired_link(&page);
     }

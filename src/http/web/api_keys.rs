@@ -1,12 +1,13 @@
 //! API keys in the web interface: owners and admins create them (the key is shown once, on the page that
 //! answers the form) and revoke them; everyone sees when each was last used.
 
+use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{ClientInfo, CsrfForm, Session};
+use crate::auth::{Admin, CsrfForm, Member};
 use crate::error::{Error, Result};
 use crate::store::api_keys::{self, ApiKey, ApiKeyId};
-use crate::store::{Db, activity, now_ms};
+use crate::store::{AccountId, Db, activity, now_ms};
 use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
@@ -28,12 +29,11 @@ struct KeysPage<'a> {
 
 async fn keys_page(
     page: &Page,
-    session: &Session,
+    account: AccountId,
     db: &Db,
     new_key: Option<&str>,
     error: Option<&str>,
 ) -> Result<Reply> {
-    let account = session.account()?;
     let keys = db
         .read_async(move |conn| api_keys::list_for_account(conn, account))
         .await?;
@@ -57,11 +57,11 @@ async fn keys_page(
 #[get("/api-keys?<done>")]
 async fn show_keys(
     page: Page,
-    session: &Session,
+    member: Member<'_>,
     db: &State<Db>,
     done: Option<&str>,
 ) -> Result<Reply> {
-    let account = session.account()?;
+    let account = member.account;
     let keys = db
         .read_async(move |conn| api_keys::list_for_account(conn, account))
         .await?;
@@ -81,15 +81,12 @@ async fn show_keys(
 csrf_form!(KeyForm { name });
 
 #[post("/api-keys", data = "<form>")]
-async fn create_key(
-    form: CsrfForm<KeyForm>,
-    page: Page,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
-) -> Result<Reply> {
-    let account = session.managed_account()?;
-    let (name, user) = (form.0.name, session.user.id);
+async fn create_key(form: CsrfForm<KeyForm>, ctx: Ctx<'_>, admin: Admin<'_>) -> Result<Reply> {
+    let Ctx {
+        page, client, db, ..
+    } = ctx;
+    let account = admin.account;
+    let (name, user) = (form.0.name, admin.user().id);
     let created = db
         .write_async(move |conn| {
             let (_, key) = api_keys::create(conn, account, &name, Some(user))?;
@@ -104,9 +101,9 @@ async fn create_key(
         })
         .await;
     match created {
-        Ok(key) => keys_page(&page, session, db, Some(&key), None).await,
+        Ok(key) => keys_page(&page, account, db, Some(&key), None).await,
         Err(e @ Error::Invalid { .. }) => {
-            keys_page(&page, session, db, None, Some(&page.error_text(&e))).await
+            keys_page(&page, account, db, None, Some(&page.error_text(&e))).await
         }
         Err(e) => Err(e),
     }
@@ -116,15 +113,13 @@ async fn create_key(
 async fn revoke_key(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
-    trusted: &State<std::sync::Arc<crate::services::api_keys::KeysUsed>>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Redirect> {
+    let trusted = ctx.state::<std::sync::Arc<crate::services::api_keys::KeysUsed>>()?;
     super::managed_change(
-        db,
-        session,
-        client,
+        &ctx,
+        &admin,
         "api_key_revoked",
         id.to_string(),
         move |conn, account| api_keys::revoke(conn, account, ApiKeyId(id)),

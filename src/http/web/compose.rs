@@ -3,10 +3,10 @@
 
 use super::Reply;
 use super::page::{Page, render};
-use crate::auth::{CsrfForm, HasCsrf, Session};
+use crate::auth::{CsrfForm, HasCsrf, Member};
 use crate::error::{Error, Result};
 use crate::services::outbox::Waker;
-use crate::store::{Db, connections};
+use crate::store::{AccountId, Db, connections};
 use askama::Template;
 use rocket::form::FromForm;
 use rocket::http::Status;
@@ -264,13 +264,12 @@ struct ComposePage<'a> {
 
 async fn show(
     page: &Page,
-    session: &Session,
+    account: AccountId,
     db: &Db,
     form: &ComposeForm,
     preview: Option<String>,
     error: Option<&str>,
 ) -> Result<Reply> {
-    let account = session.account()?;
     let connections = db
         .read_async(move |conn| {
             Ok(connections::list_for_account(conn, account)?
@@ -298,8 +297,16 @@ async fn show(
 }
 
 #[get("/compose")]
-async fn compose_page(page: Page, session: &Session, db: &State<Db>) -> Result<Reply> {
-    show(&page, session, db, &ComposeForm::default_form(), None, None).await
+async fn compose_page(page: Page, member: Member<'_>, db: &State<Db>) -> Result<Reply> {
+    show(
+        &page,
+        member.account,
+        db,
+        &ComposeForm::default_form(),
+        None,
+        None,
+    )
+    .await
 }
 
 impl ComposeForm {
@@ -316,22 +323,22 @@ impl ComposeForm {
 async fn compose(
     form: CsrfForm<ComposeForm>,
     page: Page,
-    session: &Session,
+    member: Member<'_>,
     db: &State<Db>,
     waker: &State<Waker>,
 ) -> Result<Reply> {
-    let account = session.account()?;
+    let account = member.account;
     let form = form.0;
     let message = match build(&form) {
         Ok(message) => message,
-        Err(key) => return show(&page, session, db, &form, None, Some(page.t(key))).await,
+        Err(key) => return show(&page, account, db, &form, None, Some(page.t(key))).await,
     };
     let preview = serde_json::to_string_pretty(&message).ok();
     // Checked in both cases, so a preview shows the same mistakes sending would.
     if let Err(e) = crate::domain::meta::validate::check(&message) {
         return show(
             &page,
-            session,
+            account,
             db,
             &form,
             preview,
@@ -340,7 +347,7 @@ async fn compose(
         .await;
     }
     if form.action != "send" {
-        return show(&page, session, db, &form, preview, None).await;
+        return show(&page, account, db, &form, preview, None).await;
     }
     match crate::http::api::messages::enqueue(db, waker, account, &message, None).await {
         Ok((_, answer)) => {
@@ -352,7 +359,7 @@ async fn compose(
         Err(e @ (Error::Invalid { .. } | Error::Overloaded)) => {
             show(
                 &page,
-                session,
+                account,
                 db,
                 &form,
                 preview,

@@ -1,20 +1,21 @@
 //! WhatsApp numbers in the web interface: add one (on Meta's Cloud API, or the built-in sandbox), check it
 //! with Meta, see what to paste into Meta's dashboard, remove it. Owners and admins manage; members look.
 
+use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{ClientInfo, CsrfForm, Session};
+use crate::auth::{Admin, CsrfForm, Member};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::api::connections::check;
 use crate::http::api::requests::CreateConnection;
 use crate::outbound::targets::MetaTargets;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
-use crate::store::{Db, activity, now_ms};
+use crate::store::{AccountId, Db, activity, now_ms};
 use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
-use rocket::{State, get, post, routes};
+use rocket::{get, post, routes};
 use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -44,14 +45,13 @@ struct ConnectionsPage<'a> {
 
 async fn connections_page(
     page: &Page,
-    session: &Session,
+    account: AccountId,
     db: &Db,
     config: &Config,
     notice: Option<String>,
     check: Option<(String, Value)>,
     error: Option<&str>,
 ) -> Result<String> {
-    let account = session.account()?;
     let keyring_db = db.clone();
     let rows = db
         .read_async(move |conn| {
@@ -88,15 +88,12 @@ async fn connections_page(
 }
 
 #[get("/connections?<done>")]
-async fn show_connections(
-    page: Page,
-    session: &Session,
-    db: &State<Db>,
-    config: &State<Config>,
-    done: Option<&str>,
-) -> Result<Reply> {
+async fn show_connections(ctx: Ctx<'_>, member: Member<'_>, done: Option<&str>) -> Result<Reply> {
+    let Ctx {
+        page, db, config, ..
+    } = ctx;
     let notice = page.notice("connections", done);
-    let html = connections_page(&page, session, db, config, notice, None, None).await?;
+    let html = connections_page(&page, member.account, db, config, notice, None, None).await?;
     Ok(Reply::Page((
         Status::Ok,
         rocket::response::content::RawHtml(html),
@@ -114,16 +111,16 @@ csrf_form!(AddForm {
 });
 
 #[post("/connections", data = "<form>")]
-async fn add_connection(
-    form: CsrfForm<AddForm>,
-    page: Page,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
-    config: &State<Config>,
-    targets: &State<MetaTargets>,
-) -> Result<Reply> {
-    let account = session.managed_account()?;
+async fn add_connection(form: CsrfForm<AddForm>, ctx: Ctx<'_>, admin: Admin<'_>) -> Result<Reply> {
+    let targets = ctx.state::<MetaTargets>()?;
+    let Ctx {
+        page,
+        client,
+        db,
+        config,
+        ..
+    } = ctx;
+    let account = admin.account;
     let form = form.0;
     let throughput: i64 = form.throughput_mps.trim().parse().unwrap_or(80);
     let request = CreateConnection {
@@ -136,8 +133,8 @@ async fn add_connection(
         throughput_mps: Some(throughput),
         ..CreateConnection::default()
     };
-    let user = session.user.id;
-    let keyring_db = db.inner().clone();
+    let user = admin.user().id;
+    let keyring_db = db.clone();
     let created = match request.check(targets) {
         Ok(new) => {
             db.write_async(move |conn| {
@@ -160,7 +157,7 @@ async fn add_connection(
         Err(e @ Error::Invalid { .. }) => {
             let html = connections_page(
                 &page,
-                session,
+                account,
                 db,
                 config,
                 None,
@@ -181,13 +178,14 @@ async fn add_connection(
 async fn check_number(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
-    page: Page,
-    session: &Session,
-    db: &State<Db>,
-    config: &State<Config>,
-    agent: &State<ureq::Agent>,
+    ctx: Ctx<'_>,
+    member: Member<'_>,
 ) -> Result<Reply> {
-    let account = session.account()?;
+    let agent = ctx.state::<ureq::Agent>()?;
+    let Ctx {
+        page, db, config, ..
+    } = ctx;
+    let account = member.account;
     let found = db
         .read_async(move |conn| connections::find(conn, account, ConnectionId(id)))
         .await?
@@ -195,7 +193,7 @@ async fn check_number(
     let result = check(db, agent, account, found).await?;
     let html = connections_page(
         &page,
-        session,
+        account,
         db,
         config,
         None,
@@ -213,15 +211,13 @@ async fn check_number(
 async fn remove_connection(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
-    receivers: &State<crate::services::meta_events::Receivers>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Redirect> {
+    let receivers = ctx.state::<crate::services::meta_events::Receivers>()?;
     super::managed_change(
-        db,
-        session,
-        client,
+        &ctx,
+        &admin,
         "connection_removed",
         id.to_string(),
         move |conn, account| connections::delete(conn, account, ConnectionId(id)),

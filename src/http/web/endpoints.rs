@@ -2,10 +2,10 @@
 //! on the page that answers the form), pause, resume and remove them; everyone sees each delivery with
 //! its attempts, and managers replay one delivery or every dead-lettered one.
 
+use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{ClientInfo, CsrfForm, HasCsrf, Session};
-use crate::config::Config;
+use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::error::{Error, Result};
 use crate::store::deliveries::{self, AttemptView, DeliveryView};
 use crate::store::endpoints::{self, EVENT_TYPES, Endpoint, EndpointChange, EndpointId};
@@ -71,12 +71,12 @@ async fn endpoints_page(
 #[get("/webhook-endpoints?<done>")]
 async fn show_endpoints(
     page: Page,
-    session: &Session,
+    member: Member<'_>,
     db: &State<Db>,
     done: Option<&str>,
 ) -> Result<Reply> {
     let notice = page.notice("webhooks", done);
-    endpoints_page(&page, session.account()?, db, None, notice, None).await
+    endpoints_page(&page, member.account, db, None, notice, None).await
 }
 
 #[derive(FromForm)]
@@ -98,13 +98,17 @@ impl HasCsrf for EndpointForm {
 #[post("/webhook-endpoints", data = "<form>")]
 async fn create_endpoint(
     form: CsrfForm<EndpointForm>,
-    page: Page,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
-    config: &State<Config>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Reply> {
-    let account = session.managed_account()?;
+    let Ctx {
+        page,
+        client,
+        db,
+        config,
+        ..
+    } = ctx;
+    let account = admin.account;
     let form = form.0;
     let request = crate::http::api::requests::CreateEndpoint {
         url: Some(form.url),
@@ -113,7 +117,7 @@ async fn create_endpoint(
     };
     match crate::http::api::endpoints::create(db, config, account, request).await {
         Ok((created, secret)) => {
-            let (url, user) = (created.url.clone(), session.user.id);
+            let (url, user) = (created.url.clone(), admin.user().id);
             db.write_async(move |conn| {
                 activity::record(
                     conn,
@@ -154,11 +158,10 @@ async fn show_endpoint(
     id: i64,
     status: Option<&str>,
     done: Option<&str>,
-    page: Page,
-    session: &Session,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    member: Member<'_>,
 ) -> Result<Reply> {
-    let account = session.account()?;
+    let (page, db, account) = (ctx.page, ctx.db, member.account);
     let status = status
         .filter(|s| ["pending", "delivering", "delivered", "failed"].contains(s))
         .map(str::to_owned);
@@ -191,8 +194,8 @@ async fn show_endpoint(
     )))
 }
 
-async fn change(db: &Db, session: &Session, id: i64, paused: Option<bool>) -> Result<EndpointId> {
-    let account = session.managed_account()?;
+async fn change(db: &Db, admin: Admin<'_>, id: i64, paused: Option<bool>) -> Result<EndpointId> {
+    let account = admin.account;
     let change = EndpointChange {
         paused,
         ..EndpointChange::default()
@@ -209,10 +212,10 @@ async fn change(db: &Db, session: &Session, id: i64, paused: Option<bool>) -> Re
 async fn pause_endpoint(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
+    admin: Admin<'_>,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    let id = change(db, session, id, Some(true)).await?;
+    let id = change(db, admin, id, Some(true)).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{}?done=paused",
         id.0
@@ -223,10 +226,10 @@ async fn pause_endpoint(
 async fn resume_endpoint(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
+    admin: Admin<'_>,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    let id = change(db, session, id, Some(false)).await?;
+    let id = change(db, admin, id, Some(false)).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{}?done=resumed",
         id.0
@@ -237,14 +240,12 @@ async fn resume_endpoint(
 async fn remove_endpoint(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Redirect> {
     super::managed_change(
-        db,
-        session,
-        client,
+        &ctx,
+        &admin,
         "webhook_endpoint_removed",
         id.to_string(),
         move |conn, account| endpoints::delete(conn, account, EndpointId(id)),
@@ -253,8 +254,8 @@ async fn remove_endpoint(
     Ok(Redirect::to("/webhook-endpoints?done=removed"))
 }
 
-async fn replay(db: &Db, session: &Session, id: i64, delivery: Option<i64>) -> Result<usize> {
-    let account = session.managed_account()?;
+async fn replay(db: &Db, admin: Admin<'_>, id: i64, delivery: Option<i64>) -> Result<usize> {
+    let account = admin.account;
     db.write_async(move |conn| {
         endpoints::find(conn, account, EndpointId(id))?.ok_or(Error::NotFound)?;
         deliveries::replay(conn, account, EndpointId(id), delivery, now_ms())
@@ -270,10 +271,10 @@ async fn replay_delivery(
     id: i64,
     delivery: i64,
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
+    admin: Admin<'_>,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    replay(db, session, id, Some(delivery)).await?;
+    replay(db, admin, id, Some(delivery)).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{id}?done=replayed"
     )))
@@ -283,10 +284,10 @@ async fn replay_delivery(
 async fn replay_failed(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
+    admin: Admin<'_>,
     db: &State<Db>,
 ) -> Result<Redirect> {
-    replay(db, session, id, None).await?;
+    replay(db, admin, id, None).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{id}?done=replayed"
     )))

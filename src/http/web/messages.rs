@@ -1,15 +1,15 @@
 //! The message log in the web interface: every message of the account with its status, Meta's error in
 //! words, and a page per message with its timeline. The log refreshes itself while messages are moving.
 
+use super::context::Ctx;
 use super::page::{Page, render};
-use crate::auth::Session;
+use crate::auth::Member;
 use crate::error::{Error, Result};
+use crate::store::connections;
 use crate::store::messages::{self, ListFilter, MessageId};
-use crate::store::retention::Visible;
-use crate::store::{Db, connections};
 use askama::Template;
 use rocket::response::content::RawHtml;
-use rocket::{State, get, routes};
+use rocket::{get, routes};
 use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -66,21 +66,19 @@ struct LogPage<'a> {
 
 #[get("/messages?<status>&<connection>")]
 async fn message_log(
-    page: Page,
-    session: &Session,
-    visible: Visible,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    member: Member<'_>,
     status: Option<&str>,
     connection: Option<&str>,
 ) -> Result<RawHtml<String>> {
-    let account = session.account()?;
+    let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let status_filter = status
         .filter(|s| messages::STATUSES.contains(s))
         .map(str::to_owned);
     let connection_filter = connection
         .and_then(|c| c.parse().ok())
         .map(connections::ConnectionId);
-    let view_db = db.inner().clone();
+    let view_db = db.clone();
     let (list, connection_names) = db
         .read_async(move |conn| {
             let filter = ListFilter {
@@ -126,16 +124,10 @@ struct DetailPage<'a> {
 }
 
 #[get("/messages/<id>")]
-async fn message_detail(
-    id: &str,
-    page: Page,
-    session: &Session,
-    visible: Visible,
-    db: &State<Db>,
-) -> Result<RawHtml<String>> {
-    let account = session.account()?;
+async fn message_detail(id: &str, ctx: Ctx<'_>, member: Member<'_>) -> Result<RawHtml<String>> {
+    let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let id = MessageId(id.parse().map_err(|_| Error::NotFound)?);
-    let view_db = db.inner().clone();
+    let view_db = db.clone();
     let message = db
         .read_async(move |conn| {
             let message = messages::find(conn, account, id, visible)?.ok_or(Error::NotFound)?;

@@ -22,6 +22,7 @@ mod api_keys;
 mod assets;
 mod compose;
 mod connections;
+pub mod context;
 mod dashboard;
 mod endpoints;
 mod headers;
@@ -36,9 +37,9 @@ mod profile;
 mod sign_in;
 mod team;
 
-use crate::auth::{ClientInfo, Session};
-use crate::error::error_response;
-use crate::store::{AccountId, Db, activity, now_ms};
+use crate::auth::Admin;
+use crate::error::{Code, error_response};
+use crate::store::{AccountId, activity, now_ms};
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
@@ -122,26 +123,8 @@ impl<'r> Responder<'r, 'static> for CaughtError {
         // 431 (request headers over the limit) never gets here: hyper answers it itself, with no body,
         // before Rocket sees the request. 405 does not arise either: Rocket routes on method and path
         // together, so a method a path does not take is a 404.
-        let (code, message) = match status.code {
-            400 => ("bad_request", "The request could not be understood."),
-            401 => ("unauthorized", "Authentication is required."),
-            403 => ("forbidden", "You are not allowed to do this."),
-            404 => ("not_found", "There is nothing here."),
-            405 => ("method_not_allowed", "This method is not allowed here."),
-            413 => ("payload_too_large", "The request body is too large."),
-            415 => (
-                "unsupported_media_type",
-                "The request body has an unsupported content type.",
-            ),
-            422 => (
-                "unprocessable_entity",
-                "The request body could not be read.",
-            ),
-            429 => ("rate_limited", "Too many requests; try again later."),
-            500..=599 => ("internal_error", "Something went wrong on our side."),
-            _ => ("error", status.reason().unwrap_or("Error")),
-        };
-        error_response(req, status, code, message, serde_json::Value::Null)
+        let code = Code::of_status(status);
+        error_response(req, status, code, code.message(), serde_json::Value::Null)
     }
 }
 
@@ -202,9 +185,8 @@ pub fn escape(text: &str) -> String {
 
 /// An owner's or admin's change to their account, written together with its line in the activity log.
 pub(crate) async fn managed_change<F>(
-    db: &Db,
-    session: &Session,
-    client: ClientInfo,
+    ctx: &context::Ctx<'_>,
+    admin: &Admin<'_>,
     action: &'static str,
     detail: String,
     change: F,
@@ -212,12 +194,12 @@ pub(crate) async fn managed_change<F>(
 where
     F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<()> + Send + 'static,
 {
-    let account = session.managed_account()?;
-    let user = session.user.id;
-    db.write_async(move |conn| {
-        change(conn, account)?;
-        let actor = client.actor(Some(account), Some(user));
-        activity::record(conn, &actor, action, &detail, now_ms())
-    })
-    .await
+    let (account, user, client) = (admin.account, admin.user().id, ctx.client.clone());
+    ctx.db
+        .write_async(move |conn| {
+            change(conn, account)?;
+            let actor = client.actor(Some(account), Some(user));
+            activity::record(conn, &actor, action, &detail, now_ms())
+        })
+        .await
 }

@@ -128,6 +128,13 @@ impl<'r> FromRequest<'r> for Page {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        Outcome::Success(Page::of(req).await)
+    }
+}
+
+impl Page {
+    /// The page for this request.
+    pub async fn of(req: &Request<'_>) -> Page {
         let lang = req.guard::<Lang>().await.succeeded().unwrap_or(Lang::En);
         let user = req
             .guard::<&Session>()
@@ -155,7 +162,7 @@ impl<'r> FromRequest<'r> for Page {
             ),
             None => ("WhatsAPI Pro".into(), String::new(), false),
         };
-        Outcome::Success(Page {
+        Page {
             lang,
             csrf: csrf::token_for(req).await,
             user,
@@ -165,7 +172,7 @@ impl<'r> FromRequest<'r> for Page {
             registration_open,
             policy_notice: consents.policy_to_accept,
             product_news_since: consents.product_news_since,
-        })
+        }
     }
 }
 

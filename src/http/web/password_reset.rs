@@ -2,12 +2,11 @@
 //! or not the address has an account, so it cannot be used to find out who is registered.
 
 use super::Reply;
+use super::context::Ctx;
 use super::page::{Page, render};
-use crate::auth::{Auth, ClientInfo, CsrfForm, password};
-use crate::config::Config;
+use crate::auth::{CsrfForm, password};
 use crate::error::Result;
 use crate::http::web::i18n::Lang;
-use crate::outbound::mail::Mailer;
 use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::{Db, now_ms, sessions, users};
@@ -68,12 +67,16 @@ csrf_form!(ResetForm { password });
 #[post("/forgot-password", data = "<form>")]
 async fn request_reset(
     form: CsrfForm<ForgotForm>,
-    page: Page,
-    db: &State<Db>,
-    config: &State<Config>,
-    mailer: &State<Mailer>,
+    ctx: Ctx<'_>,
     sent: &State<ResetEmails>,
 ) -> Result<Reply> {
+    let Ctx {
+        page,
+        db,
+        config,
+        mailer,
+        ..
+    } = ctx;
     let email = form.0.email.trim().to_owned();
     let now = now_ms();
     let answer = Reply::Page((
@@ -145,17 +148,16 @@ async fn reset_page(token: &str, page: Page, db: &State<Db>) -> Result<Reply> {
     )))
 }
 
-#[allow(clippy::too_many_arguments)]
 #[post("/reset-password/<token>", data = "<form>")]
-async fn reset_password(
-    token: &str,
-    form: CsrfForm<ResetForm>,
-    page: Page,
-    client: ClientInfo,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    mailer: &State<Mailer>,
-) -> Result<Reply> {
+async fn reset_password(token: &str, form: CsrfForm<ResetForm>, ctx: Ctx<'_>) -> Result<Reply> {
+    let Ctx {
+        page,
+        client,
+        auth,
+        db,
+        mailer,
+        ..
+    } = ctx;
     let lookup = token.to_owned();
     let Some(found) = db
         .read_async(move |conn| tokens::peek(conn, Purpose::PasswordReset, &lookup, now_ms()))

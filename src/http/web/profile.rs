@@ -1,12 +1,11 @@
 //! The signed-in person's own data (the privacy policy's rights of access and correction): name, email,
 //! company details, password, and the sessions signed in with this account.
 
+use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Auth, ClientInfo, CsrfForm, Session, password};
-use crate::config::Config;
+use crate::auth::{Admin, Auth, ClientInfo, CsrfForm, Session, password};
 use crate::error::{Error, Result};
-use crate::outbound::mail::Mailer;
 use crate::store::accounts::{self, Account};
 use crate::store::activity;
 use crate::store::sessions::{self, SessionInfo};
@@ -147,14 +146,11 @@ async fn update_name(
 #[post("/profile/company", data = "<form>")]
 async fn update_company(
     form: CsrfForm<CompanyForm>,
-    page: Page,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Reply> {
-    let account = session.managed_account()?;
+    let (account, user, client, db) = (admin.account, admin.user().id, ctx.client, ctx.db);
     let form = form.0;
-    let user = session.user.id;
     let result = db
         .write_async(move |conn| {
             accounts::update_details(conn, account, &form.company, &form.country, &form.phone)?;
@@ -164,7 +160,7 @@ async fn update_company(
         .await;
     match result {
         Ok(()) => Ok(Reply::Redirect(Redirect::to("/profile?done=saved"))),
-        Err(e @ Error::Invalid { .. }) => refuse(&page, session, db, &e).await,
+        Err(e @ Error::Invalid { .. }) => refuse(&ctx.page, admin.session, db, &e).await,
         Err(e) => Err(e),
     }
 }
@@ -183,17 +179,20 @@ async fn current_password_ok(
     auth.hasher.verify(password, hash).await
 }
 
-#[allow(clippy::too_many_arguments)]
 #[post("/profile/password", data = "<form>")]
 async fn change_password(
     form: CsrfForm<PasswordForm>,
-    page: Page,
+    ctx: Ctx<'_>,
     session: &Session,
-    client: ClientInfo,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    mailer: &State<Mailer>,
 ) -> Result<Reply> {
+    let Ctx {
+        page,
+        client,
+        auth,
+        db,
+        mailer,
+        ..
+    } = ctx;
     let form = form.0;
     if !current_password_ok(auth, db, session, &form.current_password).await? {
         return refuse(
@@ -228,17 +227,20 @@ async fn change_password(
     Ok(Reply::Redirect(Redirect::to("/profile?done=password")))
 }
 
-#[allow(clippy::too_many_arguments)]
 #[post("/profile/email", data = "<form>")]
 async fn request_email_change(
     form: CsrfForm<EmailForm>,
-    page: Page,
+    ctx: Ctx<'_>,
     session: &Session,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    config: &State<Config>,
-    mailer: &State<Mailer>,
 ) -> Result<Reply> {
+    let Ctx {
+        page,
+        auth,
+        db,
+        config,
+        mailer,
+        ..
+    } = ctx;
     let form = form.0;
     let new_email = match users::normalize_email(&form.email) {
         Ok(email) => email,

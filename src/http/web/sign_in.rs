@@ -1,9 +1,10 @@
 //! Signing in and out, registering a business, choosing the language.
 
+use super::context::Ctx;
 use super::i18n::{self, Lang};
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, session, throttle};
+use crate::auth::{CsrfForm, HasCsrf, Session, password, session, throttle};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::accounts::{self, NewAccount};
@@ -64,18 +65,18 @@ impl HasCsrf for LoginForm {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[post("/login", data = "<form>")]
-async fn login(
-    form: CsrfForm<LoginForm>,
-    page: Page,
-    client: ClientInfo,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    config: &State<Config>,
-    mailer: &State<crate::outbound::mail::Mailer>,
-    cookies: &CookieJar<'_>,
-) -> Result<Reply> {
+async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
+    let Ctx {
+        page,
+        client,
+        auth,
+        db,
+        config,
+        mailer,
+        cookies,
+        ..
+    } = ctx;
     let form = form.0;
     let refuse = |status: Status, key: &str| -> Result<Reply> {
         let html = render(LoginPage {
@@ -230,17 +231,17 @@ fn register_page(page: Page, config: &State<Config>) -> Result<Reply> {
     )))
 }
 
-#[allow(clippy::too_many_arguments)]
 #[post("/register", data = "<form>")]
-async fn register(
-    form: CsrfForm<RegisterForm>,
-    page: Page,
-    client: ClientInfo,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    config: &State<Config>,
-    cookies: &CookieJar<'_>,
-) -> Result<Reply> {
+async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
+    let Ctx {
+        page,
+        client,
+        auth,
+        db,
+        config,
+        cookies,
+        ..
+    } = ctx;
     if !config.accounts.registration {
         return Err(Error::NotFound);
     }
@@ -269,7 +270,7 @@ async fn register(
         form.email.clone(),
         page.lang,
     );
-    let keyring_db = db.inner().clone();
+    let keyring_db = db.clone();
     let registrant = client.clone();
     let created = db
         .write_async(move |conn| {

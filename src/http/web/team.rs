@@ -1,19 +1,18 @@
 //! The team of an account: members and their roles, invitations by email, and joining through one.
 //! Owners and admins manage it; members only see it. Nobody can remove or demote the owner.
 
+use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Auth, ClientInfo, CsrfForm, HasCsrf, Session, password, session};
-use crate::config::Config;
+use crate::auth::{Admin, CsrfForm, HasCsrf, Member, password, session};
 use crate::error::{Error, Result};
-use crate::outbound::mail::Mailer;
 use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose, Token};
 use crate::store::users::{self, NewUser, Role, User, UserId};
 use crate::store::{Db, accounts, now_ms};
 use askama::Template;
 use rocket::form::FromForm;
-use rocket::http::{CookieJar, Status};
+use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
 
@@ -43,13 +42,12 @@ struct TeamPage<'a> {
 
 async fn team_page(
     page: &Page,
-    session: &Session,
+    member: &Member<'_>,
     db: &Db,
     done: Option<&str>,
     error: Option<&str>,
 ) -> Result<RawPage> {
-    let account = session.account()?;
-    let manager = session.user.role.manages_account();
+    let (account, manager) = (member.account, member.manages_account());
     let (members, invites) = db
         .read_async(move |conn| {
             let invites = if manager {
@@ -65,7 +63,7 @@ async fn team_page(
         page,
         members,
         invites,
-        me: session.user.id,
+        me: member.user().id,
         notice,
         error,
     })
@@ -76,31 +74,34 @@ type RawPage = rocket::response::content::RawHtml<String>;
 #[get("/team?<done>")]
 async fn show_team(
     page: Page,
-    session: &Session,
+    member: Member<'_>,
     db: &State<Db>,
     done: Option<&str>,
 ) -> Result<Reply> {
     Ok(Reply::Page((
         Status::Ok,
-        team_page(&page, session, db, done, None).await?,
+        team_page(&page, &member, db, done, None).await?,
     )))
 }
 
 csrf_form!(InviteForm { email, role });
 csrf_form!(RoleForm { role });
 
-#[allow(clippy::too_many_arguments)]
 #[post("/team/invite", data = "<form>")]
 async fn invite_member(
     form: CsrfForm<InviteForm>,
-    page: Page,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
-    config: &State<Config>,
-    mailer: &State<Mailer>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Reply> {
-    let account = session.managed_account()?;
+    let Ctx {
+        page,
+        client,
+        db,
+        config,
+        mailer,
+        ..
+    } = ctx;
+    let account = admin.account;
     let form = form.0;
     let role = Role::parse(&form.role).filter(|r| matches!(r, Role::Admin | Role::Member));
     let checked = users::normalize_email(&form.email).and_then(|email| {
@@ -111,12 +112,12 @@ async fn invite_member(
         Ok(valid) => valid,
         Err(e) => {
             let message = page.error_text(&e);
-            let html = team_page(&page, session, db, None, Some(&message)).await?;
+            let html = team_page(&page, &admin, db, None, Some(&message)).await?;
             return Ok(Reply::Page((Status::UnprocessableEntity, html)));
         }
     };
     let token = tokens::generate()?;
-    let (stored, invited, inviter) = (token.clone(), email.clone(), session.user.id);
+    let (stored, invited, inviter) = (token.clone(), email.clone(), admin.user().id);
     let company = db
         .write_async(move |conn| {
             if users::find_by_email(conn, &invited)?.is_some() {
@@ -146,7 +147,7 @@ async fn invite_member(
         Ok(company) => company,
         Err(e @ Error::Conflict(_)) => {
             let message = page.error_text(&e);
-            let html = team_page(&page, session, db, None, Some(&message)).await?;
+            let html = team_page(&page, &admin, db, None, Some(&message)).await?;
             return Ok(Reply::Page((Status::Conflict, html)));
         }
         Err(e) => return Err(e),
@@ -157,7 +158,7 @@ async fn invite_member(
         page.lang,
         &email,
         &company,
-        &session.user.name,
+        &admin.user().name,
         &link,
     )
     .await;
@@ -168,17 +169,14 @@ async fn invite_member(
 async fn change_role(
     member: i64,
     form: CsrfForm<RoleForm>,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Redirect> {
-    session.managed_account()?;
     let role = Role::parse(&form.0.role)
         .ok_or_else(|| Error::invalid("role", "choose admin or member"))?;
     super::managed_change(
-        db,
-        session,
-        client,
+        &ctx,
+        &admin,
         "member_role_changed",
         format!("{member}: {role}"),
         move |conn, account| users::set_role(conn, account, UserId(member), role),
@@ -191,18 +189,15 @@ async fn change_role(
 async fn remove_member(
     member: i64,
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
-    client: ClientInfo,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Redirect> {
-    session.managed_account()?;
-    if UserId(member) == session.user.id {
+    if UserId(member) == admin.user().id {
         return Err(Error::Forbidden);
     }
     super::managed_change(
-        db,
-        session,
-        client,
+        &ctx,
+        &admin,
         "member_removed",
         member.to_string(),
         move |conn, account| users::remove_member(conn, account, UserId(member)),
@@ -270,18 +265,17 @@ impl HasCsrf for JoinForm {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[post("/invite/<token>", data = "<form>")]
-async fn accept_invitation(
-    token: &str,
-    form: CsrfForm<JoinForm>,
-    page: Page,
-    client: ClientInfo,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    config: &State<Config>,
-    cookies: &CookieJar<'_>,
-) -> Result<Reply> {
+async fn accept_invitation(token: &str, form: CsrfForm<JoinForm>, ctx: Ctx<'_>) -> Result<Reply> {
+    let Ctx {
+        page,
+        client,
+        auth,
+        db,
+        config,
+        cookies,
+        ..
+    } = ctx;
     let Some((invite, company)) = open_invitation(db, token).await? else {
         return super::expired_link(&page);
     };

@@ -2,17 +2,17 @@
 //! with the number's token) and streamed to the browser: never written anywhere, never kept.
 
 use super::bubbles::text_at;
-use crate::auth::Session;
+use crate::auth::Member;
 use crate::error::{Error, Result};
+use crate::http::web::context::Ctx;
 use crate::outbound::graph::{self, SendError};
 use crate::outbound::targets::MediaSource;
+use crate::store::connections;
 use crate::store::conversations;
-use crate::store::retention::Visible;
-use crate::store::{Db, connections};
+use rocket::get;
 use rocket::http::{ContentType, Header};
 use rocket::request::Request;
 use rocket::response::{self, Responder};
-use rocket::{State, get};
 
 /// A media file streamed from Meta to the browser as it arrives: nothing is written anywhere, and the
 /// browser is told not to keep it either.
@@ -78,16 +78,17 @@ fn meta_refusal(error: SendError) -> Error {
 pub(super) async fn inbox_media(
     inbound_id: &str,
     media_id: &str,
-    session: &Session,
-    visible: Visible,
-    db: &State<Db>,
-    agent: &State<ureq::Agent>,
-    media: &State<graph::MediaClient>,
+    ctx: Ctx<'_>,
+    member: Member<'_>,
 ) -> Result<MediaStream> {
-    let account = session.account()?;
+    let (db, account, visible) = (ctx.db, member.account, ctx.visible());
+    let (agent, media) = (
+        ctx.state::<ureq::Agent>()?,
+        ctx.state::<graph::MediaClient>()?,
+    );
     let inbound_id: i64 = inbound_id.parse().map_err(|_| Error::NotFound)?;
     let wanted = media_id.to_owned();
-    let key_db = db.inner().clone();
+    let key_db = db.clone();
     let (connection, token, filename) = db
         .read_async(move |conn| {
             let key = key_db.keyring().data_key(account)?;
@@ -104,7 +105,7 @@ pub(super) async fn inbox_media(
             Ok((connection, token, filename))
         })
         .await?;
-    let agent = agent.inner().clone();
+    let agent = agent.clone();
     let (targets, media_agent) = (media.targets.clone(), media.agent.clone());
     let media_id = media_id.to_owned();
     let download = crate::blocking::run("media", move || {

@@ -4,8 +4,9 @@
 //! approved template outside it).
 
 use super::Reply;
+use super::context::Ctx;
 use super::page::{Page, render};
-use crate::auth::{CsrfForm, HasCsrf, Session};
+use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::error::{Error, Result};
 use crate::http::api::conversations::{self as api, Window};
 use crate::services::outbox::Waker;
@@ -16,7 +17,7 @@ use askama::Template;
 use rocket::form::FromForm;
 use rocket::http::Status;
 use rocket::response::Redirect;
-use rocket::{State, get, post, routes};
+use rocket::{get, post, routes};
 use serde_json::{Value, json};
 
 mod bubbles;
@@ -70,15 +71,13 @@ struct InboxPage<'a> {
 
 #[get("/inbox?<cursor>")]
 async fn inbox_page(
-    page: Page,
-    session: &Session,
-    visible: Visible,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    member: Member<'_>,
     cursor: Option<&str>,
 ) -> Result<rocket::response::content::RawHtml<String>> {
-    let account = session.account()?;
+    let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let after = cursor.and_then(Cursor::parse);
-    let key_db = db.inner().clone();
+    let key_db = db.clone();
     let (list, numbers) = db
         .read_async(move |conn| {
             let key = key_db.keyring().data_key(account)?;
@@ -234,18 +233,28 @@ async fn view(
     .await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn show(
-    page: &Page,
-    db: &Db,
+/// Which conversation a page shows, and how far back.
+struct At {
     account: AccountId,
     contact: i64,
     before: Option<ThreadCursor>,
     visible: Visible,
+}
+
+async fn show(
+    page: &Page,
+    db: &Db,
+    at: At,
     form: &ReplyForm,
     notice: Option<String>,
     error: Option<&str>,
 ) -> Result<Reply> {
+    let At {
+        account,
+        contact,
+        before,
+        visible,
+    } = at;
     let View {
         conversation,
         thread,
@@ -310,24 +319,25 @@ async fn conversation_page(
     id: &str,
     before: Option<&str>,
     done: Option<&str>,
-    page: Page,
-    session: &Session,
-    visible: Visible,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    member: Member<'_>,
 ) -> Result<Reply> {
-    let account = session.account()?;
+    let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let contact = contact_id(id)?;
     let before = before
         .and_then(Cursor::parse)
         .map(|c| ThreadCursor { at: c.at, id: c.id });
     let notice = page.notice("inbox", done);
-    show(
-        &page,
-        db,
+    let at = At {
         account,
         contact,
         before,
         visible,
+    };
+    show(
+        &page,
+        db,
+        at,
         &<ReplyForm as Default>::default(),
         notice,
         None,
@@ -375,31 +385,24 @@ fn build(
 async fn reply(
     id: &str,
     form: CsrfForm<ReplyForm>,
-    page: Page,
-    session: &Session,
-    visible: Visible,
-    db: &State<Db>,
-    waker: &State<Waker>,
+    ctx: Ctx<'_>,
+    member: Member<'_>,
 ) -> Result<Reply> {
-    let account = session.account()?;
+    let waker = ctx.state::<Waker>()?;
+    let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let contact = contact_id(id)?;
+    let at = || At {
+        account,
+        contact,
+        before: None,
+        visible,
+    };
     let form = form.0;
     let conversation = api::load(db, account, contact, visible).await?;
     let message = match build(&form, &conversation) {
         Ok(message) => message,
         Err(key) => {
-            return show(
-                &page,
-                db,
-                account,
-                contact,
-                None,
-                visible,
-                &form,
-                None,
-                Some(page.t(key)),
-            )
-            .await;
+            return show(&page, db, at(), &form, None, Some(page.t(key))).await;
         }
     };
     match crate::http::api::messages::enqueue(db, waker, account, &message, None).await {
@@ -409,18 +412,7 @@ async fn reply(
         )))),
         Err(e @ Error::Invalid { .. }) => {
             let text = page.error_text(&e);
-            show(
-                &page,
-                db,
-                account,
-                contact,
-                None,
-                visible,
-                &form,
-                None,
-                Some(&text),
-            )
-            .await
+            show(&page, db, at(), &form, None, Some(&text)).await
         }
         Err(e) => Err(e),
     }
@@ -432,14 +424,16 @@ async fn reply(
 async fn erase_customer(
     id: &str,
     _form: CsrfForm<super::CsrfOnly>,
-    session: &Session,
-    client: crate::auth::ClientInfo,
-    visible: Visible,
-    db: &State<Db>,
+    ctx: Ctx<'_>,
+    admin: Admin<'_>,
 ) -> Result<Redirect> {
-    let account = session.managed_account()?;
-    let conversation = api::load(db, account, contact_id(id)?, visible).await?;
-    let actor = (Some(session.user.id), client.ip, client.user_agent);
+    let (db, account, client) = (ctx.db, admin.account, &ctx.client);
+    let conversation = api::load(db, account, contact_id(id)?, ctx.visible()).await?;
+    let actor = (
+        Some(admin.user().id),
+        client.ip.clone(),
+        client.user_agent.clone(),
+    );
     crate::http::api::contacts::erase(db, account, conversation.phone_index, actor).await?;
     Ok(Redirect::to("/inbox"))
 }

@@ -3,18 +3,16 @@
 //! blocking thread and streamed to the browser as they are written (`store::export`).
 
 use super::{current_password_ok, refuse};
-use crate::auth::{Auth, ClientInfo, CsrfForm, Session};
-use crate::config::Config;
+use crate::auth::{ClientInfo, CsrfForm, Member, Owner, Session};
 use crate::error::{Error, Result};
-use crate::http::web::page::Page;
+use crate::http::web::context::Ctx;
 use crate::http::web::{CsrfOnly, Reply};
-use crate::outbound::mail::Mailer;
 use crate::services::api_keys::KeysUsed;
 use crate::services::meta_events::Receivers;
 use crate::store::export::{self, ChannelWriter};
 use crate::store::users::Role;
-use crate::store::{AccountId, Db, accounts, activity, erasure, now_ms};
-use rocket::http::{ContentType, CookieJar, Header};
+use crate::store::{Db, accounts, activity, erasure, now_ms};
+use rocket::http::{ContentType, Header};
 use rocket::request::Request;
 use rocket::response::{self, Redirect, Responder};
 use rocket::{State, post, routes};
@@ -70,14 +68,6 @@ fn download(
     Download { name, chunks }
 }
 
-/// The owner's account; others are refused.
-fn owned_account(session: &Session) -> Result<AccountId> {
-    match (session.user.role, session.user.account_id) {
-        (Role::Owner, Some(account)) => Ok(account),
-        _ => Err(Error::Forbidden),
-    }
-}
-
 #[post("/profile/export/me", data = "<_form>")]
 async fn export_personal(
     _form: CsrfForm<CsrfOnly>,
@@ -106,12 +96,11 @@ async fn export_personal(
 #[post("/profile/export/account", data = "<_form>")]
 async fn export_account(
     _form: CsrfForm<CsrfOnly>,
-    session: &Session,
+    owner: Owner<'_>,
     client: ClientInfo,
     db: &State<Db>,
 ) -> Result<Download> {
-    let account = owned_account(session)?;
-    let user = session.user.id;
+    let (account, user) = (owner.account, owner.user().id);
     let now = now_ms();
     db.write_async(move |conn| {
         let actor = client.actor(Some(account), Some(user));
@@ -133,19 +122,22 @@ csrf_form!(DeleteAccountForm {
     company
 });
 
-#[allow(clippy::too_many_arguments)]
 #[post("/profile/delete-user", data = "<form>")]
 async fn delete_user(
     form: CsrfForm<DeleteUserForm>,
-    page: Page,
-    session: &Session,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    config: &State<Config>,
-    cookies: &CookieJar<'_>,
-    mailer: &State<Mailer>,
+    ctx: Ctx<'_>,
+    member: Member<'_>,
 ) -> Result<Reply> {
-    let account = session.account()?;
+    let Ctx {
+        page,
+        auth,
+        db,
+        config,
+        cookies,
+        mailer,
+        ..
+    } = ctx;
+    let (account, session) = (member.account, member.session);
     if session.user.role == Role::Owner {
         let refusal = Error::invalid("delete_user", "the owner deletes the whole account instead");
         return refuse(&page, session, db, &refusal).await;
@@ -177,21 +169,23 @@ async fn delete_user(
     Ok(Reply::Redirect(Redirect::to("/login?done=user_deleted")))
 }
 
-#[allow(clippy::too_many_arguments)]
 #[post("/profile/delete-account", data = "<form>")]
 async fn delete_account(
     form: CsrfForm<DeleteAccountForm>,
-    page: Page,
-    session: &Session,
-    auth: &State<Auth>,
-    db: &State<Db>,
-    config: &State<Config>,
-    cookies: &CookieJar<'_>,
-    mailer: &State<Mailer>,
-    keys_used: &State<Arc<KeysUsed>>,
-    receivers: &State<Receivers>,
+    ctx: Ctx<'_>,
+    owner: Owner<'_>,
 ) -> Result<Reply> {
-    let account = owned_account(session)?;
+    let (keys_used, receivers) = (ctx.state::<Arc<KeysUsed>>()?, ctx.state::<Receivers>()?);
+    let Ctx {
+        page,
+        auth,
+        db,
+        config,
+        cookies,
+        mailer,
+        ..
+    } = ctx;
+    let (account, session) = (owner.account, owner.session);
     let form = form.0;
     if !current_password_ok(auth, db, session, &form.current_password).await? {
         let refusal = Error::invalid("current_password", "the current password is not right");
@@ -210,7 +204,7 @@ async fn delete_account(
         return refuse(&page, session, db, &refusal).await;
     }
     // First everything stops at once (sessions, API keys, queues, webhooks, the data key) ...
-    let keys = db.inner().clone();
+    let keys = db.clone();
     let stopped = db
         .write_async(move |conn| erasure::stop_account(conn, keys.keyring(), account, now_ms()))
         .await?;
@@ -226,7 +220,7 @@ async fn delete_account(
     );
     // ... then the rows go, batch by batch, and the owner hears when it is done. On a blocking thread of
     // its own, so it finishes even if the browser stops waiting (and at the next start if the server stops).
-    let (purge_db, mailer) = (db.inner().clone(), mailer.inner().clone());
+    let (purge_db, mailer) = (db.clone(), mailer.clone());
     rocket::tokio::task::spawn_blocking(move || {
         crate::services::deletions::finish(&purge_db, &mailer, account)
     })
