@@ -4,6 +4,7 @@
 
 use super::AccountId;
 use super::keys::Keyring;
+use super::states::ConnectionState;
 use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -30,7 +31,7 @@ pub struct ConnectionInfo {
     pub graph_base_url: String,
     pub throughput_mps: i64,
     pub enforce_window: bool,
-    pub state: String,
+    pub state: ConnectionState,
     pub state_detail: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -306,16 +307,21 @@ pub fn record_meta_update(
 /// Every active connection's account and pace (messages per second), for the sender.
 pub fn active_paces(conn: &Connection) -> Result<Vec<(ConnectionId, AccountId, i64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, account_id, throughput_mps FROM connections WHERE state = 'active'",
+        "SELECT id, account_id, throughput_mps FROM connections WHERE state = ?1",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([ConnectionState::Active], |r| {
         Ok((ConnectionId(r.get(0)?), AccountId(r.get(1)?), r.get(2)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Holds (credentials broken) or releases a connection's queue.
-pub fn set_state(conn: &Connection, id: ConnectionId, state: &str, detail: &str) -> Result<()> {
+pub fn set_state(
+    conn: &Connection,
+    id: ConnectionId,
+    state: ConnectionState,
+    detail: &str,
+) -> Result<()> {
     conn.execute(
         "UPDATE connections SET state = ?2, state_detail = ?3, updated_at = ?4 WHERE id = ?1",
         params![id.0, state, detail, super::now_ms()],
@@ -389,16 +395,21 @@ pub fn update(
     )?;
     if change.graph_base_url.is_some() {
         conn.execute(
-            "UPDATE connections SET state = 'active', state_detail = '' WHERE id = ?1",
-            [id.0],
+            "UPDATE connections SET state = ?2, state_detail = '' WHERE id = ?1",
+            params![id.0, ConnectionState::Active],
         )?;
     }
     let key = keyring.data_key(account)?;
     if let Some(token) = &change.access_token {
         conn.execute(
-            "UPDATE connections SET access_token = ?2, access_token_last4 = ?3, state = 'active', state_detail = ''
+            "UPDATE connections SET access_token = ?2, access_token_last4 = ?3, state = ?4, state_detail = ''
              WHERE id = ?1",
-            params![id.0, key.seal(&place(account, id, "access_token"), token.as_bytes())?, last4(token)],
+            params![
+                id.0,
+                key.seal(&place(account, id, "access_token"), token.as_bytes())?,
+                last4(token),
+                ConnectionState::Active
+            ],
         )?;
     }
     if let Some(secret) = &change.app_secret {

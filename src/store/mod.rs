@@ -32,6 +32,7 @@ pub mod reindex;
 pub mod retention;
 pub mod rotation;
 pub mod sessions;
+pub mod states;
 pub mod statuses;
 pub mod templates;
 pub mod tokens;

@@ -6,6 +6,7 @@
 use super::connections::{self, ConnectionId};
 use super::messages::{self, ListFilter, MessageId, NewMessage};
 use super::retention::Visible;
+use super::states::MessageStatus;
 use super::{AccountId, contacts, statuses};
 use crate::webhooks::meta::StatusUpdate;
 use parking_lot::Mutex;
@@ -131,9 +132,9 @@ fn no_statement_on_a_messages_path_scans_a_table() {
     statuses::timeline(&conn, ACCOUNT, *id, Visible { from: 0 }).unwrap();
     for adjust in [
         &(|_: &mut ListFilter| {}) as &dyn Fn(&mut ListFilter),
-        &|f| f.status = Some("queued".into()),
-        &|f| f.status = Some("failed".into()),
-        &|f| f.status = Some("read".into()),
+        &|f| f.status = Some(MessageStatus::Queued),
+        &|f| f.status = Some(MessageStatus::Failed),
+        &|f| f.status = Some(MessageStatus::Read),
         &|f| f.connection = Some(CONNECTION),
         &|f| f.recipient_index = Some(7i64.to_be_bytes().to_vec()),
         &|f| (f.since, f.until) = (Some(1_700_000_000_100), Some(1_700_000_000_200)),

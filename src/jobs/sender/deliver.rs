@@ -8,6 +8,7 @@ use crate::meta::errors::{ErrorClass, classify};
 use crate::meta::graph::{self, SendError};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, StoredMessage};
+use crate::store::states::{ConnectionState, MessageStatus};
 use crate::store::{AccountId, Db, now_ms};
 use crate::webhooks::meta::MetaError;
 use std::sync::{Arc, mpsc};
@@ -96,7 +97,14 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
         if messages::mark_failed(conn, id, error.code, &error.title, &error.details, now)? {
             let key = db.keyring().data_key(account)?;
             let events = Emitter::new(conn, &key, account, now);
-            events.message_status(id.0, connection, "failed", None, now, Some(&error))?;
+            events.message_status(
+                id.0,
+                connection,
+                MessageStatus::Failed.as_str(),
+                None,
+                now,
+                Some(&error),
+            )?;
         }
         Ok(())
     })
@@ -227,12 +235,12 @@ fn hold(
     Arc::new(move |conn| {
         let error = error.as_ref().map(|(c, t, d)| (*c, t.as_str(), d.as_str()));
         messages::retry_at(conn, id, now, error)?;
-        connections::set_state(conn, connection, "held", &detail)?;
+        connections::set_state(conn, connection, ConnectionState::Held, &detail)?;
         let key = db.keyring().data_key(account)?;
         let events = Emitter::new(conn, &key, account, now);
         events.connection_updated(
             connection,
-            serde_json::json!({"state": "held", "state_detail": detail}),
+            serde_json::json!({"state": ConnectionState::Held, "state_detail": detail}),
         )
     })
 }
