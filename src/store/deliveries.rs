@@ -82,7 +82,7 @@ pub fn record(
     Ok(())
 }
 
-/// A delivery claimed for an attempt.
+/// A delivery claimed for an attempt, with its account: the attempt is recorded for that account only.
 #[derive(Debug, Clone)]
 pub struct Due {
     pub id: i64,
@@ -170,7 +170,7 @@ pub fn record_attempt(
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO webhook_attempts (id, account_id, delivery_id, at, code, error, duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM webhook_deliveries WHERE id = ?3 AND account_id = ?2",
     )?
     .execute(params![
         super::ids::time_ordered()?,
@@ -190,7 +190,7 @@ pub fn record_attempt(
         "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, lease_until = NULL,
                                        last_code = ?4, last_error = ?5, last_attempt_at = ?6,
                                        delivered_at = coalesce(?7, delivered_at)
-         WHERE id = ?1 AND status = ?8",
+         WHERE id = ?1 AND account_id = ?9 AND status = ?8",
     )?
     .execute(params![
         due.id,
@@ -200,7 +200,8 @@ pub fn record_attempt(
         attempted.error,
         now,
         delivered_at,
-        DeliveryStatus::Delivering
+        DeliveryStatus::Delivering,
+        due.account_id.0
     ])?;
     Ok(())
 }

@@ -110,9 +110,14 @@ pub fn insert(conn: &Connection, new: &NewMessage) -> Result<()> {
     // Writing to a customer moves their conversation up in the inbox.
     conn.prepare_cached(
         "UPDATE contacts SET last_message_at = max(coalesce(last_message_at, 0), ?3)
-         WHERE connection_id = ?1 AND phone_index = ?2",
+         WHERE connection_id = ?1 AND phone_index = ?2 AND account_id = ?4",
     )?
-    .execute(params![new.connection_id.0, new.recipient_index, new.now])?;
+    .execute(params![
+        new.connection_id.0,
+        new.recipient_index,
+        new.now,
+        new.account_id.0
+    ])?;
     Ok(())
 }
 
@@ -268,7 +273,8 @@ pub fn queued_connections(conn: &Connection) -> Result<Vec<(ConnectionId, i64)>>
 }
 
 /// Claims up to `limit` of the connection's due messages, earliest first, if the connection is active:
-/// they are `sending` until `lease_until`, each about to be handed to a sender that calls Meta now.
+/// they are `sending` until `lease_until`, each about to be handed to a sender that calls Meta now. Each
+/// carries its account, which the writes that follow (`mark_all_sent`, `mark_failed`, `retry_at`) take.
 pub fn claim_for_connection(
     conn: &Connection,
     connection: ConnectionId,
@@ -295,13 +301,23 @@ pub fn claim_for_connection(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Records the sends Meta accepted, `(message, wamid, when)`, with one statement for all of them. Should one
-/// row fail (a wamid already taken), each is written on its own so that the others are still recorded.
-pub fn mark_all_sent(conn: &Connection, sent: &[(MessageId, String, i64)]) -> Result<()> {
+/// A send Meta accepted: the claimed message (with its account), Meta's id for it, and when.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub account: AccountId,
+    pub id: MessageId,
+    pub wamid: String,
+    pub at: i64,
+}
+
+/// Records the sends Meta accepted with one statement for all of them. Should one row fail (a wamid
+/// already taken), each is written on its own so that the others are still recorded. A send whose
+/// account is not the message's changes nothing.
+pub fn mark_all_sent(conn: &Connection, sent: &[Sent]) -> Result<()> {
     let rows = serde_json::to_string(
         &sent
             .iter()
-            .map(|(id, wamid, at)| (id.0, wamid, at))
+            .map(|s| (s.id.0, &s.wamid, s.at, s.account.0))
             .collect::<Vec<_>>(),
     )
     .map_err(|e| Error::Internal(e.into()))?;
@@ -310,7 +326,8 @@ pub fn mark_all_sent(conn: &Connection, sent: &[(MessageId, String, i64)]) -> Re
             "UPDATE messages SET status = {sent}, wamid = s.value ->> 1, sent_at = s.value ->> 2,
                                  lease_until = NULL
              FROM json_each(?1) AS s
-             WHERE messages.id = s.value ->> 0 AND messages.status IN {unsent}",
+             WHERE messages.id = s.value ->> 0 AND messages.account_id = s.value ->> 3
+               AND messages.status IN {unsent}",
             sent = MessageStatus::Sent.sql(),
             unsent = sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
         )
@@ -318,7 +335,7 @@ pub fn mark_all_sent(conn: &Connection, sent: &[(MessageId, String, i64)]) -> Re
     static ONE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "UPDATE messages SET status = {sent}, wamid = ?2, sent_at = ?3, lease_until = NULL
-             WHERE id = ?1 AND status IN {unsent}",
+             WHERE id = ?1 AND account_id = ?4 AND status IN {unsent}",
             sent = MessageStatus::Sent.sql(),
             unsent = sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
         )
@@ -330,10 +347,10 @@ pub fn mark_all_sent(conn: &Connection, sent: &[(MessageId, String, i64)]) -> Re
         Err(_) => {}
     }
     let mut one = conn.prepare_cached(&ONE)?;
-    for (id, wamid, at) in sent {
-        match one.execute(params![id.0, wamid, at]) {
+    for s in sent {
+        match one.execute(params![s.id.0, s.wamid, s.at, s.account.0]) {
             Err(e) if is_constraint(&e) => {
-                tracing::error!(error = %e, message = id.0, "cannot record a send: its wamid is taken");
+                tracing::error!(error = %e, message = s.id.0, "cannot record a send: its wamid is taken");
             }
             other => drop(other?),
         }
@@ -345,9 +362,10 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
-/// Fails a message that has not been sent yet; whether it did.
+/// Fails a message of the account that has not been sent yet; whether it did.
 pub fn mark_failed(
     conn: &Connection,
+    account: AccountId,
     id: MessageId,
     code: i64,
     title: &str,
@@ -358,20 +376,22 @@ pub fn mark_failed(
         format!(
             "UPDATE messages SET status = {failed}, error_code = ?2, error_title = ?3, error_details = ?4,
                                  failed_at = ?5, lease_until = NULL
-             WHERE id = ?1 AND status IN {unsent}",
+             WHERE id = ?1 AND account_id = ?6 AND status IN {unsent}",
             failed = MessageStatus::Failed.sql(),
             unsent = sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
         )
     });
     let changed = conn
         .prepare_cached(&FAIL)?
-        .execute(params![id.0, code, title, details, now])?;
+        .execute(params![id.0, code, title, details, now, account.0])?;
     Ok(changed == 1)
 }
 
-/// Puts a message back in the queue for a later attempt, keeping the last error for people to see.
+/// Puts a message of the account back in the queue for a later attempt, keeping the last error for
+/// people to see.
 pub fn retry_at(
     conn: &Connection,
+    account: AccountId,
     id: MessageId,
     at: i64,
     error: Option<(i64, &str, &str)>,
@@ -382,7 +402,7 @@ pub fn retry_at(
         "UPDATE messages SET status = ?6, next_attempt_at = ?2, lease_until = NULL,
                              error_code = coalesce(?3, error_code), error_title = coalesce(?4, error_title),
                              error_details = coalesce(?5, error_details)
-         WHERE id = ?1 AND status = ?7",
+         WHERE id = ?1 AND account_id = ?8 AND status = ?7",
     )?
     .execute(params![
         id.0,
@@ -391,7 +411,8 @@ pub fn retry_at(
         title,
         details,
         MessageStatus::Queued,
-        MessageStatus::Sending
+        MessageStatus::Sending,
+        account.0
     ])?;
     Ok(())
 }
@@ -433,7 +454,12 @@ mod tests {
         let sent = |rows: &[(i64, &str)]| {
             let rows: Vec<_> = rows
                 .iter()
-                .map(|(id, wamid)| (MessageId(*id), wamid.to_string(), 1000 + id))
+                .map(|(id, wamid)| Sent {
+                    account: AccountId(1),
+                    id: MessageId(*id),
+                    wamid: wamid.to_string(),
+                    at: 1000 + id,
+                })
                 .collect();
             mark_all_sent(&conn, &rows).unwrap();
         };

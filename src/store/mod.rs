@@ -35,6 +35,8 @@ pub mod sessions;
 pub mod states;
 pub mod statuses;
 pub mod templates;
+#[cfg(test)]
+mod tenant_tests;
 pub mod tokens;
 pub mod users;
 pub mod writer;

@@ -71,7 +71,13 @@ fn fill(conn: &Connection) {
         .unwrap();
         if n % 5 != 0 {
             let wamid = format!("wamid.{n}");
-            messages::mark_all_sent(conn, &[(message.id, wamid.clone(), 1)]).unwrap();
+            let sent = messages::Sent {
+                account,
+                id: message.id,
+                wamid: wamid.clone(),
+                at: 1,
+            };
+            messages::mark_all_sent(conn, &[sent]).unwrap();
             for s in ["sent", "delivered", "read"] {
                 statuses::apply(conn, account, 0, &status(&wamid, s, Some(message.id)), 2).unwrap();
             }
@@ -117,11 +123,16 @@ fn no_statement_on_a_messages_path_scans_a_table() {
     assert!(!claimed.is_empty());
     let sent: Vec<_> = claimed
         .iter()
-        .map(|m| (m.id, format!("wamid.new.{}", m.id.0), 3))
+        .map(|m| messages::Sent {
+            account: m.account_id,
+            id: m.id,
+            wamid: format!("wamid.new.{}", m.id.0),
+            at: 3,
+        })
         .collect();
     messages::mark_all_sent(&conn, &sent).unwrap();
     // Meta's statuses, found by our id and (without it) by wamid.
-    let (id, wamid) = (&sent[0].0, &sent[0].1);
+    let (id, wamid) = (&sent[0].id, &sent[0].wamid);
     statuses::apply(&conn, ACCOUNT, 0, &status(wamid, "delivered", Some(*id)), 4).unwrap();
     statuses::apply(&conn, ACCOUNT, 0, &status(wamid, "read", None), 4).unwrap();
     statuses::apply(&conn, ACCOUNT, 0, &status("wamid.unknown", "sent", None), 4).unwrap();

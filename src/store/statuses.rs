@@ -34,7 +34,7 @@ static FAIL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE messages SET status = {failed}, error_code = ?2, error_title = ?3, error_details = ?4,
                              failed_at = ?5, lease_until = NULL
-         WHERE id = ?1 AND status IN {before}",
+         WHERE id = ?1 AND account_id = ?6 AND status IN {before}",
         failed = MessageStatus::Failed.sql(),
         before = sql_list(
             &[MessageStatus::Queued, MessageStatus::Sending, MessageStatus::Sent],
@@ -58,7 +58,7 @@ static MOVE: LazyLock<String> = LazyLock::new(|| {
             delivered_at = CASE WHEN ?2 = {delivered} THEN min(coalesce(delivered_at, ?5), ?5)
                                 WHEN ?2 > {delivered} THEN coalesce(delivered_at, ?5) ELSE delivered_at END,
             read_at = CASE WHEN ?2 >= {read} THEN coalesce(read_at, ?5) ELSE read_at END
-         WHERE id = ?1 AND status != {failed}",
+         WHERE id = ?1 AND account_id = ?6 AND status != {failed}",
         unsent = sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
         delivered = rank(MessageStatus::Delivered),
         read = rank(MessageStatus::Read),
@@ -131,7 +131,7 @@ pub fn apply(
                 (e.code, e.title.as_str(), e.details.as_str())
             });
             conn.prepare_cached(&FAIL)?
-                .execute(params![message, code, title, details, update.at])?;
+                .execute(params![message, code, title, details, update.at, account.0])?;
         }
         Some(status) => {
             conn.prepare_cached(&MOVE)?.execute(params![
@@ -139,7 +139,8 @@ pub fn apply(
                 rank(status),
                 status,
                 update.wamid,
-                update.at
+                update.at,
+                account.0
             ])?;
         }
         None => {}
