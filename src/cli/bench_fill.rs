@@ -225,7 +225,15 @@ impl Filled {
         account: AccountId,
     ) -> whatsapi::error::Result<()> {
         messages::insert(conn, &self.message)?;
-        messages::mark_all_sent(conn, &[(self.message.id, self.wamid.clone(), self.sent_at)])?;
+        messages::mark_all_sent(
+            conn,
+            &[messages::Sent {
+                account,
+                id: self.message.id,
+                wamid: self.wamid.clone(),
+                at: self.sent_at,
+            }],
+        )?;
         for (payload_id, sealed, update) in &self.statuses {
             let received = update.at + 200;
             payloads::insert(

@@ -104,7 +104,7 @@ fn deliver(db: &Db, agent: &ureq::Agent, allow_insecure: bool, delays: &[u64], d
     let recorded = db.write(move |conn| {
         deliveries::record_attempt(conn, &due, &attempted, next, now)?;
         if gone {
-            endpoints::pause_gone(conn, due.endpoint_id, now)?;
+            endpoints::pause_gone(conn, due.account_id, due.endpoint_id, now)?;
         }
         Ok(())
     });

@@ -2,6 +2,7 @@
 
 use crate::outbound::graph::{self, SendError};
 use crate::store::connections::{self, ConnectionInfo};
+use crate::store::states::ConnectionState;
 use crate::store::{AccountId, Db, templates};
 use serde_json::json;
 
@@ -41,9 +42,9 @@ pub fn sync_connection(
 pub fn template_sync_job(db: &Db, agent: &ureq::Agent) -> anyhow::Result<serde_json::Value> {
     let all: Vec<ConnectionInfo> = db.read(|conn| {
         let mut stmt =
-            conn.prepare("SELECT DISTINCT account_id FROM connections WHERE state = 'active'")?;
+            conn.prepare("SELECT DISTINCT account_id FROM connections WHERE state = ?1")?;
         let accounts: Vec<i64> = stmt
-            .query_map([], |r| r.get(0))?
+            .query_map([ConnectionState::Active], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let mut all = Vec::new();
         for account in accounts {

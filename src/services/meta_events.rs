@@ -293,6 +293,7 @@ fn store(
     for template in &parsed.templates {
         templates::set_status(
             conn,
+            account,
             connection.id,
             &template.name,
             &template.language,
@@ -303,6 +304,7 @@ fn store(
     if parsed.quality.is_some() || parsed.account_notice.is_some() {
         connections::record_meta_update(
             conn,
+            account,
             connection.id,
             parsed
                 .quality

@@ -4,6 +4,7 @@
 
 use super::AccountId;
 use super::keys::Keyring;
+use super::states::ConnectionState;
 use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -30,7 +31,7 @@ pub struct ConnectionInfo {
     pub graph_base_url: String,
     pub throughput_mps: i64,
     pub enforce_window: bool,
-    pub state: String,
+    pub state: ConnectionState,
     pub state_detail: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -282,6 +283,7 @@ pub fn find_by_webhook_key(conn: &Connection, key: &str) -> Result<Option<Connec
 /// Records what Meta's `phone_number_quality_update` and `account_update` said.
 pub fn record_meta_update(
     conn: &Connection,
+    account: AccountId,
     id: ConnectionId,
     quality: Option<(&str, Option<&str>)>,
     account_notice: Option<&str>,
@@ -291,13 +293,14 @@ pub fn record_meta_update(
         "UPDATE connections SET quality_rating = coalesce(?2, quality_rating),
                                 messaging_limit = coalesce(?3, messaging_limit),
                                 account_notice = coalesce(?4, account_notice), meta_updated_at = ?5
-         WHERE id = ?1",
+         WHERE id = ?1 AND account_id = ?6",
         params![
             id.0,
             quality.map(|q| q.0),
             quality.and_then(|q| q.1),
             account_notice,
-            at
+            at,
+            account.0
         ],
     )?;
     Ok(())
@@ -306,19 +309,25 @@ pub fn record_meta_update(
 /// Every active connection's account and pace (messages per second), for the sender.
 pub fn active_paces(conn: &Connection) -> Result<Vec<(ConnectionId, AccountId, i64)>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, account_id, throughput_mps FROM connections WHERE state = 'active'",
+        "SELECT id, account_id, throughput_mps FROM connections WHERE state = ?1",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([ConnectionState::Active], |r| {
         Ok((ConnectionId(r.get(0)?), AccountId(r.get(1)?), r.get(2)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Holds (credentials broken) or releases a connection's queue.
-pub fn set_state(conn: &Connection, id: ConnectionId, state: &str, detail: &str) -> Result<()> {
+pub fn set_state(
+    conn: &Connection,
+    account: AccountId,
+    id: ConnectionId,
+    state: ConnectionState,
+    detail: &str,
+) -> Result<()> {
     conn.execute(
-        "UPDATE connections SET state = ?2, state_detail = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id.0, state, detail, super::now_ms()],
+        "UPDATE connections SET state = ?2, state_detail = ?3, updated_at = ?4 WHERE id = ?1 AND account_id = ?5",
+        params![id.0, state, detail, super::now_ms(), account.0],
     )?;
     Ok(())
 }
@@ -389,25 +398,32 @@ pub fn update(
     )?;
     if change.graph_base_url.is_some() {
         conn.execute(
-            "UPDATE connections SET state = 'active', state_detail = '' WHERE id = ?1",
-            [id.0],
+            "UPDATE connections SET state = ?2, state_detail = '' WHERE id = ?1 AND account_id = ?3",
+            params![id.0, ConnectionState::Active, account.0],
         )?;
     }
     let key = keyring.data_key(account)?;
     if let Some(token) = &change.access_token {
         conn.execute(
-            "UPDATE connections SET access_token = ?2, access_token_last4 = ?3, state = 'active', state_detail = ''
-             WHERE id = ?1",
-            params![id.0, key.seal(&place(account, id, "access_token"), token.as_bytes())?, last4(token)],
+            "UPDATE connections SET access_token = ?2, access_token_last4 = ?3, state = ?4, state_detail = ''
+             WHERE id = ?1 AND account_id = ?5",
+            params![
+                id.0,
+                key.seal(&place(account, id, "access_token"), token.as_bytes())?,
+                last4(token),
+                ConnectionState::Active,
+                account.0
+            ],
         )?;
     }
     if let Some(secret) = &change.app_secret {
         conn.execute(
-            "UPDATE connections SET app_secret = ?2, app_secret_last4 = ?3 WHERE id = ?1",
+            "UPDATE connections SET app_secret = ?2, app_secret_last4 = ?3 WHERE id = ?1 AND account_id = ?4",
             params![
                 id.0,
                 key.seal(&place(account, id, "app_secret"), secret.as_bytes())?,
-                last4(secret)
+                last4(secret),
+                account.0
             ],
         )?;
     }

@@ -35,9 +35,9 @@ pub fn record_inbound(
     } = *customer;
     let existing: Option<(i64, Option<Vec<u8>>)> = conn
         .prepare_cached(
-            "SELECT id, phone FROM contacts WHERE connection_id = ?1 AND phone_index = ?2",
+            "SELECT id, phone FROM contacts WHERE connection_id = ?1 AND phone_index = ?2 AND account_id = ?3",
         )?
-        .query_row(params![connection.0, phone_index], |r| {
+        .query_row(params![connection.0, phone_index, account.0], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?;
@@ -55,20 +55,22 @@ pub fn record_inbound(
     };
     if existing.as_ref().is_none_or(|(_, phone)| phone.is_none()) {
         let sealed = key.seal(&place(account, id, "phone"), digits.as_bytes())?;
-        conn.prepare_cached("UPDATE contacts SET phone = ?2 WHERE id = ?1")?
-            .execute(params![id, sealed])?;
+        conn.prepare_cached("UPDATE contacts SET phone = ?2 WHERE id = ?1 AND account_id = ?3")?
+            .execute(params![id, sealed, account.0])?;
     }
     if let Some(name) = profile_name {
         let sealed = key.seal(&place(account, id, "profile_name"), name.as_bytes())?;
-        conn.prepare_cached("UPDATE contacts SET profile_name = ?2 WHERE id = ?1")?
-            .execute(params![id, sealed])?;
+        conn.prepare_cached(
+            "UPDATE contacts SET profile_name = ?2 WHERE id = ?1 AND account_id = ?3",
+        )?
+        .execute(params![id, sealed, account.0])?;
     }
     conn.prepare_cached(
         "UPDATE contacts SET last_inbound_at = max(last_inbound_at, ?2),
                              last_message_at = max(coalesce(last_message_at, 0), ?2)
-         WHERE id = ?1",
+         WHERE id = ?1 AND account_id = ?3",
     )?
-    .execute(params![id, at])?;
+    .execute(params![id, at, account.0])?;
     Ok(id)
 }
 

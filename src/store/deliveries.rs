@@ -4,10 +4,12 @@
 
 use super::AccountId;
 use super::endpoints::EndpointId;
+use super::states::DeliveryStatus;
 use crate::crypto::{Aad, Key};
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use std::sync::LazyLock;
 
 fn place(account: AccountId, event: i64) -> Aad<'static> {
     Aad {
@@ -66,14 +68,21 @@ pub fn record(
     for &endpoint in endpoints {
         conn.prepare_cached(
             "INSERT INTO webhook_deliveries (id, account_id, endpoint_id, event_id, status, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+             VALUES (?1, ?2, ?3, ?4, ?6, ?5, ?5)",
         )?
-        .execute(params![super::ids::time_ordered()?, account.0, endpoint, event, now])?;
+        .execute(params![
+            super::ids::time_ordered()?,
+            account.0,
+            endpoint,
+            event,
+            now,
+            DeliveryStatus::Pending
+        ])?;
     }
     Ok(())
 }
 
-/// A delivery claimed for an attempt.
+/// A delivery claimed for an attempt, with its account: the attempt is recorded for that account only.
 #[derive(Debug, Clone)]
 pub struct Due {
     pub id: i64,
@@ -87,23 +96,32 @@ pub struct Due {
 /// Deliveries that were being attempted when the process stopped go back to the queue.
 pub fn release_orphans(conn: &Connection) -> Result<usize> {
     Ok(conn.execute(
-        "UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL WHERE status = 'delivering'",
+        &format!(
+            "UPDATE webhook_deliveries SET status = {pending}, lease_until = NULL WHERE status = {delivering}",
+            pending = DeliveryStatus::Pending.sql(),
+            delivering = DeliveryStatus::Delivering.sql(),
+        ),
         [],
     )?)
 }
 
 /// Claims due deliveries of endpoints that are not paused, leasing them until `lease_until`.
 pub fn claim(conn: &Connection, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Due>> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE webhook_deliveries SET status = 'delivering', lease_until = ?2
-         WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-                      WHERE ((d.status = 'pending' AND d.next_attempt_at <= ?1)
-                             OR (d.status = 'delivering' AND d.lease_until < ?1))
-                        AND e.paused_at IS NULL
-                      ORDER BY d.next_attempt_at LIMIT ?3)
-         RETURNING id, account_id, endpoint_id, event_id, attempts,
-                   (SELECT url FROM webhook_endpoints WHERE id = endpoint_id)",
-    )?;
+    static CLAIM: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE webhook_deliveries SET status = {delivering}, lease_until = ?2
+             WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                          WHERE ((d.status = {pending} AND d.next_attempt_at <= ?1)
+                                 OR (d.status = {delivering} AND d.lease_until < ?1))
+                            AND e.paused_at IS NULL
+                          ORDER BY d.next_attempt_at LIMIT ?3)
+             RETURNING id, account_id, endpoint_id, event_id, attempts,
+                       (SELECT url FROM webhook_endpoints WHERE id = endpoint_id)",
+            pending = DeliveryStatus::Pending.sql(),
+            delivering = DeliveryStatus::Delivering.sql(),
+        )
+    });
+    let mut stmt = conn.prepare_cached(&CLAIM)?;
     let rows = stmt.query_map(params![now, lease_until, limit as i64], |r| {
         Ok(Due {
             id: r.get(0)?,
@@ -152,7 +170,7 @@ pub fn record_attempt(
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO webhook_attempts (id, account_id, delivery_id, at, code, error, duration_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 FROM webhook_deliveries WHERE id = ?3 AND account_id = ?2",
     )?
     .execute(params![
         super::ids::time_ordered()?,
@@ -164,15 +182,15 @@ pub fn record_attempt(
         attempted.duration_ms
     ])?;
     let (status, next_at, delivered_at) = match next {
-        Next::Delivered => ("delivered", now, Some(now)),
-        Next::RetryAt(at) => ("pending", at, None),
-        Next::DeadLetter => ("failed", now, None),
+        Next::Delivered => (DeliveryStatus::Delivered, now, Some(now)),
+        Next::RetryAt(at) => (DeliveryStatus::Pending, at, None),
+        Next::DeadLetter => (DeliveryStatus::Failed, now, None),
     };
     conn.prepare_cached(
         "UPDATE webhook_deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, lease_until = NULL,
                                        last_code = ?4, last_error = ?5, last_attempt_at = ?6,
                                        delivered_at = coalesce(?7, delivered_at)
-         WHERE id = ?1 AND status = 'delivering'",
+         WHERE id = ?1 AND account_id = ?9 AND status = ?8",
     )?
     .execute(params![
         due.id,
@@ -181,7 +199,9 @@ pub fn record_attempt(
         attempted.code,
         attempted.error,
         now,
-        delivered_at
+        delivered_at,
+        DeliveryStatus::Delivering,
+        due.account_id.0
     ])?;
     Ok(())
 }
@@ -192,7 +212,7 @@ pub struct DeliveryView {
     pub id: String,
     pub event_id: String,
     pub event_type: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,
     pub last_code: Option<i64>,
@@ -207,7 +227,7 @@ pub fn list(
     conn: &Connection,
     account: AccountId,
     endpoint: EndpointId,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     limit: usize,
 ) -> Result<Vec<DeliveryView>> {
     select(conn, account, endpoint, status, None, limit)
@@ -226,7 +246,7 @@ fn select(
     conn: &Connection,
     account: AccountId,
     endpoint: EndpointId,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     delivery: Option<i64>,
     limit: usize,
 ) -> Result<Vec<DeliveryView>> {
@@ -241,12 +261,14 @@ fn select(
     let rows = stmt.query_map(
         params![account.0, endpoint.0, status, limit as i64, delivery],
         |r| {
-            let status: String = r.get(3)?;
+            let status: DeliveryStatus = r.get(3)?;
             Ok(DeliveryView {
                 id: r.get::<_, i64>(0)?.to_string(),
                 event_id: format!("msg_{}", r.get::<_, i64>(1)?),
                 event_type: r.get(2)?,
-                next_attempt_at: (status == "pending").then(|| r.get(5)).transpose()?,
+                next_attempt_at: (status == DeliveryStatus::Pending)
+                    .then(|| r.get(5))
+                    .transpose()?,
                 status,
                 attempts: r.get(4)?,
                 last_code: r.get(6)?,
@@ -296,14 +318,28 @@ pub fn replay(
 ) -> Result<usize> {
     let changed = match delivery {
         Some(id) => conn.execute(
-            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?4, lease_until = NULL
-             WHERE id = ?1 AND account_id = ?2 AND endpoint_id = ?3 AND status IN ('failed', 'delivered')",
-            params![id, account.0, endpoint.0, now],
+            "UPDATE webhook_deliveries SET status = ?5, attempts = 0, next_attempt_at = ?4, lease_until = NULL
+             WHERE id = ?1 AND account_id = ?2 AND endpoint_id = ?3 AND status IN (?6, ?7)",
+            params![
+                id,
+                account.0,
+                endpoint.0,
+                now,
+                DeliveryStatus::Pending,
+                DeliveryStatus::REPLAYABLE[0],
+                DeliveryStatus::REPLAYABLE[1]
+            ],
         )?,
         None => conn.execute(
-            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?3, lease_until = NULL
-             WHERE account_id = ?1 AND endpoint_id = ?2 AND status = 'failed'",
-            params![account.0, endpoint.0, now],
+            "UPDATE webhook_deliveries SET status = ?4, attempts = 0, next_attempt_at = ?3, lease_until = NULL
+             WHERE account_id = ?1 AND endpoint_id = ?2 AND status = ?5",
+            params![
+                account.0,
+                endpoint.0,
+                now,
+                DeliveryStatus::Pending,
+                DeliveryStatus::Failed
+            ],
         )?,
     };
     Ok(changed)
@@ -311,10 +347,14 @@ pub fn replay(
 
 /// Whether any delivery is due, so the workers know to look.
 pub fn any_due(conn: &Connection, now: i64) -> Result<bool> {
+    static DUE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT 1 FROM webhook_deliveries WHERE status = {pending} AND next_attempt_at <= ?1 LIMIT 1",
+            pending = DeliveryStatus::Pending.sql()
+        )
+    });
     Ok(conn
-        .prepare_cached(
-            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?1 LIMIT 1",
-        )?
+        .prepare_cached(&DUE)?
         .query_row([now], |_| Ok(()))
         .optional()?
         .is_some())

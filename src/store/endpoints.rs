@@ -185,11 +185,11 @@ pub fn update(
 }
 
 /// Pauses an endpoint that said it is gone (410); its deliveries wait until someone resumes it.
-pub fn pause_gone(conn: &Connection, id: EndpointId, now: i64) -> Result<()> {
+pub fn pause_gone(conn: &Connection, account: AccountId, id: EndpointId, now: i64) -> Result<()> {
     conn.execute(
         "UPDATE webhook_endpoints SET paused_at = ?2, pause_reason = 'the endpoint answered 410 Gone', updated_at = ?2
-         WHERE id = ?1 AND paused_at IS NULL",
-        params![id.0, now],
+         WHERE id = ?1 AND account_id = ?3 AND paused_at IS NULL",
+        params![id.0, now, account.0],
     )?;
     Ok(())
 }

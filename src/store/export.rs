@@ -12,6 +12,7 @@
 //! the Unix epoch, UTC.
 
 use super::keys::Keyring;
+use super::states::{MessageStatus, sql_list};
 use super::users::UserId;
 use super::{AccountId, Db, contacts, inbound, messages};
 use crate::crypto::Key;
@@ -331,14 +332,12 @@ pub fn write_account(
             }))
         },
     )?;
-    doc.rows(
-        &tx,
-        "usage",
+    let usage = format!(
         "WITH sent AS (
              SELECT strftime('%Y-%m', created_at / 1000, 'unixepoch') AS month, count(*) AS messages,
-                    sum(status IN ('sent', 'delivered', 'read')) AS sent,
-                    sum(status IN ('delivered', 'read')) AS delivered, sum(status = 'read') AS read,
-                    sum(status = 'failed') AS failed
+                    sum(status IN {sent}) AS sent,
+                    sum(status IN {delivered}) AS delivered, sum(status = {read}) AS read,
+                    sum(status = {failed}) AS failed
              FROM messages WHERE account_id = ?1 GROUP BY month),
          received AS (
              SELECT strftime('%Y-%m', received_at / 1000, 'unixepoch') AS month, count(*) AS inbound
@@ -348,16 +347,25 @@ pub fn write_account(
                 coalesce(s.read, 0), coalesce(s.failed, 0), coalesce(r.inbound, 0)
          FROM months m LEFT JOIN sent s ON s.month = m.month LEFT JOIN received r ON r.month = m.month
          ORDER BY m.month",
-        [a],
-        |r| {
-            Ok(json!({
-                "month": r.get::<_, String>(0)?, "messages": r.get::<_, i64>(1)?,
-                "sent": r.get::<_, i64>(2)?, "delivered": r.get::<_, i64>(3)?,
-                "read": r.get::<_, i64>(4)?, "failed": r.get::<_, i64>(5)?,
-                "inbound": r.get::<_, i64>(6)?,
-            }))
-        },
-    )?;
+        sent = sql_list(
+            &[MessageStatus::Sent, MessageStatus::Delivered, MessageStatus::Read],
+            MessageStatus::sql
+        ),
+        delivered = sql_list(
+            &[MessageStatus::Delivered, MessageStatus::Read],
+            MessageStatus::sql
+        ),
+        read = MessageStatus::Read.sql(),
+        failed = MessageStatus::Failed.sql(),
+    );
+    doc.rows(&tx, "usage", &usage, [a], |r| {
+        Ok(json!({
+            "month": r.get::<_, String>(0)?, "messages": r.get::<_, i64>(1)?,
+            "sent": r.get::<_, i64>(2)?, "delivered": r.get::<_, i64>(3)?,
+            "read": r.get::<_, i64>(4)?, "failed": r.get::<_, i64>(5)?,
+            "inbound": r.get::<_, i64>(6)?,
+        }))
+    })?;
     doc.rows(
         &tx,
         "activity",

@@ -5,9 +5,11 @@
 use super::AccountId;
 use super::connections::ConnectionId;
 use super::retention::Visible;
+use super::states::{ConnectionState, MessageStatus, sql_list};
 use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MessageId(pub i64);
@@ -39,7 +41,7 @@ pub struct StoredMessage {
     pub recipient: Vec<u8>,
     pub kind: String,
     pub body: Vec<u8>,
-    pub status: String,
+    pub status: MessageStatus,
     pub wamid: Option<String>,
     pub attempts: i64,
     pub error_code: Option<i64>,
@@ -92,7 +94,7 @@ pub fn insert(conn: &Connection, new: &NewMessage) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO messages (id, account_id, connection_id, recipient, recipient_index, type, body, status,
                                next_attempt_at, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9, ?8, ?8)",
     )?
     .execute(params![
         new.id.0,
@@ -102,14 +104,20 @@ pub fn insert(conn: &Connection, new: &NewMessage) -> Result<()> {
         new.recipient_index,
         new.kind,
         new.body,
-        new.now
+        new.now,
+        MessageStatus::Queued
     ])?;
     // Writing to a customer moves their conversation up in the inbox.
     conn.prepare_cached(
         "UPDATE contacts SET last_message_at = max(coalesce(last_message_at, 0), ?3)
-         WHERE connection_id = ?1 AND phone_index = ?2",
+         WHERE connection_id = ?1 AND phone_index = ?2 AND account_id = ?4",
     )?
-    .execute(params![new.connection_id.0, new.recipient_index, new.now])?;
+    .execute(params![
+        new.connection_id.0,
+        new.recipient_index,
+        new.now,
+        new.account_id.0
+    ])?;
     Ok(())
 }
 
@@ -132,7 +140,7 @@ pub fn find(
 }
 
 pub struct ListFilter {
-    pub status: Option<String>,
+    pub status: Option<MessageStatus>,
     pub connection: Option<ConnectionId>,
     pub recipient_index: Option<Vec<u8>>,
     pub since: Option<i64>,
@@ -160,10 +168,6 @@ impl ListFilter {
         }
     }
 }
-
-/// Statuses, as the list filter may name them (written into the query, so that the partial index of a
-/// rare status can serve it).
-pub const STATUSES: [&str; 6] = ["queued", "sending", "sent", "delivered", "read", "failed"];
 
 /// The account's messages, newest first.
 pub fn list(
@@ -219,12 +223,9 @@ fn list_query(account: AccountId, filter: &ListFilter) -> (String, Vec<rusqlite:
     if let Some(index) = &filter.recipient_index {
         condition("recipient_index =", Value::Blob(index.clone()));
     }
-    if let Some(status) = filter
-        .status
-        .as_deref()
-        .and_then(|s| STATUSES.iter().find(|k| **k == s))
-    {
-        sql.push_str(&format!(" AND status = '{status}'"));
+    // Written into the query, so that the partial index of a rare status can serve it.
+    if let Some(status) = filter.status {
+        sql.push_str(&format!(" AND status = {}", status.sql()));
     }
     values.push(Value::Integer(filter.limit as i64));
     sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", values.len()));
@@ -235,21 +236,30 @@ fn list_query(account: AccountId, filter: &ListFilter) -> (String, Vec<rusqlite:
 /// directory lock guarantees no other sender is alive, so no lease needs to run out first.
 pub fn release_orphans(conn: &Connection, now: i64) -> Result<usize> {
     Ok(conn.execute(
-        "UPDATE messages SET status = 'queued', lease_until = NULL, next_attempt_at = ?1 WHERE status = 'sending'",
+        &format!(
+            "UPDATE messages SET status = {queued}, lease_until = NULL, next_attempt_at = ?1 WHERE status = {sending}",
+            queued = MessageStatus::Queued.sql(),
+            sending = MessageStatus::Sending.sql(),
+        ),
         [now],
     )?)
 }
 
 /// The first queued message of the next connection, in the order of the index of queued messages by
 /// connection and due time: its connection and when it is due.
-const NEXT_QUEUED_CONNECTION: &str = "SELECT connection_id, next_attempt_at FROM messages
-                                      WHERE status = 'queued' AND connection_id > ?1
-                                      ORDER BY connection_id, next_attempt_at LIMIT 1";
+static NEXT_QUEUED_CONNECTION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT connection_id, next_attempt_at FROM messages
+         WHERE status = {queued} AND connection_id > ?1
+         ORDER BY connection_id, next_attempt_at LIMIT 1",
+        queued = MessageStatus::Queued.sql()
+    )
+});
 
 /// The connections with queued messages, each with when its earliest one is due: one index step per
 /// connection.
 pub fn queued_connections(conn: &Connection) -> Result<Vec<(ConnectionId, i64)>> {
-    let mut next = conn.prepare_cached(NEXT_QUEUED_CONNECTION)?;
+    let mut next = conn.prepare_cached(&NEXT_QUEUED_CONNECTION)?;
     let mut found = Vec::new();
     let mut after = i64::MIN;
     while let Some((id, due)) = next
@@ -263,7 +273,8 @@ pub fn queued_connections(conn: &Connection) -> Result<Vec<(ConnectionId, i64)>>
 }
 
 /// Claims up to `limit` of the connection's due messages, earliest first, if the connection is active:
-/// they are `sending` until `lease_until`, each about to be handed to a sender that calls Meta now.
+/// they are `sending` until `lease_until`, each about to be handed to a sender that calls Meta now. Each
+/// carries its account, which the writes that follow (`mark_all_sent`, `mark_failed`, `retry_at`) take.
 pub fn claim_for_connection(
     conn: &Connection,
     connection: ConnectionId,
@@ -272,13 +283,16 @@ pub fn claim_for_connection(
     lease_until: i64,
 ) -> Result<Vec<StoredMessage>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE messages SET status = 'sending', lease_until = ?3, attempts = attempts + 1
+        "UPDATE messages SET status = {sending}, lease_until = ?3, attempts = attempts + 1
          WHERE id IN (
              SELECT id FROM messages
-             WHERE connection_id = ?1 AND status = 'queued' AND next_attempt_at <= ?2
-               AND EXISTS (SELECT 1 FROM connections WHERE id = ?1 AND state = 'active')
+             WHERE connection_id = ?1 AND status = {queued} AND next_attempt_at <= ?2
+               AND EXISTS (SELECT 1 FROM connections WHERE id = ?1 AND state = {active})
              ORDER BY next_attempt_at LIMIT ?4)
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}",
+        sending = MessageStatus::Sending.sql(),
+        queued = MessageStatus::Queued.sql(),
+        active = ConnectionState::Active.sql(),
     ))?;
     let rows = stmt.query_map(
         params![connection.0, now, lease_until, limit as i64],
@@ -287,37 +301,56 @@ pub fn claim_for_connection(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Records the sends Meta accepted, `(message, wamid, when)`, with one statement for all of them. Should one
-/// row fail (a wamid already taken), each is written on its own so that the others are still recorded.
-pub fn mark_all_sent(conn: &Connection, sent: &[(MessageId, String, i64)]) -> Result<()> {
+/// A send Meta accepted: the claimed message (with its account), Meta's id for it, and when.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub account: AccountId,
+    pub id: MessageId,
+    pub wamid: String,
+    pub at: i64,
+}
+
+/// Records the sends Meta accepted with one statement for all of them. Should one row fail (a wamid
+/// already taken), each is written on its own so that the others are still recorded. A send whose
+/// account is not the message's changes nothing.
+pub fn mark_all_sent(conn: &Connection, sent: &[Sent]) -> Result<()> {
     let rows = serde_json::to_string(
         &sent
             .iter()
-            .map(|(id, wamid, at)| (id.0, wamid, at))
+            .map(|s| (s.id.0, &s.wamid, s.at, s.account.0))
             .collect::<Vec<_>>(),
     )
     .map_err(|e| Error::Internal(e.into()))?;
-    let all = conn
-        .prepare_cached(
-            "UPDATE messages SET status = 'sent', wamid = s.value ->> 1, sent_at = s.value ->> 2,
+    static ALL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE messages SET status = {sent}, wamid = s.value ->> 1, sent_at = s.value ->> 2,
                                  lease_until = NULL
              FROM json_each(?1) AS s
-             WHERE messages.id = s.value ->> 0 AND messages.status IN ('queued', 'sending')",
-        )?
-        .execute([rows]);
+             WHERE messages.id = s.value ->> 0 AND messages.account_id = s.value ->> 3
+               AND messages.status IN {unsent}",
+            sent = MessageStatus::Sent.sql(),
+            unsent = sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
+        )
+    });
+    static ONE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE messages SET status = {sent}, wamid = ?2, sent_at = ?3, lease_until = NULL
+             WHERE id = ?1 AND account_id = ?4 AND status IN {unsent}",
+            sent = MessageStatus::Sent.sql(),
+            unsent = sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
+        )
+    });
+    let all = conn.prepare_cached(&ALL)?.execute([rows]);
     match all {
         Ok(_) => return Ok(()),
         Err(e) if !is_constraint(&e) => return Err(e.into()),
         Err(_) => {}
     }
-    let mut one = conn.prepare_cached(
-        "UPDATE messages SET status = 'sent', wamid = ?2, sent_at = ?3, lease_until = NULL
-         WHERE id = ?1 AND status IN ('queued', 'sending')",
-    )?;
-    for (id, wamid, at) in sent {
-        match one.execute(params![id.0, wamid, at]) {
+    let mut one = conn.prepare_cached(&ONE)?;
+    for s in sent {
+        match one.execute(params![s.id.0, s.wamid, s.at, s.account.0]) {
             Err(e) if is_constraint(&e) => {
-                tracing::error!(error = %e, message = id.0, "cannot record a send: its wamid is taken");
+                tracing::error!(error = %e, message = s.id.0, "cannot record a send: its wamid is taken");
             }
             other => drop(other?),
         }
@@ -329,28 +362,36 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
-/// Fails a message that has not been sent yet; whether it did.
+/// Fails a message of the account that has not been sent yet; whether it did.
 pub fn mark_failed(
     conn: &Connection,
+    account: AccountId,
     id: MessageId,
     code: i64,
     title: &str,
     details: &str,
     now: i64,
 ) -> Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE messages SET status = 'failed', error_code = ?2, error_title = ?3, error_details = ?4,
+    static FAIL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE messages SET status = {failed}, error_code = ?2, error_title = ?3, error_details = ?4,
                                  failed_at = ?5, lease_until = NULL
-             WHERE id = ?1 AND status IN ('queued', 'sending')",
-        )?
-        .execute(params![id.0, code, title, details, now])?;
+             WHERE id = ?1 AND account_id = ?6 AND status IN {unsent}",
+            failed = MessageStatus::Failed.sql(),
+            unsent = sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
+        )
+    });
+    let changed = conn
+        .prepare_cached(&FAIL)?
+        .execute(params![id.0, code, title, details, now, account.0])?;
     Ok(changed == 1)
 }
 
-/// Puts a message back in the queue for a later attempt, keeping the last error for people to see.
+/// Puts a message of the account back in the queue for a later attempt, keeping the last error for
+/// people to see.
 pub fn retry_at(
     conn: &Connection,
+    account: AccountId,
     id: MessageId,
     at: i64,
     error: Option<(i64, &str, &str)>,
@@ -358,12 +399,21 @@ pub fn retry_at(
     let (code, title, details) =
         error.map_or((None, None, None), |(c, t, d)| (Some(c), Some(t), Some(d)));
     conn.prepare_cached(
-        "UPDATE messages SET status = 'queued', next_attempt_at = ?2, lease_until = NULL,
+        "UPDATE messages SET status = ?6, next_attempt_at = ?2, lease_until = NULL,
                              error_code = coalesce(?3, error_code), error_title = coalesce(?4, error_title),
                              error_details = coalesce(?5, error_details)
-         WHERE id = ?1 AND status = 'sending'",
+         WHERE id = ?1 AND account_id = ?8 AND status = ?7",
     )?
-    .execute(params![id.0, at, code, title, details])?;
+    .execute(params![
+        id.0,
+        at,
+        code,
+        title,
+        details,
+        MessageStatus::Queued,
+        MessageStatus::Sending,
+        account.0
+    ])?;
     Ok(())
 }
 
@@ -388,7 +438,11 @@ mod tests {
         let conn = crate::store::test_file(dir.path(), "sent.db");
         conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
         for id in 1..=4 {
-            let status = if id == 4 { "sent" } else { "sending" };
+            let status = if id == 4 {
+                MessageStatus::Sent
+            } else {
+                MessageStatus::Sending
+            };
             conn.execute(
                 "INSERT INTO messages (id, account_id, connection_id, recipient, recipient_index, type, body,
                                        status, wamid, next_attempt_at, created_at)
@@ -400,11 +454,16 @@ mod tests {
         let sent = |rows: &[(i64, &str)]| {
             let rows: Vec<_> = rows
                 .iter()
-                .map(|(id, wamid)| (MessageId(*id), wamid.to_string(), 1000 + id))
+                .map(|(id, wamid)| Sent {
+                    account: AccountId(1),
+                    id: MessageId(*id),
+                    wamid: wamid.to_string(),
+                    at: 1000 + id,
+                })
                 .collect();
             mark_all_sent(&conn, &rows).unwrap();
         };
-        let state = |id: i64| -> (String, Option<String>, Option<i64>) {
+        let state = |id: i64| -> (MessageStatus, Option<String>, Option<i64>) {
             conn.query_row(
                 "SELECT status, wamid, sent_at FROM messages WHERE id = ?1",
                 [id],
@@ -415,20 +474,20 @@ mod tests {
         sent(&[(1, "wamid.one")]);
         assert_eq!(
             state(1),
-            ("sent".into(), Some("wamid.one".into()), Some(1001))
+            (MessageStatus::Sent, Some("wamid.one".into()), Some(1001))
         );
         // Message 3 was given a wamid that message 4 already has: 2 is still recorded.
         sent(&[(2, "wamid.two"), (3, "wamid.taken")]);
         assert_eq!(
             state(2),
-            ("sent".into(), Some("wamid.two".into()), Some(1002))
+            (MessageStatus::Sent, Some("wamid.two".into()), Some(1002))
         );
-        assert_eq!(state(3), ("sending".into(), None, None));
+        assert_eq!(state(3), (MessageStatus::Sending, None, None));
         // A send recorded again (a late answer) changes nothing.
         sent(&[(1, "wamid.other")]);
         assert_eq!(
             state(1),
-            ("sent".into(), Some("wamid.one".into()), Some(1001))
+            (MessageStatus::Sent, Some("wamid.one".into()), Some(1001))
         );
     }
 
@@ -445,10 +504,10 @@ mod tests {
         };
         let filters = [
             filter(&|_| {}),
-            filter(&|f| f.status = Some("queued".into())),
-            filter(&|f| f.status = Some("failed".into())),
-            filter(&|f| f.status = Some("sending".into())),
-            filter(&|f| f.status = Some("read".into())),
+            filter(&|f| f.status = Some(MessageStatus::Queued)),
+            filter(&|f| f.status = Some(MessageStatus::Failed)),
+            filter(&|f| f.status = Some(MessageStatus::Sending)),
+            filter(&|f| f.status = Some(MessageStatus::Read)),
             filter(&|f| f.connection = Some(ConnectionId(7))),
             filter(&|f| f.recipient_index = Some(vec![1, 2, 3])),
             filter(&|f| (f.since, f.until) = (Some(1_700_000_000_000), Some(1_800_000_000_000))),
@@ -467,8 +526,8 @@ mod tests {
                     "{steps:?}"
                 );
             }
-            if let Some(status) = &f.status
-                && status != "read"
+            if let Some(status) = f.status
+                && status != MessageStatus::Read
             {
                 assert!(
                     steps
@@ -479,7 +538,7 @@ mod tests {
             }
         }
         use rusqlite::types::Value::Integer;
-        let steps = plan(&conn, NEXT_QUEUED_CONNECTION, vec![Integer(0)]);
+        let steps = plan(&conn, &NEXT_QUEUED_CONNECTION, vec![Integer(0)]);
         assert!(
             steps
                 .iter()

@@ -32,8 +32,11 @@ pub mod reindex;
 pub mod retention;
 pub mod rotation;
 pub mod sessions;
+pub mod states;
 pub mod statuses;
 pub mod templates;
+#[cfg(test)]
+mod tenant_tests;
 pub mod tokens;
 pub mod upkeep;
 pub mod users;

@@ -6,6 +6,7 @@
 use super::connections::{self, ConnectionId};
 use super::messages::{self, ListFilter, MessageId, NewMessage};
 use super::retention::Visible;
+use super::states::MessageStatus;
 use super::{AccountId, contacts, statuses};
 use crate::domain::meta::webhook::StatusUpdate;
 use parking_lot::Mutex;
@@ -70,7 +71,13 @@ fn fill(conn: &Connection) {
         .unwrap();
         if n % 5 != 0 {
             let wamid = format!("wamid.{n}");
-            messages::mark_all_sent(conn, &[(message.id, wamid.clone(), 1)]).unwrap();
+            let sent = messages::Sent {
+                account,
+                id: message.id,
+                wamid: wamid.clone(),
+                at: 1,
+            };
+            messages::mark_all_sent(conn, &[sent]).unwrap();
             for s in ["sent", "delivered", "read"] {
                 statuses::apply(conn, account, 0, &status(&wamid, s, Some(message.id)), 2).unwrap();
             }
@@ -116,11 +123,16 @@ fn no_statement_on_a_messages_path_scans_a_table() {
     assert!(!claimed.is_empty());
     let sent: Vec<_> = claimed
         .iter()
-        .map(|m| (m.id, format!("wamid.new.{}", m.id.0), 3))
+        .map(|m| messages::Sent {
+            account: m.account_id,
+            id: m.id,
+            wamid: format!("wamid.new.{}", m.id.0),
+            at: 3,
+        })
         .collect();
     messages::mark_all_sent(&conn, &sent).unwrap();
     // Meta's statuses, found by our id and (without it) by wamid.
-    let (id, wamid) = (&sent[0].0, &sent[0].1);
+    let (id, wamid) = (&sent[0].id, &sent[0].wamid);
     statuses::apply(&conn, ACCOUNT, 0, &status(wamid, "delivered", Some(*id)), 4).unwrap();
     statuses::apply(&conn, ACCOUNT, 0, &status(wamid, "read", None), 4).unwrap();
     statuses::apply(&conn, ACCOUNT, 0, &status("wamid.unknown", "sent", None), 4).unwrap();
@@ -131,9 +143,9 @@ fn no_statement_on_a_messages_path_scans_a_table() {
     statuses::timeline(&conn, ACCOUNT, *id, Visible { from: 0 }).unwrap();
     for adjust in [
         &(|_: &mut ListFilter| {}) as &dyn Fn(&mut ListFilter),
-        &|f| f.status = Some("queued".into()),
-        &|f| f.status = Some("failed".into()),
-        &|f| f.status = Some("read".into()),
+        &|f| f.status = Some(MessageStatus::Queued),
+        &|f| f.status = Some(MessageStatus::Failed),
+        &|f| f.status = Some(MessageStatus::Read),
         &|f| f.connection = Some(CONNECTION),
         &|f| f.recipient_index = Some(7i64.to_be_bytes().to_vec()),
         &|f| (f.since, f.until) = (Some(1_700_000_000_100), Some(1_700_000_000_200)),

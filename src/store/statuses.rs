@@ -5,20 +5,66 @@
 use super::AccountId;
 use super::messages::MessageId;
 use super::retention::Visible;
+use super::states::{MessageStatus, sql_list};
 use crate::domain::meta::webhook::StatusUpdate;
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
+use std::sync::LazyLock;
 
-/// Where a status stands in a message's life; statuses we do not act on have none.
-fn rank(status: &str) -> Option<i64> {
+/// The status a message moves to for a status Meta reported (in Meta's words); statuses we do not act on
+/// have none.
+fn reported(status: &str) -> Option<MessageStatus> {
     match status {
-        "sent" => Some(2),
-        "delivered" => Some(3),
+        "sent" => Some(MessageStatus::Sent),
+        "delivered" => Some(MessageStatus::Delivered),
         // A voice message played has been read.
-        "read" | "played" => Some(4),
+        "read" | "played" => Some(MessageStatus::Read),
+        "failed" => Some(MessageStatus::Failed),
         _ => None,
     }
 }
+
+/// Where a status stands in a message's life: the order of `MessageStatus`.
+fn rank(status: MessageStatus) -> i64 {
+    status as i64
+}
+
+/// Fails a message Meta has not delivered yet, keeping Meta's error.
+static FAIL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE messages SET status = {failed}, error_code = ?2, error_title = ?3, error_details = ?4,
+                             failed_at = ?5, lease_until = NULL
+         WHERE id = ?1 AND account_id = ?6 AND status IN {before}",
+        failed = MessageStatus::Failed.sql(),
+        before = sql_list(
+            &[MessageStatus::Queued, MessageStatus::Sending, MessageStatus::Sent],
+            MessageStatus::sql
+        ),
+    )
+});
+
+/// Moves a message forward to status ?3 of rank ?2 (never back), with the times it implies.
+static MOVE: LazyLock<String> = LazyLock::new(|| {
+    let ranks: String = MessageStatus::ALL
+        .iter()
+        .map(|s| format!("WHEN {} THEN {} ", s.sql(), rank(*s)))
+        .collect();
+    format!(
+        "UPDATE messages SET
+            status = CASE WHEN (CASE status {ranks}END) < ?2 THEN ?3 ELSE status END,
+            lease_until = CASE WHEN status IN {unsent} THEN NULL ELSE lease_until END,
+            wamid = coalesce(wamid, (SELECT ?4 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE wamid = ?4))),
+            sent_at = coalesce(sent_at, ?5),
+            delivered_at = CASE WHEN ?2 = {delivered} THEN min(coalesce(delivered_at, ?5), ?5)
+                                WHEN ?2 > {delivered} THEN coalesce(delivered_at, ?5) ELSE delivered_at END,
+            read_at = CASE WHEN ?2 >= {read} THEN coalesce(read_at, ?5) ELSE read_at END
+         WHERE id = ?1 AND account_id = ?6 AND status != {failed}",
+        unsent = sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
+        delivered = rank(MessageStatus::Delivered),
+        read = rank(MessageStatus::Read),
+        failed = MessageStatus::Failed.sql(),
+    )
+});
 
 /// The message a status belongs to: by the id we gave Meta in `biz_opaque_callback_data`, else by wamid.
 fn our_message(
@@ -79,36 +125,25 @@ pub fn apply(
     let Some(message) = message.filter(|_| inserted == 1) else {
         return Ok(None);
     };
-    if update.status == "failed" {
-        let (code, title, details) = error.map_or((0, "", ""), |e| {
-            (e.code, e.title.as_str(), e.details.as_str())
-        });
-        conn.prepare_cached(
-            "UPDATE messages SET status = 'failed', error_code = ?2, error_title = ?3, error_details = ?4,
-                                 failed_at = ?5, lease_until = NULL
-             WHERE id = ?1 AND status IN ('queued', 'sending', 'sent')",
-        )?
-        .execute(params![message, code, title, details, update.at])?;
-    } else if let Some(rank) = rank(&update.status) {
-        let status = if rank == 4 {
-            "read"
-        } else {
-            update.status.as_str()
-        };
-        conn.prepare_cached(
-            "UPDATE messages SET
-                status = CASE WHEN (CASE status WHEN 'queued' THEN 0 WHEN 'sending' THEN 1 WHEN 'sent' THEN 2
-                                                WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 9 END) < ?2
-                              THEN ?3 ELSE status END,
-                lease_until = CASE WHEN status IN ('queued', 'sending') THEN NULL ELSE lease_until END,
-                wamid = coalesce(wamid, (SELECT ?4 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE wamid = ?4))),
-                sent_at = coalesce(sent_at, ?5),
-                delivered_at = CASE WHEN ?2 = 3 THEN min(coalesce(delivered_at, ?5), ?5)
-                                    WHEN ?2 > 3 THEN coalesce(delivered_at, ?5) ELSE delivered_at END,
-                read_at = CASE WHEN ?2 >= 4 THEN coalesce(read_at, ?5) ELSE read_at END
-             WHERE id = ?1 AND status != 'failed'",
-        )?
-        .execute(params![message, rank, status, update.wamid, update.at])?;
+    match reported(&update.status) {
+        Some(MessageStatus::Failed) => {
+            let (code, title, details) = error.map_or((0, "", ""), |e| {
+                (e.code, e.title.as_str(), e.details.as_str())
+            });
+            conn.prepare_cached(&FAIL)?
+                .execute(params![message, code, title, details, update.at, account.0])?;
+        }
+        Some(status) => {
+            conn.prepare_cached(&MOVE)?.execute(params![
+                message,
+                rank(status),
+                status,
+                update.wamid,
+                update.at,
+                account.0
+            ])?;
+        }
+        None => {}
     }
     Ok(Some(MessageId(message)))
 }

@@ -149,14 +149,16 @@ pub fn list_for_account(conn: &Connection, account: AccountId) -> Result<Vec<Tem
 /// Records a template's new review status from Meta's `message_template_status_update`.
 pub fn set_status(
     conn: &Connection,
+    account: AccountId,
     connection: ConnectionId,
     name: &str,
     language: &str,
     status: &str,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE templates SET status = ?4 WHERE connection_id = ?1 AND name = ?2 AND language = ?3",
-        params![connection.0, name, language, status],
+        "UPDATE templates SET status = ?4
+         WHERE connection_id = ?1 AND name = ?2 AND language = ?3 AND account_id = ?5",
+        params![connection.0, name, language, status, account.0],
     )?;
     Ok(())
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::outbound::customer_webhooks::signing;
 use crate::outbound::ssrf;
 use crate::store::endpoints::{self, Endpoint, EndpointId, NewEndpoint};
+use crate::store::states::DeliveryStatus;
 use crate::store::{Db, deliveries, now_ms};
 use rocket::http::Status;
 use rocket::serde::json::Json;
@@ -152,18 +153,17 @@ async fn list_deliveries(
     query: Query,
     db: &State<Db>,
 ) -> Result<Json<Value>> {
-    const STATUSES: [&str; 4] = ["pending", "delivering", "delivered", "failed"];
     query.allow(&["status", "limit"])?;
-    let status = query.one_of("status", &STATUSES)?;
+    let status = query
+        .one_of("status", DeliveryStatus::NAMES)?
+        .and_then(|s| s.parse().ok());
     let limit = query.limit(PageSize {
         default: 50,
         max: 500,
     })?;
     let endpoint = load(db, auth, id).await?;
     let list = db
-        .read_async(move |conn| {
-            deliveries::list(conn, auth.account, endpoint.id, status.as_deref(), limit)
-        })
+        .read_async(move |conn| deliveries::list(conn, auth.account, endpoint.id, status, limit))
         .await?;
     Ok(Json(json!({ "data": list })))
 }

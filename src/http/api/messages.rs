@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, ListFilter, MessageId, NewMessage, StoredMessage};
 use crate::store::retention::Visible;
+use crate::store::states::MessageStatus;
 use crate::store::{AccountId, Db, contacts, idempotency, ids, keys, now_ms, templates};
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
@@ -363,7 +364,9 @@ async fn list_messages(
         "cursor",
         "limit",
     ])?;
-    let status = query.one_of("status", &messages::STATUSES)?;
+    let status = query
+        .one_of("status", MessageStatus::NAMES)?
+        .and_then(|s| s.parse().ok());
     let recipient_index = match query.text("to") {
         Some(to) => {
             let digits = validate::normalize_phone(to).ok_or_else(|| {

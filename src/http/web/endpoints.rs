@@ -9,6 +9,7 @@ use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::error::{Error, Result};
 use crate::store::deliveries::{self, AttemptView, DeliveryView};
 use crate::store::endpoints::{self, EVENT_TYPES, Endpoint, EndpointChange, EndpointId};
+use crate::store::states::DeliveryStatus;
 use crate::store::{AccountId, Db, activity, now_ms};
 use askama::Template;
 use rocket::http::Status;
@@ -163,14 +164,14 @@ async fn show_endpoint(
 ) -> Result<Reply> {
     let (page, db, account) = (ctx.page, ctx.db, member.account);
     let status = status
-        .filter(|s| ["pending", "delivering", "delivered", "failed"].contains(s))
+        .filter(|s| DeliveryStatus::NAMES.contains(s))
         .map(str::to_owned);
-    let filter = status.clone();
+    let filter = status.as_deref().and_then(|s| s.parse().ok());
     let (endpoint, deliveries) = db
         .read_async(move |conn| {
             let endpoint =
                 endpoints::find(conn, account, EndpointId(id))?.ok_or(Error::NotFound)?;
-            let shown = deliveries::list(conn, account, endpoint.id, filter.as_deref(), 100)?
+            let shown = deliveries::list(conn, account, endpoint.id, filter, 100)?
                 .into_iter()
                 .map(|delivery| {
                     let attempts =

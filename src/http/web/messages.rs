@@ -72,9 +72,7 @@ async fn message_log(
     connection: Option<&str>,
 ) -> Result<RawHtml<String>> {
     let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
-    let status_filter = status
-        .filter(|s| messages::STATUSES.contains(s))
-        .map(str::to_owned);
+    let status_filter = status.and_then(|s| s.parse().ok());
     let connection_filter = connection
         .and_then(|c| c.parse().ok())
         .map(connections::ConnectionId);

@@ -8,7 +8,8 @@ use crate::domain::meta::webhook::MetaError;
 use crate::outbound::customer_webhooks::emit::Emitter;
 use crate::outbound::graph::{self, SendError};
 use crate::store::connections::{self, ConnectionId};
-use crate::store::messages::{self, StoredMessage};
+use crate::store::messages::{self, Sent, StoredMessage};
+use crate::store::states::{ConnectionState, MessageStatus};
 use crate::store::{AccountId, Db, now_ms};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -93,10 +94,25 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
         message.connection_id,
     );
     Arc::new(move |conn| {
-        if messages::mark_failed(conn, id, error.code, &error.title, &error.details, now)? {
+        if messages::mark_failed(
+            conn,
+            account,
+            id,
+            error.code,
+            &error.title,
+            &error.details,
+            now,
+        )? {
             let key = db.keyring().data_key(account)?;
             let events = Emitter::new(conn, &key, account, now);
-            events.message_status(id.0, connection, "failed", None, now, Some(&error))?;
+            events.message_status(
+                id.0,
+                connection,
+                MessageStatus::Failed.as_str(),
+                None,
+                now,
+                Some(&error),
+            )?;
         }
         Ok(())
     })
@@ -104,7 +120,7 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
 
 pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::Sender<Event>) {
     let record = |work: Outcome| record(&shared.db, work);
-    let id = message.id;
+    let (account, id) = (message.account_id, message.id);
     let now = now_ms();
     if now - message.created_at > MAX_AGE_MS {
         let (code, title) = (
@@ -128,7 +144,9 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
         Err(e) => {
             tracing::error!(error = %e, message = id.0, "cannot load the message's connection");
             let at = now + backoff_ms(message.attempts);
-            return record(Arc::new(move |conn| messages::retry_at(conn, id, at, None)));
+            return record(Arc::new(move |conn| {
+                messages::retry_at(conn, account, id, at, None)
+            }));
         }
     };
     let body = match open_body(&shared.db, message) {
@@ -155,11 +173,18 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
     shared.observe_latency(calling.elapsed());
     let now = now_ms();
     match result {
-        Ok(wamid) => shared.recorder.sent(id, wamid, now),
+        Ok(wamid) => shared.recorder.sent(Sent {
+            account,
+            id,
+            wamid,
+            at: now,
+        }),
         Err(SendError::Network(reason)) => {
             tracing::warn!(message = id.0, %reason, "sending failed; will retry");
             let at = now + backoff_ms(message.attempts);
-            record(Arc::new(move |conn| messages::retry_at(conn, id, at, None)))
+            record(Arc::new(move |conn| {
+                messages::retry_at(conn, account, id, at, None)
+            }))
         }
         // Saved before the address was checked, or the operator's list changed since: nothing is
         // sent, and the queue waits for the connection to be changed.
@@ -206,7 +231,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
                 }
             };
             record(Arc::new(move |conn| {
-                messages::retry_at(conn, id, at, Some((code, &title, &details)))
+                messages::retry_at(conn, account, id, at, Some((code, &title, &details)))
             }))
         }
     }
@@ -226,13 +251,13 @@ fn hold(
     let db = shared.db.clone();
     Arc::new(move |conn| {
         let error = error.as_ref().map(|(c, t, d)| (*c, t.as_str(), d.as_str()));
-        messages::retry_at(conn, id, now, error)?;
-        connections::set_state(conn, connection, "held", &detail)?;
+        messages::retry_at(conn, account, id, now, error)?;
+        connections::set_state(conn, account, connection, ConnectionState::Held, &detail)?;
         let key = db.keyring().data_key(account)?;
         let events = Emitter::new(conn, &key, account, now);
         events.connection_updated(
             connection,
-            serde_json::json!({"state": "held", "state_detail": detail}),
+            serde_json::json!({"state": ConnectionState::Held, "state_detail": detail}),
         )
     })
 }

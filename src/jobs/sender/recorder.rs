@@ -5,22 +5,20 @@
 
 use super::deliver::record;
 use crate::store::Db;
-use crate::store::messages::{self, MessageId};
+use crate::store::messages::{self, Sent};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
 /// Most sends written by one statement.
 const MOST_PER_WRITE: usize = 1024;
 
-struct Sent {
-    id: MessageId,
-    wamid: String,
-    at: i64,
+struct Waiting {
+    sent: Sent,
     done: mpsc::SyncSender<()>,
 }
 
 pub(super) struct Recorder {
-    tx: mpsc::Sender<Sent>,
+    tx: mpsc::Sender<Waiting>,
 }
 
 impl Recorder {
@@ -34,44 +32,32 @@ impl Recorder {
         Recorder { tx }
     }
 
-    /// Records that Meta accepted message `id` as `wamid` at `at`; returns once that is committed (or the
-    /// recorder gave up, which it logs).
-    pub(super) fn sent(&self, id: MessageId, wamid: String, at: i64) {
+    /// Records that Meta accepted a claimed message; returns once that is committed (or the recorder gave
+    /// up, which it logs).
+    pub(super) fn sent(&self, sent: Sent) {
         let (done, wait) = mpsc::sync_channel(1);
-        if self
-            .tx
-            .send(Sent {
-                id,
-                wamid,
-                at,
-                done,
-            })
-            .is_ok()
-        {
+        if self.tx.send(Waiting { sent, done }).is_ok() {
             let _ = wait.recv();
         }
     }
 }
 
-fn run(db: &Db, rx: &mpsc::Receiver<Sent>) {
+fn run(db: &Db, rx: &mpsc::Receiver<Waiting>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MOST_PER_WRITE {
             match rx.try_recv() {
-                Ok(sent) => batch.push(sent),
+                Ok(waiting) => batch.push(waiting),
                 Err(_) => break,
             }
         }
-        let rows: Vec<(MessageId, String, i64)> = batch
-            .iter()
-            .map(|s| (s.id, s.wamid.clone(), s.at))
-            .collect();
+        let rows: Vec<Sent> = batch.iter().map(|w| w.sent.clone()).collect();
         record(
             db,
             Arc::new(move |conn| messages::mark_all_sent(conn, &rows)),
         );
-        for sent in batch {
-            let _ = sent.done.send(());
+        for waiting in batch {
+            let _ = waiting.done.send(());
         }
     }
 }

@@ -18,6 +18,7 @@ use super::api_keys::ApiKeyId;
 use super::connections::ConnectionId;
 use super::keys::Keyring;
 use super::retention::{BATCH, Tally};
+use super::states::ConnectionState;
 use super::users::UserId;
 use super::{AccountId, Db, now_ms};
 use crate::error::{Error, Result};
@@ -125,10 +126,12 @@ pub fn stop_account(
     )?;
     let connections = conn
         .prepare(
-            "UPDATE connections SET state = 'held', state_detail = 'the account is being deleted'
+            "UPDATE connections SET state = ?2, state_detail = 'the account is being deleted'
              WHERE account_id = ?1 RETURNING id",
         )?
-        .query_map([a], |r| r.get(0).map(ConnectionId))?
+        .query_map(params![a, ConnectionState::Held], |r| {
+            r.get(0).map(ConnectionId)
+        })?
         .collect::<rusqlite::Result<_>>()?;
     conn.execute(
         "UPDATE webhook_endpoints SET paused_at = coalesce(paused_at, ?2),
