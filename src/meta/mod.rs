@@ -2,5 +2,6 @@
 
 pub mod errors;
 pub mod graph;
+pub mod message;
 pub mod targets;
 pub mod validate;

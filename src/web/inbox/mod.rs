@@ -402,7 +402,11 @@ async fn reply(
             .await;
         }
     };
-    match crate::api::messages::enqueue(db, waker, account, &message, None).await {
+    let sent = match crate::api::requests::SendMessage::read(&message) {
+        Ok(message) => crate::api::messages::enqueue(db, waker, account, &message, None).await,
+        Err(e) => Err(e),
+    };
+    match sent {
         // Queuing the reply also moves the conversation up (store::messages::insert).
         Ok(_) => Ok(Reply::Redirect(Redirect::to(format!(
             "/inbox/{contact}?done=sent"
