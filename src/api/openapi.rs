@@ -90,6 +90,12 @@ pub fn document() -> &'static Document {
     })
 }
 
+/// The document as JSON, built once: what the API reference page walks.
+pub fn document_json() -> &'static serde_json::Value {
+    static JSON: OnceLock<serde_json::Value> = OnceLock::new();
+    JSON.get_or_init(|| serde_json::to_value(document()).unwrap_or_default())
+}
+
 #[get("/api/v1/openapi.json")]
 fn openapi_json() -> Json<&'static Document> {
     Json(document())

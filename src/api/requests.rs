@@ -112,8 +112,9 @@ pub struct EraseContact {
 }
 
 /// `POST /api/v1/messages`: Meta's message JSON (Cloud API `POST /<phone-number-id>/messages`) and the
-/// number that sends it. Read and checked by [`validate::check`], not by serde: its answers name the
-/// field in Meta's terms and check in a fixed order.
+/// connection that sends it.
+// Read and checked by `validate::check`, not by serde: its answers name the field in Meta's terms and
+// check in a fixed order.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SendMessage {
     /// Which connection (number) sends it. Ids travel as strings.

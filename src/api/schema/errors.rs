@@ -35,6 +35,8 @@ pub struct ErrorObject {
 pub struct Code {
     pub code: &'static str,
     pub status: u16,
+    /// What the server says with it (its `message`), for the examples.
+    pub message: &'static str,
     pub meaning: &'static str,
 }
 
@@ -43,111 +45,133 @@ pub const CODES: &[Code] = &[
     Code {
         code: "invalid_field",
         status: 400,
+        message: "is required",
         meaning: "A field, query parameter or header is missing or wrong; `details.field` names it.",
     },
     Code {
         code: "invalid_json",
         status: 400,
+        message: "the request body is not valid JSON: expected value (line 1, column 2)",
         meaning: "The body is not JSON (syntax, encoding, empty); `details` has the line and column.",
     },
     Code {
         code: "bad_request",
         status: 400,
+        message: "The request could not be understood.",
         meaning: "The request could not be understood.",
     },
     Code {
         code: "unauthorized",
         status: 401,
+        message: "authentication required",
         meaning: "No API key, or not a live one: send `Authorization: Bearer wapi_...`.",
     },
     Code {
         code: "forbidden",
         status: 403,
+        message: "you are not allowed to do this",
         meaning: "The key may not do this.",
     },
     Code {
         code: "not_found",
         status: 404,
+        message: "not found",
         meaning: "No such object in this account (or past retention), or no such route.",
     },
     Code {
         code: "method_not_allowed",
         status: 405,
+        message: "This method is not allowed here.",
         meaning: "The route does not take this method.",
     },
     Code {
         code: "conflict",
         status: 409,
+        message: "the request conflicts with the current state",
         meaning: "The request conflicts with the object's state.",
     },
     Code {
         code: "payload_too_large",
         status: 413,
+        message: "the request body is larger than 1048576 bytes",
         meaning: "The body is over the size limit; `details.limit_bytes` says it.",
     },
     Code {
         code: "unsupported_media_type",
         status: 415,
+        message: "send the request body as JSON, with the header Content-Type: application/json",
         meaning: "The body is not sent as `Content-Type: application/json` (UTF-8).",
     },
     Code {
         code: "idempotency_key_reused",
         status: 422,
+        message: "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer",
         meaning: "The Idempotency-Key answered a different message; `details.message_id` is that message.",
     },
     Code {
         code: "unprocessable_entity",
         status: 422,
+        message: "The request body could not be read.",
         meaning: "The body could not be read.",
     },
     Code {
         code: "rate_limited",
         status: 429,
+        message: "Too many requests; try again later.",
         meaning: "Too many requests; try again later.",
     },
     Code {
         code: "internal_error",
         status: 500,
+        message: "internal error",
         meaning: "Something went wrong on the server; it is logged.",
     },
     Code {
         code: "database_error",
         status: 500,
+        message: "database error",
         meaning: "The database failed; nothing was saved.",
     },
     Code {
         code: "encryption_error",
         status: 500,
+        message: "encryption error",
         meaning: "Data could not be sealed or opened.",
     },
     Code {
         code: "unavailable",
         status: 503,
+        message: "the service is not available",
         meaning: "A service the request needs is not available.",
     },
     Code {
         code: "store_unavailable",
         status: 503,
+        message: "the data store is closed",
         meaning: "The data store is closed (the server is stopping).",
     },
     Code {
         code: "overloaded",
         status: 503,
+        message: "the server is busy writing; try again in a moment",
         meaning: "The server is busy writing; try again after `Retry-After` seconds.",
     },
     Code {
         code: "storage_full",
         status: 503,
+        message: "the server's disk is full, so nothing was saved; try again later",
         meaning: "The server's disk is full; nothing was saved. Try again after `Retry-After`.",
     },
     Code {
         code: "storage_failing",
         status: 503,
+        message: "the server cannot write its data right now, so nothing was saved; try again later",
         meaning: "The server cannot write its data; nothing was saved. Try again after `Retry-After`.",
     },
     Code {
         code: "error",
         status: 0,
+        message: "I'm a teapot",
         meaning: "Any other status no route answered (its reason phrase is the message).",
     },
 ];
@@ -179,39 +203,25 @@ impl PartialSchema for ErrorCode {
 impl ToSchema for ErrorCode {}
 
 /// An example error answer with this code.
-pub fn example(code: &str) -> Value {
-    let (message, details) = match code {
-        "invalid_field" => ("is required", serde_json::to_value(Field { field: "to" })),
-        "invalid_json" => (
-            "the request body is not valid JSON: expected value (line 1, column 2)",
-            serde_json::to_value(Position { line: 1, column: 2 }),
-        ),
-        "unsupported_media_type" => (
-            "send the request body as JSON, with the header Content-Type: application/json",
-            serde_json::to_value(Expected {
-                expected: "application/json",
-            }),
-        ),
-        "payload_too_large" => (
-            "the request body is larger than 1048576 bytes",
-            serde_json::to_value(Limit {
-                limit_bytes: 1_048_576,
-            }),
-        ),
-        "idempotency_key_reused" => (
-            "this Idempotency-Key was already used for a different message",
-            serde_json::to_value(Reused {
-                message_id: "7392017443880812544",
-            }),
-        ),
-        "unauthorized" => ("authentication required", Ok(Value::Null)),
-        "not_found" => ("not found", Ok(Value::Null)),
-        _ => ("see the code", Ok(Value::Null)),
+fn example(code: &Code) -> Value {
+    let details = match code.code {
+        "invalid_field" => serde_json::to_value(Field { field: "to" }),
+        "invalid_json" => serde_json::to_value(Position { line: 1, column: 2 }),
+        "unsupported_media_type" => serde_json::to_value(Expected {
+            expected: "application/json",
+        }),
+        "payload_too_large" => serde_json::to_value(Limit {
+            limit_bytes: 1_048_576,
+        }),
+        "idempotency_key_reused" => serde_json::to_value(Reused {
+            message_id: "7392017443880812544",
+        }),
+        _ => Ok(Value::Null),
     };
     let body = ErrorBody {
         error: ErrorObject {
-            code: code.to_owned(),
-            message: message.to_owned(),
+            code: code.code.to_owned(),
+            message: code.message.to_owned(),
             details: details.unwrap_or(Value::Null),
         },
     };
@@ -252,9 +262,7 @@ fn responses(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
                 described.push(format!("`{}`: {}", code.code, code.meaning));
                 content = content.examples_from_iter([(
                     code.code,
-                    ExampleBuilder::new()
-                        .value(Some(example(code.code)))
-                        .build(),
+                    ExampleBuilder::new().value(Some(example(code))).build(),
                 )]);
             }
             let response = ResponseBuilder::new()
@@ -357,6 +365,22 @@ mod tests {
                 .find(|c| c.code == error.code())
                 .unwrap_or_else(|| panic!("{} is not in the documented codes", error.code()));
             assert_eq!(documented.status, error.status().code, "{}", error.code());
+        }
+        // The examples say what the server says, for the errors whose message is fixed.
+        for error in [
+            Error::UnsupportedMediaType,
+            Error::Unauthorized,
+            Error::Forbidden,
+            Error::NotFound,
+            Error::IdempotencyKeyReused { message_id: None },
+            Error::Overloaded,
+            Error::StorageFull,
+            Error::StorageFailing,
+            Error::StoreClosed,
+            Error::Internal(anyhow::anyhow!("x")),
+        ] {
+            let documented = CODES.iter().find(|c| c.code == error.code()).unwrap();
+            assert_eq!(documented.message, error.to_string(), "{}", error.code());
         }
         // Each documented once.
         for (i, code) in CODES.iter().enumerate() {

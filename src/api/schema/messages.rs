@@ -6,7 +6,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 /// `POST /api/v1/messages`: the message is in the outbox and will be sent. A repeated Idempotency-Key
-/// gets this first answer again (which is why it can be read back).
+/// gets this first answer again.
+// Deserialize: the first answer is kept, sealed, and read back for a repeat.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MessageAccepted {
     pub connection_id: String,
