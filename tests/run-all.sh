@@ -11,6 +11,7 @@ needs=(
   "pkg-config /usr/bin/pkg-config"
   "chromium /usr/bin/chromium"      # browser tests
   "chromium-driver /usr/bin/chromedriver"
+  "python3-venv /usr/share/doc/python3-venv"  # a virtual environment for openapi-spec-validator
 )
 
 missing=()
@@ -32,6 +33,17 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   echo "== installing rustfmt and clippy"
   rustup component add rustfmt clippy
 fi
+
+# openapi-spec-validator (PyPI), which tests/api_openapi.rs runs on the served OpenAPI document: in a
+# virtual environment under the target directory, where that test looks for it.
+target_dir="${CARGO_TARGET_DIR:-target}"
+venv="$target_dir/openapi-venv"
+if [ ! -x "$venv/bin/openapi-spec-validator" ]; then
+  echo "== installing openapi-spec-validator into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet openapi-spec-validator
+fi
+export OPENAPI_SPEC_VALIDATOR="$(cd "$venv/bin" && pwd)/openapi-spec-validator"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

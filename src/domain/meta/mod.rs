@@ -2,5 +2,6 @@
 //! classes. The calls to Meta are in `outbound::graph`.
 
 pub mod errors;
+pub mod message;
 pub mod validate;
 pub mod webhook;

@@ -1,30 +1,18 @@
 //! Checks a message against Meta's rules before it is queued, so mistakes come back at once as a 400
 //! naming the field, instead of as a failure minutes later. The limits are Meta's (Cloud API reference).
+//!
+//! Each type of [`super::message`] is read from the request by its own function here, which checks its
+//! fields in a fixed order (the first mistake is the one answered) with the API's own words for each;
+//! serde's derived errors would say less ("invalid type") and in another order.
 
+use super::message::{
+    Action, Button, Component, Contact, ContactName, Content, Context, CtaParameters, Header,
+    Interactive, InteractiveType, Language, Location, Media, Message, MessageType,
+    MessagingProduct, More, Parameter, Reaction, RecipientType, Reply, Row, Section, Template,
+    Text, TextPart,
+};
 use crate::error::{Error, Result};
 use serde_json::{Map, Value};
-
-pub const TYPES: [&str; 11] = [
-    "text",
-    "template",
-    "image",
-    "audio",
-    "video",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "interactive",
-    "reaction",
-];
-
-/// A message that passed: the recipient in digits (E.164 without "+") and the body for Meta.
-#[derive(Debug, Clone)]
-pub struct Checked {
-    pub to: String,
-    pub kind: String,
-    pub body: Map<String, Value>,
-}
 
 fn invalid(field: &str, message: &str) -> Error {
     Error::invalid(field, message)
@@ -64,7 +52,7 @@ fn check_top_level(fields: &Map<String, Value>, kind: &str) -> Result<()> {
                     "is set by the server: it carries the message id, for status webhooks",
                 ));
             }
-            _ if TYPES.contains(&field) => {
+            _ if MessageType::parse(field).is_some() => {
                 return Err(invalid(
                     field,
                     &format!(
@@ -123,6 +111,18 @@ fn text<'a>(
     }
 }
 
+/// A required string field, owned.
+fn required(object: &Value, key: &str, field: &str, max: usize) -> Result<String> {
+    Ok(text(object, key, field, max, true)?
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// An optional string field, owned.
+fn optional(object: &Value, key: &str, field: &str, max: usize) -> Result<Option<String>> {
+    Ok(text(object, key, field, max, false)?.map(str::to_owned))
+}
+
 fn object<'a>(value: &'a Value, key: &str, field: &str) -> Result<&'a Value> {
     match value.get(key) {
         Some(v @ Value::Object(_)) => Ok(v),
@@ -140,6 +140,24 @@ fn array<'a>(value: &'a Value, key: &str, field: &str) -> Result<&'a [Value]> {
     }
 }
 
+/// Whether an optional array field holds items to type (absent and null stay as given).
+fn given(value: &Value, key: &str) -> bool {
+    value.get(key).is_some_and(|v| !v.is_null())
+}
+
+/// The fields of `object` that the type does not hold: all but `typed`, unless given as null (a null
+/// optional field is kept as given, so the message reads back as it was sent).
+fn rest(object: &Value, typed: &[&str]) -> More {
+    let Some(fields) = object.as_object() else {
+        return More::new();
+    };
+    fields
+        .iter()
+        .filter(|(name, value)| value.is_null() || !typed.contains(&name.as_str()))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 fn https_url(value: &str, field: &str) -> Result<()> {
     if value.starts_with("https://")
         && value.len() > 8
@@ -152,130 +170,192 @@ fn https_url(value: &str, field: &str) -> Result<()> {
     }
 }
 
-/// Checks the request body of `POST /api/v1/messages` (Meta's message JSON, plus `connection_id`, which
-/// is the caller's to check) and returns what to send.
-pub fn check(request: &Value) -> Result<Checked> {
+/// Reads the request body of `POST /api/v1/messages` (Meta's message JSON, plus `connection_id`, which
+/// is the caller's to check) into the typed message, checking Meta's rules.
+pub fn check(request: &Value) -> Result<Message> {
     let Some(fields) = request.as_object() else {
         return Err(invalid("body", "must be a JSON object"));
     };
-    let raw_to = text(request, "to", "to", 64, true)?.unwrap_or_default();
-    let to = normalize_phone(raw_to).ok_or_else(|| {
+    let to = required(request, "to", "to", 64)?;
+    let recipient = normalize_phone(&to).ok_or_else(|| {
         invalid(
             "to",
             "must be a phone number in international format, e.g. +96550001234",
         )
     })?;
-    let kind = match request.get("type") {
-        None => "text",
-        Some(Value::String(kind)) if TYPES.contains(&kind.as_str()) => kind.as_str(),
+    let given_kind = match request.get("type") {
+        None => None,
+        Some(Value::String(kind)) if MessageType::parse(kind).is_some() => MessageType::parse(kind),
         Some(_) => {
+            let names: Vec<&str> = MessageType::ALL.iter().map(|t| t.as_str()).collect();
             return Err(invalid(
                 "type",
-                &format!("must be one of {}", TYPES.join(", ")),
+                &format!("must be one of {}", names.join(", ")),
             ));
         }
     };
-    check_top_level(fields, kind)?;
-    let content = if kind == "contacts" {
-        check_contacts(request)?;
-        &request["contacts"]
+    let kind = given_kind.unwrap_or(MessageType::Text);
+    check_top_level(fields, kind.as_str())?;
+    let content = if kind == MessageType::Contacts {
+        Content::Contacts(read_contacts(request)?)
     } else {
-        let content = object(request, kind, kind)?;
+        let name = kind.as_str();
+        let content = object(request, name, name)?;
         match kind {
-            "text" => check_text(content)?,
-            "template" => check_template(content)?,
-            "image" | "audio" | "video" | "document" | "sticker" => check_media(kind, content)?,
-            "location" => check_location(content)?,
-            "interactive" => check_interactive(content)?,
-            _ => check_reaction(content)?,
+            MessageType::Text => Content::Text(read_text(content)?),
+            MessageType::Template => Content::Template(read_template(content)?),
+            MessageType::Image => Content::Image(read_media(kind, content)?),
+            MessageType::Audio => Content::Audio(read_media(kind, content)?),
+            MessageType::Video => Content::Video(read_media(kind, content)?),
+            MessageType::Document => Content::Document(read_media(kind, content)?),
+            MessageType::Sticker => Content::Sticker(read_media(kind, content)?),
+            MessageType::Location => Content::Location(read_location(content)?),
+            MessageType::Interactive => Content::Interactive(Box::new(read_interactive(content)?)),
+            MessageType::Reaction | MessageType::Contacts => {
+                Content::Reaction(read_reaction(content)?)
+            }
         }
-        content
     };
-    if fields.contains_key("context") {
+    let context = if fields.contains_key("context") {
         let context = object(request, "context", "context")?;
-        text(context, "message_id", "context.message_id", 256, true)?;
-    }
-    let mut body = Map::new();
-    body.insert("messaging_product".into(), "whatsapp".into());
-    body.insert("recipient_type".into(), "individual".into());
-    body.insert("to".into(), Value::String(to.clone()));
-    body.insert("type".into(), kind.into());
-    body.insert(kind.into(), content.clone());
-    if let Some(context) = fields.get("context") {
-        body.insert("context".into(), context.clone());
-    }
-    Ok(Checked {
+        Some(Context {
+            message_id: required(context, "message_id", "context.message_id", 256)?,
+            more: rest(context, &["message_id"]),
+        })
+    } else {
+        None
+    };
+    // Both were checked above to be the one value they may have.
+    Ok(Message {
+        messaging_product: fields
+            .contains_key("messaging_product")
+            .then_some(MessagingProduct::Whatsapp),
+        recipient_type: fields
+            .contains_key("recipient_type")
+            .then_some(RecipientType::Individual),
         to,
-        kind: kind.to_owned(),
-        body,
+        kind: given_kind,
+        context,
+        content,
+        recipient,
     })
 }
 
 /// `contacts` is an array, unlike every other type's object.
-fn check_contacts(request: &Value) -> Result<()> {
+fn read_contacts(request: &Value) -> Result<Vec<Contact>> {
     let Some(cards) = request.get("contacts").and_then(Value::as_array) else {
         return Err(invalid("contacts", "must be an array of contact cards"));
     };
     if cards.is_empty() || cards.len() > 20 {
         return Err(invalid("contacts", "send 1 to 20 contact cards"));
     }
+    let mut read = Vec::with_capacity(cards.len());
     for (i, card) in cards.iter().enumerate() {
         let name = object(card, "name", &format!("contacts[{i}].name"))?;
-        text(
+        let formatted_name = required(
             name,
             "formatted_name",
             &format!("contacts[{i}].name.formatted_name"),
             256,
-            true,
         )?;
+        read.push(Contact {
+            name: ContactName {
+                formatted_name,
+                more: rest(name, &["formatted_name"]),
+            },
+            more: rest(card, &["name"]),
+        });
     }
-    Ok(())
+    Ok(read)
 }
 
-fn check_text(content: &Value) -> Result<()> {
-    text(content, "body", "text.body", 4096, true)?;
-    if content.get("preview_url").is_some_and(|v| !v.is_boolean()) {
-        return Err(invalid("text.preview_url", "must be true or false"));
-    }
-    Ok(())
+fn read_text(content: &Value) -> Result<Text> {
+    let body = required(content, "body", "text.body", 4096)?;
+    let preview_url = match content.get("preview_url") {
+        None => None,
+        Some(Value::Bool(preview)) => Some(*preview),
+        Some(_) => return Err(invalid("text.preview_url", "must be true or false")),
+    };
+    Ok(Text {
+        body,
+        preview_url,
+        more: rest(content, &["body", "preview_url"]),
+    })
 }
 
-fn check_template(content: &Value) -> Result<()> {
-    text(content, "name", "template.name", 512, true)?;
+fn read_template(content: &Value) -> Result<Template> {
+    let name = required(content, "name", "template.name", 512)?;
     let language = object(content, "language", "template.language")?;
-    text(language, "code", "template.language.code", 15, true)?;
+    let language = Language {
+        code: required(language, "code", "template.language.code", 15)?,
+        more: rest(language, &["code"]),
+    };
     let components = match content.get("components") {
-        None => return Ok(()),
-        Some(Value::Array(components)) => components,
+        None => None,
+        Some(Value::Array(components)) => Some(components),
         Some(_) => return Err(invalid("template.components", "must be an array")),
     };
     // Each component and parameter names its type; the kinds of parameter are Meta's to judge.
-    for (c, component) in components.iter().enumerate() {
-        let field = format!("template.components[{c}]");
-        if !component.is_object() {
-            return Err(invalid(&field, "must be an object"));
-        }
-        text(component, "type", &format!("{field}.type"), 32, true)?;
-        let parameters = match component.get("parameters") {
-            None => continue,
-            Some(Value::Array(parameters)) => parameters,
-            Some(_) => return Err(invalid(&format!("{field}.parameters"), "must be an array")),
-        };
-        for (p, parameter) in parameters.iter().enumerate() {
-            let field = format!("{field}.parameters[{p}]");
-            if !parameter.is_object() {
-                return Err(invalid(&field, "must be an object"));
+    let components = match components {
+        None => None,
+        Some(components) => {
+            let mut read = Vec::with_capacity(components.len());
+            for (c, component) in components.iter().enumerate() {
+                read.push(read_component(
+                    component,
+                    &format!("template.components[{c}]"),
+                )?);
             }
-            text(parameter, "type", &format!("{field}.type"), 32, true)?;
+            Some(read)
         }
-    }
-    Ok(())
+    };
+    Ok(Template {
+        name,
+        language,
+        components,
+        more: rest(content, &["name", "language", "components"]),
+    })
 }
 
-fn check_media(kind: &str, content: &Value) -> Result<()> {
-    let id = text(content, "id", &format!("{kind}.id"), 128, false)?;
-    let link = text(content, "link", &format!("{kind}.link"), 2000, false)?;
-    match (id, link) {
+fn read_component(component: &Value, field: &str) -> Result<Component> {
+    if !component.is_object() {
+        return Err(invalid(field, "must be an object"));
+    }
+    let kind = required(component, "type", &format!("{field}.type"), 32)?;
+    let parameters = match component.get("parameters") {
+        None => None,
+        Some(Value::Array(parameters)) => Some(parameters),
+        Some(_) => return Err(invalid(&format!("{field}.parameters"), "must be an array")),
+    };
+    let parameters = match parameters {
+        None => None,
+        Some(parameters) => {
+            let mut read = Vec::with_capacity(parameters.len());
+            for (p, parameter) in parameters.iter().enumerate() {
+                let field = format!("{field}.parameters[{p}]");
+                if !parameter.is_object() {
+                    return Err(invalid(&field, "must be an object"));
+                }
+                read.push(Parameter {
+                    kind: required(parameter, "type", &format!("{field}.type"), 32)?,
+                    more: rest(parameter, &["type"]),
+                });
+            }
+            Some(read)
+        }
+    };
+    Ok(Component {
+        kind,
+        parameters,
+        more: rest(component, &["type", "parameters"]),
+    })
+}
+
+fn read_media(kind: MessageType, content: &Value) -> Result<Media> {
+    let kind = kind.as_str();
+    let id = optional(content, "id", &format!("{kind}.id"), 128)?;
+    let link = optional(content, "link", &format!("{kind}.link"), 2000)?;
+    match (&id, &link) {
         (Some(_), Some(_)) | (None, None) => {
             return Err(invalid(&format!("{kind}.id"), "give either id or link"));
         }
@@ -289,17 +369,33 @@ fn check_media(kind: &str, content: &Value) -> Result<()> {
             "this type has no caption",
         ));
     }
-    text(content, "caption", &format!("{kind}.caption"), 1024, false)?;
-    if kind == "document" {
-        text(content, "filename", "document.filename", 240, false)?;
-    }
-    Ok(())
+    let caption = optional(content, "caption", &format!("{kind}.caption"), 1024)?;
+    let filename = if kind == "document" {
+        optional(content, "filename", "document.filename", 240)?
+    } else {
+        None
+    };
+    let typed: &[&str] = if kind == "document" {
+        &["id", "link", "caption", "filename"]
+    } else {
+        &["id", "link", "caption"]
+    };
+    Ok(Media {
+        id,
+        link,
+        caption,
+        filename,
+        more: rest(content, typed),
+    })
 }
 
-fn check_location(content: &Value) -> Result<()> {
+fn read_location(content: &Value) -> Result<Location> {
+    let mut point = Vec::with_capacity(2);
     for (key, limit) in [("latitude", 90.0), ("longitude", 180.0)] {
-        match content.get(key).and_then(Value::as_f64) {
-            Some(v) if (-limit..=limit).contains(&v) => {}
+        match content.get(key) {
+            Some(Value::Number(n)) if n.as_f64().is_some_and(|v| (-limit..=limit).contains(&v)) => {
+                point.push(n.clone());
+            }
             _ => {
                 return Err(invalid(
                     &format!("location.{key}"),
@@ -308,15 +404,27 @@ fn check_location(content: &Value) -> Result<()> {
             }
         }
     }
-    text(content, "name", "location.name", 1000, false)?;
-    text(content, "address", "location.address", 1000, false)?;
-    Ok(())
+    let name = optional(content, "name", "location.name", 1000)?;
+    let address = optional(content, "address", "location.address", 1000)?;
+    let longitude = point.pop().unwrap_or_else(|| 0.into());
+    let latitude = point.pop().unwrap_or_else(|| 0.into());
+    Ok(Location {
+        latitude,
+        longitude,
+        name,
+        address,
+        more: rest(content, &["latitude", "longitude", "name", "address"]),
+    })
 }
 
-fn check_reaction(content: &Value) -> Result<()> {
-    text(content, "message_id", "reaction.message_id", 256, true)?;
+fn read_reaction(content: &Value) -> Result<Reaction> {
+    let message_id = required(content, "message_id", "reaction.message_id", 256)?;
     match content.get("emoji") {
-        Some(Value::String(e)) if e.chars().count() <= 8 => Ok(()),
+        Some(Value::String(emoji)) if emoji.chars().count() <= 8 => Ok(Reaction {
+            message_id,
+            emoji: emoji.clone(),
+            more: rest(content, &["message_id", "emoji"]),
+        }),
         _ => Err(invalid(
             "reaction.emoji",
             "must be an emoji, or empty to remove the reaction",
@@ -324,133 +432,175 @@ fn check_reaction(content: &Value) -> Result<()> {
     }
 }
 
-fn check_interactive(content: &Value) -> Result<()> {
-    let kind = text(content, "type", "interactive.type", 32, true)?.unwrap_or_default();
+fn read_interactive(content: &Value) -> Result<Interactive> {
+    let kind = required(content, "type", "interactive.type", 32)?;
     let body = object(content, "body", "interactive.body")?;
     let body_limit = if kind == "list" { 4096 } else { 1024 };
-    text(body, "text", "interactive.body.text", body_limit, true)?;
-    if content.get("footer").is_some() {
-        let footer = object(content, "footer", "interactive.footer")?;
-        text(footer, "text", "interactive.footer.text", 60, true)?;
-    }
-    if content.get("header").is_some() {
-        let header = object(content, "header", "interactive.header")?;
-        text(header, "type", "interactive.header.type", 32, true)?;
-        text(header, "text", "interactive.header.text", 60, false)?;
-    }
+    let body = TextPart {
+        text: required(body, "text", "interactive.body.text", body_limit)?,
+        more: rest(body, &["text"]),
+    };
+    let footer = match content.get("footer") {
+        None => None,
+        Some(_) => {
+            let footer = object(content, "footer", "interactive.footer")?;
+            Some(TextPart {
+                text: required(footer, "text", "interactive.footer.text", 60)?,
+                more: rest(footer, &["text"]),
+            })
+        }
+    };
+    let header = match content.get("header") {
+        None => None,
+        Some(_) => {
+            let header = object(content, "header", "interactive.header")?;
+            Some(Header {
+                kind: required(header, "type", "interactive.header.type", 32)?,
+                text: optional(header, "text", "interactive.header.text", 60)?,
+                more: rest(header, &["type", "text"]),
+            })
+        }
+    };
     let action = object(content, "action", "interactive.action")?;
-    match kind {
-        "button" => {
-            let buttons = array(action, "buttons", "interactive.action.buttons")?;
-            if buttons.is_empty() || buttons.len() > 3 {
-                return Err(invalid("interactive.action.buttons", "give 1 to 3 buttons"));
-            }
-            let mut titles = Vec::new();
-            for (i, button) in buttons.iter().enumerate() {
-                let reply = object(
-                    button,
-                    "reply",
-                    &format!("interactive.action.buttons[{i}].reply"),
-                )?;
-                text(
-                    reply,
-                    "id",
-                    &format!("interactive.action.buttons[{i}].reply.id"),
-                    256,
-                    true,
-                )?;
-                let title = text(
-                    reply,
-                    "title",
-                    &format!("interactive.action.buttons[{i}].reply.title"),
-                    20,
-                    true,
-                )?;
-                if titles.contains(&title) {
-                    return Err(invalid(
-                        &format!("interactive.action.buttons[{i}].reply.title"),
-                        "titles must differ",
-                    ));
-                }
-                titles.push(title);
-            }
-        }
-        "list" => {
-            text(action, "button", "interactive.action.button", 20, true)?;
-            let sections = array(action, "sections", "interactive.action.sections")?;
-            if sections.is_empty() || sections.len() > 10 {
-                return Err(invalid(
-                    "interactive.action.sections",
-                    "give 1 to 10 sections",
-                ));
-            }
-            let mut rows = 0;
-            for (s, section) in sections.iter().enumerate() {
-                if !section.is_object() {
-                    return Err(invalid(
-                        &format!("interactive.action.sections[{s}]"),
-                        "must be an object",
-                    ));
-                }
-                text(
-                    section,
-                    "title",
-                    &format!("interactive.action.sections[{s}].title"),
-                    24,
-                    sections.len() > 1,
-                )?;
-                let rows_field = format!("interactive.action.sections[{s}].rows");
-                for (r, row) in array(section, "rows", &rows_field)?.iter().enumerate() {
-                    let field = format!("interactive.action.sections[{s}].rows[{r}]");
-                    text(row, "id", &format!("{field}.id"), 200, true)?;
-                    text(row, "title", &format!("{field}.title"), 24, true)?;
-                    text(
-                        row,
-                        "description",
-                        &format!("{field}.description"),
-                        72,
-                        false,
-                    )?;
-                    rows += 1;
-                }
-            }
-            if !(1..=10).contains(&rows) {
-                return Err(invalid(
-                    "interactive.action.sections",
-                    "give 1 to 10 rows across all sections",
-                ));
-            }
-        }
-        "cta_url" => {
-            if action.get("name").and_then(Value::as_str) != Some("cta_url") {
-                return Err(invalid("interactive.action.name", "must be cta_url"));
-            }
-            let parameters = object(action, "parameters", "interactive.action.parameters")?;
-            text(
-                parameters,
-                "display_text",
-                "interactive.action.parameters.display_text",
-                20,
-                true,
-            )?;
-            let url = text(
-                parameters,
-                "url",
-                "interactive.action.parameters.url",
-                2000,
-                true,
-            )?
-            .unwrap_or_default();
-            https_url(url, "interactive.action.parameters.url")?;
-        }
+    let (kind, action) = match kind.as_str() {
+        "button" => (InteractiveType::Button, read_buttons(action)?),
+        "list" => (InteractiveType::List, read_list(action)?),
+        "cta_url" => (InteractiveType::CtaUrl, read_cta_url(action)?),
         _ => {
             return Err(invalid(
                 "interactive.type",
                 "must be button, list or cta_url",
             ));
         }
+    };
+    Ok(Interactive {
+        kind,
+        header,
+        body,
+        footer,
+        action,
+        more: rest(content, &["type", "header", "body", "footer", "action"]),
+    })
+}
+
+/// An action with none of its fields typed yet.
+fn action_of(action: &Value, typed: &[&str]) -> Action {
+    Action {
+        buttons: None,
+        button: None,
+        sections: None,
+        name: None,
+        parameters: None,
+        more: rest(action, typed),
     }
-    Ok(())
+}
+
+fn read_buttons(action: &Value) -> Result<Action> {
+    let buttons = array(action, "buttons", "interactive.action.buttons")?;
+    if buttons.is_empty() || buttons.len() > 3 {
+        return Err(invalid("interactive.action.buttons", "give 1 to 3 buttons"));
+    }
+    let mut read: Vec<Button> = Vec::with_capacity(buttons.len());
+    for (i, button) in buttons.iter().enumerate() {
+        let field = format!("interactive.action.buttons[{i}].reply");
+        let reply = object(button, "reply", &field)?;
+        let id = required(reply, "id", &format!("{field}.id"), 256)?;
+        let title = required(reply, "title", &format!("{field}.title"), 20)?;
+        if read.iter().any(|b| b.reply.title == title) {
+            return Err(invalid(&format!("{field}.title"), "titles must differ"));
+        }
+        read.push(Button {
+            reply: Reply {
+                id,
+                title,
+                more: rest(reply, &["id", "title"]),
+            },
+            more: rest(button, &["reply"]),
+        });
+    }
+    Ok(Action {
+        buttons: Some(read),
+        ..action_of(action, &["buttons"])
+    })
+}
+
+fn read_list(action: &Value) -> Result<Action> {
+    let button = required(action, "button", "interactive.action.button", 20)?;
+    let sections = array(action, "sections", "interactive.action.sections")?;
+    if sections.is_empty() || sections.len() > 10 {
+        return Err(invalid(
+            "interactive.action.sections",
+            "give 1 to 10 sections",
+        ));
+    }
+    let mut rows = 0;
+    let mut read = Vec::with_capacity(sections.len());
+    for (s, section) in sections.iter().enumerate() {
+        let field = format!("interactive.action.sections[{s}]");
+        if !section.is_object() {
+            return Err(invalid(&field, "must be an object"));
+        }
+        let title = text(
+            section,
+            "title",
+            &format!("{field}.title"),
+            24,
+            sections.len() > 1,
+        )?
+        .map(str::to_owned);
+        let rows_field = format!("{field}.rows");
+        let mut section_rows = Vec::new();
+        for (r, row) in array(section, "rows", &rows_field)?.iter().enumerate() {
+            let field = format!("{rows_field}[{r}]");
+            section_rows.push(Row {
+                id: required(row, "id", &format!("{field}.id"), 200)?,
+                title: required(row, "title", &format!("{field}.title"), 24)?,
+                description: optional(row, "description", &format!("{field}.description"), 72)?,
+                more: rest(row, &["id", "title", "description"]),
+            });
+            rows += 1;
+        }
+        read.push(Section {
+            title,
+            rows: given(section, "rows").then_some(section_rows),
+            more: rest(section, &["title", "rows"]),
+        });
+    }
+    if !(1..=10).contains(&rows) {
+        return Err(invalid(
+            "interactive.action.sections",
+            "give 1 to 10 rows across all sections",
+        ));
+    }
+    Ok(Action {
+        button: Some(button),
+        sections: Some(read),
+        ..action_of(action, &["button", "sections"])
+    })
+}
+
+fn read_cta_url(action: &Value) -> Result<Action> {
+    if action.get("name").and_then(Value::as_str) != Some("cta_url") {
+        return Err(invalid("interactive.action.name", "must be cta_url"));
+    }
+    let parameters = object(action, "parameters", "interactive.action.parameters")?;
+    let display_text = required(
+        parameters,
+        "display_text",
+        "interactive.action.parameters.display_text",
+        20,
+    )?;
+    let url = required(parameters, "url", "interactive.action.parameters.url", 2000)?;
+    https_url(&url, "interactive.action.parameters.url")?;
+    Ok(Action {
+        name: Some("cta_url".to_owned()),
+        parameters: Some(CtaParameters {
+            display_text,
+            url,
+            more: rest(parameters, &["display_text", "url"]),
+        }),
+        ..action_of(action, &["name", "parameters"])
+    })
 }
 
 #[cfg(test)]
@@ -591,6 +741,48 @@ mod tests {
                 assert_eq!(field, "template.components[0].parameters[0]")
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// A message reads into the types and writes back as it was given: Meta's fields the server does not
+    /// check, and nulls, included. The Idempotency-Key's digest and `GET /api/v1/messages/<id>` rely on it.
+    #[test]
+    fn a_message_reads_back_as_it_was_given() {
+        let messages = [
+            json!({"to": "+965 5000 1234", "text": {"body": "hi"}}),
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "+96550001234",
+                "type": "text", "text": {"body": "hi", "preview_url": true}, "context": {"message_id": "wamid.1"}}),
+            json!({"to": "+96550001234", "type": "template", "template": {"name": "order", "language": {"code": "en", "policy": "deterministic"},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": "42"}, {"type": "currency", "currency": {"code": "KWD", "amount_1000": 1500}}]},
+                               {"type": "button", "sub_type": "url", "index": "0"}]}}),
+            json!({"to": "+96550001234", "type": "image", "image": {"link": "https://x.test/a.png", "caption": null}}),
+            json!({"to": "+96550001234", "type": "document", "document": {"id": "55", "filename": "a.pdf", "caption": "A"}}),
+            json!({"to": "+96550001234", "type": "sticker", "sticker": {"id": "1", "filename": "s.webp"}}),
+            json!({"to": "+96550001234", "type": "location", "location": {"latitude": 29, "longitude": 47.97, "name": null}}),
+            json!({"to": "+96550001234", "type": "contacts", "contacts": [{"name": {"formatted_name": "Sara", "first_name": "Sara"}, "phones": [{"phone": "+96550001234"}]}]}),
+            json!({"to": "+96550001234", "type": "interactive", "interactive": {"type": "button",
+                "header": {"type": "image", "image": {"link": "https://x.test/a.png"}}, "body": {"text": "Choose"}, "footer": {"text": "f"},
+                "action": {"buttons": [{"type": "reply", "reply": {"id": "a", "title": "A"}}], "sections": "not read for buttons"}}}),
+            json!({"to": "+96550001234", "type": "interactive", "interactive": {"type": "list", "body": {"text": "Pick"},
+                "action": {"button": "Menu", "sections": [{"title": "A", "rows": [{"id": "1", "title": "One", "description": null}]},
+                                                           {"title": "B", "rows": null}]}}}),
+            json!({"to": "+96550001234", "type": "interactive", "interactive": {"type": "cta_url", "body": {"text": "See"},
+                "action": {"name": "cta_url", "parameters": {"display_text": "Open", "url": "https://x.test"}}}}),
+            json!({"to": "+96550001234", "type": "reaction", "reaction": {"message_id": "wamid.1", "emoji": ""}}),
+        ];
+        for given in messages {
+            let message = check(&given).unwrap_or_else(|e| panic!("{given}: {e:?}"));
+            assert_eq!(serde_json::to_value(&message).unwrap(), given);
+            // What goes to Meta: the normalised number, the type, and the object as given.
+            let outgoing = serde_json::to_value(message.outgoing()).unwrap();
+            let kind = message.kind().as_str();
+            assert_eq!(outgoing["to"], "96550001234");
+            assert_eq!(outgoing["type"], kind);
+            assert_eq!(outgoing[kind], given[kind]);
+            assert_eq!(
+                outgoing["context"],
+                given.get("context").cloned().unwrap_or(Value::Null)
+            );
         }
     }
 }

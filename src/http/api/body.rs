@@ -18,8 +18,34 @@ use serde_json::Value;
 /// in JSON with its own status and code rather than by a bare catcher.
 pub struct ApiJson<T>(pub T);
 
+/// A typed request read from a JSON object: by serde ([`serde_bodies!`]) or, for a message, by Meta's
+/// rules (`api::requests::SendMessage`).
+pub trait FromBody: Sized {
+    fn from_json(value: Value) -> Result<Self>;
+}
+
+/// Reads these request types with serde, naming the field of the first mismatch ([`typed`]).
+macro_rules! serde_bodies {
+    ($($request:ty),+ $(,)?) => {
+        $(impl $crate::http::api::body::FromBody for $request {
+            fn from_json(value: serde_json::Value) -> $crate::error::Result<Self> {
+                $crate::http::api::body::typed(value)
+            }
+        })+
+    };
+}
+pub(crate) use serde_bodies;
+
+/// A JSON object whose reading as `T` is left to the handler: for a route that must do something (look
+/// up an Idempotency-Key) before it refuses a body that is JSON but not a valid `T`.
+impl<T: FromBody> FromBody for Result<T> {
+    fn from_json(value: Value) -> Result<Self> {
+        Ok(T::from_json(value))
+    }
+}
+
 #[rocket::async_trait]
-impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for ApiJson<T> {
+impl<'r, T: FromBody + Send + 'static> FromData<'r> for ApiJson<T> {
     type Error = Error;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
@@ -41,7 +67,7 @@ impl<'r, T: DeserializeOwned + Send + 'static> FromData<'r> for ApiJson<T> {
                 )));
             }
         };
-        match parse(&bytes) {
+        match json_object(&bytes).and_then(T::from_json) {
             Ok(value) => data::Outcome::Success(ApiJson(value)),
             Err(e) => refuse(e),
         }

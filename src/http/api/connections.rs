@@ -2,8 +2,14 @@
 
 use super::ApiAuth;
 use super::body::ApiJson;
+use super::examples;
 use super::query::Query;
 use super::requests::{CreateConnection, SimulateInbound, UpdateConnection};
+use super::schema::connections::{
+    CheckError, CheckFailed, ConnectionCheck, ConnectionList, ConnectionView, InboundSimulated,
+    NumberFound, TemplateList, TemplateView, TemplatesSynced,
+};
+use super::schema::errors::{ReadErrors, WriteErrors};
 use crate::config::Config;
 use crate::domain::meta::errors;
 use crate::error::{Error, Result};
@@ -15,7 +21,7 @@ use crate::store::{AccountId, Db};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -31,35 +37,17 @@ pub fn routes() -> Vec<rocket::Route> {
     ]
 }
 
-/// The JSON of a connection: secrets only by their last four characters; what Meta's dashboard needs in full.
-pub fn to_json(connection: &ConnectionInfo, verify_token: &str, config: &Config) -> Value {
-    json!({
-        "id": connection.id.0.to_string(),
-        "kind": connection.kind,
-        "name": connection.name,
-        "phone_number_id": connection.phone_number_id,
-        "waba_id": connection.waba_id,
-        "access_token_last4": connection.access_token_last4,
-        "app_secret_last4": connection.app_secret_last4,
-        "webhook_url": format!("{}/webhooks/meta/{}", config.server.public_url, connection.webhook_key),
-        "verify_token": verify_token,
-        "graph_version": connection.graph_version,
-        "graph_base_url": connection.graph_base_url,
-        "throughput_mps": connection.throughput_mps,
-        "enforce_window": connection.enforce_window,
-        "state": connection.state,
-        "state_detail": connection.state_detail,
-        "meta": {
-            "quality_rating": connection.quality_rating,
-            "messaging_limit": connection.messaging_limit,
-            "account_notice": connection.account_notice,
-            "updated_at": connection.meta_updated_at,
-        },
-        "created_at": connection.created_at,
-        "updated_at": connection.updated_at,
-    })
-}
-
+/// Adds a number.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections",
+    tag = "connections",
+    request_body(content = CreateConnection, example = examples::create_connection),
+    responses(
+        (status = 201, body = ConnectionView, example = examples::connection),
+        WriteErrors,
+    ),
+)]
 #[post("/api/v1/connections", data = "<body>")]
 async fn create_connection(
     auth: ApiAuth,
@@ -67,7 +55,7 @@ async fn create_connection(
     db: &State<Db>,
     config: &State<Config>,
     targets: &State<MetaTargets>,
-) -> Result<(Status, Json<Value>)> {
+) -> Result<(Status, Json<ConnectionView>)> {
     let new = body?.0.check(targets)?;
     let verify_token = new.verify_token.clone();
     let keyring_db = db.inner().clone();
@@ -78,17 +66,27 @@ async fn create_connection(
         .await?;
     Ok((
         Status::Created,
-        Json(to_json(&created, &verify_token, config)),
+        Json(ConnectionView::new(&created, &verify_token, config)),
     ))
 }
 
+/// The account's numbers.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections",
+    tag = "connections",
+    responses(
+        (status = 200, body = ConnectionList, example = examples::connection_list),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/connections")]
 async fn list_connections(
     auth: ApiAuth,
     query: Query,
     db: &State<Db>,
     config: &State<Config>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ConnectionList>> {
     query.allow(&[])?;
     let keyring_db = db.inner().clone();
     let rows = db
@@ -103,11 +101,11 @@ async fn list_connections(
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
-    let data: Vec<Value> = rows
+    let data = rows
         .iter()
-        .map(|(c, verify)| to_json(c, verify, config))
+        .map(|(c, verify)| ConnectionView::new(c, verify, config))
         .collect();
-    Ok(Json(json!({ "data": data })))
+    Ok(Json(ConnectionList { data }))
 }
 
 async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<(ConnectionInfo, connections::Secrets)> {
@@ -121,17 +119,44 @@ async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<(ConnectionInfo, conne
     .await
 }
 
+/// One number.
+#[utoipa::path(
+    get,
+    path = "/api/v1/connections/{id}",
+    tag = "connections",
+    params(("id" = String, Path, description = "The connection's id.")),
+    responses(
+        (status = 200, body = ConnectionView, example = examples::connection),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/connections/<id>")]
 async fn get_connection(
     id: &str,
     auth: ApiAuth,
     db: &State<Db>,
     config: &State<Config>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ConnectionView>> {
     let (connection, secrets) = load(db, auth, id).await?;
-    Ok(Json(to_json(&connection, &secrets.verify_token, config)))
+    Ok(Json(ConnectionView::new(
+        &connection,
+        &secrets.verify_token,
+        config,
+    )))
 }
 
+/// Changes what is given, keeps the rest.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/connections/{id}",
+    tag = "connections",
+    params(("id" = String, Path, description = "The connection's id.")),
+    request_body(content = UpdateConnection, example = examples::update_connection),
+    responses(
+        (status = 200, body = ConnectionView, example = examples::connection),
+        WriteErrors,
+    ),
+)]
 #[patch("/api/v1/connections/<id>", data = "<body>")]
 async fn update_connection(
     id: &str,
@@ -141,7 +166,7 @@ async fn update_connection(
     config: &State<Config>,
     targets: &State<MetaTargets>,
     receivers: &State<Receivers>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ConnectionView>> {
     let change = body?.0.check(targets)?;
     let (connection, secrets) = load(db, auth, id).await?;
     let keyring_db = db.inner().clone();
@@ -158,28 +183,55 @@ async fn update_connection(
         .await?;
     // The app secret may have changed: webhooks are checked with the new one from now on.
     receivers.forget(updated.id);
-    Ok(Json(to_json(&updated, &secrets.verify_token, config)))
+    Ok(Json(ConnectionView::new(
+        &updated,
+        &secrets.verify_token,
+        config,
+    )))
 }
 
 /// Asks Meta (or the sandbox) about the number: its verified name, display number and quality rating.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{id}/check",
+    tag = "connections",
+    params(("id" = String, Path, description = "The connection's id.")),
+    responses(
+        (status = 200, description = "`ok` says whether Meta answered.", body = ConnectionCheck, example = examples::connection_check),
+        ReadErrors,
+    ),
+)]
 #[post("/api/v1/connections/<id>/check")]
 async fn check_connection(
     id: &str,
     auth: ApiAuth,
     db: &State<Db>,
     agent: &State<ureq::Agent>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ConnectionCheck>> {
     let (connection, _) = load(db, auth, id).await?;
-    Ok(Json(check(db, agent, auth.account, connection).await?))
+    Ok(Json(
+        check_number(db, agent, auth.account, connection).await?,
+    ))
 }
 
-/// The outcome of asking Meta about a connection's number, as `{"ok": true, ...}` or `{"ok": false, "error": ...}`.
+/// [`check_number`] as JSON, for the connections page.
 pub(crate) async fn check(
     db: &Db,
     agent: &ureq::Agent,
     account: AccountId,
     connection: ConnectionInfo,
 ) -> Result<Value> {
+    let checked = check_number(db, agent, account, connection).await?;
+    serde_json::to_value(checked).map_err(|e| Error::Internal(e.into()))
+}
+
+/// The outcome of asking Meta about a connection's number, as `{"ok": true, ...}` or `{"ok": false, "error": ...}`.
+async fn check_number(
+    db: &Db,
+    agent: &ureq::Agent,
+    account: AccountId,
+    connection: ConnectionInfo,
+) -> Result<ConnectionCheck> {
     let keyring_db = db.clone();
     let connection_id = connection.id;
     let token = db
@@ -201,55 +253,104 @@ pub(crate) async fn check(
         )
     })
     .await?;
+    let failed = |code, title: &str, details, explanation| {
+        ConnectionCheck::Failed(CheckFailed {
+            error: CheckError {
+                code,
+                details,
+                explanation,
+                title: title.to_owned(),
+            },
+            ok: false,
+        })
+    };
     Ok(match answer {
-        Ok(number) => json!({
-            "ok": true,
-            "verified_name": number["verified_name"],
-            "display_phone_number": number["display_phone_number"],
-            "quality_rating": number["quality_rating"],
+        Ok(mut number) => ConnectionCheck::Reached(NumberFound {
+            display_phone_number: number["display_phone_number"].take(),
+            ok: true,
+            quality_rating: number["quality_rating"].take(),
+            verified_name: number["verified_name"].take(),
         }),
-        Err(SendError::Meta(error)) => json!({
-            "ok": false,
-            "error": {"code": error.code, "title": error.title, "details": error.details, "explanation": errors::explain(error.code)},
-        }),
+        Err(SendError::Meta(error)) => failed(
+            Some(error.code),
+            &error.title,
+            Some(error.details),
+            Some(errors::explain(error.code).map(str::to_owned)),
+        ),
         Err(SendError::Network(reason)) => {
-            json!({"ok": false, "error": {"code": null, "title": "Meta could not be reached", "details": reason}})
+            failed(None, "Meta could not be reached", Some(reason), None)
         }
-        Err(SendError::Refused(reason)) => {
-            json!({"ok": false, "error": {"code": null, "title": "The connection's Graph API address is not allowed", "details": reason}})
-        }
+        Err(SendError::Refused(reason)) => failed(
+            None,
+            "The connection's Graph API address is not allowed",
+            Some(reason),
+            None,
+        ),
     })
 }
 
 /// Fetches the connection's templates from Meta now (they are also refreshed on a schedule).
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{id}/templates/sync",
+    tag = "connections",
+    params(("id" = String, Path, description = "The connection's id.")),
+    responses(
+        (status = 200, body = TemplatesSynced, example = examples::templates_synced),
+        ReadErrors,
+    ),
+)]
 #[post("/api/v1/connections/<id>/templates/sync")]
 async fn sync_templates(
     id: &str,
     auth: ApiAuth,
     db: &State<Db>,
     agent: &State<ureq::Agent>,
-) -> Result<Json<Value>> {
+) -> Result<Json<TemplatesSynced>> {
     let (connection, _) = load(db, auth, id).await?;
     let (db, agent) = (db.inner().clone(), agent.inner().clone());
     let count = crate::blocking::run("sync", move || {
         crate::jobs::templates::sync_connection(&db, &agent, auth.account, &connection)
     })
     .await??;
-    Ok(Json(json!({ "templates": count })))
+    Ok(Json(TemplatesSynced { templates: count }))
 }
 
+/// The message templates of every number of the account, as last synced from Meta.
+#[utoipa::path(
+    get,
+    path = "/api/v1/templates",
+    tag = "connections",
+    responses(
+        (status = 200, body = TemplateList, example = examples::template_list),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/templates")]
-async fn list_templates(auth: ApiAuth, query: Query, db: &State<Db>) -> Result<Json<Value>> {
+async fn list_templates(auth: ApiAuth, query: Query, db: &State<Db>) -> Result<Json<TemplateList>> {
     query.allow(&[])?;
     let list = db
         .read_async(move |conn| crate::store::templates::list_for_account(conn, auth.account))
         .await?;
-    Ok(Json(json!({ "data": list })))
+    Ok(Json(TemplateList {
+        data: list.into_iter().map(TemplateView::from).collect(),
+    }))
 }
 
 /// The sandbox's stand-in for a customer writing to the number: a Meta-shaped inbound webhook, signed
 /// with the connection's app secret and taken through the same path as Meta's, so it lands in the inbox
 /// and opens the 24-hour window.
+#[utoipa::path(
+    post,
+    path = "/api/v1/connections/{id}/sandbox/inbound",
+    tag = "connections",
+    params(("id" = String, Path, description = "The connection's id.")),
+    request_body(content = SimulateInbound, example = examples::simulate_inbound),
+    responses(
+        (status = 200, body = InboundSimulated, example = examples::inbound_simulated),
+        WriteErrors,
+    ),
+)]
 #[post("/api/v1/connections/<id>/sandbox/inbound", data = "<body>")]
 async fn simulate_inbound(
     id: &str,
@@ -257,7 +358,7 @@ async fn simulate_inbound(
     body: Result<ApiJson<SimulateInbound>>,
     db: &State<Db>,
     receivers: &State<Receivers>,
-) -> Result<Json<Value>> {
+) -> Result<Json<InboundSimulated>> {
     let inbound = body?.0.check()?;
     let (connection, secrets) = load(db, auth, id).await?;
     if connection.kind != "sandbox" {
@@ -290,11 +391,20 @@ async fn simulate_inbound(
         crate::services::meta_events::IngestError::Store(e) => e,
         other => Error::Internal(anyhow::anyhow!("{}", other.text())),
     })?;
-    Ok(Json(
-        json!({ "from": format!("+{digits}"), "received_at": at }),
-    ))
+    Ok(Json(InboundSimulated {
+        from: format!("+{digits}"),
+        received_at: at,
+    }))
 }
 
+/// Removes a number.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/connections/{id}",
+    tag = "connections",
+    params(("id" = String, Path, description = "The connection's id.")),
+    responses((status = 204, description = "Removed."), ReadErrors),
+)]
 #[delete("/api/v1/connections/<id>")]
 async fn delete_connection(
     id: &str,

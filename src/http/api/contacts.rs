@@ -4,12 +4,14 @@
 
 use super::ApiAuth;
 use super::body::ApiJson;
+use super::examples;
 use super::requests::EraseContact;
-use crate::error::Result;
+use super::schema::contacts::ContactErased;
+use super::schema::errors::WriteErrors;
+use crate::error::{Error, Result};
 use crate::store::{AccountId, Db, activity, erasure, now_ms};
 use rocket::serde::json::Json;
 use rocket::{State, post, routes};
-use serde_json::{Value, json};
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![erase_contact]
@@ -46,13 +48,24 @@ pub(crate) async fn erase(
     Ok(deleted)
 }
 
+/// Erases a customer: every message to and from the number, on every number of the account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contacts/erase",
+    tag = "contacts",
+    request_body(content = EraseContact, example = examples::erase_contact),
+    responses(
+        (status = 200, body = ContactErased, example = examples::contact_erased),
+        WriteErrors,
+    ),
+)]
 #[post("/api/v1/contacts/erase", data = "<request>")]
 async fn erase_contact(
     auth: ApiAuth,
     request: Result<ApiJson<EraseContact>>,
     client: crate::auth::ClientInfo,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ContactErased>> {
     let digits = request?.0.check()?;
     let index = db.keyring().phone_index(auth.account, &digits)?;
     let deleted = erase(
@@ -62,9 +75,12 @@ async fn erase_contact(
         (None, client.ip, client.user_agent),
     )
     .await?;
-    Ok(Json(json!({
-        "phone": format!("+{digits}"),
-        "erased": true,
-        "deleted": deleted.to_json(),
-    })))
+    // The counts by table, as the store reports them.
+    let deleted =
+        serde_json::from_value(deleted.to_json()).map_err(|e| Error::Internal(e.into()))?;
+    Ok(Json(ContactErased {
+        deleted,
+        erased: true,
+        phone: format!("+{digits}"),
+    }))
 }

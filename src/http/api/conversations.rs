@@ -3,14 +3,21 @@
 //! conversation's messages in both directions, each inbound one with Meta's type and item as received.
 
 use super::ApiAuth;
+use super::examples;
 use super::query::{PageSize, Query};
+use super::schema::conversations::{
+    ConversationDetail, ConversationList, ConversationSeen, ConversationView, Direction,
+    InboundItem, OutboundItem, ThreadItem,
+};
+use super::schema::errors::ReadErrors;
+use super::schema::{ServiceWindow, WindowState};
 use crate::error::{Error, Result};
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, connections::ConnectionId, contacts, messages, now_ms};
 use rocket::serde::json::Json;
 use rocket::{State, get, post, routes};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![list_conversations, get_conversation, mark_conversation_seen]
@@ -32,8 +39,15 @@ impl Window {
         }
     }
 
-    pub fn to_json(self) -> Value {
-        json!({"state": if self.open { "open" } else { "closed" }, "expires_at": self.expires_at})
+    pub fn answer(self) -> ServiceWindow {
+        ServiceWindow {
+            expires_at: Some(self.expires_at),
+            state: if self.open {
+                WindowState::Open
+            } else {
+                WindowState::Closed
+            },
+        }
     }
 }
 
@@ -47,17 +61,17 @@ pub(crate) fn display_phone(conversation: &Conversation) -> String {
     }
 }
 
-pub(crate) fn conversation_json(conversation: &Conversation, now: i64) -> Value {
-    json!({
-        "id": conversation.contact_id.to_string(),
-        "connection_id": conversation.connection_id.0.to_string(),
-        "phone": display_phone(conversation),
-        "name": conversation.profile_name,
-        "last_message_at": conversation.last_message_at,
-        "last_inbound_at": conversation.last_inbound_at,
-        "unread_count": conversation.unread,
-        "customer_service_window": Window::of(conversation, now).to_json(),
-    })
+fn conversation_view(conversation: &Conversation, now: i64) -> ConversationView {
+    ConversationView {
+        connection_id: conversation.connection_id.0.to_string(),
+        customer_service_window: Window::of(conversation, now).answer(),
+        id: conversation.contact_id.to_string(),
+        last_inbound_at: conversation.last_inbound_at,
+        last_message_at: conversation.last_message_at,
+        name: conversation.profile_name.clone(),
+        phone: display_phone(conversation),
+        unread_count: conversation.unread,
+    }
 }
 
 fn parse_contact(id: &str) -> Result<i64> {
@@ -84,9 +98,7 @@ fn thread_cursor(text: &str) -> Option<ThreadCursor> {
     Cursor::parse(text).map(|c| ThreadCursor { at: c.at, id: c.id })
 }
 
-/// The newest `limit` messages of a conversation before `before`, both directions merged, newest first.
-/// Each item has `direction` ("inbound" or "outbound") and `at` (Meta's time for inbound messages, the
-/// time it was queued for outbound ones). Nothing past retention.
+/// [`thread_items`] as JSON, for the inbox page.
 pub(crate) fn thread(
     db: &Db,
     conn: &rusqlite::Connection,
@@ -96,8 +108,27 @@ pub(crate) fn thread(
     limit: usize,
     visible: Visible,
 ) -> Result<Vec<Value>> {
+    thread_items(db, conn, account, conversation, before, limit, visible)?
+        .into_iter()
+        .map(|item| serde_json::to_value(item).map_err(|e| Error::Internal(e.into())))
+        .collect()
+}
+
+/// The newest `limit` messages of a conversation before `before`, both directions merged, newest first.
+/// Each item has `direction` ("inbound" or "outbound") and `at` (Meta's time for inbound messages, the
+/// time it was queued for outbound ones). Nothing past retention.
+fn thread_items(
+    db: &Db,
+    conn: &rusqlite::Connection,
+    account: AccountId,
+    conversation: &Conversation,
+    before: Option<ThreadCursor>,
+    limit: usize,
+    visible: Visible,
+) -> Result<Vec<ThreadItem>> {
     let key = db.keyring().data_key(account)?;
-    let mut items: Vec<(i64, i64, Value)> = conversations::inbound_messages(
+    let cursor = |at, id| Cursor { at, id }.text();
+    let mut items: Vec<(i64, i64, ThreadItem)> = conversations::inbound_messages(
         conn,
         &key,
         account,
@@ -108,15 +139,16 @@ pub(crate) fn thread(
     )?
     .into_iter()
     .map(|m| {
-        let item = json!({
-            "direction": "inbound",
-            "id": m.id.to_string(),
-            "wamid": m.meta_id,
-            "type": m.kind,
-            "at": m.sent_at,
-            "received_at": m.received_at,
-            "seen_at": m.seen_at,
-            "message": m.body,
+        let item = ThreadItem::Inbound(InboundItem {
+            at: m.sent_at,
+            cursor: cursor(m.sent_at, m.id),
+            direction: Direction::Inbound,
+            id: m.id.to_string(),
+            message: m.body,
+            received_at: m.received_at,
+            seen_at: m.seen_at,
+            kind: m.kind,
+            wamid: m.meta_id,
         });
         (m.sent_at, m.id, item)
     })
@@ -125,20 +157,16 @@ pub(crate) fn thread(
         let Some(stored) = messages::find(conn, account, id, visible)? else {
             continue;
         };
-        let mut item = super::messages::to_json(db, &stored)?;
-        item["direction"] = json!("outbound");
-        item["at"] = json!(stored.created_at);
+        let item = ThreadItem::Outbound(Box::new(OutboundItem::new(
+            super::messages::view(db, &stored)?,
+            stored.created_at,
+            cursor(stored.created_at, stored.id.0),
+        )));
         items.push((stored.created_at, stored.id.0, item));
     }
     items.sort_by_key(|item| std::cmp::Reverse((item.0, item.1)));
     items.truncate(limit);
-    Ok(items
-        .into_iter()
-        .map(|(at, id, mut item)| {
-            item["cursor"] = json!(Cursor { at, id }.text());
-            item
-        })
-        .collect())
+    Ok(items.into_iter().map(|(_, _, item)| item).collect())
 }
 
 /// How many conversations, or messages of one, a page holds.
@@ -151,13 +179,28 @@ fn not_a_cursor() -> Error {
     Error::invalid("cursor", "must be the next_cursor of an earlier page")
 }
 
+/// Conversations, the most recently active first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations",
+    tag = "conversations",
+    params(
+        ("connection_id" = Option<String>, Query, description = "Only conversations of this connection."),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of an earlier page."),
+        ("limit" = Option<i64>, Query, description = "1 to 200; default 50."),
+    ),
+    responses(
+        (status = 200, body = ConversationList, example = examples::conversation_list),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/conversations")]
 async fn list_conversations(
     auth: ApiAuth,
     visible: Visible,
     query: Query,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ConversationList>> {
     let query = query.allow(&["connection_id", "cursor", "limit"])?;
     let connection = query.id("connection_id")?.map(ConnectionId);
     let after = query
@@ -183,10 +226,28 @@ async fn list_conversations(
             }
             .text()
         });
-    let data: Vec<Value> = page.iter().map(|c| conversation_json(c, now)).collect();
-    Ok(Json(json!({ "data": data, "next_cursor": next })))
+    let data = page.iter().map(|c| conversation_view(c, now)).collect();
+    Ok(Json(ConversationList {
+        data,
+        next_cursor: next,
+    }))
 }
 
+/// A conversation and a page of its messages in both directions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{id}",
+    tag = "conversations",
+    params(
+        ("id" = String, Path, description = "The conversation's id."),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of an earlier page."),
+        ("limit" = Option<i64>, Query, description = "1 to 200; default 50."),
+    ),
+    responses(
+        (status = 200, body = ConversationDetail, example = examples::conversation_detail),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/conversations/<id>")]
 async fn get_conversation(
     id: &str,
@@ -194,7 +255,7 @@ async fn get_conversation(
     visible: Visible,
     query: Query,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ConversationDetail>> {
     let query = query.allow(&["cursor", "limit"])?;
     let before = query
         .text("cursor")
@@ -208,7 +269,7 @@ async fn get_conversation(
             let key = view_db.keyring().data_key(auth.account)?;
             let conversation = conversations::find(conn, &key, auth.account, contact, visible)?
                 .ok_or(Error::NotFound)?;
-            let messages = thread(
+            let messages = thread_items(
                 &view_db,
                 conn,
                 auth.account,
@@ -221,30 +282,43 @@ async fn get_conversation(
         })
         .await?;
     let now = now_ms();
-    let next = (messages.len() == limit)
-        .then(|| messages.last().map(|m| m["cursor"].clone()))
+    let next_cursor = (messages.len() == limit)
+        .then(|| messages.last().map(|m| m.cursor().to_owned()))
         .flatten();
-    Ok(Json(json!({
-        "contact": conversation_json(&conversation, now),
-        "customer_service_window": Window::of(&conversation, now).to_json(),
-        "messages": messages,
-        "next_cursor": next,
-    })))
+    Ok(Json(ConversationDetail {
+        contact: conversation_view(&conversation, now),
+        customer_service_window: Window::of(&conversation, now).answer(),
+        messages,
+        next_cursor,
+    }))
 }
 
+/// Marks the customer's messages as seen.
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{id}/seen",
+    tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id.")),
+    responses(
+        (status = 200, body = ConversationSeen, example = examples::conversation_seen),
+        ReadErrors,
+    ),
+)]
 #[post("/api/v1/conversations/<id>/seen")]
 async fn mark_conversation_seen(
     id: &str,
     auth: ApiAuth,
     visible: Visible,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<ConversationSeen>> {
     let contact = parse_contact(id)?;
     load(db, auth.account, contact, visible).await?;
     let marked = db
         .write_async(move |conn| conversations::mark_seen(conn, auth.account, contact, now_ms()))
         .await?;
-    Ok(Json(
-        json!({ "id": contact.to_string(), "marked_seen": marked, "unread_count": 0 }),
-    ))
+    Ok(Json(ConversationSeen {
+        id: contact.to_string(),
+        marked_seen: marked,
+        unread_count: 0,
+    }))
 }

@@ -2,8 +2,13 @@
 
 use super::ApiAuth;
 use super::body::ApiJson;
+use super::examples;
 use super::query::{PageSize, Query};
 use super::requests::{CreateEndpoint, UpdateEndpoint};
+use super::schema::endpoints::{
+    DeliveryDetail, DeliveryList, EndpointCreated, EndpointList, EndpointView, Replayed,
+};
+use super::schema::errors::{ReadErrors, WriteErrors};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::outbound::customer_webhooks::signing;
@@ -14,7 +19,6 @@ use crate::store::{Db, deliveries, now_ms};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
-use serde_json::{Value, json};
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -28,20 +32,6 @@ pub fn routes() -> Vec<rocket::Route> {
         replay_delivery,
         replay_failed
     ]
-}
-
-pub fn to_json(endpoint: &Endpoint) -> Value {
-    json!({
-        "id": endpoint.id.0.to_string(),
-        "url": endpoint.url,
-        "description": endpoint.description,
-        "event_types": endpoint.event_types,
-        "paused": endpoint.paused_at.is_some(),
-        "paused_at": endpoint.paused_at,
-        "pause_reason": endpoint.pause_reason,
-        "created_at": endpoint.created_at,
-        "updated_at": endpoint.updated_at,
-    })
 }
 
 fn endpoint_id(id: &str) -> Result<EndpointId> {
@@ -84,28 +74,50 @@ pub(crate) async fn create(
     Ok((created, shown))
 }
 
+/// Adds an endpoint; the answer is the only time its signing secret is shown.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhook-endpoints",
+    tag = "webhook-endpoints",
+    request_body(content = CreateEndpoint, example = examples::create_endpoint),
+    responses(
+        (status = 201, body = EndpointCreated, example = examples::endpoint_created),
+        WriteErrors,
+    ),
+)]
 #[post("/api/v1/webhook-endpoints", data = "<body>")]
 async fn create_endpoint(
     auth: ApiAuth,
     body: Result<ApiJson<CreateEndpoint>>,
     db: &State<Db>,
     config: &State<Config>,
-) -> Result<(Status, Json<Value>)> {
+) -> Result<(Status, Json<EndpointCreated>)> {
     let (created, secret) = create(db, config, auth.account, body?.0).await?;
-    let mut answer = to_json(&created);
-    answer["secret"] = json!(secret);
-    Ok((Status::Created, Json(answer)))
+    Ok((
+        Status::Created,
+        Json(EndpointCreated::new(&created, secret)),
+    ))
 }
 
+/// The account's endpoints.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhook-endpoints",
+    tag = "webhook-endpoints",
+    responses(
+        (status = 200, body = EndpointList, example = examples::endpoint_list),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/webhook-endpoints")]
-async fn list_endpoints(auth: ApiAuth, query: Query, db: &State<Db>) -> Result<Json<Value>> {
+async fn list_endpoints(auth: ApiAuth, query: Query, db: &State<Db>) -> Result<Json<EndpointList>> {
     query.allow(&[])?;
     let list = db
         .read_async(move |conn| endpoints::list(conn, auth.account))
         .await?;
-    Ok(Json(
-        json!({ "data": list.iter().map(to_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(EndpointList {
+        data: list.iter().map(EndpointView::from).collect(),
+    }))
 }
 
 async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<Endpoint> {
@@ -114,11 +126,34 @@ async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<Endpoint> {
         .await
 }
 
+/// One endpoint.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhook-endpoints/{id}",
+    tag = "webhook-endpoints",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, body = EndpointView, example = examples::endpoint),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/webhook-endpoints/<id>")]
-async fn get_endpoint(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
-    Ok(Json(to_json(&load(db, auth, id).await?)))
+async fn get_endpoint(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<EndpointView>> {
+    Ok(Json(EndpointView::from(&load(db, auth, id).await?)))
 }
 
+/// Changes what is given, keeps the rest; `paused` pauses or resumes deliveries.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/webhook-endpoints/{id}",
+    tag = "webhook-endpoints",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    request_body(content = UpdateEndpoint, example = examples::update_endpoint),
+    responses(
+        (status = 200, body = EndpointView, example = examples::endpoint),
+        WriteErrors,
+    ),
+)]
 #[patch("/api/v1/webhook-endpoints/<id>", data = "<body>")]
 async fn update_endpoint(
     id: &str,
@@ -126,7 +161,7 @@ async fn update_endpoint(
     body: Result<ApiJson<UpdateEndpoint>>,
     db: &State<Db>,
     config: &State<Config>,
-) -> Result<Json<Value>> {
+) -> Result<Json<EndpointView>> {
     let (change, name) = body?.0.check(config)?;
     let endpoint = load(db, auth, id).await?;
     resolved(name).await?;
@@ -135,9 +170,17 @@ async fn update_endpoint(
             endpoints::update(conn, auth.account, endpoint.id, &change, now_ms())
         })
         .await?;
-    Ok(Json(to_json(&updated)))
+    Ok(Json(EndpointView::from(&updated)))
 }
 
+/// Removes an endpoint.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/webhook-endpoints/{id}",
+    tag = "webhook-endpoints",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses((status = 204, description = "Removed."), ReadErrors),
+)]
 #[delete("/api/v1/webhook-endpoints/<id>")]
 async fn delete_endpoint(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Status> {
     let endpoint = load(db, auth, id).await?;
@@ -146,13 +189,28 @@ async fn delete_endpoint(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Stat
     Ok(Status::NoContent)
 }
 
+/// An endpoint's deliveries, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhook-endpoints/{id}/deliveries",
+    tag = "webhook-endpoints",
+    params(
+        ("id" = String, Path, description = "The endpoint's id."),
+        ("status" = Option<String>, Query, description = "Only deliveries in this state: pending, delivering, delivered or failed."),
+        ("limit" = Option<i64>, Query, description = "1 to 500; default 50."),
+    ),
+    responses(
+        (status = 200, body = DeliveryList, example = examples::delivery_list),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/webhook-endpoints/<id>/deliveries")]
 async fn list_deliveries(
     id: &str,
     auth: ApiAuth,
     query: Query,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<DeliveryList>> {
     query.allow(&["status", "limit"])?;
     let status = query
         .one_of("status", DeliveryStatus::NAMES)?
@@ -165,16 +223,29 @@ async fn list_deliveries(
     let list = db
         .read_async(move |conn| deliveries::list(conn, auth.account, endpoint.id, status, limit))
         .await?;
-    Ok(Json(json!({ "data": list })))
+    Ok(Json(DeliveryList {
+        data: list.into_iter().map(Into::into).collect(),
+    }))
 }
 
+/// One delivery, with each attempt.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery}",
+    tag = "webhook-endpoints",
+    params(("id" = String, Path, description = "The endpoint's id."), ("delivery" = String, Path, description = "The delivery's id.")),
+    responses(
+        (status = 200, body = DeliveryDetail, example = examples::delivery_detail),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/webhook-endpoints/<id>/deliveries/<delivery>")]
 async fn get_delivery(
     id: &str,
     delivery: &str,
     auth: ApiAuth,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<DeliveryDetail>> {
     let endpoint = load(db, auth, id).await?;
     let delivery: i64 = delivery.parse().map_err(|_| Error::NotFound)?;
     let (found, attempts) = db
@@ -184,18 +255,27 @@ async fn get_delivery(
             Ok((found, deliveries::attempts(conn, auth.account, delivery)?))
         })
         .await?;
-    let mut answer = json!(found);
-    answer["attempts"] = json!(attempts);
-    Ok(Json(answer))
+    Ok(Json(DeliveryDetail::new(found, attempts)))
 }
 
+/// Delivers an event again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhook-endpoints/{id}/deliveries/{delivery}/replay",
+    tag = "webhook-endpoints",
+    params(("id" = String, Path, description = "The endpoint's id."), ("delivery" = String, Path, description = "The delivery's id.")),
+    responses(
+        (status = 200, body = Replayed, example = examples::replayed),
+        ReadErrors,
+    ),
+)]
 #[post("/api/v1/webhook-endpoints/<id>/deliveries/<delivery>/replay")]
 async fn replay_delivery(
     id: &str,
     delivery: &str,
     auth: ApiAuth,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<Replayed>> {
     let endpoint = load(db, auth, id).await?;
     let delivery: i64 = delivery.parse().map_err(|_| Error::NotFound)?;
     let queued = db
@@ -206,16 +286,27 @@ async fn replay_delivery(
     if queued == 0 {
         return Err(Error::NotFound);
     }
-    Ok(Json(json!({ "queued": queued })))
+    Ok(Json(Replayed { queued }))
 }
 
+/// Delivers again every event whose delivery to the endpoint failed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhook-endpoints/{id}/replay-failed",
+    tag = "webhook-endpoints",
+    params(("id" = String, Path, description = "The endpoint's id.")),
+    responses(
+        (status = 200, body = Replayed, example = examples::replayed),
+        ReadErrors,
+    ),
+)]
 #[post("/api/v1/webhook-endpoints/<id>/replay-failed")]
-async fn replay_failed(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Value>> {
+async fn replay_failed(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Json<Replayed>> {
     let endpoint = load(db, auth, id).await?;
     let queued = db
         .write_async(move |conn| {
             deliveries::replay(conn, auth.account, endpoint.id, None, now_ms())
         })
         .await?;
-    Ok(Json(json!({ "queued": queued })))
+    Ok(Json(Replayed { queued }))
 }

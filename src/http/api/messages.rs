@@ -3,8 +3,15 @@
 
 use super::ApiAuth;
 use super::body::ApiJson;
+use super::examples;
 use super::query::{PageSize, Query};
-use super::requests::check_message;
+use super::requests::SendMessage;
+use super::schema::errors::{ReadErrors, SendErrors};
+use super::schema::messages::{
+    MessageAccepted, MessageDetail, MessageError, MessageList, MessageView, StatusEvent, Timestamps,
+};
+use super::schema::{ServiceWindow, WindowState};
+use crate::domain::meta::message::{Content, Template};
 use crate::domain::meta::{errors, validate};
 use crate::error::{Error, Result};
 use crate::store::connections::{self, ConnectionId};
@@ -16,7 +23,7 @@ use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
 use rocket::{State, get, post, routes};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![send_message, get_message, list_messages]
@@ -48,18 +55,61 @@ impl<'r> FromRequest<'r> for IdempotencyKey {
     }
 }
 
+/// Queues a message for sending.
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages",
+    tag = "messages",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible ASCII characters. A repeat of the same request with the same key, within 24 hours, gets the first answer and sends nothing more; another request with the key is refused (422).")),
+    request_body(content = SendMessage, example = examples::send_message),
+    responses(
+        (status = 202, description = "In the outbox; it will be sent.", body = MessageAccepted, example = examples::message_accepted),
+        SendErrors,
+    ),
+)]
 #[post("/api/v1/messages", data = "<request>")]
 async fn send_message(
     auth: ApiAuth,
     idempotency: Result<IdempotencyKey>,
-    request: Result<ApiJson<Value>>,
+    request: Result<ApiJson<Result<SendMessage>>>,
     db: &State<Db>,
     waker: &State<crate::services::outbox::Waker>,
-) -> Result<(Status, Json<Value>)> {
+) -> Result<(Status, Json<MessageAccepted>)> {
     let idempotency_key = idempotency?.0;
-    let request = request?.0;
-    let (status, answer) = enqueue(db, waker, auth.account, &request, idempotency_key).await?;
+    // A body that is not a JSON object is refused at once; one that is no message only after its
+    // Idempotency-Key was looked up (below).
+    let (status, answer) = match request?.0 {
+        Ok(request) => enqueue(db, waker, auth.account, &request, idempotency_key).await?,
+        Err(refused) => refused_unless_key_used(db, auth.account, idempotency_key, refused).await?,
+    };
     Ok((status, Json(answer)))
+}
+
+/// A body that does not read as a message is refused, unless its Idempotency-Key already answered: that
+/// answer was for another request (only messages get one), so the key's reuse is the error, as for any
+/// other request under a used key. (A key kept before requests were compared answers again.)
+async fn refused_unless_key_used(
+    db: &Db,
+    account: AccountId,
+    idempotency_key: Option<String>,
+    refused: Error,
+) -> Result<(Status, MessageAccepted)> {
+    let Some(key) = idempotency_key else {
+        return Err(refused);
+    };
+    let key_db = db.clone();
+    let earlier = db
+        .read_async(move |conn| {
+            let data_key = key_db.keyring().data_key(account)?;
+            // No request has an empty digest: an answer kept under the key is for another request.
+            idempotency::idempotent_answer(conn, &data_key, account, &key, &[], now_ms())
+        })
+        .await?;
+    match earlier {
+        Some(earlier) => kept_answer(earlier),
+        None => Err(refused),
+    }
 }
 
 /// Checks a message and commits it to the outbox; the answer to give (the first one again for a repeated
@@ -68,13 +118,13 @@ pub(crate) async fn enqueue(
     db: &Db,
     waker: &crate::services::outbox::Waker,
     account: AccountId,
-    request: &Value,
+    request: &SendMessage,
     idempotency_key: Option<String>,
-) -> Result<(Status, Value)> {
+) -> Result<(Status, MessageAccepted)> {
     // The key and what this request asks for: the key answers again only for the same request.
     let idempotency = match idempotency_key {
         Some(key) => {
-            let (key_db, asked, request) = (db.clone(), key.clone(), request.clone());
+            let (key_db, asked, request) = (db.clone(), key.clone(), request.as_given()?);
             let (digest, earlier) = db
                 .read_async(move |conn| {
                     let data_key = key_db.keyring().data_key(account)?;
@@ -91,30 +141,35 @@ pub(crate) async fn enqueue(
                 })
                 .await?;
             if let Some(earlier) = earlier {
-                return Ok(kept_answer(earlier));
+                return kept_answer(earlier);
             }
             Some((key, digest))
         }
         None => None,
     };
-    let (checked, connection_id) = check_message(request)?;
-    let template = (checked.kind == "template").then(|| checked.body["template"].clone());
+    let message = &request.message;
+    let connection_id = request.connection();
+    let template = match &message.content {
+        Content::Template(template) => Some(template.clone()),
+        _ => None,
+    };
+    let is_template = template.is_some();
     // Sealing happens here, off the writer thread, with the account's cached data key.
     let key_db = db.clone();
-    let to = checked.to.clone();
+    let to = message.recipient.clone();
     let (connection, key, index, last_inbound) = db
         .read_async(move |conn| {
             let connection = connections::find(conn, account, connection_id)?
                 .ok_or_else(|| Error::invalid("connection_id", "no such connection"))?;
-            check_template(conn, account, connection_id, &template)?;
+            check_template(conn, account, connection_id, template.as_ref())?;
             let key = key_db.keyring().data_key(account)?;
             let index = keys::phone_index_with(&key, &to);
             let last_inbound = contacts::last_inbound(conn, account, connection_id, &index)?;
             Ok((connection, key, index, last_inbound))
         })
         .await?;
-    let window = Window::at(last_inbound, now_ms());
-    if connection.enforce_window && checked.kind != "template" && window.state != "open" {
+    let window = service_window(last_inbound, now_ms());
+    if connection.enforce_window && !is_template && window.state != WindowState::Open {
         return Err(Error::invalid(
             "type",
             "the customer has not written in the last 24 hours, so only a template can be sent (this connection refuses other messages then)",
@@ -122,35 +177,39 @@ pub(crate) async fn enqueue(
     }
     let id = MessageId(ids::time_ordered()?);
     let now = now_ms();
-    let body = serde_json::to_vec(&checked.body).map_err(|e| Error::Internal(e.into()))?;
+    let body = serde_json::to_vec(&message.outgoing()).map_err(|e| Error::Internal(e.into()))?;
+    let kind = message.kind().as_str();
     let new = NewMessage {
         id,
         account_id: account,
         connection_id,
         recipient: key.seal(
             &messages::recipient_place(account, id),
-            checked.to.as_bytes(),
+            message.recipient.as_bytes(),
         )?,
         recipient_index: index,
-        kind: checked.kind.clone(),
+        kind: kind.to_owned(),
         body: key.seal(&messages::body_place(account, id), &body)?,
         now,
     };
-    let answer = json!({
-        "id": id.0.to_string(),
-        "status": "queued",
-        "connection_id": connection.id.0.to_string(),
-        "to": format!("+{}", checked.to),
-        "type": checked.kind,
-        "created_at": now,
-        "customer_service_window": window.to_json(),
-    });
+    let answer = MessageAccepted {
+        connection_id: connection.id.0.to_string(),
+        created_at: now,
+        customer_service_window: window,
+        id: id.0.to_string(),
+        status: "queued".to_owned(),
+        to: format!("+{}", message.recipient),
+        kind: kind.to_owned(),
+    };
     let idempotency = match idempotency {
-        Some((name, digest)) => Some((
-            name,
-            digest,
-            idempotency::seal_answer(&key, account, id, &answer.to_string())?,
-        )),
+        Some((name, digest)) => {
+            let kept = serde_json::to_string(&answer).map_err(|e| Error::Internal(e.into()))?;
+            Some((
+                name,
+                digest,
+                idempotency::seal_answer(&key, account, id, &kept)?,
+            ))
+        }
         None => None,
     };
     let data_key = key.clone();
@@ -180,45 +239,37 @@ pub(crate) async fn enqueue(
         })
         .await?;
     if let Some(earlier) = first {
-        return Ok(kept_answer(earlier));
+        return kept_answer(earlier);
     }
     waker.wake();
     Ok((Status::Accepted, answer))
 }
 
 /// The first answer to an Idempotency-Key, as it was given.
-fn kept_answer((status, body): (u16, String)) -> (Status, Value) {
-    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    (Status::from_code(status).unwrap_or(Status::Accepted), body)
+fn kept_answer((status, body): (u16, String)) -> Result<(Status, MessageAccepted)> {
+    let answer = serde_json::from_str(&body).map_err(|e| Error::Internal(e.into()))?;
+    Ok((
+        Status::from_code(status).unwrap_or(Status::Accepted),
+        answer,
+    ))
 }
 
 /// The 24-hour customer-service window of a recipient, as far as this number knows it.
-struct Window {
-    state: &'static str,
-    expires_at: Option<i64>,
-}
-
-impl Window {
-    fn at(last_inbound: Option<i64>, now: i64) -> Window {
-        match last_inbound {
-            Some(at) if now < at + contacts::WINDOW_MS => Window {
-                state: "open",
-                expires_at: Some(at + contacts::WINDOW_MS),
+fn service_window(last_inbound: Option<i64>, now: i64) -> ServiceWindow {
+    match last_inbound {
+        Some(at) => ServiceWindow {
+            state: if now < at + contacts::WINDOW_MS {
+                WindowState::Open
+            } else {
+                WindowState::Closed
             },
-            Some(at) => Window {
-                state: "closed",
-                expires_at: Some(at + contacts::WINDOW_MS),
-            },
-            // Messages received before the number was connected here are unknown: Meta decides.
-            None => Window {
-                state: "unknown",
-                expires_at: None,
-            },
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        json!({ "state": self.state, "expires_at": self.expires_at })
+            expires_at: Some(at + contacts::WINDOW_MS),
+        },
+        // Messages received before the number was connected here are unknown: Meta decides.
+        None => ServiceWindow {
+            state: WindowState::Unknown,
+            expires_at: None,
+        },
     }
 }
 
@@ -229,7 +280,7 @@ fn check_template(
     conn: &rusqlite::Connection,
     account: AccountId,
     connection: ConnectionId,
-    template: &Option<Value>,
+    template: Option<&Template>,
 ) -> Result<()> {
     let Some(template) = template else {
         return Ok(());
@@ -237,8 +288,7 @@ fn check_template(
     if !templates::synced(conn, account, connection)? {
         return Ok(());
     }
-    let name = template["name"].as_str().unwrap_or_default();
-    let language = template["language"]["code"].as_str().unwrap_or_default();
+    let (name, language) = (&template.name, &template.language.code);
     let Some(known) = templates::find(conn, account, connection, name, language)? else {
         return Err(Error::invalid(
             "template.name",
@@ -254,16 +304,12 @@ fn check_template(
             ),
         ));
     }
-    let given = template["components"]
-        .as_array()
-        .into_iter()
+    let given = template
+        .components
+        .iter()
         .flatten()
-        .filter(|c| {
-            c["type"]
-                .as_str()
-                .is_some_and(|t| t.eq_ignore_ascii_case("body"))
-        })
-        .map(|c| c["parameters"].as_array().map_or(0, Vec::len) as i64)
+        .filter(|c| c.kind.eq_ignore_ascii_case("body"))
+        .map(|c| c.parameters.as_ref().map_or(0, Vec::len) as i64)
         .sum::<i64>();
     if given != known.body_params {
         return Err(Error::invalid(
@@ -278,7 +324,7 @@ fn check_template(
 }
 
 /// The message as the API shows it; recipient and body are opened with the account's key.
-pub(crate) fn to_json(db: &Db, message: &StoredMessage) -> Result<Value> {
+pub(crate) fn view(db: &Db, message: &StoredMessage) -> Result<MessageView> {
     let key = db.keyring().data_key(message.account_id)?;
     let to = key.open(
         &messages::recipient_place(message.account_id, message.id),
@@ -288,73 +334,107 @@ pub(crate) fn to_json(db: &Db, message: &StoredMessage) -> Result<Value> {
         &messages::body_place(message.account_id, message.id),
         &message.body,
     )?;
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let error = message.error_code.map(|code| {
-        json!({
-            "code": code,
-            "title": message.error_title,
-            "details": message.error_details,
-            "explanation": errors::explain(code),
-        })
+    let mut body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let error = message.error_code.map(|code| MessageError {
+        code,
+        details: message.error_details.clone(),
+        explanation: errors::explain(code).map(str::to_owned),
+        title: message.error_title.clone(),
     });
-    Ok(json!({
-        "id": message.id.0.to_string(),
-        "connection_id": message.connection_id.0.to_string(),
-        "to": format!("+{}", String::from_utf8_lossy(&to)),
-        "type": message.kind,
-        "status": message.status,
-        "wamid": message.wamid,
-        "attempts": message.attempts,
-        "error": error,
-        "message": body.get(&message.kind),
-        "timestamps": {
-            "created": message.created_at,
-            "sent": message.sent_at,
-            "delivered": message.delivered_at,
-            "read": message.read_at,
-            "failed": message.failed_at,
+    Ok(MessageView {
+        attempts: message.attempts,
+        connection_id: message.connection_id.0.to_string(),
+        error,
+        id: message.id.0.to_string(),
+        message: body
+            .get_mut(&message.kind)
+            .map(Value::take)
+            .unwrap_or(Value::Null),
+        status: message.status.as_str().to_owned(),
+        timestamps: Timestamps {
+            created: message.created_at,
+            delivered: message.delivered_at,
+            failed: message.failed_at,
+            read: message.read_at,
+            sent: message.sent_at,
         },
-    }))
+        to: format!("+{}", String::from_utf8_lossy(&to)),
+        kind: message.kind.clone(),
+        wamid: message.wamid.clone(),
+    })
 }
 
+/// [`view`] as JSON, for the web pages that show a message.
+pub(crate) fn to_json(db: &Db, message: &StoredMessage) -> Result<Value> {
+    serde_json::to_value(view(db, message)?).map_err(|e| Error::Internal(e.into()))
+}
+
+/// A message, with what Meta reported about it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages/{id}",
+    tag = "messages",
+    params(("id" = String, Path, description = "The message's id.")),
+    responses(
+        (status = 200, body = MessageDetail, example = examples::message_detail),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/messages/<id>")]
 async fn get_message(
     id: &str,
     auth: ApiAuth,
     visible: Visible,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<MessageDetail>> {
     let id = MessageId(id.parse().map_err(|_| Error::NotFound)?);
     let view_db = db.inner().clone();
     let message = db
         .read_async(move |conn| {
             let message =
                 messages::find(conn, auth.account, id, visible)?.ok_or(Error::NotFound)?;
-            let mut view = to_json(&view_db, &message)?;
+            let view = view(&view_db, &message)?;
             // What Meta reported, in order, as its webhooks said it (duplicates stored once).
-            let reported: Vec<Value> = crate::store::statuses::timeline(
-                conn,
-                auth.account,
-                id,
-                visible,
-            )?
-            .into_iter()
-            .map(|(status, at, code)| json!({"status": status, "at": at, "error_code": code}))
-            .collect();
-            view["status_events"] = json!(reported);
-            Ok(view)
+            let reported = crate::store::statuses::timeline(conn, auth.account, id, visible)?
+                .into_iter()
+                .map(|(status, at, error_code)| StatusEvent {
+                    at,
+                    error_code,
+                    status,
+                })
+                .collect();
+            Ok(MessageDetail::new(view, reported))
         })
         .await?;
     Ok(Json(message))
 }
 
+/// Messages sent, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/messages",
+    tag = "messages",
+    params(
+        ("status" = Option<String>, Query, description = "Only messages in this state: queued, sending, sent, delivered, read or failed."),
+        ("connection_id" = Option<String>, Query, description = "Only messages of this connection."),
+        ("to" = Option<String>, Query, description = "Only messages to this number (international format)."),
+        ("since" = Option<i64>, Query, description = "Only messages created at or after this time (ms since the epoch)."),
+        ("until" = Option<i64>, Query, description = "Only messages created before this time (ms since the epoch)."),
+        ("cursor" = Option<String>, Query, description = "The next_cursor of an earlier page."),
+        ("limit" = Option<i64>, Query, description = "1 to 200; default 50."),
+    ),
+    responses(
+        (status = 200, body = MessageList, example = examples::message_list),
+        ReadErrors,
+    ),
+)]
 #[get("/api/v1/messages")]
 async fn list_messages(
     auth: ApiAuth,
     visible: Visible,
     query: Query,
     db: &State<Db>,
-) -> Result<Json<Value>> {
+) -> Result<Json<MessageList>> {
     let query = query.allow(&[
         "status",
         "connection_id",
@@ -397,15 +477,15 @@ async fn list_messages(
         .read_async(move |conn| {
             messages::list(conn, auth.account, &filter)?
                 .iter()
-                .map(|m| to_json(&view_db, m))
+                .map(|m| view(&view_db, m))
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
-    let next = (page.len() == limit)
-        .then(|| {
-            page.last()
-                .and_then(|m| m["id"].as_str().map(str::to_owned))
-        })
+    let next_cursor = (page.len() == limit)
+        .then(|| page.last().map(|m| m.id.clone()))
         .flatten();
-    Ok(Json(json!({ "data": page, "next_cursor": next })))
+    Ok(Json(MessageList {
+        data: page,
+        next_cursor,
+    }))
 }

@@ -5,9 +5,12 @@ pub(crate) mod connections;
 pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod endpoints;
+mod examples;
 pub(crate) mod messages;
+pub mod openapi;
 mod query;
 pub mod requests;
+pub mod schema;
 
 use crate::config::Config;
 use crate::error::{BearerTokenRejected, Error};
@@ -23,6 +26,7 @@ pub fn routes() -> Vec<rocket::Route> {
     all.extend(endpoints::routes());
     all.extend(conversations::routes());
     all.extend(contacts::routes());
+    all.extend(openapi::routes());
     all
 }
 

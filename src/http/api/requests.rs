@@ -8,38 +8,52 @@
 
 use super::body;
 use crate::config::{Config, META_GRAPH_URL};
+use crate::domain::meta::message::Message;
 use crate::domain::meta::validate;
 use crate::error::{Error, Result};
 use crate::outbound::ssrf;
 use crate::outbound::targets::MetaTargets;
 use crate::store::connections::{self, ConnectionChange, ConnectionId, NewConnection};
 use crate::store::endpoints::{self, EndpointChange};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 pub const DEFAULT_GRAPH_VERSION: &str = "v25.0";
 
 /// `POST /api/v1/connections`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
+    /// `cloud` (a number on Meta's Cloud API) or `sandbox` (the built-in stand-in, which makes up its
+    /// own ids and secrets).
+    #[schema(example = "sandbox")]
     pub kind: Option<String>,
     pub name: Option<String>,
+    /// Meta's id of the number (cloud).
     pub phone_number_id: Option<String>,
+    /// Meta's WhatsApp Business Account id (cloud).
     pub waba_id: Option<String>,
+    /// A system user's permanent token (cloud).
     pub access_token: Option<String>,
+    /// The Meta app's secret, which signs its webhooks (cloud).
     pub app_secret: Option<String>,
+    /// The token Meta sends back when the webhook is set up; made up when left out.
     pub verify_token: Option<String>,
+    /// Default `v25.0`.
     pub graph_version: Option<String>,
+    /// Default `https://graph.facebook.com`.
     pub graph_base_url: Option<String>,
+    /// Messages per second the sender keeps to; default 80.
     pub throughput_mps: Option<i64>,
+    /// Refuse anything but templates when the customer's 24-hour window is closed; default false.
     pub enforce_window: Option<bool>,
 }
 
 /// `PATCH /api/v1/connections/<id>`: what is given changes, the rest stays. The kind and Meta's ids
 /// of a number cannot change (add another connection instead).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConnection {
     pub name: Option<String>,
@@ -52,16 +66,20 @@ pub struct UpdateConnection {
 }
 
 /// `POST /api/v1/webhook-endpoints`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
+    /// Where events are posted: https (http only where the server allows it), not inside the network.
+    #[schema(example = "https://hooks.example.com/whatsapp")]
     pub url: Option<String>,
+    /// Up to 200 characters.
     pub description: Option<String>,
+    /// Which events it receives; all when left out.
     pub event_types: Option<Vec<String>>,
 }
 
 /// `PATCH /api/v1/webhook-endpoints/<id>`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpoint {
     pub url: Option<String>,
@@ -72,19 +90,38 @@ pub struct UpdateEndpoint {
 }
 
 /// `POST /api/v1/connections/<id>/sandbox/inbound`: a customer writing to a sandbox number.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimulateInbound {
+    /// The customer's number in international format.
+    #[schema(example = "+96550001234")]
     pub from: Option<String>,
+    /// 1 to 4096 characters; default `Hello`.
     pub text: Option<String>,
+    /// The customer's profile name; default `Sandbox Customer`.
     pub name: Option<String>,
 }
 
 /// `POST /api/v1/contacts/erase`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EraseContact {
+    /// The customer's number in international format.
+    #[schema(example = "+96550001234")]
     pub phone: Option<String>,
+}
+
+/// `POST /api/v1/messages`: Meta's message JSON (Cloud API `POST /<phone-number-id>/messages`) and the
+/// connection that sends it.
+// Read and checked by `validate::check`, not by serde: its answers name the field in Meta's terms and
+// check in a fixed order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SendMessage {
+    /// Which connection (number) sends it. Ids travel as strings.
+    #[schema(example = "7392017443880812033")]
+    pub connection_id: String,
+    #[serde(flatten)]
+    pub message: Message,
 }
 
 fn trimmed(value: Option<String>) -> Option<String> {
@@ -292,25 +329,55 @@ impl EraseContact {
     }
 }
 
-/// `POST /api/v1/messages`: Meta's message JSON checked against Meta's rules, and the connection that
-/// sends it (ids travel as strings).
-pub fn check_message(request: &Value) -> Result<(validate::Checked, ConnectionId)> {
-    let checked = validate::check(request)?;
-    let connection = match request.get("connection_id") {
-        None | Some(Value::Null) => return Err(Error::invalid("connection_id", "is required")),
-        Some(Value::String(id)) => id
-            .parse()
-            .map(ConnectionId)
-            .map_err(|_| Error::invalid("connection_id", "is not an id"))?,
-        Some(_) => {
-            return Err(Error::invalid(
-                "connection_id",
-                "must be a string (ids travel as strings)",
-            ));
-        }
-    };
-    Ok((checked, connection))
+impl SendMessage {
+    /// Meta's message JSON checked against Meta's rules, then the connection that sends it.
+    pub fn read(request: &Value) -> Result<SendMessage> {
+        let message = validate::check(request)?;
+        let connection_id = match request.get("connection_id") {
+            None | Some(Value::Null) => return Err(Error::invalid("connection_id", "is required")),
+            Some(Value::String(id)) => {
+                id.parse::<i64>()
+                    .map_err(|_| Error::invalid("connection_id", "is not an id"))?;
+                id.clone()
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    "connection_id",
+                    "must be a string (ids travel as strings)",
+                ));
+            }
+        };
+        Ok(SendMessage {
+            connection_id,
+            message,
+        })
+    }
+
+    /// The connection, which [`SendMessage::read`] checked is an id.
+    pub fn connection(&self) -> ConnectionId {
+        ConnectionId(self.connection_id.parse().unwrap_or_default())
+    }
+
+    /// The request as it was given (ids and every field as sent), for the Idempotency-Key's digest.
+    pub fn as_given(&self) -> Result<Value> {
+        serde_json::to_value(self).map_err(|e| Error::Internal(e.into()))
+    }
 }
+
+impl body::FromBody for SendMessage {
+    fn from_json(value: Value) -> Result<Self> {
+        SendMessage::read(&value)
+    }
+}
+
+body::serde_bodies!(
+    CreateConnection,
+    UpdateConnection,
+    CreateEndpoint,
+    UpdateEndpoint,
+    SimulateInbound,
+    EraseContact
+);
 
 /// Every operation that takes a body, for [`check_body`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,7 +408,7 @@ impl Operation {
 pub fn check_body(operation: Operation, bytes: &[u8], config: &Config) -> Result<()> {
     let targets = || MetaTargets::new(config);
     match operation {
-        Operation::SendMessage => check_message(&body::json_object(bytes)?).map(drop),
+        Operation::SendMessage => SendMessage::read(&body::json_object(bytes)?).map(drop),
         Operation::CreateConnection => body::parse::<CreateConnection>(bytes)?
             .check(&targets())
             .map(drop),

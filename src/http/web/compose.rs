@@ -335,25 +335,28 @@ async fn compose(
     };
     let preview = serde_json::to_string_pretty(&message).ok();
     // Checked in both cases, so a preview shows the same mistakes sending would.
-    if let Err(e) = crate::domain::meta::validate::check(&message) {
-        return show(
-            &page,
-            account,
-            db,
-            &form,
-            preview,
-            Some(&page.error_text(&e)),
-        )
-        .await;
-    }
+    let message = match crate::http::api::requests::SendMessage::read(&message) {
+        Ok(message) => message,
+        Err(e) => {
+            return show(
+                &page,
+                account,
+                db,
+                &form,
+                preview,
+                Some(&page.error_text(&e)),
+            )
+            .await;
+        }
+    };
     if form.action != "send" {
         return show(&page, account, db, &form, preview, None).await;
     }
     match crate::http::api::messages::enqueue(db, waker, account, &message, None).await {
-        Ok((_, answer)) => {
-            let id = answer["id"].as_str().unwrap_or_default();
-            Ok(Reply::Redirect(Redirect::to(format!("/messages/{id}"))))
-        }
+        Ok((_, answer)) => Ok(Reply::Redirect(Redirect::to(format!(
+            "/messages/{}",
+            answer.id
+        )))),
         // The form comes back as it was, saying what is wrong (or that the server is busy: nothing
         // was queued, and sending again in a moment works).
         Err(e @ (Error::Invalid { .. } | Error::Overloaded)) => {

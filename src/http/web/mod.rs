@@ -19,6 +19,7 @@ macro_rules! csrf_form {
 
 pub mod admin;
 mod api_keys;
+mod api_reference;
 mod assets;
 mod compose;
 mod connections;
@@ -56,6 +57,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(password_reset::routes());
     all.extend(team::routes());
     all.extend(api_keys::routes());
+    all.extend(api_reference::routes());
     all.extend(messages::routes());
     all.extend(inbox::routes());
     all.extend(connections::routes());

@@ -405,7 +405,13 @@ async fn reply(
             return show(&page, db, at(), &form, None, Some(page.t(key))).await;
         }
     };
-    match crate::http::api::messages::enqueue(db, waker, account, &message, None).await {
+    let sent = match crate::http::api::requests::SendMessage::read(&message) {
+        Ok(message) => {
+            crate::http::api::messages::enqueue(db, waker, account, &message, None).await
+        }
+        Err(e) => Err(e),
+    };
+    match sent {
         // Queuing the reply also moves the conversation up (store::messages::insert).
         Ok(_) => Ok(Reply::Redirect(Redirect::to(format!(
             "/inbox/{contact}?done=sent"

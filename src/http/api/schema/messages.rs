@@ -1,0 +1,116 @@
+//! Answers of `/api/v1/messages`.
+
+use super::ServiceWindow;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `POST /api/v1/messages`: the message is in the outbox and will be sent. A repeated Idempotency-Key
+/// gets this first answer again.
+// Deserialize: the first answer is kept, sealed, and read back for a repeat.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageAccepted {
+    pub connection_id: String,
+    pub created_at: i64,
+    pub customer_service_window: ServiceWindow,
+    pub id: String,
+    /// `queued`.
+    pub status: String,
+    pub to: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A message sent through the API or the web interface.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    /// How many times sending was tried.
+    pub attempts: i64,
+    pub connection_id: String,
+    /// Why Meta refused or failed it, if it did.
+    pub error: Option<MessageError>,
+    pub id: String,
+    /// The object named by `type`, as it was sent.
+    #[schema(value_type = Object)]
+    pub message: Value,
+    /// `queued`, `sending`, `sent`, `delivered`, `read` or `failed`.
+    pub status: String,
+    pub timestamps: Timestamps,
+    pub to: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Meta's id for the message, once sent.
+    pub wamid: Option<String>,
+}
+
+/// Meta's error for a message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageError {
+    pub code: i64,
+    pub details: Option<String>,
+    /// What to do about it, for the codes the server knows.
+    pub explanation: Option<String>,
+    pub title: Option<String>,
+}
+
+/// When the message reached each state, in milliseconds since the epoch.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Timestamps {
+    pub created: i64,
+    pub delivered: Option<i64>,
+    pub failed: Option<i64>,
+    pub read: Option<i64>,
+    pub sent: Option<i64>,
+}
+
+/// `GET /api/v1/messages/<id>`: the message and what Meta reported about it, in order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageDetail {
+    pub attempts: i64,
+    pub connection_id: String,
+    pub error: Option<MessageError>,
+    pub id: String,
+    #[schema(value_type = Object)]
+    pub message: Value,
+    pub status: String,
+    pub status_events: Vec<StatusEvent>,
+    pub timestamps: Timestamps,
+    pub to: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub wamid: Option<String>,
+}
+
+impl MessageDetail {
+    pub fn new(view: MessageView, status_events: Vec<StatusEvent>) -> Self {
+        MessageDetail {
+            attempts: view.attempts,
+            connection_id: view.connection_id,
+            error: view.error,
+            id: view.id,
+            message: view.message,
+            status: view.status,
+            status_events,
+            timestamps: view.timestamps,
+            to: view.to,
+            kind: view.kind,
+            wamid: view.wamid,
+        }
+    }
+}
+
+/// A status Meta reported (duplicates stored once).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusEvent {
+    pub at: i64,
+    pub error_code: Option<i64>,
+    pub status: String,
+}
+
+/// A page of messages, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageList {
+    pub data: Vec<MessageView>,
+    /// Give as `cursor` for the next page; null on the last.
+    pub next_cursor: Option<String>,
+}
