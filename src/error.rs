@@ -1,11 +1,8 @@
 //! One error type for the whole server, mapped to an HTTP status and a stable snake_case code.
 //! API callers get `{"error": {"code", "message", "details"}}`; people get a page.
 
-use rocket::http::{ContentType, Status};
-use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
+use rocket::http::Status;
 use serde_json::{Value, json};
-use std::io::Cursor;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -319,7 +316,8 @@ impl Error {
         }
     }
 
-    fn details(&self) -> Value {
+    /// What the answer says besides the code and message (the field of an `invalid_field`, ...).
+    pub fn details(&self) -> Value {
         match self {
             Error::Invalid { field, .. } => json!({ "field": field }),
             Error::IdempotencyKeyReused { message_id } => json!({ "message_id": message_id }),
@@ -335,17 +333,6 @@ impl Error {
     }
 }
 
-/// True for requests that should be answered in JSON rather than with a page.
-pub fn wants_json(req: &Request<'_>) -> bool {
-    is_api(req) || req.uri().path() == "/healthz"
-}
-
-/// True for requests to the developer API.
-fn is_api(req: &Request<'_>) -> bool {
-    let path = req.uri().path();
-    path == "/api" || path.starts_with("/api/")
-}
-
 impl Error {
     /// Seconds after which the same request may succeed, for `Retry-After`.
     pub fn retry_after(&self) -> Option<u64> {
@@ -355,65 +342,6 @@ impl Error {
             _ => None,
         }
     }
-}
-
-impl<'r> Responder<'r, 'static> for Error {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let status = self.status();
-        if status.code >= 500 && self.retry_after().is_none() {
-            // The Debug form names the cause for the operator; the client only sees the generic message.
-            tracing::error!(method = %req.method(), path = %req.uri().path(), error = ?self, "request failed");
-        }
-        let mut response =
-            error_response(req, status, self.code(), &self.to_string(), self.details())?;
-        if let Some(seconds) = self.retry_after() {
-            response.set_raw_header("Retry-After", seconds.to_string());
-        }
-        Ok(response)
-    }
-}
-
-/// Set by the API's key guard when the request carried a bearer token that is not a live key, so the 401
-/// says so (RFC 6750 `error="invalid_token"`); a request with no token gets the bare challenge.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BearerTokenRejected(pub bool);
-
-/// The `WWW-Authenticate` challenge of a 401 from the API (RFC 9110 section 11.6.1, RFC 6750).
-fn bearer_challenge(req: &Request<'_>) -> &'static str {
-    if req.local_cache(BearerTokenRejected::default).0 {
-        r#"Bearer error="invalid_token""#
-    } else {
-        "Bearer"
-    }
-}
-
-/// Builds the JSON or HTML body for an error; the catchers use it too, so every error looks alike.
-pub fn error_response(
-    req: &Request<'_>,
-    status: Status,
-    code: Code,
-    message: &str,
-    details: Value,
-) -> response::Result<'static> {
-    let (content_type, body) = if wants_json(req) {
-        let body =
-            json!({ "error": { "code": code.as_str(), "message": message, "details": details } });
-        (ContentType::JSON, body.to_string())
-    } else {
-        (
-            ContentType::HTML,
-            crate::http::web::error_page(req, status, message),
-        )
-    };
-    let mut response = Response::build();
-    response
-        .status(status)
-        .header(content_type)
-        .sized_body(body.len(), Cursor::new(body));
-    if status == Status::Unauthorized && is_api(req) {
-        response.raw_header("WWW-Authenticate", bearer_challenge(req));
-    }
-    response.ok()
 }
 
 #[cfg(test)]

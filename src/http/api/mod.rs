@@ -13,7 +13,8 @@ pub mod requests;
 pub mod schema;
 
 use crate::config::Config;
-use crate::error::{BearerTokenRejected, Error};
+use crate::error::Error;
+use crate::http::errors::BearerTokenRejected;
 pub use crate::services::api_keys::{ApiAuth, KeysUsed};
 use crate::store::retention::Visible;
 use crate::store::{Db, now_ms};

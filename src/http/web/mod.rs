@@ -39,7 +39,8 @@ mod sign_in;
 mod team;
 
 use crate::auth::Admin;
-use crate::error::{Code, error_response};
+use crate::error::Code;
+use crate::http::errors::error_response;
 use crate::store::{AccountId, activity, now_ms};
 use rocket::http::Status;
 use rocket::request::Request;
@@ -115,7 +116,7 @@ struct CaughtError(Status);
 impl<'r> Responder<'r, 'static> for CaughtError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.0;
-        if status.code == 401 && !crate::error::wants_json(req) {
+        if status.code == 401 && !crate::http::errors::wants_json(req) {
             // A page that needs a session: send the person to sign in.
             return rocket::response::Redirect::to("/login?done=expired").respond_to(req);
         }
