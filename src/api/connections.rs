@@ -7,7 +7,7 @@ use super::requests::{CreateConnection, SimulateInbound, UpdateConnection};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::meta::errors;
-use crate::meta::graph::{self, SendError};
+use crate::meta::graph::{Graph, SendError};
 use crate::meta::targets::MetaTargets;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db};
@@ -192,21 +192,15 @@ pub(crate) async fn check(
         .await?;
     let agent = agent.clone();
     let answer = crate::blocking::run("check", move || {
-        graph::phone_number(
-            &agent,
-            &connection.graph_base_url,
-            &connection.graph_version,
-            &connection.phone_number_id,
-            &token,
-        )
+        Graph::of(&agent, &connection, &token).phone_number(&connection.phone_number_id)
     })
     .await?;
     Ok(match answer {
         Ok(number) => json!({
             "ok": true,
-            "verified_name": number["verified_name"],
-            "display_phone_number": number["display_phone_number"],
-            "quality_rating": number["quality_rating"],
+            "verified_name": number.verified_name,
+            "display_phone_number": number.display_phone_number,
+            "quality_rating": number.quality_rating,
         }),
         Err(SendError::Meta(error)) => json!({
             "ok": false,

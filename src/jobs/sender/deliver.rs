@@ -5,7 +5,7 @@
 use super::{Event, Shared};
 use crate::events::emit::Emitter;
 use crate::meta::errors::{ErrorClass, classify};
-use crate::meta::graph::{self, SendError};
+use crate::meta::graph::{Graph, SendError};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, StoredMessage};
 use crate::store::{AccountId, Db, now_ms};
@@ -144,14 +144,8 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
     };
     let info = &target.info;
     let calling = Instant::now();
-    let result = graph::send_message(
-        &shared.agent,
-        &info.graph_base_url,
-        &info.graph_version,
-        &info.phone_number_id,
-        &target.token,
-        &body,
-    );
+    let result =
+        Graph::of(&shared.agent, info, &target.token).send_message(&info.phone_number_id, &body);
     shared.observe_latency(calling.elapsed());
     let now = now_ms();
     match result {
