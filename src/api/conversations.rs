@@ -5,9 +5,10 @@
 use super::ApiAuth;
 use super::query::{PageSize, Query};
 use crate::error::{Error, Result};
+use crate::meta::window::Window;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
-use crate::store::{AccountId, Db, connections::ConnectionId, contacts, messages, now_ms};
+use crate::store::{AccountId, Db, connections::ConnectionId, messages, now_ms};
 use rocket::serde::json::Json;
 use rocket::{State, get, post, routes};
 use serde_json::{Value, json};
@@ -17,24 +18,8 @@ pub fn routes() -> Vec<rocket::Route> {
 }
 
 /// The customer-service window of a conversation: open until 24 hours after the customer last wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub open: bool,
-    pub expires_at: i64,
-}
-
-impl Window {
-    pub fn of(conversation: &Conversation, now: i64) -> Window {
-        let expires_at = conversation.last_inbound_at + contacts::WINDOW_MS;
-        Window {
-            open: now < expires_at,
-            expires_at,
-        }
-    }
-
-    pub fn to_json(self) -> Value {
-        json!({"state": if self.open { "open" } else { "closed" }, "expires_at": self.expires_at})
-    }
+pub(crate) fn window(conversation: &Conversation, now: i64) -> Window {
+    Window::at(Some(conversation.last_inbound_at), now)
 }
 
 /// The customer's number for sending (`+<digits>`), or the username id Meta gave instead of one.
@@ -56,7 +41,7 @@ pub(crate) fn conversation_json(conversation: &Conversation, now: i64) -> Value 
         "last_message_at": conversation.last_message_at,
         "last_inbound_at": conversation.last_inbound_at,
         "unread_count": conversation.unread,
-        "customer_service_window": Window::of(conversation, now).to_json(),
+        "customer_service_window": window(conversation, now).to_json(),
     })
 }
 
@@ -226,7 +211,7 @@ async fn get_conversation(
         .flatten();
     Ok(Json(json!({
         "contact": conversation_json(&conversation, now),
-        "customer_service_window": Window::of(&conversation, now).to_json(),
+        "customer_service_window": window(&conversation, now).to_json(),
         "messages": messages,
         "next_cursor": next,
     })))

@@ -6,6 +6,7 @@ use super::body::ApiJson;
 use super::query::{PageSize, Query};
 use super::requests::check_message;
 use crate::error::{Error, Result};
+use crate::meta::window::Window;
 use crate::meta::{errors, validate};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, ListFilter, MessageId, NewMessage, StoredMessage};
@@ -113,7 +114,7 @@ pub(crate) async fn enqueue(
         })
         .await?;
     let window = Window::at(last_inbound, now_ms());
-    if connection.enforce_window && checked.kind != "template" && window.state != "open" {
+    if connection.enforce_window && checked.kind != "template" && !window.is_open() {
         return Err(Error::invalid(
             "type",
             "the customer has not written in the last 24 hours, so only a template can be sent (this connection refuses other messages then)",
@@ -189,36 +190,6 @@ pub(crate) async fn enqueue(
 fn kept_answer((status, body): (u16, String)) -> (Status, Value) {
     let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     (Status::from_code(status).unwrap_or(Status::Accepted), body)
-}
-
-/// The 24-hour customer-service window of a recipient, as far as this number knows it.
-struct Window {
-    state: &'static str,
-    expires_at: Option<i64>,
-}
-
-impl Window {
-    fn at(last_inbound: Option<i64>, now: i64) -> Window {
-        match last_inbound {
-            Some(at) if now < at + contacts::WINDOW_MS => Window {
-                state: "open",
-                expires_at: Some(at + contacts::WINDOW_MS),
-            },
-            Some(at) => Window {
-                state: "closed",
-                expires_at: Some(at + contacts::WINDOW_MS),
-            },
-            // Messages received before the number was connected here are unknown: Meta decides.
-            None => Window {
-                state: "unknown",
-                expires_at: None,
-            },
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        json!({ "state": self.state, "expires_at": self.expires_at })
-    }
 }
 
 /// Checks a template message against the connection's synced templates: it must exist in that language,

@@ -6,10 +6,11 @@
 use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
-use crate::api::conversations::{self as api, Window};
+use crate::api::conversations as api;
 use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::error::{Error, Result};
 use crate::jobs::sender::Waker;
+use crate::meta::window::Window;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, connections, now_ms, templates};
@@ -40,10 +41,10 @@ const THREAD_SIZE: usize = 100;
 
 /// The window in words: "Open for 23 h 12 min" or "Closed: send a template".
 fn window_text(page: &Page, window: Window, now: i64) -> String {
-    if !window.open {
+    let Window::Open { expires_at } = window else {
         return page.t("inbox.window_closed").to_owned();
-    }
-    let minutes = (window.expires_at - now).max(0) / 60_000;
+    };
+    let minutes = (expires_at - now).max(0) / 60_000;
     page.t("inbox.window_open")
         .replace("{hours}", &page.number(&(minutes / 60)))
         .replace("{minutes}", &page.number(&(minutes % 60)))
@@ -103,7 +104,7 @@ async fn inbox_page(
     let rows = list
         .iter()
         .map(|c| {
-            let window = Window::of(c, now);
+            let window = api::window(c, now);
             Row {
                 id: c.contact_id.to_string(),
                 name: c
@@ -118,7 +119,7 @@ async fn inbox_page(
                     .unwrap_or_default(),
                 last_message_at: c.last_message_at,
                 unread: c.unread,
-                open: window.open,
+                open: window.is_open(),
                 window: window_text(&page, window, now),
             }
         })
@@ -262,7 +263,7 @@ async fn show(
         choices,
     } = view(db, account, contact, before, visible).await?;
     let now = now_ms();
-    let window = Window::of(&conversation, now);
+    let window = api::window(&conversation, now);
     let older = (thread.len() == THREAD_SIZE)
         .then(|| {
             thread
@@ -298,7 +299,7 @@ async fn show(
             can_reply: phone.starts_with('+'),
             phone,
             number,
-            open: window.open,
+            open: window.is_open(),
             window: window_text(page, window, now),
             bubbles,
             older,
