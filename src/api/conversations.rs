@@ -3,6 +3,7 @@
 //! conversation's messages in both directions, each inbound one with Meta's type and item as received.
 
 use super::ApiAuth;
+use super::pager::Pager;
 use super::query::{PageSize, Query};
 use crate::error::{Error, Result};
 use crate::meta::window::Window;
@@ -132,10 +133,6 @@ const PAGE: PageSize = PageSize {
     max: 200,
 };
 
-fn not_a_cursor() -> Error {
-    Error::invalid("cursor", "must be the next_cursor of an earlier page")
-}
-
 #[get("/api/v1/conversations")]
 async fn list_conversations(
     auth: ApiAuth,
@@ -145,11 +142,8 @@ async fn list_conversations(
 ) -> Result<Json<Value>> {
     let query = query.allow(&["connection_id", "cursor", "limit"])?;
     let connection = query.id("connection_id")?.map(ConnectionId);
-    let after = query
-        .text("cursor")
-        .map(|c| Cursor::parse(c).ok_or_else(not_a_cursor))
-        .transpose()?;
-    let limit = query.limit(PAGE)?;
+    let pager = Pager::from_query(query, PAGE, Cursor::parse)?;
+    let (after, limit) = (pager.after, pager.limit);
     let key_db = db.inner().clone();
     let page = db
         .read_async(move |conn| {
@@ -158,16 +152,15 @@ async fn list_conversations(
         })
         .await?;
     let now = now_ms();
-    let next = (page.len() == limit)
-        .then(|| page.last())
-        .flatten()
-        .map(|c| {
+    let next = pager.next_cursor(&page, |c| {
+        Some(
             Cursor {
                 at: c.last_message_at,
                 id: c.contact_id,
             }
-            .text()
-        });
+            .text(),
+        )
+    });
     let data: Vec<Value> = page.iter().map(|c| conversation_json(c, now)).collect();
     Ok(Json(json!({ "data": data, "next_cursor": next })))
 }
@@ -181,11 +174,8 @@ async fn get_conversation(
     db: &State<Db>,
 ) -> Result<Json<Value>> {
     let query = query.allow(&["cursor", "limit"])?;
-    let before = query
-        .text("cursor")
-        .map(|c| thread_cursor(c).ok_or_else(not_a_cursor))
-        .transpose()?;
-    let limit = query.limit(PAGE)?;
+    let pager = Pager::from_query(query, PAGE, thread_cursor)?;
+    let (before, limit) = (pager.after, pager.limit);
     let contact = parse_contact(id)?;
     let view_db = db.inner().clone();
     let (conversation, messages) = db
@@ -206,9 +196,7 @@ async fn get_conversation(
         })
         .await?;
     let now = now_ms();
-    let next = (messages.len() == limit)
-        .then(|| messages.last().map(|m| m["cursor"].clone()))
-        .flatten();
+    let next = pager.next_cursor(&messages, |m| m["cursor"].as_str().map(str::to_owned));
     Ok(Json(json!({
         "contact": conversation_json(&conversation, now),
         "customer_service_window": window(&conversation, now).to_json(),

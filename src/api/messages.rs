@@ -3,6 +3,7 @@
 
 use super::ApiAuth;
 use super::body::ApiJson;
+use super::pager::Pager;
 use super::query::{PageSize, Query};
 use super::requests::check_message;
 use crate::error::{Error, Result};
@@ -344,19 +345,21 @@ async fn list_messages(
         }
         None => None,
     };
-    let limit = query.limit(PageSize {
+    let size = PageSize {
         default: 50,
         max: 200,
+    };
+    let pager = Pager::from_query(query, size, |text| {
+        text.parse().ok().filter(|id: &i64| *id >= 0).map(MessageId)
     })?;
+    let limit = pager.limit;
     let filter = ListFilter {
         status,
         connection: query.id("connection_id")?.map(ConnectionId),
         recipient_index,
         since: query.time("since")?,
         until: query.time("until")?,
-        before: query
-            .number("cursor", 0..=i64::MAX, "the next_cursor of an earlier page")?
-            .map(MessageId),
+        before: pager.after,
         limit,
         visible,
     };
@@ -369,11 +372,6 @@ async fn list_messages(
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
-    let next = (page.len() == limit)
-        .then(|| {
-            page.last()
-                .and_then(|m| m["id"].as_str().map(str::to_owned))
-        })
-        .flatten();
+    let next = pager.next_cursor(&page, |m| m["id"].as_str().map(str::to_owned));
     Ok(Json(json!({ "data": page, "next_cursor": next })))
 }

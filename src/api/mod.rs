@@ -6,6 +6,7 @@ pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod endpoints;
 pub(crate) mod messages;
+pub mod pager;
 mod query;
 pub mod requests;
 

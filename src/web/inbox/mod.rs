@@ -7,6 +7,7 @@ use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
 use crate::api::conversations as api;
+use crate::api::pager::Pager;
 use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::error::{Error, Result};
 use crate::jobs::sender::Waker;
@@ -77,7 +78,8 @@ async fn inbox_page(
     cursor: Option<&str>,
 ) -> Result<rocket::response::content::RawHtml<String>> {
     let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
-    let after = cursor.and_then(Cursor::parse);
+    let pager = Pager::lenient(cursor, PAGE_SIZE, Cursor::parse);
+    let after = pager.after;
     let key_db = db.clone();
     let (list, numbers) = db
         .read_async(move |conn| {
@@ -91,16 +93,15 @@ async fn inbox_page(
         })
         .await?;
     let now = now_ms();
-    let next = (list.len() == PAGE_SIZE)
-        .then(|| list.last())
-        .flatten()
-        .map(|c| {
+    let next = pager.next_cursor(&list, |c| {
+        Some(
             Cursor {
                 at: c.last_message_at,
                 id: c.contact_id,
             }
-            .text()
-        });
+            .text(),
+        )
+    });
     let rows = list
         .iter()
         .map(|c| {
