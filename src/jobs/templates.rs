@@ -1,6 +1,6 @@
 //! Template sync: on demand for one connection, and on a schedule for all of them.
 
-use crate::outbound::graph::{self, SendError};
+use crate::outbound::graph::Graph;
 use crate::store::connections::{self, ConnectionInfo};
 use crate::store::states::ConnectionState;
 use crate::store::{AccountId, Db, templates};
@@ -18,23 +18,9 @@ pub fn sync_connection(
     let id = connection.id;
     let token =
         db.read(|conn| Ok(connections::secrets(conn, db.keyring(), account, id)?.access_token))?;
-    let listed = graph::templates(
-        agent,
-        &connection.graph_base_url,
-        &connection.graph_version,
-        &connection.waba_id,
-        &token,
-    )
-    .map_err(|e| match e {
-        SendError::Meta(e) => crate::error::Error::Unavailable(format!(
-            "Meta refused the template list: (#{}) {}",
-            e.code, e.title
-        )),
-        SendError::Network(reason) => {
-            crate::error::Error::Unavailable(format!("Meta could not be reached: {reason}"))
-        }
-        SendError::Refused(reason) => crate::error::Error::Unavailable(reason),
-    })?;
+    let listed = Graph::of(agent, connection, &token)
+        .templates(&connection.waba_id)
+        .map_err(|e| e.unavailable("the template list"))?;
     db.write(move |conn| templates::replace_for_connection(conn, account, id, &listed))
 }
 

@@ -3,6 +3,8 @@
 //! `MetaTargets` allows and follows no redirects, so a connection cannot point it anywhere else.
 
 use super::targets::MetaTargets;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +42,18 @@ impl std::fmt::Display for NotAllowed {
 }
 
 impl std::error::Error for NotAllowed {}
+
+impl SendError {
+    /// This failure as the server's error for a call a person or a job asked for: `what` is what Meta
+    /// was asked for ("the template list"), named when Meta refused it.
+    pub fn unavailable(self, what: &str) -> crate::error::Error {
+        crate::error::Error::Unavailable(match self {
+            SendError::Meta(e) => format!("Meta refused {what}: (#{}) {}", e.code, e.title),
+            SendError::Network(reason) => format!("Meta could not be reached: {reason}"),
+            SendError::Refused(reason) => reason,
+        })
+    }
+}
 
 impl From<ureq::Error> for SendError {
     fn from(error: ureq::Error) -> SendError {
@@ -103,29 +117,208 @@ fn refusal(status: u16, answer: &Value) -> SendError {
     }
 }
 
-/// `POST {base}/{version}/{phone_number_id}/messages`; the wamid on success.
-pub fn send_message(
-    agent: &ureq::Agent,
-    base_url: &str,
-    version: &str,
-    phone_number_id: &str,
-    token: &str,
-    body: &Value,
-) -> Result<String, SendError> {
-    let url = format!("{base_url}/{version}/{phone_number_id}/messages");
-    let mut response = agent
-        .post(&url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .send_json(body)?;
-    let status = response.status().as_u16();
-    let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
-    if (200..300).contains(&status) {
-        return answer["messages"][0]["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| SendError::Network(format!("HTTP {status} without a message id")));
+/// The Graph API as one number's (or one business account's) token reaches it: the agent, the
+/// connection's base URL and API version, and the access token every call carries.
+#[derive(Clone, Copy)]
+pub struct Graph<'a> {
+    pub agent: &'a ureq::Agent,
+    pub base_url: &'a str,
+    pub version: &'a str,
+    pub token: &'a str,
+}
+
+impl<'a> Graph<'a> {
+    /// The Graph API at a connection's address, with its access token.
+    pub fn of(
+        agent: &'a ureq::Agent,
+        connection: &'a crate::store::connections::ConnectionInfo,
+        token: &'a str,
+    ) -> Graph<'a> {
+        Graph {
+            agent,
+            base_url: &connection.graph_base_url,
+            version: &connection.graph_version,
+            token,
+        }
     }
-    Err(refusal(status, &answer))
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{}/{path}", self.base_url, self.version)
+    }
+
+    /// One call with the token: the answer when it is a 2xx, else what went wrong as a `SendError`
+    /// (an address this installation does not allow, a transport failure, Meta's error envelope).
+    fn call(
+        &self,
+        url: &str,
+        body: Option<&Value>,
+        timeout: Option<Duration>,
+    ) -> Result<ureq::http::Response<ureq::Body>, SendError> {
+        let authorization = format!("Bearer {}", self.token);
+        let response = match body {
+            Some(body) => self
+                .agent
+                .post(url)
+                .header("Authorization", &authorization)
+                .send_json(body)?,
+            None => {
+                let request = self.agent.get(url).header("Authorization", &authorization);
+                match timeout {
+                    Some(limit) => request
+                        .config()
+                        .timeout_global(Some(limit))
+                        .build()
+                        .call()?,
+                    None => request.call()?,
+                }
+            }
+        };
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let answer: Value = response.into_body().read_json().unwrap_or(Value::Null);
+            return Err(refusal(status, &answer));
+        }
+        Ok(response)
+    }
+
+    /// One call whose 2xx answer is JSON read as `T` (a body that is no JSON reads as `null`), with its
+    /// status; an answer that is not a `T` is a network-class failure "HTTP <status> without <missing>".
+    fn call_json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: Option<&Value>,
+        missing: &str,
+    ) -> Result<(u16, T), SendError> {
+        let mut response = self.call(url, body, None)?;
+        let status = response.status().as_u16();
+        let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
+        serde_json::from_value(answer)
+            .map(|parsed| (status, parsed))
+            .map_err(|_| SendError::Network(format!("HTTP {status} without {missing}")))
+    }
+
+    /// `POST {base}/{version}/{phone_number_id}/messages`; the wamid on success.
+    pub fn send_message(&self, phone_number_id: &str, body: &Value) -> Result<String, SendError> {
+        #[derive(Deserialize)]
+        struct Sent {
+            messages: Vec<SentId>,
+        }
+        #[derive(Deserialize)]
+        struct SentId {
+            id: String,
+        }
+        const MISSING: &str = "a message id";
+        let url = self.url(&format!("{phone_number_id}/messages"));
+        let (status, sent): (u16, Sent) = self.call_json(&url, Some(body), MISSING)?;
+        sent.messages
+            .into_iter()
+            .next()
+            .map(|m| m.id)
+            .ok_or_else(|| SendError::Network(format!("HTTP {status} without {MISSING}")))
+    }
+
+    /// `GET {base}/{version}/{phone_number_id}`: the number as Meta knows it (verified name, display
+    /// number, quality rating), or Meta's error. Used by "check connection".
+    pub fn phone_number(&self, phone_number_id: &str) -> Result<PhoneNumber, SendError> {
+        let url = self.url(&format!(
+            "{phone_number_id}?fields=verified_name,display_phone_number,quality_rating"
+        ));
+        // A 2xx that is no JSON at all is a number Meta tells nothing about.
+        let (_, number): (u16, Option<PhoneNumber>) = self.call_json(&url, None, "the number")?;
+        Ok(number.unwrap_or_default())
+    }
+
+    /// Every template of a WhatsApp Business Account, following Meta's `paging.next` links (at most 50
+    /// pages).
+    pub fn templates(&self, waba_id: &str) -> Result<Vec<Value>, SendError> {
+        let mut url = self.url(&format!(
+            "{waba_id}/message_templates?fields=name,language,status,category,components&limit=100"
+        ));
+        let mut all = Vec::new();
+        for _ in 0..50 {
+            // An answer that is no JSON at all is an empty last page, as Meta's own clients read it.
+            let (_, page): (u16, Option<TemplatePage>) =
+                self.call_json(&url, None, "a template list")?;
+            let Some(page) = page else {
+                return Ok(all);
+            };
+            all.extend(page.data);
+            match page.paging.and_then(|p| p.next) {
+                Some(next) => url = next,
+                None => return Ok(all),
+            }
+        }
+        Ok(all)
+    }
+
+    /// Where to download a media file Meta received, as `GET {base}/{version}/{media_id}` answers it:
+    /// `url` (valid for five minutes), `mime_type`. The number is named, as Meta allows, so media of
+    /// another number is refused.
+    pub fn media_info(
+        &self,
+        media_id: &str,
+        phone_number_id: &str,
+    ) -> Result<MediaInfo, SendError> {
+        // The id comes from a webhook payload: only Meta's characters, so it cannot change the path or
+        // query.
+        if media_id.is_empty()
+            || !media_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(SendError::Refused("not a media id".into()));
+        }
+        let url = self.url(&format!("{media_id}?phone_number_id={phone_number_id}"));
+        self.call_json(&url, None, "a media URL")
+            .map(|(_, info)| info)
+    }
+
+    /// `GET <url>` from `media_info`, with the same token (Meta refuses it without), through this
+    /// graph's agent (the one its `MediaSource` calls for). The body is read by the caller as it
+    /// arrives, never kept.
+    pub fn download_media(&self, url: &str) -> Result<MediaDownload, SendError> {
+        let response = self.call(url, None, Some(Duration::from_secs(300)))?;
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.into_body();
+        Ok(MediaDownload {
+            content_type,
+            length: body.content_length(),
+            body: body.into_with_config().limit(MEDIA_LIMIT).reader(),
+        })
+    }
+}
+
+/// A number as Meta describes it.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct PhoneNumber {
+    pub verified_name: Option<String>,
+    pub display_phone_number: Option<String>,
+    pub quality_rating: Option<String>,
+}
+
+/// One page of a business account's templates.
+#[derive(Deserialize)]
+struct TemplatePage {
+    #[serde(default)]
+    data: Vec<Value>,
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    next: Option<String>,
+}
+
+/// Where a media file is, as Meta answers for its id.
+#[derive(Debug, Deserialize)]
+pub struct MediaInfo {
+    pub url: String,
+    pub mime_type: Option<String>,
 }
 
 /// Reads Meta's error envelope `{"error": {"code", "message", "error_data": {"details"}}}`.
@@ -153,93 +346,6 @@ pub fn meta_error(http_status: u16, answer: &Value) -> Option<MetaError> {
     })
 }
 
-/// `GET {base}/{version}/{phone_number_id}`: the number as Meta knows it (verified name, display number,
-/// quality rating), or Meta's error. Used by "check connection".
-pub fn phone_number(
-    agent: &ureq::Agent,
-    base_url: &str,
-    version: &str,
-    phone_number_id: &str,
-    token: &str,
-) -> Result<Value, SendError> {
-    let url = format!(
-        "{base_url}/{version}/{phone_number_id}?fields=verified_name,display_phone_number,quality_rating"
-    );
-    let mut response = agent
-        .get(&url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()?;
-    let status = response.status().as_u16();
-    let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
-    if (200..300).contains(&status) {
-        return Ok(answer);
-    }
-    Err(refusal(status, &answer))
-}
-
-/// Every template of a WhatsApp Business Account, following Meta's `paging.next` links (at most 50 pages).
-pub fn templates(
-    agent: &ureq::Agent,
-    base_url: &str,
-    version: &str,
-    waba_id: &str,
-    token: &str,
-) -> Result<Vec<Value>, SendError> {
-    let mut url = format!(
-        "{base_url}/{version}/{waba_id}/message_templates?fields=name,language,status,category,components&limit=100"
-    );
-    let mut all = Vec::new();
-    for _ in 0..50 {
-        let mut response = agent
-            .get(&url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .call()?;
-        let status = response.status().as_u16();
-        let page: Value = response.body_mut().read_json().unwrap_or(Value::Null);
-        if !(200..300).contains(&status) {
-            return Err(refusal(status, &page));
-        }
-        all.extend(page["data"].as_array().cloned().unwrap_or_default());
-        match page["paging"]["next"].as_str() {
-            Some(next) => url = next.to_owned(),
-            None => return Ok(all),
-        }
-    }
-    Ok(all)
-}
-
-/// Where to download a media file Meta received, as `GET {base}/{version}/{media_id}` answers it: `url`
-/// (valid for five minutes), `mime_type`, `sha256`, `file_size`, `id`. The number is named, as Meta
-/// allows, so media of another number is refused.
-pub fn media_info(
-    agent: &ureq::Agent,
-    base_url: &str,
-    version: &str,
-    media_id: &str,
-    phone_number_id: &str,
-    token: &str,
-) -> Result<Value, SendError> {
-    // The id comes from a webhook payload: only Meta's characters, so it cannot change the path or query.
-    if media_id.is_empty()
-        || !media_id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(SendError::Refused("not a media id".into()));
-    }
-    let url = format!("{base_url}/{version}/{media_id}?phone_number_id={phone_number_id}");
-    let mut response = agent
-        .get(&url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .call()?;
-    let status = response.status().as_u16();
-    let answer: Value = response.body_mut().read_json().unwrap_or(Value::Null);
-    if (200..300).contains(&status) && answer["url"].is_string() {
-        return Ok(answer);
-    }
-    Err(refusal(status, &answer))
-}
-
 /// A media download under way: Meta's content type and length, and the bytes to read.
 pub struct MediaDownload {
     pub content_type: Option<String>,
@@ -249,35 +355,3 @@ pub struct MediaDownload {
 
 /// The largest media file Meta delivers (a document); anything longer is cut off with an error.
 pub const MEDIA_LIMIT: u64 = 100 * 1024 * 1024;
-
-/// `GET <url>` from `media_info`, with the same token (Meta refuses it without), through the agent its
-/// `MediaSource` calls for. The body is read by the caller as it arrives, never kept.
-pub fn download_media(
-    agent: &ureq::Agent,
-    url: &str,
-    token: &str,
-) -> Result<MediaDownload, SendError> {
-    let response = agent
-        .get(url)
-        .header("Authorization", &format!("Bearer {token}"))
-        .config()
-        .timeout_global(Some(Duration::from_secs(300)))
-        .build()
-        .call()?;
-    let status = response.status().as_u16();
-    if !(200..300).contains(&status) {
-        let answer: Value = response.into_body().read_json().unwrap_or(Value::Null);
-        return Err(refusal(status, &answer));
-    }
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = response.into_body();
-    Ok(MediaDownload {
-        content_type,
-        length: body.content_length(),
-        body: body.into_with_config().limit(MEDIA_LIMIT).reader(),
-    })
-}

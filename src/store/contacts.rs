@@ -8,8 +8,6 @@ use crate::crypto::{Aad, Key};
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub const WINDOW_MS: i64 = 24 * 3_600_000;
-
 /// Who wrote: the number (or the username id when Meta gives no number), its blind index, the profile name.
 #[derive(Clone, Copy)]
 pub struct Customer<'a> {

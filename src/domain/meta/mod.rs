@@ -5,3 +5,4 @@ pub mod errors;
 pub mod message;
 pub mod validate;
 pub mod webhook;
+pub mod window;

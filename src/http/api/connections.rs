@@ -13,7 +13,7 @@ use super::schema::errors::{ReadErrors, WriteErrors};
 use crate::config::Config;
 use crate::domain::meta::errors;
 use crate::error::{Error, Result};
-use crate::outbound::graph::{self, SendError};
+use crate::outbound::graph::{Graph, SendError};
 use crate::outbound::targets::MetaTargets;
 use crate::services::meta_events::Receivers;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
@@ -244,13 +244,7 @@ async fn check_number(
         .await?;
     let agent = agent.clone();
     let answer = crate::blocking::run("check", move || {
-        graph::phone_number(
-            &agent,
-            &connection.graph_base_url,
-            &connection.graph_version,
-            &connection.phone_number_id,
-            &token,
-        )
+        Graph::of(&agent, &connection, &token).phone_number(&connection.phone_number_id)
     })
     .await?;
     let failed = |code, title: &str, details, explanation| {
@@ -265,11 +259,11 @@ async fn check_number(
         })
     };
     Ok(match answer {
-        Ok(mut number) => ConnectionCheck::Reached(NumberFound {
-            display_phone_number: number["display_phone_number"].take(),
+        Ok(number) => ConnectionCheck::Reached(NumberFound {
+            display_phone_number: number.display_phone_number,
             ok: true,
-            quality_rating: number["quality_rating"].take(),
-            verified_name: number["verified_name"].take(),
+            quality_rating: number.quality_rating,
+            verified_name: number.verified_name,
         }),
         Err(SendError::Meta(error)) => failed(
             Some(error.code),

@@ -4,17 +4,18 @@
 
 use super::ApiAuth;
 use super::examples;
+use super::pager::Pager;
 use super::query::{PageSize, Query};
 use super::schema::conversations::{
     ConversationDetail, ConversationList, ConversationSeen, ConversationView, Direction,
     InboundItem, OutboundItem, ThreadItem,
 };
 use super::schema::errors::ReadErrors;
-use super::schema::{ServiceWindow, WindowState};
+use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
-use crate::store::{AccountId, Db, connections::ConnectionId, contacts, messages, now_ms};
+use crate::store::{AccountId, Db, connections::ConnectionId, messages, now_ms};
 use rocket::serde::json::Json;
 use rocket::{State, get, post, routes};
 use serde_json::Value;
@@ -24,31 +25,8 @@ pub fn routes() -> Vec<rocket::Route> {
 }
 
 /// The customer-service window of a conversation: open until 24 hours after the customer last wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Window {
-    pub open: bool,
-    pub expires_at: i64,
-}
-
-impl Window {
-    pub fn of(conversation: &Conversation, now: i64) -> Window {
-        let expires_at = conversation.last_inbound_at + contacts::WINDOW_MS;
-        Window {
-            open: now < expires_at,
-            expires_at,
-        }
-    }
-
-    pub fn answer(self) -> ServiceWindow {
-        ServiceWindow {
-            expires_at: Some(self.expires_at),
-            state: if self.open {
-                WindowState::Open
-            } else {
-                WindowState::Closed
-            },
-        }
-    }
+pub(crate) fn window(conversation: &Conversation, now: i64) -> Window {
+    Window::at(Some(conversation.last_inbound_at), now)
 }
 
 /// The customer's number for sending (`+<digits>`), or the username id Meta gave instead of one.
@@ -64,7 +42,7 @@ pub(crate) fn display_phone(conversation: &Conversation) -> String {
 fn conversation_view(conversation: &Conversation, now: i64) -> ConversationView {
     ConversationView {
         connection_id: conversation.connection_id.0.to_string(),
-        customer_service_window: Window::of(conversation, now).answer(),
+        customer_service_window: window(conversation, now).into(),
         id: conversation.contact_id.to_string(),
         last_inbound_at: conversation.last_inbound_at,
         last_message_at: conversation.last_message_at,
@@ -175,10 +153,6 @@ const PAGE: PageSize = PageSize {
     max: 200,
 };
 
-fn not_a_cursor() -> Error {
-    Error::invalid("cursor", "must be the next_cursor of an earlier page")
-}
-
 /// Conversations, the most recently active first.
 #[utoipa::path(
     get,
@@ -203,11 +177,8 @@ async fn list_conversations(
 ) -> Result<Json<ConversationList>> {
     let query = query.allow(&["connection_id", "cursor", "limit"])?;
     let connection = query.id("connection_id")?.map(ConnectionId);
-    let after = query
-        .text("cursor")
-        .map(|c| Cursor::parse(c).ok_or_else(not_a_cursor))
-        .transpose()?;
-    let limit = query.limit(PAGE)?;
+    let pager = Pager::from_query(query, PAGE, Cursor::parse)?;
+    let (after, limit) = (pager.after, pager.limit);
     let key_db = db.inner().clone();
     let page = db
         .read_async(move |conn| {
@@ -216,16 +187,15 @@ async fn list_conversations(
         })
         .await?;
     let now = now_ms();
-    let next = (page.len() == limit)
-        .then(|| page.last())
-        .flatten()
-        .map(|c| {
+    let next = pager.next_cursor(&page, |c| {
+        Some(
             Cursor {
                 at: c.last_message_at,
                 id: c.contact_id,
             }
-            .text()
-        });
+            .text(),
+        )
+    });
     let data = page.iter().map(|c| conversation_view(c, now)).collect();
     Ok(Json(ConversationList {
         data,
@@ -257,11 +227,8 @@ async fn get_conversation(
     db: &State<Db>,
 ) -> Result<Json<ConversationDetail>> {
     let query = query.allow(&["cursor", "limit"])?;
-    let before = query
-        .text("cursor")
-        .map(|c| thread_cursor(c).ok_or_else(not_a_cursor))
-        .transpose()?;
-    let limit = query.limit(PAGE)?;
+    let pager = Pager::from_query(query, PAGE, thread_cursor)?;
+    let (before, limit) = (pager.after, pager.limit);
     let contact = parse_contact(id)?;
     let view_db = db.inner().clone();
     let (conversation, messages) = db
@@ -282,12 +249,10 @@ async fn get_conversation(
         })
         .await?;
     let now = now_ms();
-    let next_cursor = (messages.len() == limit)
-        .then(|| messages.last().map(|m| m.cursor().to_owned()))
-        .flatten();
+    let next_cursor = pager.next_cursor(&messages, |m| Some(m.cursor().to_owned()));
     Ok(Json(ConversationDetail {
         contact: conversation_view(&conversation, now),
-        customer_service_window: Window::of(&conversation, now).answer(),
+        customer_service_window: window(&conversation, now).into(),
         messages,
         next_cursor,
     }))

@@ -4,14 +4,15 @@
 use super::ApiAuth;
 use super::body::ApiJson;
 use super::examples;
+use super::pager::Pager;
 use super::query::{PageSize, Query};
 use super::requests::SendMessage;
 use super::schema::errors::{ReadErrors, SendErrors};
 use super::schema::messages::{
     MessageAccepted, MessageDetail, MessageError, MessageList, MessageView, StatusEvent, Timestamps,
 };
-use super::schema::{ServiceWindow, WindowState};
 use crate::domain::meta::message::{Content, Template};
+use crate::domain::meta::window::Window;
 use crate::domain::meta::{errors, validate};
 use crate::error::{Error, Result};
 use crate::store::connections::{self, ConnectionId};
@@ -168,8 +169,8 @@ pub(crate) async fn enqueue(
             Ok((connection, key, index, last_inbound))
         })
         .await?;
-    let window = service_window(last_inbound, now_ms());
-    if connection.enforce_window && !is_template && window.state != WindowState::Open {
+    let window = Window::at(last_inbound, now_ms());
+    if connection.enforce_window && !is_template && !window.is_open() {
         return Err(Error::invalid(
             "type",
             "the customer has not written in the last 24 hours, so only a template can be sent (this connection refuses other messages then)",
@@ -195,7 +196,7 @@ pub(crate) async fn enqueue(
     let answer = MessageAccepted {
         connection_id: connection.id.0.to_string(),
         created_at: now,
-        customer_service_window: window,
+        customer_service_window: window.into(),
         id: id.0.to_string(),
         status: "queued".to_owned(),
         to: format!("+{}", message.recipient),
@@ -252,25 +253,6 @@ fn kept_answer((status, body): (u16, String)) -> Result<(Status, MessageAccepted
         Status::from_code(status).unwrap_or(Status::Accepted),
         answer,
     ))
-}
-
-/// The 24-hour customer-service window of a recipient, as far as this number knows it.
-fn service_window(last_inbound: Option<i64>, now: i64) -> ServiceWindow {
-    match last_inbound {
-        Some(at) => ServiceWindow {
-            state: if now < at + contacts::WINDOW_MS {
-                WindowState::Open
-            } else {
-                WindowState::Closed
-            },
-            expires_at: Some(at + contacts::WINDOW_MS),
-        },
-        // Messages received before the number was connected here are unknown: Meta decides.
-        None => ServiceWindow {
-            state: WindowState::Unknown,
-            expires_at: None,
-        },
-    }
 }
 
 /// Checks a template message against the connection's synced templates: it must exist in that language,
@@ -456,19 +438,21 @@ async fn list_messages(
         }
         None => None,
     };
-    let limit = query.limit(PageSize {
+    let size = PageSize {
         default: 50,
         max: 200,
+    };
+    let pager = Pager::from_query(query, size, |text| {
+        text.parse().ok().filter(|id: &i64| *id >= 0).map(MessageId)
     })?;
+    let limit = pager.limit;
     let filter = ListFilter {
         status,
         connection: query.id("connection_id")?.map(ConnectionId),
         recipient_index,
         since: query.time("since")?,
         until: query.time("until")?,
-        before: query
-            .number("cursor", 0..=i64::MAX, "the next_cursor of an earlier page")?
-            .map(MessageId),
+        before: pager.after,
         limit,
         visible,
     };
@@ -481,9 +465,7 @@ async fn list_messages(
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
-    let next_cursor = (page.len() == limit)
-        .then(|| page.last().map(|m| m.id.clone()))
-        .flatten();
+    let next_cursor = pager.next_cursor(&page, |m| Some(m.id.clone()));
     Ok(Json(MessageList {
         data: page,
         next_cursor,

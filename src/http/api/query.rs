@@ -40,7 +40,7 @@ pub struct PageSize {
 
 impl Query {
     #[cfg(test)]
-    fn of(pairs: &[(&str, &str)]) -> Query {
+    pub(super) fn of(pairs: &[(&str, &str)]) -> Query {
         Query {
             pairs: pairs
                 .iter()

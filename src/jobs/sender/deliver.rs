@@ -6,7 +6,7 @@ use super::{Event, Shared};
 use crate::domain::meta::errors::{ErrorClass, classify};
 use crate::domain::meta::webhook::MetaError;
 use crate::outbound::customer_webhooks::emit::Emitter;
-use crate::outbound::graph::{self, SendError};
+use crate::outbound::graph::{Graph, SendError};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, Sent, StoredMessage};
 use crate::store::states::{ConnectionState, MessageStatus};
@@ -162,14 +162,8 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
     };
     let info = &target.info;
     let calling = Instant::now();
-    let result = graph::send_message(
-        &shared.agent,
-        &info.graph_base_url,
-        &info.graph_version,
-        &info.phone_number_id,
-        &target.token,
-        &body,
-    );
+    let result =
+        Graph::of(&shared.agent, info, &target.token).send_message(&info.phone_number_id, &body);
     shared.observe_latency(calling.elapsed());
     let now = now_ms();
     match result {

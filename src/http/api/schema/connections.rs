@@ -4,7 +4,6 @@ use crate::config::Config;
 use crate::store::connections::ConnectionInfo;
 use crate::store::templates;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 /// A WhatsApp number on Meta's Cloud API or on the built-in sandbox. Secrets are shown only by their
@@ -97,14 +96,11 @@ pub enum ConnectionCheck {
 /// Meta's fields as Meta gave them (null when it left one out).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct NumberFound {
-    #[schema(value_type = Option<String>)]
-    pub display_phone_number: Value,
+    pub display_phone_number: Option<String>,
     /// Always true.
     pub ok: bool,
-    #[schema(value_type = Option<String>)]
-    pub quality_rating: Value,
-    #[schema(value_type = Option<String>)]
-    pub verified_name: Value,
+    pub quality_rating: Option<String>,
+    pub verified_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -12,6 +12,7 @@ pub mod endpoints;
 pub mod errors;
 pub mod messages;
 
+use crate::domain::meta::window::Window;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -23,6 +24,19 @@ pub struct ServiceWindow {
     /// is unknown.
     pub expires_at: Option<i64>,
     pub state: WindowState,
+}
+
+impl From<Window> for ServiceWindow {
+    fn from(window: Window) -> ServiceWindow {
+        ServiceWindow {
+            expires_at: window.expires_at(),
+            state: match window {
+                Window::Open { .. } => WindowState::Open,
+                Window::Closed { .. } => WindowState::Closed,
+                Window::Unknown => WindowState::Unknown,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -5,7 +5,7 @@ use super::bubbles::text_at;
 use crate::auth::Member;
 use crate::error::{Error, Result};
 use crate::http::web::context::Ctx;
-use crate::outbound::graph::{self, SendError};
+use crate::outbound::graph::{self, Graph, SendError};
 use crate::outbound::targets::MediaSource;
 use crate::store::connections;
 use crate::store::conversations;
@@ -62,13 +62,7 @@ fn safe_name(name: Option<&str>) -> String {
 fn meta_refusal(error: SendError) -> Error {
     match error {
         SendError::Meta(e) if e.http_status == 404 => Error::NotFound,
-        SendError::Meta(e) => {
-            Error::Unavailable(format!("Meta refused the media: (#{}) {}", e.code, e.title))
-        }
-        SendError::Network(reason) => {
-            Error::Unavailable(format!("Meta could not be reached: {reason}"))
-        }
-        SendError::Refused(reason) => Error::Unavailable(reason),
+        other => other.unavailable("the media"),
     }
 }
 
@@ -109,32 +103,29 @@ pub(super) async fn inbox_media(
     let (targets, media_agent) = (media.targets.clone(), media.agent.clone());
     let media_id = media_id.to_owned();
     let download = crate::blocking::run("media", move || {
-        let info = graph::media_info(
-            &agent,
-            &connection.graph_base_url,
-            &connection.graph_version,
-            &media_id,
-            &connection.phone_number_id,
-            &token,
-        )
-        .map_err(meta_refusal)?;
-        let url = info["url"].as_str().unwrap_or_default();
+        let graph = Graph::of(&agent, &connection, &token);
+        let info = graph
+            .media_info(&media_id, &connection.phone_number_id)
+            .map_err(meta_refusal)?;
+        let url = info.url.as_str();
         // The token goes only to Meta's media hosts (through the webhook address checks) or back to
         // the connection's own allowed address.
         let download_agent = match targets.media_source(&connection.graph_base_url, url) {
-            Some(MediaSource::MediaHost) => media_agent,
-            Some(MediaSource::GraphBase) => agent,
+            Some(MediaSource::MediaHost) => &media_agent,
+            Some(MediaSource::GraphBase) => &agent,
             None => {
                 return Err(Error::Unavailable(
                     "Meta gave a media address on a host it does not use".into(),
                 ));
             }
         };
-        let download = graph::download_media(&download_agent, url, &token).map_err(meta_refusal)?;
-        let mime = download
-            .content_type
-            .clone()
-            .or_else(|| info["mime_type"].as_str().map(str::to_owned));
+        let download = Graph {
+            agent: download_agent,
+            ..graph
+        }
+        .download_media(url)
+        .map_err(meta_refusal)?;
+        let mime = download.content_type.clone().or(info.mime_type);
         Ok((download, mime))
     })
     .await??;

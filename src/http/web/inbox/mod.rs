@@ -7,8 +7,10 @@ use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
 use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
+use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
-use crate::http::api::conversations::{self as api, Window};
+use crate::http::api::conversations as api;
+use crate::http::api::pager::Pager;
 use crate::services::outbox::Waker;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
@@ -40,10 +42,10 @@ const THREAD_SIZE: usize = 100;
 
 /// The window in words: "Open for 23 h 12 min" or "Closed: send a template".
 fn window_text(page: &Page, window: Window, now: i64) -> String {
-    if !window.open {
+    let Window::Open { expires_at } = window else {
         return page.t("inbox.window_closed").to_owned();
-    }
-    let minutes = (window.expires_at - now).max(0) / 60_000;
+    };
+    let minutes = (expires_at - now).max(0) / 60_000;
     page.t("inbox.window_open")
         .replace("{hours}", &page.number(&(minutes / 60)))
         .replace("{minutes}", &page.number(&(minutes % 60)))
@@ -76,7 +78,8 @@ async fn inbox_page(
     cursor: Option<&str>,
 ) -> Result<rocket::response::content::RawHtml<String>> {
     let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
-    let after = cursor.and_then(Cursor::parse);
+    let pager = Pager::lenient(cursor, PAGE_SIZE, Cursor::parse);
+    let after = pager.after;
     let key_db = db.clone();
     let (list, numbers) = db
         .read_async(move |conn| {
@@ -90,20 +93,19 @@ async fn inbox_page(
         })
         .await?;
     let now = now_ms();
-    let next = (list.len() == PAGE_SIZE)
-        .then(|| list.last())
-        .flatten()
-        .map(|c| {
+    let next = pager.next_cursor(&list, |c| {
+        Some(
             Cursor {
                 at: c.last_message_at,
                 id: c.contact_id,
             }
-            .text()
-        });
+            .text(),
+        )
+    });
     let rows = list
         .iter()
         .map(|c| {
-            let window = Window::of(c, now);
+            let window = api::window(c, now);
             Row {
                 id: c.contact_id.to_string(),
                 name: c
@@ -118,7 +120,7 @@ async fn inbox_page(
                     .unwrap_or_default(),
                 last_message_at: c.last_message_at,
                 unread: c.unread,
-                open: window.open,
+                open: window.is_open(),
                 window: window_text(&page, window, now),
             }
         })
@@ -262,7 +264,7 @@ async fn show(
         choices,
     } = view(db, account, contact, before, visible).await?;
     let now = now_ms();
-    let window = Window::of(&conversation, now);
+    let window = api::window(&conversation, now);
     let older = (thread.len() == THREAD_SIZE)
         .then(|| {
             thread
@@ -298,7 +300,7 @@ async fn show(
             can_reply: phone.starts_with('+'),
             phone,
             number,
-            open: window.open,
+            open: window.is_open(),
             window: window_text(page, window, now),
             bubbles,
             older,
