@@ -34,7 +34,7 @@ pub fn routes() -> Vec<rocket::Route> {
 /// The JSON of a connection: secrets only by their last four characters; what Meta's dashboard needs in full.
 pub fn to_json(connection: &ConnectionInfo, verify_token: &str, config: &Config) -> Value {
     json!({
-        "id": connection.id.0.to_string(),
+        "id": connection.id.get().to_string(),
         "kind": connection.kind,
         "name": connection.name,
         "phone_number_id": connection.phone_number_id,
@@ -111,7 +111,7 @@ async fn list_connections(
 }
 
 async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<(ConnectionInfo, connections::Secrets)> {
-    let id = ConnectionId(id.parse().map_err(|_| Error::NotFound)?);
+    let id = ConnectionId::from_raw(id.parse().map_err(|_| Error::NotFound)?);
     let keyring_db = db.clone();
     db.read_async(move |conn| {
         let found = connections::find(conn, auth.account, id)?.ok_or(Error::NotFound)?;

@@ -50,7 +50,7 @@ pub(crate) fn display_phone(conversation: &Conversation) -> String {
 pub(crate) fn conversation_json(conversation: &Conversation, now: i64) -> Value {
     json!({
         "id": conversation.contact_id.to_string(),
-        "connection_id": conversation.connection_id.0.to_string(),
+        "connection_id": conversation.connection_id.get().to_string(),
         "phone": display_phone(conversation),
         "name": conversation.profile_name,
         "last_message_at": conversation.last_message_at,
@@ -128,7 +128,7 @@ pub(crate) fn thread(
         let mut item = super::messages::to_json(db, &stored)?;
         item["direction"] = json!("outbound");
         item["at"] = json!(stored.created_at);
-        items.push((stored.created_at, stored.id.0, item));
+        items.push((stored.created_at, stored.id.get(), item));
     }
     items.sort_by_key(|item| std::cmp::Reverse((item.0, item.1)));
     items.truncate(limit);
@@ -159,7 +159,7 @@ async fn list_conversations(
     db: &State<Db>,
 ) -> Result<Json<Value>> {
     let query = query.allow(&["connection_id", "cursor", "limit"])?;
-    let connection = query.id("connection_id")?.map(ConnectionId);
+    let connection = query.id("connection_id")?.map(ConnectionId::from_raw);
     let after = query
         .text("cursor")
         .map(|c| Cursor::parse(c).ok_or_else(not_a_cursor))

@@ -31,7 +31,7 @@ pub fn routes() -> Vec<rocket::Route> {
 
 pub fn to_json(endpoint: &Endpoint) -> Value {
     json!({
-        "id": endpoint.id.0.to_string(),
+        "id": endpoint.id.get().to_string(),
         "url": endpoint.url,
         "description": endpoint.description,
         "event_types": endpoint.event_types,
@@ -44,7 +44,9 @@ pub fn to_json(endpoint: &Endpoint) -> Value {
 }
 
 fn endpoint_id(id: &str) -> Result<EndpointId> {
-    id.parse().map(EndpointId).map_err(|_| Error::NotFound)
+    id.parse()
+        .map(EndpointId::from_raw)
+        .map_err(|_| Error::NotFound)
 }
 
 /// Resolves the URL's host name, if it has one, and refuses it when it leads inside the network. Done

@@ -120,7 +120,7 @@ pub(crate) async fn enqueue(
             "the customer has not written in the last 24 hours, so only a template can be sent (this connection refuses other messages then)",
         ));
     }
-    let id = MessageId(ids::time_ordered()?);
+    let id = MessageId::from_raw(ids::time_ordered()?);
     let now = now_ms();
     let body = serde_json::to_vec(&checked.body).map_err(|e| Error::Internal(e.into()))?;
     let new = NewMessage {
@@ -137,9 +137,9 @@ pub(crate) async fn enqueue(
         now,
     };
     let answer = json!({
-        "id": id.0.to_string(),
+        "id": id.get().to_string(),
         "status": "queued",
-        "connection_id": connection.id.0.to_string(),
+        "connection_id": connection.id.get().to_string(),
         "to": format!("+{}", checked.to),
         "type": checked.kind,
         "created_at": now,
@@ -298,8 +298,8 @@ pub(crate) fn to_json(db: &Db, message: &StoredMessage) -> Result<Value> {
         })
     });
     Ok(json!({
-        "id": message.id.0.to_string(),
-        "connection_id": message.connection_id.0.to_string(),
+        "id": message.id.get().to_string(),
+        "connection_id": message.connection_id.get().to_string(),
         "to": format!("+{}", String::from_utf8_lossy(&to)),
         "type": message.kind,
         "status": message.status,
@@ -324,7 +324,7 @@ async fn get_message(
     visible: Visible,
     db: &State<Db>,
 ) -> Result<Json<Value>> {
-    let id = MessageId(id.parse().map_err(|_| Error::NotFound)?);
+    let id = MessageId::from_raw(id.parse().map_err(|_| Error::NotFound)?);
     let view_db = db.inner().clone();
     let message = db
         .read_async(move |conn| {
@@ -382,13 +382,13 @@ async fn list_messages(
     })?;
     let filter = ListFilter {
         status,
-        connection: query.id("connection_id")?.map(ConnectionId),
+        connection: query.id("connection_id")?.map(ConnectionId::from_raw),
         recipient_index,
         since: query.time("since")?,
         until: query.time("until")?,
         before: query
             .number("cursor", 0..=i64::MAX, "the next_cursor of an earlier page")?
-            .map(MessageId),
+            .map(MessageId::from_raw),
         limit,
         visible,
     };

@@ -300,7 +300,7 @@ pub fn check_message(request: &Value) -> Result<(validate::Checked, ConnectionId
         None | Some(Value::Null) => return Err(Error::invalid("connection_id", "is required")),
         Some(Value::String(id)) => id
             .parse()
-            .map(ConnectionId)
+            .map(ConnectionId::from_raw)
             .map_err(|_| Error::invalid("connection_id", "is not an id"))?,
         Some(_) => {
             return Err(Error::invalid(

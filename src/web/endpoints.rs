@@ -167,7 +167,7 @@ async fn show_endpoint(
     let (endpoint, deliveries) = db
         .read_async(move |conn| {
             let endpoint =
-                endpoints::find(conn, account, EndpointId(id))?.ok_or(Error::NotFound)?;
+                endpoints::find(conn, account, EndpointId::from_raw(id))?.ok_or(Error::NotFound)?;
             let shown = deliveries::list(conn, account, endpoint.id, filter, 100)?
                 .into_iter()
                 .map(|delivery| {
@@ -200,7 +200,7 @@ async fn change(db: &Db, session: &Session, id: i64, paused: Option<bool>) -> Re
     };
     let updated = db
         .write_async(move |conn| {
-            endpoints::update(conn, account, EndpointId(id), &change, now_ms())
+            endpoints::update(conn, account, EndpointId::from_raw(id), &change, now_ms())
         })
         .await?;
     Ok(updated.id)
@@ -216,7 +216,7 @@ async fn pause_endpoint(
     let id = change(db, session, id, Some(true)).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{}?done=paused",
-        id.0
+        id.get()
     )))
 }
 
@@ -230,7 +230,7 @@ async fn resume_endpoint(
     let id = change(db, session, id, Some(false)).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{}?done=resumed",
-        id.0
+        id.get()
     )))
 }
 
@@ -248,7 +248,7 @@ async fn remove_endpoint(
         client,
         "webhook_endpoint_removed",
         id.to_string(),
-        move |conn, account| endpoints::delete(conn, account, EndpointId(id)),
+        move |conn, account| endpoints::delete(conn, account, EndpointId::from_raw(id)),
     )
     .await?;
     Ok(Redirect::to("/webhook-endpoints?done=removed"))
@@ -257,8 +257,8 @@ async fn remove_endpoint(
 async fn replay(db: &Db, session: &Session, id: i64, delivery: Option<i64>) -> Result<usize> {
     let account = session.managed_account()?;
     db.write_async(move |conn| {
-        endpoints::find(conn, account, EndpointId(id))?.ok_or(Error::NotFound)?;
-        deliveries::replay(conn, account, EndpointId(id), delivery, now_ms())
+        endpoints::find(conn, account, EndpointId::from_raw(id))?.ok_or(Error::NotFound)?;
+        deliveries::replay(conn, account, EndpointId::from_raw(id), delivery, now_ms())
     })
     .await
 }

@@ -158,7 +158,7 @@ async fn login(
             crate::notify::new_sign_in(mailer, lang, &user.email, &client).await;
         }
         Alert::OverBudget => tracing::warn!(
-            user = user.id.0,
+            user = user.id.get(),
             ip = %client.ip,
             "a new browser signed in; no email about it, {} were sent in the last hour",
             sessions::ALERTS_PER_HOUR

@@ -181,7 +181,7 @@ async fn change_role(
         client,
         "member_role_changed",
         format!("{member}: {role}"),
-        move |conn, account| users::set_role(conn, account, UserId(member), role),
+        move |conn, account| users::set_role(conn, account, UserId::from_raw(member), role),
     )
     .await?;
     Ok(Redirect::to("/team?done=role_changed"))
@@ -196,7 +196,7 @@ async fn remove_member(
     db: &State<Db>,
 ) -> Result<Redirect> {
     session.managed_account()?;
-    if UserId(member) == session.user.id {
+    if UserId::from_raw(member) == session.user.id {
         return Err(Error::Forbidden);
     }
     super::managed_change(
@@ -205,7 +205,7 @@ async fn remove_member(
         client,
         "member_removed",
         member.to_string(),
-        move |conn, account| users::remove_member(conn, account, UserId(member)),
+        move |conn, account| users::remove_member(conn, account, UserId::from_raw(member)),
     )
     .await?;
     Ok(Redirect::to("/team?done=removed"))
