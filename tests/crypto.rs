@@ -195,18 +195,18 @@ fn fixture(accounts: usize) -> Fixture {
             let writer_db = db.clone();
             let stored = plaintext.clone();
             db.write(move |conn| {
-                let row_id = account.0 * 1000 + row;
+                let row_id = account.get() * 1000 + row;
                 let sealed = writer_db
                     .keyring()
                     .seal(&sealed_place(account, row_id), &stored)?;
                 conn.execute(
                     "INSERT INTO sealed_values (id, account_id, value) VALUES (?1, ?2, ?3)",
-                    (row_id, account.0, sealed),
+                    (row_id, account.get(), sealed),
                 )?;
                 Ok(())
             })
             .unwrap();
-            values.push((account, account.0 * 1000 + row, plaintext));
+            values.push((account, account.get() * 1000 + row, plaintext));
         }
     }
     Fixture { install, values }
@@ -214,7 +214,7 @@ fn fixture(accounts: usize) -> Fixture {
 
 fn sealed_place(account: AccountId, row: i64) -> Aad<'static> {
     Aad {
-        account: account.0,
+        account: account.get(),
         table: "sealed_values",
         column: "value",
         row,

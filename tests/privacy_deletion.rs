@@ -500,7 +500,7 @@ fn a_large_account_goes_in_batches_with_tables_added_later() {
                                              badge TEXT, PRIMARY KEY (user_id, badge)) WITHOUT ROWID;",
             )?;
             for account in [kept, gone] {
-                let a = account.0;
+                let a = account.get();
                 conn.execute_batch(&format!(
                     "INSERT INTO users (account_id, role, email, name, password_hash, created_at, password_changed_at)
                      VALUES ({a}, 'owner', 'o{a}@x.test', 'O', 'h', 0, 0);

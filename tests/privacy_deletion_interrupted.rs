@@ -23,8 +23,15 @@ fn stop_only(install: &Install, account: i64) {
     )
     .unwrap();
     let keys = db.clone();
-    db.write(move |conn| erasure::stop_account(conn, keys.keyring(), AccountId(account), now_ms()))
-        .unwrap();
+    db.write(move |conn| {
+        erasure::stop_account(
+            conn,
+            keys.keyring(),
+            AccountId::from_operator(account),
+            now_ms(),
+        )
+    })
+    .unwrap();
 }
 
 #[test]

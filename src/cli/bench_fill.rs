@@ -81,9 +81,9 @@ pub fn run(args: FillArgs) -> Result<()> {
         let account: i64 = conn.query_row("SELECT id FROM accounts", [], |r| r.get(0))?;
         let mut stmt = conn.prepare("SELECT id FROM connections WHERE account_id = ?1")?;
         let ids = stmt
-            .query_map([account], |r| r.get(0).map(ConnectionId))?
+            .query_map([account], |r| r.get(0).map(ConnectionId::from_raw))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok((AccountId(account), ids))
+        Ok((AccountId::from_operator(account), ids))
     })?;
     println!(
         "filling {} with {} messages over {} days ({} connections, 3 statuses each)",
@@ -172,7 +172,7 @@ struct Filled {
 impl Plan {
     fn message(&self, key: &whatsapi::crypto::Key, n: u64) -> Result<Filled> {
         let created_at = self.first + (n as f64 * self.step) as i64;
-        let id = MessageId((created_at << 22) | (n as i64 & 0x3f_ffff));
+        let id = MessageId::from_raw((created_at << 22) | (n as i64 & 0x3f_ffff));
         let to = format!("9715{:08}", mix(n % self.customers) % 100_000_000);
         let connection = self.connections[(n % self.connections.len() as u64) as usize];
         let body = json!({"type": "text", "text": {"body": format!("Your order {n} has shipped and arrives on Tuesday.")}});
@@ -203,7 +203,7 @@ impl Plan {
                     wamid: wamid.clone(),
                     status: (*status).into(),
                     at,
-                    callback: Some(id.0.to_string()),
+                    callback: Some(id.get().to_string()),
                     error: None,
                 };
                 Ok((payload_id, sealed, update))
@@ -256,7 +256,7 @@ fn status_payload(wamid: &str, status: &str, at: i64, to: &str, id: MessageId) -
         "field": "messages", "value": {"messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550199000", "phone_number_id": "106540352242922"},
         "statuses": [{"id": wamid, "status": status, "timestamp": (at / 1000).to_string(), "recipient_id": to,
-            "biz_opaque_callback_data": id.0.to_string(),
+            "biz_opaque_callback_data": id.get().to_string(),
             "conversation": {"id": "4a7c3f1b9e2d8a6f0c5b1e3d7a9f2c4e", "origin": {"type": "utility"}},
             "pricing": {"billable": true, "pricing_model": "PMP", "category": "utility", "type": "regular"}}]}}]}]})
 }

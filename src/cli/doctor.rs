@@ -354,7 +354,7 @@ fn check_keystore(
         .and_then(|conn| keys::accounts_without_key(conn, &known).ok())
         .unwrap_or_default();
     if !keyless.is_empty() {
-        let ids: Vec<String> = keyless.iter().map(|a| a.0.to_string()).collect();
+        let ids: Vec<String> = keyless.iter().map(|a| a.get().to_string()).collect();
         report.line(
             Verdict::Warn,
             "data keys",

@@ -98,7 +98,7 @@ pub fn admin(command: AdminCommand, config: &Config) -> Result<()> {
         activity::record(conn, &cli_actor(), "operator_created", &email, now_ms())?;
         Ok(id)
     })?;
-    println!("{}", id.0);
+    println!("{}", id.get());
     Ok(())
 }
 
@@ -132,7 +132,7 @@ pub fn account(command: AccountCommand, config: &Config) -> Result<()> {
         activity::record(conn, &actor, "account_created", "", now_ms())?;
         Ok(account)
     })?;
-    println!("{}", id.0);
+    println!("{}", id.get());
     Ok(())
 }
 
@@ -151,7 +151,7 @@ pub fn api_key(command: ApiKeyCommand, config: &Config) -> Result<()> {
     let ApiKeyCommand::Create { account, name } = command;
     logging::init(config.log.level);
     let db = startup::open_store(config, false)?;
-    let account = whatsapi::store::AccountId(account);
+    let account = whatsapi::store::AccountId::from_operator(account);
     let key = db.write(move |conn| {
         if accounts::find(conn, account)?.is_none() {
             return Err(whatsapi::error::Error::invalid(

@@ -118,7 +118,7 @@ pub fn news(command: NewsCommand, config: &Config) -> Result<()> {
         if let Err(e) =
             notify::product_news_blocking(&mailer, recipient, &args.subject, &body, &link)
         {
-            tracing::error!(error = %e, user = recipient.user.0, "could not send product news");
+            tracing::error!(error = %e, user = recipient.user.get(), "could not send product news");
             failed += 1;
         }
     }

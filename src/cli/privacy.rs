@@ -83,15 +83,15 @@ pub fn export(args: ExportArgs, config: &Config) -> Result<()> {
     logging::init(config.log.level);
     startup::check_data_dir_owner(config)?;
     let db = startup::open_store(config, false)?;
-    let account = AccountId(args.account);
+    let account = AccountId::from_operator(args.account);
     if db.read(|conn| accounts::find(conn, account))?.is_none() {
-        bail!("there is no account {}", account.0);
+        bail!("there is no account {}", account.get());
     }
     if db.keyring().kept_data_key(account)?.is_none() {
         bail!(
             "account {0} has no data key: it was deleted after this copy of the database was made, so what it \
              held cannot be read; `whatsapi account delete --account {0}` removes its rows",
-            account.0
+            account.get()
         );
     }
     let file = std::fs::OpenOptions::new()
@@ -132,7 +132,7 @@ pub fn export(args: ExportArgs, config: &Config) -> Result<()> {
     counter.done("exported", rows);
     println!(
         "account {} exported to {} ({rows} rows; schema whatsapi-export version {})",
-        account.0,
+        account.get(),
         args.out.display(),
         export::VERSION
     );
@@ -150,9 +150,9 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
     logging::init(config.log.level);
     startup::check_data_dir_owner(config)?;
     let db = startup::open_store(config, false)?;
-    let account = AccountId(args.account);
+    let account = AccountId::from_operator(args.account);
     let Some(found) = db.read(|conn| accounts::find(conn, account))? else {
-        bail!("there is no account {}", account.0);
+        bail!("there is no account {}", account.get());
     };
     // An account restored from a backup made before it was deleted has no data key: its name and its
     // owner's address are sealed for good, so it is confirmed by its id and no email can be sent.
@@ -160,7 +160,7 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
     let (name, confirmation, asked) = if keyless {
         (
             "(no data key: sealed)".to_owned(),
-            account.0.to_string(),
+            account.get().to_string(),
             "its id",
         )
     } else {
@@ -169,7 +169,7 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
     let holding = db.read(|conn| erasure::count_account_rows(conn, account))?;
     eprintln!(
         "account {} \"{name}\" holds {} rows:",
-        account.0,
+        account.get(),
         holding.total()
     );
     for (table, rows) in holding.iter() {
@@ -205,7 +205,7 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
     }
     println!(
         "account {} \"{name}\" was deleted with all of its data ({} rows in {batches} transactions); its data key is destroyed",
-        account.0,
+        account.get(),
         deleted.total(),
     );
     match confirmed_to {

@@ -2,7 +2,6 @@
 
 use crate::outbound::graph::Graph;
 use crate::store::connections::{self, ConnectionInfo};
-use crate::store::states::ConnectionState;
 use crate::store::{AccountId, Db, templates};
 use serde_json::json;
 
@@ -27,14 +26,9 @@ pub fn sync_connection(
 /// The scheduled run: every active connection of every account. One failing connection does not stop the others.
 pub fn template_sync_job(db: &Db, agent: &ureq::Agent) -> anyhow::Result<serde_json::Value> {
     let all: Vec<ConnectionInfo> = db.read(|conn| {
-        let mut stmt =
-            conn.prepare("SELECT DISTINCT account_id FROM connections WHERE state = ?1")?;
-        let accounts: Vec<i64> = stmt
-            .query_map([ConnectionState::Active], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
         let mut all = Vec::new();
-        for account in accounts {
-            all.extend(connections::list_for_account(conn, AccountId(account))?);
+        for account in connections::accounts_with_active(conn)? {
+            all.extend(connections::list_for_account(conn, account)?);
         }
         Ok(all)
     })?;
@@ -44,7 +38,7 @@ pub fn template_sync_job(db: &Db, agent: &ureq::Agent) -> anyhow::Result<serde_j
             Ok(_) => synced += 1,
             Err(e) => {
                 failed += 1;
-                tracing::warn!(connection = connection.id.0, error = %e, "template sync failed");
+                tracing::warn!(connection = connection.id.get(), error = %e, "template sync failed");
             }
         }
     }

@@ -13,7 +13,7 @@ pub fn finish(db: &Db, mailer: &Mailer, account: AccountId) -> Result<()> {
     let (deleted, batches) =
         erasure::finish_deletion(db, account, &mut |_, _| {}, |to| confirm(mailer, to))?;
     tracing::info!(
-        account = account.0,
+        account = account.get(),
         rows = deleted.total(),
         batches,
         "account deleted"
@@ -41,11 +41,11 @@ pub fn resume(db: Db, mailer: Mailer) {
         .spawn(move || {
             for account in unfinished {
                 tracing::info!(
-                    account = account.0,
+                    account = account.get(),
                     "finishing the deletion of an account that a stop cut off"
                 );
                 if let Err(e) = finish(&db, &mailer, account) {
-                    tracing::error!(account = account.0, error = %e, "cannot finish deleting an account");
+                    tracing::error!(account = account.get(), error = %e, "cannot finish deleting an account");
                 }
             }
         });

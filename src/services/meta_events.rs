@@ -233,7 +233,7 @@ fn check(
         .find(|id| **id != connection.waba_id);
     if let Some(foreign) = foreign_number.or(foreign_account) {
         tracing::warn!(
-            connection = connection.id.0,
+            connection = connection.id.get(),
             "refused a webhook payload for {foreign}, which is not this connection's number or business account"
         );
         return Err(IngestError::Foreign(foreign.clone()));
@@ -262,7 +262,7 @@ fn store(
         if let Some(message) = statuses::apply(conn, account, payload_id, update, now)? {
             added.statuses += 1;
             events.message_status(
-                message.0,
+                message.get(),
                 connection.id,
                 &update.status,
                 Some(&update.wamid),

@@ -60,7 +60,7 @@ pub fn send_due(
                     done.sent += 1;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, user = mail.recipient.user.0, "could not send the privacy policy notice");
+                    tracing::error!(error = %e, user = mail.recipient.user.get(), "could not send the privacy policy notice");
                     done.failed += 1;
                     match on_failure {
                         OnFailure::RetryLater => {

@@ -7,7 +7,20 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
-pub struct AccountId(pub i64);
+pub struct AccountId(pub(in crate::store) i64);
+
+impl AccountId {
+    /// The number, as stored and as shown.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// An account the operator named (on the command line) or a test set up: the store hands every
+    /// other account id out only from what proves access to it (an API key, a session, a job's claim).
+    pub fn from_operator(id: i64) -> AccountId {
+        AccountId(id)
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Account {

@@ -13,7 +13,20 @@ const SECRET_HEX: usize = 48;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
-pub struct ApiKeyId(pub i64);
+pub struct ApiKeyId(pub(in crate::store) i64);
+
+impl ApiKeyId {
+    /// The number, as stored and as shown.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The id a request, a form or a test names. It grants nothing: every store function that takes it
+    /// also takes the account, and finds nothing of another account's.
+    pub fn from_raw(id: i64) -> ApiKeyId {
+        ApiKeyId(id)
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ApiKey {

@@ -13,7 +13,20 @@ use zeroize::Zeroizing;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
-pub struct ConnectionId(pub i64);
+pub struct ConnectionId(pub(in crate::store) i64);
+
+impl ConnectionId {
+    /// The number, as stored and as shown.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The id a request, a form or a test names. It grants nothing: every store function that takes it
+    /// also takes the account, and finds nothing of another account's.
+    pub fn from_raw(id: i64) -> ConnectionId {
+        ConnectionId(id)
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ConnectionInfo {
@@ -314,6 +327,13 @@ pub fn active_paces(conn: &Connection) -> Result<Vec<(ConnectionId, AccountId, i
     let rows = stmt.query_map([ConnectionState::Active], |r| {
         Ok((ConnectionId(r.get(0)?), AccountId(r.get(1)?), r.get(2)?))
     })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The accounts with an active connection, for jobs that work on every account.
+pub fn accounts_with_active(conn: &Connection) -> Result<Vec<AccountId>> {
+    let mut stmt = conn.prepare("SELECT DISTINCT account_id FROM connections WHERE state = ?1")?;
+    let rows = stmt.query_map([ConnectionState::Active], |r| r.get(0).map(AccountId))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

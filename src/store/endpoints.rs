@@ -17,7 +17,20 @@ pub const EVENT_TYPES: [&str; 4] = [
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct EndpointId(pub i64);
+pub struct EndpointId(pub(in crate::store) i64);
+
+impl EndpointId {
+    /// The number, as stored and as shown.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The id a request, a form or a test names. It grants nothing: every store function that takes it
+    /// also takes the account, and finds nothing of another account's.
+    pub fn from_raw(id: i64) -> EndpointId {
+        EndpointId(id)
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoint {

@@ -12,7 +12,20 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MessageId(pub i64);
+pub struct MessageId(pub(in crate::store) i64);
+
+impl MessageId {
+    /// The number, as stored and as shown.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The id a request, a form or a test names. It grants nothing: every store function that takes it
+    /// also takes the account, and finds nothing of another account's.
+    pub fn from_raw(id: i64) -> MessageId {
+        MessageId(id)
+    }
+}
 
 pub fn recipient_place(account: AccountId, id: MessageId) -> Aad<'static> {
     Aad {

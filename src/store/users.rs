@@ -8,7 +8,20 @@ use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
-pub struct UserId(pub i64);
+pub struct UserId(pub(in crate::store) i64);
+
+impl UserId {
+    /// The number, as stored and as shown.
+    pub fn get(self) -> i64 {
+        self.0
+    }
+
+    /// The id a request, a form or a test names. It grants nothing: every store function that takes it
+    /// also takes the account, and finds nothing of another account's.
+    pub fn from_raw(id: i64) -> UserId {
+        UserId(id)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

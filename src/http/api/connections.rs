@@ -109,7 +109,7 @@ async fn list_connections(
 }
 
 async fn load(db: &Db, auth: ApiAuth, id: &str) -> Result<(ConnectionInfo, connections::Secrets)> {
-    let id = ConnectionId(id.parse().map_err(|_| Error::NotFound)?);
+    let id = ConnectionId::from_raw(id.parse().map_err(|_| Error::NotFound)?);
     let keyring_db = db.clone();
     db.read_async(move |conn| {
         let found = connections::find(conn, auth.account, id)?.ok_or(Error::NotFound)?;

@@ -41,7 +41,7 @@ pub(crate) fn display_phone(conversation: &Conversation) -> String {
 
 fn conversation_view(conversation: &Conversation, now: i64) -> ConversationView {
     ConversationView {
-        connection_id: conversation.connection_id.0.to_string(),
+        connection_id: conversation.connection_id.get().to_string(),
         customer_service_window: window(conversation, now).into(),
         id: conversation.contact_id.to_string(),
         last_inbound_at: conversation.last_inbound_at,
@@ -138,9 +138,9 @@ fn thread_items(
         let item = ThreadItem::Outbound(Box::new(OutboundItem::new(
             super::messages::view(db, &stored)?,
             stored.created_at,
-            cursor(stored.created_at, stored.id.0),
+            cursor(stored.created_at, stored.id.get()),
         )));
-        items.push((stored.created_at, stored.id.0, item));
+        items.push((stored.created_at, stored.id.get(), item));
     }
     items.sort_by_key(|item| std::cmp::Reverse((item.0, item.1)));
     items.truncate(limit);
@@ -176,7 +176,7 @@ async fn list_conversations(
     db: &State<Db>,
 ) -> Result<Json<ConversationList>> {
     let query = query.allow(&["connection_id", "cursor", "limit"])?;
-    let connection = query.id("connection_id")?.map(ConnectionId);
+    let connection = query.id("connection_id")?.map(ConnectionId::from_raw);
     let pager = Pager::from_query(query, PAGE, Cursor::parse)?;
     let (after, limit) = (pager.after, pager.limit);
     let key_db = db.inner().clone();

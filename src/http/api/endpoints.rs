@@ -35,7 +35,9 @@ pub fn routes() -> Vec<rocket::Route> {
 }
 
 fn endpoint_id(id: &str) -> Result<EndpointId> {
-    id.parse().map(EndpointId).map_err(|_| Error::NotFound)
+    id.parse()
+        .map(EndpointId::from_raw)
+        .map_err(|_| Error::NotFound)
 }
 
 /// Resolves the URL's host name, if it has one, and refuses it when it leads inside the network. Done

@@ -176,7 +176,7 @@ pub(crate) async fn enqueue(
             "the customer has not written in the last 24 hours, so only a template can be sent (this connection refuses other messages then)",
         ));
     }
-    let id = MessageId(ids::time_ordered()?);
+    let id = MessageId::from_raw(ids::time_ordered()?);
     let now = now_ms();
     let body = serde_json::to_vec(&message.outgoing()).map_err(|e| Error::Internal(e.into()))?;
     let kind = message.kind().as_str();
@@ -194,10 +194,10 @@ pub(crate) async fn enqueue(
         now,
     };
     let answer = MessageAccepted {
-        connection_id: connection.id.0.to_string(),
+        connection_id: connection.id.get().to_string(),
         created_at: now,
         customer_service_window: window.into(),
-        id: id.0.to_string(),
+        id: id.get().to_string(),
         status: "queued".to_owned(),
         to: format!("+{}", message.recipient),
         kind: kind.to_owned(),
@@ -325,9 +325,9 @@ pub(crate) fn view(db: &Db, message: &StoredMessage) -> Result<MessageView> {
     });
     Ok(MessageView {
         attempts: message.attempts,
-        connection_id: message.connection_id.0.to_string(),
+        connection_id: message.connection_id.get().to_string(),
         error,
-        id: message.id.0.to_string(),
+        id: message.id.get().to_string(),
         message: body
             .get_mut(&message.kind)
             .map(Value::take)
@@ -369,7 +369,7 @@ async fn get_message(
     visible: Visible,
     db: &State<Db>,
 ) -> Result<Json<MessageDetail>> {
-    let id = MessageId(id.parse().map_err(|_| Error::NotFound)?);
+    let id = MessageId::from_raw(id.parse().map_err(|_| Error::NotFound)?);
     let view_db = db.inner().clone();
     let message = db
         .read_async(move |conn| {
@@ -443,12 +443,15 @@ async fn list_messages(
         max: 200,
     };
     let pager = Pager::from_query(query, size, |text| {
-        text.parse().ok().filter(|id: &i64| *id >= 0).map(MessageId)
+        text.parse()
+            .ok()
+            .filter(|id: &i64| *id >= 0)
+            .map(MessageId::from_raw)
     })?;
     let limit = pager.limit;
     let filter = ListFilter {
         status,
-        connection: query.id("connection_id")?.map(ConnectionId),
+        connection: query.id("connection_id")?.map(ConnectionId::from_raw),
         recipient_index,
         since: query.time("since")?,
         until: query.time("until")?,

@@ -355,7 +355,7 @@ impl SendMessage {
 
     /// The connection, which [`SendMessage::read`] checked is an id.
     pub fn connection(&self) -> ConnectionId {
-        ConnectionId(self.connection_id.parse().unwrap_or_default())
+        ConnectionId::from_raw(self.connection_id.parse().unwrap_or_default())
     }
 
     /// The request as it was given (ids and every field as sent), for the Idempotency-Key's digest.

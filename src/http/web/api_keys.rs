@@ -122,10 +122,10 @@ async fn revoke_key(
         &admin,
         "api_key_revoked",
         id.to_string(),
-        move |conn, account| api_keys::revoke(conn, account, ApiKeyId(id)),
+        move |conn, account| api_keys::revoke(conn, account, ApiKeyId::from_raw(id)),
     )
     .await?;
     // This process trusts keys it checked a moment ago: a revoked one must stop working now.
-    trusted.forget(ApiKeyId(id));
+    trusted.forget(ApiKeyId::from_raw(id));
     Ok(Redirect::to("/api-keys?done=revoked"))
 }

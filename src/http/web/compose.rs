@@ -274,7 +274,7 @@ async fn show(
         .read_async(move |conn| {
             Ok(connections::list_for_account(conn, account)?
                 .into_iter()
-                .map(|c| (c.id.0.to_string(), c.name))
+                .map(|c| (c.id.get().to_string(), c.name))
                 .collect())
         })
         .await?;

@@ -187,7 +187,7 @@ async fn check_number(
     } = ctx;
     let account = member.account;
     let found = db
-        .read_async(move |conn| connections::find(conn, account, ConnectionId(id)))
+        .read_async(move |conn| connections::find(conn, account, ConnectionId::from_raw(id)))
         .await?
         .ok_or(Error::NotFound)?;
     let result = check(db, agent, account, found).await?;
@@ -220,9 +220,9 @@ async fn remove_connection(
         &admin,
         "connection_removed",
         id.to_string(),
-        move |conn, account| connections::delete(conn, account, ConnectionId(id)),
+        move |conn, account| connections::delete(conn, account, ConnectionId::from_raw(id)),
     )
     .await?;
-    receivers.forget(ConnectionId(id));
+    receivers.forget(ConnectionId::from_raw(id));
     Ok(Redirect::to("/connections?done=removed"))
 }

@@ -170,7 +170,7 @@ async fn show_endpoint(
     let (endpoint, deliveries) = db
         .read_async(move |conn| {
             let endpoint =
-                endpoints::find(conn, account, EndpointId(id))?.ok_or(Error::NotFound)?;
+                endpoints::find(conn, account, EndpointId::from_raw(id))?.ok_or(Error::NotFound)?;
             let shown = deliveries::list(conn, account, endpoint.id, filter, 100)?
                 .into_iter()
                 .map(|delivery| {
@@ -203,7 +203,7 @@ async fn change(db: &Db, admin: Admin<'_>, id: i64, paused: Option<bool>) -> Res
     };
     let updated = db
         .write_async(move |conn| {
-            endpoints::update(conn, account, EndpointId(id), &change, now_ms())
+            endpoints::update(conn, account, EndpointId::from_raw(id), &change, now_ms())
         })
         .await?;
     Ok(updated.id)
@@ -219,7 +219,7 @@ async fn pause_endpoint(
     let id = change(db, admin, id, Some(true)).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{}?done=paused",
-        id.0
+        id.get()
     )))
 }
 
@@ -233,7 +233,7 @@ async fn resume_endpoint(
     let id = change(db, admin, id, Some(false)).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{}?done=resumed",
-        id.0
+        id.get()
     )))
 }
 
@@ -249,7 +249,7 @@ async fn remove_endpoint(
         &admin,
         "webhook_endpoint_removed",
         id.to_string(),
-        move |conn, account| endpoints::delete(conn, account, EndpointId(id)),
+        move |conn, account| endpoints::delete(conn, account, EndpointId::from_raw(id)),
     )
     .await?;
     Ok(Redirect::to("/webhook-endpoints?done=removed"))
@@ -258,8 +258,8 @@ async fn remove_endpoint(
 async fn replay(db: &Db, admin: Admin<'_>, id: i64, delivery: Option<i64>) -> Result<usize> {
     let account = admin.account;
     db.write_async(move |conn| {
-        endpoints::find(conn, account, EndpointId(id))?.ok_or(Error::NotFound)?;
-        deliveries::replay(conn, account, EndpointId(id), delivery, now_ms())
+        endpoints::find(conn, account, EndpointId::from_raw(id))?.ok_or(Error::NotFound)?;
+        deliveries::replay(conn, account, EndpointId::from_raw(id), delivery, now_ms())
     })
     .await
 }

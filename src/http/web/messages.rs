@@ -75,7 +75,7 @@ async fn message_log(
     let status_filter = status.and_then(|s| s.parse().ok());
     let connection_filter = connection
         .and_then(|c| c.parse().ok())
-        .map(connections::ConnectionId);
+        .map(connections::ConnectionId::from_raw);
     let view_db = db.clone();
     let (list, connection_names) = db
         .read_async(move |conn| {
@@ -95,7 +95,7 @@ async fn message_log(
                 .collect::<Result<Vec<_>>>()?;
             let names = connections::list_for_account(conn, account)?
                 .into_iter()
-                .map(|c| (c.id.0.to_string(), c.name))
+                .map(|c| (c.id.get().to_string(), c.name))
                 .collect();
             Ok((list, names))
         })
@@ -124,7 +124,7 @@ struct DetailPage<'a> {
 #[get("/messages/<id>")]
 async fn message_detail(id: &str, ctx: Ctx<'_>, member: Member<'_>) -> Result<RawHtml<String>> {
     let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
-    let id = MessageId(id.parse().map_err(|_| Error::NotFound)?);
+    let id = MessageId::from_raw(id.parse().map_err(|_| Error::NotFound)?);
     let view_db = db.clone();
     let message = db
         .read_async(move |conn| {

@@ -159,7 +159,7 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
             crate::services::notify::new_sign_in(mailer, lang, &user.email, &client).await;
         }
         Alert::OverBudget => tracing::warn!(
-            user = user.id.0,
+            user = user.id.get(),
             ip = %client.ip,
             "a new browser signed in; no email about it, {} were sent in the last hour",
             sessions::ALERTS_PER_HOUR

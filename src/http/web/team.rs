@@ -179,7 +179,7 @@ async fn change_role(
         &admin,
         "member_role_changed",
         format!("{member}: {role}"),
-        move |conn, account| users::set_role(conn, account, UserId(member), role),
+        move |conn, account| users::set_role(conn, account, UserId::from_raw(member), role),
     )
     .await?;
     Ok(Redirect::to("/team?done=role_changed"))
@@ -192,7 +192,7 @@ async fn remove_member(
     ctx: Ctx<'_>,
     admin: Admin<'_>,
 ) -> Result<Redirect> {
-    if UserId(member) == admin.user().id {
+    if UserId::from_raw(member) == admin.user().id {
         return Err(Error::Forbidden);
     }
     super::managed_change(
@@ -200,7 +200,7 @@ async fn remove_member(
         &admin,
         "member_removed",
         member.to_string(),
-        move |conn, account| users::remove_member(conn, account, UserId(member)),
+        move |conn, account| users::remove_member(conn, account, UserId::from_raw(member)),
     )
     .await?;
     Ok(Redirect::to("/team?done=removed"))

@@ -106,7 +106,7 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
             let key = db.keyring().data_key(account)?;
             let events = Emitter::new(conn, &key, account, now);
             events.message_status(
-                id.0,
+                id.get(),
                 connection,
                 MessageStatus::Failed.as_str(),
                 None,
@@ -142,7 +142,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
     let target = match target(shared, message.account_id, message.connection_id) {
         Ok(target) => target,
         Err(e) => {
-            tracing::error!(error = %e, message = id.0, "cannot load the message's connection");
+            tracing::error!(error = %e, message = id.get(), "cannot load the message's connection");
             let at = now + backoff_ms(message.attempts);
             return record(Arc::new(move |conn| {
                 messages::retry_at(conn, account, id, at, None)
@@ -174,7 +174,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
             at: now,
         }),
         Err(SendError::Network(reason)) => {
-            tracing::warn!(message = id.0, %reason, "sending failed; will retry");
+            tracing::warn!(message = id.get(), %reason, "sending failed; will retry");
             let at = now + backoff_ms(message.attempts);
             record(Arc::new(move |conn| {
                 messages::retry_at(conn, account, id, at, None)
@@ -265,6 +265,6 @@ fn open_body(db: &Db, message: &StoredMessage) -> crate::error::Result<serde_jso
     let mut body: serde_json::Value =
         serde_json::from_slice(&plain).map_err(|e| crate::error::Error::Internal(e.into()))?;
     // Meta echoes this in every status webhook: how a status finds its message even before the wamid is known.
-    body["biz_opaque_callback_data"] = serde_json::Value::String(message.id.0.to_string());
+    body["biz_opaque_callback_data"] = serde_json::Value::String(message.id.get().to_string());
     Ok(body)
 }

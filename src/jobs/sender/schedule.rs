@@ -209,8 +209,8 @@ mod tests {
 
     fn seen(connection: i64, account: i64, mps: i64, now: Instant) -> Seen {
         Seen {
-            connection: ConnectionId(connection),
-            account: AccountId(account),
+            connection: ConnectionId::from_raw(connection),
+            account: AccountId::from_operator(account),
             mps,
             due_at: now,
         }
@@ -234,7 +234,7 @@ mod tests {
         let account = |a: i64| -> usize {
             picked
                 .iter()
-                .filter(|(c, _)| c.0 / 10 == a)
+                .filter(|(c, _)| c.get() / 10 == a)
                 .map(|(_, n)| n)
                 .sum()
         };
@@ -248,17 +248,26 @@ mod tests {
         schedule.refresh(vec![seen(11, 1, 1, now), seen(21, 2, 1000, now)], now);
         // One message per second for connection 11: one now, then none until a second has passed.
         let first = schedule.pick(10, now);
-        assert!(first.contains(&(ConnectionId(11), 1)), "{first:?}");
-        assert!(first.contains(&(ConnectionId(21), 9)), "{first:?}");
+        assert!(
+            first.contains(&(ConnectionId::from_raw(11), 1)),
+            "{first:?}"
+        );
+        assert!(
+            first.contains(&(ConnectionId::from_raw(21), 9)),
+            "{first:?}"
+        );
         let next = schedule.pick(10, now + Duration::from_millis(10));
-        assert!(!next.iter().any(|(c, _)| c.0 == 11), "{next:?}");
+        assert!(!next.iter().any(|(c, _)| c.get() == 11), "{next:?}");
         assert_eq!(
             schedule.next_ready(now).map(|at| at > now),
             Some(false),
             "connection 21 still has tokens"
         );
-        schedule.pause(ConnectionId(21), now + Duration::from_secs(5));
+        schedule.pause(ConnectionId::from_raw(21), now + Duration::from_secs(5));
         let later = now + Duration::from_millis(1100);
-        assert_eq!(schedule.pick(10, later), vec![(ConnectionId(11), 1)]);
+        assert_eq!(
+            schedule.pick(10, later),
+            vec![(ConnectionId::from_raw(11), 1)]
+        );
     }
 }

@@ -72,7 +72,7 @@ impl<'a> Emitter<'a> {
                 json!({"code": e.code, "title": e.title, "details": e.details,
                        "explanation": crate::domain::meta::errors::explain(e.code)})
             });
-            json!({"message_id": message.to_string(), "connection_id": connection.0.to_string(),
+            json!({"message_id": message.to_string(), "connection_id": connection.get().to_string(),
                    "status": status, "wamid": wamid, "at": at, "error": error})
         };
         self.record(
@@ -94,7 +94,7 @@ impl<'a> Emitter<'a> {
     ) -> Result<()> {
         self.record(
             "message.received",
-            || json!({"id": inbound.to_string(), "connection_id": connection.0.to_string(),
+            || json!({"id": inbound.to_string(), "connection_id": connection.get().to_string(),
                    "from": message.from.as_ref().map(|f| format!("+{f}")), "name": message.profile_name,
                    "type": message.kind, "at": message.at, "wamid": message.meta_id,
                    "message": message.message}),
@@ -113,7 +113,7 @@ impl<'a> Emitter<'a> {
     ) -> Result<()> {
         self.record(
             "template.status",
-            || json!({"connection_id": connection.0.to_string(), "name": template.name,
+            || json!({"connection_id": connection.get().to_string(), "name": template.name,
                    "language": template.language, "status": template.status, "reason": template.reason}),
             About::default(),
         )
@@ -122,7 +122,7 @@ impl<'a> Emitter<'a> {
     /// `connection.updated`: Meta said something about the number, or its sending was held.
     pub fn connection_updated(&self, connection: ConnectionId, change: Value) -> Result<()> {
         let data = || {
-            let mut data = json!({"connection_id": connection.0.to_string()});
+            let mut data = json!({"connection_id": connection.get().to_string()});
             if let (Some(data), Value::Object(change)) = (data.as_object_mut(), change) {
                 data.extend(change);
             }

@@ -55,7 +55,7 @@ impl ConnectionView {
             enforce_window: c.enforce_window,
             graph_base_url: c.graph_base_url.clone(),
             graph_version: c.graph_version.clone(),
-            id: c.id.0.to_string(),
+            id: c.id.get().to_string(),
             kind: c.kind.clone(),
             meta: MetaState {
                 account_notice: c.account_notice.clone(),

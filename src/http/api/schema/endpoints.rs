@@ -26,7 +26,7 @@ impl From<&Endpoint> for EndpointView {
             created_at: endpoint.created_at,
             description: endpoint.description.clone(),
             event_types: endpoint.event_types.clone(),
-            id: endpoint.id.0.to_string(),
+            id: endpoint.id.get().to_string(),
             pause_reason: endpoint.pause_reason.clone(),
             paused: endpoint.paused_at.is_some(),
             paused_at: endpoint.paused_at,

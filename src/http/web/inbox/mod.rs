@@ -87,7 +87,7 @@ async fn inbox_page(
             let list = conversations::list(conn, &key, account, None, after, PAGE_SIZE, visible)?;
             let numbers: Vec<(i64, String)> = connections::list_for_account(conn, account)?
                 .into_iter()
-                .map(|c| (c.id.0, c.name))
+                .map(|c| (c.id.get(), c.name))
                 .collect();
             Ok((list, numbers))
         })
@@ -115,7 +115,7 @@ async fn inbox_page(
                 phone: api::display_phone(c),
                 number: numbers
                     .iter()
-                    .find(|(id, _)| *id == c.connection_id.0)
+                    .find(|(id, _)| *id == c.connection_id.get())
                     .map(|(_, name)| name.clone())
                     .unwrap_or_default(),
                 last_message_at: c.last_message_at,
@@ -214,7 +214,7 @@ async fn view(
         let number = connections::find(conn, account, conversation.connection_id)?
             .map(|c| c.name)
             .unwrap_or_default();
-        let connection = conversation.connection_id.0.to_string();
+        let connection = conversation.connection_id.get().to_string();
         let choices = templates::list_for_account(conn, account)?
             .into_iter()
             .filter(|t| t.connection_id == connection && t.status == "APPROVED")
@@ -353,7 +353,7 @@ fn build(
     conversation: &Conversation,
 ) -> std::result::Result<Value, &'static str> {
     let to = api::display_phone(conversation);
-    let connection_id = conversation.connection_id.0.to_string();
+    let connection_id = conversation.connection_id.get().to_string();
     if form.kind == "template" {
         let (name, language) = form
             .template

@@ -88,7 +88,7 @@ async fn export_personal(
     .await?;
     Ok(download(
         db,
-        export::file_name("personal", user.0, now),
+        export::file_name("personal", user.get(), now),
         move |_, conn, out| export::write_personal(conn, user, Some(&current), now, out),
     ))
 }
@@ -109,7 +109,7 @@ async fn export_account(
     .await?;
     Ok(download(
         db,
-        export::file_name("account", account.0, now),
+        export::file_name("account", account.get(), now),
         move |db, conn, out| {
             export::write_account(conn, db.keyring(), account, now, out, &mut |_| {})
         },
@@ -215,7 +215,7 @@ async fn delete_account(
         receivers.forget(*connection);
     }
     tracing::info!(
-        account = account.0,
+        account = account.get(),
         "the owner is deleting the account with all its data"
     );
     // ... then the rows go, batch by batch, and the owner hears when it is done. On a blocking thread of
