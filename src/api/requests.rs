@@ -10,7 +10,7 @@ use super::body;
 use crate::config::{Config, META_GRAPH_URL};
 use crate::error::{Error, Result};
 use crate::events::ssrf;
-use crate::meta::message::Message;
+use crate::meta::message::{Draft, Message};
 use crate::meta::targets::MetaTargets;
 use crate::meta::validate;
 use crate::store::connections::{self, ConnectionChange, ConnectionId, NewConnection};
@@ -351,6 +351,13 @@ impl SendMessage {
             connection_id,
             message,
         })
+    }
+
+    /// A message built by a form (the compose page, an inbox reply), checked as one from the API would
+    /// be; with its JSON, as the API would take it.
+    pub fn compose(draft: &Draft<'_>) -> Result<(SendMessage, Value)> {
+        let json = serde_json::to_value(draft).map_err(|e| Error::Internal(e.into()))?;
+        Ok((SendMessage::read(&json)?, json))
     }
 
     /// The connection, which [`SendMessage::read`] checked is an id.

@@ -174,6 +174,18 @@ impl Content {
     }
 }
 
+/// What a form (the compose page, an inbox reply) gives: a number as typed, and the message's object.
+/// Checked only when read as a request (`api::requests::SendMessage::compose`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Draft<'a> {
+    pub connection_id: &'a str,
+    pub to: &'a str,
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    #[serde(flatten)]
+    pub content: &'a Content,
+}
+
 /// `context`: the message this one replies to.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Context {
@@ -195,6 +207,16 @@ pub struct Text {
     #[serde(flatten)]
     #[schema(ignore)]
     pub more: More,
+}
+
+impl Text {
+    pub fn new(body: &str) -> Text {
+        Text {
+            body: body.to_owned(),
+            preview_url: None,
+            more: More::new(),
+        }
+    }
 }
 
 /// `template`: a template approved on the number, in one of its languages.
@@ -240,6 +262,34 @@ pub struct Parameter {
     #[serde(flatten)]
     #[schema(ignore)]
     pub more: More,
+}
+
+impl Template {
+    /// A template with its body's variables as text, in order (no components when there are none).
+    pub fn with_body_text(name: &str, language: &str, values: &[&str]) -> Template {
+        let parameters: Vec<Parameter> = values
+            .iter()
+            .map(|value| Parameter {
+                kind: "text".to_owned(),
+                more: More::from([("text".to_owned(), Value::String((*value).to_owned()))]),
+            })
+            .collect();
+        Template {
+            name: name.to_owned(),
+            language: Language {
+                code: language.to_owned(),
+                more: More::new(),
+            },
+            components: (!parameters.is_empty()).then(|| {
+                vec![Component {
+                    kind: "body".to_owned(),
+                    parameters: Some(parameters),
+                    more: More::new(),
+                }]
+            }),
+            more: More::new(),
+        }
+    }
 }
 
 /// `image`, `audio`, `video`, `document`, `sticker`: a media id uploaded to Meta, or an https link.

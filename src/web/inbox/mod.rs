@@ -6,9 +6,11 @@
 use super::Reply;
 use super::page::{Page, render};
 use crate::api::conversations::{self as api, Window};
+use crate::api::requests::SendMessage;
 use crate::auth::{CsrfForm, HasCsrf, Session};
 use crate::error::{Error, Result};
 use crate::jobs::sender::Waker;
+use crate::meta::message::{self, Content, Draft, Text};
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
 use crate::store::{AccountId, Db, connections, now_ms, templates};
@@ -17,7 +19,7 @@ use rocket::form::FromForm;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod bubbles;
 mod media;
@@ -335,40 +337,39 @@ async fn conversation_page(
     .await
 }
 
-/// Meta's message JSON for the reply form, or the catalog key of what is missing.
-fn build(
-    form: &ReplyForm,
-    conversation: &Conversation,
-) -> std::result::Result<Value, &'static str> {
-    let to = api::display_phone(conversation);
-    let connection_id = conversation.connection_id.0.to_string();
+/// The message of the reply form, or the catalog key of what is missing.
+fn build(form: &ReplyForm) -> std::result::Result<Content, &'static str> {
     if form.kind == "template" {
         let (name, language) = form
             .template
             .split_once('|')
             .filter(|(name, language)| !name.is_empty() && !language.is_empty())
             .ok_or("inbox.errors.template")?;
-        let parameters: Vec<Value> = form
+        let values: Vec<&str> = form
             .params
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(|l| json!({"type": "text", "text": l}))
             .collect();
-        let mut template = json!({"name": name, "language": {"code": language}});
-        if !parameters.is_empty() {
-            template["components"] = json!([{"type": "body", "parameters": parameters}]);
-        }
-        return Ok(
-            json!({"connection_id": connection_id, "to": to, "type": "template", "template": template}),
-        );
+        return Ok(Content::Template(message::Template::with_body_text(
+            name, language, &values,
+        )));
     }
     if form.text.trim().is_empty() {
         return Err("inbox.errors.empty");
     }
-    Ok(
-        json!({"connection_id": connection_id, "to": to, "type": "text", "text": {"body": form.text}}),
-    )
+    Ok(Content::Text(Text::new(&form.text)))
+}
+
+/// The reply as the request the API takes, to the conversation's customer from its number.
+fn reply_request(conversation: &Conversation, content: &Content) -> Result<SendMessage> {
+    let draft = Draft {
+        connection_id: &conversation.connection_id.0.to_string(),
+        to: &api::display_phone(conversation),
+        kind: content.kind(),
+        content,
+    };
+    Ok(SendMessage::compose(&draft)?.0)
 }
 
 #[post("/inbox/<id>/reply", data = "<form>")]
@@ -385,7 +386,7 @@ async fn reply(
     let contact = contact_id(id)?;
     let form = form.0;
     let conversation = api::load(db, account, contact, visible).await?;
-    let message = match build(&form, &conversation) {
+    let message = match build(&form) {
         Ok(message) => message,
         Err(key) => {
             return show(
@@ -402,7 +403,7 @@ async fn reply(
             .await;
         }
     };
-    let sent = match crate::api::requests::SendMessage::read(&message) {
+    let sent = match reply_request(&conversation, &message) {
         Ok(message) => crate::api::messages::enqueue(db, waker, account, &message, None).await,
         Err(e) => Err(e),
     };
