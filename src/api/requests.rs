@@ -353,11 +353,16 @@ impl SendMessage {
         })
     }
 
-    /// A message built by a form (the compose page, an inbox reply), checked as one from the API would
-    /// be; with its JSON, as the API would take it.
-    pub fn compose(draft: &Draft<'_>) -> Result<(SendMessage, Value)> {
-        let json = serde_json::to_value(draft).map_err(|e| Error::Internal(e.into()))?;
-        Ok((SendMessage::read(&json)?, json))
+    /// A message built by a form (the compose page, an inbox reply) as the JSON the API would take (for
+    /// a preview), and read from it as a request from the API would be.
+    pub fn compose(draft: &Draft<'_>) -> (Value, Result<SendMessage>) {
+        match serde_json::to_value(draft) {
+            Ok(json) => {
+                let read = SendMessage::read(&json);
+                (json, read)
+            }
+            Err(e) => (Value::Null, Err(Error::Internal(e.into()))),
+        }
     }
 
     /// The connection, which [`SendMessage::read`] checked is an id.

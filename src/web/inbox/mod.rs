@@ -366,10 +366,10 @@ fn reply_request(conversation: &Conversation, content: &Content) -> Result<SendM
     let draft = Draft {
         connection_id: &conversation.connection_id.0.to_string(),
         to: &api::display_phone(conversation),
-        kind: content.kind(),
+        kind: content.kind().as_str(),
         content,
     };
-    Ok(SendMessage::compose(&draft)?.0)
+    SendMessage::compose(&draft).1
 }
 
 #[post("/inbox/<id>/reply", data = "<form>")]
