@@ -174,6 +174,20 @@ impl Content {
     }
 }
 
+/// What a form (the compose page, an inbox reply) gives: the number and connection as typed, the type
+/// as chosen, and the message's object. Checked only when read as a request
+/// (`api::requests::SendMessage::compose`), so a form gets the API's answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Draft<'a> {
+    pub connection_id: &'a str,
+    pub to: &'a str,
+    /// Normally `content.kind()`; a form's own word otherwise, for the request to refuse.
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    #[serde(flatten)]
+    pub content: &'a Content,
+}
+
 /// `context`: the message this one replies to.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Context {
@@ -195,6 +209,16 @@ pub struct Text {
     #[serde(flatten)]
     #[schema(ignore)]
     pub more: More,
+}
+
+impl Text {
+    pub fn new(body: &str) -> Text {
+        Text {
+            body: body.to_owned(),
+            preview_url: None,
+            more: More::new(),
+        }
+    }
 }
 
 /// `template`: a template approved on the number, in one of its languages.
@@ -242,6 +266,42 @@ pub struct Parameter {
     pub more: More,
 }
 
+impl Template {
+    /// A template with its body's variables as text, in order (no components when there are none).
+    pub fn with_body_text(name: &str, language: &str, values: &[&str]) -> Template {
+        let parameters: Vec<Parameter> = values
+            .iter()
+            .map(|value| Parameter {
+                kind: "text".to_owned(),
+                more: More::from([("text".to_owned(), Value::String((*value).to_owned()))]),
+            })
+            .collect();
+        Template {
+            name: name.to_owned(),
+            language: Language {
+                code: language.to_owned(),
+                more: More::new(),
+            },
+            components: (!parameters.is_empty()).then(|| {
+                vec![Component {
+                    kind: "body".to_owned(),
+                    parameters: Some(parameters),
+                    more: More::new(),
+                }]
+            }),
+            more: More::new(),
+        }
+    }
+}
+
+/// Meta's fields the server passes on, from a value of known shape (a form's contact card).
+pub fn more_of(fields: &[(&str, Value)]) -> More {
+    fields
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), value.clone()))
+        .collect()
+}
+
 /// `image`, `audio`, `video`, `document`, `sticker`: a media id uploaded to Meta, or an https link.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Media {
@@ -260,6 +320,18 @@ pub struct Media {
     pub more: More,
 }
 
+impl Media {
+    pub fn link(link: &str, caption: Option<&str>) -> Media {
+        Media {
+            id: None,
+            link: Some(link.to_owned()),
+            caption: caption.map(str::to_owned),
+            filename: None,
+            more: More::new(),
+        }
+    }
+}
+
 /// `location`: a point on the map.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Location {
@@ -276,6 +348,24 @@ pub struct Location {
     #[serde(flatten)]
     #[schema(ignore)]
     pub more: More,
+}
+
+impl Location {
+    /// A point; none for a coordinate that is not a finite number.
+    pub fn new(
+        latitude: f64,
+        longitude: f64,
+        name: Option<&str>,
+        address: Option<&str>,
+    ) -> Option<Location> {
+        Some(Location {
+            latitude: Number::from_f64(latitude)?,
+            longitude: Number::from_f64(longitude)?,
+            name: name.map(str::to_owned),
+            address: address.map(str::to_owned),
+            more: More::new(),
+        })
+    }
 }
 
 /// One contact card of `contacts` (1 to 20 of them).
@@ -420,6 +510,52 @@ pub struct CtaParameters {
     #[serde(flatten)]
     #[schema(ignore)]
     pub more: More,
+}
+
+impl TextPart {
+    pub fn new(text: &str) -> TextPart {
+        TextPart {
+            text: text.to_owned(),
+            more: More::new(),
+        }
+    }
+}
+
+impl Action {
+    /// An action with none of its fields: each kind of interactive message sets its own.
+    pub fn empty() -> Action {
+        Action {
+            buttons: None,
+            button: None,
+            sections: None,
+            name: None,
+            parameters: None,
+            more: More::new(),
+        }
+    }
+}
+
+impl Interactive {
+    pub fn new(kind: InteractiveType, body: &str, action: Action) -> Interactive {
+        Interactive {
+            kind,
+            header: None,
+            body: TextPart::new(body),
+            footer: None,
+            action,
+            more: More::new(),
+        }
+    }
+}
+
+impl Reaction {
+    pub fn new(message_id: &str, emoji: &str) -> Reaction {
+        Reaction {
+            message_id: message_id.to_owned(),
+            emoji: emoji.to_owned(),
+            more: More::new(),
+        }
+    }
 }
 
 /// `reaction`: an emoji on an earlier message; an empty emoji removes it.

@@ -8,7 +8,7 @@
 
 use super::body;
 use crate::config::{Config, META_GRAPH_URL};
-use crate::domain::meta::message::Message;
+use crate::domain::meta::message::{Draft, Message};
 use crate::domain::meta::validate;
 use crate::error::{Error, Result};
 use crate::outbound::ssrf;
@@ -351,6 +351,18 @@ impl SendMessage {
             connection_id,
             message,
         })
+    }
+
+    /// A message built by a form (the compose page, an inbox reply) as the JSON the API would take (for
+    /// a preview), and read from it as a request from the API would be.
+    pub fn compose(draft: &Draft<'_>) -> (Value, Result<SendMessage>) {
+        match serde_json::to_value(draft) {
+            Ok(json) => {
+                let read = SendMessage::read(&json);
+                (json, read)
+            }
+            Err(e) => (Value::Null, Err(Error::Internal(e.into()))),
+        }
     }
 
     /// The connection, which [`SendMessage::read`] checked is an id.

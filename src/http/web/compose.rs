@@ -4,7 +4,13 @@
 use super::Reply;
 use super::page::{Page, render};
 use crate::auth::{CsrfForm, HasCsrf, Member};
+use crate::domain::meta::message::{
+    Action, Button, Contact, ContactName, Content, CtaParameters, Draft, Interactive,
+    InteractiveType, Location, Media, More, Reaction, Reply as ButtonReply, Row, Section,
+    Template as MetaTemplate, Text, more_of,
+};
 use crate::error::{Error, Result};
+use crate::http::api::requests::SendMessage;
 use crate::services::outbox::Waker;
 use crate::store::{AccountId, Db, connections};
 use askama::Template;
@@ -12,7 +18,8 @@ use rocket::form::FromForm;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![compose_page, compose]
@@ -78,42 +85,40 @@ const KINDS: [&str; 13] = [
     "contacts", "buttons", "list", "cta_url",
 ];
 
-/// Meta's message JSON for the form (what `POST /api/v1/messages` takes), or the catalog key of what is
-/// wrong with the form. What the form cannot get wrong is left to `meta::validate`, which checks it next.
-fn build(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
-    let kind = match form.kind.as_str() {
-        "buttons" | "list" | "cta_url" => "interactive",
-        other => other,
-    };
-    let mut message = json!({"connection_id": form.connection_id, "to": form.to, "type": kind});
-    let content = match form.kind.as_str() {
+/// The message of the form (the object of `POST /api/v1/messages`), or the catalog key of what is wrong
+/// with the form. What the form cannot get wrong is left to `meta::validate`, which checks it next.
+fn build(form: &ComposeForm) -> std::result::Result<Content, &'static str> {
+    let reference = form.reference.trim();
+    let caption = Some(form.text.trim()).filter(|c| !c.is_empty());
+    Ok(match form.kind.as_str() {
         "template" => {
-            let parameters: Vec<Value> = lines(&form.text)
-                .map(|l| json!({"type": "text", "text": l}))
-                .collect();
-            let mut template =
-                json!({"name": form.reference.trim(), "language": {"code": form.language.trim()}});
-            if !parameters.is_empty() {
-                template["components"] = json!([{"type": "body", "parameters": parameters}]);
-            }
-            template
+            let values: Vec<&str> = lines(&form.text).collect();
+            Content::Template(MetaTemplate::with_body_text(
+                reference,
+                form.language.trim(),
+                &values,
+            ))
         }
-        "image" | "video" | "document" => {
-            let mut media = json!({"link": form.reference.trim()});
-            if !form.text.trim().is_empty() {
-                media["caption"] = json!(form.text.trim());
-            }
-            media
-        }
-        "audio" | "sticker" => json!({"link": form.reference.trim()}),
-        "reaction" => json!({"message_id": form.reference.trim(), "emoji": form.text.trim()}),
-        "location" => location(form)?,
-        "contacts" => contacts(form)?,
-        "buttons" | "list" | "cta_url" => interactive(form)?,
-        _ => json!({"body": form.text}),
-    };
-    message[kind] = content;
-    Ok(message)
+        "image" => Content::Image(Media::link(reference, caption)),
+        "video" => Content::Video(Media::link(reference, caption)),
+        "document" => Content::Document(Media::link(reference, caption)),
+        "audio" => Content::Audio(Media::link(reference, None)),
+        "sticker" => Content::Sticker(Media::link(reference, None)),
+        "reaction" => Content::Reaction(Reaction::new(reference, form.text.trim())),
+        "location" => Content::Location(location(form)?),
+        "contacts" => Content::Contacts(vec![contact(form)?]),
+        "buttons" | "list" | "cta_url" => Content::Interactive(Box::new(interactive(form)?)),
+        _ => Content::Text(Text::new(&form.text)),
+    })
+}
+
+/// The type the form asks for: its own word for a kind it does not offer, which the request refuses.
+fn kind_of<'a>(form: &'a ComposeForm, content: &Content) -> &'a str {
+    if KINDS.contains(&form.kind.as_str()) {
+        content.kind().as_str()
+    } else {
+        &form.kind
+    }
 }
 
 /// The non-empty lines of a text area, trimmed.
@@ -138,20 +143,46 @@ fn coordinate(raw: &str, limit: f64) -> Option<f64> {
     (value.is_finite() && (-limit..=limit).contains(&value)).then_some(value)
 }
 
-fn location(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
+fn location(form: &ComposeForm) -> std::result::Result<Location, &'static str> {
     let latitude = coordinate(&form.latitude, 90.0).ok_or("compose.errors.latitude")?;
     let longitude = coordinate(&form.longitude, 180.0).ok_or("compose.errors.longitude")?;
-    let mut location = json!({"latitude": latitude, "longitude": longitude});
-    for (key, value) in [("name", &form.place), ("address", &form.address)] {
-        if !value.trim().is_empty() {
-            location[key] = json!(value.trim());
-        }
-    }
-    Ok(location)
+    let given = |value: &str| {
+        Some(value.trim())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    Location::new(
+        latitude,
+        longitude,
+        given(&form.place).as_deref(),
+        given(&form.address).as_deref(),
+    )
+    .ok_or("compose.errors.latitude")
+}
+
+/// A phone of a contact card, as Meta takes it.
+#[derive(Serialize)]
+struct CardPhone {
+    phone: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    wa_id: String,
+}
+
+/// An email of a contact card, as Meta takes it.
+#[derive(Serialize)]
+struct CardEmail<'a> {
+    email: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+fn json(value: impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 /// One contact card; `contacts` is an array, unlike every other type's object.
-fn contacts(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
+fn contact(form: &ComposeForm) -> std::result::Result<Contact, &'static str> {
     let name = form.contact_name.trim();
     if name.is_empty() || name.chars().count() > 256 {
         return Err("compose.errors.contact_name");
@@ -163,10 +194,12 @@ fn contacts(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
     };
     let digits = crate::domain::meta::validate::normalize_phone(&form.phone)
         .ok_or("compose.errors.contact_phone")?;
-    let mut card = json!({
-        "name": {"formatted_name": name, "first_name": first_name},
-        "phones": [{"phone": format!("+{digits}"), "type": "CELL", "wa_id": digits}],
-    });
+    let phone = CardPhone {
+        phone: format!("+{digits}"),
+        kind: "CELL",
+        wa_id: digits,
+    };
+    let mut card = vec![("phones", json([phone]))];
     let email = form.email.trim();
     if !email.is_empty() {
         let plausible = email.len() <= 254
@@ -177,13 +210,25 @@ fn contacts(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
         if !plausible {
             return Err("compose.errors.contact_email");
         }
-        card["emails"] = json!([{"email": email, "type": "WORK"}]);
+        card.push((
+            "emails",
+            json([CardEmail {
+                email,
+                kind: "WORK",
+            }]),
+        ));
     }
-    Ok(json!([card]))
+    Ok(Contact {
+        name: ContactName {
+            formatted_name: name.to_owned(),
+            more: more_of(&[("first_name", Value::String(first_name.to_owned()))]),
+        },
+        more: more_of(&card),
+    })
 }
 
 /// Reply buttons, a list with one section, or a link button; the text area is the body.
-fn interactive(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
+fn interactive(form: &ComposeForm) -> std::result::Result<Interactive, &'static str> {
     let body = form.text.trim();
     let body_limit = if form.kind == "list" { 4096 } else { 1024 };
     if body.is_empty() || body.chars().count() > body_limit {
@@ -204,14 +249,23 @@ fn interactive(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
             {
                 return Err("compose.errors.buttons");
             }
-            let buttons: Vec<Value> = choices
+            let buttons = choices
                 .iter()
                 .enumerate()
-                .map(|(i, title)| {
-                    json!({"type": "reply", "reply": {"id": format!("btn_{}", i + 1), "title": title}})
+                .map(|(i, title)| Button {
+                    reply: ButtonReply {
+                        id: format!("btn_{}", i + 1),
+                        title: (*title).to_owned(),
+                        more: More::new(),
+                    },
+                    more: more_of(&[("type", Value::String("reply".to_owned()))]),
                 })
                 .collect();
-            ("button", json!({"buttons": buttons}))
+            let action = Action {
+                buttons: Some(buttons),
+                ..Action::empty()
+            };
+            (InteractiveType::Button, action)
         }
         "list" => {
             if !label_ok {
@@ -221,15 +275,27 @@ fn interactive(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
             {
                 return Err("compose.errors.rows");
             }
-            let rows: Vec<Value> = choices
+            let rows = choices
                 .iter()
                 .enumerate()
-                .map(|(i, title)| json!({"id": format!("row_{}", i + 1), "title": title}))
+                .map(|(i, title)| Row {
+                    id: format!("row_{}", i + 1),
+                    title: (*title).to_owned(),
+                    description: None,
+                    more: More::new(),
+                })
                 .collect();
-            (
-                "list",
-                json!({"button": label, "sections": [{"rows": rows}]}),
-            )
+            let section = Section {
+                title: None,
+                rows: Some(rows),
+                more: More::new(),
+            };
+            let action = Action {
+                button: Some(label.to_owned()),
+                sections: Some(vec![section]),
+                ..Action::empty()
+            };
+            (InteractiveType::List, action)
         }
         _ => {
             if !label_ok {
@@ -242,13 +308,19 @@ fn interactive(form: &ComposeForm) -> std::result::Result<Value, &'static str> {
             if !https || url.len() > 2000 {
                 return Err("compose.errors.url");
             }
-            (
-                "cta_url",
-                json!({"name": "cta_url", "parameters": {"display_text": label, "url": url}}),
-            )
+            let action = Action {
+                name: Some("cta_url".to_owned()),
+                parameters: Some(CtaParameters {
+                    display_text: label.to_owned(),
+                    url: url.to_owned(),
+                    more: More::new(),
+                }),
+                ..Action::empty()
+            };
+            (InteractiveType::CtaUrl, action)
         }
     };
-    Ok(json!({"type": kind, "body": {"text": body}, "action": action}))
+    Ok(Interactive::new(kind, body, action))
 }
 
 #[derive(Template)]
@@ -329,13 +401,20 @@ async fn compose(
 ) -> Result<Reply> {
     let account = member.account;
     let form = form.0;
-    let message = match build(&form) {
-        Ok(message) => message,
+    let content = match build(&form) {
+        Ok(content) => content,
         Err(key) => return show(&page, account, db, &form, None, Some(page.t(key))).await,
     };
-    let preview = serde_json::to_string_pretty(&message).ok();
+    let draft = Draft {
+        connection_id: &form.connection_id,
+        to: &form.to,
+        kind: kind_of(&form, &content),
+        content: &content,
+    };
+    let (json, message) = SendMessage::compose(&draft);
+    let preview = serde_json::to_string_pretty(&json).ok();
     // Checked in both cases, so a preview shows the same mistakes sending would.
-    let message = match crate::http::api::requests::SendMessage::read(&message) {
+    let message = match message {
         Ok(message) => message,
         Err(e) => {
             return show(

@@ -7,10 +7,12 @@ use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
 use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
+use crate::domain::meta::message::{self, Content, Draft, Text};
 use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
 use crate::http::api::conversations as api;
 use crate::http::api::pager::Pager;
+use crate::http::api::requests::SendMessage;
 use crate::services::outbox::Waker;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
@@ -20,7 +22,7 @@ use rocket::form::FromForm;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{get, post, routes};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod bubbles;
 mod media;
@@ -347,40 +349,39 @@ async fn conversation_page(
     .await
 }
 
-/// Meta's message JSON for the reply form, or the catalog key of what is missing.
-fn build(
-    form: &ReplyForm,
-    conversation: &Conversation,
-) -> std::result::Result<Value, &'static str> {
-    let to = api::display_phone(conversation);
-    let connection_id = conversation.connection_id.get().to_string();
+/// The message of the reply form, or the catalog key of what is missing.
+fn build(form: &ReplyForm) -> std::result::Result<Content, &'static str> {
     if form.kind == "template" {
         let (name, language) = form
             .template
             .split_once('|')
             .filter(|(name, language)| !name.is_empty() && !language.is_empty())
             .ok_or("inbox.errors.template")?;
-        let parameters: Vec<Value> = form
+        let values: Vec<&str> = form
             .params
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .map(|l| json!({"type": "text", "text": l}))
             .collect();
-        let mut template = json!({"name": name, "language": {"code": language}});
-        if !parameters.is_empty() {
-            template["components"] = json!([{"type": "body", "parameters": parameters}]);
-        }
-        return Ok(
-            json!({"connection_id": connection_id, "to": to, "type": "template", "template": template}),
-        );
+        return Ok(Content::Template(message::Template::with_body_text(
+            name, language, &values,
+        )));
     }
     if form.text.trim().is_empty() {
         return Err("inbox.errors.empty");
     }
-    Ok(
-        json!({"connection_id": connection_id, "to": to, "type": "text", "text": {"body": form.text}}),
-    )
+    Ok(Content::Text(Text::new(&form.text)))
+}
+
+/// The reply as the request the API takes, to the conversation's customer from its number.
+fn reply_request(conversation: &Conversation, content: &Content) -> Result<SendMessage> {
+    let draft = Draft {
+        connection_id: &conversation.connection_id.get().to_string(),
+        to: &api::display_phone(conversation),
+        kind: content.kind().as_str(),
+        content,
+    };
+    SendMessage::compose(&draft).1
 }
 
 #[post("/inbox/<id>/reply", data = "<form>")]
@@ -401,13 +402,13 @@ async fn reply(
     };
     let form = form.0;
     let conversation = api::load(db, account, contact, visible).await?;
-    let message = match build(&form, &conversation) {
+    let message = match build(&form) {
         Ok(message) => message,
         Err(key) => {
             return show(&page, db, at(), &form, None, Some(page.t(key))).await;
         }
     };
-    let sent = match crate::http::api::requests::SendMessage::read(&message) {
+    let sent = match reply_request(&conversation, &message) {
         Ok(message) => {
             crate::http::api::messages::enqueue(db, waker, account, &message, None).await
         }
