@@ -1,7 +1,6 @@
 //! WhatsAPI Pro: a self-hosted WhatsApp Business API platform in one executable.
 //! `main.rs` is the command line; everything else lives here so tests can build the same server.
 
-pub mod auth;
 pub mod blocking;
 pub mod config;
 pub mod crypto;
@@ -19,7 +18,7 @@ pub mod startup;
 pub mod store;
 
 use config::Config;
-use http::{api, meta_inbound, sandbox, web};
+use http::{api, auth, meta_inbound, sandbox, web};
 use outbound::{graph, mail, targets};
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;

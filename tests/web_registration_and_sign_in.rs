@@ -211,7 +211,7 @@ fn a_burst_of_password_hashes_leaves_the_async_executor_free() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
-    let hasher = whatsapi::auth::password::Hasher::new(1);
+    let hasher = whatsapi::services::passwords::Hasher::new(1);
     // One thread runs every task: a hash computed on it would stop the ticker until it is done.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()

@@ -4,8 +4,8 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
-use whatsapi::auth::password;
 use whatsapi::config::Config;
+use whatsapi::services::passwords as password;
 use whatsapi::store::accounts::{self, NewAccount};
 use whatsapi::store::activity::{self, Actor};
 use whatsapi::store::now_ms;

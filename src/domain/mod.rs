@@ -1,5 +1,6 @@
 //! Plain types and rules that every layer shares and that do no I/O.
 
+pub mod client;
 pub mod lang;
 pub mod meta;
 

@@ -3,6 +3,7 @@
 //! imports them.
 
 pub mod api;
+pub mod auth;
 pub mod errors;
 pub mod meta_inbound;
 pub mod sandbox;

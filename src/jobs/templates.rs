@@ -1,27 +1,11 @@
-//! Template sync: on demand for one connection, and on a schedule for all of them.
+//! Template sync on a schedule: every active connection of every account (`services::templates` syncs one).
 
-use crate::outbound::graph::Graph;
+use crate::services::templates::sync_connection;
+use crate::store::Db;
 use crate::store::connections::{self, ConnectionInfo};
-use crate::store::{AccountId, Db, templates};
 use serde_json::json;
 
 pub const JOB: &str = "template_sync";
-
-/// Fetches the connection's templates from Meta and stores them; how many there are.
-pub fn sync_connection(
-    db: &Db,
-    agent: &ureq::Agent,
-    account: AccountId,
-    connection: &ConnectionInfo,
-) -> crate::error::Result<usize> {
-    let id = connection.id;
-    let token =
-        db.read(|conn| Ok(connections::secrets(conn, db.keyring(), account, id)?.access_token))?;
-    let listed = Graph::of(agent, connection, &token)
-        .templates(&connection.waba_id)
-        .map_err(|e| e.unavailable("the template list"))?;
-    db.write(move |conn| templates::replace_for_connection(conn, account, id, &listed))
-}
 
 /// The scheduled run: every active connection of every account. One failing connection does not stop the others.
 pub fn template_sync_job(db: &Db, agent: &ureq::Agent) -> anyhow::Result<serde_json::Value> {

@@ -6,4 +6,7 @@ pub mod deletions;
 pub mod meta_events;
 pub mod notify;
 pub mod outbox;
+pub mod passwords;
 pub mod policy_mail;
+pub mod sign_in_throttle;
+pub mod templates;

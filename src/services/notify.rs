@@ -1,7 +1,7 @@
 //! The emails the product sends, one function each, in the recipient's language. A failure to send is
 //! logged and never undoes what the email reports (the password was changed whether or not the alert left).
 
-use crate::auth::ClientInfo;
+use crate::domain::client::ClientInfo;
 use crate::domain::lang::Lang;
 use crate::outbound::mail::{Email, Mailer};
 

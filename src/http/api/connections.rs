@@ -304,7 +304,7 @@ async fn sync_templates(
     let (connection, _) = load(db, auth, id).await?;
     let (db, agent) = (db.inner().clone(), agent.inner().clone());
     let count = crate::blocking::run("sync", move || {
-        crate::jobs::templates::sync_connection(&db, &agent, auth.account, &connection)
+        crate::services::templates::sync_connection(&db, &agent, auth.account, &connection)
     })
     .await??;
     Ok(Json(TemplatesSynced { templates: count }))

@@ -63,7 +63,7 @@ pub(crate) async fn erase(
 async fn erase_contact(
     auth: ApiAuth,
     request: Result<ApiJson<EraseContact>>,
-    client: crate::auth::ClientInfo,
+    client: crate::domain::client::ClientInfo,
     db: &State<Db>,
 ) -> Result<Json<ContactErased>> {
     let digits = request?.0.check()?;

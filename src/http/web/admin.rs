@@ -5,9 +5,9 @@
 use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
-use crate::auth::{CsrfForm, Operator, password, session};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::http::auth::{CsrfForm, Operator, password, session};
 use crate::services::policy_mail::{OnFailure, send_due};
 use crate::store::accounts::{self, AccountSummary};
 use crate::store::activity;

@@ -4,8 +4,8 @@
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Admin, CsrfForm, Member};
 use crate::error::{Error, Result};
+use crate::http::auth::{Admin, CsrfForm, Member};
 use crate::store::api_keys::{self, ApiKey, ApiKeyId};
 use crate::store::{AccountId, Db, activity, now_ms};
 use askama::Template;

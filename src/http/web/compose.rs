@@ -3,7 +3,6 @@
 
 use super::Reply;
 use super::page::{Page, render};
-use crate::auth::{CsrfForm, HasCsrf, Member};
 use crate::domain::meta::message::{
     Action, Button, Contact, ContactName, Content, CtaParameters, Draft, Interactive,
     InteractiveType, Location, Media, More, Reaction, Reply as ButtonReply, Row, Section,
@@ -11,6 +10,7 @@ use crate::domain::meta::message::{
 };
 use crate::error::{Error, Result};
 use crate::http::api::requests::SendMessage;
+use crate::http::auth::{CsrfForm, HasCsrf, Member};
 use crate::services::outbox::Waker;
 use crate::store::{AccountId, Db, connections};
 use askama::Template;

@@ -4,11 +4,11 @@
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Admin, CsrfForm, Member};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::api::connections::check;
 use crate::http::api::requests::CreateConnection;
+use crate::http::auth::{Admin, CsrfForm, Member};
 use crate::outbound::targets::MetaTargets;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db, activity, now_ms};

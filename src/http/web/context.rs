@@ -6,9 +6,9 @@
 //! signed-in person, one of `Member`, `Admin`, `Owner` or `Operator`.
 
 use super::page::Page;
-use crate::auth::{Auth, ClientInfo};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::http::auth::{Auth, ClientInfo};
 use crate::outbound::mail::Mailer;
 use crate::store::retention::Visible;
 use crate::store::{Db, now_ms};

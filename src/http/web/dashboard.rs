@@ -1,8 +1,8 @@
 //! The home page of a signed-in member.
 
 use super::page::{Page, render};
-use crate::auth::Session;
 use crate::error::{Error, Result};
+use crate::http::auth::Session;
 use crate::store::accounts::{self, Account};
 use crate::store::{Db, users};
 use askama::Template;

@@ -5,8 +5,8 @@
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::error::{Error, Result};
+use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::store::deliveries::{self, AttemptView, DeliveryView};
 use crate::store::endpoints::{self, EVENT_TYPES, Endpoint, EndpointChange, EndpointId};
 use crate::store::states::DeliveryStatus;

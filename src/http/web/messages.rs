@@ -3,8 +3,8 @@
 
 use super::context::Ctx;
 use super::page::{Page, render};
-use crate::auth::Member;
 use crate::error::{Error, Result};
+use crate::http::auth::Member;
 use crate::store::connections;
 use crate::store::messages::{self, ListFilter, MessageId};
 use askama::Template;

@@ -9,7 +9,7 @@ macro_rules! csrf_form {
             csrf: String,
             $($field: String,)*
         }
-        impl crate::auth::HasCsrf for $name {
+        impl crate::http::auth::HasCsrf for $name {
             fn csrf(&self) -> &str {
                 &self.csrf
             }
@@ -38,8 +38,8 @@ mod profile;
 mod sign_in;
 mod team;
 
-use crate::auth::Admin;
 use crate::error::Code;
+use crate::http::auth::Admin;
 use crate::http::errors::error_response;
 use crate::store::{AccountId, activity, now_ms};
 use rocket::http::Status;

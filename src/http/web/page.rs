@@ -2,9 +2,9 @@
 //! request guard, and handed to the page's template.
 
 use super::i18n::Lang;
-use crate::auth::{Session, csrf};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::http::auth::{Session, csrf};
 use crate::store::Db;
 use crate::store::consents::{self, PageConsents, PolicyVersion};
 use crate::store::users::User;

@@ -4,8 +4,8 @@
 use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
-use crate::auth::{CsrfForm, password};
 use crate::error::Result;
+use crate::http::auth::{CsrfForm, password};
 use crate::http::web::i18n::Lang;
 use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose};

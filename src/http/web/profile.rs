@@ -4,8 +4,8 @@
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Admin, Auth, ClientInfo, CsrfForm, Session, password};
 use crate::error::{Error, Result};
+use crate::http::auth::{Admin, Auth, ClientInfo, CsrfForm, Session, password};
 use crate::store::accounts::{self, Account};
 use crate::store::activity;
 use crate::store::sessions::{self, SessionInfo};

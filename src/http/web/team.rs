@@ -4,8 +4,8 @@
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::auth::{Admin, CsrfForm, HasCsrf, Member, password, session};
 use crate::error::{Error, Result};
+use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member, password, session};
 use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose, Token};
 use crate::store::users::{self, NewUser, Role, User, UserId};

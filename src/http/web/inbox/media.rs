@@ -2,8 +2,8 @@
 //! with the number's token) and streamed to the browser: never written anywhere, never kept.
 
 use super::bubbles::text_at;
-use crate::auth::Member;
 use crate::error::{Error, Result};
+use crate::http::auth::Member;
 use crate::http::web::context::Ctx;
 use crate::outbound::graph::{self, Graph, SendError};
 use crate::outbound::targets::MediaSource;

@@ -6,13 +6,13 @@
 use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
-use crate::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::domain::meta::message::{self, Content, Draft, Text};
 use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
 use crate::http::api::conversations as api;
 use crate::http::api::pager::Pager;
 use crate::http::api::requests::SendMessage;
+use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::services::outbox::Waker;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;

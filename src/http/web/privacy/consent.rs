@@ -4,8 +4,8 @@
 
 use super::super::Reply;
 use super::super::page::{Page, render};
-use crate::auth::{ClientInfo, CsrfForm, HasCsrf, Session};
 use crate::error::Result;
+use crate::http::auth::{ClientInfo, CsrfForm, HasCsrf, Session};
 use crate::store::consents::{self, PRODUCT_NEWS};
 use crate::store::{Db, activity, now_ms, users};
 use askama::Template;

@@ -3,8 +3,8 @@
 //! blocking thread and streamed to the browser as they are written (`store::export`).
 
 use super::{current_password_ok, refuse};
-use crate::auth::{ClientInfo, CsrfForm, Member, Owner, Session};
 use crate::error::{Error, Result};
+use crate::http::auth::{ClientInfo, CsrfForm, Member, Owner, Session};
 use crate::http::web::context::Ctx;
 use crate::http::web::{CsrfOnly, Reply};
 use crate::services::api_keys::KeysUsed;
@@ -164,7 +164,7 @@ async fn delete_user(
         })
         .await?;
     // Their sessions went with them; this one's cookie goes too.
-    crate::auth::session::end(db, config, cookies, session).await?;
+    crate::http::auth::session::end(db, config, cookies, session).await?;
     crate::services::notify::user_deleted(mailer, page.lang, &session.user.email, &company).await;
     Ok(Reply::Redirect(Redirect::to("/login?done=user_deleted")))
 }
@@ -226,6 +226,6 @@ async fn delete_account(
     })
     .await
     .map_err(|e| Error::Internal(anyhow::anyhow!("the deletion task failed: {e}")))??;
-    crate::auth::session::end(db, config, cookies, session).await?;
+    crate::http::auth::session::end(db, config, cookies, session).await?;
     Ok(Reply::Redirect(Redirect::to("/login?done=account_deleted")))
 }

@@ -2,7 +2,7 @@
 //! windows and limits). An attempt is reserved before its password is hashed, so guesses sent all at once
 //! are refused before they cost a hash, and a restart forgives nothing.
 
-use super::client::ClientInfo;
+use crate::domain::client::ClientInfo;
 use crate::error::Result;
 use crate::store::login_throttle::{self, Attempt, Refusal, Reservation};
 use crate::store::{Db, sessions};

@@ -1,11 +1,13 @@
-//! Who is signed in, and proof that a form came from our own page.
+//! Who is signed in, and proof that a form came from our own page: the request guards of the pages.
+//! Password rules and hashing are `services::passwords`; sign-in throttling `services::sign_in_throttle`.
 
 pub mod client;
 pub mod csrf;
-pub mod password;
 pub mod roles;
 pub mod session;
-pub mod throttle;
+
+pub use crate::services::passwords as password;
+pub use crate::services::sign_in_throttle as throttle;
 
 pub use client::ClientInfo;
 pub use csrf::{CsrfForm, HasCsrf};

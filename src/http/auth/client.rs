@@ -10,11 +10,7 @@ use rocket::http::HeaderMap;
 use rocket::request::{FromRequest, Outcome, Request};
 use std::net::IpAddr;
 
-#[derive(Debug, Clone)]
-pub struct ClientInfo {
-    pub ip: String,
-    pub user_agent: String,
-}
+pub use crate::domain::client::ClientInfo;
 
 /// The proxies whose forwarding headers are believed, kept in Rocket's managed state.
 #[derive(Debug, Clone, Default)]
