@@ -262,3 +262,83 @@ fn the_parser_reads_use_trees_and_inline_paths() {
     assert_eq!(layer_of("storefront"), None);
     assert!(!may_import(Store, Jobs) && !may_import(Jobs, Http) && may_import(Http, Services));
 }
+
+/// What only the store may write: the account's data key, sealing with it, and where a sealed field lies.
+const SEALING: &[&str] = &[
+    "data_key(",
+    ".seal(&",
+    "body_place",
+    "recipient_place",
+    "keyring().data_key",
+];
+
+/// The uses of [`SEALING`] in a piece of source, with their line numbers, comments left out. A name is
+/// matched whole: `has_data_key(` is not `data_key(`.
+fn sealing_uses(source: &str) -> Vec<(usize, &'static str)> {
+    let mut found = Vec::new();
+    for (n, line) in source.lines().enumerate() {
+        let code = match line.find("//") {
+            Some(at) if !line[..at].contains('"') => &line[..at],
+            _ => line,
+        };
+        for &word in SEALING {
+            let whole = code.match_indices(word).any(|(at, _)| {
+                let starts_a_name = word.starts_with(|c: char| c.is_ascii_alphanumeric());
+                let before = code[..at].chars().next_back();
+                !starts_a_name || !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if whole {
+                found.push((n + 1, word));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn fields_are_sealed_and_opened_only_in_the_store() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let mut outside = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        if relative.starts_with("store") || relative == Path::new("crypto.rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(file).unwrap();
+        for (line, word) in sealing_uses(&source) {
+            outside.push(format!(
+                "src/{}:{line}: `{word}` (sealing and opening belong in src/store/)",
+                relative.display()
+            ));
+        }
+    }
+    assert!(
+        outside.is_empty(),
+        "{} uses of the encryption layout outside the store:\n{}",
+        outside.len(),
+        outside.join("\n")
+    );
+}
+
+#[test]
+fn the_sealing_check_finds_keys_and_places() {
+    let source = "fn f(db: &Db) {\n\
+                  let key = db.keyring().data_key(account)?;\n\
+                  let sealed = key.seal(&messages::body_place(account, id), &body)?;\n\
+                  // key.seal(&x) in a comment\n\
+                  let kept = db.keyring().has_data_key(account)?;\n\
+                  }\n";
+    assert_eq!(
+        sealing_uses(source),
+        [
+            (2, "data_key("),
+            (2, "keyring().data_key"),
+            (3, ".seal(&"),
+            (3, "body_place"),
+        ]
+    );
+    assert!(sealing_uses("let to = messages::open_recipient(db.keyring(), &m)?;").is_empty());
+}

@@ -12,8 +12,9 @@ use std::time::Instant;
 use whatsapi::config::Config;
 use whatsapi::domain::meta::webhook::StatusUpdate;
 use whatsapi::store::connections::ConnectionId;
-use whatsapi::store::messages::{self, MessageId, NewMessage};
-use whatsapi::store::{AccountId, Db, keys, now_ms, payloads, statuses};
+use whatsapi::store::keys::Keyring;
+use whatsapi::store::messages::{self, MessageId, NewMessage, SealedMessage};
+use whatsapi::store::{AccountId, Db, now_ms, payloads, statuses};
 
 const DAY_MS: i64 = 86_400_000;
 /// Messages sealed, then queued to the writer, at a time.
@@ -107,7 +108,7 @@ pub fn run(args: FillArgs) -> Result<()> {
         step,
         customers,
     };
-    let data_key = db.keyring().data_key(account)?;
+    let sealing_db = db.clone();
     let total = args.messages;
     // Sealing the next batch (on a second thread) overlaps writing this one.
     let (batches, ready) = std::sync::mpsc::sync_channel::<Result<Vec<Filled>>>(2);
@@ -115,7 +116,9 @@ pub fn run(args: FillArgs) -> Result<()> {
         let mut from = 0;
         while from < total {
             let upto = (from + BATCH as u64).min(total);
-            let batch = (from..upto).map(|n| plan.message(&data_key, n)).collect();
+            let batch = (from..upto)
+                .map(|n| plan.message(sealing_db.keyring(), n))
+                .collect();
             if batches.send(batch).is_err() {
                 return;
             }
@@ -163,14 +166,14 @@ struct Plan {
 
 /// One message with everything Meta would have reported about it.
 struct Filled {
-    message: NewMessage,
+    message: SealedMessage,
     wamid: String,
     sent_at: i64,
     statuses: Vec<(i64, Vec<u8>, StatusUpdate)>,
 }
 
 impl Plan {
-    fn message(&self, key: &whatsapi::crypto::Key, n: u64) -> Result<Filled> {
+    fn message(&self, keyring: &Keyring, n: u64) -> Result<Filled> {
         let created_at = self.first + (n as f64 * self.step) as i64;
         let id = MessageId::from_raw((created_at << 22) | (n as i64 & 0x3f_ffff));
         let to = format!("9715{:08}", mix(n % self.customers) % 100_000_000);
@@ -178,16 +181,18 @@ impl Plan {
         let body = json!({"type": "text", "text": {"body": format!("Your order {n} has shipped and arrives on Tuesday.")}});
         let body = serde_json::to_vec(&body)?;
         let account = self.account;
-        let message = NewMessage {
-            id,
-            account_id: account,
-            connection_id: connection,
-            recipient: key.seal(&messages::recipient_place(account, id), to.as_bytes())?,
-            recipient_index: keys::phone_index_with(key, &to),
-            kind: "text".into(),
-            body: key.seal(&messages::body_place(account, id), &body)?,
-            now: created_at,
-        };
+        let message = messages::seal(
+            keyring,
+            &NewMessage {
+                id,
+                account_id: account,
+                connection_id: connection,
+                recipient: &to,
+                kind: "text",
+                body: &body,
+                now: created_at,
+            },
+        )?;
         let wamid = format!("wamid.HBgM{:016X}{:016X}A", mix(n), mix(!n));
         let sent_at = created_at + 300;
         let statuses = ["sent", "delivered", "read"]
@@ -198,7 +203,7 @@ impl Plan {
                 let payload_id = ((at + 200) << 22) | ((n as i64 * 3 + i as i64) & 0x3f_ffff);
                 let payload = status_payload(&wamid, status, at, &to, id);
                 let sealed =
-                    payloads::seal(key, account, payload_id, payload.to_string().as_bytes())?;
+                    payloads::seal(keyring, account, payload_id, payload.to_string().as_bytes())?;
                 let update = StatusUpdate {
                     wamid: wamid.clone(),
                     status: (*status).into(),
@@ -229,7 +234,7 @@ impl Filled {
             conn,
             &[messages::Sent {
                 account,
-                id: self.message.id,
+                id: self.message.id(),
                 wamid: self.wamid.clone(),
                 at: self.sent_at,
             }],
@@ -240,7 +245,7 @@ impl Filled {
                 conn,
                 *payload_id,
                 account,
-                self.message.connection_id,
+                self.message.connection_id(),
                 sealed,
                 received,
             )?;

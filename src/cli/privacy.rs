@@ -87,7 +87,7 @@ pub fn export(args: ExportArgs, config: &Config) -> Result<()> {
     if db.read(|conn| accounts::find(conn, account))?.is_none() {
         bail!("there is no account {}", account.get());
     }
-    if db.keyring().kept_data_key(account)?.is_none() {
+    if !db.keyring().has_data_key(account)? {
         bail!(
             "account {0} has no data key: it was deleted after this copy of the database was made, so what it \
              held cannot be read; `whatsapi account delete --account {0}` removes its rows",
@@ -156,7 +156,7 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
     };
     // An account restored from a backup made before it was deleted has no data key: its name and its
     // owner's address are sealed for good, so it is confirmed by its id and no email can be sent.
-    let keyless = db.keyring().kept_data_key(account)?.is_none();
+    let keyless = !db.keyring().has_data_key(account)?;
     let (name, confirmation, asked) = if keyless {
         (
             "(no data key: sealed)".to_owned(),

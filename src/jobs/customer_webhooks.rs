@@ -117,9 +117,10 @@ fn deliver(db: &Db, agent: &ureq::Agent, allow_insecure: bool, delays: &[u64], d
 fn load(db: &Db, due: &Due) -> crate::error::Result<(Zeroizing<String>, Vec<u8>)> {
     let (keyring_db, due) = (db.clone(), due.clone());
     db.read(move |conn| {
-        let key = keyring_db.keyring().data_key(due.account_id)?;
-        let secret = endpoints::secret(conn, &key, due.account_id, due.endpoint_id)?;
-        let body = deliveries::event_body(conn, &key, due.account_id, due.event_id)?;
+        let secret =
+            endpoints::secret(conn, keyring_db.keyring(), due.account_id, due.endpoint_id)?;
+        let body =
+            deliveries::event_body(conn, keyring_db.keyring(), due.account_id, due.event_id)?;
         Ok((secret, body))
     })
 }

@@ -3,12 +3,12 @@
 //! with its app secret, every number in the payload checked to be the connection's own, and then the raw
 //! payload and everything parsed from it are written in one transaction.
 
-use crate::crypto::Key;
 use crate::domain::meta::webhook::{self as meta, Parsed, Refusal};
 use crate::error::Error;
 use crate::outbound::customer_webhooks::emit::Emitter;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
-use crate::store::{Db, contacts, inbound, keys, now_ms, payloads, statuses, templates};
+use crate::store::keys::Keyring;
+use crate::store::{Db, contacts, inbound, now_ms, payloads, statuses, templates};
 use parking_lot::Mutex;
 use rocket::http::Status;
 use serde_json::json;
@@ -72,11 +72,10 @@ struct Sender {
 /// connection is forgotten at once by the routes that change them.
 const RECEIVER_TTL: Duration = Duration::from_secs(5);
 
-/// What a POST to one webhook URL is checked and sealed with.
+/// What a POST to one webhook URL is checked with.
 struct Receiver {
     connection: ConnectionInfo,
     secret: Zeroizing<String>,
-    data_key: Arc<Key>,
 }
 
 /// Connections' webhook credentials by URL key, kept for a few seconds so a flood of Meta's POSTs does
@@ -136,9 +135,9 @@ pub async fn ingest(
         }
     };
     let signature = signature.map(str::to_owned);
-    let checking = receiver.clone();
+    let (checking, sealing_db) = (receiver.clone(), db.clone());
     let small = body.len() <= INLINE_BYTES;
-    let work = move || prepare(&checking, signature.as_deref(), &body);
+    let work = move || prepare(&checking, sealing_db.keyring(), signature.as_deref(), &body);
     let prepared = if small {
         work()?
     } else {
@@ -146,10 +145,11 @@ pub async fn ingest(
             .await
             .map_err(IngestError::Store)??
     };
+    let store_db = db.clone();
     Ok(db
         .write_async(move |conn| {
             let connection = &receiver.connection;
-            store(conn, connection, &prepared, &receiver.data_key)
+            store(conn, connection, &prepared, store_db.keyring())
         })
         .await?)
 }
@@ -164,12 +164,7 @@ async fn lookup(db: &Db, key: &str) -> Result<Option<Arc<Receiver>>, IngestError
             let keyring = lookup_db.keyring();
             let secret = connections::secrets(conn, keyring, connection.account_id, connection.id)?
                 .app_secret;
-            let data_key = keyring.data_key(connection.account_id)?;
-            Ok(Some(Arc::new(Receiver {
-                connection,
-                secret,
-                data_key,
-            })))
+            Ok(Some(Arc::new(Receiver { connection, secret })))
         })
         .await?)
 }
@@ -177,6 +172,7 @@ async fn lookup(db: &Db, key: &str) -> Result<Option<Arc<Receiver>>, IngestError
 /// Checks, parses and seals a payload (CPU work: hashing, JSON, encryption).
 fn prepare(
     receiver: &Receiver,
+    keyring: &Keyring,
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<Prepared, IngestError> {
@@ -184,7 +180,7 @@ fn prepare(
     let account = connection.account_id;
     let parsed = check(connection, &receiver.secret, signature, body)?;
     let payload_id = crate::store::ids::time_ordered()?;
-    let sealed = payloads::seal(&receiver.data_key, account, payload_id, body)?;
+    let sealed = payloads::seal(keyring, account, payload_id, body)?;
     let senders = parsed
         .inbound
         .iter()
@@ -199,10 +195,10 @@ fn prepare(
                         .map(str::to_owned)
                 })
                 .unwrap_or_default();
-            let index = keys::phone_index_with(&receiver.data_key, &identity);
-            Sender { identity, index }
+            let index = keyring.phone_index(account, &identity)?;
+            Ok(Sender { identity, index })
         })
-        .collect();
+        .collect::<crate::error::Result<_>>()?;
     Ok(Prepared {
         parsed,
         payload_id,
@@ -245,7 +241,7 @@ fn store(
     conn: &rusqlite::Connection,
     connection: &ConnectionInfo,
     prepared: &Prepared,
-    key: &Arc<Key>,
+    keyring: &Keyring,
 ) -> crate::error::Result<Ingested> {
     let Prepared {
         parsed,
@@ -257,7 +253,7 @@ fn store(
     let (account, now) = (connection.account_id, now_ms());
     payloads::insert(conn, payload_id, account, connection.id, sealed, now)?;
     let mut added = Ingested::default();
-    let events = Emitter::new(conn, key, account, now);
+    let events = Emitter::new(conn, keyring, account, now);
     for update in &parsed.statuses {
         if let Some(message) = statuses::apply(conn, account, payload_id, update, now)? {
             added.statuses += 1;
@@ -278,14 +274,14 @@ fn store(
             profile_name: message.profile_name.as_deref(),
         };
         let contact =
-            contacts::record_inbound(conn, key, account, connection.id, &customer, message.at)?;
+            contacts::record_inbound(conn, keyring, account, connection.id, &customer, message.at)?;
         let origin = inbound::Origin {
             account,
             connection: connection.id,
             contact,
             payload: payload_id,
         };
-        if let Some(id) = inbound::insert(conn, key, origin, message, now)? {
+        if let Some(id) = inbound::insert(conn, keyring, origin, message, now)? {
             added.inbound += 1;
             events.message_received(id, connection.id, message)?;
         }

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod deletions;
+pub mod messages;
 pub mod meta_events;
 pub mod notify;
 pub mod outbox;

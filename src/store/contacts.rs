@@ -4,7 +4,8 @@
 
 use super::AccountId;
 use super::connections::ConnectionId;
-use crate::crypto::{Aad, Key};
+use super::keys::Keyring;
+use crate::crypto::Aad;
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -20,12 +21,13 @@ pub struct Customer<'a> {
 /// profile name (sealed) for the inbox. Returns the contact's id.
 pub fn record_inbound(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     connection: ConnectionId,
     customer: &Customer<'_>,
     at: i64,
 ) -> Result<i64> {
+    let key = keyring.data_key(account)?;
     let Customer {
         identity: digits,
         index: phone_index,

@@ -4,6 +4,7 @@
 
 use super::AccountId;
 use super::connections::ConnectionId;
+use super::keys::Keyring;
 use super::messages::MessageId;
 use super::retention::Visible;
 use super::{contacts, inbound};
@@ -109,13 +110,14 @@ fn open(key: &Key, account: AccountId, row: Sealed) -> Result<Conversation> {
 /// whose last message is past retention is not listed.
 pub fn list(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     connection: Option<ConnectionId>,
     after: Option<Cursor>,
     limit: usize,
     visible: Visible,
 ) -> Result<Vec<Conversation>> {
+    let key = keyring.data_key(account)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM contacts c
          WHERE c.account_id = ?1 AND (?2 IS NULL OR c.connection_id = ?2)
@@ -136,18 +138,19 @@ pub fn list(
             sealed,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter().map(|r| open(key, account, r)).collect()
+    rows.into_iter().map(|r| open(&key, account, r)).collect()
 }
 
 /// One conversation of the account; `None` for another account's contact, or one whose last message is
 /// past retention.
 pub fn find(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     contact: i64,
     visible: Visible,
 ) -> Result<Option<Conversation>> {
+    let key = keyring.data_key(account)?;
     let row = conn
         .prepare_cached(&format!(
             "SELECT {} FROM contacts c WHERE c.id = ?1 AND c.account_id = ?2 AND recent >= ?3",
@@ -155,7 +158,7 @@ pub fn find(
         ))?
         .query_row(params![contact, account.0, visible.from], sealed)
         .optional()?;
-    row.map(|r| open(key, account, r)).transpose()
+    row.map(|r| open(&key, account, r)).transpose()
 }
 
 /// A message the customer sent, opened: `body` is the whole item as Meta sent it.
@@ -203,13 +206,14 @@ pub struct ThreadCursor {
 /// none past retention.
 pub fn inbound_messages(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     contact: i64,
     before: Option<ThreadCursor>,
     limit: usize,
     visible: Visible,
 ) -> Result<Vec<Inbound>> {
+    let key = keyring.data_key(account)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {INBOUND_COLUMNS} FROM inbound_messages
          WHERE account_id = ?1 AND contact_id = ?2
@@ -226,7 +230,7 @@ pub fn inbound_messages(
     ])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
-        out.push(open_inbound(key, account, r)?);
+        out.push(open_inbound(&key, account, r)?);
     }
     Ok(out)
 }
@@ -234,17 +238,18 @@ pub fn inbound_messages(
 /// One message a customer sent, if it is the account's and not past retention.
 pub fn find_inbound(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     id: i64,
     visible: Visible,
 ) -> Result<Option<Inbound>> {
+    let key = keyring.data_key(account)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {INBOUND_COLUMNS} FROM inbound_messages WHERE id = ?1 AND account_id = ?2 AND received_at >= ?3"
     ))?;
     let mut rows = stmt.query(params![id, account.0, visible.from])?;
     match rows.next()? {
-        Some(r) => Ok(Some(open_inbound(key, account, r)?)),
+        Some(r) => Ok(Some(open_inbound(&key, account, r)?)),
         None => Ok(None),
     }
 }

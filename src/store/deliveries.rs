@@ -4,8 +4,9 @@
 
 use super::AccountId;
 use super::endpoints::EndpointId;
+use super::keys::Keyring;
 use super::states::DeliveryStatus;
-use crate::crypto::{Aad, Key};
+use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -47,11 +48,12 @@ pub struct Event<'a> {
 /// Records an event and a delivery of it to each of `endpoints`.
 pub fn record(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     event: &Event<'_>,
     endpoints: &[i64],
 ) -> Result<()> {
+    let key = keyring.data_key(account)?;
     let Event {
         kind,
         body,
@@ -136,7 +138,13 @@ pub fn claim(conn: &Connection, now: i64, lease_until: i64, limit: usize) -> Res
 }
 
 /// The event's body as it is sent, and its type.
-pub fn event_body(conn: &Connection, key: &Key, account: AccountId, event: i64) -> Result<Vec<u8>> {
+pub fn event_body(
+    conn: &Connection,
+    keyring: &Keyring,
+    account: AccountId,
+    event: i64,
+) -> Result<Vec<u8>> {
+    let key = keyring.data_key(account)?;
     let sealed: Vec<u8> = conn
         .prepare_cached("SELECT body FROM webhook_events WHERE id = ?1 AND account_id = ?2")?
         .query_row(params![event, account.0], |r| r.get(0))

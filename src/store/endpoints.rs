@@ -2,7 +2,8 @@
 //! they are signed with.
 
 use super::AccountId;
-use crate::crypto::{Aad, Key};
+use super::keys::Keyring;
+use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
@@ -97,11 +98,12 @@ pub struct NewEndpoint<'a> {
 
 pub fn insert(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     new: &NewEndpoint<'_>,
     now: i64,
 ) -> Result<Endpoint> {
+    let key = keyring.data_key(account)?;
     check_event_types(new.event_types)?;
     let id = EndpointId(super::ids::time_ordered()?);
     let sealed = key.seal(&place(account, id), new.secret.as_bytes())?;
@@ -135,10 +137,11 @@ pub fn list(conn: &Connection, account: AccountId) -> Result<Vec<Endpoint>> {
 /// The signing secret, for the delivery worker.
 pub fn secret(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     id: EndpointId,
 ) -> Result<Zeroizing<String>> {
+    let key = keyring.data_key(account)?;
     let sealed: Vec<u8> = conn
         .prepare_cached("SELECT secret FROM webhook_endpoints WHERE id = ?1 AND account_id = ?2")?
         .query_row(params![id.0, account.0], |r| r.get(0))

@@ -3,9 +3,10 @@
 //! The request is kept as a keyed digest of its canonical JSON, never in the clear.
 
 use super::AccountId;
+use super::keys::Keyring;
 use super::messages::MessageId;
 use super::retention::IDEMPOTENCY_MS;
-use crate::crypto::{Aad, Key, constant_time_eq};
+use crate::crypto::{Aad, constant_time_eq};
 use crate::error::{Error, Result};
 use hmac::{Hmac, KeyInit, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -23,18 +24,21 @@ fn answer_place(account: AccountId, message: MessageId) -> Aad<'static> {
 }
 
 pub fn seal_answer(
-    data_key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     message: MessageId,
     response: &str,
 ) -> Result<Vec<u8>> {
-    Ok(data_key.seal(&answer_place(account, message), response.as_bytes())?)
+    Ok(keyring
+        .data_key(account)?
+        .seal(&answer_place(account, message), response.as_bytes())?)
 }
 
 /// A keyed digest of what a request asks for, whatever the spelling of its JSON: object keys sorted, no
 /// whitespace. Keyed with a subkey of the account's data key, like the recipient index: a plain hash of a
 /// short text and a phone number could be confirmed by guessing.
-pub fn request_digest(data_key: &Key, request: &Value) -> Vec<u8> {
+pub fn request_digest(keyring: &Keyring, account: AccountId, request: &Value) -> Result<Vec<u8>> {
+    let data_key = keyring.data_key(account)?;
     let mut subkey =
         Hmac::<Sha256>::new_from_slice(data_key.expose()).expect("any key length works");
     subkey.update(b"whatsapi/idempotency request");
@@ -43,7 +47,7 @@ pub fn request_digest(data_key: &Key, request: &Value) -> Vec<u8> {
     let mut canonical = Vec::new();
     write_canonical(request, &mut canonical);
     mac.update(&canonical);
-    mac.finalize().into_bytes().to_vec()
+    Ok(mac.finalize().into_bytes().to_vec())
 }
 
 /// Compact JSON with every object's keys in byte order, so equal requests give equal bytes.
@@ -87,7 +91,7 @@ fn write_scalar(value: &impl serde::Serialize, out: &mut Vec<u8>) {
 /// digests were stored answer whatever comes.
 pub fn idempotent_answer(
     conn: &Connection,
-    data_key: &Key,
+    keyring: &Keyring,
     account: AccountId,
     key: &str,
     digest: &[u8],
@@ -114,7 +118,9 @@ pub fn idempotent_answer(
     }
     let response = match (sealed, message) {
         (Some(sealed), Some(message)) => {
-            let plain = data_key.open(&answer_place(account, MessageId(message)), &sealed)?;
+            let plain = keyring
+                .data_key(account)?
+                .open(&answer_place(account, MessageId(message)), &sealed)?;
             String::from_utf8_lossy(&plain).into_owned()
         }
         _ => clear,

@@ -3,7 +3,8 @@
 
 use super::AccountId;
 use super::connections::ConnectionId;
-use crate::crypto::{Aad, Key};
+use super::keys::Keyring;
+use crate::crypto::Aad;
 use crate::domain::meta::webhook::InboundMessage;
 use crate::error::Result;
 use rusqlite::{Connection, params};
@@ -29,7 +30,7 @@ pub struct Origin {
 /// Stores an inbound message; its id, or None when it was already stored.
 pub fn insert(
     conn: &Connection,
-    key: &Key,
+    keyring: &Keyring,
     origin: Origin,
     message: &InboundMessage,
     now: i64,
@@ -40,6 +41,7 @@ pub fn insert(
         contact,
         payload,
     } = origin;
+    let key = keyring.data_key(account)?;
     let id = super::ids::time_ordered()?;
     let body = serde_json::to_vec(&message.message)
         .map_err(|e| crate::error::Error::Internal(e.into()))?;

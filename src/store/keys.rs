@@ -78,6 +78,11 @@ impl Keyring {
         }
     }
 
+    /// Whether the account has a data key (none when it was destroyed, or never made).
+    pub fn has_data_key(&self, account: AccountId) -> Result<bool> {
+        Ok(self.kept_data_key(account)?.is_some())
+    }
+
     /// Makes the account's data key; it is in the keystore and its mirrors when this returns. Called in the
     /// transaction that creates the account: if that rolls back, the key is left without an account, and
     /// replaced when the id is given out again.

@@ -4,12 +4,14 @@
 
 use super::AccountId;
 use super::connections::ConnectionId;
+use super::keys::{Keyring, phone_index_with};
 use super::retention::Visible;
 use super::states::{ConnectionState, MessageStatus, sql_list};
 use crate::crypto::Aad;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::sync::LazyLock;
+use zeroize::Zeroizing;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MessageId(pub(in crate::store) i64);
@@ -27,7 +29,7 @@ impl MessageId {
     }
 }
 
-pub fn recipient_place(account: AccountId, id: MessageId) -> Aad<'static> {
+pub(in crate::store) fn recipient_place(account: AccountId, id: MessageId) -> Aad<'static> {
     Aad {
         account: account.0,
         table: "messages",
@@ -36,7 +38,7 @@ pub fn recipient_place(account: AccountId, id: MessageId) -> Aad<'static> {
     }
 }
 
-pub fn body_place(account: AccountId, id: MessageId) -> Aad<'static> {
+pub(in crate::store) fn body_place(account: AccountId, id: MessageId) -> Aad<'static> {
     Aad {
         account: account.0,
         table: "messages",
@@ -45,15 +47,15 @@ pub fn body_place(account: AccountId, id: MessageId) -> Aad<'static> {
     }
 }
 
-/// A message as stored: sealed fields stay sealed until the caller opens them with the account's key.
+/// A message as stored: recipient and body stay sealed until [`open_recipient`] or [`open_body`] opens them.
 #[derive(Debug, Clone)]
 pub struct StoredMessage {
     pub id: MessageId,
     pub account_id: AccountId,
     pub connection_id: ConnectionId,
-    pub recipient: Vec<u8>,
+    recipient: Vec<u8>,
     pub kind: String,
-    pub body: Vec<u8>,
+    body: Vec<u8>,
     pub status: MessageStatus,
     pub wamid: Option<String>,
     pub attempts: i64,
@@ -92,18 +94,75 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     })
 }
 
-pub struct NewMessage {
+/// The recipient (E.164 digits) of a stored message, opened with the account's data key.
+pub fn open_recipient(keyring: &Keyring, message: &StoredMessage) -> Result<String> {
+    let plain = keyring.data_key(message.account_id)?.open(
+        &recipient_place(message.account_id, message.id),
+        &message.recipient,
+    )?;
+    Ok(String::from_utf8_lossy(&plain).into_owned())
+}
+
+/// The body of a stored message (the JSON sent to Meta), opened with the account's data key.
+pub fn open_body(keyring: &Keyring, message: &StoredMessage) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(keyring
+        .data_key(message.account_id)?
+        .open(&body_place(message.account_id, message.id), &message.body)?)
+}
+
+/// A message to queue, in the clear.
+pub struct NewMessage<'a> {
     pub id: MessageId,
     pub account_id: AccountId,
     pub connection_id: ConnectionId,
-    pub recipient: Vec<u8>,
-    pub recipient_index: Vec<u8>,
-    pub kind: String,
-    pub body: Vec<u8>,
+    /// E.164 digits.
+    pub recipient: &'a str,
+    pub kind: &'a str,
+    /// The JSON sent to Meta.
+    pub body: &'a [u8],
     pub now: i64,
 }
 
-pub fn insert(conn: &Connection, new: &NewMessage) -> Result<()> {
+/// A message sealed for [`insert`]: recipient and body sealed with the account's data key, and the
+/// recipient's blind index. Made by [`seal`] before the write, so the writer thread does no encryption.
+pub struct SealedMessage {
+    pub(in crate::store) id: MessageId,
+    pub(in crate::store) account_id: AccountId,
+    pub(in crate::store) connection_id: ConnectionId,
+    pub(in crate::store) recipient: Vec<u8>,
+    pub(in crate::store) recipient_index: Vec<u8>,
+    pub(in crate::store) kind: String,
+    pub(in crate::store) body: Vec<u8>,
+    pub(in crate::store) now: i64,
+}
+
+impl SealedMessage {
+    pub fn id(&self) -> MessageId {
+        self.id
+    }
+
+    pub fn connection_id(&self) -> ConnectionId {
+        self.connection_id
+    }
+}
+
+/// Seals a new message's recipient and body with its account's data key (cached by the keyring).
+pub fn seal(keyring: &Keyring, new: &NewMessage<'_>) -> Result<SealedMessage> {
+    let (account, id) = (new.account_id, new.id);
+    let key = keyring.data_key(account)?;
+    Ok(SealedMessage {
+        id,
+        account_id: account,
+        connection_id: new.connection_id,
+        recipient: key.seal(&recipient_place(account, id), new.recipient.as_bytes())?,
+        recipient_index: phone_index_with(&key, new.recipient),
+        kind: new.kind.to_owned(),
+        body: key.seal(&body_place(account, id), new.body)?,
+        now: new.now,
+    })
+}
+
+pub fn insert(conn: &Connection, new: &SealedMessage) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO messages (id, account_id, connection_id, recipient, recipient_index, type, body, status,
                                next_attempt_at, created_at)

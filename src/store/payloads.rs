@@ -2,7 +2,8 @@
 
 use super::AccountId;
 use super::connections::ConnectionId;
-use crate::crypto::{Aad, Key};
+use super::keys::Keyring;
+use crate::crypto::Aad;
 use crate::error::Result;
 use rusqlite::{Connection, params};
 
@@ -32,6 +33,6 @@ pub fn insert(
 }
 
 /// Seals a payload for `insert` (done before the write, so the writer thread does no encryption).
-pub fn seal(key: &Key, account: AccountId, id: i64, body: &[u8]) -> Result<Vec<u8>> {
-    Ok(key.seal(&place(account, id), body)?)
+pub fn seal(keyring: &Keyring, account: AccountId, id: i64, body: &[u8]) -> Result<Vec<u8>> {
+    Ok(keyring.data_key(account)?.seal(&place(account, id), body)?)
 }

@@ -4,7 +4,7 @@
 //! Each must be zero: a statement that scans gets slower with every message kept.
 
 use super::connections::{self, ConnectionId};
-use super::messages::{self, ListFilter, MessageId, NewMessage};
+use super::messages::{self, ListFilter, MessageId, SealedMessage};
 use super::retention::Visible;
 use super::states::MessageStatus;
 use super::{AccountId, contacts, statuses};
@@ -31,8 +31,8 @@ fn store(dir: &std::path::Path) -> Connection {
     conn
 }
 
-fn new_message(n: i64, connection: ConnectionId, account: AccountId) -> NewMessage {
-    NewMessage {
+fn new_message(n: i64, connection: ConnectionId, account: AccountId) -> SealedMessage {
+    SealedMessage {
         id: MessageId((1_700_000_000_000 + n) << 22),
         account_id: account,
         connection_id: connection,

@@ -2,7 +2,9 @@
 //! them free-form messages; after that, only an approved template. One type decides it everywhere (the
 //! API's answers, the check before queuing, the inbox).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// How long the window stays open after the customer's last message.
 pub const LENGTH_MS: i64 = 24 * 3_600_000;
@@ -57,6 +59,38 @@ impl Window {
     pub fn to_json(self) -> Value {
         json!({ "state": self.state(), "expires_at": self.expires_at() })
     }
+}
+
+/// The 24-hour customer-service window: free-form messages may be sent while it is open; after, only
+/// templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceWindow {
+    /// When it closes (or closed), in milliseconds since the epoch; null when the customer's last message
+    /// is unknown.
+    pub expires_at: Option<i64>,
+    pub state: WindowState,
+}
+
+impl From<Window> for ServiceWindow {
+    fn from(window: Window) -> ServiceWindow {
+        ServiceWindow {
+            expires_at: window.expires_at(),
+            state: match window {
+                Window::Open { .. } => WindowState::Open,
+                Window::Closed { .. } => WindowState::Closed,
+                Window::Unknown => WindowState::Unknown,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowState {
+    Open,
+    Closed,
+    /// The customer wrote before the number was connected here, or never: Meta decides.
+    Unknown,
 }
 
 #[cfg(test)]

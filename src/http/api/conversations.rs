@@ -65,8 +65,8 @@ pub(crate) async fn load(
 ) -> Result<Conversation> {
     let key_db = db.clone();
     db.read_async(move |conn| {
-        let key = key_db.keyring().data_key(account)?;
-        conversations::find(conn, &key, account, contact, visible)?.ok_or(Error::NotFound)
+        conversations::find(conn, key_db.keyring(), account, contact, visible)?
+            .ok_or(Error::NotFound)
     })
     .await
 }
@@ -104,11 +104,10 @@ fn thread_items(
     limit: usize,
     visible: Visible,
 ) -> Result<Vec<ThreadItem>> {
-    let key = db.keyring().data_key(account)?;
     let cursor = |at, id| Cursor { at, id }.text();
     let mut items: Vec<(i64, i64, ThreadItem)> = conversations::inbound_messages(
         conn,
-        &key,
+        db.keyring(),
         account,
         conversation.contact_id,
         before,
@@ -182,8 +181,15 @@ async fn list_conversations(
     let key_db = db.inner().clone();
     let page = db
         .read_async(move |conn| {
-            let key = key_db.keyring().data_key(auth.account)?;
-            conversations::list(conn, &key, auth.account, connection, after, limit, visible)
+            conversations::list(
+                conn,
+                key_db.keyring(),
+                auth.account,
+                connection,
+                after,
+                limit,
+                visible,
+            )
         })
         .await?;
     let now = now_ms();
@@ -233,9 +239,9 @@ async fn get_conversation(
     let view_db = db.inner().clone();
     let (conversation, messages) = db
         .read_async(move |conn| {
-            let key = view_db.keyring().data_key(auth.account)?;
-            let conversation = conversations::find(conn, &key, auth.account, contact, visible)?
-                .ok_or(Error::NotFound)?;
+            let conversation =
+                conversations::find(conn, view_db.keyring(), auth.account, contact, visible)?
+                    .ok_or(Error::NotFound)?;
             let messages = thread_items(
                 &view_db,
                 conn,

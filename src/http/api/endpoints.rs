@@ -63,14 +63,13 @@ pub(crate) async fn create(
     let shown = secret.clone();
     let created = db
         .write_async(move |conn| {
-            let key = keyring_db.keyring().data_key(account)?;
             let new = NewEndpoint {
                 url: &checked.url,
                 description: &checked.description,
                 event_types: &checked.event_types,
                 secret: &secret,
             };
-            endpoints::insert(conn, &key, account, &new, now_ms())
+            endpoints::insert(conn, keyring_db.keyring(), account, &new, now_ms())
         })
         .await?;
     Ok((created, shown))

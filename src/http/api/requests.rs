@@ -8,14 +8,13 @@
 
 use super::body;
 use crate::config::{Config, META_GRAPH_URL};
-use crate::domain::meta::message::{Draft, Message};
 use crate::domain::meta::validate;
 use crate::error::{Error, Result};
 use crate::outbound::ssrf;
 use crate::outbound::targets::MetaTargets;
-use crate::store::connections::{self, ConnectionChange, ConnectionId, NewConnection};
+use crate::store::connections::{self, ConnectionChange, NewConnection};
 use crate::store::endpoints::{self, EndpointChange};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
@@ -111,18 +110,7 @@ pub struct EraseContact {
     pub phone: Option<String>,
 }
 
-/// `POST /api/v1/messages`: Meta's message JSON (Cloud API `POST /<phone-number-id>/messages`) and the
-/// connection that sends it.
-// Read and checked by `validate::check`, not by serde: its answers name the field in Meta's terms and
-// check in a fixed order.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SendMessage {
-    /// Which connection (number) sends it. Ids travel as strings.
-    #[schema(example = "7392017443880812033")]
-    pub connection_id: String,
-    #[serde(flatten)]
-    pub message: Message,
-}
+pub use crate::services::messages::SendMessage;
 
 fn trimmed(value: Option<String>) -> Option<String> {
     value.map(|s| s.trim().to_owned())
@@ -326,53 +314,6 @@ impl EraseContact {
             .ok_or_else(|| Error::invalid("phone", "is required"))?;
         validate::normalize_phone(&phone)
             .ok_or_else(|| Error::invalid("phone", "is not a phone number"))
-    }
-}
-
-impl SendMessage {
-    /// Meta's message JSON checked against Meta's rules, then the connection that sends it.
-    pub fn read(request: &Value) -> Result<SendMessage> {
-        let message = validate::check(request)?;
-        let connection_id = match request.get("connection_id") {
-            None | Some(Value::Null) => return Err(Error::invalid("connection_id", "is required")),
-            Some(Value::String(id)) => {
-                id.parse::<i64>()
-                    .map_err(|_| Error::invalid("connection_id", "is not an id"))?;
-                id.clone()
-            }
-            Some(_) => {
-                return Err(Error::invalid(
-                    "connection_id",
-                    "must be a string (ids travel as strings)",
-                ));
-            }
-        };
-        Ok(SendMessage {
-            connection_id,
-            message,
-        })
-    }
-
-    /// A message built by a form (the compose page, an inbox reply) as the JSON the API would take (for
-    /// a preview), and read from it as a request from the API would be.
-    pub fn compose(draft: &Draft<'_>) -> (Value, Result<SendMessage>) {
-        match serde_json::to_value(draft) {
-            Ok(json) => {
-                let read = SendMessage::read(&json);
-                (json, read)
-            }
-            Err(e) => (Value::Null, Err(Error::Internal(e.into()))),
-        }
-    }
-
-    /// The connection, which [`SendMessage::read`] checked is an id.
-    pub fn connection(&self) -> ConnectionId {
-        ConnectionId::from_raw(self.connection_id.parse().unwrap_or_default())
-    }
-
-    /// The request as it was given (ids and every field as sent), for the Idempotency-Key's digest.
-    pub fn as_given(&self) -> Result<Value> {
-        serde_json::to_value(self).map_err(|e| Error::Internal(e.into()))
     }
 }
 

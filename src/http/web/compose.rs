@@ -431,7 +431,7 @@ async fn compose(
     if form.action != "send" {
         return show(&page, account, db, &form, preview, None).await;
     }
-    match crate::http::api::messages::enqueue(db, waker, account, &message, None).await {
+    match crate::services::messages::accept(db, waker, account, &message, None).await {
         Ok((_, answer)) => Ok(Reply::Redirect(Redirect::to(format!(
             "/messages/{}",
             answer.id

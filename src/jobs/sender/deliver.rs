@@ -103,8 +103,7 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
             &error.details,
             now,
         )? {
-            let key = db.keyring().data_key(account)?;
-            let events = Emitter::new(conn, &key, account, now);
+            let events = Emitter::new(conn, db.keyring(), account, now);
             events.message_status(
                 id.get(),
                 connection,
@@ -247,8 +246,7 @@ fn hold(
         let error = error.as_ref().map(|(c, t, d)| (*c, t.as_str(), d.as_str()));
         messages::retry_at(conn, account, id, now, error)?;
         connections::set_state(conn, account, connection, ConnectionState::Held, &detail)?;
-        let key = db.keyring().data_key(account)?;
-        let events = Emitter::new(conn, &key, account, now);
+        let events = Emitter::new(conn, db.keyring(), account, now);
         events.connection_updated(
             connection,
             serde_json::json!({"state": ConnectionState::Held, "state_detail": detail}),
@@ -257,11 +255,7 @@ fn hold(
 }
 
 fn open_body(db: &Db, message: &StoredMessage) -> crate::error::Result<serde_json::Value> {
-    let key = db.keyring().data_key(message.account_id)?;
-    let plain = key.open(
-        &messages::body_place(message.account_id, message.id),
-        &message.body,
-    )?;
+    let plain = messages::open_body(db.keyring(), message)?;
     let mut body: serde_json::Value =
         serde_json::from_slice(&plain).map_err(|e| crate::error::Error::Internal(e.into()))?;
     // Meta echoes this in every status webhook: how a status finds its message even before the wamid is known.

@@ -1,11 +1,11 @@
 //! The events the appliance emits, built where their cause is written and in the same transaction.
 
-use crate::crypto::Key;
 use crate::domain::meta::webhook::{InboundMessage, MetaError, TemplateStatus};
 use crate::error::Result;
 use crate::store::AccountId;
 use crate::store::connections::ConnectionId;
 use crate::store::deliveries::{self, About};
+use crate::store::keys::Keyring;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 use std::cell::OnceCell;
@@ -14,17 +14,17 @@ use std::cell::OnceCell;
 /// first event is recorded, and an event no endpoint asked for is not even built.
 pub struct Emitter<'a> {
     conn: &'a Connection,
-    key: &'a Key,
+    keyring: &'a Keyring,
     account: AccountId,
     now: i64,
     subscribers: OnceCell<Vec<(i64, String)>>,
 }
 
 impl<'a> Emitter<'a> {
-    pub fn new(conn: &'a Connection, key: &'a Key, account: AccountId, now: i64) -> Self {
+    pub fn new(conn: &'a Connection, keyring: &'a Keyring, account: AccountId, now: i64) -> Self {
         Emitter {
             conn,
-            key,
+            keyring,
             account,
             now,
             subscribers: OnceCell::new(),
@@ -54,7 +54,7 @@ impl<'a> Emitter<'a> {
             about,
             at: self.now,
         };
-        deliveries::record(self.conn, self.key, self.account, &event, &wanted)
+        deliveries::record(self.conn, self.keyring, self.account, &event, &wanted)
     }
 
     /// `message.status`: a message we sent moved on (sent, delivered, read, failed).

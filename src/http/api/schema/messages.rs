@@ -1,25 +1,10 @@
 //! Answers of `/api/v1/messages`.
 
-use super::ServiceWindow;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-/// `POST /api/v1/messages`: the message is in the outbox and will be sent. A repeated Idempotency-Key
-/// gets this first answer again.
-// Deserialize: the first answer is kept, sealed, and read back for a repeat.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct MessageAccepted {
-    pub connection_id: String,
-    pub created_at: i64,
-    pub customer_service_window: ServiceWindow,
-    pub id: String,
-    /// `queued`.
-    pub status: String,
-    pub to: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
+pub use crate::services::messages::MessageAccepted;
 
 /// A message sent through the API or the web interface.
 #[derive(Debug, Clone, Serialize, ToSchema)]

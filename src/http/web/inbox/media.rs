@@ -85,9 +85,9 @@ pub(super) async fn inbox_media(
     let key_db = db.clone();
     let (connection, token, filename) = db
         .read_async(move |conn| {
-            let key = key_db.keyring().data_key(account)?;
-            let message = conversations::find_inbound(conn, &key, account, inbound_id, visible)?
-                .ok_or(Error::NotFound)?;
+            let message =
+                conversations::find_inbound(conn, key_db.keyring(), account, inbound_id, visible)?
+                    .ok_or(Error::NotFound)?;
             if conversations::media_id(&message.body) != Some(wanted.as_str()) {
                 return Err(Error::NotFound);
             }

@@ -85,8 +85,15 @@ async fn inbox_page(
     let key_db = db.clone();
     let (list, numbers) = db
         .read_async(move |conn| {
-            let key = key_db.keyring().data_key(account)?;
-            let list = conversations::list(conn, &key, account, None, after, PAGE_SIZE, visible)?;
+            let list = conversations::list(
+                conn,
+                key_db.keyring(),
+                account,
+                None,
+                after,
+                PAGE_SIZE,
+                visible,
+            )?;
             let numbers: Vec<(i64, String)> = connections::list_for_account(conn, account)?
                 .into_iter()
                 .map(|c| (c.id.get(), c.name))
@@ -201,9 +208,8 @@ async fn view(
 ) -> Result<View> {
     let view_db = db.clone();
     db.read_async(move |conn| {
-        let key = view_db.keyring().data_key(account)?;
-        let conversation =
-            conversations::find(conn, &key, account, contact, visible)?.ok_or(Error::NotFound)?;
+        let conversation = conversations::find(conn, view_db.keyring(), account, contact, visible)?
+            .ok_or(Error::NotFound)?;
         let thread = api::thread(
             &view_db,
             conn,
@@ -409,9 +415,7 @@ async fn reply(
         }
     };
     let sent = match reply_request(&conversation, &message) {
-        Ok(message) => {
-            crate::http::api::messages::enqueue(db, waker, account, &message, None).await
-        }
+        Ok(message) => crate::services::messages::accept(db, waker, account, &message, None).await,
         Err(e) => Err(e),
     };
     match sent {

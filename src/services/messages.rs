@@ -1,0 +1,314 @@
+//! Accepting a message: the one place where a message to send is checked and committed to the outbox, for
+//! the API, the compose page and the inbox's reply. Meta's rules were checked when the request was read
+//! ([`SendMessage::read`]); here come the connection, the template, the 24-hour window and the
+//! Idempotency-Key, and the store seals and commits the message as `queued`.
+
+use crate::domain::meta::message::{Content, Draft, Message, Template};
+use crate::domain::meta::validate;
+use crate::domain::meta::window::{ServiceWindow, Window};
+use crate::error::{Error, Result};
+use crate::services::outbox::Waker;
+use crate::store::connections::{self, ConnectionId};
+use crate::store::messages::{self, MessageId, NewMessage};
+use crate::store::states::MessageStatus;
+use crate::store::{AccountId, Db, contacts, idempotency, ids, now_ms, templates};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `POST /api/v1/messages`: Meta's message JSON (Cloud API `POST /<phone-number-id>/messages`) and the
+/// connection that sends it.
+// Read and checked by `validate::check`, not by serde: its answers name the field in Meta's terms and
+// check in a fixed order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SendMessage {
+    /// Which connection (number) sends it. Ids travel as strings.
+    #[schema(example = "7392017443880812033")]
+    pub connection_id: String,
+    #[serde(flatten)]
+    pub message: Message,
+}
+
+impl SendMessage {
+    /// Meta's message JSON checked against Meta's rules, then the connection that sends it.
+    pub fn read(request: &Value) -> Result<SendMessage> {
+        let message = validate::check(request)?;
+        let connection_id = match request.get("connection_id") {
+            None | Some(Value::Null) => return Err(Error::invalid("connection_id", "is required")),
+            Some(Value::String(id)) => {
+                id.parse::<i64>()
+                    .map_err(|_| Error::invalid("connection_id", "is not an id"))?;
+                id.clone()
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    "connection_id",
+                    "must be a string (ids travel as strings)",
+                ));
+            }
+        };
+        Ok(SendMessage {
+            connection_id,
+            message,
+        })
+    }
+
+    /// A message built by a form (the compose page, an inbox reply) as the JSON the API would take (for
+    /// a preview), and read from it as a request from the API would be.
+    pub fn compose(draft: &Draft<'_>) -> (Value, Result<SendMessage>) {
+        match serde_json::to_value(draft) {
+            Ok(json) => {
+                let read = SendMessage::read(&json);
+                (json, read)
+            }
+            Err(e) => (Value::Null, Err(Error::Internal(e.into()))),
+        }
+    }
+
+    /// The connection, which [`SendMessage::read`] checked is an id.
+    pub fn connection(&self) -> ConnectionId {
+        ConnectionId::from_raw(self.connection_id.parse().unwrap_or_default())
+    }
+
+    /// The request as it was given (ids and every field as sent), for the Idempotency-Key's digest.
+    pub fn as_given(&self) -> Result<Value> {
+        serde_json::to_value(self).map_err(|e| Error::Internal(e.into()))
+    }
+}
+
+/// `POST /api/v1/messages`: the message is in the outbox and will be sent. A repeated Idempotency-Key
+/// gets this first answer again.
+// Deserialize: the first answer is kept, sealed, and read back for a repeat.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageAccepted {
+    pub connection_id: String,
+    pub created_at: i64,
+    pub customer_service_window: ServiceWindow,
+    pub id: String,
+    /// `queued`.
+    pub status: String,
+    pub to: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// The HTTP status of a new message's answer: accepted, not yet sent.
+pub const ACCEPTED: u16 = 202;
+
+/// Checks a message and commits it to the outbox; the answer to give, with its HTTP status (the first
+/// answer again, and its status, for a repeated Idempotency-Key).
+pub async fn accept(
+    db: &Db,
+    waker: &Waker,
+    account: AccountId,
+    request: &SendMessage,
+    idempotency_key: Option<String>,
+) -> Result<(u16, MessageAccepted)> {
+    // The key and what this request asks for: the key answers again only for the same request.
+    let idempotency = match idempotency_key {
+        Some(key) => {
+            let (key_db, asked, request) = (db.clone(), key.clone(), request.as_given()?);
+            let (digest, earlier) = db
+                .read_async(move |conn| {
+                    let keyring = key_db.keyring();
+                    let digest = idempotency::request_digest(keyring, account, &request)?;
+                    let earlier = idempotency::idempotent_answer(
+                        conn,
+                        keyring,
+                        account,
+                        &asked,
+                        &digest,
+                        now_ms(),
+                    )?;
+                    Ok((digest, earlier))
+                })
+                .await?;
+            if let Some(earlier) = earlier {
+                return kept_answer(earlier);
+            }
+            Some((key, digest))
+        }
+        None => None,
+    };
+    let message = &request.message;
+    let connection_id = request.connection();
+    let template = match &message.content {
+        Content::Template(template) => Some(template.clone()),
+        _ => None,
+    };
+    let is_template = template.is_some();
+    let key_db = db.clone();
+    let to = message.recipient.clone();
+    let (connection, last_inbound) = db
+        .read_async(move |conn| {
+            let connection = connections::find(conn, account, connection_id)?
+                .ok_or_else(|| Error::invalid("connection_id", "no such connection"))?;
+            check_template(conn, account, connection_id, template.as_ref())?;
+            let index = key_db.keyring().phone_index(account, &to)?;
+            let last_inbound = contacts::last_inbound(conn, account, connection_id, &index)?;
+            Ok((connection, last_inbound))
+        })
+        .await?;
+    let window = Window::at(last_inbound, now_ms());
+    if connection.enforce_window && !is_template && !window.is_open() {
+        return Err(Error::invalid(
+            "type",
+            "the customer has not written in the last 24 hours, so only a template can be sent (this connection refuses other messages then)",
+        ));
+    }
+    let id = MessageId::from_raw(ids::time_ordered()?);
+    let now = now_ms();
+    let body = serde_json::to_vec(&message.outgoing()).map_err(|e| Error::Internal(e.into()))?;
+    let kind = message.kind().as_str();
+    // Sealed here, off the writer thread, with the account's cached data key.
+    let keyring = db.keyring();
+    let new = messages::seal(
+        keyring,
+        &NewMessage {
+            id,
+            account_id: account,
+            connection_id,
+            recipient: &message.recipient,
+            kind,
+            body: &body,
+            now,
+        },
+    )?;
+    let answer = MessageAccepted {
+        connection_id: connection.id.get().to_string(),
+        created_at: now,
+        customer_service_window: window.into(),
+        id: id.get().to_string(),
+        status: MessageStatus::Queued.as_str().to_owned(),
+        to: format!("+{}", message.recipient),
+        kind: kind.to_owned(),
+    };
+    let idempotency = match idempotency {
+        Some((name, digest)) => {
+            let kept = serde_json::to_string(&answer).map_err(|e| Error::Internal(e.into()))?;
+            Some((
+                name,
+                digest,
+                idempotency::seal_answer(keyring, account, id, &kept)?,
+            ))
+        }
+        None => None,
+    };
+    let writer_db = db.clone();
+    let first = db
+        .write_async(move |conn| {
+            // Checked again inside the transaction: requests with one key race to here, and the writer
+            // runs one at a time, so exactly one of them inserts and the others find its answer.
+            if let Some((key, digest, sealed_response)) = &idempotency {
+                if let Some(earlier) = idempotency::idempotent_answer(
+                    conn,
+                    writer_db.keyring(),
+                    account,
+                    key,
+                    digest,
+                    now,
+                )? {
+                    return Ok(Some(earlier));
+                }
+                messages::insert(conn, &new)?;
+                let kept = idempotency::KeptAnswer {
+                    key,
+                    message: id,
+                    status: ACCEPTED,
+                    sealed_response,
+                    request_digest: digest,
+                };
+                idempotency::remember_answer(conn, account, &kept, now)?;
+            } else {
+                messages::insert(conn, &new)?;
+            }
+            Ok(None)
+        })
+        .await?;
+    if let Some(earlier) = first {
+        return kept_answer(earlier);
+    }
+    waker.wake();
+    Ok((ACCEPTED, answer))
+}
+
+/// A request that does not read as a message is refused, unless its Idempotency-Key already answered:
+/// that answer was for another request (only messages get one), so the key's reuse is the error, as for
+/// any other request under a used key. (A key kept before requests were compared answers again.)
+pub async fn refused_unless_key_used(
+    db: &Db,
+    account: AccountId,
+    idempotency_key: Option<String>,
+    refused: Error,
+) -> Result<(u16, MessageAccepted)> {
+    let Some(key) = idempotency_key else {
+        return Err(refused);
+    };
+    let key_db = db.clone();
+    let earlier = db
+        .read_async(move |conn| {
+            // No request has an empty digest: an answer kept under the key is for another request.
+            idempotency::idempotent_answer(conn, key_db.keyring(), account, &key, &[], now_ms())
+        })
+        .await?;
+    match earlier {
+        Some(earlier) => kept_answer(earlier),
+        None => Err(refused),
+    }
+}
+
+/// The first answer to an Idempotency-Key, as it was given.
+fn kept_answer((status, body): (u16, String)) -> Result<(u16, MessageAccepted)> {
+    let answer = serde_json::from_str(&body).map_err(|e| Error::Internal(e.into()))?;
+    Ok((status, answer))
+}
+
+/// Checks a template message against the connection's synced templates: it must exist in that language,
+/// be approved, and get as many body parameters as it has. Before the first sync nothing can be known,
+/// and Meta has the last word.
+fn check_template(
+    conn: &rusqlite::Connection,
+    account: AccountId,
+    connection: ConnectionId,
+    template: Option<&Template>,
+) -> Result<()> {
+    let Some(template) = template else {
+        return Ok(());
+    };
+    if !templates::synced(conn, account, connection)? {
+        return Ok(());
+    }
+    let (name, language) = (&template.name, &template.language.code);
+    let Some(known) = templates::find(conn, account, connection, name, language)? else {
+        return Err(Error::invalid(
+            "template.name",
+            format!("there is no template {name:?} in {language:?} on this number"),
+        ));
+    };
+    if known.status != "APPROVED" {
+        return Err(Error::invalid(
+            "template.name",
+            format!(
+                "the template is {}, not approved",
+                known.status.to_lowercase()
+            ),
+        ));
+    }
+    let given = template
+        .components
+        .iter()
+        .flatten()
+        .filter(|c| c.kind.eq_ignore_ascii_case("body"))
+        .map(|c| c.parameters.as_ref().map_or(0, Vec::len) as i64)
+        .sum::<i64>();
+    if given != known.body_params {
+        return Err(Error::invalid(
+            "template.components",
+            format!(
+                "the template's body takes {} parameters, {given} were given",
+                known.body_params
+            ),
+        ));
+    }
+    Ok(())
+}
