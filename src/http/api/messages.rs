@@ -198,7 +198,7 @@ pub(crate) async fn enqueue(
         created_at: now,
         customer_service_window: window.into(),
         id: id.get().to_string(),
-        status: "queued".to_owned(),
+        status: crate::store::states::MessageStatus::Queued,
         to: format!("+{}", message.recipient),
         kind: kind.to_owned(),
     };
@@ -332,7 +332,7 @@ pub(crate) fn view(db: &Db, message: &StoredMessage) -> Result<MessageView> {
             .get_mut(&message.kind)
             .map(Value::take)
             .unwrap_or(Value::Null),
-        status: message.status.as_str().to_owned(),
+        status: message.status,
         timestamps: Timestamps {
             created: message.created_at,
             delivered: message.delivered_at,

@@ -1,6 +1,7 @@
 //! Answers of `/api/v1/messages`.
 
 use super::ServiceWindow;
+use crate::store::states::MessageStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -15,7 +16,7 @@ pub struct MessageAccepted {
     pub customer_service_window: ServiceWindow,
     pub id: String,
     /// `queued`.
-    pub status: String,
+    pub status: MessageStatus,
     pub to: String,
     #[serde(rename = "type")]
     pub kind: String,
@@ -33,8 +34,7 @@ pub struct MessageView {
     /// The object named by `type`, as it was sent.
     #[schema(value_type = Object)]
     pub message: Value,
-    /// `queued`, `sending`, `sent`, `delivered`, `read` or `failed`.
-    pub status: String,
+    pub status: MessageStatus,
     pub timestamps: Timestamps,
     pub to: String,
     #[serde(rename = "type")]
@@ -72,7 +72,7 @@ pub struct MessageDetail {
     pub id: String,
     #[schema(value_type = Object)]
     pub message: Value,
-    pub status: String,
+    pub status: MessageStatus,
     pub status_events: Vec<StatusEvent>,
     pub timestamps: Timestamps,
     pub to: String,

@@ -11,6 +11,7 @@ pub mod conversations;
 pub mod endpoints;
 pub mod errors;
 pub mod messages;
+pub mod states;
 
 use crate::domain::meta::window::Window;
 use serde::{Deserialize, Serialize};
