@@ -6,10 +6,12 @@ use serde_json::{Value, json};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Every error code the server answers with, in one table: its HTTP status, and the message sent when
-/// the server refuses a request by itself (an unknown path, a body it cannot read) rather than with an
-/// `Error` of its own, whose message says more. Clients branch on these codes, so none is ever renamed;
-/// the README's API section documents each (a test keeps the two in step).
+/// Every error code the server answers with, in one table: its HTTP status, the message sent when the
+/// server refuses a request by itself (an unknown path, a body it cannot read) rather than with an
+/// `Error` of its own, whose message says more, and what the API's documentation says of it (its
+/// meaning, an example message). Clients branch on these codes, so none is ever renamed; the OpenAPI
+/// document and the API reference page are made from this table, and the README's API section documents
+/// each code (a test keeps the two in step).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     InvalidField,
@@ -64,134 +66,196 @@ impl Code {
         Code::StorageFailing,
     ];
 
-    /// The code, its status, and what the server says when it refuses a request by itself.
-    const fn row(self) -> (&'static str, Status, &'static str) {
+    /// The code's row of the table.
+    const fn row(self) -> Row {
         match self {
-            Code::InvalidField => (
-                "invalid_field",
-                Status::BadRequest,
-                "A field is missing or invalid.",
-            ),
-            Code::InvalidJson => (
-                "invalid_json",
-                Status::BadRequest,
-                "The request body is not valid JSON.",
-            ),
-            Code::BadRequest => (
-                "bad_request",
-                Status::BadRequest,
-                "The request could not be understood.",
-            ),
-            Code::UnprocessableEntity => (
-                "unprocessable_entity",
-                Status::UnprocessableEntity,
-                "The request body could not be read.",
-            ),
-            Code::Unauthorized => (
-                "unauthorized",
-                Status::Unauthorized,
-                "Authentication is required.",
-            ),
-            Code::ApiKeyInvalid => (
-                "api_key_invalid",
-                Status::Unauthorized,
-                "The API key is not valid.",
-            ),
-            Code::Forbidden => (
-                "forbidden",
-                Status::Forbidden,
-                "You are not allowed to do this.",
-            ),
-            Code::NotFound => ("not_found", Status::NotFound, "There is nothing here."),
-            Code::MethodNotAllowed => (
-                "method_not_allowed",
-                Status::MethodNotAllowed,
-                "This method is not allowed here.",
-            ),
-            Code::Conflict => (
-                "conflict",
-                Status::Conflict,
-                "This conflicts with something that already exists.",
-            ),
-            Code::PayloadTooLarge => (
-                "payload_too_large",
-                Status::PayloadTooLarge,
-                "The request body is too large.",
-            ),
-            Code::UnsupportedMediaType => (
-                "unsupported_media_type",
-                Status::UnsupportedMediaType,
-                "The request body has an unsupported content type.",
-            ),
-            Code::IdempotencyKeyReused => (
-                "idempotency_key_reused",
-                Status::UnprocessableEntity,
-                "This Idempotency-Key was already used for a different message.",
-            ),
-            Code::RateLimited => (
-                "rate_limited",
-                Status::TooManyRequests,
-                "Too many requests; try again later.",
-            ),
-            Code::QuotaExceeded => (
-                "quota_exceeded",
-                Status::TooManyRequests,
-                "The account's plan allows no more of this now.",
-            ),
-            Code::InternalError => (
-                "internal_error",
-                Status::InternalServerError,
-                "Something went wrong on our side.",
-            ),
-            Code::DatabaseError => (
-                "database_error",
-                Status::InternalServerError,
-                "Something went wrong on our side.",
-            ),
-            Code::EncryptionError => (
-                "encryption_error",
-                Status::InternalServerError,
-                "Something went wrong on our side.",
-            ),
-            Code::Unavailable => (
-                "unavailable",
-                Status::ServiceUnavailable,
-                "The service is unavailable for a moment.",
-            ),
-            Code::StoreUnavailable => (
-                "store_unavailable",
-                Status::ServiceUnavailable,
-                "The data store is closed.",
-            ),
-            Code::Overloaded => (
-                "overloaded",
-                Status::ServiceUnavailable,
-                "The server is busy writing; try again in a moment.",
-            ),
-            Code::StorageFull => (
-                "storage_full",
-                Status::ServiceUnavailable,
-                "The server's disk is full; try again later.",
-            ),
-            Code::StorageFailing => (
-                "storage_failing",
-                Status::ServiceUnavailable,
-                "The server cannot write its data right now; try again later.",
-            ),
+            Code::InvalidField => Row {
+                code: "invalid_field",
+                status: Status::BadRequest,
+                message: "A field is missing or invalid.",
+                meaning: "A field, query parameter or header is missing or wrong; `details.field` names it.",
+                example: "is required",
+            },
+            Code::InvalidJson => Row {
+                code: "invalid_json",
+                status: Status::BadRequest,
+                message: "The request body is not valid JSON.",
+                meaning: "The body is not JSON (syntax, encoding, empty); `details` has the line and column.",
+                example: "the request body is not valid JSON: expected value (line 1, column 2)",
+            },
+            Code::BadRequest => Row {
+                code: "bad_request",
+                status: Status::BadRequest,
+                message: "The request could not be understood.",
+                meaning: "The request could not be understood.",
+                example: "The request could not be understood.",
+            },
+            Code::UnprocessableEntity => Row {
+                code: "unprocessable_entity",
+                status: Status::UnprocessableEntity,
+                message: "The request body could not be read.",
+                meaning: "The body could not be read.",
+                example: "The request body could not be read.",
+            },
+            Code::Unauthorized => Row {
+                code: "unauthorized",
+                status: Status::Unauthorized,
+                message: "Authentication is required.",
+                meaning: "No API key, or not a live one: send `Authorization: Bearer wapi_...`.",
+                example: "authentication required",
+            },
+            Code::ApiKeyInvalid => Row {
+                code: "api_key_invalid",
+                status: Status::Unauthorized,
+                message: "The API key is not valid.",
+                meaning: "Reserved for a key that was given but is unknown, malformed or revoked; today such a key is answered with `unauthorized`.",
+                example: "The API key is not valid.",
+            },
+            Code::Forbidden => Row {
+                code: "forbidden",
+                status: Status::Forbidden,
+                message: "You are not allowed to do this.",
+                meaning: "The key may not do this.",
+                example: "you are not allowed to do this",
+            },
+            Code::NotFound => Row {
+                code: "not_found",
+                status: Status::NotFound,
+                message: "There is nothing here.",
+                meaning: "No such object in this account (or past retention), or no such route.",
+                example: "not found",
+            },
+            Code::MethodNotAllowed => Row {
+                code: "method_not_allowed",
+                status: Status::MethodNotAllowed,
+                message: "This method is not allowed here.",
+                meaning: "The route does not take this method.",
+                example: "This method is not allowed here.",
+            },
+            Code::Conflict => Row {
+                code: "conflict",
+                status: Status::Conflict,
+                message: "This conflicts with something that already exists.",
+                meaning: "The request conflicts with the object's state.",
+                example: "the request conflicts with the current state",
+            },
+            Code::PayloadTooLarge => Row {
+                code: "payload_too_large",
+                status: Status::PayloadTooLarge,
+                message: "The request body is too large.",
+                meaning: "The body is over the size limit; `details.limit_bytes` says it.",
+                example: "the request body is larger than 1048576 bytes",
+            },
+            Code::UnsupportedMediaType => Row {
+                code: "unsupported_media_type",
+                status: Status::UnsupportedMediaType,
+                message: "The request body has an unsupported content type.",
+                meaning: "The body is not sent as `Content-Type: application/json` (UTF-8).",
+                example: "send the request body as JSON, with the header Content-Type: application/json",
+            },
+            Code::IdempotencyKeyReused => Row {
+                code: "idempotency_key_reused",
+                status: Status::UnprocessableEntity,
+                message: "This Idempotency-Key was already used for a different message.",
+                meaning: "The Idempotency-Key answered a different message; `details.message_id` is that message.",
+                example: "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer",
+            },
+            Code::RateLimited => Row {
+                code: "rate_limited",
+                status: Status::TooManyRequests,
+                message: "Too many requests; try again later.",
+                meaning: "Too many requests; try again later.",
+                example: "Too many requests; try again later.",
+            },
+            Code::QuotaExceeded => Row {
+                code: "quota_exceeded",
+                status: Status::TooManyRequests,
+                message: "The account's plan allows no more of this now.",
+                meaning: "Reserved for plans and quotas: the account's plan allows no more of this now.",
+                example: "The account's plan allows no more of this now.",
+            },
+            Code::InternalError => Row {
+                code: "internal_error",
+                status: Status::InternalServerError,
+                message: "Something went wrong on our side.",
+                meaning: "Something went wrong on the server; it is logged.",
+                example: "internal error",
+            },
+            Code::DatabaseError => Row {
+                code: "database_error",
+                status: Status::InternalServerError,
+                message: "Something went wrong on our side.",
+                meaning: "The database failed; nothing was saved.",
+                example: "database error",
+            },
+            Code::EncryptionError => Row {
+                code: "encryption_error",
+                status: Status::InternalServerError,
+                message: "Something went wrong on our side.",
+                meaning: "Data could not be sealed or opened.",
+                example: "encryption error",
+            },
+            Code::Unavailable => Row {
+                code: "unavailable",
+                status: Status::ServiceUnavailable,
+                message: "The service is unavailable for a moment.",
+                meaning: "A service the request needs is not available.",
+                example: "the service is not available",
+            },
+            Code::StoreUnavailable => Row {
+                code: "store_unavailable",
+                status: Status::ServiceUnavailable,
+                message: "The data store is closed.",
+                meaning: "The data store is closed (the server is stopping).",
+                example: "the data store is closed",
+            },
+            Code::Overloaded => Row {
+                code: "overloaded",
+                status: Status::ServiceUnavailable,
+                message: "The server is busy writing; try again in a moment.",
+                meaning: "The server is busy writing; try again after `Retry-After` seconds.",
+                example: "the server is busy writing; try again in a moment",
+            },
+            Code::StorageFull => Row {
+                code: "storage_full",
+                status: Status::ServiceUnavailable,
+                message: "The server's disk is full; try again later.",
+                meaning: "The server's disk is full; nothing was saved. Try again after `Retry-After`.",
+                example: "the server's disk is full, so nothing was saved; try again later",
+            },
+            Code::StorageFailing => Row {
+                code: "storage_failing",
+                status: Status::ServiceUnavailable,
+                message: "The server cannot write its data right now; try again later.",
+                meaning: "The server cannot write its data; nothing was saved. Try again after `Retry-After`.",
+                example: "the server cannot write its data right now, so nothing was saved; try again later",
+            },
         }
     }
 
     pub const fn as_str(self) -> &'static str {
-        self.row().0
+        self.row().code
     }
 
     pub const fn status(self) -> Status {
-        self.row().1
+        self.row().status
     }
 
     /// What the server says with this code when the refusal is its own and no `Error` says more.
     pub const fn message(self) -> &'static str {
-        self.row().2
+        self.row().message
+    }
+
+    /// What the code means and what the answer's `details` hold, in English, for the API's documentation
+    /// (the OpenAPI document and the reference page, which has it in every language).
+    pub const fn meaning(self) -> &'static str {
+        self.row().meaning
+    }
+
+    /// A `message` the server answers with this code, for the documentation's examples: the error's own
+    /// message where it is fixed, else a typical one.
+    pub const fn example(self) -> &'static str {
+        self.row().example
     }
 
     /// The code of a refusal Rocket makes by itself (no route, a guard's or a body's refusal), by status.
@@ -213,6 +277,15 @@ impl Code {
             _ => Code::InternalError,
         }
     }
+}
+
+/// One row of the table of codes.
+struct Row {
+    code: &'static str,
+    status: Status,
+    message: &'static str,
+    meaning: &'static str,
+    example: &'static str,
 }
 
 impl std::fmt::Display for Code {

@@ -86,7 +86,7 @@ pub struct MessageAccepted {
     pub customer_service_window: ServiceWindow,
     pub id: String,
     /// `queued`.
-    pub status: String,
+    pub status: MessageStatus,
     pub to: String,
     #[serde(rename = "type")]
     pub kind: String,
@@ -179,7 +179,7 @@ pub async fn accept(
         created_at: now,
         customer_service_window: window.into(),
         id: id.get().to_string(),
-        status: MessageStatus::Queued.as_str().to_owned(),
+        status: MessageStatus::Queued,
         to: format!("+{}", message.recipient),
         kind: kind.to_owned(),
     };

@@ -1,6 +1,5 @@
 //! `/api/v1/connections`: WhatsApp numbers on Meta's Cloud API, or on the built-in sandbox.
 
-use super::ApiAuth;
 use super::body::ApiJson;
 use super::examples;
 use super::query::Query;
@@ -10,11 +9,11 @@ use super::schema::connections::{
     NumberFound, TemplateList, TemplateView, TemplatesSynced,
 };
 use super::schema::errors::{ReadErrors, WriteErrors};
+use super::{ApiAuth, ApiCtx};
 use crate::config::Config;
 use crate::domain::meta::errors;
 use crate::error::{Error, Result};
 use crate::outbound::graph::{Graph, SendError};
-use crate::outbound::targets::MetaTargets;
 use crate::services::meta_events::Receivers;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db};
@@ -52,21 +51,20 @@ pub fn routes() -> Vec<rocket::Route> {
 async fn create_connection(
     auth: ApiAuth,
     body: Result<ApiJson<CreateConnection>>,
-    db: &State<Db>,
-    config: &State<Config>,
-    targets: &State<MetaTargets>,
+    ctx: ApiCtx<'_>,
 ) -> Result<(Status, Json<ConnectionView>)> {
-    let new = body?.0.check(targets)?;
+    let new = body?.0.check(ctx.targets)?;
     let verify_token = new.verify_token.clone();
-    let keyring_db = db.inner().clone();
-    let created = db
+    let keyring_db = ctx.db.clone();
+    let created = ctx
+        .db
         .write_async(move |conn| {
             connections::insert(conn, keyring_db.keyring(), auth.account, &new)
         })
         .await?;
     Ok((
         Status::Created,
-        Json(ConnectionView::new(&created, &verify_token, config)),
+        Json(ConnectionView::new(&created, &verify_token, ctx.config)),
     ))
 }
 
@@ -162,15 +160,13 @@ async fn update_connection(
     id: &str,
     auth: ApiAuth,
     body: Result<ApiJson<UpdateConnection>>,
-    db: &State<Db>,
-    config: &State<Config>,
-    targets: &State<MetaTargets>,
-    receivers: &State<Receivers>,
+    ctx: ApiCtx<'_>,
 ) -> Result<Json<ConnectionView>> {
-    let change = body?.0.check(targets)?;
-    let (connection, secrets) = load(db, auth, id).await?;
-    let keyring_db = db.inner().clone();
-    let updated = db
+    let change = body?.0.check(ctx.targets)?;
+    let (connection, secrets) = load(ctx.db, auth, id).await?;
+    let keyring_db = ctx.db.clone();
+    let updated = ctx
+        .db
         .write_async(move |conn| {
             connections::update(
                 conn,
@@ -182,11 +178,11 @@ async fn update_connection(
         })
         .await?;
     // The app secret may have changed: webhooks are checked with the new one from now on.
-    receivers.forget(updated.id);
+    ctx.receivers.forget(updated.id);
     Ok(Json(ConnectionView::new(
         &updated,
         &secrets.verify_token,
-        config,
+        ctx.config,
     )))
 }
 

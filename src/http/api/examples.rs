@@ -20,6 +20,7 @@ use super::schema::messages::{
 };
 use super::schema::{ServiceWindow, WindowState};
 use crate::domain::meta::message::{Content, Message, MessageType, Text};
+use crate::store::states::{ConnectionState, DeliveryStatus, MessageStatus};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -75,7 +76,7 @@ pub fn message_accepted() -> Value {
         created_at: AT,
         customer_service_window: window(),
         id: MESSAGE.to_owned(),
-        status: "queued".to_owned(),
+        status: MessageStatus::Queued,
         to: "+96550001234".to_owned(),
         kind: "text".to_owned(),
     })
@@ -88,7 +89,7 @@ fn message_view() -> MessageView {
         error: None,
         id: MESSAGE.to_owned(),
         message: text("Your order has shipped"),
-        status: "delivered".to_owned(),
+        status: MessageStatus::Delivered,
         timestamps: Timestamps {
             created: AT,
             delivered: Some(AT + 2_400),
@@ -168,7 +169,7 @@ fn connection_view() -> ConnectionView {
         },
         name: "Shop".to_owned(),
         phone_number_id: "106540352242922".to_owned(),
-        state: "active".to_owned(),
+        state: ConnectionState::Active,
         state_detail: String::new(),
         throughput_mps: 80,
         updated_at: AT,
@@ -312,7 +313,7 @@ fn delivery() -> Delivery {
         last_code: Some(200),
         last_error: None,
         next_attempt_at: None,
-        status: "delivered".to_owned(),
+        status: DeliveryStatus::Delivered,
     }
 }
 

@@ -114,7 +114,7 @@ pub(crate) fn view(db: &Db, message: &StoredMessage) -> Result<MessageView> {
             .get_mut(&message.kind)
             .map(Value::take)
             .unwrap_or(Value::Null),
-        status: message.status.as_str().to_owned(),
+        status: message.status,
         timestamps: Timestamps {
             created: message.created_at,
             delivered: message.delivered_at,

@@ -3,6 +3,7 @@
 pub mod body;
 pub(crate) mod connections;
 pub(crate) mod contacts;
+mod context;
 pub(crate) mod conversations;
 pub(crate) mod endpoints;
 mod examples;
@@ -12,6 +13,8 @@ pub mod pager;
 mod query;
 pub mod requests;
 pub mod schema;
+
+pub use context::ApiCtx;
 
 use crate::config::Config;
 use crate::error::Error;

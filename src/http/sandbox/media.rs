@@ -5,12 +5,12 @@
 //! The lookup shares its path shape with the number lookup (`GET /sandbox/graph/<version>/<id>`), so it
 //! is ranked first and steps aside (forwards) when the id is a sandbox number's or not a media id.
 
-use super::{Bearer, meta_error, sandbox_connection};
+use super::{SandboxCall, meta_error};
 use crate::store::{Db, connections};
 use rocket::http::{ContentType, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
-use rocket::{State, get, routes};
+use rocket::{get, routes};
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -58,16 +58,14 @@ async fn sandbox_media_info(
     media_id: &str,
     phone_number_id: Option<&str>,
     _media: MediaLookup,
-    bearer: Bearer,
-    db: &State<Db>,
-    config: &State<crate::config::Config>,
+    call: SandboxCall<'_>,
 ) -> (Status, Json<Value>) {
     if !connections::valid_graph_version(version) {
         return meta_error(100, 400, "Unknown path components");
     }
     // Meta takes the number as an optional check; the sandbox needs it to know whose token to expect.
     let number = phone_number_id.unwrap_or_default();
-    if sandbox_connection(db, number, &bearer).await.is_none() {
+    if !call.authorised(number).await {
         return meta_error(190, 401, "Invalid OAuth access token");
     }
     let image = picture(media_id);
@@ -75,7 +73,7 @@ async fn sandbox_media_info(
         Status::Ok,
         Json(json!({
             "messaging_product": "whatsapp",
-            "url": format!("{}/sandbox/media/{number}/{media_id}", config.server.public_url),
+            "url": format!("{}/sandbox/media/{number}/{media_id}", call.config.server.public_url),
             "mime_type": "image/png",
             "sha256": hex::encode(sha2::Sha256::digest(&image)),
             "file_size": image.len().to_string(),
@@ -89,16 +87,12 @@ async fn sandbox_media_info(
 async fn sandbox_media_download(
     phone_number_id: &str,
     media_id: &str,
-    bearer: Bearer,
-    db: &State<Db>,
+    call: SandboxCall<'_>,
 ) -> Result<(ContentType, Vec<u8>), (Status, Json<Value>)> {
     if !looks_like_media(media_id) {
         return Err(meta_error(100, 404, "Unknown media"));
     }
-    if sandbox_connection(db, phone_number_id, &bearer)
-        .await
-        .is_none()
-    {
+    if !call.authorised(phone_number_id).await {
         return Err(meta_error(190, 401, "Invalid OAuth access token"));
     }
     Ok((ContentType::PNG, picture(media_id)))

@@ -82,19 +82,17 @@ async fn sandbox_templates(
     version: &str,
     waba_id: &str,
     after: Option<&str>,
-    bearer: Bearer,
-    db: &State<Db>,
-    config: &State<crate::config::Config>,
+    call: SandboxCall<'_>,
 ) -> (Status, Json<Value>) {
     if !connections::valid_graph_version(version) {
         return meta_error(100, 400, "Unknown path components");
     }
-    if !authorised(db, waba_id, &bearer).await {
+    if !call.authorised(waba_id).await {
         return meta_error(190, 401, "Invalid OAuth access token");
     }
     let next_base = format!(
         "{}/sandbox/graph/{version}/{waba_id}/message_templates",
-        config.server.public_url
+        call.config.server.public_url
     );
     (Status::Ok, Json(templates_page(after, &next_base)))
 }
@@ -114,46 +112,79 @@ async fn sandbox_phone_number(
     version: &str,
     phone_number_id: &str,
     fields: Option<&str>,
-    bearer: Bearer,
-    db: &State<Db>,
+    call: SandboxCall<'_>,
 ) -> (Status, Json<Value>) {
     // Meta answers the fields asked for; the sandbox always answers these three.
     let _ = fields;
     if !connections::valid_graph_version(version) {
         return meta_error(100, 400, "Unknown path components");
     }
-    if !authorised(db, phone_number_id, &bearer).await {
+    if !call.authorised(phone_number_id).await {
         return meta_error(190, 401, "Invalid OAuth access token");
     }
     (Status::Ok, Json(phone_number_answer(phone_number_id)))
 }
 
-/// Whether the bearer token is the sandbox connection's own (compared in constant time).
-async fn authorised(db: &Db, meta_id: &str, bearer: &Bearer) -> bool {
-    sandbox_connection(db, meta_id, bearer).await.is_some()
+/// A call to the sandbox's Graph API: its bearer token (empty when there is none), and the store and
+/// configuration it is checked and answered with.
+pub struct SandboxCall<'r> {
+    bearer: String,
+    db: &'r Db,
+    config: &'r crate::config::Config,
 }
 
-/// The sandbox connection with this id and its secrets, if the bearer token is its own.
-async fn sandbox_connection(
-    db: &Db,
-    meta_id: &str,
-    bearer: &Bearer,
-) -> Option<(connections::ConnectionInfo, connections::Secrets)> {
-    let (phone, keyring_db) = (meta_id.to_owned(), db.clone());
-    let (found, secrets) = db
-        .read_async(move |conn| {
-            let Some(found) = connections::find_sandbox(conn, &phone)? else {
-                return Ok(None);
-            };
-            let secrets =
-                connections::secrets(conn, keyring_db.keyring(), found.account_id, found.id)?;
-            Ok(Some((found, secrets)))
-        })
-        .await
-        .ok()
-        .flatten()?;
-    crate::crypto::constant_time_eq(secrets.access_token.as_bytes(), bearer.0.as_bytes())
-        .then_some((found, secrets))
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SandboxCall<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let rocket = req.rocket();
+        let (Some(db), Some(config)) = (
+            rocket.state::<Db>(),
+            rocket.state::<crate::config::Config>(),
+        ) else {
+            tracing::error!("the sandbox needs the store and the configuration managed");
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let bearer = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or("")
+            .trim()
+            .to_owned();
+        Outcome::Success(SandboxCall { bearer, db, config })
+    }
+}
+
+impl SandboxCall<'_> {
+    /// Whether the bearer token is the sandbox connection's own (compared in constant time).
+    async fn authorised(&self, meta_id: &str) -> bool {
+        self.connection(meta_id).await.is_some()
+    }
+
+    /// The sandbox connection with this id and its secrets, if the bearer token is its own.
+    async fn connection(
+        &self,
+        meta_id: &str,
+    ) -> Option<(connections::ConnectionInfo, connections::Secrets)> {
+        let (phone, keyring_db) = (meta_id.to_owned(), self.db.clone());
+        let (found, secrets) = self
+            .db
+            .read_async(move |conn| {
+                let Some(found) = connections::find_sandbox(conn, &phone)? else {
+                    return Ok(None);
+                };
+                let secrets =
+                    connections::secrets(conn, keyring_db.keyring(), found.account_id, found.id)?;
+                Ok(Some((found, secrets)))
+            })
+            .await
+            .ok()
+            .flatten()?;
+        crate::crypto::constant_time_eq(secrets.access_token.as_bytes(), self.bearer.as_bytes())
+            .then_some((found, secrets))
+    }
 }
 
 /// Meta's errors by code: HTTP status and title (Meta's own wording), for the magic recipient numbers.
@@ -213,22 +244,6 @@ fn meta_error(code: i64, status: u16, title: &str) -> (Status, Json<Value>) {
     )
 }
 
-pub struct Bearer(String);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for Bearer {
-    type Error = ();
-
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let token = req
-            .headers()
-            .get_one("Authorization")
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .unwrap_or("");
-        Outcome::Success(Bearer(token.trim().to_owned()))
-    }
-}
-
 #[post(
     "/sandbox/graph/<version>/<phone_number_id>/messages",
     format = "json",
@@ -237,22 +252,20 @@ impl<'r> FromRequest<'r> for Bearer {
 async fn sandbox_send(
     version: &str,
     phone_number_id: &str,
-    bearer: Bearer,
     body: Json<Value>,
-    db: &State<Db>,
+    call: SandboxCall<'_>,
     state: &State<SandboxState>,
-    config: &State<crate::config::Config>,
 ) -> (Status, Json<Value>) {
     if !connections::valid_graph_version(version) {
         return meta_error(100, 400, "Unknown path components");
     }
-    let Some((connection, secrets)) = sandbox_connection(db, phone_number_id, &bearer).await else {
+    let Some((connection, secrets)) = call.connection(phone_number_id).await else {
         return meta_error(190, 401, "Invalid OAuth access token");
     };
     let target = std::sync::Arc::new(feed::Target {
         url: format!(
             "{}/webhooks/meta/{}",
-            config.server.public_url, connection.webhook_key
+            call.config.server.public_url, connection.webhook_key
         ),
         secret: secrets.app_secret,
         waba_id: connection.waba_id,

@@ -4,7 +4,7 @@
 //! route) falls back to the document's English. Public, like the document itself.
 
 use super::page::{Page, render};
-use crate::error::Result;
+use crate::error::{Code, Result};
 use askama::Template;
 use rocket::response::content::RawHtml;
 use rocket::{get, routes};
@@ -308,28 +308,14 @@ fn groups(page: &Page, document: &Value) -> Vec<Group> {
     groups
 }
 
-/// The error codes, from the document's `ErrorCode` schema, with their statuses from the table.
-fn codes(page: &Page, document: &Value) -> Vec<CodeRow> {
-    use crate::http::api::schema::errors::CODES;
-    document["components"]["schemas"]["ErrorCode"]["enum"]
-        .as_array()
+/// The error codes, from the one table (`error::Code`) the document's `ErrorCode` is made from.
+fn codes(page: &Page) -> Vec<CodeRow> {
+    Code::ALL
         .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(|code| {
-            let known = CODES.iter().find(|c| c.code == code);
-            CodeRow {
-                code: code.to_owned(),
-                status: match known.map(|c| c.status) {
-                    Some(0) | None => "…".to_owned(),
-                    Some(status) => status.to_string(),
-                },
-                meaning: translated(
-                    page,
-                    &format!("api_reference.codes.{code}"),
-                    known.map_or("", |c| c.meaning),
-                ),
-            }
+        .map(|code| CodeRow {
+            code: code.as_str().to_owned(),
+            status: code.status().code.to_string(),
+            meaning: translated(page, &format!("api_reference.codes.{code}"), code.meaning()),
         })
         .collect()
 }
@@ -339,7 +325,7 @@ fn api_reference(page: Page) -> Result<RawHtml<String>> {
     let document = crate::http::api::openapi::document_json();
     render(ReferencePage {
         groups: groups(&page, document),
-        codes: codes(&page, document),
+        codes: codes(&page),
         page: &page,
     })
 }

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::store::connections::ConnectionInfo;
+use crate::store::states::ConnectionState;
 use crate::store::templates;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,8 +24,8 @@ pub struct ConnectionView {
     pub meta: MetaState,
     pub name: String,
     pub phone_number_id: String,
-    /// `active`, `held`, ...: held numbers send nothing until their problem is fixed.
-    pub state: String,
+    /// Held numbers send nothing until their problem is fixed (`state_detail` says what it is).
+    pub state: ConnectionState,
     pub state_detail: String,
     /// Messages per second the sender keeps to on this number.
     pub throughput_mps: i64,
@@ -65,7 +66,7 @@ impl ConnectionView {
             },
             name: c.name.clone(),
             phone_number_id: c.phone_number_id.clone(),
-            state: c.state.as_str().to_owned(),
+            state: c.state,
             state_detail: c.state_detail.clone(),
             throughput_mps: c.throughput_mps,
             updated_at: c.updated_at,

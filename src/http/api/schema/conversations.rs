@@ -2,6 +2,7 @@
 
 use super::ServiceWindow;
 use super::messages::{MessageError, MessageView, Timestamps};
+use crate::store::states::MessageStatus;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -97,7 +98,7 @@ pub struct OutboundItem {
     pub id: String,
     #[schema(value_type = Object)]
     pub message: Value,
-    pub status: String,
+    pub status: MessageStatus,
     pub timestamps: Timestamps,
     pub to: String,
     #[serde(rename = "type")]

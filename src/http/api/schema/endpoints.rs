@@ -2,6 +2,7 @@
 
 use crate::store::deliveries::{AttemptView, DeliveryView};
 use crate::store::endpoints::Endpoint;
+use crate::store::states::DeliveryStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -89,8 +90,7 @@ pub struct Delivery {
     pub last_code: Option<i64>,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<i64>,
-    /// `pending`, `delivering`, `delivered` or `failed`.
-    pub status: String,
+    pub status: DeliveryStatus,
 }
 
 impl From<DeliveryView> for Delivery {
@@ -106,7 +106,7 @@ impl From<DeliveryView> for Delivery {
             last_code: d.last_code,
             last_error: d.last_error,
             next_attempt_at: d.next_attempt_at,
-            status: d.status.as_str().to_owned(),
+            status: d.status,
         }
     }
 }
@@ -150,7 +150,7 @@ pub struct DeliveryDetail {
     pub last_code: Option<i64>,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<i64>,
-    pub status: String,
+    pub status: DeliveryStatus,
 }
 
 impl DeliveryDetail {
@@ -166,7 +166,7 @@ impl DeliveryDetail {
             last_code: d.last_code,
             last_error: d.last_error,
             next_attempt_at: d.next_attempt_at,
-            status: d.status.as_str().to_owned(),
+            status: d.status,
         }
     }
 }

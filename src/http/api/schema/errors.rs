@@ -1,8 +1,8 @@
-//! Every error answer of the API, `{"error": {"code", "message", "details"}}`, and the table of its codes
-//! for the OpenAPI document: the codes `crate::error::Error::code` gives, and those of the catchers (a
-//! request no route took). A unit test holds this table to the error type, so a new code cannot go
-//! undocumented.
+//! Every error answer of the API, `{"error": {"code", "message", "details"}}`, described for the OpenAPI
+//! document from the one table of codes, `crate::error::Code`: each code's status, meaning and an
+//! example. A code added to the table is documented with it.
 
+use crate::error::Code;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -31,152 +31,7 @@ pub struct ErrorObject {
     pub details: Value,
 }
 
-/// One documented code: its HTTP status, what it means, and an example of its details.
-pub struct Code {
-    pub code: &'static str,
-    pub status: u16,
-    /// What the server says with it (its `message`), for the examples.
-    pub message: &'static str,
-    pub meaning: &'static str,
-}
-
-/// Every code, stable: clients branch on these.
-pub const CODES: &[Code] = &[
-    Code {
-        code: "invalid_field",
-        status: 400,
-        message: "is required",
-        meaning: "A field, query parameter or header is missing or wrong; `details.field` names it.",
-    },
-    Code {
-        code: "invalid_json",
-        status: 400,
-        message: "the request body is not valid JSON: expected value (line 1, column 2)",
-        meaning: "The body is not JSON (syntax, encoding, empty); `details` has the line and column.",
-    },
-    Code {
-        code: "bad_request",
-        status: 400,
-        message: "The request could not be understood.",
-        meaning: "The request could not be understood.",
-    },
-    Code {
-        code: "unauthorized",
-        status: 401,
-        message: "authentication required",
-        meaning: "No API key, or not a live one: send `Authorization: Bearer wapi_...`.",
-    },
-    Code {
-        code: "forbidden",
-        status: 403,
-        message: "you are not allowed to do this",
-        meaning: "The key may not do this.",
-    },
-    Code {
-        code: "not_found",
-        status: 404,
-        message: "not found",
-        meaning: "No such object in this account (or past retention), or no such route.",
-    },
-    Code {
-        code: "method_not_allowed",
-        status: 405,
-        message: "This method is not allowed here.",
-        meaning: "The route does not take this method.",
-    },
-    Code {
-        code: "conflict",
-        status: 409,
-        message: "the request conflicts with the current state",
-        meaning: "The request conflicts with the object's state.",
-    },
-    Code {
-        code: "payload_too_large",
-        status: 413,
-        message: "the request body is larger than 1048576 bytes",
-        meaning: "The body is over the size limit; `details.limit_bytes` says it.",
-    },
-    Code {
-        code: "unsupported_media_type",
-        status: 415,
-        message: "send the request body as JSON, with the header Content-Type: application/json",
-        meaning: "The body is not sent as `Content-Type: application/json` (UTF-8).",
-    },
-    Code {
-        code: "idempotency_key_reused",
-        status: 422,
-        message: "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer",
-        meaning: "The Idempotency-Key answered a different message; `details.message_id` is that message.",
-    },
-    Code {
-        code: "unprocessable_entity",
-        status: 422,
-        message: "The request body could not be read.",
-        meaning: "The body could not be read.",
-    },
-    Code {
-        code: "rate_limited",
-        status: 429,
-        message: "Too many requests; try again later.",
-        meaning: "Too many requests; try again later.",
-    },
-    Code {
-        code: "internal_error",
-        status: 500,
-        message: "internal error",
-        meaning: "Something went wrong on the server; it is logged.",
-    },
-    Code {
-        code: "database_error",
-        status: 500,
-        message: "database error",
-        meaning: "The database failed; nothing was saved.",
-    },
-    Code {
-        code: "encryption_error",
-        status: 500,
-        message: "encryption error",
-        meaning: "Data could not be sealed or opened.",
-    },
-    Code {
-        code: "unavailable",
-        status: 503,
-        message: "the service is not available",
-        meaning: "A service the request needs is not available.",
-    },
-    Code {
-        code: "store_unavailable",
-        status: 503,
-        message: "the data store is closed",
-        meaning: "The data store is closed (the server is stopping).",
-    },
-    Code {
-        code: "overloaded",
-        status: 503,
-        message: "the server is busy writing; try again in a moment",
-        meaning: "The server is busy writing; try again after `Retry-After` seconds.",
-    },
-    Code {
-        code: "storage_full",
-        status: 503,
-        message: "the server's disk is full, so nothing was saved; try again later",
-        meaning: "The server's disk is full; nothing was saved. Try again after `Retry-After`.",
-    },
-    Code {
-        code: "storage_failing",
-        status: 503,
-        message: "the server cannot write its data right now, so nothing was saved; try again later",
-        meaning: "The server cannot write its data; nothing was saved. Try again after `Retry-After`.",
-    },
-    Code {
-        code: "error",
-        status: 0,
-        message: "I'm a teapot",
-        meaning: "Any other status no route answered (its reason phrase is the message).",
-    },
-];
-
-/// The `code` of an error: one of [`CODES`], with the table in its description.
+/// The `code` of an error: one of [`Code::ALL`], with the table in its description.
 pub struct ErrorCode;
 
 impl PartialSchema for ErrorCode {
@@ -184,17 +39,16 @@ impl PartialSchema for ErrorCode {
         let mut table = String::from(
             "A stable code; clients branch on it.\n\n| code | status | meaning |\n|---|---|---|\n",
         );
-        for c in CODES {
-            let status = if c.status == 0 {
-                "other".to_owned()
-            } else {
-                c.status.to_string()
-            };
-            table.push_str(&format!("| `{}` | {status} | {} |\n", c.code, c.meaning));
+        for code in Code::ALL {
+            table.push_str(&format!(
+                "| `{code}` | {} | {} |\n",
+                code.status().code,
+                code.meaning()
+            ));
         }
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(CODES.iter().map(|c| c.code)))
+            .enum_values(Some(Code::ALL.iter().map(|c| c.as_str())))
             .description(Some(table))
             .into()
     }
@@ -203,25 +57,25 @@ impl PartialSchema for ErrorCode {
 impl ToSchema for ErrorCode {}
 
 /// An example error answer with this code.
-fn example(code: &Code) -> Value {
-    let details = match code.code {
-        "invalid_field" => serde_json::to_value(Field { field: "to" }),
-        "invalid_json" => serde_json::to_value(Position { line: 1, column: 2 }),
-        "unsupported_media_type" => serde_json::to_value(Expected {
+fn example(code: Code) -> Value {
+    let details = match code {
+        Code::InvalidField => serde_json::to_value(Field { field: "to" }),
+        Code::InvalidJson => serde_json::to_value(Position { line: 1, column: 2 }),
+        Code::UnsupportedMediaType => serde_json::to_value(Expected {
             expected: "application/json",
         }),
-        "payload_too_large" => serde_json::to_value(Limit {
+        Code::PayloadTooLarge => serde_json::to_value(Limit {
             limit_bytes: 1_048_576,
         }),
-        "idempotency_key_reused" => serde_json::to_value(Reused {
+        Code::IdempotencyKeyReused => serde_json::to_value(Reused {
             message_id: "7392017443880812544",
         }),
         _ => Ok(Value::Null),
     };
     let body = ErrorBody {
         error: ErrorObject {
-            code: code.code.to_owned(),
-            message: code.message.to_owned(),
+            code: code.as_str().to_owned(),
+            message: code.example().to_owned(),
             details: details.unwrap_or(Value::Null),
         },
     };
@@ -258,10 +112,10 @@ fn responses(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
             let mut content =
                 ContentBuilder::new().schema(Some(Ref::from_schema_name(ErrorBody::name())));
             let mut described = Vec::new();
-            for code in CODES.iter().filter(|c| c.status == *status) {
-                described.push(format!("`{}`: {}", code.code, code.meaning));
+            for code in Code::ALL.into_iter().filter(|c| c.status().code == *status) {
+                described.push(format!("`{code}`: {}", code.meaning()));
                 content = content.examples_from_iter([(
-                    code.code,
+                    code.as_str(),
                     ExampleBuilder::new().value(Some(example(code))).build(),
                 )]);
             }
@@ -301,8 +155,8 @@ impl IntoResponses for SendErrors {
 
 #[cfg(test)]
 mod tests {
-    use super::CODES;
-    use crate::error::Error;
+    use super::ErrorCode;
+    use crate::error::{Code, Error};
 
     /// One error of each kind. The match has no catch-all: a new kind of error does not compile here
     /// until it is added, and so to the documented table.
@@ -360,11 +214,12 @@ mod tests {
     #[test]
     fn every_error_code_is_documented_with_its_status() {
         for error in one_of_each() {
-            let documented = CODES
-                .iter()
-                .find(|c| c.code == error.code().as_str())
+            let documented = Code::ALL
+                .into_iter()
+                .find(|c| *c == error.code())
                 .unwrap_or_else(|| panic!("{} is not in the documented codes", error.code()));
-            assert_eq!(documented.status, error.status().code, "{}", error.code());
+            assert_eq!(documented.status(), error.status(), "{}", error.code());
+            assert!(!documented.meaning().is_empty(), "{}", error.code());
         }
         // The examples say what the server says, for the errors whose message is fixed.
         for error in [
@@ -379,19 +234,41 @@ mod tests {
             Error::StoreClosed,
             Error::Internal(anyhow::anyhow!("x")),
         ] {
-            let documented = CODES
-                .iter()
-                .find(|c| c.code == error.code().as_str())
-                .unwrap();
-            assert_eq!(documented.message, error.to_string(), "{}", error.code());
-        }
-        // Each documented once.
-        for (i, code) in CODES.iter().enumerate() {
-            assert!(
-                CODES[..i].iter().all(|c| c.code != code.code),
-                "{} twice",
-                code.code
+            assert_eq!(
+                error.code().example(),
+                error.to_string(),
+                "{}",
+                error.code()
             );
+        }
+        // Refusals of the server's own (the catchers') say their message.
+        for code in [
+            Code::BadRequest,
+            Code::UnprocessableEntity,
+            Code::MethodNotAllowed,
+            Code::RateLimited,
+        ] {
+            assert_eq!(code.example(), code.message(), "{code}");
+        }
+        // Each documented once, in the document's enum and with an example.
+        let schema = serde_json::to_value(<ErrorCode as utoipa::PartialSchema>::schema()).unwrap();
+        let listed: Vec<&str> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c.as_str())
+            .collect();
+        assert_eq!(listed, Code::ALL.map(Code::as_str));
+        for (i, code) in listed.iter().enumerate() {
+            assert!(!listed[..i].contains(code), "{code} twice");
+        }
+        let answers =
+            super::responses(&[400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503]);
+        for code in Code::ALL {
+            let answer = serde_json::to_value(&answers[&code.status().code.to_string()]).unwrap();
+            let example =
+                &answer["content"]["application/json"]["examples"][code.as_str()]["value"];
+            assert_eq!(example["error"]["code"], code.as_str(), "{answer}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Answers of `/api/v1/messages`.
 
+use crate::store::states::MessageStatus;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -18,8 +19,7 @@ pub struct MessageView {
     /// The object named by `type`, as it was sent.
     #[schema(value_type = Object)]
     pub message: Value,
-    /// `queued`, `sending`, `sent`, `delivered`, `read` or `failed`.
-    pub status: String,
+    pub status: MessageStatus,
     pub timestamps: Timestamps,
     pub to: String,
     #[serde(rename = "type")]
@@ -57,7 +57,7 @@ pub struct MessageDetail {
     pub id: String,
     #[schema(value_type = Object)]
     pub message: Value,
-    pub status: String,
+    pub status: MessageStatus,
     pub status_events: Vec<StatusEvent>,
     pub timestamps: Timestamps,
     pub to: String,

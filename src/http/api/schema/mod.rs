@@ -11,5 +11,6 @@ pub mod conversations;
 pub mod endpoints;
 pub mod errors;
 pub mod messages;
+pub mod states;
 
 pub use crate::domain::meta::window::{ServiceWindow, WindowState};
