@@ -13,3 +13,10 @@ pub async fn run<T: Send + 'static>(
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("the {what} task failed: {e}")))
 }
+
+/// Work that goes on after the request is answered (a streamed download, emails sent after the page):
+/// started on a blocking thread and not awaited. It reports its own outcome (it logs), since nobody waits
+/// for it.
+pub fn detach(work: impl FnOnce() + Send + 'static) {
+    drop(rocket::tokio::task::spawn_blocking(work));
+}

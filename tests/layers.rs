@@ -181,6 +181,8 @@ fn expand(tree: &str) -> Vec<String> {
             let p = p.split(" as ").next().unwrap();
             if p == "self" {
                 expand(prefix)
+            } else if prefix.is_empty() {
+                expand(p) // `use crate::{http::web, store::Db}`
             } else {
                 expand(&format!("{prefix}::{p}"))
             }
@@ -244,6 +246,7 @@ fn imports_point_one_way() {
 #[test]
 fn the_parser_reads_use_trees_and_inline_paths() {
     let source = "use crate::store::{Db, messages::{self, Status}};\n\
+                  use crate::{http::web, services::Waker};\n\
                   // crate::http::ignored\n\
                   fn f() { crate::jobs::sender::wake(); let _ = \"crate::x\"; }\n";
     let paths: Vec<String> = crate_paths(source).into_iter().map(|(_, p)| p).collect();
@@ -253,6 +256,8 @@ fn the_parser_reads_use_trees_and_inline_paths() {
             "store",
             "store::messages",
             "store::messages",
+            "http::web",
+            "services",
             "jobs::sender::wake",
             "x"
         ]

@@ -195,7 +195,11 @@ pub fn fairing() -> impl Fairing {
                 Box::pin(async move {
                     let threads = rocket.state::<Running>().and_then(|r| r.0.lock().take());
                     if let Some(threads) = threads {
-                        let _ = rocket::tokio::task::spawn_blocking(move || threads.stop()).await;
+                        let _ =
+                            crate::blocking::run("stopping the background threads", move || {
+                                threads.stop()
+                            })
+                            .await;
                     }
                 })
             }))

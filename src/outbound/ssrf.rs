@@ -134,7 +134,7 @@ pub async fn check_name(
     limit: Duration,
 ) -> Result<(), String> {
     let (host, port) = (name.host.clone(), name.port);
-    let resolving = rocket::tokio::task::spawn_blocking(move || lookup.lookup(&host, port));
+    let resolving = crate::blocking::run("name lookup", move || lookup.lookup(&host, port));
     let Ok(Ok(Ok(addresses))) = rocket::tokio::time::timeout(limit, resolving).await else {
         return Ok(());
     };

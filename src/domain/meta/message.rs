@@ -176,7 +176,7 @@ impl Content {
 
 /// What a form (the compose page, an inbox reply) gives: the number and connection as typed, the type
 /// as chosen, and the message's object. Checked only when read as a request
-/// (`api::requests::SendMessage::compose`), so a form gets the API's answers.
+/// (`services::messages::SendMessage::compose`), so a form gets the API's answers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Draft<'a> {
     pub connection_id: &'a str,

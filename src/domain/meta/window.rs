@@ -3,7 +3,6 @@
 //! API's answers, the check before queuing, the inbox).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 /// How long the window stays open after the customer's last message.
@@ -45,20 +44,6 @@ impl Window {
             Window::Unknown => None,
         }
     }
-
-    /// `open`, `closed` or `unknown`, as the API says it.
-    pub fn state(self) -> &'static str {
-        match self {
-            Window::Open { .. } => "open",
-            Window::Closed { .. } => "closed",
-            Window::Unknown => "unknown",
-        }
-    }
-
-    /// `{"state", "expires_at"}` as the API answers it.
-    pub fn to_json(self) -> Value {
-        json!({ "state": self.state(), "expires_at": self.expires_at() })
-    }
 }
 
 /// The 24-hour customer-service window: free-form messages may be sent while it is open; after, only
@@ -96,6 +81,7 @@ pub enum WindowState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const WROTE: i64 = 1_750_000_000_000;
 
@@ -122,7 +108,7 @@ mod tests {
         assert!(!window.is_open());
         assert_eq!(window.expires_at(), None);
         assert_eq!(
-            window.to_json(),
+            serde_json::to_value(ServiceWindow::from(window)).unwrap(),
             json!({"state": "unknown", "expires_at": null})
         );
     }
@@ -131,11 +117,11 @@ mod tests {
     fn the_api_form_names_the_state_and_when_it_ends() {
         let closes = WROTE + LENGTH_MS;
         assert_eq!(
-            Window::at(Some(WROTE), WROTE + 1).to_json(),
+            serde_json::to_value(ServiceWindow::from(Window::at(Some(WROTE), WROTE + 1))).unwrap(),
             json!({"state": "open", "expires_at": closes})
         );
         assert_eq!(
-            Window::at(Some(WROTE), closes).to_json(),
+            serde_json::to_value(ServiceWindow::from(Window::at(Some(WROTE), closes))).unwrap(),
             json!({"state": "closed", "expires_at": closes})
         );
     }

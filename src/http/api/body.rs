@@ -19,7 +19,7 @@ use serde_json::Value;
 pub struct ApiJson<T>(pub T);
 
 /// A typed request read from a JSON object: by serde ([`serde_bodies!`]) or, for a message, by Meta's
-/// rules (`api::requests::SendMessage`).
+/// rules (`services::messages::SendMessage`).
 pub trait FromBody: Sized {
     fn from_json(value: Value) -> Result<Self>;
 }

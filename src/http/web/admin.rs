@@ -229,7 +229,7 @@ async fn publish_policy(
     // Sent after the answer; what this does not send (a stop, the mail server down), the server's
     // policy mail thread does.
     let (db, mailer, link) = (db.clone(), mailer.clone(), config.privacy_link());
-    rocket::tokio::task::spawn_blocking(move || {
+    crate::blocking::detach(move || {
         let stop = AtomicBool::new(false);
         match send_due(&db, &mailer, &link, OnFailure::RetryLater, &stop) {
             Ok(done) => {

@@ -1,4 +1,4 @@
-//! The API reference page: the OpenAPI document of /api/v1 (`api::openapi::document`) rendered on the
+//! The API reference page: the OpenAPI document of /api/v1 (`http::api::openapi::document_json`) rendered on the
 //! server as a page, no JavaScript. The prose around it, each route's summary and each error code's
 //! meaning are in the reader's language (catalog `api_reference`); what has no translation yet (a new
 //! route) falls back to the document's English. Public, like the document itself.

@@ -86,7 +86,7 @@ const KINDS: [&str; 13] = [
 ];
 
 /// The message of the form (the object of `POST /api/v1/messages`), or the catalog key of what is wrong
-/// with the form. What the form cannot get wrong is left to `meta::validate`, which checks it next.
+/// with the form. What the form cannot get wrong is left to `domain::meta::validate`, which checks it next.
 fn build(form: &ComposeForm) -> std::result::Result<Content, &'static str> {
     let reference = form.reference.trim();
     let caption = Some(form.text.trim()).filter(|c| !c.is_empty());

@@ -144,7 +144,7 @@ pub(super) async fn inbox_media(
     };
     let (sender, chunks) = rocket::tokio::sync::mpsc::channel(4);
     let mut body = download.body;
-    rocket::tokio::task::spawn_blocking(move || {
+    crate::blocking::detach(move || {
         use std::io::Read;
         let mut buffer = vec![0u8; 64 * 1024];
         loop {

@@ -56,7 +56,7 @@ fn download(
     let (tx, chunks) = rocket::tokio::sync::mpsc::channel(4);
     let db = db.clone();
     let file = name.clone();
-    rocket::tokio::task::spawn_blocking(move || {
+    crate::blocking::detach(move || {
         let mut out = ChannelWriter::new(tx);
         let written = export::open_reader(&db).and_then(|conn| work(&db, &conn, &mut out));
         match written {
@@ -221,11 +221,10 @@ async fn delete_account(
     // ... then the rows go, batch by batch, and the owner hears when it is done. On a blocking thread of
     // its own, so it finishes even if the browser stops waiting (and at the next start if the server stops).
     let (purge_db, mailer) = (db.clone(), mailer.clone());
-    rocket::tokio::task::spawn_blocking(move || {
+    crate::blocking::run("deletion", move || {
         crate::services::deletions::finish(&purge_db, &mailer, account)
     })
-    .await
-    .map_err(|e| Error::Internal(anyhow::anyhow!("the deletion task failed: {e}")))??;
+    .await??;
     crate::http::auth::session::end(db, config, cookies, session).await?;
     Ok(Reply::Redirect(Redirect::to("/login?done=account_deleted")))
 }
