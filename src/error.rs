@@ -129,7 +129,7 @@ impl Code {
                 code: "method_not_allowed",
                 status: Status::MethodNotAllowed,
                 message: "This method is not allowed here.",
-                meaning: "The route does not take this method.",
+                meaning: "Reserved: a method a path does not take is answered 404, as for no such route.",
                 example: "This method is not allowed here.",
             },
             Code::Conflict => Row {

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
 use whatsapi::config::Config;
-use whatsapi::services::passwords as password;
+use whatsapi::services::passwords;
 use whatsapi::store::accounts::{self, NewAccount};
 use whatsapi::store::activity::{self, Actor};
 use whatsapi::store::now_ms;
@@ -64,7 +64,7 @@ fn password_from_stdin(email: &str) -> Result<String> {
         .read_line(&mut line)
         .context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    if let Err(e) = password::check_policy(&password, email) {
+    if let Err(e) = passwords::check_policy(&password, email) {
         bail!("password: {e}");
     }
     Ok(password)
@@ -83,7 +83,7 @@ pub fn admin(command: AdminCommand, config: &Config) -> Result<()> {
     let AdminCommand::Create { email, name, .. } = command;
     logging::init(config.log.level);
     let password = password_from_stdin(&email)?;
-    let hash = password::hash_blocking(&password)?;
+    let hash = passwords::hash_blocking(&password)?;
     let db = startup::open_store(config, false)?;
     let id = db.write(move |conn| {
         let new = NewUser {
@@ -106,7 +106,7 @@ pub fn account(command: AccountCommand, config: &Config) -> Result<()> {
     let AccountCommand::Create(args) = command;
     logging::init(config.log.level);
     let password = password_from_stdin(&args.email)?;
-    let hash = password::hash_blocking(&password)?;
+    let hash = passwords::hash_blocking(&password)?;
     let db = startup::open_store(config, false)?;
     let keyring_db = db.clone();
     let id = db.write(move |conn| {

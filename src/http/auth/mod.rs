@@ -6,8 +6,7 @@ pub mod csrf;
 pub mod roles;
 pub mod session;
 
-pub use crate::services::passwords as password;
-pub use crate::services::sign_in_throttle as throttle;
+use crate::services::passwords;
 
 pub use client::ClientInfo;
 pub use csrf::{CsrfForm, HasCsrf};
@@ -16,13 +15,13 @@ pub use session::Session;
 
 /// Shared authentication state kept in Rocket's managed state.
 pub struct Auth {
-    pub hasher: password::Hasher,
+    pub hasher: passwords::Hasher,
 }
 
 impl Auth {
     pub fn new(config: &crate::config::Config) -> Auth {
         Auth {
-            hasher: password::Hasher::new(config.accounts.password_hash_concurrency),
+            hasher: passwords::Hasher::new(config.accounts.password_hash_concurrency),
         }
     }
 }

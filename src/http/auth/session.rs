@@ -85,7 +85,7 @@ pub async fn start(
         client.user_agent.clone(),
         id.clone(),
     );
-    let address_key = super::throttle::address_key(db, &client.ip);
+    let address_key = crate::services::sign_in_throttle::address_key(db, &client.ip);
     let max_sessions = config.sessions.max_per_person;
     db.write_async(move |conn| {
         if let Some(previous) = previous {

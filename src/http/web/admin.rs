@@ -7,7 +7,8 @@ use super::context::Ctx;
 use super::page::{Page, render};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::auth::{CsrfForm, Operator, password, session};
+use crate::http::auth::{CsrfForm, Operator, session};
+use crate::services::passwords;
 use crate::services::policy_mail::{OnFailure, send_due};
 use crate::store::accounts::{self, AccountSummary};
 use crate::store::activity;
@@ -314,7 +315,7 @@ async fn create_first_operator(
         Ok(Reply::Page((Status::UnprocessableEntity, html)))
     };
     if let Err(e) = users::normalize_email(&form.email)
-        .and_then(|_| password::check_policy(&form.password, &form.email))
+        .and_then(|_| passwords::check_policy(&form.password, &form.email))
     {
         return refuse(&e);
     }

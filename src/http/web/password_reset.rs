@@ -5,8 +5,9 @@ use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
 use crate::error::Result;
-use crate::http::auth::{CsrfForm, password};
+use crate::http::auth::CsrfForm;
 use crate::http::web::i18n::Lang;
+use crate::services::passwords;
 use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::{Db, now_ms, sessions, users};
@@ -165,7 +166,7 @@ async fn reset_password(token: &str, form: CsrfForm<ResetForm>, ctx: Ctx<'_>) ->
     else {
         return super::expired_link(&page);
     };
-    if let Err(e) = password::check_policy(&form.0.password, &found.email) {
+    if let Err(e) = passwords::check_policy(&form.0.password, &found.email) {
         let message = page.error_text(&e);
         let html = render(ResetPage {
             page: &page,

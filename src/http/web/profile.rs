@@ -5,7 +5,8 @@ use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::error::{Error, Result};
-use crate::http::auth::{Admin, Auth, ClientInfo, CsrfForm, Session, password};
+use crate::http::auth::{Admin, Auth, ClientInfo, CsrfForm, Session};
+use crate::services::passwords;
 use crate::store::accounts::{self, Account};
 use crate::store::activity;
 use crate::store::sessions::{self, SessionInfo};
@@ -203,7 +204,7 @@ async fn change_password(
         )
         .await;
     }
-    if let Err(e) = password::check_policy(&form.new_password, &session.user.email) {
+    if let Err(e) = passwords::check_policy(&form.new_password, &session.user.email) {
         return refuse(&page, session, db, &e).await;
     }
     let hash = auth.hasher.hash(&form.new_password).await?;

@@ -6,7 +6,8 @@ use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::auth::{CsrfForm, HasCsrf, Session, password, session, throttle};
+use crate::http::auth::{CsrfForm, HasCsrf, Session, session};
+use crate::services::{passwords, sign_in_throttle};
 use crate::store::accounts::{self, NewAccount};
 use crate::store::users::{self, NewUser, Role};
 use crate::store::{Db, activity, now_ms, sessions};
@@ -89,7 +90,7 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
     };
     let now = now_ms();
     // Reserved before the hash: guesses sent all at once are refused here, before they cost one.
-    let attempt = match throttle::reserve(db, &form.email, &client, now).await? {
+    let attempt = match sign_in_throttle::reserve(db, &form.email, &client, now).await? {
         Ok(attempt) => attempt,
         Err(limit) => {
             tracing::info!(limit = limit.name(), ip = %client.ip, "sign-in refused: too many attempts");
@@ -105,7 +106,7 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
         // emails exist.
         let (user, hash) = match found {
             Some((user, hash)) => (Some(user), hash),
-            None => (None, password::DECOY_HASH.clone()),
+            None => (None, passwords::DECOY_HASH.clone()),
         };
         let matches = auth.hasher.verify(&form.password, hash).await?;
         Ok::<_, Error>((user, matches))
@@ -258,7 +259,7 @@ async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
         return refuse(&form, page.t("register.must_accept"));
     }
     if let Err(e) = users::normalize_email(&form.email)
-        .and_then(|_| password::check_policy(&form.password, &form.email))
+        .and_then(|_| passwords::check_policy(&form.password, &form.email))
     {
         return refuse(&form, &page.error_text(&e));
     }

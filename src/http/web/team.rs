@@ -5,7 +5,8 @@ use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::error::{Error, Result};
-use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member, password, session};
+use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member, session};
+use crate::services::passwords;
 use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose, Token};
 use crate::store::users::{self, NewUser, Role, User, UserId};
@@ -296,7 +297,7 @@ async fn accept_invitation(token: &str, form: CsrfForm<JoinForm>, ctx: Ctx<'_>) 
     } else if !form.accept_privacy {
         Some(page.t("register.must_accept").to_owned())
     } else {
-        password::check_policy(&form.password, &invite.email)
+        passwords::check_policy(&form.password, &invite.email)
             .err()
             .map(|e| page.error_text(&e))
     };
