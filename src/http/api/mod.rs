@@ -9,7 +9,6 @@ pub(crate) mod endpoints;
 mod examples;
 pub(crate) mod messages;
 pub mod openapi;
-pub mod pager;
 mod query;
 pub mod requests;
 pub mod schema;
