@@ -347,3 +347,57 @@ fn the_sealing_check_finds_keys_and_places() {
     );
     assert!(sealing_uses("let to = messages::open_recipient(db.keyring(), &m)?;").is_empty());
 }
+
+/// Whether a path that `crate_paths` found names the developer API's modules.
+fn names_the_api(path: &str) -> bool {
+    path == "http::api" || path.starts_with("http::api::")
+}
+
+/// The pages call the services, as the API does; they do not use the API's handlers, requests or
+/// answers as their service layer (what both need lives in `src/services/`, and the shared pager in
+/// `src/http/pager.rs`).
+#[test]
+fn the_pages_do_not_import_the_api() {
+    let sample = "use crate::http::api::{conversations, requests::SendMessage};\n\
+                  use crate::http::pager::Pager;\n\
+                  fn f() { crate::http::api::contacts::erase(); crate::services::contacts::erase(); }\n";
+    let named: Vec<(usize, String)> = crate_paths(sample)
+        .into_iter()
+        .filter(|(_, path)| names_the_api(path))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (1, "http::api::conversations".to_owned()),
+            (1, "http::api::requests".to_owned()),
+            (3, "http::api::contacts::erase".to_owned()),
+        ],
+        "the check must see the API named in a use tree and inline"
+    );
+    assert!(!names_the_api("http::apis") && !names_the_api("http::pager"));
+
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let web = src.join("http").join("web");
+    let mut files = Vec::new();
+    rust_files(&web, &mut files);
+    files.sort();
+    assert!(files.len() > 10, "src/http/web/ should hold the pages");
+    let mut found = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for (line, path) in crate_paths(&source) {
+            if names_the_api(&path) {
+                found.push(format!(
+                    "src/{}:{line}: crate::{path} (call a service in src/services/ instead)",
+                    file.strip_prefix(&src).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "{} uses of the API's modules in the pages:\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}

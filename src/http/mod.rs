@@ -6,5 +6,6 @@ pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod meta_inbound;
+pub mod pager;
 pub mod sandbox;
 pub mod web;

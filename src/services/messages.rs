@@ -4,12 +4,12 @@
 //! Idempotency-Key, and the store seals and commits the message as `queued`.
 
 use crate::domain::meta::message::{Content, Draft, Message, Template};
-use crate::domain::meta::validate;
 use crate::domain::meta::window::{ServiceWindow, Window};
+use crate::domain::meta::{errors, validate};
 use crate::error::{Error, Result};
 use crate::services::outbox::Waker;
 use crate::store::connections::{self, ConnectionId};
-use crate::store::messages::{self, MessageId, NewMessage};
+use crate::store::messages::{self, MessageId, NewMessage, StoredMessage};
 use crate::store::states::MessageStatus;
 use crate::store::{AccountId, Db, contacts, idempotency, ids, now_ms, templates};
 use serde::{Deserialize, Serialize};
@@ -311,4 +311,84 @@ fn check_template(
         ));
     }
     Ok(())
+}
+
+/// A message sent through the API or the web interface.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageView {
+    /// How many times sending was tried.
+    pub attempts: i64,
+    pub connection_id: String,
+    /// Why Meta refused or failed it, if it did.
+    pub error: Option<MessageError>,
+    pub id: String,
+    /// The object named by `type`, as it was sent.
+    #[schema(value_type = Object)]
+    pub message: Value,
+    pub status: MessageStatus,
+    pub timestamps: Timestamps,
+    pub to: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Meta's id for the message, once sent.
+    pub wamid: Option<String>,
+}
+
+/// Meta's error for a message.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageError {
+    pub code: i64,
+    pub details: Option<String>,
+    /// What to do about it, for the codes the server knows.
+    pub explanation: Option<String>,
+    pub title: Option<String>,
+}
+
+/// When the message reached each state, in milliseconds since the epoch.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Timestamps {
+    pub created: i64,
+    pub delivered: Option<i64>,
+    pub failed: Option<i64>,
+    pub read: Option<i64>,
+    pub sent: Option<i64>,
+}
+
+/// The message as the API shows it, with recipient and body opened by the store.
+pub fn view(db: &Db, message: &StoredMessage) -> Result<MessageView> {
+    let to = messages::open_recipient(db.keyring(), message)?;
+    let body = messages::open_body(db.keyring(), message)?;
+    let mut body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let error = message.error_code.map(|code| MessageError {
+        code,
+        details: message.error_details.clone(),
+        explanation: errors::explain(code).map(str::to_owned),
+        title: message.error_title.clone(),
+    });
+    Ok(MessageView {
+        attempts: message.attempts,
+        connection_id: message.connection_id.get().to_string(),
+        error,
+        id: message.id.get().to_string(),
+        message: body
+            .get_mut(&message.kind)
+            .map(Value::take)
+            .unwrap_or(Value::Null),
+        status: message.status,
+        timestamps: Timestamps {
+            created: message.created_at,
+            delivered: message.delivered_at,
+            failed: message.failed_at,
+            read: message.read_at,
+            sent: message.sent_at,
+        },
+        to: format!("+{to}"),
+        kind: message.kind.clone(),
+        wamid: message.wamid.clone(),
+    })
+}
+
+/// [`view`] as JSON, for the pages that show a message.
+pub fn to_json(db: &Db, message: &StoredMessage) -> Result<Value> {
+    serde_json::to_value(view(db, message)?).map_err(|e| Error::Internal(e.into()))
 }

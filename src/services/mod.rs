@@ -2,7 +2,11 @@
 //! jobs call these, and these call the store and the outbound clients.
 
 pub mod api_keys;
+pub mod connections;
+pub mod contacts;
+pub mod conversations;
 pub mod deletions;
+pub mod endpoints;
 pub mod messages;
 pub mod meta_events;
 pub mod notify;
@@ -11,3 +15,8 @@ pub mod passwords;
 pub mod policy_mail;
 pub mod sign_in_throttle;
 pub mod templates;
+
+/// A text field of a request as given, without the spaces around it.
+fn trimmed(value: Option<String>) -> Option<String> {
+    value.map(|s| s.trim().to_owned())
+}

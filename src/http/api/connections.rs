@@ -5,22 +5,20 @@ use super::examples;
 use super::query::Query;
 use super::requests::{CreateConnection, SimulateInbound, UpdateConnection};
 use super::schema::connections::{
-    CheckError, CheckFailed, ConnectionCheck, ConnectionList, ConnectionView, InboundSimulated,
-    NumberFound, TemplateList, TemplateView, TemplatesSynced,
+    ConnectionCheck, ConnectionList, ConnectionView, InboundSimulated, TemplateList, TemplateView,
+    TemplatesSynced,
 };
 use super::schema::errors::{ReadErrors, WriteErrors};
 use super::{ApiAuth, ApiCtx};
 use crate::config::Config;
-use crate::domain::meta::errors;
 use crate::error::{Error, Result};
-use crate::outbound::graph::{Graph, SendError};
+use crate::services::connections::check;
 use crate::services::meta_events::Receivers;
+use crate::store::Db;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
-use crate::store::{AccountId, Db};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
-use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -205,78 +203,7 @@ async fn check_connection(
     agent: &State<ureq::Agent>,
 ) -> Result<Json<ConnectionCheck>> {
     let (connection, _) = load(db, auth, id).await?;
-    Ok(Json(
-        check_number(db, agent, auth.account, connection).await?,
-    ))
-}
-
-/// [`check_number`] as JSON, for the connections page.
-pub(crate) async fn check(
-    db: &Db,
-    agent: &ureq::Agent,
-    account: AccountId,
-    connection: ConnectionInfo,
-) -> Result<Value> {
-    let checked = check_number(db, agent, account, connection).await?;
-    serde_json::to_value(checked).map_err(|e| Error::Internal(e.into()))
-}
-
-/// The outcome of asking Meta about a connection's number, as `{"ok": true, ...}` or `{"ok": false, "error": ...}`.
-async fn check_number(
-    db: &Db,
-    agent: &ureq::Agent,
-    account: AccountId,
-    connection: ConnectionInfo,
-) -> Result<ConnectionCheck> {
-    let keyring_db = db.clone();
-    let connection_id = connection.id;
-    let token = db
-        .read_async(move |conn| {
-            Ok(
-                connections::secrets(conn, keyring_db.keyring(), account, connection_id)?
-                    .access_token,
-            )
-        })
-        .await?;
-    let agent = agent.clone();
-    let answer = crate::blocking::run("check", move || {
-        Graph::of(&agent, &connection, &token).phone_number(&connection.phone_number_id)
-    })
-    .await?;
-    let failed = |code, title: &str, details, explanation| {
-        ConnectionCheck::Failed(CheckFailed {
-            error: CheckError {
-                code,
-                details,
-                explanation,
-                title: title.to_owned(),
-            },
-            ok: false,
-        })
-    };
-    Ok(match answer {
-        Ok(number) => ConnectionCheck::Reached(NumberFound {
-            display_phone_number: number.display_phone_number,
-            ok: true,
-            quality_rating: number.quality_rating,
-            verified_name: number.verified_name,
-        }),
-        Err(SendError::Meta(error)) => failed(
-            Some(error.code),
-            &error.title,
-            Some(error.details),
-            Some(errors::explain(error.code).map(str::to_owned)),
-        ),
-        Err(SendError::Network(reason)) => {
-            failed(None, "Meta could not be reached", Some(reason), None)
-        }
-        Err(SendError::Refused(reason)) => failed(
-            None,
-            "The connection's Graph API address is not allowed",
-            Some(reason),
-            None,
-        ),
-    })
+    Ok(Json(check(db, agent, auth.account, connection).await?))
 }
 
 /// Fetches the connection's templates from Meta now (they are also refreshed on a schedule).

@@ -9,43 +9,13 @@ use super::requests::EraseContact;
 use super::schema::contacts::ContactErased;
 use super::schema::errors::WriteErrors;
 use crate::error::{Error, Result};
-use crate::store::{AccountId, Db, activity, erasure, now_ms};
+use crate::services::contacts::erase;
+use crate::store::Db;
 use rocket::serde::json::Json;
 use rocket::{State, post, routes};
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![erase_contact]
-}
-
-/// Erases the customer with this blind index and records it (with the counts, never the number).
-pub(crate) async fn erase(
-    db: &Db,
-    account: AccountId,
-    index: Vec<u8>,
-    actor: (Option<crate::store::users::UserId>, String, String),
-) -> Result<erasure::Counts> {
-    let erase_db = db.clone();
-    let deleted = crate::blocking::run("erasure", move || {
-        erasure::erase_customer(&erase_db, account, index)
-    })
-    .await??;
-    let detail = format!(
-        "{} messages, {} received",
-        deleted.get("messages"),
-        deleted.get("inbound_messages")
-    );
-    db.write_async(move |conn| {
-        let (user, ip, user_agent) = &actor;
-        let who = activity::Actor {
-            account: Some(account),
-            user: *user,
-            ip,
-            user_agent,
-        };
-        activity::record(conn, &who, "customer_erased", &detail, now_ms())
-    })
-    .await?;
-    Ok(deleted)
 }
 
 /// Erases a customer: every message to and from the number, on every number of the account.

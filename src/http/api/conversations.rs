@@ -4,39 +4,22 @@
 
 use super::ApiAuth;
 use super::examples;
-use super::pager::Pager;
 use super::query::{PageSize, Query};
 use super::schema::conversations::{
-    ConversationDetail, ConversationList, ConversationSeen, ConversationView, Direction,
-    InboundItem, OutboundItem, ThreadItem,
+    ConversationDetail, ConversationList, ConversationSeen, ConversationView,
 };
 use super::schema::errors::ReadErrors;
-use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
+use crate::http::pager::Pager;
+use crate::services::conversations::{display_phone, load, thread_items, window};
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
-use crate::store::{AccountId, Db, connections::ConnectionId, messages, now_ms};
+use crate::store::{Db, connections::ConnectionId, now_ms};
 use rocket::serde::json::Json;
 use rocket::{State, get, post, routes};
-use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![list_conversations, get_conversation, mark_conversation_seen]
-}
-
-/// The customer-service window of a conversation: open until 24 hours after the customer last wrote.
-pub(crate) fn window(conversation: &Conversation, now: i64) -> Window {
-    Window::at(Some(conversation.last_inbound_at), now)
-}
-
-/// The customer's number for sending (`+<digits>`), or the username id Meta gave instead of one.
-pub(crate) fn display_phone(conversation: &Conversation) -> String {
-    let phone = &conversation.phone;
-    if !phone.is_empty() && phone.bytes().all(|b| b.is_ascii_digit()) {
-        format!("+{phone}")
-    } else {
-        phone.clone()
-    }
 }
 
 fn conversation_view(conversation: &Conversation, now: i64) -> ConversationView {
@@ -56,94 +39,9 @@ fn parse_contact(id: &str) -> Result<i64> {
     id.parse().map_err(|_| Error::NotFound)
 }
 
-/// A conversation of the account, or 404 (another account's id, or one past retention, included).
-pub(crate) async fn load(
-    db: &Db,
-    account: AccountId,
-    contact: i64,
-    visible: Visible,
-) -> Result<Conversation> {
-    let key_db = db.clone();
-    db.read_async(move |conn| {
-        conversations::find(conn, key_db.keyring(), account, contact, visible)?
-            .ok_or(Error::NotFound)
-    })
-    .await
-}
-
 /// A thread cursor: `<ms>_<id>` of the oldest item of the previous page.
 fn thread_cursor(text: &str) -> Option<ThreadCursor> {
     Cursor::parse(text).map(|c| ThreadCursor { at: c.at, id: c.id })
-}
-
-/// [`thread_items`] as JSON, for the inbox page.
-pub(crate) fn thread(
-    db: &Db,
-    conn: &rusqlite::Connection,
-    account: AccountId,
-    conversation: &Conversation,
-    before: Option<ThreadCursor>,
-    limit: usize,
-    visible: Visible,
-) -> Result<Vec<Value>> {
-    thread_items(db, conn, account, conversation, before, limit, visible)?
-        .into_iter()
-        .map(|item| serde_json::to_value(item).map_err(|e| Error::Internal(e.into())))
-        .collect()
-}
-
-/// The newest `limit` messages of a conversation before `before`, both directions merged, newest first.
-/// Each item has `direction` ("inbound" or "outbound") and `at` (Meta's time for inbound messages, the
-/// time it was queued for outbound ones). Nothing past retention.
-fn thread_items(
-    db: &Db,
-    conn: &rusqlite::Connection,
-    account: AccountId,
-    conversation: &Conversation,
-    before: Option<ThreadCursor>,
-    limit: usize,
-    visible: Visible,
-) -> Result<Vec<ThreadItem>> {
-    let cursor = |at, id| Cursor { at, id }.text();
-    let mut items: Vec<(i64, i64, ThreadItem)> = conversations::inbound_messages(
-        conn,
-        db.keyring(),
-        account,
-        conversation.contact_id,
-        before,
-        limit,
-        visible,
-    )?
-    .into_iter()
-    .map(|m| {
-        let item = ThreadItem::Inbound(InboundItem {
-            at: m.sent_at,
-            cursor: cursor(m.sent_at, m.id),
-            direction: Direction::Inbound,
-            id: m.id.to_string(),
-            message: m.body,
-            received_at: m.received_at,
-            seen_at: m.seen_at,
-            kind: m.kind,
-            wamid: m.meta_id,
-        });
-        (m.sent_at, m.id, item)
-    })
-    .collect();
-    for id in conversations::outbound_ids(conn, account, conversation, before, limit, visible)? {
-        let Some(stored) = messages::find(conn, account, id, visible)? else {
-            continue;
-        };
-        let item = ThreadItem::Outbound(Box::new(OutboundItem::new(
-            super::messages::view(db, &stored)?,
-            stored.created_at,
-            cursor(stored.created_at, stored.id.get()),
-        )));
-        items.push((stored.created_at, stored.id.get(), item));
-    }
-    items.sort_by_key(|item| std::cmp::Reverse((item.0, item.1)));
-    items.truncate(limit);
-    Ok(items.into_iter().map(|(_, _, item)| item).collect())
 }
 
 /// How many conversations, or messages of one, a page holds.

@@ -11,9 +11,8 @@ use super::schema::endpoints::{
 use super::schema::errors::{ReadErrors, WriteErrors};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::outbound::customer_webhooks::signing;
-use crate::outbound::ssrf;
-use crate::store::endpoints::{self, Endpoint, EndpointId, NewEndpoint};
+use crate::services::endpoints::{create, resolved};
+use crate::store::endpoints::{self, Endpoint, EndpointId};
 use crate::store::states::DeliveryStatus;
 use crate::store::{Db, deliveries, now_ms};
 use rocket::http::Status;
@@ -38,41 +37,6 @@ fn endpoint_id(id: &str) -> Result<EndpointId> {
     id.parse()
         .map(EndpointId::from_raw)
         .map_err(|_| Error::NotFound)
-}
-
-/// Resolves the URL's host name, if it has one, and refuses it when it leads inside the network. Done
-/// last, after every check that costs nothing.
-async fn resolved(name: Option<ssrf::PendingName>) -> Result<()> {
-    let Some(name) = name else { return Ok(()) };
-    ssrf::check_name(name, ssrf::SystemLookup, ssrf::SAVE_LOOKUP_LIMIT)
-        .await
-        .map_err(|why| Error::invalid("url", why))
-}
-
-/// Creates an endpoint; the answer is the only time its signing secret is shown.
-pub(crate) async fn create(
-    db: &Db,
-    config: &Config,
-    account: crate::store::AccountId,
-    request: CreateEndpoint,
-) -> Result<(Endpoint, String)> {
-    let (checked, name) = request.check(config)?;
-    resolved(name).await?;
-    let secret = signing::new_secret()?;
-    let keyring_db = db.clone();
-    let shown = secret.clone();
-    let created = db
-        .write_async(move |conn| {
-            let new = NewEndpoint {
-                url: &checked.url,
-                description: &checked.description,
-                event_types: &checked.event_types,
-                secret: &secret,
-            };
-            endpoints::insert(conn, keyring_db.keyring(), account, &new, now_ms())
-        })
-        .await?;
-    Ok((created, shown))
 }
 
 /// Adds an endpoint; the answer is the only time its signing secret is shown.

@@ -4,26 +4,24 @@
 use super::ApiAuth;
 use super::body::ApiJson;
 use super::examples;
-use super::pager::Pager;
 use super::query::{PageSize, Query};
 use super::requests::SendMessage;
 use super::schema::errors::{ReadErrors, SendErrors};
-use super::schema::messages::{
-    MessageAccepted, MessageDetail, MessageError, MessageList, MessageView, StatusEvent, Timestamps,
-};
-use crate::domain::meta::{errors, validate};
+use super::schema::messages::{MessageAccepted, MessageDetail, MessageList, StatusEvent};
+use crate::domain::meta::validate;
 use crate::error::{Error, Result};
+use crate::http::pager::Pager;
 use crate::services;
+use crate::services::messages::view;
 use crate::store::Db;
 use crate::store::connections::ConnectionId;
-use crate::store::messages::{self, ListFilter, MessageId, StoredMessage};
+use crate::store::messages::{self, ListFilter, MessageId};
 use crate::store::retention::Visible;
 use crate::store::states::MessageStatus;
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::serde::json::Json;
 use rocket::{State, get, post, routes};
-use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![send_message, get_message, list_messages]
@@ -92,45 +90,6 @@ async fn send_message(
         Status::from_code(status).unwrap_or(Status::Accepted),
         Json(answer),
     ))
-}
-
-/// The message as the API shows it, with recipient and body opened by the store.
-pub(crate) fn view(db: &Db, message: &StoredMessage) -> Result<MessageView> {
-    let to = messages::open_recipient(db.keyring(), message)?;
-    let body = messages::open_body(db.keyring(), message)?;
-    let mut body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let error = message.error_code.map(|code| MessageError {
-        code,
-        details: message.error_details.clone(),
-        explanation: errors::explain(code).map(str::to_owned),
-        title: message.error_title.clone(),
-    });
-    Ok(MessageView {
-        attempts: message.attempts,
-        connection_id: message.connection_id.get().to_string(),
-        error,
-        id: message.id.get().to_string(),
-        message: body
-            .get_mut(&message.kind)
-            .map(Value::take)
-            .unwrap_or(Value::Null),
-        status: message.status,
-        timestamps: Timestamps {
-            created: message.created_at,
-            delivered: message.delivered_at,
-            failed: message.failed_at,
-            read: message.read_at,
-            sent: message.sent_at,
-        },
-        to: format!("+{to}"),
-        kind: message.kind.clone(),
-        wamid: message.wamid.clone(),
-    })
-}
-
-/// [`view`] as JSON, for the web pages that show a message.
-pub(crate) fn to_json(db: &Db, message: &StoredMessage) -> Result<Value> {
-    serde_json::to_value(view(db, message)?).map_err(|e| Error::Internal(e.into()))
 }
 
 /// A message, with what Meta reported about it.

@@ -1,15 +1,14 @@
 //! The developer API under /api/v1: JSON in, JSON out, `Authorization: Bearer wapi_...`.
 
 pub mod body;
-pub(crate) mod connections;
-pub(crate) mod contacts;
+mod connections;
+mod contacts;
 mod context;
-pub(crate) mod conversations;
-pub(crate) mod endpoints;
+mod conversations;
+mod endpoints;
 mod examples;
-pub(crate) mod messages;
+mod messages;
 pub mod openapi;
-pub mod pager;
 mod query;
 pub mod requests;
 pub mod schema;

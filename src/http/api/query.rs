@@ -4,6 +4,7 @@
 //! so `?since=abc` used to list everything.)
 
 use crate::error::{Error, Result};
+use crate::http::pager::Pager;
 use rocket::request::{FromRequest, Outcome, Request};
 use std::ops::RangeInclusive;
 
@@ -134,6 +135,29 @@ impl Query {
     }
 }
 
+impl<C> Pager<C> {
+    /// The `cursor` and `limit` query parameters of an API list; a cursor `parse` does not take is a
+    /// 400 `invalid_field` naming `cursor`, a limit out of `size` one naming `limit`.
+    pub fn from_query(
+        query: &Query,
+        size: PageSize,
+        parse: impl Fn(&str) -> Option<C>,
+    ) -> Result<Pager<C>> {
+        let after = query
+            .text("cursor")
+            .map(|text| {
+                parse(text).ok_or_else(|| {
+                    Error::invalid("cursor", "must be the next_cursor of an earlier page")
+                })
+            })
+            .transpose()?;
+        Ok(Pager {
+            after,
+            limit: query.limit(size)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +185,49 @@ mod tests {
         assert_eq!(field(Query::of(&[("limt", "5")]).allow(&["limit"])), "limt");
         let twice = Query::of(&[("limit", "5"), ("limit", "6")]);
         assert_eq!(field(twice.allow(&["limit"])), "limit");
+    }
+
+    const PAGE_SIZE: PageSize = PageSize {
+        default: 50,
+        max: 200,
+    };
+
+    fn digits(text: &str) -> Option<i64> {
+        text.parse().ok().filter(|n| *n >= 0)
+    }
+
+    #[test]
+    fn reads_the_cursor_and_limit_and_names_the_one_that_does_not_parse() {
+        let pager = Pager::from_query(
+            &Query::of(&[("cursor", "42"), ("limit", "3")]),
+            PAGE_SIZE,
+            digits,
+        );
+        assert_eq!(
+            pager.unwrap(),
+            Pager {
+                after: Some(42),
+                limit: 3
+            }
+        );
+        let first = Pager::from_query(&Query::of(&[]), PAGE_SIZE, digits).unwrap();
+        assert_eq!(
+            first,
+            Pager {
+                after: None,
+                limit: 50
+            }
+        );
+        for (pairs, field) in [
+            (vec![("cursor", "x")], "cursor"),
+            (vec![("cursor", "-1")], "cursor"),
+            (vec![("limit", "0")], "limit"),
+            (vec![("limit", "201")], "limit"),
+        ] {
+            match Pager::from_query(&Query::of(&pairs), PAGE_SIZE, digits) {
+                Err(Error::Invalid { field: named, .. }) => assert_eq!(named, field),
+                other => panic!("{pairs:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! The API reference page: the OpenAPI document of /api/v1 (`http::api::openapi::document_json`) rendered on the
-//! server as a page, no JavaScript. The prose around it, each route's summary and each error code's
+//! The API reference page: the OpenAPI document of /api/v1 ([`ApiDocument`], handed over when the server
+//! is assembled) rendered on the server as a page, no JavaScript. The prose around it, each route's
+//! summary and each error code's
 //! meaning are in the reader's language (catalog `api_reference`); what has no translation yet (a new
 //! route) falls back to the document's English. Public, like the document itself.
 
@@ -7,12 +8,16 @@ use super::page::{Page, render};
 use crate::error::{Code, Result};
 use askama::Template;
 use rocket::response::content::RawHtml;
-use rocket::{get, routes};
+use rocket::{State, get, routes};
 use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![api_reference]
 }
+
+/// The OpenAPI document of /api/v1 as JSON, managed as state by the server's assembly (the pages do not
+/// import the API; the document is built from the API's own types).
+pub struct ApiDocument(pub &'static Value);
 
 #[derive(Template)]
 #[template(path = "api_reference.html")]
@@ -321,8 +326,8 @@ fn codes(page: &Page) -> Vec<CodeRow> {
 }
 
 #[get("/api-reference")]
-fn api_reference(page: Page) -> Result<RawHtml<String>> {
-    let document = crate::http::api::openapi::document_json();
+fn api_reference(page: Page, document: &State<ApiDocument>) -> Result<RawHtml<String>> {
+    let document = document.0;
     render(ReferencePage {
         groups: groups(&page, document),
         codes: codes(&page),

@@ -9,8 +9,8 @@ use crate::domain::meta::message::{
     Template as MetaTemplate, Text, more_of,
 };
 use crate::error::{Error, Result};
-use crate::http::api::requests::SendMessage;
 use crate::http::auth::{CsrfForm, HasCsrf, Member};
+use crate::services::messages::SendMessage;
 use crate::services::outbox::Waker;
 use crate::store::{AccountId, Db, connections};
 use askama::Template;

@@ -6,10 +6,9 @@ use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::api::connections::check;
-use crate::http::api::requests::CreateConnection;
 use crate::http::auth::{Admin, CsrfForm, Member};
 use crate::outbound::targets::MetaTargets;
+use crate::services::connections::{CreateConnection, check};
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db, activity, now_ms};
 use askama::Template;
@@ -190,7 +189,8 @@ async fn check_number(
         .read_async(move |conn| connections::find(conn, account, ConnectionId::from_raw(id)))
         .await?
         .ok_or(Error::NotFound)?;
-    let result = check(db, agent, account, found).await?;
+    let checked = check(db, agent, account, found).await?;
+    let result = serde_json::to_value(checked).map_err(|e| Error::Internal(e.into()))?;
     let html = connections_page(
         &page,
         account,

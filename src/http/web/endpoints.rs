@@ -7,6 +7,7 @@ use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
+use crate::services::endpoints as endpoints_service;
 use crate::store::deliveries::{self, AttemptView, DeliveryView};
 use crate::store::endpoints::{self, EVENT_TYPES, Endpoint, EndpointChange, EndpointId};
 use crate::store::states::DeliveryStatus;
@@ -111,12 +112,12 @@ async fn create_endpoint(
     } = ctx;
     let account = admin.account;
     let form = form.0;
-    let request = crate::http::api::requests::CreateEndpoint {
+    let request = endpoints_service::CreateEndpoint {
         url: Some(form.url),
         description: Some(form.description),
         event_types: Some(form.event_types),
     };
-    match crate::http::api::endpoints::create(db, config, account, request).await {
+    match endpoints_service::create(db, config, account, request).await {
         Ok((created, secret)) => {
             let (url, user) = (created.url.clone(), admin.user().id);
             db.write_async(move |conn| {

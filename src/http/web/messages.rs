@@ -91,7 +91,7 @@ async fn message_log(
             };
             let list = messages::list(conn, account, &filter)?
                 .iter()
-                .map(|m| crate::http::api::messages::to_json(&view_db, m))
+                .map(|m| crate::services::messages::to_json(&view_db, m))
                 .collect::<Result<Vec<_>>>()?;
             let names = connections::list_for_account(conn, account)?
                 .into_iter()
@@ -129,7 +129,7 @@ async fn message_detail(id: &str, ctx: Ctx<'_>, member: Member<'_>) -> Result<Ra
     let message = db
         .read_async(move |conn| {
             let message = messages::find(conn, account, id, visible)?.ok_or(Error::NotFound)?;
-            crate::http::api::messages::to_json(&view_db, &message)
+            crate::services::messages::to_json(&view_db, &message)
         })
         .await?;
     render(DetailPage {

@@ -47,6 +47,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder};
 use rocket::{Catcher, Route, catch, catchers, routes};
 
+pub use api_reference::ApiDocument;
 pub use headers::SecurityHeaders;
 pub use password_reset::ResetEmails;
 

@@ -7,6 +7,8 @@ use crate::store::templates;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::services::connections::{CheckError, CheckFailed, ConnectionCheck, NumberFound};
+
 /// A WhatsApp number on Meta's Cloud API or on the built-in sandbox. Secrets are shown only by their
 /// last four characters; what Meta's dashboard needs (webhook URL, verify token) in full.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -83,43 +85,6 @@ impl ConnectionView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConnectionList {
     pub data: Vec<ConnectionView>,
-}
-
-/// `POST /api/v1/connections/<id>/check`: what Meta (or the sandbox) says about the number, or why it
-/// could not be asked.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum ConnectionCheck {
-    Reached(NumberFound),
-    Failed(CheckFailed),
-}
-
-/// Meta's fields as Meta gave them (null when it left one out).
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NumberFound {
-    pub display_phone_number: Option<String>,
-    /// Always true.
-    pub ok: bool,
-    pub quality_rating: Option<String>,
-    pub verified_name: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CheckFailed {
-    pub error: CheckError,
-    /// Always false.
-    pub ok: bool,
-}
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct CheckError {
-    /// Meta's error code; null when Meta was not reached.
-    pub code: Option<i64>,
-    pub details: Option<String>,
-    /// What to do about Meta's error, when the code is a known one. Left out when Meta was not reached.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<Option<String>>,
-    pub title: String,
 }
 
 /// `POST /api/v1/connections/<id>/templates/sync`.

@@ -5,48 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-pub use crate::services::messages::MessageAccepted;
-
-/// A message sent through the API or the web interface.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MessageView {
-    /// How many times sending was tried.
-    pub attempts: i64,
-    pub connection_id: String,
-    /// Why Meta refused or failed it, if it did.
-    pub error: Option<MessageError>,
-    pub id: String,
-    /// The object named by `type`, as it was sent.
-    #[schema(value_type = Object)]
-    pub message: Value,
-    pub status: MessageStatus,
-    pub timestamps: Timestamps,
-    pub to: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Meta's id for the message, once sent.
-    pub wamid: Option<String>,
-}
-
-/// Meta's error for a message.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MessageError {
-    pub code: i64,
-    pub details: Option<String>,
-    /// What to do about it, for the codes the server knows.
-    pub explanation: Option<String>,
-    pub title: Option<String>,
-}
-
-/// When the message reached each state, in milliseconds since the epoch.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Timestamps {
-    pub created: i64,
-    pub delivered: Option<i64>,
-    pub failed: Option<i64>,
-    pub read: Option<i64>,
-    pub sent: Option<i64>,
-}
+pub use crate::services::messages::{MessageAccepted, MessageError, MessageView, Timestamps};
 
 /// `GET /api/v1/messages/<id>`: the message and what Meta reported about it, in order.
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -9,10 +9,10 @@ use super::page::{Page, render};
 use crate::domain::meta::message::{self, Content, Draft, Text};
 use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
-use crate::http::api::conversations as api;
-use crate::http::api::pager::Pager;
-use crate::http::api::requests::SendMessage;
 use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
+use crate::http::pager::Pager;
+use crate::services::conversations as service;
+use crate::services::messages::SendMessage;
 use crate::services::outbox::Waker;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
@@ -114,14 +114,14 @@ async fn inbox_page(
     let rows = list
         .iter()
         .map(|c| {
-            let window = api::window(c, now);
+            let window = service::window(c, now);
             Row {
                 id: c.contact_id.to_string(),
                 name: c
                     .profile_name
                     .clone()
-                    .unwrap_or_else(|| api::display_phone(c)),
-                phone: api::display_phone(c),
+                    .unwrap_or_else(|| service::display_phone(c)),
+                phone: service::display_phone(c),
                 number: numbers
                     .iter()
                     .find(|(id, _)| *id == c.connection_id.get())
@@ -210,7 +210,7 @@ async fn view(
     db.read_async(move |conn| {
         let conversation = conversations::find(conn, view_db.keyring(), account, contact, visible)?
             .ok_or(Error::NotFound)?;
-        let thread = api::thread(
+        let thread = service::thread(
             &view_db,
             conn,
             account,
@@ -272,7 +272,7 @@ async fn show(
         choices,
     } = view(db, account, contact, before, visible).await?;
     let now = now_ms();
-    let window = api::window(&conversation, now);
+    let window = service::window(&conversation, now);
     let older = (thread.len() == THREAD_SIZE)
         .then(|| {
             thread
@@ -293,7 +293,7 @@ async fn show(
         db.write_async(move |conn| conversations::mark_seen(conn, account, contact, now_ms()))
             .await?;
     }
-    let phone = api::display_phone(&conversation);
+    let phone = service::display_phone(&conversation);
     let status = if error.is_some() {
         Status::UnprocessableEntity
     } else {
@@ -383,7 +383,7 @@ fn build(form: &ReplyForm) -> std::result::Result<Content, &'static str> {
 fn reply_request(conversation: &Conversation, content: &Content) -> Result<SendMessage> {
     let draft = Draft {
         connection_id: &conversation.connection_id.get().to_string(),
-        to: &api::display_phone(conversation),
+        to: &service::display_phone(conversation),
         kind: content.kind().as_str(),
         content,
     };
@@ -407,7 +407,7 @@ async fn reply(
         visible,
     };
     let form = form.0;
-    let conversation = api::load(db, account, contact, visible).await?;
+    let conversation = service::load(db, account, contact, visible).await?;
     let message = match build(&form) {
         Ok(message) => message,
         Err(key) => {
@@ -441,12 +441,12 @@ async fn erase_customer(
     admin: Admin<'_>,
 ) -> Result<Redirect> {
     let (db, account, client) = (ctx.db, admin.account, &ctx.client);
-    let conversation = api::load(db, account, contact_id(id)?, ctx.visible()).await?;
+    let conversation = service::load(db, account, contact_id(id)?, ctx.visible()).await?;
     let actor = (
         Some(admin.user().id),
         client.ip.clone(),
         client.user_agent.clone(),
     );
-    crate::http::api::contacts::erase(db, account, conversation.phone_index, actor).await?;
+    crate::services::contacts::erase(db, account, conversation.phone_index, actor).await?;
     Ok(Redirect::to("/inbox"))
 }
