@@ -4,26 +4,14 @@
 //! (`#[get(`, `#[post(`, `#[rocket::put(`, ...) and fails on one with more than five parameters, naming
 //! the file, the line and the count. No `too_many_arguments` allowance is left anywhere in `src/`.
 
-use std::path::{Path, PathBuf};
+mod source_files;
+
+use source_files::rust_files;
+use std::path::Path;
 
 const MAX_ARGUMENTS: usize = 5;
 
 const ROUTE_ATTRIBUTES: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// The index just past the bracket that closes the one at `open` (`(`, `[` or `<` pairs are not
 /// mixed up), skipping string literals; `None` if it never closes.

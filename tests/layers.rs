@@ -3,8 +3,11 @@
 //! written inline) and fails on one that points the wrong way, naming the file, the line and the rule.
 //! ARCHITECTURE.md describes the layers; the table below is where they are defined.
 
+mod source_files;
+
+use source_files::rust_files;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The layers, lowest first. A module belongs to the layer of the longest prefix below that names it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -80,17 +83,6 @@ fn module_of(src: &Path, file: &Path) -> String {
         parts.pop();
     }
     parts.join("::")
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// Every module path a piece of source names through `crate::`, with its line number. `use` trees

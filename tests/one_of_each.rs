@@ -2,18 +2,10 @@
 //! `unwrap_or_else(|p| p.into_inner())`), and blocking work goes through `src/blocking.rs`. This test reads
 //! `src/` and names the file and line of another way.
 
-use std::path::{Path, PathBuf};
+mod source_files;
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
+use source_files::rust_files;
+use std::path::Path;
 
 /// The lines of `source` that use a second way, each with what it should use instead.
 fn other_ways(file: &str, source: &str) -> Vec<String> {
