@@ -90,7 +90,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(graph::MediaClient::new(&targets))
         .manage(targets)
         .manage(web::ResetEmails::default())
-        .manage(web::ApiDocument(api::openapi::document_json()))
+        .manage(web::ApiDocument(api::openapi::document_json))
         .manage(config)
         .manage(db)
 }

@@ -181,6 +181,7 @@ impl Plan {
         let body = json!({"type": "text", "text": {"body": format!("Your order {n} has shipped and arrives on Tuesday.")}});
         let body = serde_json::to_vec(&body)?;
         let account = self.account;
+        let index = keyring.phone_index(account, &to)?;
         let message = messages::seal(
             keyring,
             &NewMessage {
@@ -188,6 +189,7 @@ impl Plan {
                 account_id: account,
                 connection_id: connection,
                 recipient: &to,
+                recipient_index: &index,
                 kind: "text",
                 body: &body,
                 now: created_at,

@@ -139,14 +139,14 @@ pub async fn accept(
     let is_template = template.is_some();
     let key_db = db.clone();
     let to = message.recipient.clone();
-    let (connection, last_inbound) = db
+    let (connection, index, last_inbound) = db
         .read_async(move |conn| {
             let connection = connections::find(conn, account, connection_id)?
                 .ok_or_else(|| Error::invalid("connection_id", "no such connection"))?;
             check_template(conn, account, connection_id, template.as_ref())?;
             let index = key_db.keyring().phone_index(account, &to)?;
             let last_inbound = contacts::last_inbound(conn, account, connection_id, &index)?;
-            Ok((connection, last_inbound))
+            Ok((connection, index, last_inbound))
         })
         .await?;
     let window = Window::at(last_inbound, now_ms());
@@ -169,6 +169,7 @@ pub async fn accept(
             account_id: account,
             connection_id,
             recipient: &message.recipient,
+            recipient_index: &index,
             kind,
             body: &body,
             now,

@@ -15,9 +15,10 @@ pub fn routes() -> Vec<rocket::Route> {
     routes![api_reference]
 }
 
-/// The OpenAPI document of /api/v1 as JSON, managed as state by the server's assembly (the pages do not
-/// import the API; the document is built from the API's own types).
-pub struct ApiDocument(pub &'static Value);
+/// Where the OpenAPI document of /api/v1 comes from, as JSON: handed over by the server's assembly (the
+/// pages do not import the API, whose types the document is built from). A function, so the document
+/// is built at the first visit, not at every start.
+pub struct ApiDocument(pub fn() -> &'static Value);
 
 #[derive(Template)]
 #[template(path = "api_reference.html")]
@@ -327,7 +328,7 @@ fn codes(page: &Page) -> Vec<CodeRow> {
 
 #[get("/api-reference")]
 fn api_reference(page: Page, document: &State<ApiDocument>) -> Result<RawHtml<String>> {
-    let document = document.0;
+    let document = (document.0)();
     render(ReferencePage {
         groups: groups(&page, document),
         codes: codes(&page),

@@ -4,7 +4,7 @@
 
 use super::AccountId;
 use super::connections::ConnectionId;
-use super::keys::{Keyring, phone_index_with};
+use super::keys::Keyring;
 use super::retention::Visible;
 use super::states::{ConnectionState, MessageStatus, sql_list};
 use crate::crypto::Aad;
@@ -117,6 +117,9 @@ pub struct NewMessage<'a> {
     pub connection_id: ConnectionId,
     /// E.164 digits.
     pub recipient: &'a str,
+    /// The recipient's blind index (`Keyring::phone_index`), which the caller already needed to find
+    /// the customer's window.
+    pub recipient_index: &'a [u8],
     pub kind: &'a str,
     /// The JSON sent to Meta.
     pub body: &'a [u8],
@@ -155,7 +158,7 @@ pub fn seal(keyring: &Keyring, new: &NewMessage<'_>) -> Result<SealedMessage> {
         account_id: account,
         connection_id: new.connection_id,
         recipient: key.seal(&recipient_place(account, id), new.recipient.as_bytes())?,
-        recipient_index: phone_index_with(&key, new.recipient),
+        recipient_index: new.recipient_index.to_vec(),
         kind: new.kind.to_owned(),
         body: key.seal(&body_place(account, id), new.body)?,
         now: new.now,
