@@ -10,10 +10,12 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod billing;
 mod meta;
 mod people;
 mod proxies;
 mod storage;
+pub use billing::{Billing, Feature, Plan, Plans, Provider, STRIPE_API_URL};
 pub use meta::{META_GRAPH_URL, Meta, normalize_base_url, split_url};
 pub use people::{
     Accounts, Branding, Sandbox, SandboxDelays, Sender, Sessions, Smtp, SmtpSecurity, Webhooks,
@@ -42,6 +44,9 @@ pub struct Config {
     pub meta: Meta,
     pub webhooks: Webhooks,
     pub retention: Retention,
+    pub billing: Billing,
+    /// `[[plans]]`: what accounts may buy. Without any, one built-in plan without limits.
+    pub plans: Plans,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,7 +216,8 @@ impl Config {
         self.validate_storage()?;
         self.validate_people()?;
         self.validate_meta()?;
-        self.validate_retention()
+        self.validate_retention()?;
+        self.validate_billing()
     }
 
     pub fn uses_tls(&self) -> bool {
@@ -324,13 +330,18 @@ mod tests {
         for line in EXAMPLE.lines() {
             let line = line.trim_start_matches('#').trim();
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                section = name.to_owned();
+                // `[[plans]]` documents the keys of every plan.
+                section = name.trim_matches(['[', ']']).to_owned();
             } else if let Some((key, _)) = line.split_once(" = ") {
                 documented.insert(format!("{section}.{key}"));
             }
         }
-        for (name, table) in defaults.as_table().unwrap() {
-            for key in table.as_table().unwrap().keys() {
+        for (name, value) in defaults.as_table().unwrap() {
+            let tables = match value {
+                toml::Value::Array(items) => items.iter().collect(),
+                table => vec![table],
+            };
+            for key in tables.iter().flat_map(|t| t.as_table().unwrap().keys()) {
                 assert!(
                     documented.contains(&format!("{name}.{key}")),
                     "{name}.{key} is not in config.example.toml"
@@ -342,6 +353,16 @@ mod tests {
             "server.tls_key",
             "smtp.password",
             "branding.static_dir",
+            "billing.stripe_secret_key",
+            "billing.stripe_webhook_secret",
+            "plans.messages_per_month",
+            "plans.api_requests_per_minute",
+            "plans.connections",
+            "plans.members",
+            "plans.webhook_endpoints",
+            "plans.names",
+            "plans.price",
+            "plans.stripe_price",
         ] {
             assert!(
                 documented.contains(optional),

@@ -29,6 +29,9 @@ pub enum Code {
     IdempotencyKeyReused,
     RateLimited,
     QuotaExceeded,
+    SubscriptionInactive,
+    PlanLimit,
+    PlanFeature,
     InternalError,
     DatabaseError,
     EncryptionError,
@@ -40,7 +43,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 26] = [
         Code::InvalidField,
         Code::InvalidJson,
         Code::BadRequest,
@@ -56,6 +59,9 @@ impl Code {
         Code::IdempotencyKeyReused,
         Code::RateLimited,
         Code::QuotaExceeded,
+        Code::SubscriptionInactive,
+        Code::PlanLimit,
+        Code::PlanFeature,
         Code::InternalError,
         Code::DatabaseError,
         Code::EncryptionError,
@@ -164,15 +170,36 @@ impl Code {
                 code: "rate_limited",
                 status: Status::TooManyRequests,
                 message: "Too many requests; try again later.",
-                meaning: "Too many requests; try again later.",
-                example: "Too many requests; try again later.",
+                meaning: "The account's plan allows this many API requests a minute, all keys together; try again after `Retry-After` seconds. Every answer's `RateLimit` and `RateLimit-Policy` headers say what is left.",
+                example: "the plan allows 600 API requests a minute; try again after 1 s (Retry-After)",
             },
             Code::QuotaExceeded => Row {
                 code: "quota_exceeded",
-                status: Status::TooManyRequests,
+                status: Status::PaymentRequired,
                 message: "The account's plan allows no more of this now.",
-                meaning: "Reserved for plans and quotas: the account's plan allows no more of this now.",
-                example: "The account's plan allows no more of this now.",
+                meaning: "The month's messages of the account's plan are used; nothing was saved. `details.limit` is the quota, `details.resets_at` when the count starts again (the first of next month, UTC).",
+                example: "the plan's 10000 messages this month are used; the count starts again on 2027-01-01 00:00 UTC (or choose a larger plan)",
+            },
+            Code::SubscriptionInactive => Row {
+                code: "subscription_inactive",
+                status: Status::PaymentRequired,
+                message: "The account's subscription does not allow sending.",
+                meaning: "The subscription is canceled, or past due beyond its grace period: nothing is sent until it is paid or reactivated. `details.status` is the subscription's status; the data stays.",
+                example: "the subscription is past_due and its grace period is over, so nothing is sent; pay on the Billing page to send again",
+            },
+            Code::PlanLimit => Row {
+                code: "plan_limit",
+                status: Status::Forbidden,
+                message: "The account's plan allows no more of these.",
+                meaning: "The account already has as many as its plan allows (`details.limit` names which: connections, members, webhook_endpoints; `details.allowed` the number).",
+                example: "the plan allows 2 connections; remove one or choose a larger plan",
+            },
+            Code::PlanFeature => Row {
+                code: "plan_feature",
+                status: Status::Forbidden,
+                message: "The account's plan does not include this.",
+                meaning: "The account's plan does not include this part of the product (`details.feature`: api, inbox or webhooks).",
+                example: "the plan does not include webhooks; choose a plan that does on the Billing page",
             },
             Code::InternalError => Row {
                 code: "internal_error",
@@ -326,6 +353,26 @@ pub enum Error {
         "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer"
     )]
     IdempotencyKeyReused { message_id: Option<String> },
+    #[error("the plan allows {limit} API requests a minute; try again after {retry_after} s (Retry-After)")]
+    RateLimited { limit: u32, retry_after: u64 },
+    #[error(
+        "the plan's {limit} messages this month are used; the count starts again on {} (or choose a larger plan)",
+        utc_minute(*resets_at)
+    )]
+    QuotaExceeded { limit: u64, resets_at: i64 },
+    #[error(
+        "the subscription is {status}{}, so nothing is sent; pay on the Billing page to send again",
+        if *status == "past_due" { " and its grace period is over" } else { "" }
+    )]
+    SubscriptionInactive { status: &'static str },
+    #[error("the plan allows {allowed} {}; remove one or choose a larger plan", limit.replace('_', " "))]
+    PlanLimit {
+        limit: &'static str,
+        allowed: u32,
+        plan: String,
+    },
+    #[error("the plan does not include {feature}; choose a plan that does on the Billing page")]
+    PlanFeature { feature: &'static str, plan: String },
     #[error("the server is busy writing; try again in a moment")]
     Overloaded,
     #[error("the server's disk is full, so nothing was saved; try again later")]
@@ -379,6 +426,11 @@ impl Error {
             Error::Conflict(_) => Code::Conflict,
             Error::Unavailable(_) => Code::Unavailable,
             Error::IdempotencyKeyReused { .. } => Code::IdempotencyKeyReused,
+            Error::RateLimited { .. } => Code::RateLimited,
+            Error::QuotaExceeded { .. } => Code::QuotaExceeded,
+            Error::SubscriptionInactive { .. } => Code::SubscriptionInactive,
+            Error::PlanLimit { .. } => Code::PlanLimit,
+            Error::PlanFeature { .. } => Code::PlanFeature,
             Error::StoreClosed => Code::StoreUnavailable,
             Error::Overloaded => Code::Overloaded,
             Error::StorageFull => Code::StorageFull,
@@ -397,6 +449,19 @@ impl Error {
             Error::InvalidJson { line, column, .. } => json!({ "line": line, "column": column }),
             Error::UnsupportedMediaType => json!({ "expected": "application/json" }),
             Error::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),
+            Error::RateLimited { limit, retry_after } => {
+                json!({ "limit": limit, "window_secs": 60, "retry_after": retry_after })
+            }
+            Error::QuotaExceeded { limit, resets_at } => {
+                json!({ "limit": limit, "resets_at": rfc3339(*resets_at) })
+            }
+            Error::SubscriptionInactive { status } => json!({ "status": status }),
+            Error::PlanLimit {
+                limit,
+                allowed,
+                plan,
+            } => json!({ "limit": limit, "allowed": allowed, "plan": plan }),
+            Error::PlanFeature { feature, plan } => json!({ "feature": feature, "plan": plan }),
             _ => Value::Null,
         }
     }
@@ -411,10 +476,29 @@ impl Error {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Error::Overloaded => Some(1),
+            Error::RateLimited { retry_after, .. } => Some((*retry_after).max(1)),
+            Error::QuotaExceeded { resets_at, .. } => {
+                Some(((resets_at - crate::domain::now_ms()).max(0) as u64).div_ceil(1000))
+            }
             Error::StorageFull | Error::StorageFailing => Some(60),
             _ => None,
         }
     }
+}
+
+/// "2027-01-01 00:00 UTC", for messages.
+fn utc_minute(at_ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string()
+}
+
+/// "2027-01-01T00:00:00Z", for the answers' details.
+fn rfc3339(at_ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at_ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]

@@ -80,6 +80,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(auth::client::TrustedProxies::from_config(&config.server))
         .manage(mailer)
         .manage(std::sync::Arc::new(services::api_keys::KeysUsed::default()))
+        .manage(services::billing::Billing::new(&config))
         .manage(services::outbox::Waker::default())
         .manage(sandbox::SandboxState::with_status_feed(
             config.sandbox.delays(),

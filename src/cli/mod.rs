@@ -140,6 +140,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             logging::init(config.log.level);
             let _lock = startup::lock_data_dir(&config)?;
             let db = startup::open_store(&config, true)?;
+            whatsapi::services::billing::check_plans_in_use(&config, &db)?;
             if let Some(link) = whatsapi::http::web::admin::setup_link(&db, &config)? {
                 tracing::warn!(
                     "no operator yet: open {link} to create the first one (valid 24 hours)"

@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::io::BufRead;
 use whatsapi::config::Config;
-use whatsapi::services::passwords;
+use whatsapi::services::{billing, passwords};
 use whatsapi::store::accounts::{self, NewAccount};
 use whatsapi::store::activity::{self, Actor};
 use whatsapi::store::now_ms;
@@ -109,11 +109,13 @@ pub fn account(command: AccountCommand, config: &Config) -> Result<()> {
     let hash = passwords::hash_blocking(&password)?;
     let db = startup::open_store(config, false)?;
     let keyring_db = db.clone();
+    let start = billing::start(config, now_ms());
     let id = db.write(move |conn| {
         let new = NewAccount {
             company: args.company,
             country: args.country,
             phone: args.phone,
+            start,
         };
         let account = accounts::create(conn, keyring_db.keyring(), &new)?;
         let owner = NewUser {

@@ -2,6 +2,7 @@
 //! jobs call these, and these call the store and the outbound clients.
 
 pub mod api_keys;
+pub mod billing;
 pub mod connections;
 pub mod contacts;
 pub mod conversations;

@@ -28,8 +28,9 @@ pub struct Account {
     pub company: String,
     pub country: String,
     pub phone: String,
+    /// From its subscription.
     pub plan: String,
-    pub status: String,
+    pub status: super::states::SubscriptionStatus,
     pub created_at: i64,
 }
 
@@ -38,6 +39,8 @@ pub struct NewAccount {
     pub company: String,
     pub country: String,
     pub phone: String,
+    /// Its plan, and its trial if it has one.
+    pub start: super::subscriptions::Start,
 }
 
 /// Inserts the account in the caller's transaction, and its data key in the keystore.
@@ -47,15 +50,17 @@ pub fn create(conn: &Connection, keyring: &Keyring, new: &NewAccount) -> Result<
         return Err(Error::invalid("company", "the company name is required"));
     }
     conn.execute(
-        "INSERT INTO accounts (company, country, phone, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO accounts (company, country, phone, plan, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             company,
             new.country.trim(),
             new.phone.trim(),
+            new.start.plan,
             super::now_ms()
         ],
     )?;
     let id = AccountId(conn.last_insert_rowid());
+    super::subscriptions::create(conn, id, &new.start, super::now_ms())?;
     keyring.create_data_key(id)?;
     Ok(id)
 }
@@ -75,7 +80,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
 pub fn find(conn: &Connection, id: AccountId) -> Result<Option<Account>> {
     Ok(conn
         .query_row(
-            "SELECT id, company, country, phone, plan, status, created_at FROM accounts WHERE id = ?1",
+            "SELECT a.id, a.company, a.country, a.phone, s.plan, s.status, a.created_at
+             FROM accounts a JOIN subscriptions s ON s.account_id = a.id WHERE a.id = ?1",
             [id.0],
             from_row,
         )
@@ -133,9 +139,9 @@ pub struct AccountSummary {
 /// Every account, newest first: for operators only (the one query that spans accounts, by design).
 pub fn list_all(conn: &Connection, limit: usize) -> Result<Vec<AccountSummary>> {
     let mut stmt = conn.prepare(
-        "SELECT a.id, a.company, a.country, a.phone, a.plan, a.status, a.created_at,
+        "SELECT a.id, a.company, a.country, a.phone, s.plan, s.status, a.created_at,
                 (SELECT count(*) FROM users u WHERE u.account_id = a.id)
-         FROM accounts a ORDER BY a.created_at DESC, a.id DESC LIMIT ?1",
+         FROM accounts a JOIN subscriptions s ON s.account_id = a.id ORDER BY a.created_at DESC, a.id DESC LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit as i64], |r| {
         Ok(AccountSummary {

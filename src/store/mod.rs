@@ -34,11 +34,13 @@ pub mod rotation;
 pub mod sessions;
 pub mod states;
 pub mod statuses;
+pub mod subscriptions;
 pub mod templates;
 #[cfg(test)]
 mod tenant_tests;
 pub mod tokens;
 pub mod upkeep;
+pub mod usage;
 pub mod users;
 pub mod writer;
 

@@ -161,6 +161,20 @@ impl ConnectionState {
     }
 }
 
+state! {
+    /// Where an account's subscription stands.
+    SubscriptionStatus("subscription status") {
+        /// Trying the product until its trial ends.
+        Trialing = "trialing",
+        /// Paid, or set active by an operator.
+        Active = "active",
+        /// A payment failed or the trial ended unpaid: it still sends for the grace period.
+        PastDue = "past_due",
+        /// Ended: it sends nothing; its data stays until retention or deletion.
+        Canceled = "canceled",
+    }
+}
+
 /// `('a', 'b', ...)`: the states as an SQL list, for `IN` and for the schema's `CHECK`.
 pub fn sql_list<S: Copy>(states: &[S], sql: impl Fn(S) -> &'static str) -> String {
     let names: Vec<&str> = states.iter().map(|s| sql(*s)).collect();
@@ -218,6 +232,7 @@ mod tests {
         round_trip(&conn, MessageStatus::ALL, MessageStatus::as_str);
         round_trip(&conn, DeliveryStatus::ALL, DeliveryStatus::as_str);
         round_trip(&conn, ConnectionState::ALL, ConnectionState::as_str);
+        round_trip(&conn, SubscriptionStatus::ALL, SubscriptionStatus::as_str);
         assert_eq!(MessageStatus::Queued.sql(), "'queued'");
         assert_eq!(
             sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
@@ -240,6 +255,10 @@ mod tests {
         assert_eq!(
             check_list(&conn, "connections", "state"),
             sql_list(ConnectionState::ALL, ConnectionState::sql)
+        );
+        assert_eq!(
+            check_list(&conn, "subscriptions", "status"),
+            sql_list(SubscriptionStatus::ALL, SubscriptionStatus::sql)
         );
     }
 

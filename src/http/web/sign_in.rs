@@ -273,6 +273,7 @@ async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
     );
     let keyring_db = db.clone();
     let registrant = client.clone();
+    let start = crate::services::billing::start(config, crate::store::now_ms());
     let created = db
         .write_async(move |conn| {
             let account = accounts::create(
@@ -280,6 +281,7 @@ async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
                 keyring_db.keyring(),
                 &NewAccount {
                     company,
+                    start,
                     ..NewAccount::default()
                 },
             )?;

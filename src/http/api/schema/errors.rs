@@ -26,7 +26,9 @@ pub struct ErrorObject {
     pub message: String,
     /// More about the error, by code: `field` (invalid_field), `line` and `column` (invalid_json),
     /// `expected` (unsupported_media_type), `limit_bytes` (payload_too_large), `message_id`
-    /// (idempotency_key_reused); null for the others.
+    /// (idempotency_key_reused), `limit`, `window_secs` and `retry_after` (rate_limited), `limit` and
+    /// `resets_at` (quota_exceeded), `status` (subscription_inactive), `limit`, `allowed` and `plan`
+    /// (plan_limit), `feature` and `plan` (plan_feature); null for the others.
     #[schema(value_type = Option<Object>)]
     pub details: Value,
 }
@@ -70,6 +72,17 @@ fn example(code: Code) -> Value {
         Code::IdempotencyKeyReused => serde_json::to_value(Reused {
             message_id: "7392017443880812544",
         }),
+        Code::RateLimited => {
+            Ok(serde_json::json!({"limit": 600, "window_secs": 60, "retry_after": 1}))
+        }
+        Code::QuotaExceeded => {
+            Ok(serde_json::json!({"limit": 10000, "resets_at": "2027-01-01T00:00:00Z"}))
+        }
+        Code::SubscriptionInactive => Ok(serde_json::json!({"status": "past_due"})),
+        Code::PlanLimit => {
+            Ok(serde_json::json!({"limit": "connections", "allowed": 2, "plan": "starter"}))
+        }
+        Code::PlanFeature => Ok(serde_json::json!({"feature": "webhooks", "plan": "starter"})),
         _ => Ok(Value::Null),
     };
     let body = ErrorBody {
@@ -137,19 +150,19 @@ pub struct SendErrors;
 
 impl IntoResponses for ReadErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses(&[400, 401, 404, 500, 503])
+        responses(&[400, 401, 403, 404, 429, 500, 503])
     }
 }
 
 impl IntoResponses for WriteErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses(&[400, 401, 404, 413, 415, 500, 503])
+        responses(&[400, 401, 403, 404, 413, 415, 429, 500, 503])
     }
 }
 
 impl IntoResponses for SendErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        responses(&[400, 401, 413, 415, 422, 500, 503])
+        responses(&[400, 401, 402, 403, 413, 415, 422, 429, 500, 503])
     }
 }
 
@@ -173,6 +186,11 @@ mod tests {
             | Error::Conflict(_)
             | Error::Unavailable(_)
             | Error::IdempotencyKeyReused { .. }
+            | Error::RateLimited { .. }
+            | Error::QuotaExceeded { .. }
+            | Error::SubscriptionInactive { .. }
+            | Error::PlanLimit { .. }
+            | Error::PlanFeature { .. }
             | Error::Overloaded
             | Error::StorageFull
             | Error::StorageFailing
@@ -198,6 +216,24 @@ mod tests {
             Error::Conflict("x".into()),
             Error::Unavailable("x".into()),
             Error::IdempotencyKeyReused { message_id: None },
+            Error::RateLimited {
+                limit: 600,
+                retry_after: 1,
+            },
+            Error::QuotaExceeded {
+                limit: 10_000,
+                resets_at: 1_798_761_600_000,
+            },
+            Error::SubscriptionInactive { status: "past_due" },
+            Error::PlanLimit {
+                limit: "connections",
+                allowed: 2,
+                plan: "starter".into(),
+            },
+            Error::PlanFeature {
+                feature: "webhooks",
+                plan: "starter".into(),
+            },
             Error::Overloaded,
             Error::StorageFull,
             Error::StorageFailing,
@@ -228,6 +264,24 @@ mod tests {
             Error::Forbidden,
             Error::NotFound,
             Error::IdempotencyKeyReused { message_id: None },
+            Error::RateLimited {
+                limit: 600,
+                retry_after: 1,
+            },
+            Error::QuotaExceeded {
+                limit: 10_000,
+                resets_at: 1_798_761_600_000,
+            },
+            Error::SubscriptionInactive { status: "past_due" },
+            Error::PlanLimit {
+                limit: "connections",
+                allowed: 2,
+                plan: "starter".into(),
+            },
+            Error::PlanFeature {
+                feature: "webhooks",
+                plan: "starter".into(),
+            },
             Error::Overloaded,
             Error::StorageFull,
             Error::StorageFailing,
@@ -246,7 +300,6 @@ mod tests {
             Code::BadRequest,
             Code::UnprocessableEntity,
             Code::MethodNotAllowed,
-            Code::RateLimited,
         ] {
             assert_eq!(code.example(), code.message(), "{code}");
         }
@@ -263,7 +316,7 @@ mod tests {
             assert!(!listed[..i].contains(code), "{code} twice");
         }
         let answers =
-            super::responses(&[400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503]);
+            super::responses(&[400, 401, 402, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503]);
         for code in Code::ALL {
             let answer = serde_json::to_value(&answers[&code.status().code.to_string()]).unwrap();
             let example =

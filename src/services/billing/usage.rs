@@ -1,0 +1,240 @@
+//! Messages accepted per account and calendar month, counted in memory and written in batches
+//! (`flush`, every few seconds and at stop). The first time a month of an account is needed, its count
+//! is read from the store (`store::usage::month_count`), which adds the messages accepted after the last
+//! write, so a restart, even an unclean one, loses none.
+//!
+//! A message reserves its place before it is committed and keeps it only when it was (`Reservation`):
+//! requests at once cannot pass the limit together, and a refused or repeated request counts nothing.
+
+use super::Month;
+use crate::error::{Error, Result};
+use crate::store::usage::{self, Counted};
+use crate::store::{AccountId, Db};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Count {
+    /// Messages committed this month.
+    committed: u64,
+    /// Reserved by requests on their way to the store.
+    reserved: u64,
+    /// Committed since the last write.
+    dirty: bool,
+}
+
+/// A threshold of the month's quota that a message reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reached {
+    /// 80 % of the quota.
+    Most,
+    /// All of it.
+    All,
+}
+
+#[derive(Default)]
+pub struct Usage {
+    counts: Mutex<HashMap<(AccountId, Month), Count>>,
+}
+
+impl Usage {
+    /// The account's messages this month so far, committed.
+    pub async fn this_month(&self, db: &Db, account: AccountId, now: i64) -> Result<u64> {
+        let month = Month::of(now);
+        self.load(db, account, month).await?;
+        Ok(self
+            .counts
+            .lock()
+            .get(&(account, month))
+            .map_or(0, |c| c.committed))
+    }
+
+    /// Reads the month's count from the store unless memory has it.
+    async fn load(&self, db: &Db, account: AccountId, month: Month) -> Result<()> {
+        if self.counts.lock().contains_key(&(account, month)) {
+            return Ok(());
+        }
+        let (key, start) = (month.key(), month.start_ms());
+        let stored = db
+            .read_async(move |conn| usage::month_count(conn, account, &key, start))
+            .await?;
+        // Another request may have loaded it meanwhile, and counted since: its figure stands.
+        self.counts.lock().entry((account, month)).or_insert(Count {
+            committed: stored,
+            ..Count::default()
+        });
+        Ok(())
+    }
+
+    /// Reserves one message of the account's month at `now`, refused when `limit` messages are
+    /// committed or reserved already.
+    pub async fn reserve(
+        &self,
+        db: &Db,
+        account: AccountId,
+        limit: Option<u64>,
+        now: i64,
+    ) -> Result<Reservation<'_>> {
+        let month = Month::of(now);
+        self.load(db, account, month).await?;
+        let mut counts = self.counts.lock();
+        let count = counts.entry((account, month)).or_default();
+        if let Some(limit) = limit
+            && count.committed + count.reserved >= limit
+        {
+            return Err(Error::QuotaExceeded {
+                limit,
+                resets_at: month.resets_at_ms(),
+            });
+        }
+        count.reserved += 1;
+        Ok(Reservation {
+            usage: self,
+            account,
+            month,
+            limit,
+            kept: false,
+        })
+    }
+
+    /// The counts committed since the last write, each as the whole month's count up to `now`; they
+    /// are no longer dirty (`unwritten` marks them again when the write fails). Months that ended and
+    /// are written are forgotten.
+    pub fn take_dirty(&self, now: i64) -> Vec<(AccountId, String, Counted)> {
+        let current = Month::of(now);
+        let mut counts = self.counts.lock();
+        let mut out = Vec::new();
+        for ((account, month), count) in counts.iter_mut() {
+            if count.dirty {
+                count.dirty = false;
+                out.push((
+                    *account,
+                    month.key(),
+                    Counted {
+                        messages: count.committed,
+                        counted_at: now,
+                    },
+                ));
+            }
+        }
+        counts.retain(|(_, month), count| *month >= current || count.dirty || count.reserved > 0);
+        out
+    }
+
+    /// Marks counts dirty again after their write failed.
+    fn unwritten(&self, rows: &[(AccountId, String, Counted)]) {
+        let mut counts = self.counts.lock();
+        for (account, key, _) in rows {
+            for ((a, month), count) in counts.iter_mut() {
+                if a == account && &month.key() == key {
+                    count.dirty = true;
+                }
+            }
+        }
+    }
+
+    /// Writes the counts committed since the last write, in one transaction.
+    pub fn flush(&self, db: &Db, now: i64) {
+        let rows = self.take_dirty(now);
+        if rows.is_empty() {
+            return;
+        }
+        let written = rows.clone();
+        if let Err(e) = db.write(move |conn| usage::save(conn, &written)) {
+            tracing::warn!(error = %e, "cannot write the month's message counts; they are kept for the next try");
+            self.unwritten(&rows);
+        }
+    }
+}
+
+/// One message's place in its month, held while it is committed: `keep` counts it, dropping it frees it.
+pub struct Reservation<'a> {
+    usage: &'a Usage,
+    account: AccountId,
+    month: Month,
+    limit: Option<u64>,
+    kept: bool,
+}
+
+impl Reservation<'_> {
+    /// The message was committed: it counts. Returns the quota's threshold it reached, if any (once:
+    /// only the message that reaches it).
+    pub fn keep(mut self) -> Option<Reached> {
+        self.kept = true;
+        let mut counts = self.usage.counts.lock();
+        let count = counts.entry((self.account, self.month)).or_default();
+        count.reserved = count.reserved.saturating_sub(1);
+        count.committed += 1;
+        count.dirty = true;
+        let limit = self.limit?;
+        let reached = |share: u64| count.committed == (limit * share).div_ceil(100);
+        if reached(100) {
+            Some(Reached::All)
+        } else if reached(80) {
+            Some(Reached::Most)
+        } else {
+            None
+        }
+    }
+
+    pub fn month(&self) -> Month {
+        self.month
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.kept
+            && let Some(count) = self
+                .usage
+                .counts
+                .lock()
+                .get_mut(&(self.account, self.month))
+        {
+            count.reserved = count.reserved.saturating_sub(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reservation_counts_only_when_kept_and_thresholds_are_reached_once() {
+        let usage = Usage::default();
+        let account = AccountId::from_operator(1);
+        let month = Month::of(0);
+        usage
+            .counts
+            .lock()
+            .insert((account, month), Count::default());
+        fn reserve(usage: &Usage, account: AccountId, month: Month) -> Reservation<'_> {
+            let mut counts = usage.counts.lock();
+            let count = counts.get_mut(&(account, month)).unwrap();
+            count.reserved += 1;
+            Reservation {
+                usage,
+                account,
+                month,
+                limit: Some(5),
+                kept: false,
+            }
+        }
+        drop(reserve(&usage, account, month));
+        assert_eq!(usage.counts.lock()[&(account, month)].reserved, 0);
+        assert_eq!(usage.counts.lock()[&(account, month)].committed, 0);
+        let reached: Vec<_> = (0..5)
+            .map(|_| reserve(&usage, account, month).keep())
+            .collect();
+        // 80 % of 5 is the 4th message; 100 % the 5th.
+        assert_eq!(
+            reached,
+            vec![None, None, None, Some(Reached::Most), Some(Reached::All)]
+        );
+        let dirty = usage.take_dirty(0);
+        assert_eq!(dirty.len(), 1);
+        assert_eq!(dirty[0].2.messages, 5);
+        assert!(usage.take_dirty(0).is_empty());
+    }
+}
