@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod activity;
 pub mod api_keys;
 pub mod backup;
+pub mod billing_notices;
 pub mod connections;
 pub mod consents;
 pub mod contacts;

@@ -175,6 +175,21 @@ state! {
     }
 }
 
+state! {
+    /// An email about billing; each goes once per period (`store::billing_notices`).
+    NoticeKind("billing notice") {
+        /// 80 % of the month's messages are used.
+        Quota80 = "quota_80",
+        /// All of the month's messages are used.
+        Quota100 = "quota_100",
+        /// The trial ends in three days.
+        TrialEnding = "trial_ending",
+        PaymentFailed = "payment_failed",
+        /// The grace period is over (or the subscription was canceled): nothing is sent.
+        SendingStopped = "sending_stopped",
+    }
+}
+
 /// `('a', 'b', ...)`: the states as an SQL list, for `IN` and for the schema's `CHECK`.
 pub fn sql_list<S: Copy>(states: &[S], sql: impl Fn(S) -> &'static str) -> String {
     let names: Vec<&str> = states.iter().map(|s| sql(*s)).collect();
@@ -233,6 +248,7 @@ mod tests {
         round_trip(&conn, DeliveryStatus::ALL, DeliveryStatus::as_str);
         round_trip(&conn, ConnectionState::ALL, ConnectionState::as_str);
         round_trip(&conn, SubscriptionStatus::ALL, SubscriptionStatus::as_str);
+        round_trip(&conn, NoticeKind::ALL, NoticeKind::as_str);
         assert_eq!(MessageStatus::Queued.sql(), "'queued'");
         assert_eq!(
             sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
@@ -259,6 +275,10 @@ mod tests {
         assert_eq!(
             check_list(&conn, "subscriptions", "status"),
             sql_list(SubscriptionStatus::ALL, SubscriptionStatus::sql)
+        );
+        assert_eq!(
+            check_list(&conn, "billing_notices", "kind"),
+            sql_list(NoticeKind::ALL, NoticeKind::sql)
         );
     }
 
