@@ -353,7 +353,9 @@ pub enum Error {
         "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer"
     )]
     IdempotencyKeyReused { message_id: Option<String> },
-    #[error("the plan allows {limit} API requests a minute; try again after {retry_after} s (Retry-After)")]
+    #[error(
+        "the plan allows {limit} API requests a minute; try again after {retry_after} s (Retry-After)"
+    )]
     RateLimited { limit: u32, retry_after: u64 },
     #[error(
         "the plan's {limit} messages this month are used; the count starts again on {} (or choose a larger plan)",
@@ -477,9 +479,6 @@ impl Error {
         match self {
             Error::Overloaded => Some(1),
             Error::RateLimited { retry_after, .. } => Some((*retry_after).max(1)),
-            Error::QuotaExceeded { resets_at, .. } => {
-                Some(((resets_at - crate::domain::now_ms()).max(0) as u64).div_ceil(1000))
-            }
             Error::StorageFull | Error::StorageFailing => Some(60),
             _ => None,
         }

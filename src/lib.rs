@@ -59,6 +59,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .register("/", web::catchers())
         .attach(rocket::shield::Shield::new())
         .attach(web::SecurityHeaders { tls })
+        .attach(api::RateLimitHeaders)
         .attach(jobs::fairing())
         .attach(AdHoc::on_liftoff("announce", move |rocket| {
             let limits_line = limits_line.clone();

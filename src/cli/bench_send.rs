@@ -50,7 +50,16 @@ pub struct SendArgs {
     /// sending, and report it and the POSTs meanwhile (send for longer than that: --rate and --messages).
     #[arg(long)]
     purge: bool,
+    /// Put the account on a plan with every limit set (requests per minute, messages per month,
+    /// connections, members, endpoints), each too large to refuse anything: what enforcing a plan
+    /// costs, against the same run without (the built-in plan has no limits).
+    #[arg(long)]
+    plan_limits: bool,
 }
+
+/// The built-in plan's id, with every limit set and none reached.
+const METERED_PLAN: &str = r#"[{id="free", name="Free", messages_per_month=1000000000,
+    api_requests_per_minute=100000000, connections=1000, members=1000, webhook_endpoints=1000}]"#;
 
 pub fn run(args: SendArgs) -> Result<()> {
     match &args.data {
@@ -72,6 +81,17 @@ fn measure(args: &SendArgs, dir: &Path) -> Result<()> {
             format!("[\"http://127.0.0.1:{sandbox_port}\"]"),
         ),
     ];
+    if args.plan_limits {
+        settings.push(("WHATSAPI_PLANS", METERED_PLAN.to_owned()));
+    }
+    println!(
+        "plan: {}",
+        if args.plan_limits {
+            "every limit set (none reached)"
+        } else {
+            "no limits"
+        }
+    );
     let server_started = whatsapi::store::now_ms();
     if args.purge {
         let at = chrono::Utc::now() + chrono::Duration::seconds(15);

@@ -22,18 +22,61 @@ fn is_api(req: &Request<'_>) -> bool {
 
 impl<'r> Responder<'r, 'static> for Error {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        let status = self.status();
-        if status.code >= 500 && self.retry_after().is_none() {
+        if self.status().code >= 500 && self.retry_after().is_none() {
             // The Debug form names the cause for the operator; the client only sees the generic message.
             tracing::error!(method = %req.method(), path = %req.uri().path(), error = ?self, "request failed");
         }
+        Refusal::of(&self).respond_to(req)
+    }
+}
+
+/// What an error answer says: everything of an `Error` that reaches the client.
+struct Refusal {
+    status: Status,
+    code: Code,
+    message: String,
+    details: Value,
+    retry_after: Option<u64>,
+}
+
+impl Refusal {
+    fn of(error: &Error) -> Refusal {
+        Refusal {
+            status: error.status(),
+            code: error.code(),
+            message: error.to_string(),
+            details: error.details(),
+            retry_after: error.retry_after(),
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for Refusal {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let mut response =
-            error_response(req, status, self.code(), &self.to_string(), self.details())?;
-        if let Some(seconds) = self.retry_after() {
+            error_response(req, self.status, self.code, &self.message, self.details)?;
+        if let Some(seconds) = self.retry_after {
             response.set_raw_header("Retry-After", seconds.to_string());
         }
         Ok(response)
     }
+}
+
+/// The answer of an error a request guard refused with, kept for the catcher: Rocket hands a catcher
+/// only the status, and a refusal such as `rate_limited` or `plan_feature` has more to say (its message,
+/// its details, `Retry-After`).
+#[derive(Default)]
+pub struct GuardRefusal(parking_lot::Mutex<Option<Refusal>>);
+
+/// Refuses the request from a guard with this error, answered in full by the catcher.
+pub fn refuse<T>(req: &Request<'_>, error: Error) -> rocket::request::Outcome<T, Error> {
+    *req.local_cache(GuardRefusal::default).0.lock() = Some(Refusal::of(&error));
+    rocket::request::Outcome::Error((error.status(), error))
+}
+
+/// The answer to a guard's refusal of this request, if a guard refused it with `refuse`.
+pub fn guard_refusal<'r>(req: &Request<'_>) -> Option<impl Responder<'r, 'static> + use<'r>> {
+    req.local_cache(GuardRefusal::default).0.lock().take()
 }
 
 /// Set by the API's key guard when the request carried a bearer token that is not a live key, so the 401

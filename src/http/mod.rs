@@ -8,4 +8,5 @@ pub mod errors;
 pub mod meta_inbound;
 pub mod pager;
 pub mod sandbox;
+mod sending;
 pub mod web;

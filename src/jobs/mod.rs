@@ -12,6 +12,7 @@ pub mod templates;
 use crate::config::{Config, parse_schedule};
 use crate::outbound::mail::Mailer;
 use crate::services::api_keys::KeysUsed;
+use crate::services::billing::Billing;
 use crate::services::outbox::Waker;
 use crate::store::Db;
 use parking_lot::Mutex;
@@ -112,11 +113,12 @@ fn every(
     (stop, thread)
 }
 
-/// Writes gathered bookkeeping (API keys' last use) every few seconds, and once more when stopping; and
-/// forgets the data keys that `whatsapi account delete` destroyed meanwhile.
-fn start_flusher(db: Db, used: Arc<KeysUsed>) -> Looping {
+/// Writes gathered bookkeeping (API keys' last use, the month's message counts) every few seconds, and
+/// once more when stopping; and forgets the data keys that `whatsapi account delete` destroyed meanwhile.
+fn start_flusher(db: Db, used: Arc<KeysUsed>, billing: Arc<Billing>) -> Looping {
     every("flusher", FLUSH_EVERY, move |_| {
         used.flush(&db);
+        billing.usage.flush(&db, crate::store::now_ms());
         if let Err(e) = db.keyring().forget_destroyed() {
             tracing::warn!(error = %e, "cannot read the keystore's destroyed keys");
         }
@@ -137,6 +139,7 @@ pub fn fairing() -> impl Fairing {
                         Some(used),
                         Some(mailer),
                         Some(agent),
+                        Some(billing),
                     ) = (
                         rocket.state::<Config>(),
                         rocket.state::<Db>(),
@@ -145,6 +148,7 @@ pub fn fairing() -> impl Fairing {
                         rocket.state::<Arc<KeysUsed>>(),
                         rocket.state::<Mailer>(),
                         rocket.state::<ureq::Agent>(),
+                        rocket.state::<Arc<Billing>>(),
                     )
                     else {
                         return;
@@ -168,7 +172,7 @@ pub fn fairing() -> impl Fairing {
                             db.clone(),
                             &config.webhooks,
                         ),
-                        flusher: start_flusher(db.clone(), used.clone()),
+                        flusher: start_flusher(db.clone(), used.clone(), billing.clone()),
                         policy_mail: every(
                             "policy-mail",
                             policy_mail::EVERY,

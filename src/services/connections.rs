@@ -7,6 +7,7 @@ use crate::domain::meta::errors;
 use crate::error::{Error, Result};
 use crate::outbound::graph::{Graph, SendError};
 use crate::outbound::targets::MetaTargets;
+use crate::services::billing::{Billing, Limit};
 use crate::store::connections::{self, ConnectionChange, ConnectionInfo, NewConnection};
 use crate::store::{AccountId, Db};
 use serde::{Deserialize, Serialize};
@@ -226,4 +227,25 @@ pub async fn check(
             None,
         ),
     })
+}
+
+/// Adds a number to the account, within its plan's `connections`; `also` writes in the same
+/// transaction what the caller records with it (the pages' activity log).
+pub async fn create(
+    db: &Db,
+    billing: &Billing,
+    account: AccountId,
+    new: NewConnection,
+    also: impl FnOnce(&rusqlite::Connection, &ConnectionInfo) -> Result<()> + Send + 'static,
+) -> Result<ConnectionInfo> {
+    let plan = billing.standing(db, account).await?.plan.clone();
+    let keyring_db = db.clone();
+    db.write_async(move |conn| {
+        // Counted in the transaction: two requests at once cannot both take the last one.
+        Limit::Connections.check(&plan, connections::count(conn, account)?)?;
+        let created = connections::insert(conn, keyring_db.keyring(), account, &new)?;
+        also(conn, &created)?;
+        Ok(created)
+    })
+    .await
 }

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::outbound::customer_webhooks::signing;
 use crate::outbound::ssrf;
+use crate::services::billing::{Billing, Limit};
 use crate::store::endpoints::{self, Endpoint, EndpointChange, NewEndpoint};
 use crate::store::{AccountId, Db, now_ms};
 use serde::Deserialize;
@@ -119,20 +120,24 @@ pub async fn resolved(name: Option<ssrf::PendingName>) -> Result<()> {
         .map_err(|why| Error::invalid("url", why))
 }
 
-/// Creates an endpoint; the answer is the only time its signing secret is shown.
+/// Creates an endpoint, within the plan's `webhook_endpoints`; the answer is the only time its signing
+/// secret is shown.
 pub async fn create(
     db: &Db,
-    config: &Config,
+    (config, billing): (&Config, &Billing),
     account: AccountId,
     request: CreateEndpoint,
 ) -> Result<(Endpoint, String)> {
     let (checked, name) = request.check(config)?;
     resolved(name).await?;
+    let plan = billing.standing(db, account).await?.plan.clone();
     let secret = signing::new_secret()?;
     let keyring_db = db.clone();
     let shown = secret.clone();
     let created = db
         .write_async(move |conn| {
+            // Counted in the transaction: two requests at once cannot both take the last one.
+            Limit::WebhookEndpoints.check(&plan, endpoints::count(conn, account)?)?;
             let new = NewEndpoint {
                 url: &checked.url,
                 description: &checked.description,

@@ -7,10 +7,13 @@ use crate::domain::meta::message::{Content, Draft, Message, Template};
 use crate::domain::meta::window::{ServiceWindow, Window};
 use crate::domain::meta::{errors, validate};
 use crate::error::{Error, Result};
+use crate::services::billing::{Billing, Month, Reached};
 use crate::services::outbox::Waker;
+use crate::store::billing_notices;
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, MessageId, NewMessage, StoredMessage};
 use crate::store::states::MessageStatus;
+use crate::store::states::NoticeKind;
 use crate::store::{AccountId, Db, contacts, idempotency, ids, now_ms, templates};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -95,15 +98,23 @@ pub struct MessageAccepted {
 /// The HTTP status of a new message's answer: accepted, not yet sent.
 pub const ACCEPTED: u16 = 202;
 
+/// What accepting a message needs besides the request: the store, the sender's waker, and the plans
+/// (whether the account may send, and its month's count).
+pub struct Sending<'a> {
+    pub db: &'a Db,
+    pub waker: &'a Waker,
+    pub billing: &'a Billing,
+}
+
 /// Checks a message and commits it to the outbox; the answer to give, with its HTTP status (the first
-/// answer again, and its status, for a repeated Idempotency-Key).
+/// answer again, and its status, for a repeated Idempotency-Key: it was counted and checked once).
 pub async fn accept(
-    db: &Db,
-    waker: &Waker,
+    sending: &Sending<'_>,
     account: AccountId,
     request: &SendMessage,
     idempotency_key: Option<String>,
 ) -> Result<(u16, MessageAccepted)> {
+    let Sending { db, waker, billing } = *sending;
     // The key and what this request asks for: the key answers again only for the same request.
     let idempotency = match idempotency_key {
         Some(key) => {
@@ -130,6 +141,8 @@ pub async fn accept(
         }
         None => None,
     };
+    let standing = billing.standing(db, account).await?;
+    billing.check_sending(&standing, now_ms())?;
     let message = &request.message;
     let connection_id = request.connection();
     let template = match &message.content {
@@ -195,6 +208,11 @@ pub async fn accept(
         }
         None => None,
     };
+    // The month's place is taken last, just before the write: a refusal above counts nothing.
+    let place = billing
+        .usage
+        .reserve(db, account, standing.plan.messages_per_month, now)
+        .await?;
     let writer_db = db.clone();
     let first = db
         .write_async(move |conn| {
@@ -227,10 +245,30 @@ pub async fn accept(
         })
         .await?;
     if let Some(earlier) = first {
+        // Another request with the key won the race; this one counts nothing (`place` is dropped).
         return kept_answer(earlier);
+    }
+    let month = place.month();
+    if let Some(reached) = place.keep() {
+        quota_notice(db, account, reached, month).await;
     }
     waker.wake();
     Ok((ACCEPTED, answer))
+}
+
+/// Queues the owner's email about the month's quota (80 % or all of it), once per month.
+async fn quota_notice(db: &Db, account: AccountId, reached: Reached, month: Month) {
+    let kind = match reached {
+        Reached::Most => NoticeKind::Quota80,
+        Reached::All => NoticeKind::Quota100,
+    };
+    let period = month.key();
+    let queued = db
+        .write_async(move |conn| billing_notices::queue(conn, account, kind, &period, now_ms()))
+        .await;
+    if let Err(e) = queued {
+        tracing::warn!(error = %e, account = account.get(), "cannot queue the quota email");
+    }
 }
 
 /// A request that does not read as a message is refused, unless its Idempotency-Key already answered:

@@ -60,7 +60,7 @@ pub fn create(conn: &Connection, keyring: &Keyring, new: &NewAccount) -> Result<
         ],
     )?;
     let id = AccountId(conn.last_insert_rowid());
-    super::subscriptions::create(conn, id, &new.start, super::now_ms())?;
+    super::subscriptions::start(conn, id, &new.start, super::now_ms())?;
     keyring.create_data_key(id)?;
     Ok(id)
 }

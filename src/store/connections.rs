@@ -172,6 +172,15 @@ pub fn valid_graph_version(version: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && n.len() <= 3 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// How many numbers the account has (a plan may limit them).
+pub fn count(conn: &Connection, account: AccountId) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM connections WHERE account_id = ?1",
+        [account.0],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn insert(
     conn: &Connection,
     keyring: &Keyring,

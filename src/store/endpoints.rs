@@ -96,6 +96,15 @@ pub struct NewEndpoint<'a> {
     pub secret: &'a str,
 }
 
+/// How many webhook endpoints the account has (a plan may limit them).
+pub fn count(conn: &Connection, account: AccountId) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM webhook_endpoints WHERE account_id = ?1",
+        [account.0],
+        |r| r.get(0),
+    )?)
+}
+
 pub fn insert(
     conn: &Connection,
     keyring: &Keyring,

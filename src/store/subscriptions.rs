@@ -53,17 +53,15 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Subscription> {
     })
 }
 
-/// Inserts a new account's subscription (in the transaction that creates the account).
-pub(super) fn create(conn: &Connection, account: AccountId, start: &Start, now: i64) -> Result<()> {
-    let status = match start.trial_ends_at {
-        Some(_) => SubscriptionStatus::Trialing,
-        None => SubscriptionStatus::Active,
-    };
-    conn.execute(
-        "INSERT INTO subscriptions (account_id, plan, status, trial_ends_at, changed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![account.0, start.plan, status, start.trial_ends_at, now],
-    )?;
+/// Starts a new account's subscription (its row was made with the account, active on its plan): a
+/// trial when it has one; recorded as the first line of its history.
+pub(super) fn start(conn: &Connection, account: AccountId, start: &Start, now: i64) -> Result<()> {
+    if let Some(ends) = start.trial_ends_at {
+        conn.execute(
+            "UPDATE subscriptions SET status = 'trialing', trial_ends_at = ?2 WHERE account_id = ?1",
+            params![account.0, ends],
+        )?;
+    }
     record(conn, account, now, "account created")
 }
 

@@ -131,6 +131,18 @@ pub fn revoke_all(conn: &Connection, purpose: Purpose, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// The account's people and the addresses invited to join it (a plan's `members` counts both, so that
+/// invitations cannot outnumber the seats).
+pub fn members_and_invited(conn: &Connection, account: AccountId, now: i64) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT (SELECT count(*) FROM users WHERE account_id = ?1)
+              + (SELECT count(DISTINCT email) FROM one_time_tokens
+                 WHERE account_id = ?1 AND purpose = 'invite' AND used_at IS NULL AND expires_at > ?2)",
+        params![account.0, now],
+        |r| r.get(0),
+    )?)
+}
+
 /// Open invitations of an account, for the team page.
 pub fn open_invites(conn: &Connection, account: AccountId, now: i64) -> Result<Vec<Token>> {
     let mut stmt = conn.prepare(

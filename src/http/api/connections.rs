@@ -12,6 +12,8 @@ use super::schema::errors::{ReadErrors, WriteErrors};
 use super::{ApiAuth, ApiCtx};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::services;
+use crate::services::billing::Billing;
 use crate::services::connections::check;
 use crate::services::meta_events::Receivers;
 use crate::store::Db;
@@ -19,6 +21,7 @@ use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
+use std::sync::Arc;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -50,16 +53,12 @@ async fn create_connection(
     auth: ApiAuth,
     body: Result<ApiJson<CreateConnection>>,
     ctx: ApiCtx<'_>,
+    billing: &State<Arc<Billing>>,
 ) -> Result<(Status, Json<ConnectionView>)> {
     let new = body?.0.check(ctx.targets)?;
     let verify_token = new.verify_token.clone();
-    let keyring_db = ctx.db.clone();
-    let created = ctx
-        .db
-        .write_async(move |conn| {
-            connections::insert(conn, keyring_db.keyring(), auth.account, &new)
-        })
-        .await?;
+    let created =
+        services::connections::create(ctx.db, billing, auth.account, new, |_, _| Ok(())).await?;
     Ok((
         Status::Created,
         Json(ConnectionView::new(&created, &verify_token, ctx.config)),

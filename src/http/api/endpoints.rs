@@ -1,6 +1,5 @@
 //! `/api/v1/webhook-endpoints`: where an account's events go, what was delivered, and replays.
 
-use super::ApiAuth;
 use super::body::ApiJson;
 use super::examples;
 use super::query::{PageSize, Query};
@@ -9,8 +8,10 @@ use super::schema::endpoints::{
     DeliveryDetail, DeliveryList, EndpointCreated, EndpointList, EndpointView, Replayed,
 };
 use super::schema::errors::{ReadErrors, WriteErrors};
+use super::{ApiAuth, ApiCtx};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::services::billing::Billing;
 use crate::services::endpoints::{create, resolved};
 use crate::store::endpoints::{self, Endpoint, EndpointId};
 use crate::store::states::DeliveryStatus;
@@ -18,6 +19,7 @@ use crate::store::{Db, deliveries, now_ms};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
+use std::sync::Arc;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -54,10 +56,10 @@ fn endpoint_id(id: &str) -> Result<EndpointId> {
 async fn create_endpoint(
     auth: ApiAuth,
     body: Result<ApiJson<CreateEndpoint>>,
-    db: &State<Db>,
-    config: &State<Config>,
+    ctx: ApiCtx<'_>,
+    billing: &State<Arc<Billing>>,
 ) -> Result<(Status, Json<EndpointCreated>)> {
-    let (created, secret) = create(db, config, auth.account, body?.0).await?;
+    let (created, secret) = create(ctx.db, (ctx.config, billing), auth.account, body?.0).await?;
     Ok((
         Status::Created,
         Json(EndpointCreated::new(&created, secret)),

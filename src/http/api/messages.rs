@@ -12,7 +12,7 @@ use crate::domain::meta::validate;
 use crate::error::{Error, Result};
 use crate::http::pager::Pager;
 use crate::services;
-use crate::services::messages::view;
+use crate::services::messages::{Sending, view};
 use crate::store::Db;
 use crate::store::connections::ConnectionId;
 use crate::store::messages::{self, ListFilter, MessageId};
@@ -71,19 +71,23 @@ async fn send_message(
     auth: ApiAuth,
     idempotency: Result<IdempotencyKey>,
     request: Result<ApiJson<Result<SendMessage>>>,
-    db: &State<Db>,
-    waker: &State<services::outbox::Waker>,
+    sending: Sending<'_>,
 ) -> Result<(Status, Json<MessageAccepted>)> {
     let idempotency_key = idempotency?.0;
     // A body that is not a JSON object is refused at once; one that is no message only after its
     // Idempotency-Key was looked up (below).
     let (status, answer) = match request?.0 {
         Ok(request) => {
-            services::messages::accept(db, waker, auth.account, &request, idempotency_key).await?
+            services::messages::accept(&sending, auth.account, &request, idempotency_key).await?
         }
         Err(refused) => {
-            services::messages::refused_unless_key_used(db, auth.account, idempotency_key, refused)
-                .await?
+            services::messages::refused_unless_key_used(
+                sending.db,
+                auth.account,
+                idempotency_key,
+                refused,
+            )
+            .await?
         }
     };
     Ok((

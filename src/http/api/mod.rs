@@ -7,6 +7,7 @@ mod context;
 mod conversations;
 mod endpoints;
 mod examples;
+mod limits;
 mod messages;
 pub mod openapi;
 mod query;
@@ -14,6 +15,7 @@ pub mod requests;
 pub mod schema;
 
 pub use context::ApiCtx;
+pub use limits::RateLimitHeaders;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -59,7 +61,10 @@ impl<'r> FromRequest<'r> for ApiAuth {
             return Outcome::Error((Status::ServiceUnavailable, Error::StoreClosed));
         };
         match keys.authenticate(db, key).await {
-            Ok(Some(auth)) => Outcome::Success(auth),
+            Ok(Some(auth)) => match limits::admit(req, db, auth).await {
+                Ok(()) => Outcome::Success(auth),
+                Err(e) => crate::http::errors::refuse(req, e),
+            },
             Ok(None) => refused(),
             Err(e) => Outcome::Error((Status::InternalServerError, e)),
         }

@@ -10,8 +10,7 @@ use crate::domain::meta::message::{
 };
 use crate::error::{Error, Result};
 use crate::http::auth::{CsrfForm, HasCsrf, Member};
-use crate::services::messages::SendMessage;
-use crate::services::outbox::Waker;
+use crate::services::messages::{SendMessage, Sending};
 use crate::store::{AccountId, Db, connections};
 use askama::Template;
 use rocket::form::FromForm;
@@ -396,10 +395,9 @@ async fn compose(
     form: CsrfForm<ComposeForm>,
     page: Page,
     member: Member<'_>,
-    db: &State<Db>,
-    waker: &State<Waker>,
+    sending: Sending<'_>,
 ) -> Result<Reply> {
-    let account = member.account;
+    let (account, db) = (member.account, sending.db);
     let form = form.0;
     let content = match build(&form) {
         Ok(content) => content,
@@ -431,7 +429,7 @@ async fn compose(
     if form.action != "send" {
         return show(&page, account, db, &form, preview, None).await;
     }
-    match crate::services::messages::accept(db, waker, account, &message, None).await {
+    match crate::services::messages::accept(&sending, account, &message, None).await {
         Ok((_, answer)) => Ok(Reply::Redirect(Redirect::to(format!(
             "/messages/{}",
             answer.id

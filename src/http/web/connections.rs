@@ -8,6 +8,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, Member};
 use crate::outbound::targets::MetaTargets;
+use crate::services;
+use crate::services::billing::Billing;
 use crate::services::connections::{CreateConnection, check};
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db, activity, now_ms};
@@ -16,6 +18,7 @@ use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{get, post, routes};
 use serde_json::Value;
+use std::sync::Arc;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -112,6 +115,7 @@ csrf_form!(AddForm {
 #[post("/connections", data = "<form>")]
 async fn add_connection(form: CsrfForm<AddForm>, ctx: Ctx<'_>, admin: Admin<'_>) -> Result<Reply> {
     let targets = ctx.state::<MetaTargets>()?;
+    let billing = ctx.state::<Arc<Billing>>()?.as_ref();
     let Ctx {
         page,
         client,
@@ -133,27 +137,24 @@ async fn add_connection(form: CsrfForm<AddForm>, ctx: Ctx<'_>, admin: Admin<'_>)
         ..CreateConnection::default()
     };
     let user = admin.user().id;
-    let keyring_db = db.clone();
     let created = match request.check(targets) {
         Ok(new) => {
-            db.write_async(move |conn| {
-                let created = connections::insert(conn, keyring_db.keyring(), account, &new)?;
+            let record = move |conn: &rusqlite::Connection, created: &ConnectionInfo| {
                 activity::record(
                     conn,
                     &client.actor(Some(account), Some(user)),
                     "connection_added",
                     &created.name,
                     now_ms(),
-                )?;
-                Ok(created)
-            })
-            .await
+                )
+            };
+            services::connections::create(db, billing, account, new, record).await
         }
         Err(e) => Err(e),
     };
     match created {
         Ok(_) => Ok(Reply::Redirect(Redirect::to("/connections?done=added"))),
-        Err(e @ Error::Invalid { .. }) => {
+        Err(e @ (Error::Invalid { .. } | Error::PlanLimit { .. })) => {
             let html = connections_page(
                 &page,
                 account,

@@ -7,6 +7,7 @@ use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
+use crate::services::billing::Billing;
 use crate::services::endpoints as endpoints_service;
 use crate::store::deliveries::{self, AttemptView, DeliveryView};
 use crate::store::endpoints::{self, EVENT_TYPES, Endpoint, EndpointChange, EndpointId};
@@ -16,6 +17,7 @@ use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{FromForm, State, get, post, routes};
+use std::sync::Arc;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -103,6 +105,7 @@ async fn create_endpoint(
     ctx: Ctx<'_>,
     admin: Admin<'_>,
 ) -> Result<Reply> {
+    let ctx_billing = ctx.state::<Arc<Billing>>()?.as_ref();
     let Ctx {
         page,
         client,
@@ -117,7 +120,8 @@ async fn create_endpoint(
         description: Some(form.description),
         event_types: Some(form.event_types),
     };
-    match endpoints_service::create(db, config, account, request).await {
+    let billing = ctx_billing;
+    match endpoints_service::create(db, (config, billing), account, request).await {
         Ok((created, secret)) => {
             let (url, user) = (created.url.clone(), admin.user().id);
             db.write_async(move |conn| {
@@ -132,7 +136,7 @@ async fn create_endpoint(
             .await?;
             endpoints_page(&page, account, db, Some(&secret), None, None).await
         }
-        Err(e @ Error::Invalid { .. }) => {
+        Err(e @ (Error::Invalid { .. } | Error::PlanLimit { .. })) => {
             endpoints_page(&page, account, db, None, None, Some(&page.error_text(&e))).await
         }
         Err(e) => Err(e),

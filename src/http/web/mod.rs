@@ -117,6 +117,9 @@ struct CaughtError(Status);
 impl<'r> Responder<'r, 'static> for CaughtError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.0;
+        if let Some(error) = crate::http::errors::guard_refusal(req) {
+            return error.respond_to(req);
+        }
         if status.code == 401 && !crate::http::errors::wants_json(req) {
             // A page that needs a session: send the person to sign in.
             return rocket::response::Redirect::to("/login?done=expired").respond_to(req);

@@ -6,6 +6,7 @@ use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member, session};
+use crate::services::billing::{Billing, Limit};
 use crate::services::passwords;
 use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose, Token};
@@ -16,6 +17,7 @@ use rocket::form::FromForm;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
+use std::sync::Arc;
 
 const INVITE_TTL_MS: i64 = 7 * 24 * 3_600_000;
 
@@ -94,6 +96,7 @@ async fn invite_member(
     ctx: Ctx<'_>,
     admin: Admin<'_>,
 ) -> Result<Reply> {
+    let billing = ctx.state::<Arc<Billing>>()?;
     let Ctx {
         page,
         client,
@@ -103,6 +106,7 @@ async fn invite_member(
         ..
     } = ctx;
     let account = admin.account;
+    let plan = billing.standing(db, account).await?.plan.clone();
     let form = form.0;
     let role = Role::parse(&form.role).filter(|r| matches!(r, Role::Admin | Role::Member));
     let checked = users::normalize_email(&form.email).and_then(|email| {
@@ -127,6 +131,8 @@ async fn invite_member(
                 ));
             }
             let now = now_ms();
+            // Counted in the transaction: two invitations at once cannot both take the last seat.
+            Limit::Members.check(&plan, tokens::members_and_invited(conn, account, now)?)?;
             let new = NewToken {
                 purpose: Purpose::Invite,
                 account_id: Some(account),
@@ -146,10 +152,10 @@ async fn invite_member(
         .await;
     let company = match company {
         Ok(company) => company,
-        Err(e @ Error::Conflict(_)) => {
+        Err(e @ (Error::Conflict(_) | Error::PlanLimit { .. })) => {
             let message = page.error_text(&e);
             let html = team_page(&page, &admin, db, None, Some(&message)).await?;
-            return Ok(Reply::Page((Status::Conflict, html)));
+            return Ok(Reply::Page((e.status(), html)));
         }
         Err(e) => return Err(e),
     };

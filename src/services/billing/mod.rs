@@ -9,7 +9,7 @@ mod usage;
 
 pub use months::Month;
 pub use rate::{RateDecision, RateLimits};
-pub use usage::{Reservation, Usage};
+pub use usage::{Reached, Reservation, Usage};
 
 use crate::config::{self, Config, Feature, Plan};
 use crate::error::{Error, Result};

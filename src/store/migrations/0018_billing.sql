@@ -20,6 +20,13 @@ CREATE INDEX subscriptions_trialing ON subscriptions (trial_ends_at) WHERE statu
 CREATE INDEX subscriptions_past_due ON subscriptions (past_due_since) WHERE status = 'past_due';
 INSERT INTO subscriptions (account_id, plan, status, changed_at)
     SELECT id, plan, 'active', created_at FROM accounts;
+-- Every account has its subscription, however the account row was made: active on the plan the row
+-- names (the code then starts a trial when there is one).
+CREATE TRIGGER accounts_have_a_subscription AFTER INSERT ON accounts
+BEGIN
+    INSERT INTO subscriptions (account_id, plan, status, changed_at)
+    VALUES (new.id, new.plan, 'active', new.created_at);
+END;
 
 -- Every change of plan or status, with who or what made it ("admin ann@example.com", "command line",
 -- "stripe evt_...", "trial ended").

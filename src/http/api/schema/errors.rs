@@ -315,8 +315,9 @@ mod tests {
         for (i, code) in listed.iter().enumerate() {
             assert!(!listed[..i].contains(code), "{code} twice");
         }
-        let answers =
-            super::responses(&[400, 401, 402, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503]);
+        let answers = super::responses(&[
+            400, 401, 402, 403, 404, 405, 409, 413, 415, 422, 429, 500, 503,
+        ]);
         for code in Code::ALL {
             let answer = serde_json::to_value(&answers[&code.status().code.to_string()]).unwrap();
             let example =

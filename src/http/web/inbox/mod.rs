@@ -11,8 +11,9 @@ use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::http::pager::Pager;
+use crate::services::billing::Billing;
 use crate::services::conversations as service;
-use crate::services::messages::SendMessage;
+use crate::services::messages::{SendMessage, Sending};
 use crate::services::outbox::Waker;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
@@ -23,6 +24,7 @@ use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{get, post, routes};
 use serde_json::Value;
+use std::sync::Arc;
 
 mod bubbles;
 mod media;
@@ -397,7 +399,11 @@ async fn reply(
     ctx: Ctx<'_>,
     member: Member<'_>,
 ) -> Result<Reply> {
-    let waker = ctx.state::<Waker>()?;
+    let sending = Sending {
+        db: ctx.db,
+        waker: ctx.state::<Waker>()?,
+        billing: ctx.state::<Arc<Billing>>()?,
+    };
     let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let contact = contact_id(id)?;
     let at = || At {
@@ -415,7 +421,7 @@ async fn reply(
         }
     };
     let sent = match reply_request(&conversation, &message) {
-        Ok(message) => crate::services::messages::accept(db, waker, account, &message, None).await,
+        Ok(message) => crate::services::messages::accept(&sending, account, &message, None).await,
         Err(e) => Err(e),
     };
     match sent {
