@@ -354,3 +354,34 @@ fn invitations_beyond_the_plans_members_are_refused_on_the_team_page() {
     );
     assert_eq!(invitations(), 1);
 }
+
+#[test]
+fn a_plan_in_use_removed_from_the_configuration_stops_the_start_naming_its_accounts() {
+    let mut install = install_with_plans(
+        r#"[{id="gold", name="Gold"}, {id="silver", name="Silver"}]"#,
+        "gold",
+    );
+    let server = install.serve();
+    let id = common::api::owner(&install, "Owner", "gold@example.com");
+    drop(server);
+    // Positive control: with the plan still there, the server starts with the account on it.
+    drop(install.serve());
+    install.env = vec![
+        (
+            "WHATSAPI_PLANS".into(),
+            r#"[{id="silver", name="Silver"}]"#.into(),
+        ),
+        ("WHATSAPI_BILLING__DEFAULT_PLAN".into(), "silver".into()),
+    ];
+    let output = common::run_within(
+        install.command(&["serve"]),
+        std::time::Duration::from_secs(30),
+    );
+    assert!(!output.status.success());
+    let message = common::stderr(&output);
+    assert!(
+        message.contains("\"gold\"") && message.contains(&format!("ids {id}")),
+        "{message}"
+    );
+    assert!(message.contains("whatsapi account set-plan"), "{message}");
+}
