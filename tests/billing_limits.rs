@@ -160,6 +160,14 @@ fn the_month_quota_refuses_the_message_over_it_counts_a_repeated_key_once_and_st
     let resets_at = body["error"]["details"]["resets_at"].as_str().unwrap();
     assert!(resets_at.ends_with("-01T00:00:00Z"), "{resets_at}");
     assert_eq!(messages_listed(&api), 3);
+    // The third message took the last place (and 80 % of three): one email is queued, once.
+    let notices = |kind: &str| {
+        common::api::count(
+            &install,
+            &format!("SELECT count(*) FROM billing_notices WHERE kind = '{kind}'"),
+        )
+    };
+    assert_eq!((notices("quota_80"), notices("quota_100")), (0, 1));
     // A repeat of an accepted request still gets its first answer: it was counted already.
     let repeat = api.call(
         "POST",

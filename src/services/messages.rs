@@ -7,7 +7,7 @@ use crate::domain::meta::message::{Content, Draft, Message, Template};
 use crate::domain::meta::window::{ServiceWindow, Window};
 use crate::domain::meta::{errors, validate};
 use crate::error::{Error, Result};
-use crate::services::billing::{Billing, Month, Reached};
+use crate::services::billing::{Billing, Reached};
 use crate::services::outbox::Waker;
 use crate::store::billing_notices;
 use crate::store::connections::{self, ConnectionId};
@@ -213,6 +213,13 @@ pub async fn accept(
         .usage
         .reserve(db, account, standing.plan.messages_per_month, now)
         .await?;
+    let notice = place.reaches().map(|reached| {
+        let kind = match reached {
+            Reached::Most => NoticeKind::Quota80,
+            Reached::All => NoticeKind::Quota100,
+        };
+        (kind, place.month().key())
+    });
     let writer_db = db.clone();
     let first = db
         .write_async(move |conn| {
@@ -241,6 +248,10 @@ pub async fn accept(
             } else {
                 messages::insert(conn, &new)?;
             }
+            if let Some((kind, month)) = &notice {
+                // With the message, so that the owner's email about the quota goes exactly once.
+                billing_notices::queue(conn, account, *kind, month, now)?;
+            }
             Ok(None)
         })
         .await?;
@@ -248,27 +259,9 @@ pub async fn accept(
         // Another request with the key won the race; this one counts nothing (`place` is dropped).
         return kept_answer(earlier);
     }
-    let month = place.month();
-    if let Some(reached) = place.keep() {
-        quota_notice(db, account, reached, month).await;
-    }
+    place.keep();
     waker.wake();
     Ok((ACCEPTED, answer))
-}
-
-/// Queues the owner's email about the month's quota (80 % or all of it), once per month.
-async fn quota_notice(db: &Db, account: AccountId, reached: Reached, month: Month) {
-    let kind = match reached {
-        Reached::Most => NoticeKind::Quota80,
-        Reached::All => NoticeKind::Quota100,
-    };
-    let period = month.key();
-    let queued = db
-        .write_async(move |conn| billing_notices::queue(conn, account, kind, &period, now_ms()))
-        .await;
-    if let Err(e) = queued {
-        tracing::warn!(error = %e, account = account.get(), "cannot queue the quota email");
-    }
 }
 
 /// A request that does not read as a message is refused, unless its Idempotency-Key already answered:

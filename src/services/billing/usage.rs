@@ -77,6 +77,16 @@ impl Usage {
     ) -> Result<Reservation<'_>> {
         let month = Month::of(now);
         self.load(db, account, month).await?;
+        self.take_place(account, month, limit)
+    }
+
+    /// Takes the next place of a month memory holds.
+    fn take_place(
+        &self,
+        account: AccountId,
+        month: Month,
+        limit: Option<u64>,
+    ) -> Result<Reservation<'_>> {
         let mut counts = self.counts.lock();
         let count = counts.entry((account, month)).or_default();
         if let Some(limit) = limit
@@ -88,11 +98,23 @@ impl Usage {
             });
         }
         count.reserved += 1;
+        // The message's place in the month, if it is committed: the one that takes the place of 80 %
+        // (or the last place) queues the email in its own transaction, so the email goes once.
+        let place = count.committed + count.reserved;
+        let reaches = limit.and_then(|limit| {
+            if place == limit {
+                Some(Reached::All)
+            } else if place == (limit * 80).div_ceil(100) {
+                Some(Reached::Most)
+            } else {
+                None
+            }
+        });
         Ok(Reservation {
             usage: self,
             account,
             month,
-            limit,
+            reaches,
             kept: false,
         })
     }
@@ -152,33 +174,28 @@ pub struct Reservation<'a> {
     usage: &'a Usage,
     account: AccountId,
     month: Month,
-    limit: Option<u64>,
+    reaches: Option<Reached>,
     kept: bool,
 }
 
 impl Reservation<'_> {
-    /// The message was committed: it counts. Returns the quota's threshold it reached, if any (once:
-    /// only the message that reaches it).
-    pub fn keep(mut self) -> Option<Reached> {
+    /// The message was committed: it counts.
+    pub fn keep(mut self) {
         self.kept = true;
         let mut counts = self.usage.counts.lock();
         let count = counts.entry((self.account, self.month)).or_default();
         count.reserved = count.reserved.saturating_sub(1);
         count.committed += 1;
         count.dirty = true;
-        let limit = self.limit?;
-        let reached = |share: u64| count.committed == (limit * share).div_ceil(100);
-        if reached(100) {
-            Some(Reached::All)
-        } else if reached(80) {
-            Some(Reached::Most)
-        } else {
-            None
-        }
     }
 
     pub fn month(&self) -> Month {
         self.month
+    }
+
+    /// The threshold of the month's quota this message reaches when it is committed, if any.
+    pub fn reaches(&self) -> Option<Reached> {
+        self.reaches
     }
 }
 
@@ -201,7 +218,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_reservation_counts_only_when_kept_and_thresholds_are_reached_once() {
+    fn a_reservation_counts_only_when_kept_and_thresholds_go_to_one_place_each() {
         let usage = Usage::default();
         let account = AccountId::from_operator(1);
         let month = Month::of(0);
@@ -209,29 +226,28 @@ mod tests {
             .counts
             .lock()
             .insert((account, month), Count::default());
-        fn reserve(usage: &Usage, account: AccountId, month: Month) -> Reservation<'_> {
-            let mut counts = usage.counts.lock();
-            let count = counts.get_mut(&(account, month)).unwrap();
-            count.reserved += 1;
-            Reservation {
-                usage,
-                account,
-                month,
-                limit: Some(5),
-                kept: false,
-            }
-        }
-        drop(reserve(&usage, account, month));
-        assert_eq!(usage.counts.lock()[&(account, month)].reserved, 0);
-        assert_eq!(usage.counts.lock()[&(account, month)].committed, 0);
-        let reached: Vec<_> = (0..5)
-            .map(|_| reserve(&usage, account, month).keep())
-            .collect();
-        // 80 % of 5 is the 4th message; 100 % the 5th.
+        let place = |usage| Usage::take_place(usage, account, month, Some(5)).expect("a place");
+        // A place taken and given back counts nothing, and its threshold goes to the next.
+        let places: Vec<_> = (0..3).map(|_| place(&usage)).collect();
         assert_eq!(
-            reached,
-            vec![None, None, None, Some(Reached::Most), Some(Reached::All)]
+            places.iter().map(|p| p.reaches()).collect::<Vec<_>>(),
+            vec![None, None, None]
         );
+        let fourth = place(&usage);
+        assert_eq!(fourth.reaches(), Some(Reached::Most));
+        drop(fourth);
+        let fourth = place(&usage);
+        assert_eq!(fourth.reaches(), Some(Reached::Most));
+        let fifth = place(&usage);
+        assert_eq!(fifth.reaches(), Some(Reached::All));
+        assert!(usage.take_place(account, month, Some(5)).is_err());
+        for p in places {
+            p.keep();
+        }
+        fourth.keep();
+        fifth.keep();
+        assert_eq!(usage.counts.lock()[&(account, month)].committed, 5);
+        assert_eq!(usage.counts.lock()[&(account, month)].reserved, 0);
         let dirty = usage.take_dirty(0);
         assert_eq!(dirty.len(), 1);
         assert_eq!(dirty[0].2.messages, 5);
