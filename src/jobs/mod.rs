@@ -1,5 +1,6 @@
 //! Background threads: started when the server lifts off, stopped (and joined) when it shuts down.
 
+pub mod billing;
 pub mod customer_webhooks;
 pub mod maintenance;
 pub mod policy_mail;
@@ -12,6 +13,7 @@ pub mod templates;
 use crate::config::{Config, parse_schedule};
 use crate::outbound::mail::Mailer;
 use crate::services::api_keys::KeysUsed;
+use crate::services::billing::Billing;
 use crate::services::outbox::Waker;
 use crate::store::Db;
 use parking_lot::Mutex;
@@ -71,6 +73,7 @@ struct Threads {
     deliveries: customer_webhooks::DeliveryPool,
     flusher: Looping,
     policy_mail: Looping,
+    billing: Looping,
     storage_watch: Looping,
 }
 
@@ -81,6 +84,7 @@ impl Threads {
         self.scheduler.stop();
         stop_looping(self.flusher);
         stop_looping(self.policy_mail);
+        stop_looping(self.billing);
         stop_looping(self.storage_watch);
     }
 }
@@ -137,6 +141,7 @@ pub fn fairing() -> impl Fairing {
                         Some(used),
                         Some(mailer),
                         Some(agent),
+                        Some(billing_state),
                     ) = (
                         rocket.state::<Config>(),
                         rocket.state::<Db>(),
@@ -145,6 +150,7 @@ pub fn fairing() -> impl Fairing {
                         rocket.state::<Arc<KeysUsed>>(),
                         rocket.state::<Mailer>(),
                         rocket.state::<ureq::Agent>(),
+                        rocket.state::<Arc<Billing>>(),
                     )
                     else {
                         return;
@@ -173,6 +179,16 @@ pub fn fairing() -> impl Fairing {
                             "policy-mail",
                             policy_mail::EVERY,
                             policy_mail::round(db.clone(), mailer.clone(), config.privacy_link()),
+                        ),
+                        billing: every(
+                            "billing",
+                            billing::EVERY,
+                            billing::round(
+                                db.clone(),
+                                billing_state.clone(),
+                                mailer.clone(),
+                                format!("{}/billing", config.server.public_url),
+                            ),
                         ),
                         storage_watch: {
                             let (db, storage) = (db.clone(), config.storage.clone());
