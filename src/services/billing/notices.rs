@@ -217,9 +217,13 @@ fn replacements(
             ]);
         }
         NoticeKind::PaymentFailed => {
-            // The grace counts from when the account became past due, or from now if it is not yet.
-            let since = s.past_due_since.unwrap_or(notice.created_at);
-            values.push(("until", lang.datetime(since + grace_ms)));
+            // The grace counts from when the account became past due, or from the failure if it is not
+            // yet. Once it is over, the sending-stopped notice says what is true then.
+            let until = s.past_due_since.unwrap_or(notice.created_at) + grace_ms;
+            if until <= facts.now {
+                return Err("its grace period is over");
+            }
+            values.push(("until", lang.datetime(until)));
         }
         NoticeKind::SendingStopped => {
             if matches!(
@@ -406,6 +410,16 @@ mod tests {
         let n = notice(NoticeKind::PaymentFailed, "in_123");
         let values = replacements(&n, &facts, Lang::En, "l").unwrap();
         assert_eq!(value(&values, "until"), "18 Jan 1970, 00:00 UTC");
+        let later = Facts {
+            now: 17 * DAY - 1,
+            ..facts
+        };
+        assert!(replacements(&n, &later, Lang::En, "l").is_ok());
+        let over = Facts {
+            now: 18 * DAY,
+            ..facts
+        };
+        assert!(replacements(&n, &over, Lang::En, "l").is_err());
     }
 
     #[test]
@@ -413,6 +427,7 @@ mod tests {
         let plan = plan();
         let mut s = subscription(SubscriptionStatus::Trialing);
         let now = 12 * DAY;
+        s.past_due_since = Some(now);
         let cases = [
             (NoticeKind::Quota80, Month::of(now).key()),
             (NoticeKind::Quota100, Month::of(now).key()),
