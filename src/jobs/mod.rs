@@ -1,5 +1,6 @@
 //! Background threads: started when the server lifts off, stopped (and joined) when it shuts down.
 
+pub mod billing;
 pub mod customer_webhooks;
 pub mod maintenance;
 pub mod policy_mail;
@@ -72,6 +73,7 @@ struct Threads {
     deliveries: customer_webhooks::DeliveryPool,
     flusher: Looping,
     policy_mail: Looping,
+    billing: Looping,
     storage_watch: Looping,
 }
 
@@ -82,6 +84,7 @@ impl Threads {
         self.scheduler.stop();
         stop_looping(self.flusher);
         stop_looping(self.policy_mail);
+        stop_looping(self.billing);
         stop_looping(self.storage_watch);
     }
 }
@@ -139,7 +142,7 @@ pub fn fairing() -> impl Fairing {
                         Some(used),
                         Some(mailer),
                         Some(agent),
-                        Some(billing),
+                        Some(billing_state),
                     ) = (
                         rocket.state::<Config>(),
                         rocket.state::<Db>(),
@@ -172,11 +175,21 @@ pub fn fairing() -> impl Fairing {
                             db.clone(),
                             &config.webhooks,
                         ),
-                        flusher: start_flusher(db.clone(), used.clone(), billing.clone()),
+                        flusher: start_flusher(db.clone(), used.clone(), billing_state.clone()),
                         policy_mail: every(
                             "policy-mail",
                             policy_mail::EVERY,
                             policy_mail::round(db.clone(), mailer.clone(), config.privacy_link()),
+                        ),
+                        billing: every(
+                            "billing",
+                            billing::EVERY,
+                            billing::round(
+                                db.clone(),
+                                billing_state.clone(),
+                                mailer.clone(),
+                                format!("{}/billing", config.server.public_url),
+                            ),
                         ),
                         storage_watch: {
                             let (db, storage) = (db.clone(), config.storage.clone());

@@ -191,6 +191,20 @@ pub fn product_news_blocking(
     )
 }
 
+/// One billing notice to an account's owner (`services::billing::notices`): the email of its kind from
+/// the catalogs (`mail.billing_<kind>_subject` and `_text`). Blocking: the billing round's thread sends
+/// it, and marks the notice sent only when this succeeded.
+pub fn billing_notice_blocking(
+    mailer: &Mailer,
+    lang: Lang,
+    to: &str,
+    kind: crate::store::states::NoticeKind,
+    replacements: &[(&str, &str)],
+) -> crate::error::Result<()> {
+    let key = format!("billing_{}", kind.as_str());
+    mailer.send_blocking(&compose(mailer, lang, to, &key, replacements))
+}
+
 /// Confirms to the owner that the account and everything it held were deleted. Blocking: the deletion
 /// runs on a blocking thread (or the command line), and the email leaves once it has finished.
 pub fn account_deleted_blocking(mailer: &Mailer, lang: Lang, to: &str, company: &str) {

@@ -3,7 +3,9 @@
 //! subscription for a few seconds, the rate and the month's count for good, written in batches), so
 //! enforcing a plan adds no database write to a request.
 
+pub mod lifecycle;
 mod months;
+pub mod notices;
 mod rate;
 mod usage;
 
