@@ -187,6 +187,18 @@ pub fn account_of_customer(conn: &Connection, customer_ref: &str) -> Result<Opti
         .optional()?)
 }
 
+/// The account with this number, if there is one: a payment event names the account we gave the
+/// provider ourselves (Checkout's `client_reference_id`), and the event's signature vouches for it.
+pub fn account_of_reference(conn: &Connection, reference: i64) -> Result<Option<AccountId>> {
+    Ok(conn
+        .query_row(
+            "SELECT account_id FROM subscriptions WHERE account_id = ?1",
+            [reference],
+            |r| r.get(0).map(AccountId),
+        )
+        .optional()?)
+}
+
 /// One row of an account's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {

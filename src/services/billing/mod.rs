@@ -5,6 +5,7 @@
 
 mod months;
 mod rate;
+pub mod stripe;
 mod usage;
 
 pub use months::Month;
