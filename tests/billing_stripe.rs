@@ -522,13 +522,31 @@ fn an_event_older_than_one_applied_and_events_about_others_change_nothing() {
     let row = shop.row();
     assert_eq!((row.plan.as_str(), row.status.as_str()), ("max", "active"));
     assert_eq!(shop.last_change().1, "stripe evt_max");
+    // A subscription whose first payment has not gone through yet changes nothing.
+    let answer = shop.deliver_signed(&event_at(
+        "evt_incomplete",
+        "customer.subscription.updated",
+        subscription("sub_A", "cus_A", "price_pro_monthly", "incomplete", 0),
+        shop.created + 45,
+    ));
+    assert!(
+        answer["outcome"].as_str().unwrap().starts_with("ignored"),
+        "{answer}"
+    );
+    assert_eq!(shop.row().plan, "max");
     shop.deliver_signed(&event_at(
         "evt_deleted",
         "customer.subscription.deleted",
         subscription("sub_A", "cus_A", "price_max_monthly", "canceled", 0),
         shop.created + 50,
     ));
-    assert_eq!(shop.row().status, "canceled");
+    let row = shop.row();
+    assert_eq!(row.status, "canceled");
+    // The customer stays; the ended subscription goes, so the account may buy again.
+    assert_eq!(
+        (row.customer.as_deref(), row.subscription.as_deref()),
+        (Some("cus_A"), None)
+    );
 }
 
 // ---- The Billing page's buttons, through the server in-process ----

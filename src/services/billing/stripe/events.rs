@@ -5,15 +5,16 @@
 //! | --- | --- |
 //! | `checkout.session.completed` | links Stripe's customer and subscription to the account named by `client_reference_id`; once paid, the plan the session was for and `active` |
 //! | `customer.subscription.updated` | the plan of `items.data[0].price`, the status (below), the end of the paid period (`renews_at`) |
-//! | `customer.subscription.deleted` | `canceled` |
+//! | `customer.subscription.deleted` | `canceled`, and the subscription unlinked (the account may buy again) |
 //! | `invoice.paid` | `active` |
 //! | `invoice.payment_failed` | `past_due` (an account already past due keeps its date, so its grace period does not start again) and one `payment_failed` notice per invoice |
 //!
 //! Stripe's subscription statuses: `trialing`, `active`, `past_due` and `canceled` are ours; `unpaid`
 //! (Stripe gave up retrying) and `paused` (a trial ended without a card) are `past_due`, so the account
-//! sends for its grace period and then stops, as when our own trial ends unpaid; `incomplete` and
-//! `incomplete_expired` (the first payment of a new subscription has not succeeded, or never did) change
-//! nothing: the account keeps the plan and status it had.
+//! sends for its grace period and then stops, as when our own trial ends unpaid; `incomplete` (the first
+//! payment of a new subscription has not succeeded yet) changes nothing, and `incomplete_expired` (it
+//! never did) only unlinks that subscription: the account keeps the plan and status it had, and may buy
+//! again.
 //!
 //! Stripe may deliver events late and out of order. An event about a customer that Stripe created before
 //! the newest one already applied for that customer carries an older state and is not applied ("stale");
@@ -238,10 +239,21 @@ impl Step<'_> {
             "active" => StatusChange::to(SubscriptionStatus::Active),
             "past_due" | "unpaid" | "paused" => StatusChange::to(SubscriptionStatus::PastDue),
             "canceled" => StatusChange::to(SubscriptionStatus::Canceled),
-            "incomplete" | "incomplete_expired" => {
-                return Ok(Applied::ignored(format!(
-                    "the subscription is {status}: its first payment has not succeeded, so nothing changes"
-                )));
+            "incomplete" => {
+                return Ok(Applied::ignored(
+                    "the subscription is incomplete: its first payment has not succeeded yet, so nothing changes",
+                ));
+            }
+            "incomplete_expired" => {
+                let unlinked = match id {
+                    Some(id) => subscriptions::unlink_subscription(self.conn, account, id)?,
+                    None => false,
+                };
+                let what = format!(
+                    "the subscription never started (incomplete_expired){}; the plan and status are unchanged",
+                    if unlinked { ", unlinked" } else { "" }
+                );
+                return Ok(Applied::done(account, &[what]));
             }
             other => {
                 return Ok(Applied::ignored(format!(
@@ -271,8 +283,15 @@ impl Step<'_> {
         if let Some(skipped) = self.other_subscription(&ours, self.event.object_ref("id")) {
             return Ok(skipped);
         }
-        let done = self.set_status(account, StatusChange::to(SubscriptionStatus::Canceled))?;
-        Ok(Applied::done(account, &[done]))
+        let mut done =
+            vec![self.set_status(account, StatusChange::to(SubscriptionStatus::Canceled))?];
+        // Without it, the account may buy again (a live subscription refuses a second Checkout).
+        if let Some(id) = self.event.object_ref("id")
+            && subscriptions::unlink_subscription(self.conn, account, id)?
+        {
+            done.push(format!("{id} unlinked"));
+        }
+        Ok(Applied::done(account, &done))
     }
 
     fn invoice(&self, failed: bool) -> Result<Applied> {
