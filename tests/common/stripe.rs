@@ -3,7 +3,9 @@
 //! published shapes (and its error object when the key is wrong or a price does not exist), events in
 //! Stripe's envelope, and bodies signed as Stripe signs them (`Stripe-Signature: t=...,v1=...`). The
 //! signing is written here on its own, not taken from the server, so a mistake in one shows in the other.
+//! Then a real server that takes payments through the stand-in, and what the tests read of it.
 
+use super::{Install, Server};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -298,4 +300,207 @@ pub fn subscription(id: &str, customer: &str, price: &str, status: &str, period_
             "current_period_end": period_end
         }]}
     })
+}
+
+// ---- A server that takes payments through the stand-in (tests/billing_stripe.rs) ----
+
+pub const PLANS: &str = r#"
+[billing]
+default_plan = "free"
+
+[[plans]]
+id = "free"
+name = "Free"
+
+[[plans]]
+id = "pro"
+name = "Pro"
+price = "29 EUR / month"
+stripe_price = "price_pro_monthly"
+
+[[plans]]
+id = "max"
+name = "Max"
+stripe_price = "price_max_monthly"
+
+[[plans]]
+id = "partner"
+name = "Partner"
+"#;
+
+/// An event in Stripe's envelope, created at `created` (the tests fix it, so that no event of a test is
+/// judged older than another only because a second passed between them).
+pub fn event_at(id: &str, kind: &str, object: Value, created: i64) -> String {
+    let mut envelope: Value = serde_json::from_str(&event(id, kind, object)).unwrap();
+    envelope["created"] = json!(created);
+    envelope.to_string()
+}
+
+/// The server with Stripe as its provider (set in the environment, the plans in a file), the stand-in,
+/// and an account's id.
+pub struct Shop {
+    pub install: Install,
+    pub server: Server,
+    pub account: String,
+    /// When this test's events are created.
+    pub created: i64,
+    _stripe: StripeStandIn,
+}
+
+pub fn shop() -> Shop {
+    let stripe = StripeStandIn::start();
+    let mut install = Install::new();
+    let config = install.path("config.toml");
+    std::fs::write(&config, PLANS).unwrap();
+    for (key, value) in [
+        ("WHATSAPI_BILLING__PROVIDER", "stripe"),
+        ("WHATSAPI_BILLING__STRIPE_SECRET_KEY", SECRET_KEY),
+        ("WHATSAPI_BILLING__STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("WHATSAPI_BILLING__STRIPE_BASE_URL", &stripe.url),
+    ] {
+        install.env.push((key.into(), value.into()));
+    }
+    // The first start makes the master key the command line needs.
+    let server =
+        install.serve_with(install.command(&["serve", "--config", config.to_str().unwrap()]));
+    let account = super::api::owner(&install, "Owner", "owner@shop.test");
+    Shop {
+        install,
+        server,
+        account,
+        created: now_secs(),
+        _stripe: stripe,
+    }
+}
+
+/// One row of `subscriptions`, as the store has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub plan: String,
+    pub status: String,
+    pub past_due_since: Option<i64>,
+    pub customer: Option<String>,
+    pub subscription: Option<String>,
+    pub renews_at: Option<i64>,
+}
+
+impl Shop {
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.install.db_path()).unwrap()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    pub fn row(&self) -> Row {
+        self.db()
+            .query_row(
+                "SELECT plan, status, past_due_since, customer_ref, subscription_ref, renews_at
+                 FROM subscriptions WHERE account_id = ?1",
+                [&self.account],
+                |r| {
+                    Ok(Row {
+                        plan: r.get(0)?,
+                        status: r.get(1)?,
+                        past_due_since: r.get(2)?,
+                        customer: r.get(3)?,
+                        subscription: r.get(4)?,
+                        renews_at: r.get(5)?,
+                    })
+                },
+            )
+            .unwrap()
+    }
+
+    /// POSTs a body to `/webhooks/stripe` with this `Stripe-Signature` (none: no header).
+    pub fn deliver(&self, body: &str, signature: Option<&str>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut request = agent
+            .post(format!("{}/webhooks/stripe", self.server.url))
+            .header("Content-Type", "application/json; charset=utf-8");
+        if let Some(signature) = signature {
+            request = request.header("Stripe-Signature", signature);
+        }
+        let mut response = request.send(body).expect("request");
+        (
+            response.status().as_u16(),
+            response.body_mut().read_json().unwrap_or(Value::Null),
+        )
+    }
+
+    /// Delivers an event signed as Stripe signs it, now; it must be answered 200.
+    pub fn deliver_signed(&self, body: &str) -> Value {
+        let (status, answer) = self.deliver(body, Some(&sign(WEBHOOK_SECRET, now_secs(), body)));
+        assert_eq!(status, 200, "{answer}");
+        answer
+    }
+
+    pub fn event(&self, id: &str, kind: &str, object: Value) -> String {
+        event_at(id, kind, object, self.created)
+    }
+
+    /// The account bought "pro" through Checkout: Stripe's customer cus_A and subscription sub_A.
+    pub fn bought_pro(&self) {
+        let answer = self.deliver_signed(&self.event(
+            "evt_checkout",
+            "checkout.session.completed",
+            completed_session(&self.account, "cus_A", "sub_A", "pro"),
+        ));
+        assert!(
+            answer["outcome"]
+                .as_str()
+                .unwrap()
+                .starts_with("applied: linked cus_A"),
+            "{answer}"
+        );
+        let row = self.row();
+        assert_eq!((row.plan.as_str(), row.status.as_str()), ("pro", "active"));
+        assert_eq!(
+            (row.customer.as_deref(), row.subscription.as_deref()),
+            (Some("cus_A"), Some("sub_A"))
+        );
+    }
+
+    /// An event that does apply (the paid period moves to `period_end`), delivered after a refused one:
+    /// once it is answered, the server has finished with everything sent before it. `later` seconds
+    /// after the test's other events (it must not be older than one applied).
+    pub fn marker(&self, id: &str, period_end: i64, later: i64) {
+        let answer = self.deliver_signed(&event_at(
+            id,
+            "customer.subscription.updated",
+            subscription("sub_A", "cus_A", "price_pro_monthly", "active", period_end),
+            self.created + later,
+        ));
+        assert!(
+            answer["outcome"].as_str().unwrap().starts_with("applied"),
+            "{answer}"
+        );
+        assert_eq!(self.row().renews_at, Some(period_end * 1000));
+    }
+
+    pub fn notices(&self) -> i64 {
+        self.count("SELECT count(*) FROM billing_notices WHERE kind = 'payment_failed'")
+    }
+
+    pub fn stored(&self, event: &str) -> i64 {
+        self.count(&format!(
+            "SELECT count(*) FROM payment_events WHERE id = '{event}'"
+        ))
+    }
+
+    /// The newest line of the subscription's history: status and who.
+    pub fn last_change(&self) -> (String, String) {
+        self.db()
+            .query_row(
+                "SELECT status, by FROM subscription_changes WHERE account_id = ?1
+                 ORDER BY id DESC LIMIT 1",
+                [&self.account],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    }
 }
