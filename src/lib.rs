@@ -18,8 +18,8 @@ pub mod startup;
 pub mod store;
 
 use config::Config;
-use http::{api, auth, meta_inbound, sandbox, web};
-use outbound::{graph, mail, targets};
+use http::{api, auth, meta_inbound, payment_inbound, sandbox, web};
+use outbound::{graph, mail, stripe, targets};
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
@@ -56,6 +56,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .mount("/", api::routes())
         .mount("/", sandbox::routes())
         .mount("/", meta_inbound::routes())
+        .mount("/", payment_inbound::routes())
         .register("/", web::catchers())
         .attach(rocket::shield::Shield::new())
         .attach(web::SecurityHeaders { tls })
@@ -82,6 +83,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(mailer)
         .manage(std::sync::Arc::new(services::api_keys::KeysUsed::default()))
         .manage(services::billing::Billing::new(&config))
+        .manage(stripe::Stripe::new(&config.billing))
         .manage(services::outbox::Waker::default())
         .manage(sandbox::SandboxState::with_status_feed(
             config.sandbox.delays(),

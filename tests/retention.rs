@@ -58,6 +58,7 @@ fn expected(message: &Derived, conversation: &Derived) -> BTreeMap<String, i64> 
         ("activity_log", 1),
         ("sessions", 1),
         ("one_time_tokens", 1),
+        ("payment_events", 1),
     ]
     .into_iter()
     .map(|(t, n)| (t.to_owned(), n))

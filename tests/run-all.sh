@@ -45,6 +45,17 @@ if [ ! -x "$venv/bin/openapi-spec-validator" ]; then
 fi
 export OPENAPI_SPEC_VALIDATOR="$(cd "$venv/bin" && pwd)/openapi-spec-validator"
 
+# Stripe's own Python library (PyPI `stripe`), which tests/billing_stripe.rs uses to prove that its stand-in
+# signs webhooks as Stripe does: in its own virtual environment under the target directory, where that test
+# looks for it.
+stripe_venv="$target_dir/stripe-venv"
+if ! "$stripe_venv/bin/python" -c "import stripe" >/dev/null 2>&1; then
+  echo "== installing Stripe's Python library into $stripe_venv"
+  python3 -m venv "$stripe_venv"
+  "$stripe_venv/bin/pip" install --quiet stripe
+fi
+export STRIPE_PYTHON="$(cd "$stripe_venv/bin" && pwd)/python"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -1,8 +1,9 @@
 //! What leaves the process: calls to Meta's Graph API, events to customers' own webhook endpoints, mail,
-//! and the guard every outbound address passes (`ssrf`).
+//! Stripe's API (`stripe`), and the guard every outbound address passes (`ssrf`).
 
 pub mod customer_webhooks;
 pub mod graph;
 pub mod mail;
 pub mod ssrf;
+pub mod stripe;
 pub mod targets;

@@ -25,6 +25,7 @@ pub mod login_throttle;
 pub mod messages;
 pub mod migrations;
 pub mod payloads;
+pub mod payment_events;
 #[cfg(test)]
 mod plans;
 pub mod policy_mail;

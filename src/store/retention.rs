@@ -3,7 +3,8 @@
 //! from it: its status events, the raw webhooks Meta sent, what customers wrote, conversations idle that
 //! long, and customers' webhook events (with their deliveries and attempts) that carried it. Idempotency
 //! answers older than 24 hours, the activity log past `activity_days`, webhook events past
-//! `webhook_delivery_days`, ended sessions and used or expired one-time links go too.
+//! `webhook_delivery_days`, ended sessions and used or expired one-time links go too, and the payment
+//! provider's webhook events after 30 days (they may hold customers' emails).
 //!
 //! Every batch deletes the rows that point at a row before the row itself, so each table's count is exact
 //! and no foreign-key cascade deletes anything uncounted. The dry run counts with the same conditions.
@@ -25,7 +26,7 @@ pub const IDEMPOTENCY_MS: i64 = DAY_MS;
 pub const BATCH: usize = 100;
 
 /// The tables retention deletes from, in the order they are reported.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "messages",
     "message_statuses",
     "idempotency_keys",
@@ -38,6 +39,7 @@ pub const TABLES: [&str; 12] = [
     "activity_log",
     "sessions",
     "one_time_tokens",
+    "payment_events",
 ];
 
 /// Where the visible message history starts: messages (and what customers wrote) from before `from` are
@@ -87,6 +89,7 @@ impl Policy {
             idempotency: now - IDEMPOTENCY_MS,
             session_idle: now - self.session_idle_ms,
             session_absolute: now - self.session_absolute_ms,
+            payments: now - super::payment_events::KEPT_MS,
         }
     }
 }
@@ -101,10 +104,12 @@ pub struct Cutoffs {
     pub idempotency: i64,
     pub session_idle: i64,
     pub session_absolute: i64,
+    /// The payment provider's webhook events (a fixed 30 days).
+    pub payments: i64,
 }
 
 impl Cutoffs {
-    fn named(&self) -> [(&'static str, i64); 7] {
+    fn named(&self) -> [(&'static str, i64); 8] {
         [
             (":now", self.now),
             (":messages", self.messages),
@@ -113,6 +118,7 @@ impl Cutoffs {
             (":idempotency", self.idempotency),
             (":session_idle", self.session_idle),
             (":session_absolute", self.session_absolute),
+            (":payments", self.payments),
         ]
     }
 }
@@ -129,6 +135,7 @@ const IDEMPOTENCY: &str = "created_at < :idempotency";
 const ACTIVITY: &str = "created_at < :activity";
 const SESSION: &str = "last_seen_at <= :session_idle OR created_at <= :session_absolute";
 const TOKEN: &str = "used_at IS NOT NULL OR expires_at <= :now";
+const PAYMENT_EVENT: &str = "received_at < :payments";
 
 /// Rows deleted (or that would be) per table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -211,7 +218,7 @@ pub fn count(conn: &Connection, cut: &Cutoffs) -> Result<Counts> {
         "message_id IN ({messages}) OR inbound_id IN (SELECT id FROM inbound_messages WHERE {inbound}) OR ({EVENT})"
     );
     let deliveries = format!("event_id IN (SELECT id FROM webhook_events WHERE {events})");
-    let conditions: [(&str, String); 12] = [
+    let conditions: [(&str, String); 13] = [
         ("messages", MESSAGE.to_owned()),
         (
             "message_statuses",
@@ -233,6 +240,7 @@ pub fn count(conn: &Connection, cut: &Cutoffs) -> Result<Counts> {
         ("activity_log", ACTIVITY.to_owned()),
         ("sessions", SESSION.to_owned()),
         ("one_time_tokens", TOKEN.to_owned()),
+        ("payment_events", PAYMENT_EVENT.to_owned()),
     ];
     let tx = conn.unchecked_transaction()?;
     let mut counts = Counts::default();
@@ -258,9 +266,10 @@ pub enum Step {
     Activity,
     Sessions,
     Tokens,
+    PaymentEvents,
 }
 
-pub const STEPS: [Step; 10] = [
+pub const STEPS: [Step; 11] = [
     Step::Messages,
     Step::Inbound,
     Step::Contacts,
@@ -271,6 +280,7 @@ pub const STEPS: [Step; 10] = [
     Step::Activity,
     Step::Sessions,
     Step::Tokens,
+    Step::PaymentEvents,
 ];
 
 /// Up to `BATCH` keys (`key`, an integer or text expression) of the rows of `table` matching `condition`,
@@ -416,10 +426,11 @@ pub fn delete_batch(conn: &Connection, step: Step, cut: &Cutoffs) -> Result<(Cou
             delete_events(conn, "id", &ids, &mut counts)?;
             more
         }
-        Step::UnmatchedStatuses | Step::Payloads | Step::Activity => {
+        Step::UnmatchedStatuses | Step::Payloads | Step::Activity | Step::PaymentEvents => {
             let (table, condition) = match step {
                 Step::UnmatchedStatuses => ("message_statuses", UNMATCHED_STATUS),
                 Step::Payloads => ("webhook_payloads", PAYLOAD),
+                Step::PaymentEvents => ("payment_events", PAYMENT_EVENT),
                 _ => ("activity_log", ACTIVITY),
             };
             let Some((ids, more)) = batch("id", table, condition)? else {
@@ -490,6 +501,7 @@ mod tests {
         assert_eq!(cut.webhooks, now - 30 * DAY_MS);
         assert_eq!(cut.activity, now - 365 * DAY_MS);
         assert_eq!(cut.idempotency, now - DAY_MS);
+        assert_eq!(cut.payments, now - 30 * DAY_MS);
         assert_eq!(Visible::days(90, now).from, cut.messages);
     }
 }

@@ -174,12 +174,37 @@ pub fn link_provider(
     Ok(())
 }
 
+/// Forgets the provider's subscription linked to the account, if it is this one (it ended, or never
+/// started): the account may then buy again. The customer stays linked. True when it was linked.
+pub fn unlink_subscription(
+    conn: &Connection,
+    account: AccountId,
+    subscription_ref: &str,
+) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE subscriptions SET subscription_ref = NULL WHERE account_id = ?1 AND subscription_ref = ?2",
+        params![account.0, subscription_ref],
+    )? > 0)
+}
+
 /// The account whose payment provider's customer this is (a payment event names only the customer).
 pub fn account_of_customer(conn: &Connection, customer_ref: &str) -> Result<Option<AccountId>> {
     Ok(conn
         .query_row(
             "SELECT account_id FROM subscriptions WHERE customer_ref = ?1",
             [customer_ref],
+            |r| r.get(0).map(AccountId),
+        )
+        .optional()?)
+}
+
+/// The account with this number, if there is one: a payment event names the account we gave the
+/// provider ourselves (Checkout's `client_reference_id`), and the event's signature vouches for it.
+pub fn account_of_reference(conn: &Connection, reference: i64) -> Result<Option<AccountId>> {
+    Ok(conn
+        .query_row(
+            "SELECT account_id FROM subscriptions WHERE account_id = ?1",
+            [reference],
             |r| r.get(0).map(AccountId),
         )
         .optional()?)

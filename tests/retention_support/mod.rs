@@ -206,8 +206,8 @@ fn blobs(conn: &rusqlite::Connection, sql: &str, id: &str) -> Vec<Vec<u8>> {
 /// An installation with an account that has a webhook endpoint, two conversations and two sent messages
 /// (each with statuses, raw webhooks, events, deliveries and attempts, and an idempotency key). The
 /// `old` ones are aged 91 days, the `recent` ones 89; plus a status for a wamid we did not send, an
-/// activity entry, an ended session, a used-up link, a stale idempotency key and a webhook event that are
-/// all past their limits.
+/// activity entry, an ended session, a used-up link, a stale idempotency key, a webhook event and a
+/// payment event that are all past their limits (and a payment event within its limit).
 pub struct Scene {
     pub install: Install,
     pub server: Server,
@@ -310,6 +310,14 @@ pub fn scene() -> Scene {
         [account, now - 31 * DAY_MS],
     )
     .unwrap();
+    // Stripe's webhook events are kept 30 days: one of 31 days goes, one of 29 stays.
+    for (id, days) in [("evt_31_days", 31), ("evt_29_days", 29)] {
+        conn.execute(
+            "INSERT INTO payment_events (id, type, received_at, body) VALUES (?1, 'invoice.paid', ?2, x'7b7d')",
+            rusqlite::params![id, now - days * DAY_MS],
+        )
+        .unwrap();
+    }
     Scene {
         install,
         server,

@@ -21,6 +21,7 @@ pub mod admin;
 mod api_keys;
 mod api_reference;
 mod assets;
+mod billing_payment;
 mod compose;
 mod connections;
 pub mod context;
@@ -68,6 +69,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(profile::routes());
     all.extend(admin::routes());
     all.extend(privacy::routes());
+    all.extend(billing_payment::routes());
     all
 }
 

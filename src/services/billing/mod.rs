@@ -7,6 +7,7 @@ pub mod lifecycle;
 mod months;
 pub mod notices;
 mod rate;
+pub mod stripe;
 mod usage;
 
 pub use months::Month;

@@ -1,0 +1,139 @@
+//! The payment provider's webhook events (Stripe's), kept before they are answered: an event is stored
+//! in its own commit first, so a crash afterwards loses nothing (the provider sends it again, and the
+//! stored row says it was never applied); it is applied at most once, in the transaction that marks it
+//! processed. Operator-wide: an event names a customer, not one of our accounts, until it is applied.
+//! Retention deletes them after 30 days (`store::retention`), since they may hold customers' emails.
+
+use crate::error::Result;
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// How long events are kept.
+pub const KEPT_MS: i64 = 30 * super::retention::DAY_MS;
+
+/// Stores a received event. False when an event with this id was stored before (a redelivery).
+pub fn record(conn: &Connection, id: &str, kind: &str, body: &[u8], now: i64) -> Result<bool> {
+    Ok(conn.execute(
+        "INSERT INTO payment_events (id, type, received_at, body) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO NOTHING",
+        params![id, kind, now, body],
+    )? > 0)
+}
+
+/// Marks the event processed with its outcome, if it was not processed yet: true when this call did
+/// (the caller applies the event in the same transaction), false when it was processed before.
+pub fn claim(conn: &Connection, id: &str, outcome: &str, now: i64) -> Result<bool> {
+    Ok(conn.execute(
+        "UPDATE payment_events SET processed_at = ?2, outcome = ?3 WHERE id = ?1 AND processed_at IS NULL",
+        params![id, now, outcome],
+    )? > 0)
+}
+
+/// Rewrites the outcome of an event this transaction claimed, once it is known.
+pub fn set_outcome(conn: &Connection, id: &str, outcome: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE payment_events SET outcome = ?2 WHERE id = ?1",
+        params![id, outcome],
+    )?;
+    Ok(())
+}
+
+/// Outcomes of events that moved an account start with this.
+pub const APPLIED: &str = "applied";
+
+/// When Stripe created the newest event about this customer that was applied (Unix seconds), other than
+/// `except`. Stripe may deliver events out of order: an event older than one already applied carries an
+/// older state and must not move the account back.
+pub fn newest_applied(conn: &Connection, customer: &str, except: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT max(json_extract(CAST(body AS TEXT), '$.created')) FROM payment_events
+             WHERE id <> ?2 AND outcome LIKE ?3 || '%'
+               AND json_extract(CAST(body AS TEXT), '$.data.object.customer') = ?1",
+            params![customer, except, APPLIED],
+            |r| r.get::<_, Option<i64>>(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// An event as stored (for the operator and the tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub id: String,
+    pub kind: String,
+    pub received_at: i64,
+    pub processed_at: Option<i64>,
+    pub outcome: Option<String>,
+}
+
+pub fn find(conn: &Connection, id: &str) -> Result<Option<Stored>> {
+    Ok(conn
+        .query_row(
+            "SELECT id, type, received_at, processed_at, outcome FROM payment_events WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Stored {
+                    id: r.get(0)?,
+                    kind: r.get(1)?,
+                    received_at: r.get(2)?,
+                    processed_at: r.get(3)?,
+                    outcome: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(id: &str, created: i64, customer: &str) -> Vec<u8> {
+        format!(
+            r#"{{"id":"{id}","type":"invoice.paid","created":{created},"data":{{"object":{{"customer":"{customer}"}}}}}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn an_event_is_stored_once_and_claimed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::test_file(dir.path(), "events.db");
+        assert!(
+            record(
+                &conn,
+                "evt_1",
+                "invoice.paid",
+                &body("evt_1", 5, "cus_1"),
+                1
+            )
+            .unwrap()
+        );
+        assert!(!record(&conn, "evt_1", "invoice.paid", b"{}", 2).unwrap());
+        let stored = find(&conn, "evt_1").unwrap().unwrap();
+        assert_eq!((stored.received_at, stored.processed_at), (1, None));
+        assert!(claim(&conn, "evt_1", "applied: active", 3).unwrap());
+        assert!(!claim(&conn, "evt_1", "applied: active", 4).unwrap());
+        let stored = find(&conn, "evt_1").unwrap().unwrap();
+        assert_eq!(stored.processed_at, Some(3));
+        assert_eq!(stored.outcome.as_deref(), Some("applied: active"));
+    }
+
+    #[test]
+    fn the_newest_applied_event_is_the_customers_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::test_file(dir.path(), "events.db");
+        for (id, created, customer, outcome) in [
+            ("evt_a", 10, "cus_1", "applied: active"),
+            ("evt_b", 30, "cus_1", "ignored: no account"),
+            ("evt_c", 40, "cus_2", "applied: past_due"),
+            ("evt_d", 20, "cus_1", "applied: past_due"),
+        ] {
+            record(&conn, id, "invoice.paid", &body(id, created, customer), 1).unwrap();
+            claim(&conn, id, outcome, 2).unwrap();
+        }
+        assert_eq!(newest_applied(&conn, "cus_1", "evt_x").unwrap(), Some(20));
+        assert_eq!(newest_applied(&conn, "cus_1", "evt_d").unwrap(), Some(10));
+        assert_eq!(newest_applied(&conn, "cus_3", "evt_x").unwrap(), None);
+    }
+}
