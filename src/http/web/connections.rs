@@ -153,7 +153,7 @@ async fn add_connection(form: CsrfForm<AddForm>, ctx: Ctx<'_>, admin: Admin<'_>)
     };
     match created {
         Ok(_) => Ok(Reply::Redirect(Redirect::to("/connections?done=added"))),
-        Err(e @ Error::Invalid { .. }) => {
+        Err(e @ (Error::Invalid { .. } | Error::PlanLimit { .. })) => {
             let html = connections_page(
                 &page,
                 account,

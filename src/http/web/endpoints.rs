@@ -1,12 +1,15 @@
 //! Webhook endpoints in the web interface: owners and admins add them (the signing secret is shown once,
 //! on the page that answers the form), pause, resume and remove them; everyone sees each delivery with
-//! its attempts, and managers replay one delivery or every dead-lettered one.
+//! its attempts, and managers replay one delivery or every dead-lettered one. A plan without webhooks
+//! shows why instead of the list, an endpoint and the form (pausing and removing stay possible).
 
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
+use crate::config::Feature;
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
+use crate::services::billing::Billing;
 use crate::services::endpoints as endpoints_service;
 use crate::store::deliveries::{self, AttemptView, DeliveryView};
 use crate::store::endpoints::{self, EVENT_TYPES, Endpoint, EndpointChange, EndpointId};
@@ -16,6 +19,7 @@ use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{FromForm, State, get, post, routes};
+use std::sync::Arc;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
@@ -75,8 +79,14 @@ async fn show_endpoints(
     page: Page,
     member: Member<'_>,
     db: &State<Db>,
+    billing: &State<Arc<Billing>>,
     done: Option<&str>,
 ) -> Result<Reply> {
+    let feature = Feature::Webhooks;
+    if let Some(lacking) = super::plan::lacking(&page, db, billing, member.account, feature).await?
+    {
+        return Ok(lacking);
+    }
     let notice = page.notice("webhooks", done);
     endpoints_page(&page, member.account, db, None, notice, None).await
 }
@@ -103,6 +113,7 @@ async fn create_endpoint(
     ctx: Ctx<'_>,
     admin: Admin<'_>,
 ) -> Result<Reply> {
+    let billing = ctx.state::<Arc<Billing>>()?;
     let Ctx {
         page,
         client,
@@ -111,6 +122,11 @@ async fn create_endpoint(
         ..
     } = ctx;
     let account = admin.account;
+    if let Some(lacking) =
+        super::plan::lacking(&page, db, billing, account, Feature::Webhooks).await?
+    {
+        return Ok(lacking);
+    }
     let form = form.0;
     let request = endpoints_service::CreateEndpoint {
         url: Some(form.url),
@@ -132,7 +148,7 @@ async fn create_endpoint(
             .await?;
             endpoints_page(&page, account, db, Some(&secret), None, None).await
         }
-        Err(e @ Error::Invalid { .. }) => {
+        Err(e @ (Error::Invalid { .. } | Error::PlanLimit { .. } | Error::PlanFeature { .. })) => {
             endpoints_page(&page, account, db, None, None, Some(&page.error_text(&e))).await
         }
         Err(e) => Err(e),
@@ -163,7 +179,13 @@ async fn show_endpoint(
     ctx: Ctx<'_>,
     member: Member<'_>,
 ) -> Result<Reply> {
+    let billing = ctx.state::<Arc<Billing>>()?;
     let (page, db, account) = (ctx.page, ctx.db, member.account);
+    if let Some(lacking) =
+        super::plan::lacking(&page, db, billing, account, Feature::Webhooks).await?
+    {
+        return Ok(lacking);
+    }
     let status = status
         .filter(|s| DeliveryStatus::NAMES.contains(s))
         .map(str::to_owned);

@@ -151,6 +151,12 @@ async fn invite_member(
             let html = team_page(&page, &admin, db, None, Some(&message)).await?;
             return Ok(Reply::Page((Status::Conflict, html)));
         }
+        // The plan's number of people (open invitations included) is reached: said in words.
+        Err(e @ Error::PlanLimit { .. }) => {
+            let message = page.error_text(&e);
+            let html = team_page(&page, &admin, db, None, Some(&message)).await?;
+            return Ok(Reply::Page((Status::Forbidden, html)));
+        }
         Err(e) => return Err(e),
     };
     let link = format!("{}/invite/{token}", config.server.public_url);

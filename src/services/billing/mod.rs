@@ -4,10 +4,12 @@
 //! enforcing a plan adds no database write to a request.
 
 mod months;
+mod operator;
 mod rate;
 mod usage;
 
 pub use months::Month;
+pub use operator::status_change;
 pub use rate::{RateDecision, RateLimits};
 pub use usage::{Reservation, Usage};
 
