@@ -93,17 +93,22 @@ fn the_owner_sees_the_plan_its_status_the_months_messages_and_the_limits_in_use(
         "{html}"
     );
     // The limits in use: one number of three, one person of five, no endpoint of two.
-    assert!(html.contains(
-        r#"<tr id="limit-connections"><th scope="row">WhatsApp numbers</th><td>1 of 3</td>"#
-    ));
-    assert!(html.contains(r#"id="limit-members"><th scope="row">People, open invitations included</th><td>1 of 5</td>"#));
-    assert!(html.contains(
-        r#"id="limit-webhook_endpoints"><th scope="row">Webhook endpoints</th><td>0 of 2</td>"#
-    ));
+    for (label, id, text) in [
+        ("WhatsApp numbers", "connections", "1 of 3"),
+        ("People, open invitations included", "members", "1 of 5"),
+        ("Webhook endpoints", "webhook_endpoints", "0 of 2"),
+    ] {
+        let shown = format!(r#"<dt>{label}</dt><dd id="limit-{id}">{text}</dd>"#);
+        assert!(html.contains(&shown), "{shown}");
+    }
     // The other plans, and (without a payment provider) who changes them; no Stripe forms.
     assert!(html.contains(r#"id="plan-pro"><th scope="row">Pro</th>"#));
     assert!(html.contains("99 EUR / month") && html.contains("Unlimited messages"));
     assert!(html.contains(r#"id="operator-changes""#));
+    assert!(
+        html.contains(r#"write to <a href="mailto:"#),
+        "the operator's contact"
+    );
     assert!(!html.contains("/billing/checkout") && !html.contains("/billing/portal"));
     // In Arabic, the plan has its Arabic name and the page reads right to left.
     let arabic = app

@@ -64,8 +64,8 @@ struct BillingPage<'a> {
     limits: Vec<LimitRow>,
     choices: Vec<Choice>,
     stripe: bool,
-    /// Shown when a plan cannot be bought here: operators move accounts between plans.
-    operator_text: Option<String>,
+    /// A plan cannot be bought here: the page says that operators move accounts between plans.
+    operator_changes: bool,
 }
 
 /// What the account has of each thing a plan counts: numbers, people (open invitations included, as
@@ -112,14 +112,7 @@ async fn show_billing(ctx: Ctx<'_>, admin: Admin<'_>) -> Result<Reply> {
             checkout: stripe && p.stripe_price.is_some(),
         })
         .collect();
-    let operator_text = choices.iter().any(|c| !c.checkout).then(|| {
-        if page.support_email.is_empty() {
-            page.t("billing.operator_changes").to_owned()
-        } else {
-            page.t("billing.operator_contact")
-                .replace("{email}", &page.support_email)
-        }
-    });
+    let operator_changes = choices.iter().any(|c| !c.checkout);
     let this_month = Month::of(now).key();
     let html = render(BillingPage {
         page,
@@ -146,7 +139,7 @@ async fn show_billing(ctx: Ctx<'_>, admin: Admin<'_>) -> Result<Reply> {
         limits: limits(page, plan, &counts),
         choices,
         stripe,
-        operator_text,
+        operator_changes,
     })?;
     Ok(Reply::Page((Status::Ok, html)))
 }
