@@ -99,6 +99,10 @@ fn the_billing_page_in_arabic_reads_right_to_left_with_the_months_messages_on_it
     browser.fill("#password", PASSWORD);
     browser.click("form[action='/login'] button[type=submit]");
     browser.wait_until("the dashboard", |b| b.url() == format!("{base}/"));
+    browser.goto(&format!("{base}/billing"));
+    assert_eq!(text(&browser, "#usage-text"), "3 of 100");
+    browser.screenshot("billing-en.png");
+    browser.goto(&format!("{base}/"));
     browser.click("form.lang-switch button[value=ar]");
     browser.wait_until("the Arabic page", |b| {
         b.script("return document.documentElement.dir").as_str() == Some("rtl")
