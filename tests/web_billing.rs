@@ -241,6 +241,21 @@ fn operators_change_plan_and_status_and_the_account_sees_it_on_every_page() {
             ("lite", "past_due", "admin op@host.test"),
         ]
     );
+    // The operator's own log has both changes; the account's has none of the operator's lines.
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM activity_log WHERE action = 'subscription_changed'
+             AND account_id IS NULL AND detail LIKE 'account {account}: %'"
+        )),
+        2
+    );
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) FROM activity_log WHERE account_id = {account} AND user_id IN
+             (SELECT id FROM users WHERE role = 'operator')"
+        )),
+        0
+    );
     // The same status again changes nothing and says so.
     let again = app.submit(
         &format!("/admin/accounts/{account}"),

@@ -145,13 +145,14 @@ async fn answer(ctx: &Ctx<'_>, id: i64, changed: Result<bool>, done: &str) -> Re
     }
 }
 
-/// Records the change in the activity log too, where operators' other actions are.
-async fn log(ctx: &Ctx<'_>, operator: &Operator<'_>, id: i64, detail: String) -> Result<()> {
+/// Records the change in the activity log too, where operators' other actions are: as the operator's
+/// own line (no account), so the operator's address and browser stay out of the account's log and export.
+async fn log(ctx: &Ctx<'_>, operator: &Operator<'_>, id: i64, change: String) -> Result<()> {
     let (client, user) = (ctx.client.clone(), operator.user().id);
-    let account = AccountId::from_operator(id);
+    let detail = format!("account {id}: {change}");
     ctx.db
         .write_async(move |conn| {
-            let actor = client.actor(Some(account), Some(user));
+            let actor = client.actor(None, Some(user));
             activity::record(conn, &actor, "subscription_changed", &detail, now_ms())
         })
         .await
