@@ -292,6 +292,7 @@ fn every_main_page_keeps_two_cookies_and_loads_nothing_from_another_origin() {
         "/webhook-endpoints",
         "/api-keys",
         "/team",
+        "/billing",
         "/profile",
         "/privacy",
     ] {

@@ -86,6 +86,26 @@ fn the_owner_downloads_every_row_of_the_account_and_nothing_else() {
     let profile = owner.get("/profile").text();
     assert!(profile.contains("action=\"/profile/export/account\""));
     assert!(profile.contains("action=\"/profile/export/me\""));
+    // The subscription has a history beyond its start, and each account a month counted against its
+    // plan (an old month, which the running server's counts never write over).
+    let moved = install.run(&[
+        "account",
+        "set-status",
+        "--account",
+        &alpha.id.to_string(),
+        "--status",
+        "trialing",
+        "--trial-ends",
+        "2099-01-01",
+    ]);
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    open(&install)
+        .execute(
+            "INSERT INTO usage_months (account_id, month, messages, counted_at)
+             VALUES (?1, '2020-01', 42, 0), (?2, '2020-01', 7, 0)",
+            [alpha.id, beta.id],
+        )
+        .unwrap();
 
     let answer = owner.submit("/profile", "/profile/export/account", &[]);
     assert!(
@@ -183,6 +203,26 @@ fn the_owner_downloads_every_row_of_the_account_and_nothing_else() {
         .collect();
     assert!(actions.contains(&"account_exported"), "{actions:?}");
     assert_eq!(export["webhook_endpoints"][0]["description"], "alpha hooks");
+    // The plan and subscription status, their history with who made each change, and the months
+    // counted against the plan: the account's own only.
+    assert_eq!(export["account"]["plan"], "free");
+    assert_eq!(export["subscription"]["plan"], "free");
+    assert_eq!(export["subscription"]["status"], "trialing");
+    assert!(export["subscription"]["trial_ends_at"].as_i64().unwrap() > 4_000_000_000_000);
+    let changes: Vec<(&str, &str)> = export["subscription_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["status"].as_str().unwrap(), c["by"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changes,
+        [("active", "account created"), ("trialing", "command line")]
+    );
+    assert_eq!(
+        export["plan_usage"],
+        serde_json::json!([{"month": "2020-01", "messages": 42}])
+    );
 
     assert_holds_nothing_of(&text, &beta, &[&alpha, &beta]);
 

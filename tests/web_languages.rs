@@ -383,6 +383,7 @@ fn arabic_pages_show_no_english() {
         (&app, "/"),
         (&app, "/team"),
         (&app, "/profile"),
+        (&app, "/billing"),
         (&app, "/privacy"),
         (&visitor, "/login"),
         (&visitor, "/register"),

@@ -5,6 +5,7 @@ mod bench_fill;
 mod bench_send;
 mod bench_server;
 mod bench_webhooks;
+mod billing;
 mod doctor;
 mod init;
 mod keys;

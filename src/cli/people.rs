@@ -70,7 +70,7 @@ fn password_from_stdin(email: &str) -> Result<String> {
     Ok(password)
 }
 
-fn cli_actor() -> Actor<'static> {
+pub(super) fn cli_actor() -> Actor<'static> {
     Actor {
         account: None,
         user: None,

@@ -30,6 +30,8 @@ pub struct ExportArgs {
 pub enum AccountCommand {
     #[command(flatten)]
     People(super::people::AccountCommand),
+    #[command(flatten)]
+    Billing(super::billing::BillingCommand),
     /// Delete an account and everything it holds: its people, sessions, API keys, numbers, messages,
     /// contacts, webhooks, activity and its data key. Asks for the company name unless --yes.
     Delete(DeleteArgs),
@@ -142,6 +144,7 @@ pub fn export(args: ExportArgs, config: &Config) -> Result<()> {
 pub fn account(command: AccountCommand, config: &Config) -> Result<()> {
     match command {
         AccountCommand::People(command) => super::people::account(command, config),
+        AccountCommand::Billing(command) => super::billing::run(command, config),
         AccountCommand::Delete(args) => delete(args, config),
     }
 }

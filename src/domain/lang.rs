@@ -54,6 +54,21 @@ fn parse(source: &str) -> Catalog {
     out
 }
 
+const ARABIC_MONTHS: [&str; 12] = [
+    "يناير",
+    "فبراير",
+    "مارس",
+    "أبريل",
+    "مايو",
+    "يونيو",
+    "يوليو",
+    "أغسطس",
+    "سبتمبر",
+    "أكتوبر",
+    "نوفمبر",
+    "ديسمبر",
+];
+
 static EN: LazyLock<Catalog> = LazyLock::new(|| load("en"));
 static AR: LazyLock<Catalog> = LazyLock::new(|| load("ar"));
 
@@ -128,6 +143,27 @@ impl Lang {
         choices.first().map(|(_, lang)| *lang)
     }
 
+    /// Formats a day (milliseconds since the epoch, its UTC date) for this language: "1 Jan 2027",
+    /// "١ يناير ٢٠٢٧". For dates that name a day (a renewal, a trial's end, the month's reset).
+    pub fn date(self, ms: i64) -> String {
+        let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else {
+            return String::new();
+        };
+        match self {
+            Lang::En => at.format("%-d %b %Y").to_string(),
+            Lang::Ar => {
+                use chrono::Datelike;
+                let text = format!(
+                    "{} {} {}",
+                    at.day(),
+                    ARABIC_MONTHS[at.month0() as usize],
+                    at.year()
+                );
+                self.digits(&text)
+            }
+        }
+    }
+
     /// Formats a time (milliseconds since the epoch, shown in UTC) for this language.
     pub fn datetime(self, ms: i64) -> String {
         let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else {
@@ -137,24 +173,10 @@ impl Lang {
             Lang::En => at.format("%-d %b %Y, %H:%M UTC").to_string(),
             Lang::Ar => {
                 use chrono::{Datelike, Timelike};
-                const MONTHS: [&str; 12] = [
-                    "يناير",
-                    "فبراير",
-                    "مارس",
-                    "أبريل",
-                    "مايو",
-                    "يونيو",
-                    "يوليو",
-                    "أغسطس",
-                    "سبتمبر",
-                    "أكتوبر",
-                    "نوفمبر",
-                    "ديسمبر",
-                ];
                 let text = format!(
                     "{} {} {}، {:02}:{:02} UTC",
                     at.day(),
-                    MONTHS[at.month0() as usize],
+                    ARABIC_MONTHS[at.month0() as usize],
                     at.year(),
                     at.hour(),
                     at.minute()
@@ -249,6 +271,8 @@ mod tests {
         assert_eq!(Lang::Ar.number(1234567), "١٬٢٣٤٬٥٦٧");
         assert_eq!(Lang::En.datetime(0), "1 Jan 1970, 00:00 UTC");
         assert!(Lang::Ar.datetime(0).contains("يناير"));
+        assert_eq!(Lang::En.date(0), "1 Jan 1970");
+        assert_eq!(Lang::Ar.date(0), "١ يناير ١٩٧٠");
         assert_eq!(Lang::En.days(1), "1 day");
         assert_eq!(Lang::En.days(3650), "3,650 days");
         assert_eq!(Lang::Ar.days(2), "يومان");

@@ -117,7 +117,7 @@ mod tests {
                     (1, 'owner', 'owner@shop.test', 'O', 'x', 'ar', 0, 0);",
         )
         .unwrap();
-        subscriptions::create(&conn, ACCOUNT, &Start::default(), 0).unwrap();
+        subscriptions::start(&conn, ACCOUNT, &Start::default(), 0).unwrap();
         conn
     }
 

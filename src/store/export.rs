@@ -161,7 +161,9 @@ pub fn write_account(
     let a = account.0;
     let details = tx
         .query_row(
-            "SELECT id, company, country, phone, plan, status, created_at FROM accounts WHERE id = ?1",
+            // The plan is the subscription's (the account row's own column is no longer kept up to date).
+            "SELECT a.id, a.company, a.country, a.phone, s.plan, a.status, a.created_at
+             FROM accounts a JOIN subscriptions s ON s.account_id = a.id WHERE a.id = ?1",
             [a],
             |r| {
                 Ok(json!({
@@ -181,6 +183,26 @@ pub fn write_account(
     doc.field("version", &json!(VERSION))?;
     doc.field("exported_at", &json!(now))?;
     doc.field("account", &details)?;
+    doc.field("subscription", &subscription(&tx, account)?)?;
+    doc.rows(
+        &tx,
+        "subscription_changes",
+        "SELECT at, plan, status, by FROM subscription_changes WHERE account_id = ?1 ORDER BY at, id",
+        [a],
+        |r| {
+            Ok(json!({
+                "at": r.get::<_, i64>(0)?, "plan": r.get::<_, String>(1)?,
+                "status": r.get::<_, String>(2)?, "by": r.get::<_, String>(3)?,
+            }))
+        },
+    )?;
+    doc.rows(
+        &tx,
+        "plan_usage",
+        "SELECT month, messages FROM usage_months WHERE account_id = ?1 ORDER BY month",
+        [a],
+        |r| Ok(json!({"month": r.get::<_, String>(0)?, "messages": r.get::<_, i64>(1)?})),
+    )?;
     doc.rows(
         &tx,
         "members",
@@ -407,6 +429,16 @@ pub fn write_account(
     let rows = doc.end()?;
     tx.finish()?;
     Ok(rows)
+}
+
+/// The account's plan and subscription as they are now (the privacy policy says both are kept).
+fn subscription(conn: &Connection, account: AccountId) -> Result<Value> {
+    let s = super::subscriptions::find(conn, account)?;
+    Ok(json!({
+        "plan": s.plan, "status": s.status.as_str(), "trial_ends_at": s.trial_ends_at,
+        "past_due_since": s.past_due_since, "renews_at": s.renews_at, "changed_at": s.changed_at,
+        "customer_ref": s.customer_ref, "subscription_ref": s.subscription_ref,
+    }))
 }
 
 fn activity_item(r: &Row<'_>) -> Result<Value> {

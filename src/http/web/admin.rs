@@ -1,6 +1,7 @@
 //! Operators: the first one joins through a one-time setup link that `serve` prints while there is none;
 //! the administration page lists the accounts and the scheduled job runs, and publishes new versions of
-//! the privacy policy.
+//! the privacy policy. One account's plan and subscription are managed on its own page
+//! (`admin_account`).
 
 use super::Reply;
 use super::context::Ctx;
@@ -91,7 +92,8 @@ impl RetentionRun {
 #[template(path = "admin.html")]
 struct AdminPage<'a> {
     page: &'a Page,
-    accounts: Vec<AccountSummary>,
+    /// Each account with its plan's name in the page's language.
+    accounts: Vec<(AccountSummary, String)>,
     runs: Vec<JobRun>,
     retention_policy: String,
     retention: Vec<RetentionRun>,
@@ -133,6 +135,17 @@ async fn admin_page(
         .replace("{activity}", &days(policy.activity_days))
         .replace("{webhooks}", &days(policy.webhook_delivery_days))
         .replace("{schedule}", &policy.schedule);
+    let lang = page.lang.code();
+    let accounts = accounts
+        .into_iter()
+        .map(|row| {
+            let plan = config
+                .plan(&row.account.plan)
+                .map_or(row.account.plan.as_str(), |p| p.name_in(lang))
+                .to_owned();
+            (row, plan)
+        })
+        .collect();
     render(AdminPage {
         page,
         accounts,

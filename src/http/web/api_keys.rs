@@ -1,17 +1,21 @@
 //! API keys in the web interface: owners and admins create them (the key is shown once, on the page that
-//! answers the form) and revoke them; everyone sees when each was last used.
+//! answers the form) and revoke them; everyone sees when each was last used. A plan without the API
+//! shows why instead (revoking stays possible: it only takes access away).
 
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
+use crate::config::Feature;
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, Member};
+use crate::services::billing::Billing;
 use crate::store::api_keys::{self, ApiKey, ApiKeyId};
 use crate::store::{AccountId, Db, activity, now_ms};
 use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
+use std::sync::Arc;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![show_keys, create_key, revoke_key]
@@ -59,9 +63,13 @@ async fn show_keys(
     page: Page,
     member: Member<'_>,
     db: &State<Db>,
+    billing: &State<Arc<Billing>>,
     done: Option<&str>,
 ) -> Result<Reply> {
     let account = member.account;
+    if let Some(lacking) = super::plan::lacking(&page, db, billing, account, Feature::Api).await? {
+        return Ok(lacking);
+    }
     let keys = db
         .read_async(move |conn| api_keys::list_for_account(conn, account))
         .await?;
@@ -82,10 +90,14 @@ csrf_form!(KeyForm { name });
 
 #[post("/api-keys", data = "<form>")]
 async fn create_key(form: CsrfForm<KeyForm>, ctx: Ctx<'_>, admin: Admin<'_>) -> Result<Reply> {
+    let billing = ctx.state::<Arc<Billing>>()?;
     let Ctx {
         page, client, db, ..
     } = ctx;
     let account = admin.account;
+    if let Some(lacking) = super::plan::lacking(&page, db, billing, account, Feature::Api).await? {
+        return Ok(lacking);
+    }
     let (name, user) = (form.0.name, admin.user().id);
     let created = db
         .write_async(move |conn| {

@@ -435,8 +435,13 @@ async fn compose(
             answer.id
         )))),
         // The form comes back as it was, saying what is wrong (or that the server is busy: nothing
-        // was queued, and sending again in a moment works).
-        Err(e @ (Error::Invalid { .. } | Error::Overloaded)) => {
+        // was queued, and sending again in a moment works; or what the plan allows, in words).
+        Err(
+            e @ (Error::Invalid { .. }
+            | Error::Overloaded
+            | Error::QuotaExceeded { .. }
+            | Error::SubscriptionInactive { .. }),
+        ) => {
             show(
                 &page,
                 account,

@@ -3,12 +3,14 @@
 use super::page::{Page, render};
 use crate::error::{Error, Result};
 use crate::http::auth::Session;
+use crate::services::billing::Billing;
 use crate::store::accounts::{self, Account};
 use crate::store::{Db, users};
 use askama::Template;
 use rocket::response::Redirect;
 use rocket::response::content::RawHtml;
 use rocket::{State, get, routes};
+use std::sync::Arc;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![home]
@@ -19,6 +21,8 @@ pub fn routes() -> Vec<rocket::Route> {
 struct Dashboard<'a> {
     page: &'a Page,
     account: Account,
+    /// The plan's name in the page's language, from the configuration.
+    plan_name: String,
     members: i64,
 }
 
@@ -27,6 +31,7 @@ async fn home(
     page: Page,
     session: Option<&Session>,
     db: &State<Db>,
+    billing: &State<Arc<Billing>>,
 ) -> Result<Result<RawHtml<String>, Redirect>> {
     let Some(session) = session else {
         return Ok(Err(Redirect::to("/login")));
@@ -43,9 +48,14 @@ async fn home(
             ))
         })
         .await?;
+    let plan_name = billing
+        .plan(&account.plan)
+        .map_or(account.plan.as_str(), |plan| plan.name_in(page.lang.code()))
+        .to_owned();
     Ok(Ok(render(Dashboard {
         page: &page,
         account,
+        plan_name,
         members,
     })?))
 }

@@ -1,10 +1,12 @@
 //! Webhook endpoints in the web interface: owners and admins add them (the signing secret is shown once,
 //! on the page that answers the form), pause, resume and remove them; everyone sees each delivery with
-//! its attempts, and managers replay one delivery or every dead-lettered one.
+//! its attempts, and managers replay one delivery or every dead-lettered one. A plan without webhooks
+//! shows why instead of the list, an endpoint and the form (pausing and removing stay possible).
 
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
+use crate::config::Feature;
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
 use crate::services::billing::Billing;
@@ -77,8 +79,14 @@ async fn show_endpoints(
     page: Page,
     member: Member<'_>,
     db: &State<Db>,
+    billing: &State<Arc<Billing>>,
     done: Option<&str>,
 ) -> Result<Reply> {
+    let feature = Feature::Webhooks;
+    if let Some(lacking) = super::plan::lacking(&page, db, billing, member.account, feature).await?
+    {
+        return Ok(lacking);
+    }
     let notice = page.notice("webhooks", done);
     endpoints_page(&page, member.account, db, None, notice, None).await
 }
@@ -105,7 +113,7 @@ async fn create_endpoint(
     ctx: Ctx<'_>,
     admin: Admin<'_>,
 ) -> Result<Reply> {
-    let ctx_billing = ctx.state::<Arc<Billing>>()?.as_ref();
+    let billing = ctx.state::<Arc<Billing>>()?;
     let Ctx {
         page,
         client,
@@ -114,13 +122,17 @@ async fn create_endpoint(
         ..
     } = ctx;
     let account = admin.account;
+    if let Some(lacking) =
+        super::plan::lacking(&page, db, billing, account, Feature::Webhooks).await?
+    {
+        return Ok(lacking);
+    }
     let form = form.0;
     let request = endpoints_service::CreateEndpoint {
         url: Some(form.url),
         description: Some(form.description),
         event_types: Some(form.event_types),
     };
-    let billing = ctx_billing;
     match endpoints_service::create(db, (config, billing), account, request).await {
         Ok((created, secret)) => {
             let (url, user) = (created.url.clone(), admin.user().id);
@@ -136,7 +148,7 @@ async fn create_endpoint(
             .await?;
             endpoints_page(&page, account, db, Some(&secret), None, None).await
         }
-        Err(e @ (Error::Invalid { .. } | Error::PlanLimit { .. })) => {
+        Err(e @ (Error::Invalid { .. } | Error::PlanLimit { .. } | Error::PlanFeature { .. })) => {
             endpoints_page(&page, account, db, None, None, Some(&page.error_text(&e))).await
         }
         Err(e) => Err(e),
@@ -167,7 +179,13 @@ async fn show_endpoint(
     ctx: Ctx<'_>,
     member: Member<'_>,
 ) -> Result<Reply> {
+    let billing = ctx.state::<Arc<Billing>>()?;
     let (page, db, account) = (ctx.page, ctx.db, member.account);
+    if let Some(lacking) =
+        super::plan::lacking(&page, db, billing, account, Feature::Webhooks).await?
+    {
+        return Ok(lacking);
+    }
     let status = status
         .filter(|s| DeliveryStatus::NAMES.contains(s))
         .map(str::to_owned);

@@ -18,9 +18,11 @@ macro_rules! csrf_form {
 }
 
 pub mod admin;
+mod admin_account;
 mod api_keys;
 mod api_reference;
 mod assets;
+mod billing;
 mod billing_payment;
 mod compose;
 mod connections;
@@ -34,6 +36,7 @@ mod inbox;
 mod messages;
 pub mod page;
 mod password_reset;
+mod plan;
 mod privacy;
 mod profile;
 mod sign_in;
@@ -68,6 +71,8 @@ pub fn routes() -> Vec<Route> {
     all.extend(endpoints::routes());
     all.extend(profile::routes());
     all.extend(admin::routes());
+    all.extend(admin_account::routes());
+    all.extend(billing::routes());
     all.extend(privacy::routes());
     all.extend(billing_payment::routes());
     all

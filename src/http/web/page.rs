@@ -11,6 +11,7 @@ use crate::store::users::User;
 use askama::Template;
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::content::RawHtml;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct Page {
     pub lang: Lang,
@@ -27,6 +28,12 @@ pub struct Page {
     pub policy_notice: Option<PolicyVersion>,
     /// Since when the signed-in person gets product news (they opted in), if they do.
     pub product_news_since: Option<i64>,
+    /// The account's subscription does not allow sending for good (past due, canceled, a trial that
+    /// ended): every page of the account says so, in words, until it does.
+    pub billing_banner: Option<String>,
+    /// Set when `error_text` words a refusal because of the plan, so `form_error.html` adds the way to
+    /// the Billing page without every page carrying one more field for it.
+    links_billing: AtomicBool,
 }
 
 impl Page {
@@ -104,8 +111,17 @@ impl Page {
         self.t(key).replace("{product}", &self.product_name)
     }
 
+    /// Whether the form's error is a refusal because of the plan (which the Billing page can lift).
+    pub fn links_billing(&self) -> bool {
+        self.links_billing.load(Ordering::Relaxed)
+    }
+
     /// The translated text of an error, for showing next to a form.
     pub fn error_text(&self, error: &Error) -> String {
+        if let Some(words) = super::plan::refusal(self.lang, error) {
+            self.links_billing.store(true, Ordering::Relaxed);
+            return words;
+        }
         match error {
             Error::Invalid { field, message } => {
                 let key = format!("errors.{field}");
@@ -153,6 +169,10 @@ impl Page {
             }
             _ => PageConsents::default(),
         };
+        let billing_banner = match user.as_ref().and_then(|u| u.account_id) {
+            Some(account) => super::plan::banner_of(req, lang, account).await,
+            None => None,
+        };
         let (product_name, support_email, registration_open) = match req.rocket().state::<Config>()
         {
             Some(c) => (
@@ -172,6 +192,8 @@ impl Page {
             registration_open,
             policy_notice: consents.policy_to_accept,
             product_news_since: consents.product_news_since,
+            billing_banner,
+            links_billing: AtomicBool::new(false),
         }
     }
 }

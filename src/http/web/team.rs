@@ -152,6 +152,8 @@ async fn invite_member(
         .await;
     let company = match company {
         Ok(company) => company,
+        // An address already taken, or the plan's number of people (open invitations included)
+        // reached: said in words.
         Err(e @ (Error::Conflict(_) | Error::PlanLimit { .. })) => {
             let message = page.error_text(&e);
             let html = team_page(&page, &admin, db, None, Some(&message)).await?;

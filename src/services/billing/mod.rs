@@ -6,11 +6,13 @@
 pub mod lifecycle;
 mod months;
 pub mod notices;
+mod operator;
 mod rate;
 pub mod stripe;
 mod usage;
 
 pub use months::Month;
+pub use operator::status_change;
 pub use rate::{RateDecision, RateLimits};
 pub use usage::{Reached, Reservation, Usage};
 

@@ -76,6 +76,12 @@ pub(super) async fn inbox_media(
     member: Member<'_>,
 ) -> Result<MediaStream> {
     let (db, account, visible) = (ctx.db, member.account, ctx.visible());
+    // The conversations' pages say why when the plan lacks the inbox; their media is simply refused.
+    let billing = ctx.state::<std::sync::Arc<crate::services::billing::Billing>>()?;
+    billing
+        .standing(db, account)
+        .await?
+        .require(crate::config::Feature::Inbox)?;
     let (agent, media) = (
         ctx.state::<ureq::Agent>()?,
         ctx.state::<graph::MediaClient>()?,

@@ -1,11 +1,12 @@
 //! The inbox: conversations per customer, the most recent first, with unread counts and the 24-hour
 //! window; a conversation's thread in words (media fetched from Meta when looked at, never kept); and a
 //! reply box that queues through the same path as the API (free-form text inside the window, an
-//! approved template outside it).
+//! approved template outside it). A plan without the inbox shows why instead.
 
 use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
+use crate::config::Feature;
 use crate::domain::meta::message::{self, Content, Draft, Text};
 use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
@@ -75,12 +76,17 @@ struct InboxPage<'a> {
     next: Option<String>,
 }
 
+/// The page that stands in for the inbox when the account's plan does not include it.
+async fn lacking(ctx: &Ctx<'_>, account: AccountId) -> Result<Option<Reply>> {
+    let billing = ctx.state::<Arc<Billing>>()?;
+    super::plan::lacking(&ctx.page, ctx.db, billing, account, Feature::Inbox).await
+}
+
 #[get("/inbox?<cursor>")]
-async fn inbox_page(
-    ctx: Ctx<'_>,
-    member: Member<'_>,
-    cursor: Option<&str>,
-) -> Result<rocket::response::content::RawHtml<String>> {
+async fn inbox_page(ctx: Ctx<'_>, member: Member<'_>, cursor: Option<&str>) -> Result<Reply> {
+    if let Some(lacking) = lacking(&ctx, member.account).await? {
+        return Ok(lacking);
+    }
     let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let pager = Pager::lenient(cursor, PAGE_SIZE, Cursor::parse);
     let after = pager.after;
@@ -136,11 +142,14 @@ async fn inbox_page(
             }
         })
         .collect();
-    render(InboxPage {
-        page: &page,
-        rows,
-        next,
-    })
+    Ok(Reply::Page((
+        Status::Ok,
+        render(InboxPage {
+            page: &page,
+            rows,
+            next,
+        })?,
+    )))
 }
 
 #[derive(FromForm, Default, Clone)]
@@ -334,6 +343,9 @@ async fn conversation_page(
     ctx: Ctx<'_>,
     member: Member<'_>,
 ) -> Result<Reply> {
+    if let Some(lacking) = lacking(&ctx, member.account).await? {
+        return Ok(lacking);
+    }
     let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let contact = contact_id(id)?;
     let before = before
@@ -399,6 +411,9 @@ async fn reply(
     ctx: Ctx<'_>,
     member: Member<'_>,
 ) -> Result<Reply> {
+    if let Some(lacking) = lacking(&ctx, member.account).await? {
+        return Ok(lacking);
+    }
     let sending = Sending {
         db: ctx.db,
         waker: ctx.state::<Waker>()?,
@@ -429,7 +444,13 @@ async fn reply(
         Ok(_) => Ok(Reply::Redirect(Redirect::to(format!(
             "/inbox/{contact}?done=sent"
         )))),
-        Err(e @ Error::Invalid { .. }) => {
+        // The plan's refusals come back in words next to the reply, like a mistake in it.
+        Err(
+            e @ (Error::Invalid { .. }
+            | Error::QuotaExceeded { .. }
+            | Error::SubscriptionInactive { .. }
+            | Error::Overloaded),
+        ) => {
             let text = page.error_text(&e);
             show(&page, db, at(), &form, None, Some(&text)).await
         }

@@ -1,0 +1,232 @@
+//! One account on the operators' page: its plan and subscription, this month's messages, and the history
+//! of every change with who made it; operators move it to another plan or status here (each change
+//! recorded as "admin <their email>"), as `whatsapi account set-plan` / `set-status` do from a shell.
+
+use super::Reply;
+use super::context::Ctx;
+use super::page::{Page, render};
+use crate::config::Plan;
+use crate::error::{Error, Result};
+use crate::http::auth::{CsrfForm, Operator};
+use crate::services::billing::{self, Billing};
+use crate::store::accounts::{self, Account};
+use crate::store::states::SubscriptionStatus;
+use crate::store::subscriptions::{self, Change, Subscription};
+use crate::store::{AccountId, Db, activity, now_ms};
+use askama::Template;
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::{get, post, routes};
+use std::sync::Arc;
+
+/// How many changes the page shows, newest first.
+const HISTORY: usize = 50;
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![show_account, change_plan, change_status]
+}
+
+#[derive(Template)]
+#[template(path = "admin_account.html")]
+struct AccountPage<'a> {
+    page: &'a Page,
+    account: Account,
+    subscription: Subscription,
+    plan_name: String,
+    plans: &'a [Plan],
+    statuses: &'static [&'static str],
+    /// This month's messages, and the plan's quota if it has one.
+    used: String,
+    quota: Option<String>,
+    history: Vec<Change>,
+    notice: Option<String>,
+    error: Option<&'a str>,
+}
+
+impl AccountPage<'_> {
+    /// A plan's name in the page's language; its id when the configuration no longer has it.
+    fn plan_name_of(&self, id: &str) -> String {
+        self.plans
+            .iter()
+            .find(|p| p.id == id)
+            .map_or(id, |p| p.name_in(self.page.lang.code()))
+            .to_owned()
+    }
+
+    /// The trial's end as the date field takes it.
+    fn trial_ends_value(&self) -> String {
+        self.subscription
+            .trial_ends_at
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|at| at.format("%Y-%m-%d").to_string())
+            .unwrap_or_default()
+    }
+}
+
+async fn account_page(
+    ctx: &Ctx<'_>,
+    id: i64,
+    notice: Option<String>,
+    error: Option<&str>,
+) -> Result<Reply> {
+    let billing = ctx.state::<Arc<Billing>>()?;
+    let (page, db) = (&ctx.page, ctx.db);
+    let account = AccountId::from_operator(id);
+    let (found, subscription, history) = db
+        .read_async(move |conn| {
+            let found = accounts::find(conn, account)?.ok_or(Error::NotFound)?;
+            let subscription = subscriptions::find(conn, account)?;
+            Ok((
+                found,
+                subscription,
+                subscriptions::history(conn, account, HISTORY)?,
+            ))
+        })
+        .await?;
+    let used = billing.usage.this_month(db, account, now_ms()).await?;
+    let plan = billing.plan(&subscription.plan);
+    let number = |n: u64| page.number(&i64::try_from(n).unwrap_or(i64::MAX));
+    let html = render(AccountPage {
+        page,
+        plan_name: plan.map_or(subscription.plan.clone(), |p| {
+            p.name_in(page.lang.code()).to_owned()
+        }),
+        quota: plan.and_then(|p| p.messages_per_month).map(number),
+        used: number(used),
+        account: found,
+        subscription,
+        plans: billing.plans(),
+        statuses: SubscriptionStatus::NAMES,
+        history,
+        notice,
+        error,
+    })?;
+    let status = if error.is_some() {
+        Status::UnprocessableEntity
+    } else {
+        Status::Ok
+    };
+    Ok(Reply::Page((status, html)))
+}
+
+#[get("/admin/accounts/<id>?<done>")]
+async fn show_account(
+    id: i64,
+    done: Option<&str>,
+    ctx: Ctx<'_>,
+    _operator: Operator<'_>,
+) -> Result<Reply> {
+    let notice = ctx.page.notice("admin", done);
+    account_page(&ctx, id, notice, None).await
+}
+
+csrf_form!(PlanForm { plan });
+
+/// Who the history names for a change made on this page.
+fn by(operator: &Operator<'_>) -> String {
+    format!("admin {}", operator.user().email)
+}
+
+/// After a change: the account's page again, saying whether anything changed; or the page with the
+/// refusal in words.
+async fn answer(ctx: &Ctx<'_>, id: i64, changed: Result<bool>, done: &str) -> Result<Reply> {
+    match changed {
+        Ok(true) => Ok(Reply::Redirect(Redirect::to(format!(
+            "/admin/accounts/{id}?done={done}"
+        )))),
+        Ok(false) => Ok(Reply::Redirect(Redirect::to(format!(
+            "/admin/accounts/{id}?done=unchanged"
+        )))),
+        Err(e @ Error::Invalid { .. }) => {
+            let message = ctx.page.error_text(&e);
+            account_page(ctx, id, None, Some(&message)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Records the change in the activity log too, where operators' other actions are: as the operator's
+/// own line (no account), so the operator's address and browser stay out of the account's log and export.
+async fn log(ctx: &Ctx<'_>, operator: &Operator<'_>, id: i64, change: String) -> Result<()> {
+    let (client, user) = (ctx.client.clone(), operator.user().id);
+    let detail = format!("account {id}: {change}");
+    ctx.db
+        .write_async(move |conn| {
+            let actor = client.actor(None, Some(user));
+            activity::record(conn, &actor, "subscription_changed", &detail, now_ms())
+        })
+        .await
+}
+
+#[post("/admin/accounts/<id>/plan", data = "<form>")]
+async fn change_plan(
+    id: i64,
+    form: CsrfForm<PlanForm>,
+    ctx: Ctx<'_>,
+    operator: Operator<'_>,
+) -> Result<Reply> {
+    let billing = ctx.state::<Arc<Billing>>()?;
+    let account = existing(ctx.db, id).await?;
+    let plan = form.0.plan;
+    let changed = billing
+        .set_plan(ctx.db, account, plan.trim(), &by(&operator))
+        .await;
+    if matches!(changed, Ok(true)) {
+        log(&ctx, &operator, id, format!("plan {}", plan.trim())).await?;
+    }
+    answer(&ctx, id, changed, "plan_changed").await
+}
+
+#[derive(rocket::form::FromForm)]
+struct StatusForm {
+    #[field(default = String::new())]
+    csrf: String,
+    status: String,
+    #[field(default = String::new())]
+    trial_ends: String,
+}
+
+impl crate::http::auth::HasCsrf for StatusForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+#[post("/admin/accounts/<id>/status", data = "<form>")]
+async fn change_status(
+    id: i64,
+    form: CsrfForm<StatusForm>,
+    ctx: Ctx<'_>,
+    operator: Operator<'_>,
+) -> Result<Reply> {
+    let billing_state = ctx.state::<Arc<Billing>>()?;
+    let account = existing(ctx.db, id).await?;
+    let form = form.0;
+    let changed = match billing::status_change(&form.status, Some(&form.trial_ends)) {
+        Ok(change) => {
+            billing_state
+                .set_status(ctx.db, account, change, &by(&operator))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    if matches!(changed, Ok(true)) {
+        log(
+            &ctx,
+            &operator,
+            id,
+            format!("status {}", form.status.trim()),
+        )
+        .await?;
+    }
+    answer(&ctx, id, changed, "status_changed").await
+}
+
+/// The account, or 404 before anything is written for an id that names none.
+async fn existing(db: &Db, id: i64) -> Result<AccountId> {
+    let account = AccountId::from_operator(id);
+    db.read_async(move |conn| accounts::find(conn, account))
+        .await?
+        .map(|_| account)
+        .ok_or(Error::NotFound)
+}
