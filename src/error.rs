@@ -486,7 +486,7 @@ impl Error {
 }
 
 /// "2027-01-01 00:00 UTC", for messages.
-fn utc_minute(at_ms: i64) -> String {
+pub fn utc_minute(at_ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(at_ms)
         .unwrap_or_default()
         .format("%Y-%m-%d %H:%M UTC")

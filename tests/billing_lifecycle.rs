@@ -197,24 +197,22 @@ fn a_trial_ends_its_grace_passes_sending_stops_and_a_reactivation_sends_again() 
     let stopped = emails(&install, SENDING_STOPPED);
     assert_eq!(stopped.len(), 1, "{stopped:#?}");
     assert!(stopped[0].contains("To: owner@shop.test"), "{}", stopped[0]);
-    // Needs the enforcement in services::messages (the lead's part of issue 14).
     let (status, answer) = send_text(&api, &connection);
     assert_eq!(status, 402, "after the grace: {answer}");
     assert_eq!(answer["error"]["code"], "subscription_inactive", "{answer}");
 
-    // Reactivated by the operator: it sends again (within the seconds a standing is trusted for).
-    // TODO(lead): use `whatsapi account set-status --account ID --status active` once that command is
-    // on this branch; until then the test does what it does, in SQL.
-    sql(
-        &install,
-        &format!(
-            "UPDATE subscriptions SET status = 'active', past_due_since = NULL,
-                 changed_at = changed_at + 1 WHERE account_id = {id};
-             INSERT INTO subscription_changes (account_id, at, plan, status, by)
-             SELECT account_id, changed_at, plan, status, 'command line' FROM subscriptions
-             WHERE account_id = {id};"
-        ),
-    );
+    // Reactivated by the operator from the command line: it sends again (within the seconds a
+    // standing is trusted for).
+    let account = id.to_string();
+    let output = install.run(&[
+        "account",
+        "set-status",
+        "--account",
+        &account,
+        "--status",
+        "active",
+    ]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
     wait_until("sending again after the reactivation", || {
         send_text(&api, &connection).0 == 202
     });
@@ -245,7 +243,7 @@ fn the_quota_emails_go_once_each_in_the_owners_language() {
     }
     stop(server);
 
-    // Needs the enforcement in services::messages to queue the notices (the lead's part of issue 14).
+    // Accepting a message queues the quota notices (services::messages), the round sends them.
     let server = serve(&install);
     let most = emails(&install, QUOTA_80);
     assert_eq!(most.len(), 1, "after 4 of 5: {most:#?}");
@@ -303,7 +301,8 @@ fn a_notice_waits_for_a_mail_server_that_was_down_and_goes_out_once() {
         &install,
         &format!(
             "INSERT INTO billing_notices (account_id, kind, period, created_at)
-             VALUES ({id}, 'quota_80', '{month}', {now}), ({id}, 'payment_failed', 'in_1', {now});"
+             VALUES ({id}, 'quota_80', '{month}', {now}), ({id}, 'payment_failed', 'in_1', {now});
+             UPDATE subscriptions SET status = 'past_due', past_due_since = {now} WHERE account_id = {id};"
         ),
     );
     let unsent = || {

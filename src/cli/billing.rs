@@ -4,11 +4,11 @@
 //! subscription for at most 5 s, so it follows the change within that. Each change is in the account's
 //! history as made by "command line".
 
+use super::people::cli_actor;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use whatsapi::config::Config;
 use whatsapi::services::billing;
-use whatsapi::store::activity::{self, Actor};
 use whatsapi::store::states::SubscriptionStatus;
 use whatsapi::store::subscriptions::{self, Subscription};
 use whatsapi::store::{AccountId, Db, now_ms};
@@ -65,13 +65,6 @@ fn subscription(db: &Db, account: AccountId) -> Result<Subscription> {
     }
 }
 
-fn actor(account: AccountId) -> Actor<'static> {
-    Actor {
-        account: Some(account),
-        ..super::people::cli_actor()
-    }
-}
-
 fn set_plan(config: &Config, account: i64, plan: &str) -> Result<()> {
     let plan = plan.trim().to_owned();
     // Refused before the store is opened: a typo changes nothing.
@@ -88,14 +81,7 @@ fn set_plan(config: &Config, account: i64, plan: &str) -> Result<()> {
     let changed = db.write(move |conn| {
         let changed = subscriptions::set_plan(conn, account, &id, BY, now_ms())?;
         if changed {
-            let detail = format!("plan {id}");
-            activity::record(
-                conn,
-                &actor(account),
-                "subscription_changed",
-                &detail,
-                now_ms(),
-            )?;
+            billing::log_change(conn, &cli_actor(), account, &format!("plan {id}"))?;
         }
         Ok(changed)
     })?;
@@ -119,13 +105,7 @@ fn set_status(config: &Config, account: i64, status: &str, trial_ends: Option<&s
         let changed = subscriptions::set_status(conn, account, change, BY, now_ms())?;
         if changed {
             let detail = format!("status {}", change.status);
-            activity::record(
-                conn,
-                &actor(account),
-                "subscription_changed",
-                &detail,
-                now_ms(),
-            )?;
+            billing::log_change(conn, &cli_actor(), account, &detail)?;
         }
         Ok(changed)
     })?;
@@ -147,23 +127,19 @@ fn set_status(config: &Config, account: i64, status: &str, trial_ends: Option<&s
     if after.status == SubscriptionStatus::Trialing
         && let Some(end) = after.trial_ends_at
     {
-        line.push_str(&format!(" (the trial ends {})", utc(end)));
+        line.push_str(&format!(
+            " (the trial ends {})",
+            whatsapi::error::utc_minute(end)
+        ));
     }
     if let Some(since) = after.past_due_since {
         let stops = since + i64::from(config.billing.grace_days) * 86_400_000;
         line.push_str(&format!(
             " (past due since {}; sending stops {})",
-            utc(since),
-            utc(stops)
+            whatsapi::error::utc_minute(since),
+            whatsapi::error::utc_minute(stops)
         ));
     }
     println!("{line}");
     Ok(())
-}
-
-/// "2027-01-15 00:00 UTC".
-fn utc(at_ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(at_ms)
-        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
 }

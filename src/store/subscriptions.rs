@@ -142,6 +142,14 @@ pub fn set_status(
         _ => None,
     };
     let trial_ends_at = change.trial_ends_at.or(before.trial_ends_at);
+    // A trial needs an end ahead: one kept from an ended trial would be moved back to past due (and
+    // perhaps stopped) by the next billing round, and one without an end would never end.
+    if change.status == SubscriptionStatus::Trialing && trial_ends_at.is_none_or(|end| end <= now) {
+        return Err(Error::invalid(
+            "trial_ends",
+            "give the day the trial ends (YYYY-MM-DD, in the future): the account has no trial end ahead",
+        ));
+    }
     if before.status == change.status
         && before.past_due_since == past_due_since
         && before.trial_ends_at == trial_ends_at

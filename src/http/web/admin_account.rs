@@ -12,7 +12,7 @@ use crate::services::billing::{self, Billing};
 use crate::store::accounts::{self, Account};
 use crate::store::states::SubscriptionStatus;
 use crate::store::subscriptions::{self, Change, Subscription};
-use crate::store::{AccountId, Db, activity, now_ms};
+use crate::store::{AccountId, Db, now_ms};
 use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
@@ -147,15 +147,14 @@ async fn answer(ctx: &Ctx<'_>, id: i64, changed: Result<bool>, done: &str) -> Re
 
 /// Records the change in the activity log too, where operators' other actions are: as the operator's
 /// own line (no account), so the operator's address and browser stay out of the account's log and export.
-async fn log(ctx: &Ctx<'_>, operator: &Operator<'_>, id: i64, change: String) -> Result<()> {
+/// Writes the operator's activity line with the change, in its transaction.
+fn log(
+    ctx: &Ctx<'_>,
+    operator: &Operator<'_>,
+    account: AccountId,
+) -> impl FnOnce(&rusqlite::Connection, &str) -> Result<()> + Send + 'static {
     let (client, user) = (ctx.client.clone(), operator.user().id);
-    let detail = format!("account {id}: {change}");
-    ctx.db
-        .write_async(move |conn| {
-            let actor = client.actor(None, Some(user));
-            activity::record(conn, &actor, "subscription_changed", &detail, now_ms())
-        })
-        .await
+    move |conn, change| billing::log_change(conn, &client.actor(None, Some(user)), account, change)
 }
 
 #[post("/admin/accounts/<id>/plan", data = "<form>")]
@@ -168,12 +167,10 @@ async fn change_plan(
     let billing = ctx.state::<Arc<Billing>>()?;
     let account = existing(ctx.db, id).await?;
     let plan = form.0.plan;
+    let log = log(&ctx, &operator, account);
     let changed = billing
-        .set_plan(ctx.db, account, plan.trim(), &by(&operator))
+        .set_plan(ctx.db, (account, plan.trim(), &by(&operator)), log)
         .await;
-    if matches!(changed, Ok(true)) {
-        log(&ctx, &operator, id, format!("plan {}", plan.trim())).await?;
-    }
     answer(&ctx, id, changed, "plan_changed").await
 }
 
@@ -204,21 +201,13 @@ async fn change_status(
     let form = form.0;
     let changed = match billing::status_change(&form.status, Some(&form.trial_ends)) {
         Ok(change) => {
+            let log = log(&ctx, &operator, account);
             billing_state
-                .set_status(ctx.db, account, change, &by(&operator))
+                .set_status(ctx.db, (account, change, &by(&operator)), log)
                 .await
         }
         Err(e) => Err(e),
     };
-    if matches!(changed, Ok(true)) {
-        log(
-            &ctx,
-            &operator,
-            id,
-            format!("status {}", form.status.trim()),
-        )
-        .await?;
-    }
     answer(&ctx, id, changed, "status_changed").await
 }
 

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::http::auth::Admin;
 use crate::services::billing::{Billing, Month, Sending, Standing};
 use crate::store::states::SubscriptionStatus;
-use crate::store::{AccountId, Db, connections, endpoints, now_ms, tokens, usage, users};
+use crate::store::{AccountId, Db, connections, endpoints, now_ms, tokens, usage};
 use askama::Template;
 use rocket::http::Status;
 use rocket::{get, routes};
@@ -78,11 +78,11 @@ struct InUse {
 
 async fn in_use(db: &Db, account: AccountId, now: i64) -> Result<(InUse, Vec<(String, u64)>)> {
     db.read_async(move |conn| {
+        // The same counts the limits are checked with.
         let counts = InUse {
-            connections: connections::list_for_account(conn, account)?.len(),
-            members: users::list_for_account(conn, account)?.len()
-                + tokens::open_invites(conn, account, now)?.len(),
-            endpoints: endpoints::list(conn, account)?.len(),
+            connections: connections::count(conn, account)? as usize,
+            members: tokens::members_and_invited(conn, account, now)? as usize,
+            endpoints: endpoints::count(conn, account)? as usize,
         };
         Ok((counts, usage::months(conn, account, 13)?))
     })

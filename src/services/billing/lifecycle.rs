@@ -108,8 +108,7 @@ mod tests {
         };
         conn.execute_batch(&format!(
             "INSERT INTO accounts (id, company, created_at) VALUES (1, 'Shop', 0);
-             INSERT INTO subscriptions (account_id, plan, status, trial_ends_at, changed_at)
-             VALUES (1, 'free', '{status}', {}, 0);
+             UPDATE subscriptions SET status = '{status}', trial_ends_at = {} WHERE account_id = 1;
              INSERT INTO subscription_changes (account_id, at, plan, status, by)
              VALUES (1, 0, 'free', '{status}', 'account created');",
             trial_ends_at.map_or("NULL".to_owned(), |t| t.to_string())

@@ -12,7 +12,7 @@ pub mod stripe;
 mod usage;
 
 pub use months::Month;
-pub use operator::status_change;
+pub use operator::{log_change, status_change};
 pub use rate::{RateDecision, RateLimits};
 pub use usage::{Reached, Reservation, Usage};
 
@@ -200,13 +200,13 @@ impl Billing {
         }
     }
 
-    /// Moves an account to another plan, recording who did it.
+    /// Moves an account to another plan, recording who did it; `log` writes the operator's activity
+    /// line ("plan pro") in the same transaction, when it changed.
     pub async fn set_plan(
         &self,
         db: &Db,
-        account: AccountId,
-        plan: &str,
-        by: &str,
+        (account, plan, by): (AccountId, &str, &str),
+        log: impl FnOnce(&rusqlite::Connection, &str) -> Result<()> + Send + 'static,
     ) -> Result<bool> {
         if self.plan(plan).is_none() {
             return Err(Error::invalid(
@@ -216,24 +216,34 @@ impl Billing {
         }
         let (plan, by) = (plan.to_owned(), by.to_owned());
         let changed = db
-            .write_async(move |conn| subscriptions::set_plan(conn, account, &plan, &by, now_ms()))
+            .write_async(move |conn| {
+                let changed = subscriptions::set_plan(conn, account, &plan, &by, now_ms())?;
+                if changed {
+                    log(conn, &format!("plan {plan}"))?;
+                }
+                Ok(changed)
+            })
             .await?;
         self.forget(account);
         Ok(changed)
     }
 
-    /// Moves an account's subscription to a status, recording who or what did it.
+    /// Moves an account's subscription to a status, recording who or what did it; `log` as for
+    /// `set_plan` ("status active").
     pub async fn set_status(
         &self,
         db: &Db,
-        account: AccountId,
-        change: StatusChange,
-        by: &str,
+        (account, change, by): (AccountId, StatusChange, &str),
+        log: impl FnOnce(&rusqlite::Connection, &str) -> Result<()> + Send + 'static,
     ) -> Result<bool> {
         let by = by.to_owned();
         let changed = db
             .write_async(move |conn| {
-                subscriptions::set_status(conn, account, change, &by, now_ms())
+                let changed = subscriptions::set_status(conn, account, change, &by, now_ms())?;
+                if changed {
+                    log(conn, &format!("status {}", change.status))?;
+                }
+                Ok(changed)
             })
             .await?;
         self.forget(account);

@@ -219,6 +219,12 @@ fn replacements(
         NoticeKind::PaymentFailed => {
             // The grace counts from when the account became past due, or from the failure if it is not
             // yet. Once it is over, the sending-stopped notice says what is true then.
+            if matches!(
+                s.status,
+                SubscriptionStatus::Active | SubscriptionStatus::Trialing
+            ) {
+                return Err("the account was paid for since");
+            }
             let until = s.past_due_since.unwrap_or(notice.created_at) + grace_ms;
             if until <= facts.now {
                 return Err("its grace period is over");
@@ -420,6 +426,13 @@ mod tests {
             ..facts
         };
         assert!(replacements(&n, &over, Lang::En, "l").is_err());
+        // Paid meanwhile: the email would be false.
+        let active = subscription(SubscriptionStatus::Active);
+        let paid = Facts {
+            subscription: &active,
+            ..facts
+        };
+        assert!(replacements(&n, &paid, Lang::En, "l").is_err());
     }
 
     #[test]
@@ -436,8 +449,10 @@ mod tests {
             (NoticeKind::SendingStopped, "canceled-5".to_owned()),
         ];
         for (kind, period) in cases {
-            if kind == NoticeKind::SendingStopped {
-                s.status = SubscriptionStatus::Canceled;
+            match kind {
+                NoticeKind::PaymentFailed => s.status = SubscriptionStatus::PastDue,
+                NoticeKind::SendingStopped => s.status = SubscriptionStatus::Canceled,
+                _ => {}
             }
             let facts = Facts {
                 plan: Some(&plan),

@@ -2,8 +2,33 @@
 //! by both.
 
 use crate::error::{Error, Result};
+use crate::store::activity::{self, Actor};
 use crate::store::states::SubscriptionStatus;
 use crate::store::subscriptions::StatusChange;
+use crate::store::{AccountId, now_ms};
+use rusqlite::Connection;
+
+/// Records an operator's change of an account's plan or status ("plan pro", "status active") in the
+/// operators' own activity log, in the transaction of the change: their address and browser do not
+/// belong in the customer's log and export, whose history says `by` already.
+pub fn log_change(
+    conn: &Connection,
+    operator: &Actor<'_>,
+    account: AccountId,
+    change: &str,
+) -> Result<()> {
+    let detail = format!("account {}: {change}", account.get());
+    activity::record(
+        conn,
+        &Actor {
+            account: None,
+            ..*operator
+        },
+        "subscription_changed",
+        &detail,
+        now_ms(),
+    )
+}
 
 /// The status an operator asked for by name and, only with `trialing`, the day its trial ends
 /// ("2027-01-15": the trial ends as that day starts, 00:00 UTC). Without a day a trial keeps the end it

@@ -45,7 +45,8 @@ impl RateLimits {
         if buckets.len() > 100_000 {
             // Full buckets carry nothing a new one would not.
             buckets.retain(|_, b| {
-                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_second
+                let refill = f64::from(b.limit) / 60.0;
+                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * refill
                     < f64::from(b.limit)
             });
         }

@@ -21,6 +21,10 @@ struct Count {
     reserved: u64,
     /// Committed since the last write.
     dirty: bool,
+    /// A message on its way (or committed) queues the 80 % email, and the 100 % one: the first to
+    /// reach the threshold takes it, and gives it back if it is not committed.
+    most_claimed: bool,
+    all_claimed: bool,
 }
 
 /// A threshold of the month's quota that a message reached.
@@ -76,19 +80,27 @@ impl Usage {
         now: i64,
     ) -> Result<Reservation<'_>> {
         let month = Month::of(now);
-        self.load(db, account, month).await?;
-        self.take_place(account, month, limit)
+        loop {
+            self.load(db, account, month).await?;
+            // Memory may have let go of the month between the two (a flush at the turn of the month):
+            // read it again rather than count from zero.
+            if let Some(place) = self.take_place(account, month, limit)? {
+                return Ok(place);
+            }
+        }
     }
 
-    /// Takes the next place of a month memory holds.
+    /// Takes the next place of a month memory holds; `None` when it holds none.
     fn take_place(
         &self,
         account: AccountId,
         month: Month,
         limit: Option<u64>,
-    ) -> Result<Reservation<'_>> {
+    ) -> Result<Option<Reservation<'_>>> {
         let mut counts = self.counts.lock();
-        let count = counts.entry((account, month)).or_default();
+        let Some(count) = counts.get_mut(&(account, month)) else {
+            return Ok(None);
+        };
         if let Some(limit) = limit
             && count.committed + count.reserved >= limit
         {
@@ -98,32 +110,33 @@ impl Usage {
             });
         }
         count.reserved += 1;
-        // The message's place in the month, if it is committed: the one that takes the place of 80 %
-        // (or the last place) queues the email in its own transaction, so the email goes once.
+        // The first message at or past a threshold queues its email in its own transaction (the
+        // store keeps one per month, so a restart that forgot the claim sends nothing twice).
         let place = count.committed + count.reserved;
-        let reaches = limit.and_then(|limit| {
-            if place == limit {
+        let reaches = match limit {
+            Some(limit) if place >= limit && !count.all_claimed => {
+                count.all_claimed = true;
                 Some(Reached::All)
-            } else if place == (limit * 80).div_ceil(100) {
-                Some(Reached::Most)
-            } else {
-                None
             }
-        });
-        Ok(Reservation {
+            Some(limit) if place >= (limit * 80).div_ceil(100) && !count.most_claimed => {
+                count.most_claimed = true;
+                Some(Reached::Most)
+            }
+            _ => None,
+        };
+        Ok(Some(Reservation {
             usage: self,
             account,
             month,
             reaches,
             kept: false,
-        })
+        }))
     }
 
     /// The counts committed since the last write, each as the whole month's count up to `now`; they
     /// are no longer dirty (`unwritten` marks them again when the write fails). Months that ended and
     /// are written are forgotten.
     pub fn take_dirty(&self, now: i64) -> Vec<(AccountId, String, Counted)> {
-        let current = Month::of(now);
         let mut counts = self.counts.lock();
         let mut out = Vec::new();
         for ((account, month), count) in counts.iter_mut() {
@@ -139,8 +152,15 @@ impl Usage {
                 ));
             }
         }
-        counts.retain(|(_, month), count| *month >= current || count.dirty || count.reserved > 0);
         out
+    }
+
+    /// Lets go of the months that ended, once written.
+    fn forget_ended(&self, now: i64) {
+        let current = Month::of(now);
+        self.counts
+            .lock()
+            .retain(|(_, month), count| *month >= current || count.dirty || count.reserved > 0);
     }
 
     /// Marks counts dirty again after their write failed.
@@ -158,14 +178,15 @@ impl Usage {
     /// Writes the counts committed since the last write, in one transaction.
     pub fn flush(&self, db: &Db, now: i64) {
         let rows = self.take_dirty(now);
-        if rows.is_empty() {
-            return;
+        if !rows.is_empty() {
+            let written = rows.clone();
+            if let Err(e) = db.write(move |conn| usage::save(conn, &written)) {
+                tracing::warn!(error = %e, "cannot write the month's message counts; they are kept for the next try");
+                self.unwritten(&rows);
+                return;
+            }
         }
-        let written = rows.clone();
-        if let Err(e) = db.write(move |conn| usage::save(conn, &written)) {
-            tracing::warn!(error = %e, "cannot write the month's message counts; they are kept for the next try");
-            self.unwritten(&rows);
-        }
+        self.forget_ended(now);
     }
 }
 
@@ -209,6 +230,12 @@ impl Drop for Reservation<'_> {
                 .get_mut(&(self.account, self.month))
         {
             count.reserved = count.reserved.saturating_sub(1);
+            // Not committed: its email goes with the next message at or past the threshold.
+            match self.reaches {
+                Some(Reached::All) => count.all_claimed = false,
+                Some(Reached::Most) => count.most_claimed = false,
+                None => {}
+            }
         }
     }
 }
@@ -226,7 +253,11 @@ mod tests {
             .counts
             .lock()
             .insert((account, month), Count::default());
-        let place = |usage| Usage::take_place(usage, account, month, Some(5)).expect("a place");
+        let place = |usage| {
+            Usage::take_place(usage, account, month, Some(5))
+                .expect("a place")
+                .expect("the month in memory")
+        };
         // A place taken and given back counts nothing, and its threshold goes to the next.
         let places: Vec<_> = (0..3).map(|_| place(&usage)).collect();
         assert_eq!(
@@ -241,6 +272,14 @@ mod tests {
         let fifth = place(&usage);
         assert_eq!(fifth.reaches(), Some(Reached::All));
         assert!(usage.take_place(account, month, Some(5)).is_err());
+        // A threshold's place given back after a later one was taken passes it to the next message.
+        drop(fourth);
+        let again = place(&usage);
+        assert_eq!(again.reaches(), Some(Reached::Most));
+        drop(fifth);
+        let last = place(&usage);
+        assert_eq!(last.reaches(), Some(Reached::All));
+        let (fourth, fifth) = (again, last);
         for p in places {
             p.keep();
         }

@@ -1,5 +1,6 @@
--- Plans, subscriptions and usage. Each account's plan and subscription status live in `subscriptions`;
--- the older `accounts.plan` and `accounts.status` columns are no longer read.
+-- Plans, subscriptions and usage. Each account's plan and subscription status live in `subscriptions`:
+-- `accounts.plan` is now only the plan a new account starts on (the trigger below copies it), and
+-- `accounts.status` stays the operator's suspension (active or suspended), apart from the subscription.
 CREATE TABLE subscriptions (
     account_id       INTEGER PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
     -- The id of one of the configuration's [[plans]]; a plan in use cannot leave the file.
