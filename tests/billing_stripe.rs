@@ -670,3 +670,71 @@ fn stripes_own_library_accepts_the_stand_ins_signatures() {
         &sign(WEBHOOK_SECRET, now, &body)
     ));
 }
+
+// ---- Checkout sessions this server did not make, and ones that would charge twice ----
+
+#[test]
+fn a_session_naming_an_account_it_was_not_made_for_changes_nothing() {
+    let shop = shop();
+    let before = shop.row();
+    let outcome = |answer: &Value| answer["outcome"].as_str().unwrap_or_default().to_owned();
+
+    // A Payment Link opened with `?client_reference_id=<this account>`: the session carries the link's
+    // own metadata, not ours.
+    let mut link = completed_session(&shop.account, "cus_EVIL", "sub_EVIL", "pro");
+    link["metadata"] = json!({});
+    let answer = shop.deliver_signed(&event_at(
+        "evt_link",
+        "checkout.session.completed",
+        link,
+        shop.created,
+    ));
+    assert!(
+        outcome(&answer).starts_with("ignored") && outcome(&answer).contains("metadata.account"),
+        "{answer}"
+    );
+    // Metadata naming another account, or a plan not sold here.
+    let mut other = completed_session(&shop.account, "cus_EVIL", "sub_EVIL", "pro");
+    other["metadata"]["account"] = json!("999999");
+    let answer = shop.deliver_signed(&event_at(
+        "evt_other_meta",
+        "checkout.session.completed",
+        other,
+        shop.created,
+    ));
+    assert!(outcome(&answer).starts_with("ignored"), "{answer}");
+    let answer = shop.deliver_signed(&event_at(
+        "evt_partner",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_EVIL", "sub_EVIL", "partner"),
+        shop.created,
+    ));
+    assert!(
+        outcome(&answer).starts_with("ignored") && outcome(&answer).contains("metadata.plan"),
+        "{answer}"
+    );
+    assert_eq!(shop.row(), before);
+    assert_eq!(
+        shop.count("SELECT count(*) FROM payment_events WHERE outcome LIKE 'ignored%'"),
+        3
+    );
+
+    // Positive control: the session our own Checkout made links the account.
+    shop.bought_pro();
+    let linked = shop.row();
+
+    // A session (rightly made) naming the account with another Stripe customer does not replace its
+    // customer or its subscription.
+    let answer = shop.deliver_signed(&event_at(
+        "evt_second_customer",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_B", "sub_B", "max"),
+        shop.created + 10,
+    ));
+    assert!(
+        outcome(&answer).starts_with("ignored") && outcome(&answer).contains("cus_A, not cus_B"),
+        "{answer}"
+    );
+    assert_eq!(shop.row(), linked);
+    assert_eq!(shop.last_change().1, "stripe evt_checkout");
+}
