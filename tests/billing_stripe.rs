@@ -411,8 +411,7 @@ fn account_id(app: &App) -> String {
         .to_string()
 }
 
-/// The checks every call to Stripe passes: the secret key as a bearer token, and a fresh
-/// Idempotency-Key.
+/// The checks every call to Stripe passes: the secret key as a bearer token, and an Idempotency-Key.
 fn assert_authenticated(request: &Recorded) {
     assert_eq!(request.method, "POST");
     assert_eq!(
@@ -737,4 +736,89 @@ fn a_session_naming_an_account_it_was_not_made_for_changes_nothing() {
     );
     assert_eq!(shop.row(), linked);
     assert_eq!(shop.last_change().1, "stripe evt_checkout");
+}
+
+#[test]
+fn a_double_click_on_checkout_sends_one_idempotency_key_and_gets_one_session() {
+    let stripe = StripeStandIn::start();
+    let app = paying_app(&stripe);
+    app.register("Owner", "Shop", "owner@shop.test");
+    let slot = || now_secs().div_euclid(600);
+    // Two clicks within one 10-minute slot (tried again in the rare case the slot ended between them).
+    let (first, second) = loop {
+        let before = slot();
+        let first = press(&app, "/billing/checkout", &[("plan", "pro")]);
+        let second = press(&app, "/billing/checkout", &[("plan", "pro")]);
+        if slot() == before {
+            break (first, second);
+        }
+    };
+    assert_eq!(first.0, Status::SeeOther);
+    assert_eq!(second.0, Status::SeeOther);
+    let sessions = stripe.requests_to("/v1/checkout/sessions");
+    let (a, b) = (&sessions[sessions.len() - 2], &sessions[sessions.len() - 1]);
+    assert_authenticated(a);
+    assert_eq!(a.header("Idempotency-Key"), b.header("Idempotency-Key"));
+    // Stripe answers the same key with the same session: both clicks lead to one payment page.
+    assert_eq!(first.1, second.1);
+    assert!(
+        first.1.starts_with("https://checkout.stripe.com/"),
+        "{}",
+        first.1
+    );
+
+    // Positive control: another plan is another request, with its own key and session.
+    let (status, location, _) = press(&app, "/billing/checkout", &[("plan", "max")]);
+    assert_eq!(status, Status::SeeOther);
+    let last = stripe.requests_to("/v1/checkout/sessions").pop().unwrap();
+    assert_ne!(last.header("Idempotency-Key"), a.header("Idempotency-Key"));
+    assert_ne!(location, first.1);
+}
+
+#[test]
+fn a_second_paid_subscription_is_not_linked_over_the_live_one() {
+    let shop = shop();
+    shop.bought_pro();
+    let linked = shop.row();
+    let answer = shop.deliver_signed(&event_at(
+        "evt_second_session",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_A", "sub_A2", "max"),
+        shop.created + 5,
+    ));
+    let outcome = answer["outcome"].as_str().unwrap();
+    assert!(
+        outcome.starts_with("ignored") && outcome.contains("sub_A;") && outcome.contains("sub_A2"),
+        "{answer}"
+    );
+    assert_eq!(shop.row(), linked);
+    assert_eq!(shop.last_change().1, "stripe evt_checkout");
+
+    // Positive control: once the first subscription has ended, a new one is linked.
+    shop.deliver_signed(&event_at(
+        "evt_deleted_first",
+        "customer.subscription.deleted",
+        subscription("sub_A", "cus_A", "price_pro_monthly", "canceled", 0),
+        shop.created + 10,
+    ));
+    assert_eq!(shop.row().status, "canceled");
+    let answer = shop.deliver_signed(&event_at(
+        "evt_bought_again",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_A", "sub_A3", "max"),
+        shop.created + 20,
+    ));
+    assert!(
+        answer["outcome"].as_str().unwrap().starts_with("applied"),
+        "{answer}"
+    );
+    let row = shop.row();
+    assert_eq!(
+        (
+            row.plan.as_str(),
+            row.status.as_str(),
+            row.subscription.as_deref()
+        ),
+        ("max", "active", Some("sub_A3"))
+    );
 }

@@ -217,6 +217,24 @@ impl Step<'_> {
             )));
         }
         let subscription = self.event.object_ref("subscription");
+        // Two sessions both paid (two tabs, or clicks either side of the Idempotency-Key's slot): the
+        // first subscription keeps charging, so the second is not linked over it; one must be refunded.
+        if let (Some(live), Some(second)) = (ours.subscription_ref.as_deref(), subscription)
+            && live != second
+            && ours.status != SubscriptionStatus::Canceled
+        {
+            tracing::warn!(
+                account = number,
+                customer,
+                live,
+                second,
+                event = %self.event.id,
+                "a second Stripe subscription was paid for an account that has a live one; cancel and refund one of them in Stripe"
+            );
+            return Ok(Applied::ignored(format!(
+                "account {number} already has the live subscription {live}; {second} was not linked: cancel and refund one of them in Stripe"
+            )));
+        }
         subscriptions::link_provider(self.conn, account, Some(customer), subscription, None)?;
         let mut done = vec![format!("linked {customer}")];
         // An asynchronous payment (a bank debit) completes the session unpaid: `invoice.paid` and the
