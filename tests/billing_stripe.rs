@@ -822,3 +822,50 @@ fn a_second_paid_subscription_is_not_linked_over_the_live_one() {
         ("max", "active", Some("sub_A3"))
     );
 }
+
+#[test]
+fn a_completed_session_older_than_an_applied_event_changes_nothing() {
+    let shop = shop();
+    shop.bought_pro();
+    shop.deliver_signed(&event_at(
+        "evt_deleted_d",
+        "customer.subscription.deleted",
+        subscription("sub_A", "cus_A", "price_pro_monthly", "canceled", 0),
+        shop.created + 10,
+    ));
+    let ended = shop.row();
+    assert_eq!(
+        (ended.status.as_str(), ended.subscription.as_deref()),
+        ("canceled", None)
+    );
+    // The session that made the deleted subscription, delivered late (created before the deletion).
+    let answer = shop.deliver_signed(&event_at(
+        "evt_checkout_late",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_A", "sub_A", "pro"),
+        shop.created + 5,
+    ));
+    assert!(
+        answer["outcome"].as_str().unwrap().starts_with("stale"),
+        "{answer}"
+    );
+    assert_eq!(shop.row(), ended);
+    assert_eq!(shop.last_change().1, "stripe evt_deleted_d");
+
+    // Positive control: a session Stripe created after the deletion applies.
+    let answer = shop.deliver_signed(&event_at(
+        "evt_checkout_new",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_A", "sub_N", "pro"),
+        shop.created + 20,
+    ));
+    assert!(
+        answer["outcome"].as_str().unwrap().starts_with("applied"),
+        "{answer}"
+    );
+    let row = shop.row();
+    assert_eq!(
+        (row.status.as_str(), row.subscription.as_deref()),
+        ("active", Some("sub_N"))
+    );
+}

@@ -110,18 +110,26 @@ impl Step<'_> {
                 "no account has the Stripe customer {customer}"
             ))));
         };
-        if let Some(newest) = payment_events::newest_applied(self.conn, customer, &self.event.id)?
-            && newest > self.event.created
-        {
-            return Ok(Err(Applied {
-                account: None,
-                outcome: format!(
-                    "stale: an event Stripe created later ({newest}, this one {}) was applied already",
-                    self.event.created
-                ),
-            }));
+        if let Some(stale) = self.stale(customer)? {
+            return Ok(Err(stale));
         }
         Ok(Ok((account, subscriptions::find(self.conn, account)?)))
+    }
+
+    /// The outcome of a stale event: Stripe created one about this customer later, and it was applied.
+    fn stale(&self, customer: &str) -> Result<Option<Applied>> {
+        Ok(
+            match payment_events::newest_applied(self.conn, customer, &self.event.id)? {
+                Some(newest) if newest > self.event.created => Some(Applied {
+                    account: None,
+                    outcome: format!(
+                        "stale: an event Stripe created later ({newest}, this one {}) was applied already",
+                        self.event.created
+                    ),
+                }),
+                _ => None,
+            },
+        )
     }
 
     /// Refuses an event about another subscription than the one linked to the account.
@@ -215,6 +223,11 @@ impl Step<'_> {
             return Ok(Applied::ignored(format!(
                 "account {number} is the Stripe customer {theirs}, not {customer}"
             )));
+        }
+        // A late session (delivered again after the subscription it made was deleted, say) must not link
+        // the ended subscription again.
+        if let Some(stale) = self.stale(customer)? {
+            return Ok(stale);
         }
         let subscription = self.event.object_ref("subscription");
         // Two sessions both paid (two tabs, or clicks either side of the Idempotency-Key's slot): the
