@@ -838,6 +838,17 @@ fn a_completed_session_older_than_an_applied_event_changes_nothing() {
         (ended.status.as_str(), ended.subscription.as_deref()),
         ("canceled", None)
     );
+    // Each event is stored with the customer it is about and when Stripe created it: what the
+    // comparison reads.
+    let stored: (String, i64) = shop
+        .db()
+        .query_row(
+            "SELECT customer, created FROM payment_events WHERE id = 'evt_deleted_d'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored, ("cus_A".to_owned(), shop.created + 10));
     // The session that made the deleted subscription, delivered late (created before the deletion).
     let answer = shop.deliver_signed(&event_at(
         "evt_checkout_late",
