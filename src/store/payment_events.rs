@@ -76,37 +76,33 @@ pub fn newest_applied(conn: &Connection, customer: &str, except: &str) -> Result
         .flatten())
 }
 
-/// An event as stored (for the operator and the tests).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored {
-    pub id: String,
-    pub kind: String,
-    pub received_at: i64,
-    pub processed_at: Option<i64>,
-    pub outcome: Option<String>,
-}
-
-pub fn find(conn: &Connection, id: &str) -> Result<Option<Stored>> {
-    Ok(conn
-        .query_row(
-            "SELECT id, type, received_at, processed_at, outcome FROM payment_events WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(Stored {
-                    id: r.get(0)?,
-                    kind: r.get(1)?,
-                    received_at: r.get(2)?,
-                    processed_at: r.get(3)?,
-                    outcome: r.get(4)?,
-                })
-            },
-        )
-        .optional()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the tests read of a stored event.
+    #[derive(Debug)]
+    struct Stored {
+        received_at: i64,
+        processed_at: Option<i64>,
+        outcome: Option<String>,
+    }
+
+    fn find(conn: &Connection, id: &str) -> Result<Option<Stored>> {
+        Ok(conn
+            .query_row(
+                "SELECT received_at, processed_at, outcome FROM payment_events WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Stored {
+                        received_at: r.get(0)?,
+                        processed_at: r.get(1)?,
+                        outcome: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
 
     fn received<'a>(id: &'a str, created: i64, customer: &'a str) -> Received<'a> {
         Received {
