@@ -90,7 +90,7 @@ pub enum Feature {
     Api,
     /// The inbox and conversations (pages and `/api/v1/conversations`).
     Inbox,
-    /// Customers' webhook endpoints (the Webhooks page and `/api/v1/webhook_endpoints`).
+    /// Customers' webhook endpoints (the Webhooks page and `/api/v1/webhook-endpoints`).
     Webhooks,
 }
 
