@@ -3,7 +3,7 @@
 //!
 //! | Event | What it does |
 //! | --- | --- |
-//! | `checkout.session.completed` | links Stripe's customer and subscription to the account named by `client_reference_id`, when the session is one our Checkout request made (`metadata.account` the same, `metadata.plan` a plan sold here) and the account has no other Stripe customer; once paid, the plan the session was for and `active` |
+//! | `checkout.session.completed` | links Stripe's customer and subscription to the account named by `client_reference_id`, when the session is one our Checkout request made (`metadata.account` the same, `metadata.plan` a plan sold here) and the account has no other Stripe customer (nor another live subscription: a second one paid is logged for a refund, not linked); once paid, the plan the session was for and `active` |
 //! | `customer.subscription.updated` | the plan of `items.data[0].price`, the status (below), the end of the paid period (`renews_at`) |
 //! | `customer.subscription.deleted` | `canceled`, and the subscription unlinked (the account may buy again) |
 //! | `invoice.paid` | `active` |
