@@ -411,8 +411,7 @@ fn account_id(app: &App) -> String {
         .to_string()
 }
 
-/// The checks every call to Stripe passes: the secret key as a bearer token, and a fresh
-/// Idempotency-Key.
+/// The checks every call to Stripe passes: the secret key as a bearer token, and an Idempotency-Key.
 fn assert_authenticated(request: &Recorded) {
     assert_eq!(request.method, "POST");
     assert_eq!(
@@ -669,4 +668,215 @@ fn stripes_own_library_accepts_the_stand_ins_signatures() {
         &format!("{body} "),
         &sign(WEBHOOK_SECRET, now, &body)
     ));
+}
+
+// ---- Checkout sessions this server did not make, and ones that would charge twice ----
+
+#[test]
+fn a_session_naming_an_account_it_was_not_made_for_changes_nothing() {
+    let shop = shop();
+    let before = shop.row();
+    let outcome = |answer: &Value| answer["outcome"].as_str().unwrap_or_default().to_owned();
+
+    // A Payment Link opened with `?client_reference_id=<this account>`: the session carries the link's
+    // own metadata, not ours.
+    let mut link = completed_session(&shop.account, "cus_EVIL", "sub_EVIL", "pro");
+    link["metadata"] = json!({});
+    let answer = shop.deliver_signed(&event_at(
+        "evt_link",
+        "checkout.session.completed",
+        link,
+        shop.created,
+    ));
+    assert!(
+        outcome(&answer).starts_with("ignored") && outcome(&answer).contains("metadata.account"),
+        "{answer}"
+    );
+    // Metadata naming another account, or a plan not sold here.
+    let mut other = completed_session(&shop.account, "cus_EVIL", "sub_EVIL", "pro");
+    other["metadata"]["account"] = json!("999999");
+    let answer = shop.deliver_signed(&event_at(
+        "evt_other_meta",
+        "checkout.session.completed",
+        other,
+        shop.created,
+    ));
+    assert!(outcome(&answer).starts_with("ignored"), "{answer}");
+    let answer = shop.deliver_signed(&event_at(
+        "evt_partner",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_EVIL", "sub_EVIL", "partner"),
+        shop.created,
+    ));
+    assert!(
+        outcome(&answer).starts_with("ignored") && outcome(&answer).contains("metadata.plan"),
+        "{answer}"
+    );
+    assert_eq!(shop.row(), before);
+    assert_eq!(
+        shop.count("SELECT count(*) FROM payment_events WHERE outcome LIKE 'ignored%'"),
+        3
+    );
+
+    // Positive control: the session our own Checkout made links the account.
+    shop.bought_pro();
+    let linked = shop.row();
+
+    // A session (rightly made) naming the account with another Stripe customer does not replace its
+    // customer or its subscription.
+    let answer = shop.deliver_signed(&event_at(
+        "evt_second_customer",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_B", "sub_B", "max"),
+        shop.created + 10,
+    ));
+    assert!(
+        outcome(&answer).starts_with("ignored") && outcome(&answer).contains("cus_A, not cus_B"),
+        "{answer}"
+    );
+    assert_eq!(shop.row(), linked);
+    assert_eq!(shop.last_change().1, "stripe evt_checkout");
+}
+
+#[test]
+fn a_double_click_on_checkout_sends_one_idempotency_key_and_gets_one_session() {
+    let stripe = StripeStandIn::start();
+    let app = paying_app(&stripe);
+    app.register("Owner", "Shop", "owner@shop.test");
+    let slot = || now_secs().div_euclid(600);
+    // Two clicks within one 10-minute slot (tried again in the rare case the slot ended between them).
+    let (first, second) = loop {
+        let before = slot();
+        let first = press(&app, "/billing/checkout", &[("plan", "pro")]);
+        let second = press(&app, "/billing/checkout", &[("plan", "pro")]);
+        if slot() == before {
+            break (first, second);
+        }
+    };
+    assert_eq!(first.0, Status::SeeOther);
+    assert_eq!(second.0, Status::SeeOther);
+    let sessions = stripe.requests_to("/v1/checkout/sessions");
+    let (a, b) = (&sessions[sessions.len() - 2], &sessions[sessions.len() - 1]);
+    assert_authenticated(a);
+    assert_eq!(a.header("Idempotency-Key"), b.header("Idempotency-Key"));
+    // Stripe answers the same key with the same session: both clicks lead to one payment page.
+    assert_eq!(first.1, second.1);
+    assert!(
+        first.1.starts_with("https://checkout.stripe.com/"),
+        "{}",
+        first.1
+    );
+
+    // Positive control: another plan is another request, with its own key and session.
+    let (status, location, _) = press(&app, "/billing/checkout", &[("plan", "max")]);
+    assert_eq!(status, Status::SeeOther);
+    let last = stripe.requests_to("/v1/checkout/sessions").pop().unwrap();
+    assert_ne!(last.header("Idempotency-Key"), a.header("Idempotency-Key"));
+    assert_ne!(location, first.1);
+}
+
+#[test]
+fn a_second_paid_subscription_is_not_linked_over_the_live_one() {
+    let shop = shop();
+    shop.bought_pro();
+    let linked = shop.row();
+    let answer = shop.deliver_signed(&event_at(
+        "evt_second_session",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_A", "sub_A2", "max"),
+        shop.created + 5,
+    ));
+    let outcome = answer["outcome"].as_str().unwrap();
+    assert!(
+        outcome.starts_with("ignored") && outcome.contains("sub_A;") && outcome.contains("sub_A2"),
+        "{answer}"
+    );
+    assert_eq!(shop.row(), linked);
+    assert_eq!(shop.last_change().1, "stripe evt_checkout");
+
+    // Positive control: once the first subscription has ended, a new one is linked.
+    shop.deliver_signed(&event_at(
+        "evt_deleted_first",
+        "customer.subscription.deleted",
+        subscription("sub_A", "cus_A", "price_pro_monthly", "canceled", 0),
+        shop.created + 10,
+    ));
+    assert_eq!(shop.row().status, "canceled");
+    let answer = shop.deliver_signed(&event_at(
+        "evt_bought_again",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_A", "sub_A3", "max"),
+        shop.created + 20,
+    ));
+    assert!(
+        answer["outcome"].as_str().unwrap().starts_with("applied"),
+        "{answer}"
+    );
+    let row = shop.row();
+    assert_eq!(
+        (
+            row.plan.as_str(),
+            row.status.as_str(),
+            row.subscription.as_deref()
+        ),
+        ("max", "active", Some("sub_A3"))
+    );
+}
+
+#[test]
+fn a_completed_session_older_than_an_applied_event_changes_nothing() {
+    let shop = shop();
+    shop.bought_pro();
+    shop.deliver_signed(&event_at(
+        "evt_deleted_d",
+        "customer.subscription.deleted",
+        subscription("sub_A", "cus_A", "price_pro_monthly", "canceled", 0),
+        shop.created + 10,
+    ));
+    let ended = shop.row();
+    assert_eq!(
+        (ended.status.as_str(), ended.subscription.as_deref()),
+        ("canceled", None)
+    );
+    // Each event is stored with the customer it is about and when Stripe created it: what the
+    // comparison reads.
+    let stored: (String, i64) = shop
+        .db()
+        .query_row(
+            "SELECT customer, created FROM payment_events WHERE id = 'evt_deleted_d'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored, ("cus_A".to_owned(), shop.created + 10));
+    // The session that made the deleted subscription, delivered late (created before the deletion).
+    let answer = shop.deliver_signed(&event_at(
+        "evt_checkout_late",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_A", "sub_A", "pro"),
+        shop.created + 5,
+    ));
+    assert!(
+        answer["outcome"].as_str().unwrap().starts_with("stale"),
+        "{answer}"
+    );
+    assert_eq!(shop.row(), ended);
+    assert_eq!(shop.last_change().1, "stripe evt_deleted_d");
+
+    // Positive control: a session Stripe created after the deletion applies.
+    let answer = shop.deliver_signed(&event_at(
+        "evt_checkout_new",
+        "checkout.session.completed",
+        completed_session(&shop.account, "cus_A", "sub_N", "pro"),
+        shop.created + 20,
+    ));
+    assert!(
+        answer["outcome"].as_str().unwrap().starts_with("applied"),
+        "{answer}"
+    );
+    let row = shop.row();
+    assert_eq!(
+        (row.status.as_str(), row.subscription.as_deref()),
+        ("active", Some("sub_N"))
+    );
 }

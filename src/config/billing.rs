@@ -20,7 +20,7 @@ pub struct Billing {
     pub stripe_secret_key: Option<Secret>,
     /// The signing secret of the Stripe webhook endpoint pointed at `/webhooks/stripe` (`whsec_...`).
     pub stripe_webhook_secret: Option<Secret>,
-    /// Where Stripe's API is.
+    /// Where Stripe's API is: `https://`, or `http://` on 127.0.0.1, ::1 or localhost (a stand-in).
     pub stripe_base_url: String,
 }
 
@@ -90,7 +90,7 @@ pub enum Feature {
     Api,
     /// The inbox and conversations (pages and `/api/v1/conversations`).
     Inbox,
-    /// Customers' webhook endpoints (the Webhooks page and `/api/v1/webhook_endpoints`).
+    /// Customers' webhook endpoints (the Webhooks page and `/api/v1/webhook-endpoints`).
     Webhooks,
 }
 
@@ -223,10 +223,17 @@ impl Config {
             return Err(invalid("billing.grace_days", "at most 365 days"));
         }
         let base = self.billing.stripe_base_url.trim().trim_end_matches('/');
-        if !(base.starts_with("https://") || base.starts_with("http://")) {
+        // Every call carries the secret key (sk_live_...): unencrypted only to this machine.
+        let normalized = super::normalize_base_url(base)
+            .map_err(|why| invalid("billing.stripe_base_url", why))?;
+        let refused = match normalized.strip_prefix("http://") {
+            Some(authority) => !is_this_machine(authority),
+            None => !normalized.starts_with("https://"),
+        };
+        if refused {
             return Err(invalid(
                 "billing.stripe_base_url",
-                "must start with https:// (or http:// for a local stand-in)",
+                "must start with https:// (http:// only for a local stand-in on 127.0.0.1, ::1 or localhost: the secret key goes with every call)",
             ));
         }
         self.billing.stripe_base_url = base.to_owned();
@@ -254,6 +261,16 @@ impl Config {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// Whether a normalised `host[:port][/path]` names this machine's loopback: 127.0.0.1, ::1 or localhost.
+fn is_this_machine(authority: &str) -> bool {
+    let authority = authority.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "::1" | "localhost")
 }
 
 #[cfg(test)]
@@ -322,5 +339,37 @@ mod tests {
         assert!(err.starts_with("billing.stripe_secret_key"), "{err}");
         load("[billing]\nprovider = \"stripe\"\nstripe_secret_key = \"sk_test_1\"\nstripe_webhook_secret = \"whsec_1\"\n")
             .unwrap();
+    }
+
+    #[test]
+    fn stripes_api_is_reached_over_https_or_http_on_this_machine_only() {
+        let with = |url: &str| load(&format!("[billing]\nstripe_base_url = \"{url}\"\n"));
+        for accepted in [
+            "https://api.stripe.com",
+            "https://stripe-proxy.example.com:8443/",
+            "http://127.0.0.1:4242",
+            "http://localhost:4242/",
+            "HTTP://LOCALHOST",
+            "http://[::1]:4242",
+        ] {
+            assert!(with(accepted).is_ok(), "{accepted}: {:?}", with(accepted));
+        }
+        for refused in [
+            "http://api.stripe.com",
+            "http://10.0.0.5:4242",
+            "http://127.0.0.2:4242",
+            "http://localhost.example.com",
+            "http://127.0.0.1.nip.io",
+            "http://[::2]:4242",
+            "http://user@127.0.0.1:4242",
+            "ftp://127.0.0.1",
+            "api.stripe.com",
+        ] {
+            let err = with(refused).unwrap_err();
+            assert!(
+                err.starts_with("billing.stripe_base_url"),
+                "{refused}: {err}"
+            );
+        }
     }
 }

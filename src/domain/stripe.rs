@@ -106,7 +106,8 @@ fn mac_of(secret: &[u8], t: i64, body: &[u8]) -> hmac::Hmac<sha2::Sha256> {
 
 /// The `Stripe-Signature` Stripe would send for this body at `t` (for the unit tests; the integration
 /// tests' stand-in signs with its own code).
-pub fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
+#[cfg(test)]
+fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
     format!(
         "t={t},v1={}",
         hex::encode(mac_of(secret, t, body).finalize().into_bytes())

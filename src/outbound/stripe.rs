@@ -5,8 +5,12 @@
 //! One `ureq::Agent` with timeouts, used from blocking threads. Its address is the operator's
 //! `[billing] stripe_base_url` (Stripe's, or a local stand-in in tests); every request's URL is checked
 //! to stay under it before it leaves, redirects are not followed. Requests are form-encoded, as Stripe's
-//! API takes them, and each POST carries an `Idempotency-Key`, so a request retried by a proxy or a
-//! double click at the network level creates nothing twice.
+//! API takes them, and each POST carries an `Idempotency-Key`. A Checkout session's key is derived from
+//! what the session is for (account, plan, price, customer or email, return URLs) and the 10-minute slot
+//! of the clock it is asked in: the same request again within the slot (a double click, a second tab, a
+//! retry) gets the session Stripe made the first time, not a second one that could be paid too. Two
+//! requests either side of a slot's end are two sessions; the webhook then refuses to link a second live
+//! subscription. A portal session's key is random (a second one charges nothing).
 
 use crate::config::{self, Secret, normalize_base_url, split_url};
 use serde::Deserialize;
@@ -142,7 +146,8 @@ impl Stripe {
             Some(customer) => form.push(("customer", customer)),
             None => form.push(("customer_email", request.email)),
         }
-        self.post("/v1/checkout/sessions", &form)
+        let key = checkout_idempotency_key(&form, crate::store::now_ms().div_euclid(1000));
+        self.post("/v1/checkout/sessions", &form, &key)
     }
 
     /// `POST /v1/billing_portal/sessions`: Stripe's page where the customer manages cards and invoices.
@@ -150,22 +155,27 @@ impl Stripe {
         self.post(
             "/v1/billing_portal/sessions",
             &[("customer", customer), ("return_url", return_url)],
+            &random_idempotency_key()?,
         )
     }
 
-    fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Session, StripeError> {
+    fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: &str,
+    ) -> Result<Session, StripeError> {
         let base = self.base.as_deref().ok_or_else(|| {
             StripeError::NotConfigured("[billing] stripe_base_url is not a URL".into())
         })?;
         let key = self.secret_key.as_ref().ok_or_else(|| {
             StripeError::NotConfigured("[billing] stripe_secret_key is not set".into())
         })?;
-        let idempotency_key = idempotency_key()?;
         let response = self
             .agent
             .post(format!("{base}{path}"))
             .header("Authorization", &format!("Bearer {}", key.expose()))
-            .header("Idempotency-Key", &idempotency_key)
+            .header("Idempotency-Key", idempotency_key)
             .send_form(form.iter().copied());
         let mut response = match response {
             Ok(response) => response,
@@ -206,8 +216,29 @@ fn refusal(http_status: u16, answer: &Value) -> StripeError {
     }
 }
 
+/// How long a repeated Checkout request gets the first one's session.
+const CHECKOUT_SLOT_SECS: i64 = 600;
+
+/// The `Idempotency-Key` of a Checkout request: SHA-256, in hex, of its form (which names the account,
+/// the plan, the price and the customer or email) and the 10-minute slot `now_secs` falls in. Stripe
+/// answers a key it has seen (within 24 hours) with its first answer, and refuses one sent with other
+/// parameters: every field is in the key, so a changed request is a new one.
+fn checkout_idempotency_key(form: &[(&str, &str)], now_secs: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(b"checkout\0");
+    hash.update(now_secs.div_euclid(CHECKOUT_SLOT_SECS).to_be_bytes());
+    for (name, value) in form {
+        for part in [name, value] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+    }
+    hex::encode(hash.finalize())
+}
+
 /// A fresh key per call: 128 random bits in hex.
-fn idempotency_key() -> Result<String, StripeError> {
+fn random_idempotency_key() -> Result<String, StripeError> {
     crate::crypto::random_bytes::<16>()
         .map(hex::encode)
         .map_err(|e| StripeError::Network(format!("no randomness for the Idempotency-Key: {e}")))
@@ -303,6 +334,41 @@ mod tests {
         );
         let error: crate::error::Error = error.into();
         assert_eq!(error.code().as_str(), "unavailable");
+    }
+
+    #[test]
+    fn a_checkout_requests_key_is_the_same_within_its_ten_minutes_and_names_what_it_is_for() {
+        let form = [
+            ("client_reference_id", "7"),
+            ("metadata[plan]", "pro"),
+            ("customer", "cus_1"),
+        ];
+        let slot_start = 1_800_000_000 - 1_800_000_000 % CHECKOUT_SLOT_SECS;
+        let key = checkout_idempotency_key(&form, slot_start);
+        assert_eq!(key.len(), 64);
+        assert_eq!(
+            checkout_idempotency_key(&form, slot_start + CHECKOUT_SLOT_SECS - 1),
+            key
+        );
+        assert_ne!(
+            checkout_idempotency_key(&form, slot_start + CHECKOUT_SLOT_SECS),
+            key
+        );
+        assert_ne!(checkout_idempotency_key(&form, slot_start - 1), key);
+        for (i, other) in ["8", "max", "cus_2"].into_iter().enumerate() {
+            let mut changed = form;
+            changed[i].1 = other;
+            assert_ne!(
+                checkout_idempotency_key(&changed, slot_start),
+                key,
+                "{other}"
+            );
+        }
+        // Fields are length-prefixed: moving a boundary is another request.
+        assert_ne!(
+            checkout_idempotency_key(&[("ab", "c")], slot_start),
+            checkout_idempotency_key(&[("a", "bc")], slot_start)
+        );
     }
 
     #[test]

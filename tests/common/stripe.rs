@@ -8,6 +8,7 @@
 use super::{Install, Server};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -44,11 +45,16 @@ impl Recorded {
     }
 }
 
-/// Stripe's API on a port of 127.0.0.1 the system chose, held for the stand-in's life.
+/// Stripe's API on a port of 127.0.0.1 the system chose, held for the stand-in's life. As Stripe, it
+/// answers a POST whose `Idempotency-Key` it has seen with its first answer (and refuses the key with
+/// other parameters).
 pub struct StripeStandIn {
     pub url: String,
     requests: Arc<Mutex<Vec<Recorded>>>,
 }
+
+/// What the stand-in answered each Idempotency-Key: the form it came with, the status and the body.
+type Answered = HashMap<String, (Vec<(String, String)>, u16, Value)>;
 
 impl StripeStandIn {
     pub fn start() -> StripeStandIn {
@@ -56,10 +62,11 @@ impl StripeStandIn {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let recorded = requests.clone();
+        let answered = Arc::new(Mutex::new(Answered::new()));
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let recorded = recorded.clone();
-                std::thread::spawn(move || answer(stream, &recorded));
+                let (recorded, answered) = (recorded.clone(), answered.clone());
+                std::thread::spawn(move || answer(stream, &recorded, &answered));
             }
         });
         StripeStandIn { url, requests }
@@ -79,7 +86,7 @@ impl StripeStandIn {
     }
 }
 
-fn answer(stream: TcpStream, recorded: &Mutex<Vec<Recorded>>) {
+fn answer(stream: TcpStream, recorded: &Mutex<Vec<Recorded>>, answered: &Mutex<Answered>) {
     let Some(request) = read_request(&stream) else {
         return;
     };
@@ -88,7 +95,29 @@ fn answer(stream: TcpStream, recorded: &Mutex<Vec<Recorded>>) {
         all.push(request.clone());
         all.len()
     };
-    let (status, body) = respond(&request, n);
+    let (status, body) = match request.header("Idempotency-Key") {
+        Some(key) if request.method == "POST" => {
+            let mut answered = answered.lock().unwrap();
+            match answered.get(key) {
+                Some((form, status, body)) if *form == request.form => (*status, body.clone()),
+                Some(_) => (
+                    400,
+                    stripe_error(
+                        "idempotency_error",
+                        "",
+                        "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                        "",
+                    ),
+                ),
+                None => {
+                    let (status, body) = respond(&request, n);
+                    answered.insert(key.to_owned(), (request.form.clone(), status, body.clone()));
+                    (status, body)
+                }
+            }
+        }
+        _ => respond(&request, n),
+    };
     let body = body.to_string();
     let reason = if status == 200 { "OK" } else { "Error" };
     let mut stream = stream;

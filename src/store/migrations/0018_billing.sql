@@ -71,6 +71,11 @@ CREATE TABLE payment_events (
     received_at  INTEGER NOT NULL,
     body         BLOB NOT NULL,
     processed_at INTEGER,
-    outcome      TEXT
+    outcome      TEXT,
+    -- The customer the event's object names (Stripe's cus_...), and when the provider created the event
+    -- (Unix seconds): an event older than one applied for the same customer is not applied.
+    customer     TEXT,
+    created      INTEGER
 ) STRICT;
 CREATE INDEX payment_events_by_time ON payment_events (received_at);
+CREATE INDEX payment_events_by_customer ON payment_events (customer, created);

@@ -3,7 +3,7 @@
 //!
 //! | Event | What it does |
 //! | --- | --- |
-//! | `checkout.session.completed` | links Stripe's customer and subscription to the account named by `client_reference_id`; once paid, the plan the session was for and `active` |
+//! | `checkout.session.completed` | links Stripe's customer and subscription to the account named by `client_reference_id`, when the session is one our Checkout request made (`metadata.account` the same, `metadata.plan` a plan sold here) and the account has no other Stripe customer (nor another live subscription: a second one paid is logged for a refund, not linked); once paid, the plan the session was for and `active` |
 //! | `customer.subscription.updated` | the plan of `items.data[0].price`, the status (below), the end of the paid period (`renews_at`) |
 //! | `customer.subscription.deleted` | `canceled`, and the subscription unlinked (the account may buy again) |
 //! | `invoice.paid` | `active` |
@@ -110,18 +110,26 @@ impl Step<'_> {
                 "no account has the Stripe customer {customer}"
             ))));
         };
-        if let Some(newest) = payment_events::newest_applied(self.conn, customer, &self.event.id)?
-            && newest > self.event.created
-        {
-            return Ok(Err(Applied {
-                account: None,
-                outcome: format!(
-                    "stale: an event Stripe created later ({newest}, this one {}) was applied already",
-                    self.event.created
-                ),
-            }));
+        if let Some(stale) = self.stale(customer)? {
+            return Ok(Err(stale));
         }
         Ok(Ok((account, subscriptions::find(self.conn, account)?)))
+    }
+
+    /// The outcome of a stale event: Stripe created one about this customer later, and it was applied.
+    fn stale(&self, customer: &str) -> Result<Option<Applied>> {
+        Ok(
+            match payment_events::newest_applied(self.conn, customer, &self.event.id)? {
+                Some(newest) if newest > self.event.created => Some(Applied {
+                    account: None,
+                    outcome: format!(
+                        "stale: an event Stripe created later ({newest}, this one {}) was applied already",
+                        self.event.created
+                    ),
+                }),
+                _ => None,
+            },
+        )
     }
 
     /// Refuses an event about another subscription than the one linked to the account.
@@ -178,6 +186,25 @@ impl Step<'_> {
         let Some(account) = subscriptions::account_of_reference(self.conn, number)? else {
             return Ok(Applied::ignored(format!("there is no account {number}")));
         };
+        // Anyone may open one of the operator's Payment Links with `?client_reference_id=<any id>`: only
+        // a session our own Checkout request made (it writes the account and the plan in the metadata,
+        // which a visitor cannot set) names an account.
+        let metadata = &session["metadata"];
+        if metadata["account"].as_str() != Some(reference_id) {
+            return Ok(Applied::ignored(format!(
+                "client_reference_id {reference_id:?} without the same metadata.account: not a Checkout session this server created"
+            )));
+        }
+        let Some(sold) = metadata["plan"]
+            .as_str()
+            .and_then(|id| self.billing.plan(id))
+            .filter(|plan| plan.stripe_price.is_some())
+        else {
+            return Ok(Applied::ignored(format!(
+                "metadata.plan {:?} is no plan sold here: not a Checkout session this server created",
+                metadata["plan"].as_str().unwrap_or_default()
+            )));
+        };
         let Some(customer) = self.event.object_ref("customer") else {
             return Ok(Applied::ignored("the session names no customer"));
         };
@@ -189,7 +216,38 @@ impl Step<'_> {
                 other.get()
             )));
         }
+        let ours = subscriptions::find(self.conn, account)?;
+        if let Some(theirs) = ours.customer_ref.as_deref()
+            && theirs != customer
+        {
+            return Ok(Applied::ignored(format!(
+                "account {number} is the Stripe customer {theirs}, not {customer}"
+            )));
+        }
+        // A late session (delivered again after the subscription it made was deleted, say) must not link
+        // the ended subscription again.
+        if let Some(stale) = self.stale(customer)? {
+            return Ok(stale);
+        }
         let subscription = self.event.object_ref("subscription");
+        // Two sessions both paid (two tabs, or clicks either side of the Idempotency-Key's slot): the
+        // first subscription keeps charging, so the second is not linked over it; one must be refunded.
+        if let (Some(live), Some(second)) = (ours.subscription_ref.as_deref(), subscription)
+            && live != second
+            && ours.status != SubscriptionStatus::Canceled
+        {
+            tracing::warn!(
+                account = number,
+                customer,
+                live,
+                second,
+                event = %self.event.id,
+                "a second Stripe subscription was paid for an account that has a live one; cancel and refund one of them in Stripe"
+            );
+            return Ok(Applied::ignored(format!(
+                "account {number} already has the live subscription {live}; {second} was not linked: cancel and refund one of them in Stripe"
+            )));
+        }
         subscriptions::link_provider(self.conn, account, Some(customer), subscription, None)?;
         let mut done = vec![format!("linked {customer}")];
         // An asynchronous payment (a bank debit) completes the session unpaid: `invoice.paid` and the
@@ -199,7 +257,7 @@ impl Step<'_> {
             done.push(format!("waiting for the payment ({payment})"));
             return Ok(Applied::done(account, &done));
         }
-        match self.plan_of_session(session) {
+        match self.plan_of_session(session, sold) {
             Some(plan) => done.push(self.set_plan(account, plan)?),
             None => done.push("the session names no plan sold here; the plan is unchanged".into()),
         }
@@ -208,15 +266,12 @@ impl Step<'_> {
     }
 
     /// The plan a Checkout session was for: its first line's price when the event carries the lines
-    /// (expanded), else the plan our Checkout request put in its metadata, if that plan is sold here.
-    fn plan_of_session(&self, session: &Value) -> Option<&Plan> {
-        if let Some(price) = reference(&session["line_items"]["data"][0]["price"]) {
-            return self.plan_of_price(price);
+    /// (expanded), else `sold`, the plan our Checkout request put in its metadata.
+    fn plan_of_session<'p>(&'p self, session: &Value, sold: &'p Plan) -> Option<&'p Plan> {
+        match reference(&session["line_items"]["data"][0]["price"]) {
+            Some(price) => self.plan_of_price(price),
+            None => Some(sold),
         }
-        let id = session["metadata"]["plan"].as_str()?;
-        self.billing
-            .plan(id)
-            .filter(|plan| plan.stripe_price.is_some())
     }
 
     fn subscription_updated(&self) -> Result<Applied> {

@@ -60,9 +60,19 @@ pub async fn receive(
     let event = Event::parse(&body).map_err(Error::BadRequest)?;
     // Kept before anything is applied or answered: from here on, a failure makes Stripe send it again
     // and the stored row is what is found then.
-    let (id, kind) = (event.id.clone(), event.kind.clone());
-    db.write_async(move |conn| payment_events::record(conn, &id, &kind, &body, now))
-        .await?;
+    let (id, kind, created) = (event.id.clone(), event.kind.clone(), event.created);
+    let customer = event.object_ref("customer").map(str::to_owned);
+    db.write_async(move |conn| {
+        let received = payment_events::Received {
+            id: &id,
+            kind: &kind,
+            customer: customer.as_deref(),
+            created,
+            body: &body,
+        };
+        payment_events::record(conn, received, now)
+    })
+    .await?;
     let event_id = event.id.clone();
     let applying = billing.clone();
     let applied = db
