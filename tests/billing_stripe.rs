@@ -880,3 +880,52 @@ fn a_completed_session_older_than_an_applied_event_changes_nothing() {
         ("active", Some("sub_N"))
     );
 }
+
+#[test]
+fn deleting_an_account_ends_its_stripe_subscription_first_and_nothing_is_deleted_while_stripe_cannot()
+ {
+    let shop = shop();
+    shop.bought_pro();
+    let config = shop.install.path("config.toml");
+    let delete = || {
+        shop.install.run(&[
+            "account",
+            "delete",
+            "--account",
+            &shop.account,
+            "--yes",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+    };
+    let accounts = || shop.count("SELECT count(*) FROM accounts");
+    // Stripe fails to end the subscription: the account and its data stay, and the operator is told.
+    shop.db()
+        .execute(
+            "UPDATE subscriptions SET subscription_ref = ?1",
+            [common::stripe::UNREACHABLE_SUBSCRIPTION],
+        )
+        .unwrap();
+    let output = delete();
+    assert!(!output.status.success());
+    assert!(
+        common::stderr(&output).contains("nothing was deleted"),
+        "{}",
+        common::stderr(&output)
+    );
+    assert_eq!(accounts(), 1);
+    // Positive control: Stripe ends it, then the account goes.
+    shop.db()
+        .execute("UPDATE subscriptions SET subscription_ref = 'sub_A'", [])
+        .unwrap();
+    let output = delete();
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert_eq!(accounts(), 0);
+    let ended = shop.stripe.requests_to("/v1/subscriptions/sub_A");
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].method, "DELETE");
+    assert_eq!(
+        ended[0].header("Authorization"),
+        Some(format!("Bearer {}", common::stripe::SECRET_KEY).as_str())
+    );
+}

@@ -190,6 +190,14 @@ fn delete(args: DeleteArgs, config: &Config) -> Result<()> {
             bail!("not confirmed: nothing was deleted");
         }
     }
+    // A paid subscription ends first: a deleted account must not be charged any more.
+    let stripe = whatsapi::outbound::stripe::Stripe::new(&config.billing);
+    whatsapi::services::billing::stripe::cancel_before_deletion(
+        &db,
+        &config.billing,
+        &stripe,
+        account,
+    )?;
     let mut counter = Counter::new();
     let mailer = Mailer::new(config)?;
     let mut confirmed_to = None;

@@ -159,18 +159,64 @@ impl Stripe {
         )
     }
 
-    fn post(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-        idempotency_key: &str,
-    ) -> Result<Session, StripeError> {
+    /// `DELETE /v1/subscriptions/{id}`: ends the subscription at once, so nothing more is charged (an
+    /// account being deleted). One Stripe has no more (already ended) is no error.
+    pub fn cancel_subscription(&self, subscription: &str) -> Result<(), StripeError> {
+        // Stripe's ids are letters, digits and `_`: anything else would change the path.
+        if subscription.is_empty()
+            || !subscription
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(StripeError::NotAllowed(format!(
+                "{subscription:?} is not a Stripe subscription id"
+            )));
+        }
+        let (base, key) = self.configured()?;
+        let response = self
+            .agent
+            .delete(format!("{base}/v1/subscriptions/{subscription}"))
+            .header("Authorization", &format!("Bearer {}", key.expose()))
+            .call();
+        let mut response = match response {
+            Ok(response) => response,
+            Err(ureq::Error::Other(e)) if e.is::<NotUnderBase>() => {
+                return Err(StripeError::NotAllowed(e.to_string()));
+            }
+            Err(e) => return Err(StripeError::Network(e.to_string())),
+        };
+        let status = response.status().as_u16();
+        let answer: Value = response
+            .body_mut()
+            .with_config()
+            .limit(1024 * 1024)
+            .read_json()
+            .unwrap_or(Value::Null);
+        match status {
+            200..300 => Ok(()),
+            404 if answer["error"]["code"] == "resource_missing" => Ok(()),
+            _ => Err(refusal(status, &answer)),
+        }
+    }
+
+    /// The base URL and the secret key, or why Stripe cannot be called.
+    fn configured(&self) -> Result<(&str, &Secret), StripeError> {
         let base = self.base.as_deref().ok_or_else(|| {
             StripeError::NotConfigured("[billing] stripe_base_url is not a URL".into())
         })?;
         let key = self.secret_key.as_ref().ok_or_else(|| {
             StripeError::NotConfigured("[billing] stripe_secret_key is not set".into())
         })?;
+        Ok((base, key))
+    }
+
+    fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: &str,
+    ) -> Result<Session, StripeError> {
+        let (base, key) = self.configured()?;
         let response = self
             .agent
             .post(format!("{base}{path}"))

@@ -129,6 +129,9 @@ fn answer(stream: TcpStream, recorded: &Mutex<Vec<Recorded>>, answered: &Mutex<A
 }
 
 /// Stripe's error object (`{"error": {"type", "code", "message", "param"}}`).
+/// A subscription Stripe fails to end (an error on its side).
+pub const UNREACHABLE_SUBSCRIPTION: &str = "sub_unlucky";
+
 fn stripe_error(kind: &str, code: &str, message: &str, param: &str) -> Value {
     json!({"error": {"type": kind, "code": code, "message": message, "param": param}})
 }
@@ -180,6 +183,19 @@ fn respond(request: &Recorded, n: usize) -> (u16, Value) {
                     "livemode": false,
                     "url": format!("https://billing.stripe.com/p/session/test_{id}")
                 }),
+            )
+        }
+        ("DELETE", path) if path.starts_with("/v1/subscriptions/") => {
+            let id = &path["/v1/subscriptions/".len()..];
+            if id == UNREACHABLE_SUBSCRIPTION {
+                return (
+                    500,
+                    stripe_error("api_error", "", "An unknown error occurred", ""),
+                );
+            }
+            (
+                200,
+                json!({"id": id, "object": "subscription", "status": "canceled"}),
             )
         }
         _ => (
@@ -373,7 +389,8 @@ pub struct Shop {
     pub account: String,
     /// When this test's events are created.
     pub created: i64,
-    _stripe: StripeStandIn,
+    /// Stripe's stand-in, and what it was asked.
+    pub stripe: StripeStandIn,
 }
 
 pub fn shop() -> Shop {
@@ -398,7 +415,7 @@ pub fn shop() -> Shop {
         server,
         account,
         created: now_secs(),
-        _stripe: stripe,
+        stripe,
     }
 }
 

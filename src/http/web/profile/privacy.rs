@@ -7,7 +7,9 @@ use crate::error::{Error, Result};
 use crate::http::auth::{ClientInfo, CsrfForm, Member, Owner, Session};
 use crate::http::web::context::Ctx;
 use crate::http::web::{CsrfOnly, Reply};
+use crate::outbound::stripe::Stripe;
 use crate::services::api_keys::KeysUsed;
+use crate::services::billing::stripe::cancel_before_deletion;
 use crate::services::meta_events::Receivers;
 use crate::store::export::{self, ChannelWriter};
 use crate::store::users::Role;
@@ -176,6 +178,7 @@ async fn delete_account(
     owner: Owner<'_>,
 ) -> Result<Reply> {
     let (keys_used, receivers) = (ctx.state::<Arc<KeysUsed>>()?, ctx.state::<Receivers>()?);
+    let stripe = ctx.state::<Stripe>()?.clone();
     let Ctx {
         page,
         auth,
@@ -202,6 +205,16 @@ async fn delete_account(
             "type the company name exactly as it is shown",
         );
         return refuse(&page, session, db, &refusal).await;
+    }
+    // A paid subscription ends first: a deleted account must not be charged any more. If Stripe cannot
+    // end it now, nothing is deleted and the owner can try again.
+    let (settings, cancel_db) = (config.billing.clone(), db.clone());
+    let ended = crate::blocking::run("stripe", move || {
+        cancel_before_deletion(&cancel_db, &settings, &stripe, account)
+    })
+    .await?;
+    if let Err(e) = ended {
+        return refuse(&page, session, db, &e).await;
     }
     // First everything stops at once (sessions, API keys, queues, webhooks, the data key) ...
     let keys = db.clone();

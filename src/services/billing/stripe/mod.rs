@@ -198,3 +198,33 @@ pub async fn portal(
     })?;
     Ok(session.url)
 }
+
+/// Before an account is deleted: ends its Stripe subscription, so that a deleted account is not charged
+/// any more (blocking; the deletion waits on it). Refused when Stripe cannot do it now: nothing is
+/// deleted then, and the deletion can be tried again.
+pub fn cancel_before_deletion(
+    db: &Db,
+    settings: &crate::config::Billing,
+    stripe: &Stripe,
+    account: AccountId,
+) -> Result<()> {
+    if settings.provider != Provider::Stripe {
+        return Ok(());
+    }
+    let subscription = match db.read(move |conn| subscriptions::find(conn, account)) {
+        Ok(found) => found.subscription_ref,
+        Err(Error::NotFound) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let Some(subscription) = subscription else {
+        return Ok(());
+    };
+    stripe.cancel_subscription(&subscription).map_err(|e| {
+        tracing::error!(account = account.get(), %subscription, error = %e, "cannot cancel the Stripe subscription of an account being deleted");
+        Error::Unavailable(format!(
+            "Stripe could not end the account's subscription ({e}), so nothing was deleted: try again in a moment"
+        ))
+    })?;
+    tracing::info!(account = account.get(), %subscription, "the Stripe subscription of an account being deleted was ended");
+    Ok(())
+}
