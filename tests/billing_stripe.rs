@@ -331,6 +331,20 @@ fn an_event_older_than_one_applied_and_events_about_others_change_nothing() {
         "{answer}"
     );
     assert_eq!(shop.row().plan, "max");
+    // A trial whose end has passed (a late event) is no status to take: answered, nothing changes.
+    let mut ended_trial = subscription("sub_A", "cus_A", "price_max_monthly", "trialing", 0);
+    ended_trial["trial_end"] = json!(now_secs() - 60);
+    let answer = shop.deliver_signed(&event_at(
+        "evt_ended_trial",
+        "customer.subscription.updated",
+        ended_trial,
+        shop.created + 47,
+    ));
+    assert!(
+        answer["outcome"].as_str().unwrap().starts_with("ignored"),
+        "{answer}"
+    );
+    assert_eq!(shop.row().status, "active");
     shop.deliver_signed(&event_at(
         "evt_deleted",
         "customer.subscription.deleted",

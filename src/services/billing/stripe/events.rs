@@ -286,11 +286,20 @@ impl Step<'_> {
         }
         let status = object["status"].as_str().unwrap_or_default();
         let change = match status {
-            "trialing" => StatusChange {
-                status: SubscriptionStatus::Trialing,
-                trial_ends_at: object["trial_end"].as_i64().map(|s| s.saturating_mul(1000)),
-                past_due_since: None,
-            },
+            "trialing" => {
+                let trial_ends_at = object["trial_end"].as_i64().map(|s| s.saturating_mul(1000));
+                // A trial that already ended (a late event): Stripe's next event says what followed.
+                if trial_ends_at.is_none_or(|end| end <= self.now) {
+                    return Ok(Applied::ignored(
+                        "a trial without an end ahead: the event that follows its end will say the status",
+                    ));
+                }
+                StatusChange {
+                    status: SubscriptionStatus::Trialing,
+                    trial_ends_at,
+                    past_due_since: None,
+                }
+            }
             "active" => StatusChange::to(SubscriptionStatus::Active),
             "past_due" | "unpaid" | "paused" => StatusChange::to(SubscriptionStatus::PastDue),
             "canceled" => StatusChange::to(SubscriptionStatus::Canceled),
