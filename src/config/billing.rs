@@ -149,6 +149,22 @@ impl Default for Plans {
     }
 }
 
+impl Plans {
+    /// The plan with this id.
+    pub fn find(&self, id: &str) -> Option<&Plan> {
+        self.0.iter().find(|p| p.id == id)
+    }
+
+    /// The plans' ids, for messages.
+    pub fn ids(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 impl std::ops::Deref for Plans {
     type Target = [Plan];
 
@@ -160,7 +176,7 @@ impl std::ops::Deref for Plans {
 impl Config {
     /// The plan with this id.
     pub fn plan(&self, id: &str) -> Option<&Plan> {
-        self.plans.iter().find(|p| p.id == id)
+        self.plans.find(id)
     }
 
     pub(super) fn validate_billing(&mut self) -> Result<(), ConfigError> {
@@ -255,11 +271,7 @@ impl Config {
 
     /// The plans' ids, for messages.
     pub fn plan_ids(&self) -> String {
-        self.plans
-            .iter()
-            .map(|p| p.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.plans.ids()
     }
 }
 

@@ -178,20 +178,7 @@ impl Stripe {
             .delete(format!("{base}/v1/subscriptions/{subscription}"))
             .header("Authorization", &format!("Bearer {}", key.expose()))
             .call();
-        let mut response = match response {
-            Ok(response) => response,
-            Err(ureq::Error::Other(e)) if e.is::<NotUnderBase>() => {
-                return Err(StripeError::NotAllowed(e.to_string()));
-            }
-            Err(e) => return Err(StripeError::Network(e.to_string())),
-        };
-        let status = response.status().as_u16();
-        let answer: Value = response
-            .body_mut()
-            .with_config()
-            .limit(1024 * 1024)
-            .read_json()
-            .unwrap_or(Value::Null);
+        let (status, answer) = answered(response)?;
         match status {
             200..300 => Ok(()),
             404 if answer["error"]["code"] == "resource_missing" => Ok(()),
@@ -223,20 +210,7 @@ impl Stripe {
             .header("Authorization", &format!("Bearer {}", key.expose()))
             .header("Idempotency-Key", idempotency_key)
             .send_form(form.iter().copied());
-        let mut response = match response {
-            Ok(response) => response,
-            Err(ureq::Error::Other(e)) if e.is::<NotUnderBase>() => {
-                return Err(StripeError::NotAllowed(e.to_string()));
-            }
-            Err(e) => return Err(StripeError::Network(e.to_string())),
-        };
-        let status = response.status().as_u16();
-        let answer: Value = response
-            .body_mut()
-            .with_config()
-            .limit(1024 * 1024)
-            .read_json()
-            .unwrap_or(Value::Null);
+        let (status, answer) = answered(response)?;
         if !(200..300).contains(&status) {
             return Err(refusal(status, &answer));
         }
@@ -245,6 +219,27 @@ impl Stripe {
             .filter(|s| s.url.starts_with("https://") || s.url.starts_with("http://"))
             .ok_or_else(|| StripeError::Network(format!("HTTP {status} without a session URL")))
     }
+}
+
+/// Stripe's answer: its HTTP status and JSON body (null when there is none), or why there is none.
+fn answered(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<(u16, Value), StripeError> {
+    let mut response = match response {
+        Ok(response) => response,
+        Err(ureq::Error::Other(e)) if e.is::<NotUnderBase>() => {
+            return Err(StripeError::NotAllowed(e.to_string()));
+        }
+        Err(e) => return Err(StripeError::Network(e.to_string())),
+    };
+    let status = response.status().as_u16();
+    let answer = response
+        .body_mut()
+        .with_config()
+        .limit(1024 * 1024)
+        .read_json()
+        .unwrap_or(Value::Null);
+    Ok((status, answer))
 }
 
 /// Reads Stripe's error object; a non-2xx without one names only its status.

@@ -129,7 +129,7 @@ impl Limit {
 
 /// The billing state the server keeps in memory; managed by Rocket and shared with the jobs.
 pub struct Billing {
-    plans: Vec<Plan>,
+    plans: config::Plans,
     pub settings: config::Billing,
     standings: Mutex<HashMap<AccountId, (Arc<Standing>, Instant)>>,
     pub rates: RateLimits,
@@ -139,7 +139,7 @@ pub struct Billing {
 impl Billing {
     pub fn new(config: &Config) -> Arc<Billing> {
         Arc::new(Billing {
-            plans: config.plans.to_vec(),
+            plans: config.plans.clone(),
             settings: config.billing.clone(),
             standings: Mutex::new(HashMap::new()),
             rates: RateLimits::default(),
@@ -152,7 +152,7 @@ impl Billing {
     }
 
     pub fn plan(&self, id: &str) -> Option<&Plan> {
-        self.plans.iter().find(|p| p.id == id)
+        self.plans.find(id)
     }
 
     /// The account's plan and subscription, from memory when read in the last seconds.
@@ -251,11 +251,7 @@ impl Billing {
     }
 
     pub fn plan_ids(&self) -> String {
-        self.plans
-            .iter()
-            .map(|p| p.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.plans.ids()
     }
 }
 

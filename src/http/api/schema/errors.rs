@@ -2,7 +2,7 @@
 //! document from the one table of codes, `crate::error::Code`: each code's status, meaning and an
 //! example. A code added to the table is documented with it.
 
-use crate::error::Code;
+use crate::error::{Code, Error};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -72,18 +72,7 @@ fn example(code: Code) -> Value {
         Code::IdempotencyKeyReused => serde_json::to_value(Reused {
             message_id: "7392017443880812544",
         }),
-        Code::RateLimited => {
-            Ok(serde_json::json!({"limit": 600, "window_secs": 60, "retry_after": 1}))
-        }
-        Code::QuotaExceeded => {
-            Ok(serde_json::json!({"limit": 10000, "resets_at": "2027-01-01T00:00:00Z"}))
-        }
-        Code::SubscriptionInactive => Ok(serde_json::json!({"status": "past_due"})),
-        Code::PlanLimit => {
-            Ok(serde_json::json!({"limit": "connections", "allowed": 2, "plan": "starter"}))
-        }
-        Code::PlanFeature => Ok(serde_json::json!({"feature": "webhooks", "plan": "starter"})),
-        _ => Ok(Value::Null),
+        code => Ok(plan_refusal(code).map_or(Value::Null, |e| e.details())),
     };
     let body = ErrorBody {
         error: ErrorObject {
@@ -93,6 +82,33 @@ fn example(code: Code) -> Value {
         },
     };
     serde_json::to_value(body).unwrap_or(Value::Null)
+}
+
+/// A typical refusal of an account's plan with this code: the documentation's example is the answer
+/// the server gives to it.
+fn plan_refusal(code: Code) -> Option<Error> {
+    let plan = || "starter".to_owned();
+    Some(match code {
+        Code::RateLimited => Error::RateLimited {
+            limit: 600,
+            retry_after: 1,
+        },
+        Code::QuotaExceeded => Error::QuotaExceeded {
+            limit: 10_000,
+            resets_at: 1_798_761_600_000,
+        },
+        Code::SubscriptionInactive => Error::SubscriptionInactive { status: "past_due" },
+        Code::PlanLimit => Error::PlanLimit {
+            limit: "connections",
+            allowed: 2,
+            plan: plan(),
+        },
+        Code::PlanFeature => Error::PlanFeature {
+            feature: "webhooks",
+            plan: plan(),
+        },
+        _ => return None,
+    })
 }
 
 #[derive(Serialize)]
@@ -216,24 +232,6 @@ mod tests {
             Error::Conflict("x".into()),
             Error::Unavailable("x".into()),
             Error::IdempotencyKeyReused { message_id: None },
-            Error::RateLimited {
-                limit: 600,
-                retry_after: 1,
-            },
-            Error::QuotaExceeded {
-                limit: 10_000,
-                resets_at: 1_798_761_600_000,
-            },
-            Error::SubscriptionInactive { status: "past_due" },
-            Error::PlanLimit {
-                limit: "connections",
-                allowed: 2,
-                plan: "starter".into(),
-            },
-            Error::PlanFeature {
-                feature: "webhooks",
-                plan: "starter".into(),
-            },
             Error::Overloaded,
             Error::StorageFull,
             Error::StorageFailing,
@@ -243,6 +241,8 @@ mod tests {
             Error::Crypto(crate::crypto::CryptoError::Malformed),
             Error::Internal(anyhow::anyhow!("x")),
         ];
+        let mut all = all;
+        all.extend(Code::ALL.into_iter().filter_map(super::plan_refusal));
         all.iter().for_each(sample);
         all
     }
@@ -264,30 +264,15 @@ mod tests {
             Error::Forbidden,
             Error::NotFound,
             Error::IdempotencyKeyReused { message_id: None },
-            Error::RateLimited {
-                limit: 600,
-                retry_after: 1,
-            },
-            Error::QuotaExceeded {
-                limit: 10_000,
-                resets_at: 1_798_761_600_000,
-            },
-            Error::SubscriptionInactive { status: "past_due" },
-            Error::PlanLimit {
-                limit: "connections",
-                allowed: 2,
-                plan: "starter".into(),
-            },
-            Error::PlanFeature {
-                feature: "webhooks",
-                plan: "starter".into(),
-            },
             Error::Overloaded,
             Error::StorageFull,
             Error::StorageFailing,
             Error::StoreClosed,
             Error::Internal(anyhow::anyhow!("x")),
-        ] {
+        ]
+        .into_iter()
+        .chain(Code::ALL.into_iter().filter_map(super::plan_refusal))
+        {
             assert_eq!(
                 error.code().example(),
                 error.to_string(),

@@ -21,6 +21,9 @@ use rusqlite::{Connection, Row, params};
 use serde_json::{Value, json};
 use std::io::Write;
 
+mod download;
+pub use download::{ChannelWriter, file_name};
+
 /// `schema` of an account's export.
 pub const ACCOUNT_SCHEMA: &str = "whatsapi-export";
 /// `schema` of one person's export.
@@ -29,7 +32,7 @@ pub const PERSONAL_SCHEMA: &str = "whatsapi-personal-export";
 pub const VERSION: u32 = 1;
 
 /// The JSON Schema both documents follow, as shipped.
-pub const JSON_SCHEMA: &str = include_str!("../../assets/export-schema.json");
+pub const JSON_SCHEMA: &str = include_str!("../../../assets/export-schema.json");
 
 /// A connection of its own, for reading: a long export holds none of the server's readers.
 pub fn open_reader(db: &Db) -> Result<Connection> {
@@ -534,52 +537,6 @@ pub fn write_personal(
     let rows = doc.end()?;
     tx.finish()?;
     Ok(rows)
-}
-
-/// A file name for a download: `whatsapi-<what>-<id>-<YYYY-MM-DD>.json`.
-pub fn file_name(what: &str, id: i64, now: i64) -> String {
-    let day = chrono::DateTime::from_timestamp_millis(now)
-        .map(|at| at.format("%Y-%m-%d").to_string())
-        .unwrap_or_default();
-    format!("whatsapi-{what}-{id}-{day}.json")
-}
-
-/// Writes into a channel in chunks, for streaming a document written on a blocking thread to an async
-/// response. A receiver that went away (the browser stopped the download) ends the export with an error.
-pub struct ChannelWriter {
-    tx: rocket::tokio::sync::mpsc::Sender<Vec<u8>>,
-    buf: Vec<u8>,
-}
-
-const CHUNK: usize = 64 * 1024;
-
-impl ChannelWriter {
-    pub fn new(tx: rocket::tokio::sync::mpsc::Sender<Vec<u8>>) -> ChannelWriter {
-        ChannelWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
-        }
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        self.tx
-            .blocking_send(chunk)
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the download ended"))
-    }
 }
 
 #[cfg(test)]
