@@ -98,7 +98,7 @@ pub struct FailureCount {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ApiCallCount {
     pub key_id: String,
-    /// The route's template, such as `/api/v1/messages/<id>`.
+    /// The route's template, such as `GET /api/v1/messages/<id>`.
     pub route: String,
     /// `2xx`, `4xx` or `5xx`.
     pub class: String,
@@ -317,7 +317,7 @@ mod tests {
             },
             Counted {
                 api_key: 4,
-                route: "/api/v1/messages".into(),
+                route: "POST /api/v1/messages".into(),
                 class: "2xx".into(),
                 ..line(12, UsageEvent::ApiCall, 5)
             },
