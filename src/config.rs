@@ -10,11 +10,13 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+mod abuse;
 mod billing;
 mod meta;
 mod people;
 mod proxies;
 mod storage;
+pub use abuse::Abuse;
 pub use billing::{Billing, Feature, Plan, Plans, Provider, STRIPE_API_URL};
 pub use meta::{META_GRAPH_URL, Meta, normalize_base_url, split_url};
 pub use people::{
@@ -45,6 +47,8 @@ pub struct Config {
     pub webhooks: Webhooks,
     pub retention: Retention,
     pub billing: Billing,
+    /// `[abuse]`: the signals of abuse and fraud, and what to do about them.
+    pub abuse: Abuse,
     /// `[[plans]]`: what accounts may buy. Without any, one built-in plan without limits.
     pub plans: Plans,
 }
@@ -217,6 +221,7 @@ impl Config {
         self.validate_people()?;
         self.validate_meta()?;
         self.validate_retention()?;
+        self.validate_abuse()?;
         self.validate_billing()
     }
 

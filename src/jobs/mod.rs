@@ -1,5 +1,6 @@
 //! Background threads: started when the server lifts off, stopped (and joined) when it shuts down.
 
+pub mod abuse;
 pub mod billing;
 pub mod customer_webhooks;
 pub mod maintenance;
@@ -75,6 +76,8 @@ struct Threads {
     policy_mail: Looping,
     billing: Looping,
     storage_watch: Looping,
+    /// None when `[abuse] enabled = false`.
+    abuse: Option<Looping>,
 }
 
 impl Threads {
@@ -86,6 +89,9 @@ impl Threads {
         stop_looping(self.policy_mail);
         stop_looping(self.billing);
         stop_looping(self.storage_watch);
+        if let Some(abuse) = self.abuse {
+            stop_looping(abuse);
+        }
     }
 }
 
@@ -192,6 +198,19 @@ pub fn fairing() -> impl Fairing {
                                 format!("{}/billing", config.server.public_url),
                             ),
                         ),
+                        abuse: config.abuse.enabled.then(|| {
+                            every(
+                                "abuse",
+                                abuse::every(&config.abuse),
+                                abuse::round(
+                                    db.clone(),
+                                    config.abuse.clone(),
+                                    used.clone(),
+                                    mailer.clone(),
+                                    format!("{}/admin", config.server.public_url),
+                                ),
+                            )
+                        }),
                         storage_watch: {
                             let (db, storage) = (db.clone(), config.storage.clone());
                             let mut last_warning = None;

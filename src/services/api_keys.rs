@@ -25,6 +25,8 @@ const KEY_TRUSTED_FOR: Duration = Duration::from_secs(5);
 pub struct KeysUsed {
     used: Mutex<HashMap<ApiKeyId, i64>>,
     checked: Mutex<HashMap<Vec<u8>, (ApiAuth, Instant)>>,
+    /// The addresses each key was used from today, for the abuse job.
+    pub addresses: crate::services::abuse::KeyAddresses,
 }
 
 impl KeysUsed {

@@ -1,6 +1,7 @@
 //! What the product does, in one place for every adapter: the API, the pages, Meta's webhooks and the
 //! jobs call these, and these call the store and the outbound clients.
 
+pub mod abuse;
 pub mod api_keys;
 pub mod billing;
 pub mod connections;

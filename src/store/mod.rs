@@ -1,6 +1,7 @@
 //! The SQLite store: one file in WAL mode, a few reader connections, and one writer thread that
 //! group-commits (see `writer`). Every function that touches tenant data takes the account it may touch.
 
+pub mod abuse_signals;
 pub mod accounts;
 pub mod activity;
 pub mod api_keys;

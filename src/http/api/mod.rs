@@ -63,10 +63,16 @@ impl<'r> FromRequest<'r> for ApiAuth {
             return Outcome::Error((Status::ServiceUnavailable, Error::StoreClosed));
         };
         match keys.authenticate(db, key).await {
-            Ok(Some(auth)) => match limits::admit(req, db, auth).await {
-                Ok(()) => Outcome::Success(auth),
-                Err(e) => crate::http::errors::refuse(req, e),
-            },
+            Ok(Some(auth)) => {
+                if let Ok(address) = crate::http::auth::ClientInfo::of(req).ip.parse() {
+                    keys.addresses
+                        .seen(auth.account, auth.key, address, now_ms());
+                }
+                match limits::admit(req, db, auth).await {
+                    Ok(()) => Outcome::Success(auth),
+                    Err(e) => crate::http::errors::refuse(req, e),
+                }
+            }
             Ok(None) => refused(),
             Err(e) => Outcome::Error((Status::InternalServerError, e)),
         }

@@ -188,10 +188,12 @@ impl SandboxCall<'_> {
 }
 
 /// Meta's errors by code: HTTP status and title (Meta's own wording), for the magic recipient numbers.
-const ERRORS: [(i64, u16, &str); 14] = [
+const ERRORS: [(i64, u16, &str); 16] = [
     (131026, 400, "Message undeliverable"),
     (131047, 400, "Re-engagement message"),
     (131048, 400, "Spam rate limit hit"),
+    (131049, 400, "Meta chose not to deliver."),
+    (131050, 400, "User has stopped marketing messages"),
     (
         131056,
         400,
@@ -325,6 +327,8 @@ mod tests {
     #[test]
     fn magic_numbers_pick_their_error() {
         assert_eq!(magic_error("15550199131026").map(|e| e.0), Some(131026));
+        assert_eq!(magic_error("15550199131049").map(|e| e.0), Some(131049));
+        assert_eq!(magic_error("15550199131050").map(|e| e.0), Some(131050));
         assert_eq!(magic_error("15550199190").map(|e| e.0), Some(190));
         assert_eq!(magic_error("15550199100").map(|e| e.0), Some(100));
         // Numbers that merely end in a code are real numbers: delivered.

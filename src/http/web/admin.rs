@@ -105,6 +105,8 @@ struct AdminPage<'a> {
     form: &'a PolicyForm,
     /// What keeps the store from writing, or little free space left, in words.
     storage_warning: Option<String>,
+    /// The abuse signals (`admin_signals.html`), and how many each account has open.
+    signals: super::admin_signals::SignalsSection,
 }
 
 csrf_form!(PolicyForm { version, summary });
@@ -157,6 +159,7 @@ async fn admin_page(
         error,
         form,
         storage_warning: storage_warning(page, db, config),
+        signals: super::admin_signals::section(page, db).await?,
     })
 }
 

@@ -19,6 +19,7 @@ macro_rules! csrf_form {
 
 pub mod admin;
 mod admin_account;
+mod admin_signals;
 mod api_keys;
 mod api_reference;
 mod assets;
@@ -72,6 +73,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(profile::routes());
     all.extend(admin::routes());
     all.extend(admin_account::routes());
+    all.extend(admin_signals::routes());
     all.extend(billing::routes());
     all.extend(privacy::routes());
     all.extend(billing_payment::routes());
