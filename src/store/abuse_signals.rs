@@ -11,7 +11,7 @@ use super::connections::ConnectionId;
 use super::users::UserId;
 use crate::error::{Error, Result};
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 macro_rules! named {
@@ -134,29 +134,74 @@ pub struct Signal {
     pub dismissed_by: Option<String>,
 }
 
-/// Raises the signal unless this account already has one of its kind for the period (and connection);
-/// its id when it is new.
-pub fn raise(conn: &Connection, signal: &NewSignal, now: i64) -> Result<Option<SignalId>> {
+/// What raising a signal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Raised {
+    /// A new signal.
+    New(SignalId),
+    /// The account already had it for the period, open: its evidence now holds the latest numbers, and
+    /// its severity rose to this one.
+    Rose(SignalId),
+    /// The account already had it for the period: open with the latest numbers and the same severity,
+    /// or dismissed, which it stays (untouched).
+    Known,
+}
+
+/// Raises the signal, unless this account already has one of its kind for the period (and connection):
+/// an open one then takes the latest evidence, and the higher severity.
+pub fn raise(conn: &Connection, signal: &NewSignal, now: i64) -> Result<Raised> {
     let evidence =
         serde_json::to_string(&signal.evidence).map_err(|e| Error::Internal(e.into()))?;
-    let inserted = conn
+    let connection = signal.connection.map_or(0, |c| c.0);
+    let known: Option<(i64, Severity, bool)> = conn
         .prepare_cached(
-            "INSERT INTO abuse_signals (account_id, kind, severity, connection_id, period_start, period_end,
-                                        evidence, raised_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1)
-             ON CONFLICT DO NOTHING",
+            "SELECT id, severity, dismissed_at IS NOT NULL FROM abuse_signals
+             WHERE account_id = ?1 AND kind = ?2 AND period_start = ?3 AND connection_id = ?4",
         )?
-        .execute(params![
-            signal.account.0,
-            signal.kind,
-            signal.severity,
-            signal.connection.map_or(0, |c| c.0),
-            signal.period.0,
-            signal.period.1,
-            evidence,
-            now
-        ])?;
-    Ok((inserted == 1).then(|| SignalId(conn.last_insert_rowid())))
+        .query_row(
+            params![signal.account.0, signal.kind, signal.period.0, connection],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    match known {
+        Some((_, _, true)) => Ok(Raised::Known),
+        Some((id, severity, false)) => {
+            let higher = signal.severity.max(severity);
+            conn.prepare_cached(
+                "UPDATE abuse_signals SET evidence = ?2, severity = ?3
+                 WHERE id = ?1 AND account_id = ?4 AND (evidence <> ?2 OR severity <> ?3)",
+            )?
+            .execute(params![id, evidence, higher, signal.account.0])?;
+            Ok(if higher > severity {
+                Raised::Rose(SignalId(id))
+            } else {
+                Raised::Known
+            })
+        }
+        None => {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO abuse_signals (account_id, kind, severity, connection_id, period_start,
+                                                period_end, evidence, raised_at)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1)",
+                )?
+                .execute(params![
+                    signal.account.0,
+                    signal.kind,
+                    signal.severity,
+                    connection,
+                    signal.period.0,
+                    signal.period.1,
+                    evidence,
+                    now
+                ])?;
+            Ok(if inserted == 1 {
+                Raised::New(SignalId(conn.last_insert_rowid()))
+            } else {
+                Raised::Known
+            })
+        }
+    }
 }
 
 const SELECT: &str = "SELECT s.id, s.account_id, a.company, s.kind, s.severity, s.connection_id, s.period_start,
@@ -471,7 +516,7 @@ mod tests {
                     severity: *severity,
                     ..signal(a, *kind, n as i64 * 100 + *severity as i64)
                 };
-                raise(&conn, &new, 1).unwrap().unwrap();
+                assert!(matches!(raise(&conn, &new, 1).unwrap(), Raised::New(_)));
             }
         }
         let refused = conn.execute(

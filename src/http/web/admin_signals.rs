@@ -26,6 +26,8 @@ pub struct SignalRow {
     pub id: i64,
     pub account: i64,
     pub company: String,
+    /// The kind's name (`failure_rate`, ...), and in words.
+    pub code: &'static str,
     pub kind: &'static str,
     /// `low`, `medium` or `high`.
     pub severity: &'static str,
@@ -55,6 +57,7 @@ impl SignalRow {
             id: signal.id.get(),
             account: signal.account.get(),
             company: signal.company.clone(),
+            code: signal.kind.as_str(),
             kind: words::kind(lang, signal.kind),
             severity: signal.severity.as_str(),
             severity_words: words::severity(lang, signal.severity),

@@ -19,7 +19,7 @@ pub use addresses::KeyAddresses;
 use crate::config::Abuse;
 use crate::error::Result;
 use crate::outbound::mail::Mailer;
-use crate::store::abuse_signals::{self, NewSignal, Severity, SignalId};
+use crate::store::abuse_signals::{self, NewSignal, Raised, Severity, SignalId};
 use crate::store::{Db, rollups};
 use detect::{BASELINE_DAYS, DAY_MS, Day};
 
@@ -59,24 +59,27 @@ pub fn run(
         ..Checked::default()
     };
     let auto_hold = settings.auto_hold;
-    let raised = db.write(move |conn| {
-        let mut raised = Vec::new();
+    let (raised, held) = db.write(move |conn| {
+        let (mut raised, mut held) = (Vec::new(), 0);
         for signal in found {
-            if let Some(id) = abuse_signals::raise(conn, &signal, now)? {
-                raised.push((id, signal));
-            }
-        }
-        let mut held = 0;
-        if auto_hold {
-            for (id, signal) in raised.iter().filter(|(_, s)| s.severity == Severity::High) {
-                held += usize::from(hold(conn, signal, *id, now)?);
+            let high = signal.severity == Severity::High;
+            let id = match abuse_signals::raise(conn, &signal, now)? {
+                Raised::New(id) => {
+                    raised.push((id, signal.clone()));
+                    id
+                }
+                Raised::Rose(id) => id,
+                Raised::Known => continue,
+            };
+            if auto_hold && high {
+                held += usize::from(hold(conn, &signal, id, now)?);
             }
         }
         Ok((raised, held))
     })?;
-    checked.raised = raised.0.len();
-    checked.held = raised.1;
-    for (id, signal) in &raised.0 {
+    checked.raised = raised.len();
+    checked.held = held;
+    for (id, signal) in &raised {
         tracing::warn!(signal = id.get(), account = signal.account.get(), kind = signal.kind.as_str(),
             severity = signal.severity.as_str(), evidence = %signal.evidence, "abuse signal raised");
     }
