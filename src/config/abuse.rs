@@ -56,7 +56,7 @@ impl Default for Abuse {
     }
 }
 
-/// The largest count threshold: the job keeps at most twice it in memory per API key (addresses).
+/// The largest count threshold.
 pub const MAX_COUNT: u64 = 1_000_000;
 
 impl Config {
@@ -91,6 +91,7 @@ impl Config {
                 return Err(invalid(key, format!("must be between 1 and {MAX_COUNT}")));
             }
         }
+        // The addresses of a key are kept in memory up to twice this (`services::abuse::addresses`).
         if !(2..=10_000).contains(&abuse.key_addresses) {
             return Err(invalid(
                 "abuse.key_addresses",
@@ -123,7 +124,8 @@ mod tests {
         config.validate().unwrap();
         assert_eq!(config.abuse.every_secs, 300);
         assert!(!config.abuse.auto_hold && config.abuse.operator_emails);
-        let cases: [(&str, fn(&mut Abuse)); 8] = [
+        type Change = fn(&mut Abuse);
+        let cases: [(&str, Change); 8] = [
             ("abuse.every_secs", |a| a.every_secs = 0),
             ("abuse.failure_rate", |a| a.failure_rate = 0.0),
             ("abuse.failure_rate", |a| a.failure_rate = 1.5),

@@ -418,33 +418,35 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::store::test_file(dir.path(), "signals.db");
         let (a, b) = (account(&conn, 1), account(&conn, 2));
-        let first = raise(&conn, &signal(a, Kind::FailureRate, 0), 5).unwrap();
-        assert!(first.is_some());
+        let Raised::New(first) = raise(&conn, &signal(a, Kind::FailureRate, 0), 5).unwrap() else {
+            panic!("a new signal")
+        };
+        let again = || raise(&conn, &signal(a, Kind::FailureRate, 0), 6).unwrap();
+        assert_eq!(again(), Raised::Known);
+        // The same signal with more evidence and a higher severity: one row, the latest numbers.
+        let worse = NewSignal {
+            severity: Severity::High,
+            evidence: json!({"failed": 9}),
+            ..signal(a, Kind::FailureRate, 0)
+        };
+        assert_eq!(raise(&conn, &worse, 6).unwrap(), Raised::Rose(first));
+        assert_eq!(again(), Raised::Known);
+        let updated = find(&conn, a, first).unwrap().unwrap();
         assert_eq!(
-            raise(&conn, &signal(a, Kind::FailureRate, 0), 6).unwrap(),
-            None
+            (updated.severity, &updated.evidence, updated.raised_at),
+            (Severity::High, &json!({"failed": 3}), 5),
+            "the latest numbers, and a severity that never falls"
         );
         // Another period, kind, account or connection is another signal.
-        assert!(
-            raise(&conn, &signal(a, Kind::FailureRate, 10), 6)
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            raise(&conn, &signal(a, Kind::Volume, 0), 6)
-                .unwrap()
-                .is_some()
-        );
-        assert!(
-            raise(&conn, &signal(b, Kind::FailureRate, 0), 6)
-                .unwrap()
-                .is_some()
-        );
+        let new = |s: &NewSignal| matches!(raise(&conn, s, 6).unwrap(), Raised::New(_));
+        assert!(new(&signal(a, Kind::FailureRate, 10)));
+        assert!(new(&signal(a, Kind::Volume, 0)));
+        assert!(new(&signal(b, Kind::FailureRate, 0)));
         let on_connection = NewSignal {
             connection: Some(ConnectionId(7)),
             ..signal(a, Kind::FailureRate, 0)
         };
-        assert!(raise(&conn, &on_connection, 6).unwrap().is_some());
+        assert!(new(&on_connection));
         assert_eq!(open(&conn, 100).unwrap().len(), 5);
         let counts = open_counts(&conn).unwrap();
         assert!(
@@ -459,16 +461,17 @@ mod tests {
             [],
         )
         .unwrap();
-        let first = first.unwrap();
         assert!(
             !dismiss(&conn, b, first, UserId(9), 7).unwrap(),
             "another account's"
         );
         assert!(dismiss(&conn, a, first, UserId(9), 7).unwrap());
         assert!(!dismiss(&conn, a, first, UserId(9), 8).unwrap(), "once");
+        assert_eq!(raise(&conn, &worse, 9).unwrap(), Raised::Known);
         assert_eq!(
-            raise(&conn, &signal(a, Kind::FailureRate, 0), 9).unwrap(),
-            None
+            find(&conn, a, first).unwrap().unwrap().evidence,
+            json!({"failed": 3}),
+            "a dismissed signal is left as it was"
         );
         let gone = &dismissed(&conn, 10).unwrap()[0];
         assert_eq!(
@@ -487,12 +490,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::store::test_file(dir.path(), "emailed.db");
         let a = account(&conn, 1);
-        let id = raise(&conn, &signal(a, Kind::Quality, 0), 5)
-            .unwrap()
-            .unwrap();
+        let Raised::New(id) = raise(&conn, &signal(a, Kind::Quality, 0), 5).unwrap() else {
+            panic!("a new signal")
+        };
         assert_eq!(
             raise(&conn, &signal(AccountId(99), Kind::Quality, 0), 5).unwrap(),
-            None
+            Raised::Known,
+            "no such account"
         );
         assert_eq!(unemailed(&conn, 10).unwrap().len(), 1);
         mark_emailed(&conn, &[(a, id)], 6).unwrap();
