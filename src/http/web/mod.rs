@@ -24,6 +24,7 @@ mod api_reference;
 mod assets;
 mod billing;
 mod billing_payment;
+pub mod charts;
 mod compose;
 mod connections;
 pub mod context;
