@@ -60,6 +60,7 @@ fn policy() -> Policy {
         message_days: 90,
         activity_days: 365,
         webhook_delivery_days: 30,
+        usage_months: 13,
         session_idle_ms: 30 * 60_000,
         session_absolute_ms: 12 * 3_600_000,
     }

@@ -212,6 +212,7 @@ impl Plan {
                     at,
                     callback: Some(id.get().to_string()),
                     error: None,
+                    pricing: None,
                 };
                 Ok((payload_id, sealed, update))
             })

@@ -38,6 +38,8 @@ pub struct Retention {
     pub activity_days: u32,
     /// Events and deliveries to customers' webhook endpoints.
     pub webhook_delivery_days: u32,
+    /// The daily usage roll-ups (counts only), in months.
+    pub usage_months: u32,
 }
 
 impl Default for Retention {
@@ -48,6 +50,7 @@ impl Default for Retention {
             message_days: 90,
             activity_days: 365,
             webhook_delivery_days: 30,
+            usage_months: 13,
         }
     }
 }
@@ -167,6 +170,12 @@ impl Config {
                     format!("must be between 1 and {MAX_RETENTION_DAYS} days"),
                 ));
             }
+        }
+        if !(1..=MAX_RETENTION_DAYS / 30).contains(&retention.usage_months) {
+            return Err(invalid(
+                "retention.usage_months",
+                format!("must be between 1 and {} months", MAX_RETENTION_DAYS / 30),
+            ));
         }
         Ok(())
     }

@@ -7,6 +7,8 @@ use crate::config::Webhooks;
 use crate::outbound::customer_webhooks::{self as events, Outcome};
 use crate::outbound::ssrf;
 use crate::store::deliveries::{self, Attempted, Due, Next};
+use crate::store::rollups::Line;
+use crate::store::states::UsageEvent;
 use crate::store::{Db, endpoints, now_ms};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -100,7 +102,7 @@ fn deliver(db: &Db, agent: &ureq::Agent, allow_insecure: bool, delays: &[u64], d
         error: outcome.error.clone(),
         duration_ms: outcome.duration.as_millis() as i64,
     };
-    let (due, gone) = (due.clone(), outcome.gone());
+    let (due, gone, account) = (due.clone(), outcome.gone(), due.account_id);
     let recorded = db.write(move |conn| {
         deliveries::record_attempt(conn, &due, &attempted, next, now)?;
         if gone {
@@ -108,8 +110,16 @@ fn deliver(db: &Db, agent: &ureq::Agent, allow_insecure: bool, delays: &[u64], d
         }
         Ok(())
     });
-    if let Err(e) = recorded {
-        tracing::error!(error = %e, "cannot record a webhook delivery attempt");
+    match recorded {
+        Ok(()) => {
+            let event = match next {
+                Next::Delivered => UsageEvent::WebhookDelivered,
+                Next::RetryAt(_) => UsageEvent::WebhookRetried,
+                Next::DeadLetter => UsageEvent::WebhookFailed,
+            };
+            db.tally().add(Line::new(account, event, now));
+        }
+        Err(e) => tracing::error!(error = %e, "cannot record a webhook delivery attempt"),
     }
 }
 

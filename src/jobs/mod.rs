@@ -116,12 +116,13 @@ fn every(
     (stop, thread)
 }
 
-/// Writes gathered bookkeeping (API keys' last use, the month's message counts) every few seconds, and
-/// once more when stopping; and forgets the data keys that `whatsapi account delete` destroyed meanwhile.
+/// Writes gathered bookkeeping (API keys' last use, the month's message counts, the usage roll-ups) every
+/// few seconds, and once more when stopping; and forgets the data keys that `whatsapi account delete` destroyed meanwhile.
 fn start_flusher(db: Db, used: Arc<KeysUsed>, billing: Arc<Billing>) -> Looping {
     every("flusher", FLUSH_EVERY, move |_| {
         used.flush(&db);
         billing.usage.flush(&db, crate::store::now_ms());
+        db.flush_usage();
         if let Err(e) = db.keyring().forget_destroyed() {
             tracing::warn!(error = %e, "cannot read the keystore's destroyed keys");
         }

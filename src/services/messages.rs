@@ -12,8 +12,8 @@ use crate::services::outbox::Waker;
 use crate::store::billing_notices;
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, MessageId, NewMessage, StoredMessage};
-use crate::store::states::MessageStatus;
-use crate::store::states::NoticeKind;
+use crate::store::rollups::Line;
+use crate::store::states::{MessageStatus, NoticeKind, UsageEvent};
 use crate::store::{AccountId, Db, contacts, idempotency, ids, now_ms, templates};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -260,6 +260,11 @@ pub async fn accept(
         return kept_answer(earlier);
     }
     place.keep();
+    db.tally().add(
+        Line::new(account, UsageEvent::Accepted, now)
+            .connection(connection_id)
+            .kind(kind),
+    );
     waker.wake();
     Ok((ACCEPTED, answer))
 }

@@ -3,11 +3,13 @@
 //! with its app secret, every number in the payload checked to be the connection's own, and then the raw
 //! payload and everything parsed from it are written in one transaction.
 
-use crate::domain::meta::webhook::{self as meta, Parsed, Refusal};
+use crate::domain::meta::webhook::{self as meta, Parsed, Refusal, StatusUpdate};
 use crate::error::Error;
 use crate::outbound::customer_webhooks::emit::Emitter;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::keys::Keyring;
+use crate::store::rollups::Line;
+use crate::store::states::UsageEvent;
 use crate::store::{Db, contacts, inbound, now_ms, payloads, statuses, templates};
 use parking_lot::Mutex;
 use rocket::http::Status;
@@ -18,10 +20,12 @@ use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
 /// What a payload added (duplicates count nothing).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Ingested {
     pub statuses: usize,
     pub inbound: usize,
+    /// The account's usage lines of what was stored, counted once it is committed.
+    pub usage: Vec<Line>,
 }
 
 #[derive(Debug)]
@@ -146,12 +150,38 @@ pub async fn ingest(
             .map_err(IngestError::Store)??
     };
     let store_db = db.clone();
-    Ok(db
+    let ingested = db
         .write_async(move |conn| {
             let connection = &receiver.connection;
             store(conn, connection, &prepared, store_db.keyring())
         })
-        .await?)
+        .await?;
+    db.tally().add_all(ingested.usage.iter().cloned());
+    Ok(ingested)
+}
+
+/// A status in the usage: delivered, read and failed (a message is counted sent when Meta takes it, not
+/// again when its `sent` status comes), with Meta's pricing category and error code.
+fn status_usage(
+    connection: &ConnectionInfo,
+    update: &StatusUpdate,
+    kind: &str,
+    now: i64,
+) -> Option<Line> {
+    let event = match update.status.as_str() {
+        "delivered" => UsageEvent::Delivered,
+        "read" => UsageEvent::Read,
+        "failed" => UsageEvent::Failed,
+        _ => return None,
+    };
+    let line = Line::new(connection.account_id, event, now)
+        .connection(connection.id)
+        .kind(kind)
+        .pricing(update.pricing.as_deref().unwrap_or(""));
+    Some(match &update.error {
+        Some(error) if event == UsageEvent::Failed => line.error(error.code),
+        _ => line,
+    })
 }
 
 async fn lookup(db: &Db, key: &str) -> Result<Option<Arc<Receiver>>, IngestError> {
@@ -255,10 +285,13 @@ fn store(
     let mut added = Ingested::default();
     let events = Emitter::new(conn, keyring, account, now);
     for update in &parsed.statuses {
-        if let Some(message) = statuses::apply(conn, account, payload_id, update, now)? {
+        if let Some(applied) = statuses::apply(conn, account, payload_id, update, now)? {
             added.statuses += 1;
+            added
+                .usage
+                .extend(status_usage(connection, update, &applied.kind, now));
             events.message_status(
-                message.get(),
+                applied.message.get(),
                 connection.id,
                 &update.status,
                 Some(&update.wamid),
@@ -283,6 +316,11 @@ fn store(
         };
         if let Some(id) = inbound::insert(conn, keyring, origin, message, now)? {
             added.inbound += 1;
+            added.usage.push(
+                Line::new(account, UsageEvent::Inbound, now)
+                    .connection(connection.id)
+                    .kind(&message.kind),
+            );
             events.message_received(id, connection.id, message)?;
         }
     }

@@ -16,6 +16,7 @@ pub mod passwords;
 pub mod policy_mail;
 pub mod sign_in_throttle;
 pub mod templates;
+pub mod usage;
 
 /// A text field of a request as given, without the spaces around it.
 fn trimmed(value: Option<String>) -> Option<String> {

@@ -32,6 +32,7 @@ pub mod policy_mail;
 mod readers;
 pub mod reindex;
 pub mod retention;
+pub mod rollups;
 pub mod rotation;
 pub mod sessions;
 pub mod states;
@@ -151,6 +152,8 @@ struct Inner {
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     readers: ReaderPool,
     keyring: Keyring,
+    /// Usage counted since the last flush.
+    tally: rollups::Tally,
 }
 
 impl Drop for Inner {
@@ -224,6 +227,7 @@ impl Db {
                 writer_thread: Mutex::new(Some(thread)),
                 readers: ReaderPool::new(path.to_owned(), options.synchronous, options.readers),
                 keyring,
+                tally: rollups::Tally::default(),
             }),
         })
     }
@@ -245,6 +249,27 @@ impl Db {
 
     pub fn writer_stats(&self) -> &WriterStats {
         self.writer().stats()
+    }
+
+    /// Where usage is counted until the next `flush_usage`.
+    pub fn tally(&self) -> &rollups::Tally {
+        &self.inner.tally
+    }
+
+    /// Adds the usage counted since the last flush to the daily roll-ups, in one transaction; what cannot
+    /// be written is kept for the next flush.
+    pub fn flush_usage(&self) {
+        let lines = self.tally().take();
+        if lines.is_empty() {
+            return;
+        }
+        let written = Arc::new(lines);
+        let rows = written.clone();
+        if let Err(e) = self.write(move |conn| rollups::add(conn, &rows)) {
+            tracing::warn!(error = %e, "cannot write the usage counts; they are kept for the next try");
+            self.tally()
+                .put_back(Arc::try_unwrap(written).unwrap_or_else(|shared| (*shared).clone()));
+        }
     }
 
     /// Whether writes work, as the writer last found them.

@@ -51,6 +51,7 @@ fn status(wamid: &str, status: &str, callback: Option<MessageId>) -> StatusUpdat
         at: 1_700_000_100_000,
         callback: callback.map(|id| id.0.to_string()),
         error: None,
+        pricing: None,
     }
 }
 

@@ -3,8 +3,9 @@
 //! from it: its status events, the raw webhooks Meta sent, what customers wrote, conversations idle that
 //! long, and customers' webhook events (with their deliveries and attempts) that carried it. Idempotency
 //! answers older than 24 hours, the activity log past `activity_days`, webhook events past
-//! `webhook_delivery_days`, ended sessions and used or expired one-time links go too, and the payment
-//! provider's webhook events after 30 days (they may hold customers' emails).
+//! `webhook_delivery_days`, ended sessions and used or expired one-time links go too, the payment
+//! provider's webhook events after 30 days (they may hold customers' emails), and the daily usage
+//! roll-ups after `usage_months`.
 //!
 //! Every batch deletes the rows that point at a row before the row itself, so each table's count is exact
 //! and no foreign-key cascade deletes anything uncounted. The dry run counts with the same conditions.
@@ -26,7 +27,7 @@ pub const IDEMPOTENCY_MS: i64 = DAY_MS;
 pub const BATCH: usize = 100;
 
 /// The tables retention deletes from, in the order they are reported.
-pub const TABLES: [&str; 13] = [
+pub const TABLES: [&str; 14] = [
     "messages",
     "message_statuses",
     "idempotency_keys",
@@ -40,6 +41,7 @@ pub const TABLES: [&str; 13] = [
     "sessions",
     "one_time_tokens",
     "payment_events",
+    "usage_daily",
 ];
 
 /// Where the visible message history starts: messages (and what customers wrote) from before `from` are
@@ -63,6 +65,7 @@ pub struct Policy {
     pub message_days: u32,
     pub activity_days: u32,
     pub webhook_delivery_days: u32,
+    pub usage_months: u32,
     pub session_idle_ms: i64,
     pub session_absolute_ms: i64,
 }
@@ -73,6 +76,7 @@ impl Policy {
             message_days: config.retention.message_days,
             activity_days: config.retention.activity_days,
             webhook_delivery_days: config.retention.webhook_delivery_days,
+            usage_months: config.retention.usage_months,
             session_idle_ms: config.sessions.idle_ms(),
             session_absolute_ms: config.sessions.absolute_ms(),
         }
@@ -90,6 +94,7 @@ impl Policy {
             session_idle: now - self.session_idle_ms,
             session_absolute: now - self.session_absolute_ms,
             payments: now - super::payment_events::KEPT_MS,
+            usage_day: usage_cutoff_day(now, self.usage_months),
         }
     }
 }
@@ -106,10 +111,27 @@ pub struct Cutoffs {
     pub session_absolute: i64,
     /// The payment provider's webhook events (a fixed 30 days).
     pub payments: i64,
+    /// The usage roll-ups: a UTC day (days since 1970-01-01), not a moment.
+    pub usage_day: i64,
+}
+
+/// The first day of usage kept: the same day of the month `months` months before `now`'s (or the month's
+/// last day, when it is shorter).
+fn usage_cutoff_day(now: i64, months: u32) -> i64 {
+    let today = super::rollups::day_of(now);
+    chrono::DateTime::from_timestamp_millis(today * DAY_MS)
+        .and_then(|t| {
+            t.date_naive()
+                .checked_sub_months(chrono::Months::new(months))
+        })
+        .map_or(today - i64::from(months) * 31, |d| {
+            d.signed_duration_since(chrono::DateTime::UNIX_EPOCH.date_naive())
+                .num_days()
+        })
 }
 
 impl Cutoffs {
-    fn named(&self) -> [(&'static str, i64); 8] {
+    fn named(&self) -> [(&'static str, i64); 9] {
         [
             (":now", self.now),
             (":messages", self.messages),
@@ -119,6 +141,7 @@ impl Cutoffs {
             (":session_idle", self.session_idle),
             (":session_absolute", self.session_absolute),
             (":payments", self.payments),
+            (":usage_day", self.usage_day),
         ]
     }
 }
@@ -133,6 +156,7 @@ const PAYLOAD: &str = "received_at < :messages";
 const EVENT: &str = "created_at < :webhooks";
 const IDEMPOTENCY: &str = "created_at < :idempotency";
 const ACTIVITY: &str = "created_at < :activity";
+const USAGE: &str = "day < :usage_day";
 const SESSION: &str = "last_seen_at <= :session_idle OR created_at <= :session_absolute";
 const TOKEN: &str = "used_at IS NOT NULL OR expires_at <= :now";
 const PAYMENT_EVENT: &str = "received_at < :payments";
@@ -218,7 +242,7 @@ pub fn count(conn: &Connection, cut: &Cutoffs) -> Result<Counts> {
         "message_id IN ({messages}) OR inbound_id IN (SELECT id FROM inbound_messages WHERE {inbound}) OR ({EVENT})"
     );
     let deliveries = format!("event_id IN (SELECT id FROM webhook_events WHERE {events})");
-    let conditions: [(&str, String); 13] = [
+    let conditions: [(&str, String); 14] = [
         ("messages", MESSAGE.to_owned()),
         (
             "message_statuses",
@@ -241,6 +265,7 @@ pub fn count(conn: &Connection, cut: &Cutoffs) -> Result<Counts> {
         ("sessions", SESSION.to_owned()),
         ("one_time_tokens", TOKEN.to_owned()),
         ("payment_events", PAYMENT_EVENT.to_owned()),
+        ("usage_daily", USAGE.to_owned()),
     ];
     let tx = conn.unchecked_transaction()?;
     let mut counts = Counts::default();
@@ -267,9 +292,10 @@ pub enum Step {
     Sessions,
     Tokens,
     PaymentEvents,
+    Usage,
 }
 
-pub const STEPS: [Step; 11] = [
+pub const STEPS: [Step; 12] = [
     Step::Messages,
     Step::Inbound,
     Step::Contacts,
@@ -281,6 +307,7 @@ pub const STEPS: [Step; 11] = [
     Step::Sessions,
     Step::Tokens,
     Step::PaymentEvents,
+    Step::Usage,
 ];
 
 /// Up to `BATCH` keys (`key`, an integer or text expression) of the rows of `table` matching `condition`,
@@ -456,6 +483,17 @@ pub fn delete_batch(conn: &Connection, step: Step, cut: &Cutoffs) -> Result<(Cou
             counts.add(table, deleted as u64);
             more
         }
+        Step::Usage => {
+            // No rowid: a batch is whole days of a few accounts, chosen and deleted in one statement.
+            let mut stmt = conn.prepare_cached(&format!(
+                "DELETE FROM usage_daily WHERE {USAGE} AND (account_id, day) IN
+                     (SELECT DISTINCT account_id, day FROM usage_daily WHERE {USAGE} LIMIT {BATCH})"
+            ))?;
+            bind(&mut stmt, cut)?;
+            let deleted = stmt.raw_execute()?;
+            counts.add("usage_daily", deleted as u64);
+            deleted > 0
+        }
         Step::Idempotency => {
             // No rowid and a two-column key: the batch is chosen and deleted in one statement.
             let mut stmt = conn.prepare_cached(&format!(
@@ -492,6 +530,7 @@ mod tests {
             message_days: 90,
             activity_days: 365,
             webhook_delivery_days: 30,
+            usage_months: 13,
             session_idle_ms: 60_000,
             session_absolute_ms: 3_600_000,
         };
@@ -503,5 +542,9 @@ mod tests {
         assert_eq!(cut.idempotency, now - DAY_MS);
         assert_eq!(cut.payments, now - 30 * DAY_MS);
         assert_eq!(Visible::days(90, now).from, cut.messages);
+        // 2027-01-15: usage from 2025-12-15 on is kept.
+        assert_eq!(cut.usage_day, 20_437);
+        // 2024-03-31, a month back: February's last day.
+        assert_eq!(usage_cutoff_day(19_813 * DAY_MS + 5, 1), 19_782);
     }
 }

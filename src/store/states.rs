@@ -190,6 +190,33 @@ state! {
     }
 }
 
+state! {
+    /// What a line of the daily usage roll-ups counts (`store::rollups`).
+    UsageEvent("usage event") {
+        /// A request to `/api/v1` made with one of the account's keys, whatever its answer.
+        ApiCall = "api_call",
+        /// A message accepted for sending (committed as queued).
+        Accepted = "accepted",
+        /// Meta took a message.
+        Sent = "sent",
+        Delivered = "delivered",
+        Read = "read",
+        /// A message failed for good: refused by Meta, or reported failed by its status webhook.
+        Failed = "failed",
+        /// A customer's message came in.
+        Inbound = "inbound",
+        /// An event reached a customer's endpoint.
+        WebhookDelivered = "webhook_delivered",
+        /// An attempt to reach a customer's endpoint failed; it is tried again later.
+        WebhookRetried = "webhook_retried",
+        /// An event was given up after its last attempt.
+        WebhookFailed = "webhook_failed",
+        SignIn = "sign_in",
+        /// A wrong password for one of the account's people.
+        SignInFailed = "sign_in_failed",
+    }
+}
+
 /// `('a', 'b', ...)`: the states as an SQL list, for `IN` and for the schema's `CHECK`.
 pub fn sql_list<S: Copy>(states: &[S], sql: impl Fn(S) -> &'static str) -> String {
     let names: Vec<&str> = states.iter().map(|s| sql(*s)).collect();
@@ -249,6 +276,7 @@ mod tests {
         round_trip(&conn, ConnectionState::ALL, ConnectionState::as_str);
         round_trip(&conn, SubscriptionStatus::ALL, SubscriptionStatus::as_str);
         round_trip(&conn, NoticeKind::ALL, NoticeKind::as_str);
+        round_trip(&conn, UsageEvent::ALL, UsageEvent::as_str);
         assert_eq!(MessageStatus::Queued.sql(), "'queued'");
         assert_eq!(
             sql_list(&MessageStatus::UNSENT, MessageStatus::sql),
@@ -279,6 +307,10 @@ mod tests {
         assert_eq!(
             check_list(&conn, "billing_notices", "kind"),
             sql_list(NoticeKind::ALL, NoticeKind::sql)
+        );
+        assert_eq!(
+            check_list(&conn, "usage_daily", "event"),
+            sql_list(UsageEvent::ALL, UsageEvent::sql)
         );
     }
 

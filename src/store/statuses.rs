@@ -66,29 +66,39 @@ static MOVE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The message a status belongs to: by the id we gave Meta in `biz_opaque_callback_data`, else by wamid.
+/// The message a status belongs to, and its type: by the id we gave Meta in `biz_opaque_callback_data`,
+/// else by wamid.
 fn our_message(
     conn: &Connection,
     account: AccountId,
     update: &StatusUpdate,
-) -> Result<Option<i64>> {
+) -> Result<Option<(i64, String)>> {
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?));
     if let Some(id) = update
         .callback
         .as_deref()
         .and_then(|c| c.parse::<i64>().ok())
     {
         let found = conn
-            .prepare_cached("SELECT id FROM messages WHERE id = ?1 AND account_id = ?2")?
-            .query_row(params![id, account.0], |r| r.get(0))
+            .prepare_cached("SELECT id, type FROM messages WHERE id = ?1 AND account_id = ?2")?
+            .query_row(params![id, account.0], row)
             .optional()?;
         if found.is_some() {
             return Ok(found);
         }
     }
     Ok(conn
-        .prepare_cached("SELECT id FROM messages WHERE wamid = ?1 AND account_id = ?2")?
-        .query_row(params![update.wamid, account.0], |r| r.get(0))
+        .prepare_cached("SELECT id, type FROM messages WHERE wamid = ?1 AND account_id = ?2")?
+        .query_row(params![update.wamid, account.0], row)
         .optional()?)
+}
+
+/// A status that moved one of our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub message: MessageId,
+    /// The message's type (`text`, `template`, ...).
+    pub kind: String,
 }
 
 /// Records one status. A read implies delivered; a `delivered` that arrives after the `read` still gives
@@ -99,8 +109,8 @@ pub fn apply(
     payload: i64,
     update: &StatusUpdate,
     now: i64,
-) -> Result<Option<MessageId>> {
-    let message = our_message(conn, account, update)?;
+) -> Result<Option<Applied>> {
+    let (message, kind) = our_message(conn, account, update)?.unzip();
     let error = update.error.as_ref();
     let inserted = conn
         .prepare_cached(
@@ -145,7 +155,10 @@ pub fn apply(
         }
         None => {}
     }
-    Ok(Some(MessageId(message)))
+    Ok(Some(Applied {
+        message: MessageId(message),
+        kind: kind.unwrap_or_default(),
+    }))
 }
 
 /// A message's statuses as Meta reported them, oldest first: (status, at, error code). None for a message

@@ -56,6 +56,8 @@ pub struct StatusUpdate {
     /// Our message id, echoed back from `biz_opaque_callback_data`.
     pub callback: Option<String>,
     pub error: Option<MetaError>,
+    /// Meta's pricing category of the conversation (`marketing`, `utility`, `service`, ...).
+    pub pricing: Option<String>,
 }
 
 /// One `messages[]` item: something a customer sent to the number.
@@ -170,6 +172,7 @@ fn parse_messages(value: &Value, parsed: &mut Parsed) -> Result<(), Refusal> {
             at: timestamp_ms(status),
             callback: text(status, "biz_opaque_callback_data"),
             error: array(status, "errors").next().map(meta_error),
+            pricing: status.pointer("/pricing/category").and_then(as_text),
         });
     }
     let names: Vec<(Option<String>, Option<String>)> = array(value, "contacts")

@@ -426,3 +426,58 @@ pub fn contact_erased() -> Value {
         phone: "+96550001234".to_owned(),
     })
 }
+
+pub fn usage_report() -> Value {
+    use crate::services::usage::{
+        ApiCallCount, FailureCount, GroupBy, OtherCounts, PricingCount, UsageReport, UsageRow,
+    };
+    let day = |key: &str, sent: u64, failed: u64| UsageRow {
+        key: key.to_owned(),
+        accepted: sent + failed,
+        sent,
+        delivered: sent,
+        read: sent / 2,
+        failed,
+        inbound: 3,
+        api_calls: sent + failed + 4,
+    };
+    let (first, second) = (day("2026-12-01", 40, 2), day("2026-12-02", 30, 0));
+    json(UsageReport {
+        from: "2026-12-01".into(),
+        to: "2026-12-02".into(),
+        group_by: GroupBy::Day,
+        totals: UsageRow {
+            key: "total".into(),
+            accepted: 72,
+            sent: 70,
+            delivered: 70,
+            read: 35,
+            failed: 2,
+            inbound: 6,
+            api_calls: 80,
+        },
+        rows: vec![first, second],
+        failures: vec![FailureCount {
+            code: 131026,
+            count: 2,
+            meaning: crate::domain::meta::errors::explain(131026).map(str::to_owned),
+        }],
+        api_calls: vec![ApiCallCount {
+            key_id: "3".into(),
+            route: "/api/v1/messages".into(),
+            class: "2xx".into(),
+            count: 80,
+        }],
+        pricing: vec![PricingCount {
+            category: "utility".into(),
+            delivered: 70,
+        }],
+        other: OtherCounts {
+            webhooks_delivered: 150,
+            webhooks_retried: 1,
+            webhooks_failed: 0,
+            sign_ins: 4,
+            failed_sign_ins: 1,
+        },
+    })
+}

@@ -13,6 +13,7 @@ pub mod openapi;
 mod query;
 pub mod requests;
 pub mod schema;
+mod usage;
 
 pub use context::ApiCtx;
 pub use limits::RateLimitHeaders;
@@ -32,6 +33,7 @@ pub fn routes() -> Vec<rocket::Route> {
     all.extend(endpoints::routes());
     all.extend(conversations::routes());
     all.extend(contacts::routes());
+    all.extend(usage::routes());
     all.extend(openapi::routes());
     all
 }

@@ -2,7 +2,7 @@
 //! served at `GET /api/v1/openapi.json` (no key needed: it describes, it does not disclose). The API
 //! reference page of the web interface is rendered from the same document.
 
-use super::{connections, contacts, conversations, endpoints, messages};
+use super::{connections, contacts, conversations, endpoints, messages, usage};
 use rocket::serde::json::Json;
 use rocket::{get, routes};
 use std::sync::OnceLock;
@@ -49,6 +49,7 @@ pub fn routes() -> Vec<rocket::Route> {
         endpoints::replay_delivery,
         endpoints::replay_failed,
         contacts::erase_contact,
+        usage::get_usage,
     ),
     components(schemas(super::schema::errors::ErrorBody)),
     modifiers(&BearerKey),
@@ -59,6 +60,7 @@ pub fn routes() -> Vec<rocket::Route> {
         (name = "connections", description = "WhatsApp numbers and their templates."),
         (name = "webhook-endpoints", description = "Where the account's events are posted."),
         (name = "contacts", description = "Customers' data."),
+        (name = "usage", description = "What the account sent, received and called, per day."),
     ),
 )]
 struct ApiDoc;

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::http::auth::{CsrfForm, HasCsrf, Session, session};
 use crate::services::{passwords, sign_in_throttle};
 use crate::store::accounts::{self, NewAccount};
+use crate::store::rollups::Line;
+use crate::store::states::UsageEvent;
 use crate::store::users::{self, NewUser, Role};
 use crate::store::{Db, activity, now_ms, sessions};
 use askama::Template;
@@ -119,11 +121,18 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
             return Err(e);
         }
     };
-    let Some(user) = user.filter(|_| matches) else {
+    let counted = |event| {
+        if let Some(account) = user.as_ref().and_then(|u| u.account_id) {
+            db.tally().add(Line::new(account, event, now));
+        }
+    };
+    let Some(user) = user.clone().filter(|_| matches) else {
+        counted(UsageEvent::SignInFailed);
         attempt.failed(db).await?;
         return refuse(Status::Unauthorized, "login.wrong");
     };
     attempt.succeeded(db).await?;
+    counted(UsageEvent::SignIn);
     session::start(db, config, cookies, &user, &client).await?;
     // A browser that has not chosen a language yet gets the one this person chose before.
     if cookies.get(i18n::LANG_COOKIE).is_none()

@@ -9,7 +9,8 @@ use crate::outbound::customer_webhooks::emit::Emitter;
 use crate::outbound::graph::{Graph, SendError};
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, Sent, StoredMessage};
-use crate::store::states::{ConnectionState, MessageStatus};
+use crate::store::rollups::Line;
+use crate::store::states::{ConnectionState, MessageStatus, UsageEvent};
 use crate::store::{AccountId, Db, now_ms};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
@@ -93,6 +94,7 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
         message.account_id,
         message.connection_id,
     );
+    let counted = usage_line(message, UsageEvent::Failed, now).error(error.code);
     Arc::new(move |conn| {
         if messages::mark_failed(
             conn,
@@ -112,9 +114,19 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
                 now,
                 Some(&error),
             )?;
+            // Counted as the transaction is written; a write tried again after a failed commit may
+            // count it twice, which the usage (not a bill) tolerates.
+            db.tally().add(counted.clone());
         }
         Ok(())
     })
+}
+
+/// The message's line in its account's usage.
+fn usage_line(message: &StoredMessage, event: UsageEvent, now: i64) -> Line {
+    Line::new(message.account_id, event, now)
+        .connection(message.connection_id)
+        .kind(&message.kind)
 }
 
 pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::Sender<Event>) {
@@ -166,12 +178,18 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
     shared.observe_latency(calling.elapsed());
     let now = now_ms();
     match result {
-        Ok(wamid) => shared.recorder.sent(Sent {
-            account,
-            id,
-            wamid,
-            at: now,
-        }),
+        Ok(wamid) => {
+            shared.recorder.sent(Sent {
+                account,
+                id,
+                wamid,
+                at: now,
+            });
+            shared
+                .db
+                .tally()
+                .add(usage_line(message, UsageEvent::Sent, now));
+        }
         Err(SendError::Network(reason)) => {
             tracing::warn!(message = id.get(), %reason, "sending failed; will retry");
             let at = now + backoff_ms(message.attempts);
