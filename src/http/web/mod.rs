@@ -42,6 +42,7 @@ mod privacy;
 mod profile;
 mod sign_in;
 mod team;
+mod usage;
 
 use crate::error::Code;
 use crate::http::auth::Admin;
@@ -76,6 +77,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(billing::routes());
     all.extend(privacy::routes());
     all.extend(billing_payment::routes());
+    all.extend(usage::routes());
     all
 }
 

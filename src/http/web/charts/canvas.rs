@@ -148,7 +148,7 @@ fn num(value: f64) -> String {
     text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
 }
 
-/// A rough width of a text in drawing units at the charts' font size, to lay out legends.
+/// A rough width of a text in drawing units at the charts' font size (10), to lay out legends and axes.
 pub(super) fn text_width(text: &str) -> f64 {
-    text.chars().count() as f64 * 7.0
+    text.chars().count() as f64 * 5.6
 }

@@ -4,9 +4,9 @@ use super::canvas::{Anchor, Canvas, text_width};
 use super::{Chart, Ranked, count};
 
 const WIDTH: f64 = 720.0;
-const ROW: f64 = 46.0;
+const ROW: f64 = 40.0;
 /// Words longer than this are cut (the whole text stays in the bar's tooltip).
-const MAX_CHARS: usize = 96;
+const MAX_CHARS: usize = 110;
 
 pub fn ranked_bars(chart: &Chart, rows: &[Ranked]) -> String {
     let height = (rows.len() as f64 * ROW).max(ROW) + 4.0;
@@ -21,7 +21,7 @@ pub fn ranked_bars(chart: &Chart, rows: &[Ranked]) -> String {
         let top = i as f64 * ROW;
         let number = count(chart.lang, row.value);
         canvas.open("row", Some(&format!("{}: {number}", row.label)));
-        canvas.text(0.0, top + 16.0, Anchor::Start, "bar-label", &cut(row.label));
+        canvas.text(0.0, top + 14.0, Anchor::Start, "bar-label", &cut(row.label));
         let length = if row.value == 0 {
             0.0
         } else {

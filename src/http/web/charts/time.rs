@@ -5,11 +5,11 @@ use super::canvas::{Anchor, Canvas, text_width};
 use super::{Chart, Series, count, percent, separator};
 
 const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 280.0;
+const HEIGHT: f64 = 236.0;
 /// The top of the plot, under the legend.
-const TOP: f64 = 44.0;
+const TOP: f64 = 36.0;
 /// The bottom of the plot (the zero line); the days' labels are under it.
-const BOTTOM: f64 = 248.0;
+const BOTTOM: f64 = 212.0;
 const END: f64 = WIDTH - 8.0;
 
 /// Where the days stand across the plot.
@@ -96,7 +96,9 @@ pub fn rates(chart: &Chart, days: &[String], series: &[Series<Option<f64>>]) -> 
     legend(&mut canvas, series.iter().map(|s| (s.label, s.class)));
     let frame = value_axis(&mut canvas, &ticks, days.len());
     let y = |v: f64| BOTTOM - v.clamp(0.0, 100.0) / 100.0 * (BOTTOM - TOP);
-    for s in series {
+    for (nth, s) in series.iter().enumerate() {
+        // Later series have smaller dots, so a dot on the same value as an earlier one still shows.
+        let radius = (3.5 - nth as f64).max(1.5);
         let point = |day: usize| {
             s.values
                 .get(day)
@@ -120,7 +122,12 @@ pub fn rates(chart: &Chart, days: &[String], series: &[Series<Option<f64>>]) -> 
             if let Some(v) = point(day) {
                 let tip = format!("{label}: {} {}", s.label, percent(chart.lang, v));
                 canvas.open("point", Some(&tip));
-                canvas.circle(frame.center(day), y(v), 2.5, &format!("dot s-{}", s.class));
+                canvas.circle(
+                    frame.center(day),
+                    y(v),
+                    radius,
+                    &format!("dot s-{}", s.class),
+                );
                 canvas.close();
             }
         }
@@ -150,9 +157,9 @@ pub(super) fn count_scale(max: u64) -> (u64, u64) {
 fn legend<'a>(canvas: &mut Canvas, items: impl Iterator<Item = (&'a str, &'a str)>) {
     let mut x = 0.0;
     for (label, class) in items {
-        canvas.rect(x, 8.0, 12.0, 12.0, &format!("swatch s-{class}"));
-        canvas.text(x + 18.0, 18.5, Anchor::Start, "legend", label);
-        x += 18.0 + text_width(label) + 20.0;
+        canvas.rect(x, 6.0, 10.0, 10.0, &format!("swatch s-{class}"));
+        canvas.text(x + 15.0, 15.0, Anchor::Start, "legend", label);
+        x += 15.0 + text_width(label) + 18.0;
     }
 }
 
@@ -167,7 +174,7 @@ fn value_axis(canvas: &mut Canvas, ticks: &[(f64, String)], days: usize) -> Fram
     for (fraction, label) in ticks {
         let y = BOTTOM - fraction * (BOTTOM - TOP);
         canvas.line(start, y, END, y, "grid");
-        canvas.text(start - 6.0, y + 4.0, Anchor::End, "value-label", label);
+        canvas.text(start - 6.0, y + 3.5, Anchor::End, "value-label", label);
     }
     Frame { start, days }
 }
@@ -199,7 +206,7 @@ fn day_labels(canvas: &mut Canvas, days: &[String], frame: &Frame) {
         );
         canvas.text(
             frame.center(day),
-            BOTTOM + 18.0,
+            BOTTOM + 16.0,
             Anchor::Middle,
             "day-label",
             &days[day],
