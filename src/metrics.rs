@@ -364,6 +364,40 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_dashboard_names_only_metrics_the_server_serves() {
+        graph_call("POST", "ok", Duration::from_millis(80));
+        meta_webhook("stored", 2, 1);
+        customer_delivery("delivered");
+        writer_batch(3);
+        writer_commit(Duration::from_micros(400));
+        job_run("retention", true);
+        http_request("GET", "/", 200, None, Duration::from_millis(1));
+        send("sent", "none", 1);
+        let text = render(Present::default());
+        let dashboard: serde_json::Value =
+            serde_json::from_str(include_str!("../packaging/grafana-dashboard.json"))
+                .expect("the dashboard is JSON");
+        let mut named = 0;
+        for panel in dashboard["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let expr = target["expr"].as_str().unwrap();
+                let names = expr
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| w.starts_with("whatsapi_") || w.starts_with("process_"));
+                for name in names {
+                    named += 1;
+                    assert!(
+                        text.lines().any(|l| l.starts_with(name)
+                            && l[name.len()..].starts_with(['{', ' '])),
+                        "the dashboard's {name} is not served"
+                    );
+                }
+            }
+        }
+        assert!(named > 15, "the dashboard's queries were read");
+    }
+
+    #[test]
     fn the_resident_memory_of_this_process_is_read() {
         assert!(resident_bytes().is_some_and(|b| b > 1024 * 1024));
         assert!(open_files().is_some_and(|n| n >= 3));

@@ -144,7 +144,9 @@ fn scrape(server: &Server, headers: &[(&str, &str)]) -> (String, Scrape) {
 fn assert_refused(answer: &Answer, status: u16, code: &str) {
     assert_eq!(answer.status, status, "{}", answer.body);
     assert!(
-        answer.header("Content-Type").starts_with("application/json"),
+        answer
+            .header("Content-Type")
+            .starts_with("application/json"),
         "{}",
         answer.header("Content-Type")
     );
@@ -212,14 +214,20 @@ fn the_exposition_parses_and_its_counters_move_with_traffic_without_naming_anyon
     });
     wait_until("a delivery to the customer's endpoint is counted", || {
         let (_, now) = scrape(&server, &[]);
-        now.value("whatsapi_webhook_deliveries_total", &[("outcome", "delivered")]) >= 1.0
+        now.value(
+            "whatsapi_webhook_deliveries_total",
+            &[("outcome", "delivered")],
+        ) >= 1.0
     });
 
     let (exposition, after) = scrape(&server, &[]);
     let grew = |name: &str, labels: &[(&str, &str)]| {
         after.value(name, labels) - before.value(name, labels)
     };
-    assert_eq!(grew("whatsapi_sends_total", &[sent, ("class", "none")]), 4.0);
+    assert_eq!(
+        grew("whatsapi_sends_total", &[sent, ("class", "none")]),
+        4.0
+    );
     assert_eq!(
         grew(
             "whatsapi_sends_total",
@@ -316,11 +324,7 @@ fn with_a_token_only_the_right_bearer_is_served() {
     // The right token is served, to this machine and to a client a trusted proxy forwards.
     let right = format!("Bearer {TOKEN}");
     let (_, served) = scrape(&server, &[("Authorization", &right)]);
-    let refusals = [
-        ("method", "GET"),
-        ("route", "/metrics"),
-        ("status", "401"),
-    ];
+    let refusals = [("method", "GET"), ("route", "/metrics"), ("status", "401")];
     assert_eq!(
         served.value("whatsapi_http_requests_total", &refusals),
         3.0,

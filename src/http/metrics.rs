@@ -57,7 +57,11 @@ async fn scrape(
 }
 
 /// Whether this request may read the metrics.
-fn admit(token: Option<&str>, authorization: Option<&str>, client: &ClientInfo) -> Result<(), Refused> {
+fn admit(
+    token: Option<&str>,
+    authorization: Option<&str>,
+    client: &ClientInfo,
+) -> Result<(), Refused> {
     match token {
         Some(token) => {
             let given = authorization.and_then(bearer).unwrap_or_default();
@@ -95,10 +99,10 @@ struct Exposition(String);
 impl<'r> Responder<'r, 'static> for Exposition {
     fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
         Response::build()
-            .header(ContentType::new("application", "openmetrics-text").with_params([
-                ("version", "1.0.0"),
-                ("charset", "utf-8"),
-            ]))
+            .header(
+                ContentType::new("application", "openmetrics-text")
+                    .with_params([("version", "1.0.0"), ("charset", "utf-8")]),
+            )
             .header(Header::new("Cache-Control", "no-store"))
             .sized_body(self.0.len(), Cursor::new(self.0))
             .ok()

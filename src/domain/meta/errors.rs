@@ -76,7 +76,11 @@ mod tests {
         assert_eq!(classify(190), ErrorClass::CredentialsBroken);
         assert_eq!(classify(131026), ErrorClass::Final);
         assert_eq!(classify(131047), ErrorClass::Final);
-        for class in [ErrorClass::RetrySoon, ErrorClass::BackOffNumber, ErrorClass::Final] {
+        for class in [
+            ErrorClass::RetrySoon,
+            ErrorClass::BackOffNumber,
+            ErrorClass::Final,
+        ] {
             assert_eq!(
                 serde_json::to_value(class).unwrap(),
                 serde_json::json!(class.as_str())

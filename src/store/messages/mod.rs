@@ -351,10 +351,16 @@ pub fn queued_connections(conn: &Connection) -> Result<Vec<(ConnectionId, i64)>>
 /// status's partial index.
 pub fn outbox_depth(conn: &Connection) -> Result<(i64, i64)> {
     let count = |status: MessageStatus| -> Result<i64> {
-        let sql = format!("SELECT COUNT(*) FROM messages WHERE status = {}", status.sql());
+        let sql = format!(
+            "SELECT COUNT(*) FROM messages WHERE status = {}",
+            status.sql()
+        );
         Ok(conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?)
     };
-    Ok((count(MessageStatus::Queued)?, count(MessageStatus::Sending)?))
+    Ok((
+        count(MessageStatus::Queued)?,
+        count(MessageStatus::Sending)?,
+    ))
 }
 
 /// Claims up to `limit` of the connection's due messages, earliest first, if the connection is active:
