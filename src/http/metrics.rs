@@ -137,8 +137,8 @@ impl<'r> Responder<'r, 'static> for Refused {
 
 /// Counts a webhook POST from Meta by what became of it, and what a stored one carried.
 pub fn meta_webhook(result: &Result<Ingested, IngestError>) {
-    let (outcome, carried) = match result {
-        Ok(ingested) => ("stored", *ingested),
+    let (outcome, statuses, inbound) = match result {
+        Ok(ingested) => ("stored", ingested.statuses, ingested.inbound),
         Err(refused) => {
             let outcome = match refused {
                 IngestError::UnknownKey => "unknown_key",
@@ -147,10 +147,10 @@ pub fn meta_webhook(result: &Result<Ingested, IngestError>) {
                 IngestError::Foreign(_) => "foreign_number",
                 IngestError::Store(_) => "not_stored",
             };
-            (outcome, Ingested::default())
+            (outcome, 0, 0)
         }
     };
-    metrics::meta_webhook(outcome, carried.statuses, carried.inbound);
+    metrics::meta_webhook(outcome, statuses, inbound);
 }
 
 /// The account an API request acted for, set by the API key's guard, for the `account` label.
