@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod lang;
+pub mod user_agent;
 pub mod meta;
 pub mod stripe;
 

@@ -133,8 +133,14 @@ async fn revoke_key(
         &ctx,
         &admin,
         "api_key_revoked",
-        id.to_string(),
-        move |conn, account| api_keys::revoke(conn, account, ApiKeyId::from_raw(id)),
+        move |conn, account| {
+            api_keys::revoke(conn, account, ApiKeyId::from_raw(id))?;
+            Ok(api_keys::list_for_account(conn, account)?
+                .into_iter()
+                .find(|k| k.id.get() == id)
+                .map(|k| k.name)
+                .unwrap_or_default())
+        },
     )
     .await?;
     // This process trusts keys it checked a moment ago: a revoked one must stop working now.

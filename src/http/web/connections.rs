@@ -220,8 +220,12 @@ async fn remove_connection(
         &ctx,
         &admin,
         "connection_removed",
-        id.to_string(),
-        move |conn, account| connections::delete(conn, account, ConnectionId::from_raw(id)),
+        move |conn, account| {
+            let id = ConnectionId::from_raw(id);
+            let found = connections::find(conn, account, id)?.ok_or(Error::NotFound)?;
+            connections::delete(conn, account, id)?;
+            Ok(found.name)
+        },
     )
     .await?;
     receivers.forget(ConnectionId::from_raw(id));

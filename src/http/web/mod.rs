@@ -197,21 +197,21 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// An owner's or admin's change to their account, written together with its line in the activity log.
+/// An owner's or admin's change to their account, written together with its line in the activity log;
+/// `change` answers the line's detail (the key's name, the member's email).
 pub(crate) async fn managed_change<F>(
     ctx: &context::Ctx<'_>,
     admin: &Admin<'_>,
     action: &'static str,
-    detail: String,
     change: F,
 ) -> crate::error::Result<()>
 where
-    F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<()> + Send + 'static,
+    F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<String> + Send + 'static,
 {
     let (account, user, client) = (admin.account, admin.user().id, ctx.client.clone());
     ctx.db
         .write_async(move |conn| {
-            change(conn, account)?;
+            let detail = change(conn, account)?;
             let actor = client.actor(Some(account), Some(user));
             activity::record(conn, &actor, action, &detail, now_ms())
         })
