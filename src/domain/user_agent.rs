@@ -127,7 +127,10 @@ fn browser(header: &str) -> Option<(&'static str, Option<String>)> {
     }
     if header.contains("Safari/") {
         // Safari says its own version after "Version/"; "Safari/" is WebKit's build.
-        return Some(("Safari", version_after(header, "Version/").map(|v| major(&v))));
+        return Some((
+            "Safari",
+            version_after(header, "Version/").map(|v| major(&v)),
+        ));
     }
     if let Some(version) = version_after(header, "MSIE ") {
         return Some(("Internet Explorer", Some(major(&version))));
@@ -327,7 +330,10 @@ mod tests {
     #[test]
     fn the_words_between_come_from_the_caller() {
         let chrome = parse(SEEN[0].0);
-        assert_eq!(chrome.words("على", "متصفح غير معروف"), "Chrome 131 على Windows");
+        assert_eq!(
+            chrome.words("على", "متصفح غير معروف"),
+            "Chrome 131 على Windows"
+        );
         assert_eq!(parse("").words("على", "متصفح غير معروف"), "متصفح غير معروف");
     }
 
@@ -352,7 +358,10 @@ mod tests {
             let header = String::from_utf8_lossy(bytes);
             let words = parse(&header).words("on", "?");
             assert!(!words.is_empty());
-            assert!(words.len() <= header.len() + 40, "{header:?} read as {words:?}");
+            assert!(
+                words.len() <= header.len() + 40,
+                "{header:?} read as {words:?}"
+            );
         });
     }
 }

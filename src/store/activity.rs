@@ -262,7 +262,9 @@ pub fn record_through_key(
 pub fn url_host(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     host.to_owned()
 }
 
@@ -338,7 +340,10 @@ mod tests {
             to: Some(300),
             ..Filter::account(AccountId(1), 10)
         };
-        assert_eq!(actions(&list(&conn, &sign_ins).unwrap()), [("signed_in", 200)]);
+        assert_eq!(
+            actions(&list(&conn, &sign_ins).unwrap()),
+            [("signed_in", 200)]
+        );
         // Two a page: the second starts after the first's last entry, even at the same moment.
         let first = list(&conn, &Filter::account(AccountId(1), 2)).unwrap();
         let cursor = Cursor::parse(&first[1].cursor().to_string()).unwrap();
@@ -370,7 +375,10 @@ mod tests {
             url_host("https://hooks.example.com/in?token=secret"),
             "hooks.example.com"
         );
-        assert_eq!(url_host("http://user:pw@127.0.0.1:8080/x"), "127.0.0.1:8080");
+        assert_eq!(
+            url_host("http://user:pw@127.0.0.1:8080/x"),
+            "127.0.0.1:8080"
+        );
         assert_eq!(url_host("https://[2001:db8::1]:8443"), "[2001:db8::1]:8443");
     }
 }

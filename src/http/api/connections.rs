@@ -11,14 +11,14 @@ use super::schema::connections::{
 use super::schema::errors::{ReadErrors, WriteErrors};
 use super::{ApiAuth, ApiCtx};
 use crate::config::Config;
+use crate::domain::client::ClientInfo;
 use crate::error::{Error, Result};
 use crate::services;
 use crate::services::billing::Billing;
 use crate::services::connections::check;
 use crate::services::meta_events::Receivers;
-use crate::domain::client::ClientInfo;
-use crate::store::{Db, activity};
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
+use crate::store::{Db, activity};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};

@@ -9,12 +9,12 @@ use super::schema::endpoints::{
 };
 use super::schema::errors::{ReadErrors, WriteErrors};
 use super::{ApiAuth, ApiCtx};
+use crate::domain::client::ClientInfo;
 use crate::error::{Error, Result};
 use crate::services::billing::Billing;
 use crate::services::endpoints::{create, resolved};
 use crate::store::endpoints::{self, Endpoint, EndpointId};
 use crate::store::states::DeliveryStatus;
-use crate::domain::client::ClientInfo;
 use crate::store::{Db, activity, deliveries, now_ms};
 use rocket::http::Status;
 use rocket::serde::json::Json;
@@ -145,7 +145,13 @@ async fn update_endpoint(
             let updated = endpoints::update(conn, auth.account, endpoint.id, &change, now_ms())?;
             let actor = client.actor(Some(auth.account), None);
             let host = activity::url_host(&updated.url);
-            activity::record_through_key(conn, &actor, auth.key, "webhook_endpoint_changed", &host)?;
+            activity::record_through_key(
+                conn,
+                &actor,
+                auth.key,
+                "webhook_endpoint_changed",
+                &host,
+            )?;
             Ok(updated)
         })
         .await?;

@@ -17,6 +17,7 @@ macro_rules! csrf_form {
     };
 }
 
+mod activity;
 pub mod admin;
 mod admin_account;
 mod api_keys;
@@ -45,7 +46,7 @@ mod team;
 use crate::error::Code;
 use crate::http::auth::Admin;
 use crate::http::errors::error_response;
-use crate::store::{AccountId, activity, now_ms};
+use crate::store::{AccountId, now_ms};
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
@@ -62,6 +63,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(sign_in::routes());
     all.extend(password_reset::routes());
     all.extend(team::routes());
+    all.extend(activity::routes());
     all.extend(api_keys::routes());
     all.extend(api_reference::routes());
     all.extend(messages::routes());
@@ -213,7 +215,7 @@ where
         .write_async(move |conn| {
             let detail = change(conn, account)?;
             let actor = client.actor(Some(account), Some(user));
-            activity::record(conn, &actor, action, &detail, now_ms())
+            crate::store::activity::record(conn, &actor, action, &detail, now_ms())
         })
         .await
 }

@@ -124,18 +124,18 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
         typed => {
             // Against the person whose email was typed, when there is one; never with what was typed.
             let (known, visitor) = (typed.map(|u| (u.account_id, u.id)), client.clone());
-        attempt
-            .failed(db, move |conn| match known {
-                Some((account, user)) => activity::record(
-                    conn,
-                    &visitor.actor(account, Some(user)),
-                    "sign_in_failed",
-                    "",
-                    now,
-                ),
-                None => Ok(()),
-            })
-            .await?;
+            attempt
+                .failed(db, move |conn| match known {
+                    Some((account, user)) => activity::record(
+                        conn,
+                        &visitor.actor(account, Some(user)),
+                        "sign_in_failed",
+                        "",
+                        now,
+                    ),
+                    None => Ok(()),
+                })
+                .await?;
             return refuse(Status::Unauthorized, "login.wrong");
         }
     };
@@ -199,7 +199,13 @@ async fn logout(_form: CsrfForm<CsrfOnly>, session: &Session, ctx: Ctx<'_>) -> R
     let (account, id) = (user.account_id, user.id);
     ctx.db
         .write_async(move |conn| {
-            activity::record(conn, &client.actor(account, Some(id)), "signed_out", "", now_ms())
+            activity::record(
+                conn,
+                &client.actor(account, Some(id)),
+                "signed_out",
+                "",
+                now_ms(),
+            )
         })
         .await?;
     session::end(ctx.db, ctx.config, ctx.cookies, session).await?;
