@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(chosen.query(), "person=12&action=signed_in&from=2026-01-31");
         let odd = Query {
             action: Some("drop table".into()),
-            ..Query::default()
+            ..<Query as Default>::default()
         };
         assert!(!Chosen::of(&odd).any());
         assert_eq!(
