@@ -88,6 +88,8 @@ pub const ACTIONS: &[&str] = &[
     "customer_erased",
     "plan_changed",
     "status_changed",
+    "account_suspended",
+    "account_reactivated",
     "registered",
     "account_created",
     "privacy_policy_accepted",
