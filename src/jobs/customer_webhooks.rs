@@ -97,6 +97,11 @@ fn deliver(db: &Db, agent: &ureq::Agent, allow_insecure: bool, delays: &[u64], d
     };
     let now = now_ms();
     let next = next_step(due.attempts, &outcome, delays, now);
+    crate::metrics::customer_delivery(match next {
+        Next::Delivered => "delivered",
+        Next::RetryAt(_) => "retried",
+        Next::DeadLetter => "dead_lettered",
+    });
     let attempted = Attempted {
         code: outcome.code.map(i64::from),
         error: outcome.error.clone(),

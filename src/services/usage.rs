@@ -98,7 +98,7 @@ pub struct FailureCount {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ApiCallCount {
     pub key_id: String,
-    /// The route's template, such as `/api/v1/messages/<id>`.
+    /// The route's template, such as `GET /api/v1/messages/<id>`.
     pub route: String,
     /// `2xx`, `4xx` or `5xx`.
     pub class: String,
@@ -255,7 +255,7 @@ fn build(lines: &[Counted], (first, last): (i64, i64), group_by: GroupBy) -> Usa
             meaning: explain(code).map(str::to_owned),
         })
         .collect();
-    failures.sort_by(|a, b| b.count.cmp(&a.count));
+    failures.sort_by_key(|f| std::cmp::Reverse(f.count));
     let mut api_calls: Vec<ApiCallCount> = calls
         .into_iter()
         .map(|((key, route, class), count)| ApiCallCount {
@@ -265,7 +265,7 @@ fn build(lines: &[Counted], (first, last): (i64, i64), group_by: GroupBy) -> Usa
             count,
         })
         .collect();
-    api_calls.sort_by(|a, b| b.count.cmp(&a.count));
+    api_calls.sort_by_key(|c| std::cmp::Reverse(c.count));
     let mut pricing: Vec<PricingCount> = pricing
         .into_iter()
         .map(|(category, delivered)| PricingCount {
@@ -273,7 +273,7 @@ fn build(lines: &[Counted], (first, last): (i64, i64), group_by: GroupBy) -> Usa
             delivered,
         })
         .collect();
-    pricing.sort_by(|a, b| b.delivered.cmp(&a.delivered));
+    pricing.sort_by_key(|p| std::cmp::Reverse(p.delivered));
     UsageReport {
         from: date_of(first).to_string(),
         to: date_of(last).to_string(),
@@ -317,7 +317,7 @@ mod tests {
             },
             Counted {
                 api_key: 4,
-                route: "/api/v1/messages".into(),
+                route: "POST /api/v1/messages".into(),
                 class: "2xx".into(),
                 ..line(12, UsageEvent::ApiCall, 5)
             },

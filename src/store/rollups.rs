@@ -292,7 +292,7 @@ mod tests {
         assert_eq!((line.pricing.as_str(), line.kind.as_str()), ("", "text"));
         assert_eq!(
             Line::new(AccountId(1), UsageEvent::ApiCall, 0)
-                .api_call(ApiKeyId(2), "/api/v1/messages", 429)
+                .api_call(ApiKeyId(2), "POST /api/v1/messages", 429)
                 .class,
             "4xx"
         );

@@ -237,6 +237,7 @@ fn run(
             .largest_batch
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        crate::metrics::writer_batch(batch.len());
 
         // Nothing is written into a file that is no longer the database: it would be lost.
         let begun = if health.file_is_ours() {
@@ -260,7 +261,9 @@ fn run(
         for job in batch.drain(..) {
             completions.push(run_in_savepoint(&conn, job));
         }
+        let committing = std::time::Instant::now();
         let commit = control(&conn, "COMMIT").map_err(|e| failure(&e, health));
+        crate::metrics::writer_commit(committing.elapsed());
         match &commit {
             Err(_) => {
                 if !conn.is_autocommit() {

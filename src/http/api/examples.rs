@@ -464,7 +464,7 @@ pub fn usage_report() -> Value {
         }],
         api_calls: vec![ApiCallCount {
             key_id: "3".into(),
-            route: "/api/v1/messages".into(),
+            route: "POST /api/v1/messages".into(),
             class: "2xx".into(),
             count: 80,
         }],

@@ -83,7 +83,9 @@ impl Fairing for RateLimitHeaders {
             req.local_cache(Caller::default).0,
             req.rocket().state::<Db>(),
         ) {
-            let route = req.route().map_or(String::new(), |r| r.uri.to_string());
+            let route = req
+                .route()
+                .map_or(String::new(), |r| format!("{} {}", req.method(), r.uri));
             db.tally().add(
                 Line::new(auth.account, UsageEvent::ApiCall, now_ms()).api_call(
                     auth.key,

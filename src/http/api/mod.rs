@@ -62,7 +62,11 @@ impl<'r> FromRequest<'r> for ApiAuth {
         ) else {
             return Outcome::Error((Status::ServiceUnavailable, Error::StoreClosed));
         };
-        match keys.authenticate(db, key).await {
+        let authenticated = keys.authenticate(db, key).await;
+        if let Ok(Some(auth)) = &authenticated {
+            crate::http::metrics::mark_account(req, auth.account);
+        }
+        match authenticated {
             Ok(Some(auth)) => match limits::admit(req, db, auth).await {
                 Ok(()) => Outcome::Success(auth),
                 Err(e) => crate::http::errors::refuse(req, e),

@@ -17,6 +17,7 @@ macro_rules! csrf_form {
     };
 }
 
+mod activity;
 pub mod admin;
 mod admin_account;
 mod api_keys;
@@ -47,7 +48,7 @@ mod usage;
 use crate::error::Code;
 use crate::http::auth::Admin;
 use crate::http::errors::error_response;
-use crate::store::{AccountId, activity, now_ms};
+use crate::store::{AccountId, now_ms};
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
@@ -64,6 +65,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(sign_in::routes());
     all.extend(password_reset::routes());
     all.extend(team::routes());
+    all.extend(activity::routes());
     all.extend(api_keys::routes());
     all.extend(api_reference::routes());
     all.extend(messages::routes());
@@ -200,23 +202,23 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// An owner's or admin's change to their account, written together with its line in the activity log.
+/// An owner's or admin's change to their account, written together with its line in the activity log;
+/// `change` answers the line's detail (the key's name, the member's email).
 pub(crate) async fn managed_change<F>(
     ctx: &context::Ctx<'_>,
     admin: &Admin<'_>,
     action: &'static str,
-    detail: String,
     change: F,
 ) -> crate::error::Result<()>
 where
-    F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<()> + Send + 'static,
+    F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<String> + Send + 'static,
 {
     let (account, user, client) = (admin.account, admin.user().id, ctx.client.clone());
     ctx.db
         .write_async(move |conn| {
-            change(conn, account)?;
+            let detail = change(conn, account)?;
             let actor = client.actor(Some(account), Some(user));
-            activity::record(conn, &actor, action, &detail, now_ms())
+            crate::store::activity::record(conn, &actor, action, &detail, now_ms())
         })
         .await
 }

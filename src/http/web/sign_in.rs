@@ -126,10 +126,26 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
             db.tally().add(Line::new(account, event, now));
         }
     };
-    let Some(user) = user.clone().filter(|_| matches) else {
-        counted(UsageEvent::SignInFailed);
-        attempt.failed(db).await?;
-        return refuse(Status::Unauthorized, "login.wrong");
+    let user = match user.clone() {
+        Some(user) if matches => user,
+        typed => {
+            counted(UsageEvent::SignInFailed);
+            // Against the person whose email was typed, when there is one; never with what was typed.
+            let (known, visitor) = (typed.map(|u| (u.account_id, u.id)), client.clone());
+            attempt
+                .failed(db, move |conn| match known {
+                    Some((account, user)) => activity::record(
+                        conn,
+                        &visitor.actor(account, Some(user)),
+                        "sign_in_failed",
+                        "",
+                        now,
+                    ),
+                    None => Ok(()),
+                })
+                .await?;
+            return refuse(Status::Unauthorized, "login.wrong");
+        }
     };
     attempt.succeeded(db).await?;
     counted(UsageEvent::SignIn);
@@ -187,14 +203,21 @@ enum Alert {
 }
 
 #[post("/logout", data = "<_form>")]
-async fn logout(
-    _form: CsrfForm<CsrfOnly>,
-    session: &Session,
-    db: &State<Db>,
-    config: &State<Config>,
-    cookies: &CookieJar<'_>,
-) -> Result<Redirect> {
-    session::end(db, config, cookies, session).await?;
+async fn logout(_form: CsrfForm<CsrfOnly>, session: &Session, ctx: Ctx<'_>) -> Result<Redirect> {
+    let (user, client) = (&session.user, ctx.client.clone());
+    let (account, id) = (user.account_id, user.id);
+    ctx.db
+        .write_async(move |conn| {
+            activity::record(
+                conn,
+                &client.actor(account, Some(id)),
+                "signed_out",
+                "",
+                now_ms(),
+            )
+        })
+        .await?;
+    session::end(ctx.db, ctx.config, ctx.cookies, session).await?;
     Ok(Redirect::to("/login?done=signed_out"))
 }
 

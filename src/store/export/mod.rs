@@ -208,6 +208,23 @@ pub fn write_account(
     )?;
     doc.rows(
         &tx,
+        "daily_usage",
+        "SELECT date(day * 86400, 'unixepoch'), event, connection_id, api_key_id, route, class, kind,
+                pricing, error_code, count
+         FROM usage_daily WHERE account_id = ?1 ORDER BY day, event",
+        [a],
+        |r| {
+            Ok(json!({
+                "day": r.get::<_, String>(0)?, "event": r.get::<_, String>(1)?,
+                "connection_id": r.get::<_, i64>(2)?, "api_key_id": r.get::<_, i64>(3)?,
+                "route": r.get::<_, String>(4)?, "class": r.get::<_, String>(5)?,
+                "type": r.get::<_, String>(6)?, "pricing": r.get::<_, String>(7)?,
+                "error_code": r.get::<_, i64>(8)?, "count": r.get::<_, i64>(9)?,
+            }))
+        },
+    )?;
+    doc.rows(
+        &tx,
         "members",
         "SELECT id, role, email, name, locale, created_at, password_changed_at FROM users
          WHERE account_id = ?1 ORDER BY id",

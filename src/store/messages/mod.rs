@@ -347,6 +347,22 @@ pub fn queued_connections(conn: &Connection) -> Result<Vec<(ConnectionId, i64)>>
     Ok(found)
 }
 
+/// How many messages of every account are `queued` and how many `sending`, each counted on its
+/// status's partial index.
+pub fn outbox_depth(conn: &Connection) -> Result<(i64, i64)> {
+    let count = |status: MessageStatus| -> Result<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM messages WHERE status = {}",
+            status.sql()
+        );
+        Ok(conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?)
+    };
+    Ok((
+        count(MessageStatus::Queued)?,
+        count(MessageStatus::Sending)?,
+    ))
+}
+
 /// Claims up to `limit` of the connection's due messages, earliest first, if the connection is active:
 /// they are `sending` until `lease_until`, each about to be handed to a sender that calls Meta now. Each
 /// carries its account, which the writes that follow (`mark_all_sent`, `mark_failed`, `retry_at`) take.

@@ -11,7 +11,7 @@ CREATE TABLE usage_daily (
     -- 0 when the event is not about one.
     connection_id INTEGER NOT NULL DEFAULT 0,
     api_key_id    INTEGER NOT NULL DEFAULT 0,
-    -- The API route's template (`/api/v1/messages/<id>`) and its answer's class (`2xx`, `4xx`, `5xx`).
+    -- The API route's template (`GET /api/v1/messages/<id>`) and its answer's class (`2xx`, `4xx`, `5xx`).
     route         TEXT NOT NULL DEFAULT '',
     class         TEXT NOT NULL DEFAULT '',
     -- The message's type (`text`, `template`, ...) and Meta's pricing category of its status.
