@@ -111,7 +111,7 @@ impl Asked {
     }
 }
 
-/// A name a group-by value has for this account: "by day", "by number", ...
+/// A grouping's name in links, in the form and in the CSV's header.
 fn group_name(group_by: GroupBy) -> &'static str {
     match group_by {
         GroupBy::Day => "day",
@@ -123,7 +123,7 @@ fn group_name(group_by: GroupBy) -> &'static str {
 /// One row of the table, in the page's words and digits.
 struct Line {
     key: String,
-    /// The key is a number's id or a date's digits, laid out left to right.
+    /// The key is shown as stored (no words for it), laid out left to right.
     ltr: bool,
     /// Each count in words, and whether it is zero (shown fainter).
     cells: [(String, bool); 7],
@@ -184,7 +184,9 @@ async fn show_usage(ctx: Ctx<'_>, member: Member<'_>, asked: Asked) -> Result<Re
                 page,
                 from: Asked::field(&asked.from).unwrap_or_default().to_owned(),
                 to: Asked::field(&asked.to).unwrap_or_default().to_owned(),
-                group_by: "day",
+                group_by: Asked::field(&asked.group_by)
+                    .and_then(GroupBy::parse)
+                    .map_or("day", group_name),
                 groups,
                 error: Some(refusal.words(page)),
                 empty: false,
