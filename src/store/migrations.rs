@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0016_send_lanes.sql"),
     include_str!("migrations/0017_rare_status_indexes.sql"),
     include_str!("migrations/0018_billing.sql"),
+    include_str!("migrations/0020_account_holds.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
