@@ -86,7 +86,12 @@ fn operator(install: &Install, server: &common::Server) -> Browser {
 }
 
 /// An account (its owner `email`), its API key, and a sandbox number sending `mps` messages a second.
-fn account(install: &Install, server: &common::Server, email: &str, mps: i64) -> (String, Api, String) {
+fn account(
+    install: &Install,
+    server: &common::Server,
+    email: &str,
+    mps: i64,
+) -> (String, Api, String) {
     let id = owner(install, "Owner", email);
     let output = install.run(&["apikey", "create", "--account", &id, "--name", "tests"]);
     let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
@@ -153,9 +158,15 @@ fn everything_under_admin_answers_404_to_all_but_an_operator() {
     let account_page = format!("/admin/accounts/{account}");
     let pages = ["/admin", "/admin/health", account_page.as_str()];
     let forms: Vec<(String, Vec<(&str, &str)>)> = vec![
-        ("/admin/policy".into(), vec![("version", "2"), ("summary", "")]),
+        (
+            "/admin/policy".into(),
+            vec![("version", "2"), ("summary", "")],
+        ),
         (format!("{account_page}/plan"), vec![("plan", "free")]),
-        (format!("{account_page}/status"), vec![("status", "canceled")]),
+        (
+            format!("{account_page}/status"),
+            vec![("status", "canceled")],
+        ),
         (format!("{account_page}/suspend"), vec![("reason", "x")]),
         (format!("{account_page}/reactivate"), vec![]),
         (format!("{account_page}/hold"), vec![("reason", "x")]),
@@ -188,7 +199,10 @@ fn everything_under_admin_answers_404_to_all_but_an_operator() {
     let count = |sql: &str| common::api::count(&install, sql);
     assert_eq!(count("SELECT count(*) FROM account_hold_changes"), 0);
     assert_eq!(count("SELECT count(*) FROM subscription_changes"), 1);
-    assert_eq!(count("SELECT count(*) FROM accounts WHERE status = 'active'"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM accounts WHERE status = 'active'"),
+        1
+    );
     // A member's pages still work: the refusals were the console's only.
     assert_eq!(member.get("/messages").status, 200);
 
@@ -255,14 +269,30 @@ fn a_suspended_account_cannot_sign_in_use_its_pages_or_its_api_until_reactivated
     // Signing in again is refused in words, in the person's language.
     let refused = nobody.sign_in_with(&nobody.login_token(), "owner@shop.test", PASSWORD);
     assert_eq!(refused.status, 403, "{}", refused.body);
-    assert!(refused.body.contains("This account is suspended by the operator"));
+    assert!(
+        refused
+            .body
+            .contains("This account is suspended by the operator")
+    );
     assert!(refused.session_cookie().is_none());
-    let arabic = get_with(&nobody, "/login?done=suspended", &[("Accept-Language", "ar")]);
-    assert!(arabic.body.contains("علّق مشغّل هذه الخدمة هذا الحساب"), "{}", arabic.body);
+    let arabic = get_with(
+        &nobody,
+        "/login?done=suspended",
+        &[("Accept-Language", "ar")],
+    );
+    assert!(
+        arabic.body.contains("علّق مشغّل هذه الخدمة هذا الحساب"),
+        "{}",
+        arabic.body
+    );
     // The API refuses every call with the code and words saying what to do.
     for (method, path, body) in [
         ("GET", "/api/v1/messages", None),
-        ("POST", "/api/v1/messages", Some(text(&connection, "+96550001234", "x"))),
+        (
+            "POST",
+            "/api/v1/messages",
+            Some(text(&connection, "+96550001234", "x")),
+        ),
     ] {
         let (status, answer) = api.call(method, path, body, &[]);
         assert_eq!(status, 403, "{method} {path}: {answer}");
@@ -381,7 +411,10 @@ fn held_sending_keeps_queued_messages_waiting_and_sends_each_once_after_the_rele
     for n in 0..2 {
         let (status, answer) = other.send(text(&fast, "+96550004321", &format!("marker {n}")));
         assert_eq!(status, 202, "{answer}");
-        other.wait_for(answer["id"].as_str().unwrap(), &["sent", "delivered", "read"]);
+        other.wait_for(
+            answer["id"].as_str().unwrap(),
+            &["sent", "delivered", "read"],
+        );
     }
     assert!(
         statuses(&held, &waiting)
@@ -405,7 +438,14 @@ fn held_sending_keeps_queued_messages_waiting_and_sends_each_once_after_the_rele
             "{line}"
         );
     }
-    for id in ["writer-queue", "writer-commit", "database-files", "free-disk", "master-key", "keystore"] {
+    for id in [
+        "writer-queue",
+        "writer-commit",
+        "database-files",
+        "free-disk",
+        "master-key",
+        "keystore",
+    ] {
         row(&health, id);
     }
     assert!(row(&health, "writer-commit").contains("Last "), "{health}");
@@ -422,8 +462,15 @@ fn held_sending_keeps_queued_messages_waiting_and_sends_each_once_after_the_rele
         format!("{account_page}?done=hold_released")
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
-    while statuses(&held, &ids).iter().any(|(s, _)| s == "queued" || s == "sending") {
-        assert!(std::time::Instant::now() < deadline, "{:?}", statuses(&held, &ids));
+    while statuses(&held, &ids)
+        .iter()
+        .any(|(s, _)| s == "queued" || s == "sending")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            statuses(&held, &ids)
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // Each sent once: one attempt, one wamid of its own.
@@ -448,7 +495,10 @@ fn held_sending_keeps_queued_messages_waiting_and_sends_each_once_after_the_rele
         .unwrap();
     assert_eq!(distinct, ids.len() as i64);
     let health = operator.get("/admin/health").body;
-    assert!(row(&health, "outbox-depth").contains("0 queued"), "{health}");
+    assert!(
+        row(&health, "outbox-depth").contains("0 queued"),
+        "{health}"
+    );
 }
 
 #[test]
@@ -460,7 +510,12 @@ fn the_list_of_accounts_shows_the_months_messages_and_the_share_that_failed() {
     let operator = operator(&install, &server);
     // Three delivered and one Meta refuses as undeliverable (the sandbox's reserved test number).
     let mut ids = vec![];
-    for to in ["+96550001234", "+96550001235", "+15550199131026", "+96550001236"] {
+    for to in [
+        "+96550001234",
+        "+96550001235",
+        "+15550199131026",
+        "+96550001236",
+    ] {
         let (status, answer) = busy.send(text(&connection, to, "hello"));
         assert_eq!(status, 202, "{answer}");
         ids.push(answer["id"].as_str().unwrap().to_owned());
@@ -481,7 +536,10 @@ fn the_list_of_accounts_shows_the_months_messages_and_the_share_that_failed() {
     // Its last activity (its creation, at least) is shown.
     assert!(!busy_row.contains("Never"), "{busy_row}");
     let quiet_row = row(&list, &format!("account-{quiet_id}"));
-    assert!(quiet_row.contains(r#"data-cell="messages">0</td>"#), "{quiet_row}");
+    assert!(
+        quiet_row.contains(r#"data-cell="messages">0</td>"#),
+        "{quiet_row}"
+    );
     assert!(
         quiet_row.contains(r#"data-cell="failure-rate"><span class="muted">—</span>"#),
         "{quiet_row}"
@@ -496,5 +554,8 @@ fn the_list_of_accounts_shows_the_months_messages_and_the_share_that_failed() {
     let page = operator.get(&format!("/admin/accounts/{busy_id}")).body;
     assert!(row(&page, &format!("connection-{connection}")).contains("Sandbox"));
     assert!(page.contains("busy@shop.test"), "{page}");
-    assert!(table(&page, "account-activity").contains("account_created"), "{page}");
+    assert!(
+        table(&page, "account-activity").contains("account_created"),
+        "{page}"
+    );
 }

@@ -22,8 +22,10 @@ fn suspension_and_hold_from_the_command_line_are_followed_by_the_running_server(
     let (api, connection) = account(&install, &server, "owner@shop.test");
     let id = common::api::count(&install, "SELECT id FROM accounts").to_string();
     let send = |body: &str| {
-        api.send(json!({"connection_id": connection, "to": "+96550001234", "type": "text",
-                        "text": {"body": body}}))
+        api.send(
+            json!({"connection_id": connection, "to": "+96550001234", "type": "text",
+                        "text": {"body": body}}),
+        )
     };
     let nobody = Browser::new(&server.url, "Firefox/140.0");
     let owner = nobody.signed_in("owner@shop.test", PASSWORD);
@@ -33,7 +35,14 @@ fn suspension_and_hold_from_the_command_line_are_followed_by_the_running_server(
 
     let (ok, out, err) = run(
         &install,
-        &["account", "suspend", "--account", &id, "--reason", "chargebacks"],
+        &[
+            "account",
+            "suspend",
+            "--account",
+            &id,
+            "--reason",
+            "chargebacks",
+        ],
     );
     assert!(ok, "{err}");
     assert_eq!(out.trim(), format!("account {id}: suspended"));
@@ -46,7 +55,11 @@ fn suspension_and_hold_from_the_command_line_are_followed_by_the_running_server(
     assert_eq!(away.header("Location"), "/login?done=suspended");
     let refused = nobody.sign_in_with(&nobody.login_token(), "owner@shop.test", PASSWORD);
     assert_eq!(refused.status, 403);
-    assert!(refused.body.contains("This account is suspended"), "{}", refused.body);
+    assert!(
+        refused.body.contains("This account is suspended"),
+        "{}",
+        refused.body
+    );
     wait_until("the API refuses the suspended account", || {
         api.call("GET", "/api/v1/connections", None, &[]).0 == 403
     });
@@ -65,14 +78,24 @@ fn suspension_and_hold_from_the_command_line_are_followed_by_the_running_server(
     });
     assert_eq!(nobody.sign_in("owner@shop.test", PASSWORD), 303);
     let (_, out, _) = run(&install, &["account", "reactivate", "--account", &id]);
-    assert!(out.contains("neither suspended nor held: nothing changed"), "{out}");
+    assert!(
+        out.contains("neither suspended nor held: nothing changed"),
+        "{out}"
+    );
 
     // A hold of sending: messages are refused with their own code; everything else works.
     let (_, out, _) = run(&install, &["account", "release-hold", "--account", &id]);
     assert!(out.contains("is not held: nothing changed"), "{out}");
     let (ok, out, err) = run(
         &install,
-        &["account", "hold-sending", "--account", &id, "--reason", "spam"],
+        &[
+            "account",
+            "hold-sending",
+            "--account",
+            &id,
+            "--reason",
+            "spam",
+        ],
     );
     assert!(ok, "{err}");
     assert!(out.contains("sending held"), "{out}");
@@ -82,7 +105,10 @@ fn suspension_and_hold_from_the_command_line_are_followed_by_the_running_server(
     assert_eq!(api.call("GET", "/api/v1/messages", None, &[]).0, 200);
     let signed_in = nobody.signed_in("owner@shop.test", PASSWORD);
     assert!(
-        signed_in.get("/messages").body.contains("Sending is held by the operator"),
+        signed_in
+            .get("/messages")
+            .body
+            .contains("Sending is held by the operator"),
         "the banner says why nothing is sent"
     );
     let (ok, out, err) = run(&install, &["account", "release-hold", "--account", &id]);

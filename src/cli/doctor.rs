@@ -386,9 +386,15 @@ fn check_mirror(mirror: &Path, keystore: &Known) -> (Verdict, String) {
     let detail = match state {
         MirrorState::UpToDate => "up to date".to_owned(),
         MirrorState::NotYet => "does not exist yet (the next start creates it)".to_owned(),
-        MirrorState::NoDirectory => "its directory does not exist: the server will not start".to_owned(),
-        MirrorState::Empty => "empty (its first copy was cut off): the next start writes it".to_owned(),
-        MirrorState::Behind => "behind the keystore: the next start brings it up to date".to_owned(),
+        MirrorState::NoDirectory => {
+            "its directory does not exist: the server will not start".to_owned()
+        }
+        MirrorState::Empty => {
+            "empty (its first copy was cut off): the next start writes it".to_owned()
+        }
+        MirrorState::Behind => {
+            "behind the keystore: the next start brings it up to date".to_owned()
+        }
         MirrorState::Ahead(ahead) => format!(
             "has a newer key or a newer deletion for the accounts {ahead:?}: the keystore is an \
              older copy and the server will not start; if the mirror is right, copy it over the keystore"

@@ -65,9 +65,8 @@ pub fn run(command: HoldCommand, config: &Config) -> Result<()> {
     let account = AccountId::from_operator(account);
     let before = holds_of(&db, account)?;
     let applied = change.clone();
-    let changed = db.write(move |conn| {
-        holds::apply(conn, account, &applied, (&cli_actor(), BY), now_ms())
-    });
+    let changed =
+        db.write(move |conn| holds::apply(conn, account, &applied, (&cli_actor(), BY), now_ms()));
     let changed = match changed {
         Ok(changed) => changed,
         Err(Error::Invalid { message, .. }) => bail!("account {}: {message}", account.get()),
@@ -76,11 +75,12 @@ pub fn run(command: HoldCommand, config: &Config) -> Result<()> {
     let id = account.get();
     let line = match (&change, changed) {
         (Change::Suspend { .. }, true) => format!("account {id}: suspended"),
-        (Change::Suspend { .. }, false) => format!("account {id} is suspended already: nothing changed"),
-        (Change::Reactivate, true) => format!(
-            "account {id}: reactivated (it was {})",
-            words(&before)
-        ),
+        (Change::Suspend { .. }, false) => {
+            format!("account {id} is suspended already: nothing changed")
+        }
+        (Change::Reactivate, true) => {
+            format!("account {id}: reactivated (it was {})", words(&before))
+        }
         (Change::Reactivate, false) => {
             format!("account {id} is neither suspended nor held: nothing changed")
         }

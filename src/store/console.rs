@@ -130,7 +130,8 @@ pub fn month_outcomes(conn: &Connection, account: AccountId, since: i64) -> Resu
 
 const LAST_LOGGED: &str = "SELECT max(created_at) FROM activity_log WHERE account_id = ?1";
 const LAST_KEY_USE: &str = "SELECT max(last_used_at) FROM api_keys WHERE account_id = ?1";
-const LAST_SEEN: &str = "SELECT max(s.last_seen_at) FROM users u JOIN sessions s ON s.user_id = u.id
+const LAST_SEEN: &str =
+    "SELECT max(s.last_seen_at) FROM users u JOIN sessions s ON s.user_id = u.id
                          WHERE u.account_id = ?1";
 
 /// The last sign of life of the account: its latest line in the activity log, the last use of one of
@@ -188,7 +189,11 @@ mod tests {
         conn.execute_batch("ANALYZE").unwrap();
         // Each with the indexes that may serve it: a scan is only of a partial index of what it counts.
         for (sql, values, indexes) in [
-            (OUTBOX_QUEUED.as_str(), 1, &["messages_queued_by_connection", "messages_queued"][..]),
+            (
+                OUTBOX_QUEUED.as_str(),
+                1,
+                &["messages_queued_by_connection", "messages_queued"][..],
+            ),
             (OUTBOX_SENDING.as_str(), 0, &["messages_sending"]),
             (DELIVERIES_PENDING, 1, &["webhook_deliveries_due"]),
             (DELIVERIES_DELIVERING, 0, &["webhook_deliveries_leased"]),
@@ -201,7 +206,11 @@ mod tests {
             (LAST_SIGN_INS, 1, &["activity_log_by_account"]),
         ] {
             let steps = plan(&conn, sql, values);
-            let served = |s: &String| indexes.iter().any(|i| s.contains(&format!("INDEX {i} ")) || s.ends_with(&format!("INDEX {i}")));
+            let served = |s: &String| {
+                indexes.iter().any(|i| {
+                    s.contains(&format!("INDEX {i} ")) || s.ends_with(&format!("INDEX {i}"))
+                })
+            };
             assert!(
                 steps.iter().any(served)
                     && steps.iter().all(|s| !s.starts_with("SCAN") || served(s)),

@@ -79,7 +79,10 @@ pub fn is_suspended(conn: &Connection, account: AccountId) -> Result<bool> {
 fn reason_of(reason: &str) -> Result<&str> {
     let reason = reason.trim();
     if reason.chars().count() > 500 {
-        return Err(Error::invalid("reason", "a reason has at most 500 characters"));
+        return Err(Error::invalid(
+            "reason",
+            "a reason has at most 500 characters",
+        ));
     }
     Ok(reason)
 }

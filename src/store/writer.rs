@@ -75,13 +75,15 @@ impl WriterStats {
     /// How long a batch took to commit on average since the start, once one did.
     pub fn average_commit(&self) -> Option<Duration> {
         let batches = self.transactions.load(Ordering::Relaxed);
-        (batches > 0).then(|| {
-            Duration::from_micros(self.total_commit_us.load(Ordering::Relaxed) / batches)
-        })
+        (batches > 0)
+            .then(|| Duration::from_micros(self.total_commit_us.load(Ordering::Relaxed) / batches))
     }
 
     /// Counts a write handed to the writer; `sent` says whether it got there (else it is not waiting).
-    fn hand<T, E>(&self, send: impl FnOnce() -> std::result::Result<T, E>) -> std::result::Result<T, E> {
+    fn hand<T, E>(
+        &self,
+        send: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         self.queued.fetch_add(1, Ordering::Relaxed);
         let sent = send();
         if sent.is_err() {

@@ -189,8 +189,13 @@ async fn publish_policy(
     ctx: Ctx<'_>,
     operator: Operator<'_>,
 ) -> Result<Reply> {
-    let (page, client, db, config, mailer) =
-        (&ctx.page, ctx.client.clone(), ctx.db, ctx.config, ctx.mailer);
+    let (page, client, db, config, mailer) = (
+        &ctx.page,
+        ctx.client.clone(),
+        ctx.db,
+        ctx.config,
+        ctx.mailer,
+    );
     let form = form.0;
     let (by, version, summary) = (
         operator.user().id,

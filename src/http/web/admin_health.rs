@@ -153,8 +153,8 @@ pub fn span(page: &Page, took: Duration) -> String {
     let secs = took.as_secs() as i64;
     let (key, n) = match secs {
         ..120 => ("admin.seconds", secs),
-        ..7_200 => ("admin.minutes", secs / 60),
-        ..172_800 => ("admin.hours", secs / 3_600),
+        120..7_200 => ("admin.minutes", secs / 60),
+        7_200..172_800 => ("admin.hours", secs / 3_600),
         _ => return page.lang.days(secs / 86_400),
     };
     page.t(key).replace("{n}", &page.number(&n))
@@ -175,7 +175,7 @@ fn millis(page: &Page, took: Duration) -> String {
 fn bytes(page: &Page, size: u64) -> String {
     let (key, n) = match size {
         ..1_048_576 => ("admin.kib", size.div_ceil(1_024)),
-        ..10_737_418_240 => ("admin.mib", size >> 20),
+        1_048_576..10_737_418_240 => ("admin.mib", size >> 20),
         _ => ("admin.gib", size >> 30),
     };
     page.t(key)
@@ -190,7 +190,7 @@ fn waiting(page: &Page, due: Option<i64>, now: i64) -> (String, Verdict) {
             let ago = Duration::from_millis(now.saturating_sub(at).max(0) as u64);
             let verdict = match ago.as_secs() {
                 ..60 => Verdict::Ok,
-                ..600 => Verdict::Warn,
+                60..600 => Verdict::Warn,
                 _ => Verdict::Fail,
             };
             let text = page.t("admin.due_for").replace("{time}", &span(page, ago));
@@ -218,12 +218,27 @@ fn sending(page: &Page, read: &Read, now: i64) -> Group {
         .replace("{delivering}", &page.number(&read.deliveries.delivering));
     let (delivery_due, delivery_verdict) = waiting(page, read.deliveries.oldest_due, now);
     let mut lines = vec![
-        line("outbox-depth", page.t("admin.outbox_depth"), depth, Verdict::Ok),
-        line("outbox-oldest", page.t("admin.outbox_oldest"), oldest, oldest_verdict),
+        line(
+            "outbox-depth",
+            page.t("admin.outbox_depth"),
+            depth,
+            Verdict::Ok,
+        ),
+        line(
+            "outbox-oldest",
+            page.t("admin.outbox_oldest"),
+            oldest,
+            oldest_verdict,
+        ),
     ];
     if let Some(held) = held {
         let text = page.t("admin.outbox_held_value").replace("{due}", &held);
-        lines.push(line("outbox-held", page.t("admin.outbox_held"), text, Verdict::Ok));
+        lines.push(line(
+            "outbox-held",
+            page.t("admin.outbox_held"),
+            text,
+            Verdict::Ok,
+        ));
     }
     lines.push(line(
         "deliveries-pending",
@@ -314,13 +329,28 @@ fn store_lines(page: &Page, ctx: &Ctx<'_>) -> Group {
             page.number(&i64::try_from(queue).unwrap_or(i64::MAX)),
             queue_verdict,
         ),
-        line("writer-commit", page.t("admin.writer_commit"), latency, latency_verdict),
-        line("database-files", page.t("admin.database_files"), files, Verdict::Ok),
+        line(
+            "writer-commit",
+            page.t("admin.writer_commit"),
+            latency,
+            latency_verdict,
+        ),
+        line(
+            "database-files",
+            page.t("admin.database_files"),
+            files,
+            Verdict::Ok,
+        ),
         line("free-disk", page.t("admin.free_disk"), free, free_verdict),
     ];
     if let Some((trouble, _)) = db.health().trouble() {
         let text = format!("{} {}", page.t("admin.storage_failing"), trouble.describe());
-        lines.push(line("storage", page.t("admin.storage"), text, Verdict::Fail));
+        lines.push(line(
+            "storage",
+            page.t("admin.storage"),
+            text,
+            Verdict::Fail,
+        ));
     }
     Group {
         id: "health-store",
@@ -347,9 +377,17 @@ fn keys_lines(
         .t("admin.keystore_value")
         .replace("{keys}", &page.number(&(known.keys.len() as i64)))
         .replace("{destroyed}", &page.number(&(known.destroyed.len() as i64)))
-        .replace("{retired}", &page.number(&(known.retired_masters.len() as i64)));
+        .replace(
+            "{retired}",
+            &page.number(&(known.retired_masters.len() as i64)),
+        );
     let mut lines = vec![
-        line("master-key", page.t("admin.master_key"), master_text, master_verdict),
+        line(
+            "master-key",
+            page.t("admin.master_key"),
+            master_text,
+            master_verdict,
+        ),
         line("keystore", page.t("admin.keystore"), keystore, Verdict::Ok),
     ];
     if mirrors.is_empty() {

@@ -70,7 +70,14 @@ async fn hold_sending(
     operator: Operator<'_>,
 ) -> Result<Reply> {
     let reason = form.0.reason;
-    change(&ctx, &operator, id, Change::HoldSending { reason }, "sending_held").await
+    change(
+        &ctx,
+        &operator,
+        id,
+        Change::HoldSending { reason },
+        "sending_held",
+    )
+    .await
 }
 
 #[post("/admin/accounts/<id>/release", data = "<_form>")]

@@ -127,7 +127,9 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
     };
     // Told only to who knows the password; the right password is no guess held against the person.
     if let Some(account) = user.account_id
-        && db.read_async(move |conn| holds::is_suspended(conn, account)).await?
+        && db
+            .read_async(move |conn| holds::is_suspended(conn, account))
+            .await?
     {
         attempt.released(db).await?;
         return refuse(Status::Forbidden, "login.suspended");

@@ -134,7 +134,16 @@ mod tests {
         };
         assert!(apply(&conn, account, &hold, (&actor, "abuse check"), 5).unwrap());
         assert!(!apply(&conn, account, &hold, (&actor, "abuse check"), 6).unwrap());
-        assert!(apply(&conn, account, &Change::Reactivate, (&actor, "command line"), 7).unwrap());
+        assert!(
+            apply(
+                &conn,
+                account,
+                &Change::Reactivate,
+                (&actor, "command line"),
+                7
+            )
+            .unwrap()
+        );
         assert!(find(&conn, account).unwrap().may_send());
         let lines = history(&conn, account, 10).unwrap();
         let seen: Vec<(&str, &str, &str)> = lines
@@ -159,7 +168,11 @@ mod tests {
         assert_eq!(
             logged,
             [
-                (None, "sending_held".into(), format!("account {id}: many failures")),
+                (
+                    None,
+                    "sending_held".into(),
+                    format!("account {id}: many failures")
+                ),
                 (None, "account_reactivated".into(), format!("account {id}")),
             ]
         );
