@@ -388,3 +388,43 @@ fn undo_savepoint(conn: &Connection) {
         tracing::error!(error = %e, "cannot roll back a savepoint");
     }
 }
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_counts_writes_waiting_and_each_batch_times_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::test_file(dir.path(), "writer.db");
+        let health = Arc::new(StorageHealth::new(&dir.path().join("writer.db")));
+        let (writer, thread) =
+            WriterHandle::start(conn, &crate::store::StoreOptions::default(), health);
+        assert_eq!(writer.stats().queue_length(), 0);
+        assert_eq!(writer.stats().last_commit(), None);
+        // The writer is held in a first write while three more wait for it.
+        let (started, start) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let first = writer
+            .queue(move |_| {
+                started.send(()).unwrap();
+                released.recv().unwrap();
+                Ok(())
+            })
+            .unwrap();
+        start.recv().unwrap();
+        let waiting: Vec<_> = (0..3).map(|_| writer.queue(|_| Ok(())).unwrap()).collect();
+        assert_eq!(writer.stats().queue_length(), 3);
+        release.send(()).unwrap();
+        first.wait().unwrap();
+        for write in waiting {
+            write.wait().unwrap();
+        }
+        assert_eq!(writer.stats().queue_length(), 0);
+        let last = writer.stats().last_commit().unwrap();
+        let average = writer.stats().average_commit().unwrap();
+        assert!(last <= Duration::from_secs(60) && average <= Duration::from_secs(60));
+        drop(writer);
+        thread.join().unwrap();
+    }
+}

@@ -370,6 +370,33 @@ mod tests {
     }
 
     #[test]
+    fn a_suspended_or_held_account_sends_nothing_and_a_suspended_one_is_refused_everything() {
+        use crate::store::holds::Hold;
+        let billing = Billing::new(&Config::default());
+        let hold = || {
+            Some(Hold {
+                at: 0,
+                reason: String::new(),
+            })
+        };
+        let mut held = standing(SubscriptionStatus::Active, None, None);
+        assert!(billing.check_sending(&held, 0).is_ok() && held.check_open().is_ok());
+        held.holds.sending_held = hold();
+        let err = billing.check_sending(&held, 0).unwrap_err();
+        assert_eq!(err.code().as_str(), "sending_held");
+        assert!(held.check_open().is_ok(), "held, the account still works");
+        let mut suspended = standing(SubscriptionStatus::Active, None, None);
+        suspended.holds.suspended = hold();
+        for err in [
+            suspended.check_open().unwrap_err(),
+            billing.check_sending(&suspended, 0).unwrap_err(),
+        ] {
+            assert_eq!(err.code().as_str(), "account_suspended");
+            assert_eq!(err.status().code, 403);
+        }
+    }
+
+    #[test]
     fn a_limit_refuses_only_past_the_plans_number() {
         let mut plan = Plan::unlimited("p", "P");
         assert!(Limit::Connections.check(&plan, 1_000_000).is_ok());
