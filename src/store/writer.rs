@@ -45,7 +45,7 @@ impl Failure {
     }
 }
 
-/// Counters for `/metrics` and the benchmark.
+/// Counters for `/metrics`, the operators' health page and the benchmark.
 #[derive(Debug, Default)]
 pub struct WriterStats {
     pub transactions: AtomicU64,
@@ -79,7 +79,7 @@ impl WriterStats {
             .then(|| Duration::from_micros(self.total_commit_us.load(Ordering::Relaxed) / batches))
     }
 
-    /// Counts a write handed to the writer; `sent` says whether it got there (else it is not waiting).
+    /// Counts a write handed to the writer while `send` hands it; one that did not get there is not waiting.
     fn hand<T, E>(
         &self,
         send: impl FnOnce() -> std::result::Result<T, E>,
