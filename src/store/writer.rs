@@ -79,7 +79,8 @@ impl WriterStats {
             .then(|| Duration::from_micros(self.total_commit_us.load(Ordering::Relaxed) / batches))
     }
 
-    /// Counts a write handed to the writer while `send` hands it; one that did not get there is not waiting.
+    /// Counts a write handed to the writer while `send` hands it; one that did not get there is not
+    /// waiting.
     fn hand<T, E>(
         &self,
         send: impl FnOnce() -> std::result::Result<T, E>,
