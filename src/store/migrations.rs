@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_rare_status_indexes.sql"),
     include_str!("migrations/0018_billing.sql"),
     include_str!("migrations/0019_usage_rollups.sql"),
+    include_str!("migrations/0020_account_holds.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

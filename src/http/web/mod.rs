@@ -20,6 +20,9 @@ macro_rules! csrf_form {
 mod activity;
 pub mod admin;
 mod admin_account;
+mod admin_accounts;
+mod admin_health;
+mod admin_holds;
 mod api_keys;
 mod api_reference;
 mod assets;
@@ -76,6 +79,8 @@ pub fn routes() -> Vec<Route> {
     all.extend(profile::routes());
     all.extend(admin::routes());
     all.extend(admin_account::routes());
+    all.extend(admin_holds::routes());
+    all.extend(admin_health::routes());
     all.extend(billing::routes());
     all.extend(privacy::routes());
     all.extend(billing_payment::routes());
@@ -133,8 +138,13 @@ impl<'r> Responder<'r, 'static> for CaughtError {
             return error.respond_to(req);
         }
         if status.code == 401 && !crate::http::errors::wants_json(req) {
-            // A page that needs a session: send the person to sign in.
-            return rocket::response::Redirect::to("/login?done=expired").respond_to(req);
+            // A page that needs a session: send the person to sign in (saying why, when the session
+            // ended because the account is suspended).
+            let to = match crate::http::auth::session::ended_by_suspension(req) {
+                true => "/login?done=suspended",
+                false => "/login?done=expired",
+            };
+            return rocket::response::Redirect::to(to).respond_to(req);
         }
         if status.code >= 500 {
             tracing::error!(method = %req.method(), path = %req.uri().path(), status = status.code, "request failed");

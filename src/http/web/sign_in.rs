@@ -12,7 +12,7 @@ use crate::store::accounts::{self, NewAccount};
 use crate::store::rollups::Line;
 use crate::store::states::UsageEvent;
 use crate::store::users::{self, NewUser, Role};
-use crate::store::{Db, activity, now_ms, sessions};
+use crate::store::{Db, activity, holds, now_ms, sessions};
 use askama::Template;
 use rocket::form::FromForm;
 use rocket::http::{CookieJar, Status};
@@ -45,11 +45,13 @@ fn login_page(page: Page, done: Option<&str>) -> Result<Reply> {
         return Ok(Reply::Redirect(Redirect::to("/")));
     }
     let notice = page.notice("login", done);
+    // A session ended because the account is suspended: said as the refusal it is.
+    let suspended = (done == Some("suspended")).then(|| page.t("login.done_suspended"));
     let html = render(LoginPage {
         page: &page,
         email: "",
-        error: None,
-        notice: notice.as_deref(),
+        error: suspended,
+        notice: notice.as_deref().filter(|_| suspended.is_none()),
     })?;
     Ok(Reply::Page((Status::Ok, html)))
 }
@@ -147,6 +149,15 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
             return refuse(Status::Unauthorized, "login.wrong");
         }
     };
+    // Told only to who knows the password; the right password is no guess held against the person.
+    if let Some(account) = user.account_id
+        && db
+            .read_async(move |conn| holds::is_suspended(conn, account))
+            .await?
+    {
+        attempt.released(db).await?;
+        return refuse(Status::Forbidden, "login.suspended");
+    }
     attempt.succeeded(db).await?;
     counted(UsageEvent::SignIn);
     session::start(db, config, cookies, &user, &client).await?;
