@@ -13,12 +13,14 @@ use std::str::FromStr;
 mod abuse;
 mod billing;
 mod meta;
+mod metrics;
 mod people;
 mod proxies;
 mod storage;
 pub use abuse::Abuse;
 pub use billing::{Billing, Feature, Plan, Plans, Provider, STRIPE_API_URL};
 pub use meta::{META_GRAPH_URL, Meta, normalize_base_url, split_url};
+pub use metrics::Metrics;
 pub use people::{
     Accounts, Branding, Sandbox, SandboxDelays, Sender, Sessions, Smtp, SmtpSecurity, Webhooks,
 };
@@ -46,6 +48,7 @@ pub struct Config {
     pub meta: Meta,
     pub webhooks: Webhooks,
     pub retention: Retention,
+    pub metrics: Metrics,
     pub billing: Billing,
     /// `[abuse]`: the signals of abuse and fraud, and what to do about them.
     pub abuse: Abuse,
@@ -221,6 +224,7 @@ impl Config {
         self.validate_people()?;
         self.validate_meta()?;
         self.validate_retention()?;
+        self.validate_metrics()?;
         self.validate_abuse()?;
         self.validate_billing()
     }
@@ -360,6 +364,7 @@ mod tests {
             "branding.static_dir",
             "billing.stripe_secret_key",
             "billing.stripe_webhook_secret",
+            "metrics.token",
             "plans.messages_per_month",
             "plans.api_requests_per_minute",
             "plans.connections",

@@ -32,6 +32,8 @@ pub enum Code {
     SubscriptionInactive,
     PlanLimit,
     PlanFeature,
+    AccountSuspended,
+    SendingHeld,
     InternalError,
     DatabaseError,
     EncryptionError,
@@ -43,7 +45,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 28] = [
         Code::InvalidField,
         Code::InvalidJson,
         Code::BadRequest,
@@ -62,6 +64,8 @@ impl Code {
         Code::SubscriptionInactive,
         Code::PlanLimit,
         Code::PlanFeature,
+        Code::AccountSuspended,
+        Code::SendingHeld,
         Code::InternalError,
         Code::DatabaseError,
         Code::EncryptionError,
@@ -200,6 +204,20 @@ impl Code {
                 message: "The account's plan does not include this.",
                 meaning: "The account's plan does not include this part of the product (`details.feature`: api, inbox or webhooks).",
                 example: "the plan does not include webhooks; choose a plan that does on the Billing page",
+            },
+            Code::AccountSuspended => Row {
+                code: "account_suspended",
+                status: Status::Forbidden,
+                message: "The account is suspended.",
+                meaning: "The operator of this service suspended the account: its keys, pages and sending are stopped until they reactivate it. The data stays.",
+                example: "the account is suspended by the operator of this service; contact them to have it reactivated",
+            },
+            Code::SendingHeld => Row {
+                code: "sending_held",
+                status: Status::Forbidden,
+                message: "The account's sending is held.",
+                meaning: "The operator of this service held the account's sending: nothing new is accepted and queued messages wait (none is lost) until they release it. Everything else works.",
+                example: "the account's sending is held by the operator of this service; queued messages wait and go out once they release it; contact them",
             },
             Code::InternalError => Row {
                 code: "internal_error",
@@ -375,6 +393,14 @@ pub enum Error {
     },
     #[error("the plan does not include {feature}; choose a plan that does on the Billing page")]
     PlanFeature { feature: &'static str, plan: String },
+    #[error(
+        "the account is suspended by the operator of this service; contact them to have it reactivated"
+    )]
+    AccountSuspended,
+    #[error(
+        "the account's sending is held by the operator of this service; queued messages wait and go out once they release it; contact them"
+    )]
+    SendingHeld,
     #[error("the server is busy writing; try again in a moment")]
     Overloaded,
     #[error("the server's disk is full, so nothing was saved; try again later")]
@@ -433,6 +459,8 @@ impl Error {
             Error::SubscriptionInactive { .. } => Code::SubscriptionInactive,
             Error::PlanLimit { .. } => Code::PlanLimit,
             Error::PlanFeature { .. } => Code::PlanFeature,
+            Error::AccountSuspended => Code::AccountSuspended,
+            Error::SendingHeld => Code::SendingHeld,
             Error::StoreClosed => Code::StoreUnavailable,
             Error::Overloaded => Code::Overloaded,
             Error::StorageFull => Code::StorageFull,

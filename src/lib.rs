@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod logging;
+pub mod metrics;
 #[cfg(test)]
 mod mutation;
 pub mod outbound;
@@ -51,16 +52,23 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         figment = figment.merge(("tls.certs", cert)).merge(("tls.key", key));
     }
     let tls = config.uses_tls();
+    metrics::configure(&config.metrics);
+    let metrics_routes = match config.metrics.enabled {
+        true => http::metrics::routes(),
+        false => Vec::new(),
+    };
     rocket::custom(figment)
         .mount("/", web::routes())
         .mount("/", api::routes())
         .mount("/", sandbox::routes())
         .mount("/", meta_inbound::routes())
         .mount("/", payment_inbound::routes())
+        .mount("/", metrics_routes)
         .register("/", web::catchers())
         .attach(rocket::shield::Shield::new())
         .attach(web::SecurityHeaders { tls })
         .attach(api::RateLimitHeaders)
+        .attach(http::metrics::RequestMetrics)
         .attach(jobs::fairing())
         .attach(AdHoc::on_liftoff("announce", move |rocket| {
             let limits_line = limits_line.clone();

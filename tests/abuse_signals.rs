@@ -494,3 +494,138 @@ fn operators_are_emailed_once_in_their_language_and_a_dismissed_signal_stays_dis
     assert!(a_signals[0].dismissed);
     assert_eq!(emails_about(&install, "op-ar@host.test", a), 1);
 }
+
+/// Each of the account's messages with its status and attempts, oldest first.
+fn messages_of(install: &Install, account: i64) -> Vec<(i64, String, i64)> {
+    let conn = rusqlite::Connection::open(install.db_path()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, status, attempts FROM messages WHERE account_id = ?1 ORDER BY id")
+        .unwrap();
+    stmt.query_map([account], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn sending_held(install: &Install, account: i64) -> Option<String> {
+    rusqlite::Connection::open(install.db_path())
+        .unwrap()
+        .query_row(
+            "SELECT sending_held_reason FROM accounts WHERE id = ?1 AND sending_held_at IS NOT NULL",
+            [account],
+            |r| r.get(0),
+        )
+        .ok()
+}
+
+#[test]
+fn a_high_signal_holds_the_account_s_sending_until_an_operator_releases_it() {
+    let install = install(&[("AUTO_HOLD", "true"), ("FAILED_SIGN_INS", "2")]);
+    let server = serve_quick(&install);
+    operator(&install, "op@host.test");
+    let (held, connection) = account(&install, &server, "held@shop.test");
+    let held_id = account_of(&install, "held@shop.test");
+    let (other, other_connection) = account(&install, &server, "other@shop.test");
+    // A number paced at one message a second: a burst is still queued when the hold comes.
+    let (status, body) = held.call_patch(
+        &format!("/api/v1/connections/{connection}"),
+        json!({"throughput_mps": 1}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let held_hook = hook(&held, &connection);
+    for n in 0..8 {
+        let (status, body) = held.send(text(&connection, &format!("+9655000300{n}")));
+        assert_eq!(status, 202, "{body}");
+    }
+
+    // Meta restricts the business account: a high signal, which holds the account's sending.
+    let payload = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"{}","time":1760659226,"changes":[{{"field":"account_update","value":{{"event":"ACCOUNT_RESTRICTION","restriction_info":[{{"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":1760745626}}]}}}}]}}]}}"#,
+        held_hook.waba_id
+    );
+    let signed = signature(SECRET, payload.as_bytes());
+    assert_eq!(
+        post(&held_hook.url, Some(&signed), payload.as_bytes()).0,
+        200
+    );
+    let raised = signal(&install, held_id, "quality", |_| true);
+    assert_eq!(raised.severity, "high");
+    wait_until("the account's sending held", || {
+        sending_held(&install, held_id).is_some()
+    });
+    assert_eq!(
+        sending_held(&install, held_id).unwrap(),
+        format!("abuse signal {}: quality (high severity)", raised.id)
+    );
+    assert_eq!(
+        count(
+            &install,
+            "SELECT count(*) FROM account_hold_changes WHERE change = 'sending_held' AND by = 'abuse check'"
+        ),
+        1
+    );
+    let (status, refused) = held.send(text(&connection, CUSTOMER));
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("sending_held"))
+    );
+    // What was in flight when the hold came finishes; the rest waits.
+    wait_until("no message of the held account in flight", || {
+        messages_of(&install, held_id)
+            .iter()
+            .all(|(_, status, _)| status != "sending")
+    });
+    let waiting: Vec<i64> = messages_of(&install, held_id)
+        .into_iter()
+        .filter(|(_, status, _)| status == "queued")
+        .map(|(id, ..)| id)
+        .collect();
+    assert!(!waiting.is_empty(), "{:?}", messages_of(&install, held_id));
+    // Another account's messages go out meanwhile, one after the other: the sender ran its rounds.
+    for n in 0..2 {
+        let (status, body) = other.send(text(&other_connection, &format!("+9655000400{n}")));
+        assert_eq!(status, 202, "{body}");
+        other.wait_for(body["id"].as_str().unwrap(), &["sent", "delivered", "read"]);
+    }
+    for (id, status, attempts) in messages_of(&install, held_id) {
+        if waiting.contains(&id) {
+            assert_eq!((status.as_str(), attempts), ("queued", 0), "{id}");
+        }
+    }
+
+    // The operator releases the hold on the account's page: every message goes out, each once.
+    let op = Browser::new(&server.url, BROWSER).signed_in("op@host.test", PASSWORD);
+    let account_page = format!("/admin/accounts/{held_id}");
+    let page = op.get(&account_page).body;
+    assert!(
+        page.contains(&format!("abuse signal {}", raised.id)),
+        "{page}"
+    );
+    let token = common::web::csrf_in(&page);
+    let released = op.post(&format!("{account_page}/release"), &[("csrf", &token)], &[]);
+    assert_eq!(released.status, 303, "{}", released.body);
+    wait_until("every message of the released account sent", || {
+        messages_of(&install, held_id)
+            .iter()
+            .all(|(_, status, _)| !matches!(status.as_str(), "queued" | "sending"))
+    });
+    for (id, status, attempts) in messages_of(&install, held_id) {
+        assert!(
+            matches!(status.as_str(), "sent" | "delivered" | "read"),
+            "{id}: {status}"
+        );
+        assert_eq!(attempts, 1, "{id} was sent once");
+    }
+
+    // The job runs on (a later signal of another account is raised): the same signal holds nothing again.
+    wrong_passwords(&server, "other@shop.test", 2);
+    let other_id = account_of(&install, "other@shop.test");
+    signal(&install, other_id, "failed_sign_ins", |_| true);
+    assert_eq!(sending_held(&install, held_id), None);
+    assert_eq!(
+        sending_held(&install, other_id),
+        None,
+        "a low signal holds nothing"
+    );
+    assert_eq!(signals_of(&install, held_id).len(), 1);
+}

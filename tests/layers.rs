@@ -38,6 +38,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("blocking", Foundation),
     ("config", Foundation),
     ("logging", Foundation),
+    ("metrics", Foundation),
     ("server_limits", Foundation),
     ("mutation", Foundation),
     ("outbound::ssrf", Foundation),

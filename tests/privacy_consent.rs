@@ -343,7 +343,7 @@ fn a_new_policy_version_shows_a_notice_until_acknowledged_and_is_emailed_to_ever
 
     // Only operators publish.
     let refused = app.submit("/", "/admin/policy", &[("version", "2"), ("summary", "")]);
-    assert_eq!(refused.status(), Status::Forbidden);
+    assert_eq!(refused.status(), Status::NotFound);
 
     let before = now_ms();
     let published = operator.submit(

@@ -56,6 +56,17 @@ if ! "$stripe_venv/bin/python" -c "import stripe" >/dev/null 2>&1; then
 fi
 export STRIPE_PYTHON="$(cd "$stripe_venv/bin" && pwd)/python"
 
+# Prometheus's own Python client (PyPI `prometheus-client`), whose OpenMetrics parser tests/metrics.rs runs on
+# what /metrics serves: in its own virtual environment under the target directory, where that test looks
+# for it.
+prometheus_venv="$target_dir/prometheus-venv"
+if ! "$prometheus_venv/bin/python" -c "import prometheus_client" >/dev/null 2>&1; then
+  echo "== installing Prometheus's Python client into $prometheus_venv"
+  python3 -m venv "$prometheus_venv"
+  "$prometheus_venv/bin/pip" install --quiet prometheus-client
+fi
+export PROMETHEUS_PYTHON="$(cd "$prometheus_venv/bin" && pwd)/python"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -193,7 +193,7 @@ fn the_operator_setup_link_works_once_and_the_console_is_for_operators_only() {
     assert_eq!(app.page(&path).0, Status::Gone);
 
     app.register("Ali", "Shop", "ali@shop.test");
-    assert_eq!(app.page("/admin").0, Status::Forbidden);
+    assert_eq!(app.page("/admin").0, Status::NotFound);
 }
 
 #[test]

@@ -97,9 +97,9 @@ fn each_role_is_let_through_exactly_where_it_may_go() {
         assert_eq!(member.get(path).status, 200, "{path}");
     }
 
-    // The operators' page: not for an account's admin, nor its owner; an operator sees it.
-    assert_eq!(admin.get("/admin").status, 403);
-    assert_eq!(owner.get("/admin").status, 403);
+    // The operators' page: not there for an account's admin, nor its owner; an operator sees it.
+    assert_eq!(admin.get("/admin").status, 404);
+    assert_eq!(owner.get("/admin").status, 404);
     with_password(
         &install,
         &[

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use whatsapi::config::Config;
 use whatsapi::crypto::{self, KeyFileError};
 use whatsapi::outbound::targets::MetaTargets;
-use whatsapi::store::keystore::{KeystoreFiles, Known};
+use whatsapi::store::keystore::{self, KeystoreFiles, Known, MirrorState};
 use whatsapi::store::{self, keys, migrations};
 
 /// Below this much free space the data directory is a problem; below ten times as much, a warning.
@@ -375,47 +375,35 @@ fn check_keystore(
     }
 }
 
-/// A mirror is the keystore's copy: behind it is fine (the next start brings it up to date), ahead of it
-/// means the keystore is an older copy, and the server refuses to start.
+/// A mirror's state (`keystore::mirror_state`) as a line of the report.
 fn check_mirror(mirror: &Path, keystore: &Known) -> (Verdict, String) {
-    if !mirror.exists() {
-        return match mirror.parent().is_some_and(Path::is_dir) {
-            true => (
-                Verdict::Ok,
-                "does not exist yet (the next start creates it)".to_owned(),
-            ),
-            false => (
-                Verdict::Fail,
-                "its directory does not exist: the server will not start".to_owned(),
-            ),
-        };
-    }
-    if mirror.metadata().is_ok_and(|m| m.len() == 0) {
-        return (
-            Verdict::Warn,
-            "empty (its first copy was cut off): the next start writes it".to_owned(),
-        );
-    }
-    match Known::read_file(mirror) {
-        Ok(copy) if &copy == keystore => (Verdict::Ok, "up to date".to_owned()),
-        Ok(copy) => match copy.ahead_of(keystore) {
-            ahead if ahead.is_empty() => (
-                Verdict::Warn,
-                "behind the keystore: the next start brings it up to date".to_owned(),
-            ),
-            ahead => (
-                Verdict::Fail,
-                format!(
-                    "has a newer key or a newer deletion for the accounts {ahead:?}: the keystore is an \
-                     older copy and the server will not start; if the mirror is right, copy it over the keystore"
-                ),
-            ),
-        },
-        Err(e) => (
-            Verdict::Fail,
-            format!("cannot be read ({e}): the server will not start until it can"),
+    let state = keystore::mirror_state(mirror, keystore);
+    let verdict = match &state {
+        _ if state.fails() => Verdict::Fail,
+        MirrorState::Empty | MirrorState::Behind => Verdict::Warn,
+        _ => Verdict::Ok,
+    };
+    let detail = match state {
+        MirrorState::UpToDate => "up to date".to_owned(),
+        MirrorState::NotYet => "does not exist yet (the next start creates it)".to_owned(),
+        MirrorState::NoDirectory => {
+            "its directory does not exist: the server will not start".to_owned()
+        }
+        MirrorState::Empty => {
+            "empty (its first copy was cut off): the next start writes it".to_owned()
+        }
+        MirrorState::Behind => {
+            "behind the keystore: the next start brings it up to date".to_owned()
+        }
+        MirrorState::Ahead(ahead) => format!(
+            "has a newer key or a newer deletion for the accounts {ahead:?}: the keystore is an \
+             older copy and the server will not start; if the mirror is right, copy it over the keystore"
         ),
-    }
+        MirrorState::Unreadable(e) => {
+            format!("cannot be read ({e}): the server will not start until it can")
+        }
+    };
+    (verdict, detail)
 }
 
 /// Free space: a failure under `[storage] min_free_mb`, a warning under five times it.

@@ -7,6 +7,7 @@ mod bench_server;
 mod bench_webhooks;
 mod billing;
 mod doctor;
+mod holds;
 mod init;
 mod keys;
 mod people;

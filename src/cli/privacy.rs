@@ -32,6 +32,8 @@ pub enum AccountCommand {
     People(super::people::AccountCommand),
     #[command(flatten)]
     Billing(super::billing::BillingCommand),
+    #[command(flatten)]
+    Holds(super::holds::HoldCommand),
     /// Delete an account and everything it holds: its people, sessions, API keys, numbers, messages,
     /// contacts, webhooks, activity and its data key. Asks for the company name unless --yes.
     Delete(DeleteArgs),
@@ -145,6 +147,7 @@ pub fn account(command: AccountCommand, config: &Config) -> Result<()> {
     match command {
         AccountCommand::People(command) => super::people::account(command, config),
         AccountCommand::Billing(command) => super::billing::run(command, config),
+        AccountCommand::Holds(command) => super::holds::run(command, config),
         AccountCommand::Delete(args) => delete(args, config),
     }
 }

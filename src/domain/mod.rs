@@ -4,6 +4,7 @@ pub mod client;
 pub mod lang;
 pub mod meta;
 pub mod stripe;
+pub mod user_agent;
 
 /// The time now, in milliseconds since the Unix epoch: how every table records time.
 pub fn now_ms() -> i64 {

@@ -4,8 +4,9 @@
 
 use crate::config::Abuse;
 use crate::outbound::mail::Mailer;
-use crate::services::abuse::{self, Tell};
+use crate::services::abuse::{self, Around};
 use crate::services::api_keys::KeysUsed;
+use crate::services::billing::Billing;
 use crate::store::{Db, now_ms};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +21,7 @@ pub fn every(settings: &Abuse) -> Duration {
 pub fn round(
     db: Db,
     settings: Abuse,
-    keys: Arc<KeysUsed>,
+    (keys, billing): (Arc<KeysUsed>, Arc<Billing>),
     mailer: Mailer,
     link: String,
 ) -> impl FnMut(&AtomicBool) + Send + 'static {
@@ -29,11 +30,13 @@ pub fn round(
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let tell = Tell {
+        let around = Around {
+            addresses: &keys.addresses,
+            billing: &billing,
             mailer: &mailer,
             link: &link,
         };
-        match abuse::run(&db, &settings, &keys.addresses, &tell, now_ms()) {
+        match abuse::run(&db, &settings, &around, now_ms()) {
             Ok(checked) if checked.raised > 0 || checked.emailed > 0 => {
                 tracing::info!(?checked, "abuse check")
             }

@@ -6,6 +6,7 @@
 use crate::config::Webhooks;
 use crate::outbound::customer_webhooks::{self as events, Outcome};
 use crate::outbound::ssrf;
+use crate::services::health::{self, Beat};
 use crate::store::deliveries::{self, Attempted, Due, Next};
 use crate::store::rollups::Line;
 use crate::store::states::UsageEvent;
@@ -53,6 +54,7 @@ impl DeliveryPool {
                     .name(format!("webhooks-{n}"))
                     .spawn(move || {
                         while !stop.load(Ordering::Relaxed) {
+                            health::beat(Beat::Deliveries);
                             let now = now_ms();
                             let claimed = db.write(move |conn| {
                                 deliveries::claim(conn, now, now + lease, CLAIM)
@@ -60,6 +62,7 @@ impl DeliveryPool {
                             match claimed {
                                 Ok(due) if !due.is_empty() => {
                                     for one in due {
+                                        health::beat(Beat::Deliveries);
                                         deliver(&db, &agent, allow_insecure, &delays, &one);
                                     }
                                 }
@@ -97,6 +100,11 @@ fn deliver(db: &Db, agent: &ureq::Agent, allow_insecure: bool, delays: &[u64], d
     };
     let now = now_ms();
     let next = next_step(due.attempts, &outcome, delays, now);
+    crate::metrics::customer_delivery(match next {
+        Next::Delivered => "delivered",
+        Next::RetryAt(_) => "retried",
+        Next::DeadLetter => "dead_lettered",
+    });
     let attempted = Attempted {
         code: outcome.code.map(i64::from),
         error: outcome.error.clone(),

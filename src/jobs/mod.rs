@@ -205,7 +205,7 @@ pub fn fairing() -> impl Fairing {
                                 abuse::round(
                                     db.clone(),
                                     config.abuse.clone(),
-                                    used.clone(),
+                                    (used.clone(), billing_state.clone()),
                                     mailer.clone(),
                                     format!("{}/admin", config.server.public_url),
                                 ),

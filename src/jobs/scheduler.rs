@@ -115,6 +115,7 @@ pub fn run_once(db: &Db, job: &ScheduledJob) -> anyhow::Result<serde_json::Value
         }
     };
     let result = (job.run)(db);
+    crate::metrics::job_run(name, result.is_ok());
     let (outcome, error) = match &result {
         Ok(outcome) => {
             tracing::info!(job = name, %outcome, "scheduled job finished");

@@ -146,9 +146,29 @@ impl<'a> Graph<'a> {
         format!("{}/{}/{path}", self.base_url, self.version)
     }
 
+    /// `call_once`, timed for the metrics by method and outcome.
+    fn call(
+        &self,
+        url: &str,
+        body: Option<&Value>,
+        timeout: Option<Duration>,
+    ) -> Result<ureq::http::Response<ureq::Body>, SendError> {
+        let started = std::time::Instant::now();
+        let result = self.call_once(url, body, timeout);
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(SendError::Meta(_)) => "meta_error",
+            Err(SendError::Network(_)) => "network",
+            Err(SendError::Refused(_)) => "not_allowed",
+        };
+        let method = if body.is_some() { "POST" } else { "GET" };
+        crate::metrics::graph_call(method, outcome, started.elapsed());
+        result
+    }
+
     /// One call with the token: the answer when it is a 2xx, else what went wrong as a `SendError`
     /// (an address this installation does not allow, a transport failure, Meta's error envelope).
-    fn call(
+    fn call_once(
         &self,
         url: &str,
         body: Option<&Value>,

@@ -121,12 +121,14 @@ pub async fn resolved(name: Option<ssrf::PendingName>) -> Result<()> {
 }
 
 /// Creates an endpoint, within the plan's `webhook_endpoints`; the answer is the only time its signing
-/// secret is shown.
+/// secret is shown. `also` writes in the same transaction what the caller records with it (the activity
+/// log).
 pub async fn create(
     db: &Db,
     (config, billing): (&Config, &Billing),
     account: AccountId,
     request: CreateEndpoint,
+    also: impl FnOnce(&rusqlite::Connection, &Endpoint) -> Result<()> + Send + 'static,
 ) -> Result<(Endpoint, String)> {
     let (checked, name) = request.check(config)?;
     resolved(name).await?;
@@ -144,7 +146,9 @@ pub async fn create(
                 event_types: &checked.event_types,
                 secret: &secret,
             };
-            endpoints::insert(conn, keyring_db.keyring(), account, &new, now_ms())
+            let created = endpoints::insert(conn, keyring_db.keyring(), account, &new, now_ms())?;
+            also(conn, &created)?;
+            Ok(created)
         })
         .await?;
     Ok((created, shown))

@@ -9,6 +9,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod deletions;
 pub mod endpoints;
+pub mod health;
 pub mod messages;
 pub mod meta_events;
 pub mod notify;

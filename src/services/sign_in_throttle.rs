@@ -82,10 +82,19 @@ pub async fn reserve(
 
 impl Reserved {
     /// The password was wrong: this attempt counts as a failure for the rest of the window.
-    pub async fn failed(self, db: &Db) -> Result<()> {
+    /// `also` writes in the same transaction what the caller records with it (the failure in the
+    /// person's activity log).
+    pub async fn failed(
+        self,
+        db: &Db,
+        also: impl FnOnce(&rusqlite::Connection) -> Result<()> + Send + 'static,
+    ) -> Result<()> {
         let reservation = self.reservation;
-        db.write_async(move |conn| login_throttle::failed(conn, reservation))
-            .await
+        db.write_async(move |conn| {
+            login_throttle::failed(conn, reservation)?;
+            also(conn)
+        })
+        .await
     }
 
     /// The password was right: the reservation is released and this pair's failures forgiven.

@@ -328,11 +328,14 @@ pub fn record_meta_update(
     Ok(())
 }
 
-/// Every active connection's account and pace (messages per second), for the sender.
+/// Every active connection of an account that may send (`holds::MAY_SEND`), with its account and pace
+/// (messages per second), for the sender: the others' messages wait.
 pub fn active_paces(conn: &Connection) -> Result<Vec<(ConnectionId, AccountId, i64)>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, account_id, throughput_mps FROM connections WHERE state = ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT c.id, c.account_id, c.throughput_mps FROM connections c JOIN accounts a ON a.id = c.account_id
+         WHERE c.state = ?1 AND {}",
+        super::holds::MAY_SEND
+    ))?;
     let rows = stmt.query_map([ConnectionState::Active], |r| {
         Ok((ConnectionId(r.get(0)?), AccountId(r.get(1)?), r.get(2)?))
     })?;

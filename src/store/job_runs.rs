@@ -80,3 +80,16 @@ pub fn recent_of(conn: &Connection, job: &str, limit: usize) -> Result<Vec<JobRu
     let rows = stmt.query_map(params![job, limit as i64], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The latest run of every job that ever ran, by job name.
+pub fn latest_of_each(conn: &Connection) -> Result<Vec<JobRun>> {
+    // One step of the index per job: its names, then each one's latest run.
+    let mut stmt = conn.prepare(
+        "SELECT r.id, r.job, r.started_at, r.finished_at, r.outcome, r.error
+         FROM (SELECT DISTINCT job FROM job_runs) j
+         JOIN job_runs r ON r.id = (SELECT id FROM job_runs WHERE job = j.job ORDER BY started_at DESC, id DESC LIMIT 1)
+         ORDER BY r.job",
+    )?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

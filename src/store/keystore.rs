@@ -383,6 +383,57 @@ impl Known {
     }
 }
 
+/// How a mirror stands against the keystore: what `whatsapi doctor` and the operators' health page say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorState {
+    UpToDate,
+    /// Not there yet, in a directory that is: the next start writes it.
+    NotYet,
+    /// Its directory does not exist: the server will not start.
+    NoDirectory,
+    /// Empty, its first copy cut off: the next start writes it.
+    Empty,
+    /// Behind the keystore: the next start brings it up to date.
+    Behind,
+    /// A newer key or deletion for these accounts than the keystore: the keystore is an older copy, and
+    /// the server will not start.
+    Ahead(Vec<i64>),
+    /// It cannot be read: the server will not start until it can.
+    Unreadable(String),
+}
+
+impl MirrorState {
+    /// Whether the server refuses to start with the mirror so.
+    pub fn fails(&self) -> bool {
+        matches!(
+            self,
+            MirrorState::NoDirectory | MirrorState::Ahead(_) | MirrorState::Unreadable(_)
+        )
+    }
+}
+
+/// A mirror is the keystore's copy: behind it is fine (the next start brings it up to date), ahead of it
+/// means the keystore is an older copy.
+pub fn mirror_state(mirror: &Path, keystore: &Known) -> MirrorState {
+    if !mirror.exists() {
+        return match mirror.parent().is_some_and(Path::is_dir) {
+            true => MirrorState::NotYet,
+            false => MirrorState::NoDirectory,
+        };
+    }
+    if mirror.metadata().is_ok_and(|m| m.len() == 0) {
+        return MirrorState::Empty;
+    }
+    match Known::read_file(mirror) {
+        Ok(copy) if &copy == keystore => MirrorState::UpToDate,
+        Ok(copy) => match copy.ahead_of(keystore) {
+            ahead if ahead.is_empty() => MirrorState::Behind,
+            ahead => MirrorState::Ahead(ahead),
+        },
+        Err(e) => MirrorState::Unreadable(e.to_string()),
+    }
+}
+
 fn copy_to(source: &Connection, mirror: &Path) -> anyhow::Result<()> {
     create_private_file(mirror)?;
     let mut target = connect(mirror, false)?;

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0017_rare_status_indexes.sql"),
     include_str!("migrations/0018_billing.sql"),
     include_str!("migrations/0019_usage_rollups.sql"),
+    include_str!("migrations/0020_account_holds.sql"),
     include_str!("migrations/0021_abuse_signals.sql"),
 ];
 

@@ -98,6 +98,9 @@ pub fn set_plan(
     )? > 0;
     if changed {
         record(conn, account, now, by)?;
+        let detail = format!("{plan} ({by})");
+        let nobody = super::activity::Actor::nobody(Some(account));
+        super::activity::record(conn, &nobody, "plan_changed", &detail, now)?;
     }
     Ok(changed)
 }
@@ -162,6 +165,9 @@ pub fn set_status(
         params![account.0, change.status, past_due_since, trial_ends_at, now],
     )?;
     record(conn, account, now, by)?;
+    let detail = format!("{} ({by})", change.status);
+    let nobody = super::activity::Actor::nobody(Some(account));
+    super::activity::record(conn, &nobody, "status_changed", &detail, now)?;
     Ok(true)
 }
 

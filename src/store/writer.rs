@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the writer runs: does its work, says whether it succeeded, and returns how to answer the caller
 /// once the outcome of the commit is known; or, when no transaction could be begun, answers at once.
@@ -45,13 +45,63 @@ impl Failure {
     }
 }
 
-/// Counters for `/metrics` and the benchmark.
+/// Counters for `/metrics`, the operators' health page and the benchmark.
 #[derive(Debug, Default)]
 pub struct WriterStats {
     pub transactions: AtomicU64,
     pub jobs: AtomicU64,
     pub failed_commits: AtomicU64,
     pub largest_batch: AtomicU64,
+    /// Writes handed to the writer (or waiting for room) and not taken yet.
+    queued: AtomicU64,
+    /// The last batch's transaction, from its BEGIN to its COMMIT's return (µs), and the sum over
+    /// every batch, for the average.
+    last_commit_us: AtomicU64,
+    total_commit_us: AtomicU64,
+}
+
+impl WriterStats {
+    /// Writes waiting for the writer now.
+    pub fn queue_length(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// How long the last batch took to commit, once one did.
+    pub fn last_commit(&self) -> Option<Duration> {
+        (self.transactions.load(Ordering::Relaxed) > 0)
+            .then(|| Duration::from_micros(self.last_commit_us.load(Ordering::Relaxed)))
+    }
+
+    /// How long a batch took to commit on average since the start, once one did.
+    pub fn average_commit(&self) -> Option<Duration> {
+        let batches = self.transactions.load(Ordering::Relaxed);
+        (batches > 0)
+            .then(|| Duration::from_micros(self.total_commit_us.load(Ordering::Relaxed) / batches))
+    }
+
+    /// Counts a write handed to the writer while `send` hands it; one that did not get there is not
+    /// waiting.
+    fn hand<T, E>(
+        &self,
+        send: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = send();
+        if sent.is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
+    fn taken(&self, jobs: usize) {
+        self.queued.fetch_sub(jobs as u64, Ordering::Relaxed);
+    }
+
+    fn timed(&self, began: Instant) {
+        let took = began.elapsed().as_micros().min(u128::from(u64::MAX)) as u64;
+        self.last_commit_us.store(took, Ordering::Relaxed);
+        self.total_commit_us.fetch_add(took, Ordering::Relaxed);
+    }
 }
 
 #[derive(Clone)]
@@ -160,8 +210,8 @@ impl WriterHandle {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.tx
-            .send(job(work, Reply::Blocking(tx)))
+        self.stats
+            .hand(|| self.tx.send(job(work, Reply::Blocking(tx))))
             .map_err(|_| Error::StoreClosed)?;
         Ok(Queued(rx))
     }
@@ -173,8 +223,8 @@ impl WriterHandle {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .try_send(job(work, Reply::Async(tx)))
+        self.stats
+            .hand(|| self.tx.try_send(job(work, Reply::Async(tx))))
             .map_err(|e| match e {
                 mpsc::TrySendError::Full(_) => Error::Overloaded,
                 mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
@@ -188,8 +238,8 @@ impl WriterHandle {
     where
         F: FnOnce(&Connection) -> Result<()> + Send + 'static,
     {
-        self.tx
-            .try_send(job(work, Reply::Detached))
+        self.stats
+            .hand(|| self.tx.try_send(job(work, Reply::Detached)))
             .map_err(|e| match e {
                 mpsc::TrySendError::Full(_) => Error::Overloaded,
                 mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
@@ -233,10 +283,13 @@ fn run(
                 Err(_) => break,
             }
         }
+        stats.taken(batch.len());
+        let began = Instant::now();
         stats
             .largest_batch
             .fetch_max(batch.len() as u64, Ordering::Relaxed);
         stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        crate::metrics::writer_batch(batch.len());
 
         // Nothing is written into a file that is no longer the database: it would be lost.
         let begun = if health.file_is_ours() {
@@ -260,7 +313,9 @@ fn run(
         for job in batch.drain(..) {
             completions.push(run_in_savepoint(&conn, job));
         }
+        let committing = std::time::Instant::now();
         let commit = control(&conn, "COMMIT").map_err(|e| failure(&e, health));
+        crate::metrics::writer_commit(committing.elapsed());
         match &commit {
             Err(_) => {
                 if !conn.is_autocommit() {
@@ -272,6 +327,7 @@ fn run(
             Ok(()) if conn.total_changes() > changes_before => health.wrote(),
             Ok(()) => {}
         }
+        stats.timed(began);
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         let failed = commit.err();
         for completion in completions.drain(..) {
@@ -334,5 +390,45 @@ fn run_in_savepoint(conn: &Connection, job: Box<dyn Job>) -> Completion {
 fn undo_savepoint(conn: &Connection) {
     if let Err(e) = control(conn, "ROLLBACK TO job").and_then(|()| control(conn, "RELEASE job")) {
         tracing::error!(error = %e, "cannot roll back a savepoint");
+    }
+}
+
+#[cfg(test)]
+mod stats_tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_counts_writes_waiting_and_each_batch_times_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::test_file(dir.path(), "writer.db");
+        let health = Arc::new(StorageHealth::new(&dir.path().join("writer.db")));
+        let (writer, thread) =
+            WriterHandle::start(conn, &crate::store::StoreOptions::default(), health);
+        assert_eq!(writer.stats().queue_length(), 0);
+        assert_eq!(writer.stats().last_commit(), None);
+        // The writer is held in a first write while three more wait for it.
+        let (started, start) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let first = writer
+            .queue(move |_| {
+                started.send(()).unwrap();
+                released.recv().unwrap();
+                Ok(())
+            })
+            .unwrap();
+        start.recv().unwrap();
+        let waiting: Vec<_> = (0..3).map(|_| writer.queue(|_| Ok(())).unwrap()).collect();
+        assert_eq!(writer.stats().queue_length(), 3);
+        release.send(()).unwrap();
+        first.wait().unwrap();
+        for write in waiting {
+            write.wait().unwrap();
+        }
+        assert_eq!(writer.stats().queue_length(), 0);
+        let last = writer.stats().last_commit().unwrap();
+        let average = writer.stats().average_commit().unwrap();
+        assert!(last <= Duration::from_secs(60) && average <= Duration::from_secs(60));
+        drop(writer);
+        thread.join().unwrap();
     }
 }

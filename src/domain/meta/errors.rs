@@ -18,6 +18,19 @@ pub enum ErrorClass {
     Final,
 }
 
+impl ErrorClass {
+    /// The class as a word, as it is serialized (`retry_soon`, `final`, ...).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::RetrySoon => "retry_soon",
+            ErrorClass::BackOffNumber => "back_off_number",
+            ErrorClass::BackOffRecipient => "back_off_recipient",
+            ErrorClass::CredentialsBroken => "credentials_broken",
+            ErrorClass::Final => "final",
+        }
+    }
+}
+
 pub fn classify(code: i64) -> ErrorClass {
     match code {
         1 | 2 | 131000 | 131016 | 133004 => ErrorClass::RetrySoon,
@@ -63,5 +76,15 @@ mod tests {
         assert_eq!(classify(190), ErrorClass::CredentialsBroken);
         assert_eq!(classify(131026), ErrorClass::Final);
         assert_eq!(classify(131047), ErrorClass::Final);
+        for class in [
+            ErrorClass::RetrySoon,
+            ErrorClass::BackOffNumber,
+            ErrorClass::Final,
+        ] {
+            assert_eq!(
+                serde_json::to_value(class).unwrap(),
+                serde_json::json!(class.as_str())
+            );
+        }
     }
 }

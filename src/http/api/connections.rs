@@ -11,13 +11,14 @@ use super::schema::connections::{
 use super::schema::errors::{ReadErrors, WriteErrors};
 use super::{ApiAuth, ApiCtx};
 use crate::config::Config;
+use crate::domain::client::ClientInfo;
 use crate::error::{Error, Result};
 use crate::services;
 use crate::services::billing::Billing;
 use crate::services::connections::check;
 use crate::services::meta_events::Receivers;
-use crate::store::Db;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
+use crate::store::{Db, activity};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
@@ -54,11 +55,15 @@ async fn create_connection(
     body: Result<ApiJson<CreateConnection>>,
     ctx: ApiCtx<'_>,
     billing: &State<Arc<Billing>>,
+    client: ClientInfo,
 ) -> Result<(Status, Json<ConnectionView>)> {
     let new = body?.0.check(ctx.targets)?;
     let verify_token = new.verify_token.clone();
-    let created =
-        services::connections::create(ctx.db, billing, auth.account, new, |_, _| Ok(())).await?;
+    let record = move |conn: &rusqlite::Connection, created: &ConnectionInfo| {
+        let actor = client.actor(Some(auth.account), None);
+        activity::record_through_key(conn, &actor, auth.key, "connection_added", &created.name)
+    };
+    let created = services::connections::create(ctx.db, billing, auth.account, new, record).await?;
     Ok((
         Status::Created,
         Json(ConnectionView::new(&created, &verify_token, ctx.config)),
@@ -158,6 +163,7 @@ async fn update_connection(
     auth: ApiAuth,
     body: Result<ApiJson<UpdateConnection>>,
     ctx: ApiCtx<'_>,
+    client: ClientInfo,
 ) -> Result<Json<ConnectionView>> {
     let change = body?.0.check(ctx.targets)?;
     let (connection, secrets) = load(ctx.db, auth, id).await?;
@@ -165,13 +171,17 @@ async fn update_connection(
     let updated = ctx
         .db
         .write_async(move |conn| {
-            connections::update(
+            let updated = connections::update(
                 conn,
                 keyring_db.keyring(),
                 auth.account,
                 connection.id,
                 &change,
-            )
+            )?;
+            let actor = client.actor(Some(auth.account), None);
+            let action = "connection_changed";
+            activity::record_through_key(conn, &actor, auth.key, action, &updated.name)?;
+            Ok(updated)
         })
         .await?;
     // The app secret may have changed: webhooks are checked with the new one from now on.
@@ -327,10 +337,16 @@ async fn delete_connection(
     auth: ApiAuth,
     db: &State<Db>,
     receivers: &State<Receivers>,
+    client: ClientInfo,
 ) -> Result<Status> {
     let (connection, _) = load(db, auth, id).await?;
-    db.write_async(move |conn| connections::delete(conn, auth.account, connection.id))
-        .await?;
+    let (id, name) = (connection.id, connection.name.clone());
+    db.write_async(move |conn| {
+        connections::delete(conn, auth.account, id)?;
+        let actor = client.actor(Some(auth.account), None);
+        activity::record_through_key(conn, &actor, auth.key, "connection_removed", &name)
+    })
+    .await?;
     receivers.forget(connection.id);
     Ok(Status::NoContent)
 }

@@ -9,13 +9,13 @@ use super::schema::endpoints::{
 };
 use super::schema::errors::{ReadErrors, WriteErrors};
 use super::{ApiAuth, ApiCtx};
-use crate::config::Config;
+use crate::domain::client::ClientInfo;
 use crate::error::{Error, Result};
 use crate::services::billing::Billing;
 use crate::services::endpoints::{create, resolved};
 use crate::store::endpoints::{self, Endpoint, EndpointId};
 use crate::store::states::DeliveryStatus;
-use crate::store::{Db, deliveries, now_ms};
+use crate::store::{Db, activity, deliveries, now_ms};
 use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{State, delete, get, patch, post, routes};
@@ -58,8 +58,15 @@ async fn create_endpoint(
     body: Result<ApiJson<CreateEndpoint>>,
     ctx: ApiCtx<'_>,
     billing: &State<Arc<Billing>>,
+    client: ClientInfo,
 ) -> Result<(Status, Json<EndpointCreated>)> {
-    let (created, secret) = create(ctx.db, (ctx.config, billing), auth.account, body?.0).await?;
+    let record = move |conn: &rusqlite::Connection, created: &Endpoint| {
+        let host = activity::url_host(&created.url);
+        let actor = client.actor(Some(auth.account), None);
+        activity::record_through_key(conn, &actor, auth.key, "webhook_endpoint_created", &host)
+    };
+    let (created, secret) =
+        create(ctx.db, (ctx.config, billing), auth.account, body?.0, record).await?;
     Ok((
         Status::Created,
         Json(EndpointCreated::new(&created, secret)),
@@ -126,15 +133,26 @@ async fn update_endpoint(
     id: &str,
     auth: ApiAuth,
     body: Result<ApiJson<UpdateEndpoint>>,
-    db: &State<Db>,
-    config: &State<Config>,
+    ctx: ApiCtx<'_>,
+    client: ClientInfo,
 ) -> Result<Json<EndpointView>> {
-    let (change, name) = body?.0.check(config)?;
-    let endpoint = load(db, auth, id).await?;
+    let (change, name) = body?.0.check(ctx.config)?;
+    let endpoint = load(ctx.db, auth, id).await?;
     resolved(name).await?;
-    let updated = db
+    let updated = ctx
+        .db
         .write_async(move |conn| {
-            endpoints::update(conn, auth.account, endpoint.id, &change, now_ms())
+            let updated = endpoints::update(conn, auth.account, endpoint.id, &change, now_ms())?;
+            let actor = client.actor(Some(auth.account), None);
+            let host = activity::url_host(&updated.url);
+            activity::record_through_key(
+                conn,
+                &actor,
+                auth.key,
+                "webhook_endpoint_changed",
+                &host,
+            )?;
+            Ok(updated)
         })
         .await?;
     Ok(Json(EndpointView::from(&updated)))
@@ -149,10 +167,20 @@ async fn update_endpoint(
     responses((status = 204, description = "Removed."), ReadErrors),
 )]
 #[delete("/api/v1/webhook-endpoints/<id>")]
-async fn delete_endpoint(id: &str, auth: ApiAuth, db: &State<Db>) -> Result<Status> {
+async fn delete_endpoint(
+    id: &str,
+    auth: ApiAuth,
+    db: &State<Db>,
+    client: ClientInfo,
+) -> Result<Status> {
     let endpoint = load(db, auth, id).await?;
-    db.write_async(move |conn| endpoints::delete(conn, auth.account, endpoint.id))
-        .await?;
+    db.write_async(move |conn| {
+        endpoints::delete(conn, auth.account, endpoint.id)?;
+        let actor = client.actor(Some(auth.account), None);
+        let host = activity::url_host(&endpoint.url);
+        activity::record_through_key(conn, &actor, auth.key, "webhook_endpoint_removed", &host)
+    })
+    .await?;
     Ok(Status::NoContent)
 }
 

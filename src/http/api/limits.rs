@@ -1,4 +1,4 @@
-//! The account's plan at the API's door: the API must be in the plan (and the inbox or webhooks for
+//! The account's plan at the API's door: the account must not be suspended, the API must be in the plan (and the inbox or webhooks for
 //! their routes), and the plan's requests per minute are counted, all keys together. Every answer to a
 //! counted request carries the `RateLimit-Policy` and `RateLimit` headers (IETF httpapi draft), so
 //! clients can slow down before they are refused. Every request with a live key is counted in the
@@ -42,6 +42,7 @@ pub async fn admit(req: &Request<'_>, db: &Db, auth: ApiAuth) -> Result<()> {
         .state::<Arc<Billing>>()
         .ok_or(Error::StoreClosed)?;
     let standing = billing.standing(db, auth.account).await?;
+    standing.check_open()?;
     standing.require(Feature::Api)?;
     if let Some(feature) = feature_of(req.uri().path().as_str()) {
         standing.require(feature)?;

@@ -62,17 +62,19 @@ impl<'r> FromRequest<'r> for ApiAuth {
         ) else {
             return Outcome::Error((Status::ServiceUnavailable, Error::StoreClosed));
         };
-        match keys.authenticate(db, key).await {
-            Ok(Some(auth)) => {
-                if let Ok(address) = crate::http::auth::ClientInfo::of(req).ip.parse() {
-                    keys.addresses
-                        .seen(auth.account, auth.key, address, now_ms());
-                }
-                match limits::admit(req, db, auth).await {
-                    Ok(()) => Outcome::Success(auth),
-                    Err(e) => crate::http::errors::refuse(req, e),
-                }
+        let authenticated = keys.authenticate(db, key).await;
+        if let Ok(Some(auth)) = &authenticated {
+            crate::http::metrics::mark_account(req, auth.account);
+            if let Ok(address) = crate::http::auth::ClientInfo::of(req).ip.parse() {
+                keys.addresses
+                    .seen(auth.account, auth.key, address, now_ms());
             }
+        }
+        match authenticated {
+            Ok(Some(auth)) => match limits::admit(req, db, auth).await {
+                Ok(()) => Outcome::Success(auth),
+                Err(e) => crate::http::errors::refuse(req, e),
+            },
             Ok(None) => refused(),
             Err(e) => Outcome::Error((Status::InternalServerError, e)),
         }

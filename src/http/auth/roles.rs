@@ -2,7 +2,8 @@
 //! person with that role, so no handler can forget the check.
 //!
 //! Without a session the guard fails with 401 (pages send the person to sign in); with the wrong role it
-//! fails with 403. The role is read from the person's row on every request, so a demotion counts at once.
+//! fails with 403; the operators' guard fails with 404 either way. The role is read from the person's
+//! row on every request, so a demotion counts at once.
 
 use super::session::Session;
 use crate::store::AccountId;
@@ -126,14 +127,18 @@ impl<'r> FromRequest<'r> for Owner<'r> {
     }
 }
 
+/// The operators' pages are not there for anyone else: signed in or not, they answer 404, as a path
+/// that does not exist does, so they do not even tell that they exist.
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Operator<'r> {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        signed_in(req, |session| {
-            (session.user.role == Role::Operator).then_some(Operator { session })
-        })
-        .await
+        match req.guard::<&'r Session>().await {
+            Outcome::Success(session) if session.user.role == Role::Operator => {
+                Outcome::Success(Operator { session })
+            }
+            _ => Outcome::Error((Status::NotFound, ())),
+        }
     }
 }

@@ -5,7 +5,7 @@ use super::client::ClientInfo;
 use crate::config::Config;
 use crate::error::Result;
 use crate::store::users::User;
-use crate::store::{Db, now_ms, sessions};
+use crate::store::{Db, holds, now_ms, sessions};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 
@@ -41,6 +41,15 @@ impl<'r> FromRequest<'r> for &'r Session {
     }
 }
 
+/// Set on a request whose session was ended because its account is suspended, so the sign-in page it
+/// is sent to says so.
+struct EndedBySuspension(bool);
+
+/// Whether this request's session was ended because its account is suspended.
+pub fn ended_by_suspension(req: &Request<'_>) -> bool {
+    req.local_cache(|| EndedBySuspension(false)).0
+}
+
 async fn load(req: &Request<'_>) -> Option<Session> {
     let config = req.rocket().state::<Config>()?;
     let db = req.rocket().state::<Db>()?.clone();
@@ -50,10 +59,28 @@ async fn load(req: &Request<'_>) -> Option<Session> {
     }
     let now = now_ms();
     let (idle, absolute) = (config.sessions.idle_ms(), config.sessions.absolute_ms());
-    let row = db
-        .read_async(move |conn| sessions::find_valid(conn, &value, now, idle, absolute))
+    let (row, suspended) = db
+        .read_async(move |conn| {
+            let Some(row) = sessions::find_valid(conn, &value, now, idle, absolute)? else {
+                return Ok(None);
+            };
+            let suspended = match row.user.account_id {
+                Some(account) => holds::is_suspended(conn, account)?,
+                None => false,
+            };
+            Ok(Some((row, suspended)))
+        })
         .await
         .ok()??;
+    if suspended {
+        // The person of a suspended account is signed out at their next page, which says why.
+        let id_hash = row.id_hash.clone();
+        let _ = db.submit(move |conn| sessions::delete(conn, &id_hash));
+        req.cookies()
+            .remove(Cookie::build(cookie_name(config)).path("/"));
+        req.local_cache(|| EndedBySuspension(true));
+        return None;
+    }
     if now - row.last_seen_at > TOUCH_EVERY_MS {
         let id_hash = row.id_hash.clone();
         let _ = db.submit(move |conn| sessions::touch(conn, &id_hash, now));

@@ -78,7 +78,9 @@ async fn receive(
         Ok(_) => return (Status::PayloadTooLarge, "payload too large"),
         Err(_) => return (Status::BadRequest, "could not read the body"),
     };
-    match ingest(db, receivers, key, signature.0.as_deref(), body).await {
+    let ingested = ingest(db, receivers, key, signature.0.as_deref(), body).await;
+    crate::http::metrics::meta_webhook(&ingested);
+    match ingested {
         Ok(_) => (Status::Ok, "EVENT_RECEIVED"),
         Err(refused) => {
             match &refused {

@@ -1,17 +1,19 @@
 //! Operators: the first one joins through a one-time setup link that `serve` prints while there is none;
-//! the administration page lists the accounts and the scheduled job runs, and publishes new versions of
-//! the privacy policy. One account's plan and subscription are managed on its own page
-//! (`admin_account`).
+//! the administration page lists the accounts (`admin_accounts`) and the scheduled job runs, links the
+//! system's health (`admin_health`), and publishes new versions of the privacy policy. One account is
+//! managed on its own page (`admin_account`, `admin_holds`). Everything under `/admin` answers 404 to
+//! anyone but an operator (the `Operator` guard).
 
 use super::Reply;
+use super::admin_accounts::{self, AccountRow};
 use super::context::Ctx;
 use super::page::{Page, render};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::http::auth::{CsrfForm, Operator, session};
+use crate::services::billing::Billing;
 use crate::services::passwords;
 use crate::services::policy_mail::{OnFailure, send_due};
-use crate::store::accounts::{self, AccountSummary};
 use crate::store::activity;
 use crate::store::consents::{self, PolicyVersion};
 use crate::store::job_runs::{self, JobRun};
@@ -23,6 +25,7 @@ use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 const SETUP_TTL_MS: i64 = 24 * 3_600_000;
@@ -92,8 +95,7 @@ impl RetentionRun {
 #[template(path = "admin.html")]
 struct AdminPage<'a> {
     page: &'a Page,
-    /// Each account with its plan's name in the page's language.
-    accounts: Vec<(AccountSummary, String)>,
+    accounts: Vec<AccountRow>,
     runs: Vec<JobRun>,
     retention_policy: String,
     retention: Vec<RetentionRun>,
@@ -112,17 +114,16 @@ struct AdminPage<'a> {
 csrf_form!(PolicyForm { version, summary });
 
 async fn admin_page(
-    page: &Page,
-    db: &Db,
-    config: &Config,
+    ctx: &Ctx<'_>,
     notice: Option<&str>,
     error: Option<&str>,
     form: &PolicyForm,
 ) -> Result<rocket::response::content::RawHtml<String>> {
-    let (accounts, runs, retention, policies) = db
+    let (page, db, config) = (&ctx.page, ctx.db, ctx.config);
+    let accounts = admin_accounts::rows(page, db, ctx.state::<Arc<Billing>>()?).await?;
+    let (runs, retention, policies) = db
         .read_async(|conn| {
             Ok((
-                accounts::list_all(conn, 500)?,
                 job_runs::recent(conn, 20)?,
                 job_runs::recent_of(conn, job_runs::RETENTION, 20)?,
                 consents::policy_versions(conn, 20)?,
@@ -137,17 +138,6 @@ async fn admin_page(
         .replace("{activity}", &days(policy.activity_days))
         .replace("{webhooks}", &days(policy.webhook_delivery_days))
         .replace("{schedule}", &policy.schedule);
-    let lang = page.lang.code();
-    let accounts = accounts
-        .into_iter()
-        .map(|row| {
-            let plan = config
-                .plan(&row.account.plan)
-                .map_or(row.account.plan.as_str(), |p| p.name_in(lang))
-                .to_owned();
-            (row, plan)
-        })
-        .collect();
     render(AdminPage {
         page,
         accounts,
@@ -183,16 +173,13 @@ fn storage_warning(page: &Page, db: &Db, config: &Config) -> Option<String> {
 
 #[get("/admin?<done>")]
 async fn show_admin(ctx: Ctx<'_>, _operator: Operator<'_>, done: Option<&str>) -> Result<Reply> {
-    let Ctx {
-        page, db, config, ..
-    } = ctx;
-    let notice = page.notice("admin", done);
+    let notice = ctx.page.notice("admin", done);
     let empty = PolicyForm {
         csrf: String::new(),
         version: String::new(),
         summary: String::new(),
     };
-    let html = admin_page(&page, db, config, notice.as_deref(), None, &empty).await?;
+    let html = admin_page(&ctx, notice.as_deref(), None, &empty).await?;
     Ok(Reply::Page((Status::Ok, html)))
 }
 
@@ -205,14 +192,13 @@ async fn publish_policy(
     ctx: Ctx<'_>,
     operator: Operator<'_>,
 ) -> Result<Reply> {
-    let Ctx {
-        page,
-        client,
-        db,
-        config,
-        mailer,
-        ..
-    } = ctx;
+    let (page, client, db, config, mailer) = (
+        &ctx.page,
+        ctx.client.clone(),
+        ctx.db,
+        ctx.config,
+        ctx.mailer,
+    );
     let form = form.0;
     let (by, version, summary) = (
         operator.user().id,
@@ -239,7 +225,7 @@ async fn publish_policy(
         .await;
     if let Err(e @ Error::Invalid { .. }) = published {
         let message = page.error_text(&e);
-        let html = admin_page(&page, db, config, None, Some(&message), &form).await?;
+        let html = admin_page(&ctx, None, Some(&message), &form).await?;
         return Ok(Reply::Page((Status::UnprocessableEntity, html)));
     }
     let policy = published?;

@@ -1,6 +1,8 @@
-//! One account on the operators' page: its plan and subscription, this month's messages, and the history
-//! of every change with who made it; operators move it to another plan or status here (each change
-//! recorded as "admin <their email>"), as `whatsapi account set-plan` / `set-status` do from a shell.
+//! One account on the operators' page: its plan and subscription, this month's messages, its suspension
+//! or hold of sending with the reasons, its numbers with what Meta says of their quality, its people with
+//! their last sign-in, its recent activity, and the history of every change with who made it; operators
+//! move it to another plan or status here (each change recorded as "admin <their email>"), as `whatsapi
+//! account set-plan` / `set-status` do from a shell, and suspend it or hold its sending (`admin_holds`).
 
 use super::Reply;
 use super::context::Ctx;
@@ -10,9 +12,13 @@ use crate::error::{Error, Result};
 use crate::http::auth::{CsrfForm, Operator};
 use crate::services::billing::{self, Billing};
 use crate::store::accounts::{self, Account};
+use crate::store::activity::{self, Activity};
+use crate::store::connections::{self, ConnectionInfo};
+use crate::store::holds::{self, HoldChange, Holds};
 use crate::store::states::SubscriptionStatus;
 use crate::store::subscriptions::{self, Change, Subscription};
-use crate::store::{AccountId, Db, now_ms};
+use crate::store::users::{self, User};
+use crate::store::{AccountId, Db, console, now_ms};
 use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
@@ -21,6 +27,8 @@ use std::sync::Arc;
 
 /// How many changes the page shows, newest first.
 const HISTORY: usize = 50;
+/// How many lines of the account's activity the page shows, newest first.
+const ACTIVITY: usize = 50;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![show_account, change_plan, change_status]
@@ -39,8 +47,54 @@ struct AccountPage<'a> {
     used: String,
     quota: Option<String>,
     history: Vec<Change>,
+    holds: Holds,
+    hold_history: Vec<HoldChange>,
+    connections: Vec<ConnectionInfo>,
+    /// Each person with their last sign-in, as the activity log still has it.
+    members: Vec<(User, Option<i64>)>,
+    /// The account's latest activity, each line with the name of who did it.
+    activity: Vec<(Activity, String)>,
     notice: Option<String>,
     error: Option<&'a str>,
+}
+
+/// What the page reads of the account besides its subscription.
+struct Held {
+    holds: Holds,
+    hold_history: Vec<HoldChange>,
+    connections: Vec<ConnectionInfo>,
+    members: Vec<(User, Option<i64>)>,
+    activity: Vec<(Activity, String)>,
+}
+
+fn held(conn: &rusqlite::Connection, account: AccountId) -> crate::error::Result<Held> {
+    let people = users::list_for_account(conn, account)?;
+    let signed_in = console::last_sign_ins(conn, account)?;
+    let name_of = |line: &Activity| {
+        line.user_id
+            .and_then(|id| people.iter().find(|u| u.id == id))
+            .map_or_else(String::new, |u| u.name.clone())
+    };
+    let activity = activity::list_for_account(conn, account, ACTIVITY)?
+        .into_iter()
+        .map(|line| {
+            let name = name_of(&line);
+            (line, name)
+        })
+        .collect();
+    Ok(Held {
+        holds: holds::find(conn, account)?,
+        hold_history: holds::history(conn, account, HISTORY)?,
+        connections: connections::list_for_account(conn, account)?,
+        members: people
+            .into_iter()
+            .map(|u| {
+                let at = signed_in.get(&u.id).copied();
+                (u, at)
+            })
+            .collect(),
+        activity,
+    })
 }
 
 impl AccountPage<'_> {
@@ -72,7 +126,7 @@ async fn account_page(
     let billing = ctx.state::<Arc<Billing>>()?;
     let (page, db) = (&ctx.page, ctx.db);
     let account = AccountId::from_operator(id);
-    let (found, subscription, history) = db
+    let (found, subscription, history, held) = db
         .read_async(move |conn| {
             let found = accounts::find(conn, account)?.ok_or(Error::NotFound)?;
             let subscription = subscriptions::find(conn, account)?;
@@ -80,6 +134,7 @@ async fn account_page(
                 found,
                 subscription,
                 subscriptions::history(conn, account, HISTORY)?,
+                held(conn, account)?,
             ))
         })
         .await?;
@@ -98,6 +153,11 @@ async fn account_page(
         plans: billing.plans(),
         statuses: SubscriptionStatus::NAMES,
         history,
+        holds: held.holds,
+        hold_history: held.hold_history,
+        connections: held.connections,
+        members: held.members,
+        activity: held.activity,
         notice,
         error,
     })?;
@@ -123,13 +183,18 @@ async fn show_account(
 csrf_form!(PlanForm { plan });
 
 /// Who the history names for a change made on this page.
-fn by(operator: &Operator<'_>) -> String {
+pub(super) fn by(operator: &Operator<'_>) -> String {
     format!("admin {}", operator.user().email)
 }
 
 /// After a change: the account's page again, saying whether anything changed; or the page with the
 /// refusal in words.
-async fn answer(ctx: &Ctx<'_>, id: i64, changed: Result<bool>, done: &str) -> Result<Reply> {
+pub(super) async fn answer(
+    ctx: &Ctx<'_>,
+    id: i64,
+    changed: Result<bool>,
+    done: &str,
+) -> Result<Reply> {
     match changed {
         Ok(true) => Ok(Reply::Redirect(Redirect::to(format!(
             "/admin/accounts/{id}?done={done}"
@@ -212,7 +277,7 @@ async fn change_status(
 }
 
 /// The account, or 404 before anything is written for an id that names none.
-async fn existing(db: &Db, id: i64) -> Result<AccountId> {
+pub(super) async fn existing(db: &Db, id: i64) -> Result<AccountId> {
     let account = AccountId::from_operator(id);
     db.read_async(move |conn| accounts::find(conn, account))
         .await?

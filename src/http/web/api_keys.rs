@@ -129,13 +129,14 @@ async fn revoke_key(
     admin: Admin<'_>,
 ) -> Result<Redirect> {
     let trusted = ctx.state::<std::sync::Arc<crate::services::api_keys::KeysUsed>>()?;
-    super::managed_change(
-        &ctx,
-        &admin,
-        "api_key_revoked",
-        id.to_string(),
-        move |conn, account| api_keys::revoke(conn, account, ApiKeyId::from_raw(id)),
-    )
+    super::managed_change(&ctx, &admin, "api_key_revoked", move |conn, account| {
+        api_keys::revoke(conn, account, ApiKeyId::from_raw(id))?;
+        Ok(api_keys::list_for_account(conn, account)?
+            .into_iter()
+            .find(|k| k.id.get() == id)
+            .map(|k| k.name)
+            .unwrap_or_default())
+    })
     .await?;
     // This process trusts keys it checked a moment ago: a revoked one must stop working now.
     trusted.forget(ApiKeyId::from_raw(id));

@@ -440,7 +440,8 @@ async fn compose(
             e @ (Error::Invalid { .. }
             | Error::Overloaded
             | Error::QuotaExceeded { .. }
-            | Error::SubscriptionInactive { .. }),
+            | Error::SubscriptionInactive { .. }
+            | Error::SendingHeld),
         ) => {
             show(
                 &page,

@@ -216,13 +216,12 @@ async fn remove_connection(
     admin: Admin<'_>,
 ) -> Result<Redirect> {
     let receivers = ctx.state::<crate::services::meta_events::Receivers>()?;
-    super::managed_change(
-        &ctx,
-        &admin,
-        "connection_removed",
-        id.to_string(),
-        move |conn, account| connections::delete(conn, account, ConnectionId::from_raw(id)),
-    )
+    super::managed_change(&ctx, &admin, "connection_removed", move |conn, account| {
+        let id = ConnectionId::from_raw(id);
+        let found = connections::find(conn, account, id)?.ok_or(Error::NotFound)?;
+        connections::delete(conn, account, id)?;
+        Ok(found.name)
+    })
     .await?;
     receivers.forget(ConnectionId::from_raw(id));
     Ok(Redirect::to("/connections?done=removed"))

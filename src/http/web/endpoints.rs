@@ -133,21 +133,18 @@ async fn create_endpoint(
         description: Some(form.description),
         event_types: Some(form.event_types),
     };
-    match endpoints_service::create(db, (config, billing), account, request).await {
-        Ok((created, secret)) => {
-            let (url, user) = (created.url.clone(), admin.user().id);
-            db.write_async(move |conn| {
-                activity::record(
-                    conn,
-                    &client.actor(Some(account), Some(user)),
-                    "webhook_endpoint_created",
-                    &url,
-                    now_ms(),
-                )
-            })
-            .await?;
-            endpoints_page(&page, account, db, Some(&secret), None, None).await
-        }
+    let user = admin.user().id;
+    let record = move |conn: &rusqlite::Connection, created: &Endpoint| {
+        activity::record(
+            conn,
+            &client.actor(Some(account), Some(user)),
+            "webhook_endpoint_created",
+            &activity::url_host(&created.url),
+            now_ms(),
+        )
+    };
+    match endpoints_service::create(db, (config, billing), account, request, record).await {
+        Ok((_, secret)) => endpoints_page(&page, account, db, Some(&secret), None, None).await,
         Err(e @ (Error::Invalid { .. } | Error::PlanLimit { .. } | Error::PlanFeature { .. })) => {
             endpoints_page(&page, account, db, None, None, Some(&page.error_text(&e))).await
         }
@@ -218,28 +215,34 @@ async fn show_endpoint(
     )))
 }
 
-async fn change(db: &Db, admin: Admin<'_>, id: i64, paused: Option<bool>) -> Result<EndpointId> {
-    let account = admin.account;
+/// Pauses or resumes an endpoint's deliveries.
+async fn pause(ctx: &Ctx<'_>, admin: Admin<'_>, id: i64, paused: bool) -> Result<EndpointId> {
     let change = EndpointChange {
-        paused,
+        paused: Some(paused),
         ..EndpointChange::default()
     };
-    let updated = db
-        .write_async(move |conn| {
-            endpoints::update(conn, account, EndpointId::from_raw(id), &change, now_ms())
-        })
-        .await?;
-    Ok(updated.id)
+    let action = if paused {
+        "webhook_endpoint_paused"
+    } else {
+        "webhook_endpoint_resumed"
+    };
+    super::managed_change(ctx, &admin, action, move |conn, account| {
+        let updated =
+            endpoints::update(conn, account, EndpointId::from_raw(id), &change, now_ms())?;
+        Ok(activity::url_host(&updated.url))
+    })
+    .await?;
+    Ok(EndpointId::from_raw(id))
 }
 
 #[post("/webhook-endpoints/<id>/pause", data = "<_form>")]
 async fn pause_endpoint(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
+    ctx: Ctx<'_>,
     admin: Admin<'_>,
-    db: &State<Db>,
 ) -> Result<Redirect> {
-    let id = change(db, admin, id, Some(true)).await?;
+    let id = pause(&ctx, admin, id, true).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{}?done=paused",
         id.get()
@@ -250,10 +253,10 @@ async fn pause_endpoint(
 async fn resume_endpoint(
     id: i64,
     _form: CsrfForm<CsrfOnly>,
+    ctx: Ctx<'_>,
     admin: Admin<'_>,
-    db: &State<Db>,
 ) -> Result<Redirect> {
-    let id = change(db, admin, id, Some(false)).await?;
+    let id = pause(&ctx, admin, id, false).await?;
     Ok(Redirect::to(format!(
         "/webhook-endpoints/{}?done=resumed",
         id.get()
@@ -271,8 +274,12 @@ async fn remove_endpoint(
         &ctx,
         &admin,
         "webhook_endpoint_removed",
-        id.to_string(),
-        move |conn, account| endpoints::delete(conn, account, EndpointId::from_raw(id)),
+        move |conn, account| {
+            let id = EndpointId::from_raw(id);
+            let found = endpoints::find(conn, account, id)?.ok_or(Error::NotFound)?;
+            endpoints::delete(conn, account, id)?;
+            Ok(activity::url_host(&found.url))
+        },
     )
     .await?;
     Ok(Redirect::to("/webhook-endpoints?done=removed"))

@@ -17,14 +17,19 @@ macro_rules! csrf_form {
     };
 }
 
+mod activity;
 pub mod admin;
 mod admin_account;
+mod admin_accounts;
+mod admin_health;
+mod admin_holds;
 mod admin_signals;
 mod api_keys;
 mod api_reference;
 mod assets;
 mod billing;
 mod billing_payment;
+pub mod charts;
 mod compose;
 mod connections;
 pub mod context;
@@ -42,11 +47,12 @@ mod privacy;
 mod profile;
 mod sign_in;
 mod team;
+mod usage;
 
 use crate::error::Code;
 use crate::http::auth::Admin;
 use crate::http::errors::error_response;
-use crate::store::{AccountId, activity, now_ms};
+use crate::store::{AccountId, now_ms};
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
@@ -63,6 +69,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(sign_in::routes());
     all.extend(password_reset::routes());
     all.extend(team::routes());
+    all.extend(activity::routes());
     all.extend(api_keys::routes());
     all.extend(api_reference::routes());
     all.extend(messages::routes());
@@ -73,10 +80,13 @@ pub fn routes() -> Vec<Route> {
     all.extend(profile::routes());
     all.extend(admin::routes());
     all.extend(admin_account::routes());
+    all.extend(admin_holds::routes());
+    all.extend(admin_health::routes());
     all.extend(admin_signals::routes());
     all.extend(billing::routes());
     all.extend(privacy::routes());
     all.extend(billing_payment::routes());
+    all.extend(usage::routes());
     all
 }
 
@@ -130,8 +140,13 @@ impl<'r> Responder<'r, 'static> for CaughtError {
             return error.respond_to(req);
         }
         if status.code == 401 && !crate::http::errors::wants_json(req) {
-            // A page that needs a session: send the person to sign in.
-            return rocket::response::Redirect::to("/login?done=expired").respond_to(req);
+            // A page that needs a session: send the person to sign in (saying why, when the session
+            // ended because the account is suspended).
+            let to = match crate::http::auth::session::ended_by_suspension(req) {
+                true => "/login?done=suspended",
+                false => "/login?done=expired",
+            };
+            return rocket::response::Redirect::to(to).respond_to(req);
         }
         if status.code >= 500 {
             tracing::error!(method = %req.method(), path = %req.uri().path(), status = status.code, "request failed");
@@ -199,23 +214,23 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// An owner's or admin's change to their account, written together with its line in the activity log.
+/// An owner's or admin's change to their account, written together with its line in the activity log;
+/// `change` answers the line's detail (the key's name, the member's email).
 pub(crate) async fn managed_change<F>(
     ctx: &context::Ctx<'_>,
     admin: &Admin<'_>,
     action: &'static str,
-    detail: String,
     change: F,
 ) -> crate::error::Result<()>
 where
-    F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<()> + Send + 'static,
+    F: FnOnce(&rusqlite::Connection, AccountId) -> crate::error::Result<String> + Send + 'static,
 {
     let (account, user, client) = (admin.account, admin.user().id, ctx.client.clone());
     ctx.db
         .write_async(move |conn| {
-            change(conn, account)?;
+            let detail = change(conn, account)?;
             let actor = client.actor(Some(account), Some(user));
-            activity::record(conn, &actor, action, &detail, now_ms())
+            crate::store::activity::record(conn, &actor, action, &detail, now_ms())
         })
         .await
 }

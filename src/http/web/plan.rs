@@ -13,9 +13,12 @@ use crate::store::{AccountId, Db};
 use askama::Template;
 use rocket::http::Status;
 
-/// The banner for an account whose subscription does not allow sending for good, in words; `None` while
-/// it does (trialing with time left, or active).
+/// The banner for an account whose sending the operator held, or whose subscription does not allow
+/// sending for good, in words; `None` while it does (trialing with time left, or active).
 pub fn banner(lang: Lang, standing: &Standing, grace_days: u32, now: i64) -> Option<String> {
+    if standing.holds.sending_held.is_some() {
+        return Some(lang.t("errors.sending_held").to_owned());
+    }
     let status = standing.subscription.status;
     let text = match (status, standing.sending(now, grace_days)) {
         (SubscriptionStatus::Canceled, _) => lang.t("billing.banner_canceled").to_owned(),
@@ -147,6 +150,7 @@ mod tests {
                 renews_at: None,
                 changed_at: 10 * DAY,
             },
+            holds: Default::default(),
         }
     }
 

@@ -236,6 +236,7 @@ async fn request_email_change(
 ) -> Result<Reply> {
     let Ctx {
         page,
+        client,
         auth,
         db,
         config,
@@ -264,12 +265,13 @@ async fn request_email_change(
         new_email.clone(),
     );
     db.write_async(move |conn| {
-        if users::find_by_email(conn, &email)?.is_some() {
-            return Err(Error::Conflict(
-                "an account with this email address already exists".into(),
-            ));
-        }
         let now = now_ms();
+        // Recorded whether or not the address is taken, so the log does not tell either.
+        let actor = client.actor(account, Some(user));
+        activity::record(conn, &actor, "email_change_requested", "", now)?;
+        if users::find_by_email(conn, &email)?.is_some() {
+            return Ok(());
+        }
         tokens::revoke_for_user(conn, Purpose::EmailChange, user, now)?;
         let new = NewToken {
             purpose: Purpose::EmailChange,
@@ -282,14 +284,7 @@ async fn request_email_change(
         };
         tokens::insert(conn, &stored_token, &new)
     })
-    .await
-    .or_else(|e| {
-        if matches!(e, Error::Conflict(_)) {
-            Ok(())
-        } else {
-            Err(e)
-        }
-    })?;
+    .await?;
     // The same answer whether or not the address is taken, so the form does not reveal who has an account.
     let link = format!("{}/confirm-email/{token}", config.server.public_url);
     crate::services::notify::confirm_email(mailer, page.lang, &new_email, &link).await;

@@ -12,7 +12,7 @@ use crate::store::accounts::{self, NewAccount};
 use crate::store::rollups::Line;
 use crate::store::states::UsageEvent;
 use crate::store::users::{self, NewUser, Role};
-use crate::store::{Db, activity, now_ms, sessions};
+use crate::store::{Db, activity, holds, now_ms, sessions};
 use askama::Template;
 use rocket::form::FromForm;
 use rocket::http::{CookieJar, Status};
@@ -45,11 +45,13 @@ fn login_page(page: Page, done: Option<&str>) -> Result<Reply> {
         return Ok(Reply::Redirect(Redirect::to("/")));
     }
     let notice = page.notice("login", done);
+    // A session ended because the account is suspended: said as the refusal it is.
+    let suspended = (done == Some("suspended")).then(|| page.t("login.done_suspended"));
     let html = render(LoginPage {
         page: &page,
         email: "",
-        error: None,
-        notice: notice.as_deref(),
+        error: suspended,
+        notice: notice.as_deref().filter(|_| suspended.is_none()),
     })?;
     Ok(Reply::Page((Status::Ok, html)))
 }
@@ -126,11 +128,36 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
             db.tally().add(Line::new(account, event, now));
         }
     };
-    let Some(user) = user.clone().filter(|_| matches) else {
-        counted(UsageEvent::SignInFailed);
-        attempt.failed(db).await?;
-        return refuse(Status::Unauthorized, "login.wrong");
+    let user = match user.clone() {
+        Some(user) if matches => user,
+        typed => {
+            counted(UsageEvent::SignInFailed);
+            // Against the person whose email was typed, when there is one; never with what was typed.
+            let (known, visitor) = (typed.map(|u| (u.account_id, u.id)), client.clone());
+            attempt
+                .failed(db, move |conn| match known {
+                    Some((account, user)) => activity::record(
+                        conn,
+                        &visitor.actor(account, Some(user)),
+                        "sign_in_failed",
+                        "",
+                        now,
+                    ),
+                    None => Ok(()),
+                })
+                .await?;
+            return refuse(Status::Unauthorized, "login.wrong");
+        }
     };
+    // Told only to who knows the password; the right password is no guess held against the person.
+    if let Some(account) = user.account_id
+        && db
+            .read_async(move |conn| holds::is_suspended(conn, account))
+            .await?
+    {
+        attempt.released(db).await?;
+        return refuse(Status::Forbidden, "login.suspended");
+    }
     attempt.succeeded(db).await?;
     counted(UsageEvent::SignIn);
     session::start(db, config, cookies, &user, &client).await?;
@@ -187,14 +214,21 @@ enum Alert {
 }
 
 #[post("/logout", data = "<_form>")]
-async fn logout(
-    _form: CsrfForm<CsrfOnly>,
-    session: &Session,
-    db: &State<Db>,
-    config: &State<Config>,
-    cookies: &CookieJar<'_>,
-) -> Result<Redirect> {
-    session::end(db, config, cookies, session).await?;
+async fn logout(_form: CsrfForm<CsrfOnly>, session: &Session, ctx: Ctx<'_>) -> Result<Redirect> {
+    let (user, client) = (&session.user, ctx.client.clone());
+    let (account, id) = (user.account_id, user.id);
+    ctx.db
+        .write_async(move |conn| {
+            activity::record(
+                conn,
+                &client.actor(account, Some(id)),
+                "signed_out",
+                "",
+                now_ms(),
+            )
+        })
+        .await?;
+    session::end(ctx.db, ctx.config, ctx.cookies, session).await?;
     Ok(Redirect::to("/login?done=signed_out"))
 }
 

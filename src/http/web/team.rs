@@ -183,13 +183,10 @@ async fn change_role(
 ) -> Result<Redirect> {
     let role = Role::parse(&form.0.role)
         .ok_or_else(|| Error::invalid("role", "choose admin or member"))?;
-    super::managed_change(
-        &ctx,
-        &admin,
-        "member_role_changed",
-        format!("{member}: {role}"),
-        move |conn, account| users::set_role(conn, account, UserId::from_raw(member), role),
-    )
+    super::managed_change(&ctx, &admin, "member_role_changed", move |conn, account| {
+        users::set_role(conn, account, UserId::from_raw(member), role)?;
+        Ok(format!("{}: {role}", email_of(conn, account, member)?))
+    })
     .await?;
     Ok(Redirect::to("/team?done=role_changed"))
 }
@@ -204,15 +201,26 @@ async fn remove_member(
     if UserId::from_raw(member) == admin.user().id {
         return Err(Error::Forbidden);
     }
-    super::managed_change(
-        &ctx,
-        &admin,
-        "member_removed",
-        member.to_string(),
-        move |conn, account| users::remove_member(conn, account, UserId::from_raw(member)),
-    )
+    super::managed_change(&ctx, &admin, "member_removed", move |conn, account| {
+        let email = email_of(conn, account, member)?;
+        users::remove_member(conn, account, UserId::from_raw(member))?;
+        Ok(email)
+    })
     .await?;
     Ok(Redirect::to("/team?done=removed"))
+}
+
+/// The email address of a person of the account, for the activity log.
+fn email_of(
+    conn: &rusqlite::Connection,
+    account: crate::store::AccountId,
+    id: i64,
+) -> Result<String> {
+    users::list_for_account(conn, account)?
+        .into_iter()
+        .find(|u| u.id.get() == id)
+        .map(|u| u.email)
+        .ok_or(Error::NotFound)
 }
 
 #[derive(Template)]

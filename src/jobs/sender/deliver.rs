@@ -139,6 +139,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
             "Not sent within 24 hours".to_owned(),
         );
         let details = message.error_title.clone().unwrap_or_default();
+        crate::metrics::send("failed", "expired", account.get());
         return record(fail(
             shared,
             message,
@@ -154,6 +155,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
         Ok(target) => target,
         Err(e) => {
             tracing::error!(error = %e, message = id.get(), "cannot load the message's connection");
+            crate::metrics::send("retried", "connection_unreadable", account.get());
             let at = now + backoff_ms(message.attempts);
             return record(Arc::new(move |conn| {
                 messages::retry_at(conn, account, id, at, None)
@@ -168,6 +170,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
                 title: "The message cannot be read".into(),
                 details: e.to_string(),
             };
+            crate::metrics::send("failed", "unreadable", account.get());
             return record(fail(shared, message, error, now));
         }
     };
@@ -176,6 +179,8 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
     let result =
         Graph::of(&shared.agent, info, &target.token).send_message(&info.phone_number_id, &body);
     shared.observe_latency(calling.elapsed());
+    let (outcome, class) = outcome_of(&result);
+    crate::metrics::send(outcome, class, account.get());
     let now = now_ms();
     match result {
         Ok(wamid) => {
@@ -245,6 +250,21 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
                 messages::retry_at(conn, account, id, at, Some((code, &title, &details)))
             }))
         }
+    }
+}
+
+/// What became of a message after its call to Meta, for the metrics: its outcome, and the class of
+/// what went wrong.
+fn outcome_of(result: &Result<String, SendError>) -> (&'static str, &'static str) {
+    match result {
+        Ok(_) => ("sent", "none"),
+        Err(SendError::Network(_)) => ("retried", "network"),
+        Err(SendError::Refused(_)) => ("held", "not_allowed"),
+        Err(SendError::Meta(error)) => match classify(error.code) {
+            ErrorClass::CredentialsBroken => ("held", ErrorClass::CredentialsBroken.as_str()),
+            ErrorClass::Final => ("failed", ErrorClass::Final.as_str()),
+            class => ("retried", class.as_str()),
+        },
     }
 }
 

@@ -13,6 +13,7 @@ mod deliver;
 mod recorder;
 mod schedule;
 
+use crate::services::health::{self, Beat};
 use crate::services::outbox::Waker;
 use crate::store::connections::{self, ConnectionId};
 use crate::store::messages::{self, StoredMessage};
@@ -232,6 +233,7 @@ fn dispatch_until_stopped(
     let mut look_wanted = true;
     let mut last_look = Instant::now() - LOOK_EVERY;
     while !shared.stop.load(Ordering::Relaxed) {
+        health::beat(Beat::Sender);
         let now = Instant::now();
         let look_due =
             now >= last_look + LOOK_EVERY || (look_wanted && now >= last_look + LOOK_GAP);

@@ -4,7 +4,7 @@
 //! sent again, across restarts too. A stop between sending and marking sends that batch again at the
 //! next run, which is the better side to err on.
 
-use super::Tell;
+use super::Around;
 use super::words;
 use crate::domain::lang::Lang;
 use crate::error::Result;
@@ -16,7 +16,7 @@ use crate::store::abuse_signals::{self, Signal};
 const BATCH: usize = 50;
 
 /// Emails every signal not emailed yet; how many.
-pub fn send_unemailed(db: &Db, tell: &Tell<'_>, now: i64) -> Result<usize> {
+pub fn send_unemailed(db: &Db, around: &Around<'_>, now: i64) -> Result<usize> {
     let mut emailed = 0;
     loop {
         let (batch, operators) = db.read(|conn| {
@@ -39,7 +39,9 @@ pub fn send_unemailed(db: &Db, tell: &Tell<'_>, now: i64) -> Result<usize> {
         if !open.is_empty() {
             for (to, locale) in &operators {
                 let lang = Lang::from_code(locale).unwrap_or(Lang::En);
-                tell.mailer.send_blocking(&email(tell, lang, to, &open))?;
+                around
+                    .mailer
+                    .send_blocking(&email(around, lang, to, &open))?;
             }
             emailed += open.len();
         }
@@ -48,8 +50,8 @@ pub fn send_unemailed(db: &Db, tell: &Tell<'_>, now: i64) -> Result<usize> {
     }
 }
 
-fn email(tell: &Tell<'_>, lang: Lang, to: &str, signals: &[&Signal]) -> Email {
-    let product = &tell.mailer.product_name;
+fn email(around: &Around<'_>, lang: Lang, to: &str, signals: &[&Signal]) -> Email {
+    let product = &around.mailer.product_name;
     let lines: Vec<String> = signals
         .iter()
         .map(|s| {
@@ -71,7 +73,7 @@ fn email(tell: &Tell<'_>, lang: Lang, to: &str, signals: &[&Signal]) -> Email {
         .t("abuse.mail_text")
         .replace("{count}", &count)
         .replace("{signals}", &lines.join("\n\n"))
-        .replace("{link}", &format!("{}#signals", tell.link));
+        .replace("{link}", &format!("{}#signals", around.link));
     let footer = lang.t("mail.footer").replace("{product}", product);
     Email {
         to: to.to_owned(),

@@ -19,7 +19,10 @@ pub use addresses::KeyAddresses;
 use crate::config::Abuse;
 use crate::error::Result;
 use crate::outbound::mail::Mailer;
+use crate::services::billing::Billing;
+use crate::services::billing::holds::{self, Change};
 use crate::store::abuse_signals::{self, NewSignal, Raised, Severity, SignalId};
+use crate::store::activity::Actor;
 use crate::store::{Db, rollups};
 use detect::{BASELINE_DAYS, DAY_MS, Day};
 
@@ -36,31 +39,31 @@ pub struct Checked {
     pub emailed: usize,
 }
 
-/// Where the emails point operators to, and what they send with.
-pub struct Tell<'a> {
+/// What a run works with besides the store and the settings.
+pub struct Around<'a> {
+    /// The addresses each API key was used from today.
+    pub addresses: &'a KeyAddresses,
+    /// The accounts' standing in memory, forgotten for an account whose sending a signal held, so its
+    /// API refuses new messages at once.
+    pub billing: &'a Billing,
+    /// What the operators' emails are sent with.
     pub mailer: &'a Mailer,
-    /// The operators' page, `<public url>/admin`.
+    /// The operators' page, `<public url>/admin`, for the emails.
     pub link: &'a str,
 }
 
 /// One run: finds what crosses the thresholds now, raises it, holds the sending of accounts with a high
 /// one (`auto_hold`), and emails the operators about every signal not emailed yet.
-pub fn run(
-    db: &Db,
-    settings: &Abuse,
-    addresses: &KeyAddresses,
-    tell: &Tell<'_>,
-    now: i64,
-) -> Result<Checked> {
+pub fn run(db: &Db, settings: &Abuse, around: &Around<'_>, now: i64) -> Result<Checked> {
     db.flush_usage();
-    let (accounts, found) = detect_all(db, settings, addresses, now)?;
+    let (accounts, found) = detect_all(db, settings, around.addresses, now)?;
     let mut checked = Checked {
         accounts,
         ..Checked::default()
     };
     let auto_hold = settings.auto_hold;
     let (raised, held) = db.write(move |conn| {
-        let (mut raised, mut held) = (Vec::new(), 0);
+        let (mut raised, mut held) = (Vec::new(), Vec::new());
         for signal in found {
             let high = signal.severity == Severity::High;
             let id = match abuse_signals::raise(conn, &signal, now)? {
@@ -71,20 +74,23 @@ pub fn run(
                 Raised::Rose(id) => id,
                 Raised::Known => continue,
             };
-            if auto_hold && high {
-                held += usize::from(hold(conn, &signal, id, now)?);
+            if auto_hold && high && hold(conn, &signal, id, now)? {
+                held.push(signal.account);
             }
         }
         Ok((raised, held))
     })?;
     checked.raised = raised.len();
-    checked.held = held;
+    checked.held = held.len();
+    for account in held {
+        around.billing.forget(account);
+    }
     for (id, signal) in &raised {
         tracing::warn!(signal = id.get(), account = signal.account.get(), kind = signal.kind.as_str(),
             severity = signal.severity.as_str(), evidence = %signal.evidence, "abuse signal raised");
     }
     if settings.operator_emails {
-        checked.emailed = mail::send_unemailed(db, tell, now)?;
+        checked.emailed = mail::send_unemailed(db, around, now)?;
     }
     Ok(checked)
 }
@@ -131,17 +137,30 @@ fn detect_all(
     Ok((accounts, found))
 }
 
-/// Holds the account's sending because of a high signal; whether it was held now.
-fn hold(_conn: &rusqlite::Connection, signal: &NewSignal, id: SignalId, _now: i64) -> Result<bool> {
-    let reason = hold_reason(signal, id);
-    tracing::warn!(account = signal.account.get(), %reason, "a high abuse signal asks to hold the account's sending");
-    Ok(false)
+/// Holds the account's sending because of a high signal, through the one way holds are made
+/// (`services::billing::holds`), with its line in the account's history of holds ("abuse check") and in
+/// the operators' activity log; whether it was held now (false when it was held already). Its messages
+/// stay queued until an operator releases the hold.
+fn hold(conn: &rusqlite::Connection, signal: &NewSignal, id: SignalId, now: i64) -> Result<bool> {
+    let change = Change::HoldSending {
+        reason: hold_reason(signal, id),
+    };
+    holds::apply(
+        conn,
+        signal.account,
+        &change,
+        (&Actor::nobody(None), HELD_BY),
+        now,
+    )
 }
+
+/// Who the account's history of holds names for a hold the abuse job made.
+pub const HELD_BY: &str = "abuse check";
 
 /// Why the sending was held, in the account's record: the signal by number and kind.
 pub fn hold_reason(signal: &NewSignal, id: SignalId) -> String {
     format!(
-        "abuse signal {} ({}, {})",
+        "abuse signal {}: {} ({} severity)",
         id.get(),
         signal.kind.as_str(),
         signal.severity.as_str()

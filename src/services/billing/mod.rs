@@ -3,6 +3,7 @@
 //! subscription for a few seconds, the rate and the month's count for good, written in batches), so
 //! enforcing a plan adds no database write to a request.
 
+pub mod holds;
 pub mod lifecycle;
 mod months;
 pub mod notices;
@@ -18,6 +19,7 @@ pub use usage::{Reached, Reservation, Usage};
 
 use crate::config::{self, Config, Feature, Plan};
 use crate::error::{Error, Result};
+use crate::store::holds::{self as account_holds, Holds};
 use crate::store::states::SubscriptionStatus;
 use crate::store::subscriptions::{self, Start, StatusChange, Subscription};
 use crate::store::{AccountId, Db, now_ms};
@@ -32,11 +34,13 @@ const DAY_MS: i64 = 86_400_000;
 /// at once, one made by another process (`whatsapi account set-status`) within this.
 const SUBSCRIPTION_TRUSTED_FOR: Duration = Duration::from_secs(5);
 
-/// An account's plan and subscription, as the configuration and the store have them now.
+/// An account's plan and subscription, and its operator's suspension or hold of sending, as the
+/// configuration and the store have them now.
 #[derive(Debug, Clone)]
 pub struct Standing {
     pub plan: Plan,
     pub subscription: Subscription,
+    pub holds: Holds,
 }
 
 /// Whether an account may send now, and why not.
@@ -72,6 +76,14 @@ impl Standing {
             Sending::InGrace { stops_at }
         } else {
             Sending::Stopped
+        }
+    }
+
+    /// Refuses everything to a suspended account (its API keys, at the API's door).
+    pub fn check_open(&self) -> Result<()> {
+        match self.holds.suspended {
+            Some(_) => Err(Error::AccountSuspended),
+            None => Ok(()),
         }
     }
 
@@ -162,10 +174,15 @@ impl Billing {
         {
             return Ok(standing.clone());
         }
-        let subscription = db
-            .read_async(move |conn| subscriptions::find(conn, account))
+        let (subscription, holds) = db
+            .read_async(move |conn| {
+                Ok((
+                    subscriptions::find(conn, account)?,
+                    account_holds::find(conn, account)?,
+                ))
+            })
             .await?;
-        let standing = Arc::new(self.standing_of(subscription)?);
+        let standing = Arc::new(self.standing_of(subscription, holds)?);
         let mut standings = self.standings.lock();
         if standings.len() > 100_000 {
             standings.retain(|_, (_, at)| at.elapsed() < SUBSCRIPTION_TRUSTED_FOR);
@@ -174,7 +191,7 @@ impl Billing {
         Ok(standing)
     }
 
-    fn standing_of(&self, subscription: Subscription) -> Result<Standing> {
+    fn standing_of(&self, subscription: Subscription, holds: Holds) -> Result<Standing> {
         // The start refuses a configuration without a plan in use; another process may have set one since.
         let plan = self.plan(&subscription.plan).cloned().ok_or_else(|| {
             Error::Internal(anyhow::anyhow!(
@@ -182,7 +199,11 @@ impl Billing {
                 subscription.plan
             ))
         })?;
-        Ok(Standing { plan, subscription })
+        Ok(Standing {
+            plan,
+            subscription,
+            holds,
+        })
     }
 
     /// Forgets what memory holds of the account's subscription, after a change.
@@ -190,8 +211,13 @@ impl Billing {
         self.standings.lock().remove(&account);
     }
 
-    /// Refuses to send for an account whose subscription stopped sending.
+    /// Refuses to send for an account that is suspended, whose sending is held, or whose subscription
+    /// stopped sending.
     pub fn check_sending(&self, standing: &Standing, now: i64) -> Result<()> {
+        standing.check_open()?;
+        if standing.holds.sending_held.is_some() {
+            return Err(Error::SendingHeld);
+        }
         match standing.sending(now, self.settings.grace_days) {
             Sending::Stopped => Err(Error::SubscriptionInactive {
                 status: standing.subscription.status.as_str(),
@@ -315,6 +341,7 @@ mod tests {
                 renews_at: None,
                 changed_at: 0,
             },
+            holds: Holds::default(),
         }
     }
 
@@ -340,6 +367,33 @@ mod tests {
         assert_eq!(canceled.sending(0, 7), Sending::Stopped);
         let active = standing(SubscriptionStatus::Active, Some(0), Some(0));
         assert_eq!(active.sending(100 * day, 7), Sending::Allowed);
+    }
+
+    #[test]
+    fn a_suspended_or_held_account_sends_nothing_and_a_suspended_one_is_refused_everything() {
+        use crate::store::holds::Hold;
+        let billing = Billing::new(&Config::default());
+        let hold = || {
+            Some(Hold {
+                at: 0,
+                reason: String::new(),
+            })
+        };
+        let mut held = standing(SubscriptionStatus::Active, None, None);
+        assert!(billing.check_sending(&held, 0).is_ok() && held.check_open().is_ok());
+        held.holds.sending_held = hold();
+        let err = billing.check_sending(&held, 0).unwrap_err();
+        assert_eq!(err.code().as_str(), "sending_held");
+        assert!(held.check_open().is_ok(), "held, the account still works");
+        let mut suspended = standing(SubscriptionStatus::Active, None, None);
+        suspended.holds.suspended = hold();
+        for err in [
+            suspended.check_open().unwrap_err(),
+            billing.check_sending(&suspended, 0).unwrap_err(),
+        ] {
+            assert_eq!(err.code().as_str(), "account_suspended");
+            assert_eq!(err.status().code, 403);
+        }
     }
 
     #[test]

@@ -53,6 +53,48 @@ impl Usage {
             .map_or(0, |c| c.committed))
     }
 
+    /// Each account's messages this month so far, committed: what memory lacks is read in one go (the
+    /// operators' list of accounts).
+    pub async fn this_month_of(
+        &self,
+        db: &Db,
+        accounts: &[AccountId],
+        now: i64,
+    ) -> Result<Vec<u64>> {
+        let month = Month::of(now);
+        let missing: Vec<AccountId> = {
+            let counts = self.counts.lock();
+            accounts
+                .iter()
+                .filter(|a| !counts.contains_key(&(**a, month)))
+                .copied()
+                .collect()
+        };
+        if !missing.is_empty() {
+            let (key, start) = (month.key(), month.start_ms());
+            let stored = db
+                .read_async(move |conn| {
+                    missing
+                        .into_iter()
+                        .map(|a| Ok((a, usage::month_count(conn, a, &key, start)?)))
+                        .collect::<Result<Vec<_>>>()
+                })
+                .await?;
+            let mut counts = self.counts.lock();
+            for (account, committed) in stored {
+                counts.entry((account, month)).or_insert(Count {
+                    committed,
+                    ..Count::default()
+                });
+            }
+        }
+        let counts = self.counts.lock();
+        Ok(accounts
+            .iter()
+            .map(|a| counts.get(&(*a, month)).map_or(0, |c| c.committed))
+            .collect())
+    }
+
     /// Reads the month's count from the store unless memory has it.
     async fn load(&self, db: &Db, account: AccountId, month: Month) -> Result<()> {
         if self.counts.lock().contains_key(&(account, month)) {

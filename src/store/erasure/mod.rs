@@ -288,7 +288,8 @@ pub fn purge_account(
 
 /// Deletes one member of an account (not its owner, not an operator), with their sessions, consents,
 /// known browsers and links. What they did stays in the account's activity log without them: the entries
-/// lose their address, browser and author, and entries naming their email address lose it.
+/// lose their address, browser and author, and entries naming their email address ("m@x.test",
+/// "m@x.test: admin") lose it.
 pub fn delete_member(conn: &Connection, account: AccountId, user: UserId) -> Result<()> {
     let found: Option<(String, String)> = conn
         .query_row(
@@ -311,7 +312,8 @@ pub fn delete_member(conn: &Connection, account: AccountId, user: UserId) -> Res
         [user.0],
     )?;
     conn.execute(
-        "UPDATE activity_log SET detail = '' WHERE account_id = ?1 AND detail = ?2 COLLATE NOCASE",
+        "UPDATE activity_log SET detail = '' WHERE account_id = ?1
+         AND (detail = ?2 COLLATE NOCASE OR substr(detail, 1, length(?2) + 2) = ?2 || ': ' COLLATE NOCASE)",
         params![account.0, email],
     )?;
     conn.execute(

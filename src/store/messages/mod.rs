@@ -347,9 +347,27 @@ pub fn queued_connections(conn: &Connection) -> Result<Vec<(ConnectionId, i64)>>
     Ok(found)
 }
 
-/// Claims up to `limit` of the connection's due messages, earliest first, if the connection is active:
-/// they are `sending` until `lease_until`, each about to be handed to a sender that calls Meta now. Each
-/// carries its account, which the writes that follow (`mark_all_sent`, `mark_failed`, `retry_at`) take.
+/// How many messages of every account are `queued` and how many `sending`, each counted on its
+/// status's partial index.
+pub fn outbox_depth(conn: &Connection) -> Result<(i64, i64)> {
+    let count = |status: MessageStatus| -> Result<i64> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM messages WHERE status = {}",
+            status.sql()
+        );
+        Ok(conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?)
+    };
+    Ok((
+        count(MessageStatus::Queued)?,
+        count(MessageStatus::Sending)?,
+    ))
+}
+
+/// Claims up to `limit` of the connection's due messages, earliest first, if the connection is active
+/// and its account may send (neither suspended nor held: `holds::MAY_SEND`; the messages then wait,
+/// queued): they are `sending` until `lease_until`, each about to be handed to a sender that calls Meta
+/// now. Each carries its account, which the writes that follow (`mark_all_sent`, `mark_failed`,
+/// `retry_at`) take.
 pub fn claim_for_connection(
     conn: &Connection,
     connection: ConnectionId,
@@ -362,12 +380,14 @@ pub fn claim_for_connection(
          WHERE id IN (
              SELECT id FROM messages
              WHERE connection_id = ?1 AND status = {queued} AND next_attempt_at <= ?2
-               AND EXISTS (SELECT 1 FROM connections WHERE id = ?1 AND state = {active})
+               AND EXISTS (SELECT 1 FROM connections c JOIN accounts a ON a.id = c.account_id
+                           WHERE c.id = ?1 AND c.state = {active} AND {may_send})
              ORDER BY next_attempt_at LIMIT ?4)
          RETURNING {COLUMNS}",
         sending = MessageStatus::Sending.sql(),
         queued = MessageStatus::Queued.sql(),
         active = ConnectionState::Active.sql(),
+        may_send = super::holds::MAY_SEND,
     ))?;
     let rows = stmt.query_map(
         params![connection.0, now, lease_until, limit as i64],

@@ -84,8 +84,8 @@ fn example(code: Code) -> Value {
     serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
-/// A typical refusal of an account's plan with this code: the documentation's example is the answer
-/// the server gives to it.
+/// A typical refusal of an account's plan (or of its operator's hold) with this code: the
+/// documentation's example is the answer the server gives to it.
 fn plan_refusal(code: Code) -> Option<Error> {
     let plan = || "starter".to_owned();
     Some(match code {
@@ -107,6 +107,8 @@ fn plan_refusal(code: Code) -> Option<Error> {
             feature: "webhooks",
             plan: plan(),
         },
+        Code::AccountSuspended => Error::AccountSuspended,
+        Code::SendingHeld => Error::SendingHeld,
         _ => return None,
     })
 }
@@ -207,6 +209,8 @@ mod tests {
             | Error::SubscriptionInactive { .. }
             | Error::PlanLimit { .. }
             | Error::PlanFeature { .. }
+            | Error::AccountSuspended
+            | Error::SendingHeld
             | Error::Overloaded
             | Error::StorageFull
             | Error::StorageFailing

@@ -449,6 +449,7 @@ async fn reply(
             e @ (Error::Invalid { .. }
             | Error::QuotaExceeded { .. }
             | Error::SubscriptionInactive { .. }
+            | Error::SendingHeld
             | Error::Overloaded),
         ) => {
             let text = page.error_text(&e);

@@ -181,6 +181,7 @@ async fn delete_account(
     let stripe = ctx.state::<Stripe>()?.clone();
     let Ctx {
         page,
+        client,
         auth,
         db,
         config,
@@ -217,9 +218,13 @@ async fn delete_account(
         return refuse(&page, session, db, &e).await;
     }
     // First everything stops at once (sessions, API keys, queues, webhooks, the data key) ...
-    let keys = db.clone();
+    let (keys, user) = (db.clone(), session.user.id);
     let stopped = db
-        .write_async(move |conn| erasure::stop_account(conn, keys.keyring(), account, now_ms()))
+        .write_async(move |conn| {
+            let actor = client.actor(Some(account), Some(user));
+            activity::record(conn, &actor, "account_deletion_requested", "", now_ms())?;
+            erasure::stop_account(conn, keys.keyring(), account, now_ms())
+        })
         .await?;
     for key in &stopped.api_keys {
         keys_used.forget(*key);
