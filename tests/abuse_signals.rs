@@ -3,7 +3,9 @@
 //! Meta's signed webhook about a number, a burst over the account's own week, wrong passwords, one API key
 //! from many addresses behind a trusted proxy, a new account writing to many new numbers) with its
 //! evidence, and none by an account sending normally alongside; each is shown on /admin in words, emailed
-//! to every operator once in their language (across a restart too), and a dismissed one stays dismissed.
+//! to every operator once in their language (across a restart too), and a dismissed one stays dismissed
+//! (only operators may dismiss); with `auto_hold`, a high signal holds the account's sending: its queue
+//! waits until an operator releases the hold, and each message is then sent once.
 
 mod common;
 
@@ -397,9 +399,9 @@ fn emails_about(install: &Install, to: &str, account: i64) -> usize {
         .count()
 }
 
-/// A session's CSRF token, from a page it shows.
-fn csrf(browser: &Browser) -> String {
-    common::web::csrf_in(&browser.get("/admin").body)
+/// A session's CSRF token, from a page of `path` it shows.
+fn csrf(browser: &Browser, path: &str) -> String {
+    common::web::csrf_in(&browser.get(path).body)
 }
 
 #[test]
@@ -411,7 +413,11 @@ fn operators_are_emailed_once_in_their_language_and_a_dismissed_signal_stays_dis
     let arabic = Browser::new(&server.url, BROWSER).signed_in("op-ar@host.test", PASSWORD);
     let switched = arabic.post(
         "/language",
-        &[("csrf", &csrf(&arabic)), ("lang", "ar"), ("back", "/admin")],
+        &[
+            ("csrf", &csrf(&arabic, "/admin")),
+            ("lang", "ar"),
+            ("back", "/admin"),
+        ],
         &[],
     );
     assert_eq!(switched.status, 303);
@@ -474,7 +480,7 @@ fn operators_are_emailed_once_in_their_language_and_a_dismissed_signal_stays_dis
             .body
             .contains(&format!("id=\"signal-{}\"", raised.id))
     );
-    let dismissed = op.post(&action, &[("csrf", &csrf(&op))], &[]);
+    let dismissed = op.post(&action, &[("csrf", &csrf(&op, "/admin"))], &[]);
     assert_eq!(dismissed.status, 303);
     assert!(signals_of(&install, a)[0].dismissed);
     let admin = op.get("/admin?done=signal_dismissed").body;
@@ -483,6 +489,16 @@ fn operators_are_emailed_once_in_their_language_and_a_dismissed_signal_stays_dis
     assert!(admin.contains("by op-en@host.test"));
     assert!(!account_row(&admin, a).contains("#signals"));
     assert!(account_row(&admin, b).contains(">1</a>"));
+    // A business's owner cannot dismiss one: the route is not there for them.
+    let owner = Browser::new(&server.url, BROWSER).signed_in("b@shop.test", PASSWORD);
+    let b_signal = signals_of(&install, b)[0].id;
+    let answer = owner.post(
+        &format!("/admin/accounts/{b}/signals/{b_signal}/dismiss"),
+        &[("csrf", &csrf(&owner, "/profile"))],
+        &[],
+    );
+    assert_eq!(answer.status, 404);
+    assert!(!signals_of(&install, b)[0].dismissed);
 
     // More wrong passwords for A the same day, and a later signal of D's: A's stays dismissed, alone.
     wrong_passwords(&server, "a@shop.test", 2);
