@@ -61,6 +61,7 @@ struct Metrics {
     writer_commit: Histogram,
     job_runs: Family<Labels, Counter>,
     outbox: Family<Labels, Gauge>,
+    writer_queue: Gauge,
     resident_bytes: Gauge,
     open_fds: Gauge,
     max_fds: Gauge,
@@ -81,6 +82,7 @@ impl Metrics {
             writer_commit: Histogram::new(COMMIT_SECONDS),
             job_runs: Family::default(),
             outbox: Family::default(),
+            writer_queue: Gauge::default(),
             resident_bytes: Gauge::default(),
             open_fds: Gauge::default(),
             max_fds: Gauge::default(),
@@ -149,6 +151,11 @@ impl Metrics {
             "whatsapi_outbox_messages",
             "Messages waiting to be sent (queued) or being sent (sending)",
             self.outbox.clone(),
+        );
+        r.register(
+            "whatsapi_writer_queue",
+            "Writes waiting for the store's writer",
+            self.writer_queue.clone(),
         );
         r.register_with_unit(
             "process_resident_memory",
@@ -282,6 +289,8 @@ pub fn job_run(job: &'static str, ok: bool) {
 pub struct Present {
     pub queued: i64,
     pub sending: i64,
+    /// Writes waiting for the writer.
+    pub writer_queue: u64,
 }
 
 /// The text exposition of every metric, with the present values of `present` and of this process.
@@ -292,6 +301,8 @@ pub fn render(present: Present) -> String {
             .get_or_create(&vec![("status", status.to_owned())])
             .set(count);
     }
+    m.writer_queue
+        .set(i64::try_from(present.writer_queue).unwrap_or(i64::MAX));
     if let Some(bytes) = resident_bytes() {
         m.resident_bytes.set(bytes);
     }
@@ -344,12 +355,14 @@ mod tests {
         let text = render(Present {
             queued: 3,
             sending: 1,
+            writer_queue: 2,
         });
         for name in [
             "whatsapi_http_requests_total",
             "whatsapi_http_request_duration_seconds_bucket",
             "whatsapi_sends_total",
             "whatsapi_outbox_messages{status=\"queued\"} 3",
+            "whatsapi_writer_queue 2",
             "process_resident_memory_bytes",
             "process_open_fds",
         ] {

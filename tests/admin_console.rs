@@ -555,7 +555,14 @@ fn the_list_of_accounts_shows_the_months_messages_and_the_share_that_failed() {
     assert!(row(&page, &format!("connection-{connection}")).contains("Sandbox"));
     assert!(page.contains("busy@shop.test"), "{page}");
     assert!(
-        table(&page, "account-activity").contains("account_created"),
+        table(&page, "account-activity").contains("Account created by an operator"),
         "{page}"
     );
+    // Its usage of the last 30 days, drawn: today's messages, and the failure with its code.
+    let usage = &page[page
+        .find(r#"id="account-usage""#)
+        .expect("the usage section")..];
+    let usage = &usage[..usage.find("</section>").unwrap()];
+    assert_eq!(usage.matches(r#"role="img""#).count(), 3, "{usage}");
+    assert!(usage.contains("131026"), "{usage}");
 }

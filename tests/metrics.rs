@@ -188,6 +188,7 @@ fn the_exposition_parses_and_its_counters_move_with_traffic_without_naming_anyon
         assert_eq!(before.kind_of(family), Some("histogram"), "{family}");
     }
     assert_eq!(before.kind_of("whatsapi_outbox_messages"), Some("gauge"));
+    assert_eq!(before.kind_of("whatsapi_writer_queue"), Some("gauge"));
     assert!(before.value("process_resident_memory_bytes", &[]) > 1_000_000.0);
     assert!(before.value("process_open_fds", &[]) > 0.0);
     assert!(before.value("process_max_fds", &[]) >= before.value("process_open_fds", &[]));

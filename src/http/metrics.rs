@@ -52,7 +52,11 @@ async fn scrape(
         .read_async(messages::outbox_depth)
         .await
         .map_err(Refused)?;
-    let text = metrics::render(Present { queued, sending });
+    let text = metrics::render(Present {
+        queued,
+        sending,
+        writer_queue: db.writer_stats().queue_length(),
+    });
     Ok(Exposition(text))
 }
 

@@ -7,10 +7,12 @@
 use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
+use super::usage::figures::Figures;
 use crate::config::Plan;
 use crate::error::{Error, Result};
 use crate::http::auth::{CsrfForm, Operator};
 use crate::services::billing::{self, Billing};
+use crate::services::usage::{self, GroupBy};
 use crate::store::accounts::{self, Account};
 use crate::store::activity::{self, Activity};
 use crate::store::connections::{self, ConnectionInfo};
@@ -54,6 +56,8 @@ struct AccountPage<'a> {
     members: Vec<(User, Option<i64>)>,
     /// The account's latest activity, each line with the name of who did it.
     activity: Vec<(Activity, String)>,
+    /// The account's usage charts of the last 30 days.
+    usage: Figures,
     notice: Option<String>,
     error: Option<&'a str>,
 }
@@ -98,6 +102,14 @@ fn held(conn: &rusqlite::Connection, account: AccountId) -> crate::error::Result
 }
 
 impl AccountPage<'_> {
+    /// The browser or program of an activity line, in words.
+    fn browser(&self, line: &Activity) -> String {
+        line.display().agent.words(
+            self.page.t("activity.on"),
+            self.page.t("activity.unknown_browser"),
+        )
+    }
+
     /// A plan's name in the page's language; its id when the configuration no longer has it.
     fn plan_name_of(&self, id: &str) -> String {
         self.plans
@@ -138,7 +150,10 @@ async fn account_page(
             ))
         })
         .await?;
-    let used = billing.usage.this_month(db, account, now_ms()).await?;
+    let now = now_ms();
+    let used = billing.usage.this_month(db, account, now).await?;
+    let (from, to) = usage::range(None, None, now)?;
+    let by_day = usage::report(db, account, from, to, GroupBy::Day).await?;
     let plan = billing.plan(&subscription.plan);
     let number = |n: u64| page.number(&i64::try_from(n).unwrap_or(i64::MAX));
     let html = render(AccountPage {
@@ -158,6 +173,7 @@ async fn account_page(
         connections: held.connections,
         members: held.members,
         activity: held.activity,
+        usage: Figures::of(page, &by_day),
         notice,
         error,
     })?;

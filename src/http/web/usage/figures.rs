@@ -6,8 +6,8 @@ use super::super::page::Page;
 use crate::services::usage::UsageReport;
 use chrono::{Datelike, NaiveDate};
 
-/// The charts of a range, as SVG.
-pub(super) struct Figures {
+/// The charts of a range, as SVG (the operators' page of an account shows them too).
+pub(in crate::http::web) struct Figures {
     pub messages: String,
     pub rates: String,
     /// `None` when no message failed (the page says so in words).

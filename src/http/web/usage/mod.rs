@@ -5,7 +5,7 @@
 //! what to do first instead.
 
 mod csv;
-mod figures;
+pub(super) mod figures;
 
 use super::Reply;
 use super::context::Ctx;
