@@ -6,13 +6,14 @@
 //! name that a spreadsheet would run as a formula is written as text in the CSV.
 
 mod common;
+mod privacy_support;
 
 use common::api::{Api, account};
-use common::web::{App, app, app_with, csrf_in, encode, team_with_member};
-use common::{Install, Server, serve_quick, wait_until};
+use common::web::{App, app, app_with, team_with_member};
+use common::{Install, serve_quick, wait_until};
+use privacy_support::Browser;
 use rocket::http::{Method, Status};
 use serde_json::{Value, json};
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// The columns of the table, of the CSV and of the API's rows, in this order.
@@ -25,100 +26,6 @@ const COUNTS: [&str; 7] = [
     "inbound",
     "api_calls",
 ];
-
-/// A browser of its own on the real server: cookies kept by hand, redirects not followed.
-struct Browser {
-    base: String,
-    agent: ureq::Agent,
-    cookies: RefCell<BTreeMap<String, String>>,
-}
-
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map_or("", |(_, v)| v.as_str())
-    }
-}
-
-impl Browser {
-    fn signed_in(server: &Server, email: &str) -> Browser {
-        let browser = Browser {
-            base: server.url.clone(),
-            agent: ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .build()
-                .into(),
-            cookies: RefCell::default(),
-        };
-        let token = csrf_in(&browser.get("/login").body);
-        let form = encode(&[
-            ("csrf", &token),
-            ("email", email),
-            ("password", common::api::PASSWORD),
-        ]);
-        let response = browser
-            .agent
-            .post(format!("{}/login", browser.base))
-            .header("Cookie", &browser.cookie_header())
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(form)
-            .unwrap();
-        let signed_in = browser.answer(response);
-        assert_eq!(signed_in.status, 303, "{}", signed_in.body);
-        browser
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .borrow()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn answer(&self, response: ureq::http::Response<ureq::Body>) -> Answer {
-        let status = response.status().as_u16();
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-            .collect();
-        for (_, cookie) in headers.iter().filter(|(k, _)| k == "set-cookie") {
-            let pair = cookie.split(';').next().unwrap_or_default();
-            if let Some((name, value)) = pair.split_once('=') {
-                self.cookies
-                    .borrow_mut()
-                    .insert(name.trim().to_owned(), value.trim().to_owned());
-            }
-        }
-        let body = response.into_body().read_to_string().unwrap_or_default();
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    fn get(&self, path: &str) -> Answer {
-        let response = self
-            .agent
-            .get(format!("{}{path}", self.base))
-            .header("Cookie", &self.cookie_header())
-            .call()
-            .unwrap();
-        self.answer(response)
-    }
-}
 
 /// The numbers of the table's row whose opening tag starts with `row` (its cells' text, digits only).
 fn table_row(html: &str, row: &str) -> Vec<u64> {
@@ -183,7 +90,8 @@ fn the_page_the_api_and_the_csv_count_exactly_the_traffic_sent() {
     let install = Install::new();
     let server = serve_quick(&install);
     let (api, connection) = account(&install, &server, "owner@shop.test");
-    let browser = Browser::signed_in(&server, "owner@shop.test");
+    let browser = Browser::new(&server);
+    browser.login("owner@shop.test", common::api::PASSWORD);
 
     let read: Vec<String> = (0..4)
         .map(|_| send(&api, &connection, "+96550001234"))
@@ -226,8 +134,8 @@ fn the_page_the_api_and_the_csv_count_exactly_the_traffic_sent() {
 
     // The page: the totals, the failures in words, and the charts.
     let page = browser.get(&format!("/usage?{range}"));
-    assert_eq!(page.status, 200, "{}", page.body);
-    let html = &page.body;
+    let html = &page.text();
+    assert_eq!(page.status, 200, "{html}");
     let totals = table_row(html, "<tr id=\"usage-totals\">");
     assert_eq!(totals[..6], expected, "{html}");
     assert!(totals[6] > 0, "the API calls of this test are counted");
@@ -254,27 +162,28 @@ fn the_page_the_api_and_the_csv_count_exactly_the_traffic_sent() {
     // By number: the connection by its name; by type: text.
     let by_number = browser
         .get(&format!("/usage?{range}&group_by=connection"))
-        .body;
+        .text();
     let row = "<tr><th scope=\"row\">Sandbox · ";
     assert_eq!(table_row(&by_number, row)[..6], expected, "{by_number}");
-    let by_type = browser.get(&format!("/usage?{range}&group_by=type")).body;
+    let by_type = browser.get(&format!("/usage?{range}&group_by=type")).text();
     let row = table_row(&by_type, "<tr><th scope=\"row\">Text</th>");
     assert_eq!(row[..5], expected[..5], "{by_type}");
 
     // The CSV holds the API's numbers, whatever the grouping.
     for group_by in ["day", "connection", "type"] {
-        let csv = browser.get(&format!("/usage.csv?{range}&group_by={group_by}"));
-        assert_eq!(csv.status, 200, "{}", csv.body);
-        assert!(csv.header("content-type").starts_with("text/csv"));
+        let answer = browser.get(&format!("/usage.csv?{range}&group_by={group_by}"));
+        let csv = answer.text();
+        assert_eq!(answer.status, 200, "{csv}");
+        assert!(answer.header("content-type").starts_with("text/csv"));
         assert_eq!(
-            csv.header("content-disposition"),
+            answer.header("content-disposition"),
             format!(
                 "attachment; filename=\"usage-{}-{}.csv\"",
                 report["from"].as_str().unwrap(),
                 report["to"].as_str().unwrap()
             )
         );
-        assert_eq!(csv_rows(&csv.body)[0][0], group_by);
+        assert_eq!(csv_rows(&csv)[0][0], group_by);
         // The API's own call is counted once it is answered: after its report.
         let (status, json) = api.call(
             "GET",
@@ -283,8 +192,8 @@ fn the_page_the_api_and_the_csv_count_exactly_the_traffic_sent() {
             &[],
         );
         assert_eq!(status, 200, "{json}");
-        let from_csv = csv_numbers(&csv.body);
-        assert_eq!(from_csv, json_numbers(&json), "{group_by}:\n{}", csv.body);
+        let from_csv = csv_numbers(&csv);
+        assert_eq!(from_csv, json_numbers(&json), "{group_by}:\n{csv}");
         assert_eq!(from_csv["total"][..6], expected);
     }
 }
