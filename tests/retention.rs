@@ -59,6 +59,7 @@ fn expected(message: &Derived, conversation: &Derived) -> BTreeMap<String, i64> 
         ("sessions", 1),
         ("one_time_tokens", 1),
         ("payment_events", 1),
+        ("usage_daily", 1),
     ]
     .into_iter()
     .map(|(t, n)| (t.to_owned(), n))

@@ -318,6 +318,14 @@ pub fn scene() -> Scene {
         )
         .unwrap();
     }
+    // The daily usage counts are kept 13 months: a day of 400 days ago goes, one of 380 stays.
+    for days in [400, 380] {
+        conn.execute(
+            "INSERT INTO usage_daily (account_id, day, event, count) VALUES (?1, ?2, 'sent', 3)",
+            [account, (now - days * DAY_MS) / DAY_MS],
+        )
+        .unwrap();
+    }
     Scene {
         install,
         server,
