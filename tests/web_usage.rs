@@ -273,7 +273,13 @@ fn every_member_sees_the_usage_and_a_visitor_signs_in_first() {
             .starts_with("/login")
     );
     let away = app.client.get("/usage.csv").dispatch();
-    assert_ne!(away.status(), Status::Ok);
+    assert_eq!(away.status(), Status::SeeOther);
+    assert!(
+        away.headers()
+            .get_one("Location")
+            .unwrap()
+            .starts_with("/login")
+    );
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //! a second, a delivery thread before each claim and each delivery), and the operators' health page
 //! says how long ago each was last seen. One set per process: the server runs one of each.
 
+use crate::domain::now_ms;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// A thread that beats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +38,6 @@ impl Beat {
 
 /// Milliseconds since the epoch of each beat, 0 before the first.
 static LAST: [AtomicI64; 2] = [AtomicI64::new(0), AtomicI64::new(0)];
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 /// The thread is alive now.
 pub fn beat(which: Beat) {

@@ -190,12 +190,36 @@ pub async fn report(
     to: NaiveDate,
     group_by: GroupBy,
 ) -> Result<UsageReport> {
+    let (lines, days) = lines(db, account, from, to).await?;
+    Ok(build(&lines, days, group_by))
+}
+
+/// The account's usage by day, and grouped by `group_by` too when that is not by day, from one read.
+pub async fn report_by_day_and(
+    db: &Db,
+    account: AccountId,
+    from: NaiveDate,
+    to: NaiveDate,
+    group_by: GroupBy,
+) -> Result<(UsageReport, Option<UsageReport>)> {
+    let (lines, days) = lines(db, account, from, to).await?;
+    let grouped = (group_by != GroupBy::Day).then(|| build(&lines, days, group_by));
+    Ok((build(&lines, days, GroupBy::Day), grouped))
+}
+
+/// The stored lines of the range with what is not flushed yet, and the range as day numbers.
+async fn lines(
+    db: &Db,
+    account: AccountId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(Vec<Counted>, (i64, i64))> {
     let (first, last) = (day_number(from), day_number(to));
     let mut lines = db
         .read_async(move |conn| rollups::between(conn, account, first, last))
         .await?;
     lines.extend(db.tally().unwritten(account, first, last));
-    Ok(build(&lines, (first, last), group_by))
+    Ok((lines, (first, last)))
 }
 
 /// The report of counted lines.

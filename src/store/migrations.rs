@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0019_usage_rollups.sql"),
     include_str!("migrations/0020_account_holds.sql"),
     include_str!("migrations/0021_abuse_signals.sql"),
+    include_str!("migrations/0022_payment_event_customer.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

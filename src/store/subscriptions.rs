@@ -98,7 +98,8 @@ pub fn set_plan(
     )? > 0;
     if changed {
         record(conn, account, now, by)?;
-        let detail = format!("{plan} ({by})");
+        // Who made it stays in the subscription's history: an operator's address is not for the account's log.
+        let detail = plan.to_owned();
         let nobody = super::activity::Actor::nobody(Some(account));
         super::activity::record(conn, &nobody, "plan_changed", &detail, now)?;
     }
@@ -165,7 +166,7 @@ pub fn set_status(
         params![account.0, change.status, past_due_since, trial_ends_at, now],
     )?;
     record(conn, account, now, by)?;
-    let detail = format!("{} ({by})", change.status);
+    let detail = change.status.to_string();
     let nobody = super::activity::Actor::nobody(Some(account));
     super::activity::record(conn, &nobody, "status_changed", &detail, now)?;
     Ok(true)

@@ -51,6 +51,10 @@ pub fn explain(code: i64) -> Option<&'static str> {
         131026 => "The message could not be delivered: the number may not be on WhatsApp.",
         131047 => "More than 24 hours since the customer last wrote: send a template.",
         131048 => "Meta limited this number for spam; check its quality rating.",
+        131049 => {
+            "Meta chose not to deliver this message, to keep the customer's experience good; send fewer marketing messages."
+        }
+        131050 => "The customer stopped marketing messages from this business.",
         131056 => {
             "Too many messages to this customer in a short time; it is retried after a pause."
         }

@@ -12,6 +12,7 @@ use crate::store::messages::{self, Sent, StoredMessage};
 use crate::store::rollups::Line;
 use crate::store::states::{ConnectionState, MessageStatus, UsageEvent};
 use crate::store::{AccountId, Db, now_ms};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -59,13 +60,18 @@ pub(super) fn target(
 /// so the outcome must not be lost. Given up, the message stays `sending` and the next start sends it
 /// again (at least once). A failed write left nothing behind, so writing it again is safe.
 pub(super) fn record(db: &Db, work: Outcome) {
+    written(db, work);
+}
+
+/// `record`, saying whether the outcome was written.
+fn written(db: &Db, work: Outcome) -> bool {
     for attempt in 1..=RECORD_TRIES {
         let this = work.clone();
         match db.write(move |conn| this(conn)) {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err(e) if attempt == RECORD_TRIES => {
                 tracing::error!(error = %e, "cannot record a send outcome; the next start sends the message again");
-                return;
+                return false;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record a send outcome yet; trying again");
@@ -73,6 +79,7 @@ pub(super) fn record(db: &Db, work: Outcome) {
             }
         }
     }
+    false
 }
 
 /// Capped exponential backoff with jitter: 1 s, 2 s, 4 s ... up to 5 minutes, ±20%.
@@ -86,8 +93,9 @@ fn backoff_ms(attempts: i64) -> i64 {
     base * (80 + jitter % 41) / 100
 }
 
-/// Fails a message for good and tells the account's webhook endpoints.
-fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) -> Outcome {
+/// Fails a message for good and tells the account's webhook endpoints; counts it in the account's usage
+/// once that is written (and only if it was not failed already).
+fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) {
     let (db, id, account, connection) = (
         shared.db.clone(),
         message.id,
@@ -95,7 +103,11 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
         message.connection_id,
     );
     let counted = usage_line(message, UsageEvent::Failed, now).error(error.code);
-    Arc::new(move |conn| {
+    // Set by the last run of the write, the one that was committed.
+    let marked = Arc::new(AtomicBool::new(false));
+    let marking = marked.clone();
+    let work: Outcome = Arc::new(move |conn| {
+        marking.store(false, Ordering::Relaxed);
         if messages::mark_failed(
             conn,
             account,
@@ -114,12 +126,13 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) ->
                 now,
                 Some(&error),
             )?;
-            // Counted as the transaction is written; a write tried again after a failed commit may
-            // count it twice, which the usage (not a bill) tolerates.
-            db.tally().add(counted.clone());
+            marking.store(true, Ordering::Relaxed);
         }
         Ok(())
-    })
+    });
+    if written(&shared.db, work) && marked.load(Ordering::Relaxed) {
+        shared.db.tally().add(counted);
+    }
 }
 
 /// The message's line in its account's usage.
@@ -140,7 +153,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
         );
         let details = message.error_title.clone().unwrap_or_default();
         crate::metrics::send("failed", "expired", account.get());
-        return record(fail(
+        return fail(
             shared,
             message,
             MetaError {
@@ -149,7 +162,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
                 details,
             },
             now,
-        ));
+        );
     }
     let target = match target(shared, message.account_id, message.connection_id) {
         Ok(target) => target,
@@ -171,7 +184,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
                 details: e.to_string(),
             };
             crate::metrics::send("failed", "unreadable", account.get());
-            return record(fail(shared, message, error, now));
+            return fail(shared, message, error, now);
         }
     };
     let info = &target.info;
@@ -243,7 +256,7 @@ pub(super) fn deliver(shared: &Shared, message: &StoredMessage, events: &mpsc::S
                         title,
                         details,
                     };
-                    return record(fail(shared, message, error, now));
+                    return fail(shared, message, error, now);
                 }
             };
             record(Arc::new(move |conn| {

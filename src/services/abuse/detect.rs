@@ -11,7 +11,7 @@ use crate::store::states::UsageEvent;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-pub const DAY_MS: i64 = 86_400_000;
+pub use crate::store::retention::DAY_MS;
 
 /// Meta's errors of spam-like sending: undeliverable (131026), the number's spam rate limit (131048), not
 /// delivered to keep the ecosystem healthy (131049), the person stopped marketing messages (131050).

@@ -1,6 +1,5 @@
--- Plans, subscriptions and usage. Each account's plan and subscription status live in `subscriptions`:
--- `accounts.plan` is now only the plan a new account starts on (the trigger below copies it), and
--- `accounts.status` stays the operator's suspension (active or suspended), apart from the subscription.
+-- Plans, subscriptions and usage. Each account's plan and subscription status live in `subscriptions`;
+-- the older `accounts.plan` and `accounts.status` columns are no longer read.
 CREATE TABLE subscriptions (
     account_id       INTEGER PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
     -- The id of one of the configuration's [[plans]]; a plan in use cannot leave the file.
@@ -71,11 +70,6 @@ CREATE TABLE payment_events (
     received_at  INTEGER NOT NULL,
     body         BLOB NOT NULL,
     processed_at INTEGER,
-    outcome      TEXT,
-    -- The customer the event's object names (Stripe's cus_...), and when the provider created the event
-    -- (Unix seconds): an event older than one applied for the same customer is not applied.
-    customer     TEXT,
-    created      INTEGER
+    outcome      TEXT
 ) STRICT;
 CREATE INDEX payment_events_by_time ON payment_events (received_at);
-CREATE INDEX payment_events_by_customer ON payment_events (customer, created);

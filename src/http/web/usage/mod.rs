@@ -197,11 +197,8 @@ async fn show_usage(ctx: Ctx<'_>, member: Member<'_>, asked: Asked) -> Result<Re
             return Ok(Reply::Page((Status::BadRequest, html)));
         }
     };
-    let by_day = usage::report(db, account, range.from, range.to, GroupBy::Day).await?;
-    let table = match range.group_by {
-        GroupBy::Day => None,
-        other => Some(usage::report(db, account, range.from, range.to, other).await?),
-    };
+    let (by_day, table) =
+        usage::report_by_day_and(db, account, range.from, range.to, range.group_by).await?;
     let t = &by_day.totals;
     let quiet = t.accepted + t.sent + t.failed + t.inbound + t.api_calls == 0;
     // Calls that only set the account up (a key, a number) do not make a first message.
