@@ -57,6 +57,13 @@ fn usage_counts_equal_the_traffic_by_day_connection_and_type_and_stay_with_their
     let server = serve_quick(&install);
     let (api, connection) = account(&install, &server, "usage@example.com");
     let (other, _) = account(&install, &server, "other@example.com");
+    let (status, endpoint) = api.call(
+        "POST",
+        "/api/v1/webhook-endpoints",
+        Some(json!({"url": common::ok_endpoint(), "event_types": ["message.status"]})),
+        &[],
+    );
+    assert_eq!(status, 201, "{endpoint}");
 
     let mut sent = Vec::new();
     for to in [CUSTOMER, CUSTOMER, CUSTOMER, UNDELIVERABLE, UNDELIVERABLE] {
@@ -120,6 +127,33 @@ fn usage_counts_equal_the_traffic_by_day_connection_and_type_and_stay_with_their
     assert_eq!(calls("POST /api/v1/messages", "4xx"), 1, "{report}");
     assert_eq!(calls("POST /api/v1/connections", "2xx"), 1, "{report}");
     assert!(calls("GET /api/v1/messages/<id>", "2xx") >= 5, "{report}");
+
+    // Every call was made with the account's one key.
+    let key = common::api::count(
+        &install,
+        "SELECT k.id FROM api_keys k JOIN users u ON u.account_id = k.account_id
+         WHERE u.email = 'usage@example.com'",
+    )
+    .to_string();
+    assert!(
+        report["api_calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["key_id"] == key.as_str()),
+        "{report}"
+    );
+    // Webhook deliveries by outcome: as many delivered as the endpoint took.
+    wait_until("the deliveries are counted as delivered", || {
+        let delivered = common::api::count(
+            &install,
+            "SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'",
+        );
+        let counted = usage(&api, "")["other"]["webhooks_delivered"]
+            .as_i64()
+            .unwrap();
+        delivered > 0 && counted == delivered
+    });
 
     let by_connection = usage(
         &api,
@@ -235,11 +269,23 @@ fn written_counts_survive_a_kill_and_a_stop_writes_what_it_held() {
         "{report}"
     );
 
+    // A kill before the next flush loses at most what was counted since the last one.
+    let (status, body) = api.send(text(&connection, CUSTOMER));
+    assert_eq!(status, 202, "{body}");
+    server.kill9();
+    let server = serve_quick(&install);
+    let api = Api {
+        base: server.url.clone(),
+        ..api
+    };
+    let accepted = totals(&usage(&api, ""), &["accepted"])[0];
+    assert!((2..=3).contains(&accepted), "{accepted}");
+
     // A stop writes what memory holds.
     let (status, body) = api.send(text(&connection, CUSTOMER));
     assert_eq!(status, 202, "{body}");
     stop(server);
-    assert_eq!(sum_in_file(&install, "accepted"), 3);
+    assert_eq!(sum_in_file(&install, "accepted"), accepted as i64 + 1);
 }
 
 #[test]
