@@ -167,10 +167,25 @@ fn each_signal_is_raised_by_its_traffic_with_evidence_and_none_by_normal_traffic
     ));
     let server = serve_quick(&install);
 
-    // First an account that sends normally: a few messages to its customer, an API call, a sign-in.
+    // First an account that sends normally, past every rule's minimum: a week of 6 a day, then 12
+    // messages to its customer today (twice its average, under the factor of 3) and one that fails
+    // (under the failure rate and the spam-like count), an API call, a sign-in.
     let (normal, normal_connection) = account(&install, &server, "normal@shop.test");
-    for _ in 0..3 {
-        let (status, body) = normal.send(text(&normal_connection, CUSTOMER));
+    let normal_id = account_of(&install, "normal@shop.test");
+    let week = rusqlite::Connection::open(install.db_path()).unwrap();
+    week.busy_timeout(std::time::Duration::from_secs(10))
+        .unwrap();
+    let today = now_ms().div_euclid(DAY_MS);
+    for back in 1..=7 {
+        week.execute(
+            "INSERT INTO usage_daily (account_id, day, event, kind, count) VALUES (?1, ?2, 'accepted', 'text', 6)",
+            [normal_id, today - back],
+        )
+        .unwrap();
+    }
+    drop(week);
+    for to in [CUSTOMER; 12].into_iter().chain(["+15550199131026"]) {
+        let (status, body) = normal.send(text(&normal_connection, to));
         assert_eq!(status, 202, "{body}");
     }
     assert_eq!(normal.call("GET", "/api/v1/connections", None, &[]).0, 200);
@@ -197,7 +212,6 @@ fn each_signal_is_raised_by_its_traffic_with_evidence_and_none_by_normal_traffic
     // A burst: 12 messages against a week of 2 a day.
     let (burst, burst_connection) = account(&install, &server, "burst@shop.test");
     let burst_id = account_of(&install, "burst@shop.test");
-    let today = now_ms().div_euclid(DAY_MS);
     let file = rusqlite::Connection::open(install.db_path()).unwrap();
     file.busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
@@ -324,7 +338,6 @@ fn each_signal_is_raised_by_its_traffic_with_evidence_and_none_by_normal_traffic
 
     // The job has run past everything the normal account did: it has no signal, and each account only
     // the signals of its own traffic.
-    let normal_id = account_of(&install, "normal@shop.test");
     assert!(kinds_of(&install, normal_id).is_empty());
     assert_eq!(kinds_of(&install, spam_id), ["failure_rate", "spam_errors"]);
     for (id, kind) in [
