@@ -16,6 +16,7 @@ mod meta;
 mod metrics;
 mod people;
 mod proxies;
+mod sms;
 mod storage;
 pub use abuse::Abuse;
 pub use billing::{Billing, Feature, Plan, Plans, Provider, STRIPE_API_URL};
@@ -25,6 +26,7 @@ pub use people::{
     Accounts, Branding, Sandbox, SandboxDelays, Sender, Sessions, Smtp, SmtpSecurity, Webhooks,
 };
 pub use proxies::{Network, in_block};
+pub use sms::Sms;
 pub use storage::{KeystoreFiles, MAX_RETENTION_DAYS, Retention, Storage, Synchronous};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
@@ -52,6 +54,8 @@ pub struct Config {
     pub billing: Billing,
     /// `[abuse]`: the signals of abuse and fraud, and what to do about them.
     pub abuse: Abuse,
+    /// `[sms]`: the gateway that sends one-time codes (and nothing else).
+    pub sms: Sms,
     /// `[[plans]]`: what accounts may buy. Without any, one built-in plan without limits.
     pub plans: Plans,
 }

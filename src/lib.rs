@@ -102,6 +102,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .manage(graph::MediaClient::new(&targets))
         .manage(targets)
         .manage(web::ResetEmails::default())
+        .manage(services::two_step::Texts::new(&config))
         .manage(web::ApiDocument(api::openapi::document_json))
         .manage(config)
         .manage(db)

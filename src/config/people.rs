@@ -105,6 +105,11 @@ pub struct Accounts {
     pub registration: bool,
     /// Most password hashes computed at once (0: one per CPU core), so a burst of sign-ins cannot starve the API.
     pub password_hash_concurrency: usize,
+    /// People of accounts verify a mobile number (a code by SMS) before they can use anything; the
+    /// registration form asks for it. Needs `[sms]`.
+    pub verify_phone: bool,
+    /// Operators sign in with a second step (an authenticator app or SMS); one without is sent to set it up.
+    pub require_two_step_for_operators: bool,
 }
 
 impl Default for Accounts {
@@ -112,6 +117,8 @@ impl Default for Accounts {
         Accounts {
             registration: true,
             password_hash_concurrency: 0,
+            verify_phone: false,
+            require_two_step_for_operators: false,
         }
     }
 }

@@ -3,7 +3,9 @@
 pub mod client;
 pub mod lang;
 pub mod meta;
+pub mod phone;
 pub mod stripe;
+pub mod two_step;
 pub mod user_agent;
 
 /// The time now, in milliseconds since the Unix epoch: how every table records time.

@@ -4,6 +4,7 @@
 pub mod customer_webhooks;
 pub mod graph;
 pub mod mail;
+pub mod sms;
 pub mod ssrf;
 pub mod stripe;
 pub mod targets;

@@ -18,6 +18,7 @@ pub mod passwords;
 pub mod policy_mail;
 pub mod sign_in_throttle;
 pub mod templates;
+pub mod two_step;
 pub mod usage;
 
 /// A text field of a request as given, without the spaces around it.

@@ -31,28 +31,28 @@ pub async fn password_reset_link(mailer: &Mailer, lang: Lang, to: &str, link: &s
 }
 
 pub async fn password_changed(mailer: &Mailer, lang: Lang, to: &str, client: &ClientInfo) {
-    let when = lang.datetime(crate::store::now_ms());
-    send(
-        mailer,
-        lang,
-        to,
-        "password_changed",
-        &[
-            ("when", &when),
-            ("ip", &client.ip),
-            ("browser", &client.user_agent),
-        ],
-    )
-    .await;
+    sign_in_change(mailer, lang, to, "password_changed", client).await;
 }
 
 pub async fn new_sign_in(mailer: &Mailer, lang: Lang, to: &str, client: &ClientInfo) {
+    sign_in_change(mailer, lang, to, "new_sign_in", client).await;
+}
+
+/// Tells a person of a change to how their account is signed in to (two-step sign-in, recovery codes,
+/// the mobile number): `kind` names the email (`mail.<kind>_subject` and `_text`).
+pub async fn sign_in_change(
+    mailer: &Mailer,
+    lang: Lang,
+    to: &str,
+    kind: &str,
+    client: &ClientInfo,
+) {
     let when = lang.datetime(crate::store::now_ms());
     send(
         mailer,
         lang,
         to,
-        "new_sign_in",
+        kind,
         &[
             ("when", &when),
             ("ip", &client.ip),

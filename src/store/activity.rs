@@ -95,6 +95,14 @@ pub const ACTIONS: &[&str] = &[
     "privacy_policy_accepted",
     "product_news_given",
     "product_news_withdrawn",
+    "two_step_enabled",
+    "two_step_disabled",
+    "recovery_codes_renewed",
+    "recovery_code_used",
+    "phone_verified",
+    "phone_removed",
+    "two_step_required",
+    "two_step_not_required",
 ];
 
 /// Which entries of an account's log to list: newest first, at most `limit`, older than `before`.

@@ -39,7 +39,14 @@ pub struct Keyring {
     master: Key,
     keystore: Keystore,
     cache: RwLock<HashMap<AccountId, Arc<Key>>>,
+    /// Held while the installation's key is made, so two first uses cannot make two.
+    making_installation_key: parking_lot::Mutex<()>,
 }
+
+/// The data key of the installation itself, under an id no account has (accounts start at 1): it seals
+/// what belongs to no account, such as an operator's phone number and authenticator secret. In the
+/// keystore like every data key, so a master key rotation reseals it with the others.
+pub const INSTALLATION: AccountId = AccountId(0);
 
 impl Keyring {
     pub fn new(master: Key, keystore: Keystore) -> Keyring {
@@ -47,6 +54,7 @@ impl Keyring {
             master,
             keystore,
             cache: RwLock::new(HashMap::new()),
+            making_installation_key: parking_lot::Mutex::new(()),
         }
     }
 
@@ -96,6 +104,22 @@ impl Keyring {
         self.keystore.insert(&[(sealed, key.id())])?;
         self.forget(account);
         Ok(())
+    }
+
+    /// The data key that seals what belongs to `account`, or to the installation when `None`; the
+    /// installation's is made at its first use.
+    pub fn key_of(&self, account: Option<AccountId>) -> Result<Arc<Key>> {
+        let Some(account) = account else {
+            if let Some(key) = self.kept_data_key(INSTALLATION)? {
+                return Ok(key);
+            }
+            let _making = self.making_installation_key.lock();
+            if self.kept_data_key(INSTALLATION)?.is_none() {
+                self.create_data_key(INSTALLATION)?;
+            }
+            return self.data_key(INSTALLATION);
+        };
+        self.data_key(account)
     }
 
     /// Destroys the account's data key: what is sealed for it, wherever a copy of it lies, is unreadable.

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0020_account_holds.sql"),
     include_str!("migrations/0021_abuse_signals.sql"),
     include_str!("migrations/0022_payment_event_customer.sql"),
+    include_str!("migrations/0023_two_step.sql"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -45,6 +45,7 @@ pub mod templates;
 #[cfg(test)]
 mod tenant_tests;
 pub mod tokens;
+pub mod two_step;
 pub mod upkeep;
 pub mod usage;
 pub mod users;

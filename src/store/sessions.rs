@@ -10,6 +10,26 @@ pub fn hash_id(id: &str) -> Vec<u8> {
     Sha256::digest(id.as_bytes()).to_vec()
 }
 
+/// How far a session has come: past the password and any second step (`Full`), or past the password only
+/// (`SecondStep`): then it may enter a code or sign out, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Full,
+    SecondStep,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Full => "full",
+            Stage::SecondStep => "second_step",
+        }
+    }
+}
+
+/// A session past the password only ends this long after it began, whatever the idle limit.
+pub const SECOND_STEP_MS: i64 = 10 * 60_000;
+
 #[derive(Debug, Clone)]
 pub struct SessionRow {
     pub id_hash: Vec<u8>,
@@ -17,6 +37,9 @@ pub struct SessionRow {
     pub csrf_token: String,
     pub created_at: i64,
     pub last_seen_at: i64,
+    pub stage: Stage,
+    /// Wrong codes entered in this session (a password-only one).
+    pub failed_codes: i64,
 }
 
 /// What the "active sessions" page shows.
@@ -37,13 +60,22 @@ pub struct NewSession<'a> {
     pub ip: &'a str,
     pub user_agent: &'a str,
     pub now: i64,
+    pub stage: Stage,
 }
 
 pub fn insert(conn: &Connection, new: &NewSession<'_>) -> Result<()> {
     conn.execute(
-        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, ip, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
-        params![hash_id(new.id), new.user.0, new.csrf_token, new.now, new.ip, truncate(new.user_agent, 300)],
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, ip, user_agent, stage)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7)",
+        params![
+            hash_id(new.id),
+            new.user.0,
+            new.csrf_token,
+            new.now,
+            new.ip,
+            truncate(new.user_agent, 300),
+            new.stage.as_str()
+        ],
     )?;
     Ok(())
 }
@@ -65,13 +97,30 @@ pub fn find_valid(
 ) -> Result<Option<SessionRow>> {
     let row = conn
         .query_row(
-            "SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.last_seen_at FROM sessions s
-             WHERE s.id_hash = ?1 AND s.last_seen_at > ?2 AND s.created_at > ?3",
-            params![hash_id(id), now - idle_ms, now - absolute_ms],
-            |r| Ok((r.get::<_, Vec<u8>>(0)?, UserId(r.get(1)?), r.get::<_, String>(2)?, r.get(3)?, r.get(4)?)),
+            "SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.last_seen_at, s.stage, s.failed_codes
+             FROM sessions s
+             WHERE s.id_hash = ?1 AND s.last_seen_at > ?2 AND s.created_at > ?3
+               AND (s.stage = 'full' OR s.created_at > ?4)",
+            params![hash_id(id), now - idle_ms, now - absolute_ms, now - SECOND_STEP_MS],
+            |r| {
+                let stage = match r.get_ref(5)?.as_str()? {
+                    "second_step" => Stage::SecondStep,
+                    _ => Stage::Full,
+                };
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    UserId(r.get(1)?),
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    stage,
+                    r.get(6)?,
+                ))
+            },
         )
         .optional()?;
-    let Some((id_hash, user_id, csrf_token, created_at, last_seen_at)) = row else {
+    let Some((id_hash, user_id, csrf_token, created_at, last_seen_at, stage, failed_codes)) = row
+    else {
         return Ok(None);
     };
     let Some(user) = super::users::find(conn, user_id)? else {
@@ -83,7 +132,20 @@ pub fn find_valid(
         csrf_token,
         created_at,
         last_seen_at,
+        stage,
+        failed_codes,
     }))
+}
+
+/// Counts a wrong code entered in a password-only session; returns how many it has now.
+pub fn count_failed_code(conn: &Connection, id_hash: &[u8]) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "UPDATE sessions SET failed_codes = failed_codes + 1 WHERE id_hash = ?1 RETURNING failed_codes",
+        )?
+        .query_row([id_hash], |r| r.get(0))
+        .optional()?
+        .unwrap_or(i64::MAX))
 }
 
 pub fn touch(conn: &Connection, id_hash: &[u8], now: i64) -> Result<()> {

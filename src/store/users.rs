@@ -74,6 +74,25 @@ pub struct User {
     pub locale: String,
     pub created_at: i64,
     pub password_changed_at: i64,
+    /// The second steps this person has, read with the row (`store::two_step` changes them).
+    pub two_step: TwoStep,
+}
+
+/// Which second steps a person signs in with, and whether their mobile number is verified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TwoStep {
+    /// An authenticator app, confirmed with a first code.
+    pub authenticator: bool,
+    /// A code by SMS to the verified number.
+    pub sms: bool,
+    pub phone_verified: bool,
+}
+
+impl TwoStep {
+    /// Whether signing in asks for a second step.
+    pub fn on(&self) -> bool {
+        self.authenticator || self.sms
+    }
 }
 
 pub struct NewUser<'a> {
@@ -85,7 +104,8 @@ pub struct NewUser<'a> {
     pub locale: &'a str,
 }
 
-const COLUMNS: &str = "id, account_id, role, email, name, locale, created_at, password_changed_at";
+const COLUMNS: &str = "id, account_id, role, email, name, locale, created_at, password_changed_at,
+    totp_enabled_at IS NOT NULL, sms_two_step = 1 AND phone_verified_at IS NOT NULL, phone_verified_at IS NOT NULL";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(2)?;
@@ -98,6 +118,11 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         locale: r.get(5)?,
         created_at: r.get(6)?,
         password_changed_at: r.get(7)?,
+        two_step: TwoStep {
+            authenticator: r.get(8)?,
+            sms: r.get(9)?,
+            phone_verified: r.get(10)?,
+        },
     })
 }
 
@@ -170,7 +195,7 @@ pub fn find_credentials(conn: &Connection, email: &str) -> Result<Option<(User, 
         .query_row(
             &format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = ?1"),
             [email.trim()],
-            |r| Ok((from_row(r)?, r.get(8)?)),
+            |r| Ok((from_row(r)?, r.get(11)?)),
         )
         .optional()?)
 }

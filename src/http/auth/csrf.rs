@@ -5,7 +5,7 @@
 //! refuses requests that the browser marks as cross-site (`Sec-Fetch-Site`) or that come from another
 //! origin. Handlers that change state take `CsrfForm<T>`, so none can forget the check.
 
-use super::session::Session;
+use super::session::AnySession;
 use crate::config::split_url;
 use crate::store::{Db, now_ms};
 use hmac::{KeyInit, Mac};
@@ -33,7 +33,9 @@ fn sign(db: &Db, issued: i64) -> String {
 
 /// The token to put in a form served to this request.
 pub async fn token_for(req: &Request<'_>) -> String {
-    if let rocket::outcome::Outcome::Success(session) = req.guard::<&Session>().await {
+    // A session waiting for its second step has its own token too.
+    if let rocket::outcome::Outcome::Success(AnySession(session)) = req.guard::<AnySession>().await
+    {
         return session.csrf.clone();
     }
     match req.rocket().state::<Db>() {
@@ -46,7 +48,8 @@ pub async fn token_for(req: &Request<'_>) -> String {
 }
 
 async fn token_is_valid(req: &Request<'_>, token: &str) -> bool {
-    if let rocket::outcome::Outcome::Success(session) = req.guard::<&Session>().await {
+    if let rocket::outcome::Outcome::Success(AnySession(session)) = req.guard::<AnySession>().await
+    {
         return crate::crypto::constant_time_eq(session.csrf.as_bytes(), token.as_bytes());
     }
     let (Some(db), Some((issued, signature))) = (req.rocket().state::<Db>(), token.split_once('.'))

@@ -4,8 +4,9 @@
 use super::client::ClientInfo;
 use crate::config::Config;
 use crate::error::Result;
+use crate::store::sessions::Stage;
 use crate::store::users::User;
-use crate::store::{Db, holds, now_ms, sessions};
+use crate::store::{Db, holds, now_ms, sessions, two_step};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 
@@ -27,6 +28,49 @@ pub struct Session {
     pub id_hash: Vec<u8>,
     pub user: User,
     pub csrf: String,
+    /// What the person must do before anything else.
+    pub gate: Gate,
+    /// Wrong codes entered in this session, while it waits for the second step.
+    pub failed_codes: i64,
+}
+
+/// What stands between a session and the pages: nothing, or one step only its own page takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Open,
+    /// Past the password only: a code is next (`/login/code`).
+    SecondStep,
+    /// Two-step sign-in is required of this person (by the account's owner, or for operators by the
+    /// configuration) and they have none yet: enrolment is next (`/profile/two-step`).
+    Enrol,
+    /// `[accounts] verify_phone`, and the person has no verified number yet (`/profile/phone`).
+    VerifyPhone,
+}
+
+impl Gate {
+    /// The page that takes this step.
+    pub fn page(self) -> &'static str {
+        match self {
+            Gate::Open => "/",
+            Gate::SecondStep => "/login/code",
+            Gate::Enrol => "/profile/two-step",
+            Gate::VerifyPhone => "/profile/phone",
+        }
+    }
+}
+
+/// A session whatever its gate: for the pages of the steps themselves (the code, enrolment, the number)
+/// and for signing out. Every other page takes `&Session`, which only an open session passes; a gated one
+/// is refused and sent to its step's page (see `gated_to`).
+#[derive(Debug, Clone, Copy)]
+pub struct AnySession<'r>(pub &'r Session);
+
+/// Set on a request refused because its session has a step to take first: where to send it.
+struct GatedTo(Option<&'static str>);
+
+/// The page of the step a refused request's session must take first, if that is why it was refused.
+pub fn gated_to(req: &Request<'_>) -> Option<&'static str> {
+    req.local_cache(|| GatedTo(None)).0
 }
 
 #[rocket::async_trait]
@@ -35,7 +79,23 @@ impl<'r> FromRequest<'r> for &'r Session {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
         match req.local_cache_async(load(req)).await {
-            Some(session) => Outcome::Success(session),
+            Some(session) if session.gate == Gate::Open => Outcome::Success(session),
+            Some(session) => {
+                req.local_cache(|| GatedTo(Some(session.gate.page())));
+                Outcome::Error((Status::Unauthorized, ()))
+            }
+            None => Outcome::Error((Status::Unauthorized, ())),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AnySession<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        match req.local_cache_async(load(req)).await {
+            Some(session) => Outcome::Success(AnySession(session)),
             None => Outcome::Error((Status::Unauthorized, ())),
         }
     }
@@ -59,16 +119,20 @@ async fn load(req: &Request<'_>) -> Option<Session> {
     }
     let now = now_ms();
     let (idle, absolute) = (config.sessions.idle_ms(), config.sessions.absolute_ms());
-    let (row, suspended) = db
+    let operators_need_two_step = config.accounts.require_two_step_for_operators;
+    let (row, suspended, two_step_required) = db
         .read_async(move |conn| {
             let Some(row) = sessions::find_valid(conn, &value, now, idle, absolute)? else {
                 return Ok(None);
             };
-            let suspended = match row.user.account_id {
-                Some(account) => holds::is_suspended(conn, account)?,
-                None => false,
+            let (suspended, required) = match row.user.account_id {
+                Some(account) => (
+                    holds::is_suspended(conn, account)?,
+                    two_step::required(conn, account)?,
+                ),
+                None => (false, operators_need_two_step),
             };
-            Ok(Some((row, suspended)))
+            Ok(Some((row, suspended, required)))
         })
         .await
         .ok()??;
@@ -85,21 +149,37 @@ async fn load(req: &Request<'_>) -> Option<Session> {
         let id_hash = row.id_hash.clone();
         let _ = db.submit(move |conn| sessions::touch(conn, &id_hash, now));
     }
+    let user = &row.user;
+    let gate = if row.stage == Stage::SecondStep {
+        Gate::SecondStep
+    } else if config.accounts.verify_phone
+        && user.account_id.is_some()
+        && !user.two_step.phone_verified
+    {
+        Gate::VerifyPhone
+    } else if two_step_required && !user.two_step.on() {
+        Gate::Enrol
+    } else {
+        Gate::Open
+    };
     Some(Session {
         id_hash: row.id_hash,
         user: row.user,
         csrf: row.csrf_token,
+        gate,
+        failed_codes: row.failed_codes,
     })
 }
 
-/// Starts a session for `user`: a new id every time (a session id is never carried across a sign-in),
-/// replacing any session this browser had. Beyond `[sessions] max_per_person`, the person's least recently
-/// used sessions end. The address becomes one the person is known to sign in from (see `throttle`).
+/// Starts a session for `user`: a new id every time (a session id is never carried across a sign-in, nor
+/// from the password step to the whole session), replacing any session this browser had. Beyond
+/// `[sessions] max_per_person`, the person's least recently used sessions end. The address becomes one the
+/// person is known to sign in from (see `throttle`).
 pub async fn start(
     db: &Db,
     config: &Config,
     cookies: &CookieJar<'_>,
-    user: &User,
+    (user, stage): (&User, Stage),
     client: &ClientInfo,
 ) -> Result<()> {
     let name = cookie_name(config);
@@ -125,10 +205,16 @@ pub async fn start(
             ip: &ip,
             user_agent: &user_agent,
             now: now_ms(),
+            stage,
         };
         sessions::insert(conn, &new)?;
         sessions::end_beyond(conn, user_id, max_sessions)?;
-        crate::store::login_throttle::remember_address(conn, user_id, &address_key, new.now)
+        match stage {
+            Stage::Full => {
+                crate::store::login_throttle::remember_address(conn, user_id, &address_key, new.now)
+            }
+            Stage::SecondStep => Ok(()),
+        }
     })
     .await?;
     cookies.add(session_cookie(name, id, config.secure_cookies()));

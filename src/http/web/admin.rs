@@ -18,6 +18,7 @@ use crate::store::activity;
 use crate::store::consents::{self, PolicyVersion};
 use crate::store::job_runs::{self, JobRun};
 use crate::store::retention::Counts;
+use crate::store::sessions::Stage;
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::users::{self, NewUser, Role};
 use crate::store::{Db, now_ms, policy_mail};
@@ -360,6 +361,6 @@ async fn create_first_operator(
         Err(e @ (Error::Invalid { .. } | Error::Conflict(_))) => return refuse(&e),
         Err(e) => return Err(e),
     };
-    session::start(db, config, cookies, &user, &client).await?;
+    session::start(db, config, cookies, (&user, Stage::Full), &client).await?;
     Ok(Reply::Redirect(Redirect::to("/admin")))
 }

@@ -46,6 +46,7 @@ mod plan;
 mod privacy;
 mod profile;
 mod sign_in;
+mod sign_in_code;
 mod team;
 mod usage;
 
@@ -67,6 +68,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(assets::routes());
     all.extend(dashboard::routes());
     all.extend(sign_in::routes());
+    all.extend(sign_in_code::routes());
     all.extend(password_reset::routes());
     all.extend(team::routes());
     all.extend(activity::routes());
@@ -141,10 +143,12 @@ impl<'r> Responder<'r, 'static> for CaughtError {
         }
         if status.code == 401 && !crate::http::errors::wants_json(req) {
             // A page that needs a session: send the person to sign in (saying why, when the session
-            // ended because the account is suspended).
-            let to = match crate::http::auth::session::ended_by_suspension(req) {
-                true => "/login?done=suspended",
-                false => "/login?done=expired",
+            // ended because the account is suspended), or to the step their session must take first.
+            use crate::http::auth::session;
+            let to = match (session::gated_to(req), session::ended_by_suspension(req)) {
+                (Some(step), _) => step,
+                (None, true) => "/login?done=suspended",
+                (None, false) => "/login?done=expired",
             };
             return rocket::response::Redirect::to(to).respond_to(req);
         }

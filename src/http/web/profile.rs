@@ -17,7 +17,9 @@ use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
 
+mod phone;
 mod privacy;
+mod two_step;
 
 const EMAIL_CHANGE_TTL_MS: i64 = 24 * 3_600_000;
 
@@ -34,6 +36,8 @@ pub fn routes() -> Vec<rocket::Route> {
         revoke_other_sessions
     ];
     all.extend(privacy::routes());
+    all.extend(phone::routes());
+    all.extend(two_step::routes());
     all
 }
 

@@ -6,12 +6,13 @@ use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::http::auth::{CsrfForm, HasCsrf, Session, session};
+use crate::http::auth::{AnySession, CsrfForm, HasCsrf, Session, session};
 use crate::services::{passwords, sign_in_throttle};
 use crate::store::accounts::{self, NewAccount};
 use crate::store::rollups::Line;
+use crate::store::sessions::Stage;
 use crate::store::states::UsageEvent;
-use crate::store::users::{self, NewUser, Role};
+use crate::store::users::{self, NewUser, Role, User};
 use crate::store::{Db, activity, holds, now_ms, sessions};
 use askama::Template;
 use rocket::form::FromForm;
@@ -78,14 +79,14 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
         auth,
         db,
         config,
-        mailer,
         cookies,
         ..
-    } = ctx;
+    } = &ctx;
+    let (db, config, client) = (*db, *config, client.clone());
     let form = form.0;
     let refuse = |status: Status, key: &str| -> Result<Reply> {
         let html = render(LoginPage {
-            page: &page,
+            page,
             email: &form.email,
             error: Some(page.t(key)),
             notice: None,
@@ -159,8 +160,31 @@ async fn login(form: CsrfForm<LoginForm>, ctx: Ctx<'_>) -> Result<Reply> {
         return refuse(Status::Forbidden, "login.suspended");
     }
     attempt.succeeded(db).await?;
-    counted(UsageEvent::SignIn);
-    session::start(db, config, cookies, &user, &client).await?;
+    if user.two_step.on() {
+        // The password is right; until a code is entered the session can take the second step only.
+        session::start(db, config, cookies, (&user, Stage::SecondStep), &client).await?;
+        return Ok(Reply::Redirect(Redirect::to("/login/code")));
+    }
+    finish(&ctx, &user).await
+}
+
+/// Signs `user` in for good, once every step they have is taken: a new whole session, the language they
+/// chose, the activity log, and an email when the browser is new.
+pub(super) async fn finish(ctx: &Ctx<'_>, user: &User) -> Result<Reply> {
+    let Ctx {
+        page,
+        client,
+        db,
+        config,
+        mailer,
+        cookies,
+        ..
+    } = ctx;
+    let now = now_ms();
+    if let Some(account) = user.account_id {
+        db.tally().add(Line::new(account, UsageEvent::SignIn, now));
+    }
+    session::start(db, config, cookies, (user, Stage::Full), client).await?;
     // A browser that has not chosen a language yet gets the one this person chose before.
     if cookies.get(i18n::LANG_COOKIE).is_none()
         && let Some(lang) = Lang::from_code(&user.locale)
@@ -213,8 +237,14 @@ enum Alert {
     OverBudget,
 }
 
+/// Any session signs out, also one that has a step to take first.
 #[post("/logout", data = "<_form>")]
-async fn logout(_form: CsrfForm<CsrfOnly>, session: &Session, ctx: Ctx<'_>) -> Result<Redirect> {
+async fn logout(
+    _form: CsrfForm<CsrfOnly>,
+    session: AnySession<'_>,
+    ctx: Ctx<'_>,
+) -> Result<Redirect> {
+    let AnySession(session) = session;
     let (user, client) = (&session.user, ctx.client.clone());
     let (account, id) = (user.account_id, user.id);
     ctx.db
@@ -351,7 +381,7 @@ async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
         }
         Err(e) => return Err(e),
     };
-    session::start(db, config, cookies, &user, &client).await?;
+    session::start(db, config, cookies, (&user, Stage::Full), &client).await?;
     Ok(Reply::Redirect(Redirect::to("/")))
 }
 

@@ -9,6 +9,7 @@ use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member, session};
 use crate::services::billing::{Billing, Limit};
 use crate::services::passwords;
 use crate::store::activity;
+use crate::store::sessions::Stage;
 use crate::store::tokens::{self, NewToken, Purpose, Token};
 use crate::store::users::{self, NewUser, Role, User, UserId};
 use crate::store::{Db, accounts, now_ms};
@@ -361,6 +362,6 @@ async fn accept_invitation(token: &str, form: CsrfForm<JoinForm>, ctx: Ctx<'_>) 
         }
         Err(e) => return Err(e),
     };
-    session::start(db, config, cookies, &user, &client).await?;
+    session::start(db, config, cookies, (&user, Stage::Full), &client).await?;
     Ok(Reply::Redirect(Redirect::to("/")))
 }

@@ -1,0 +1,293 @@
+//! `/profile/two-step`: turning two-step sign-in on (an authenticator app, confirmed with a first code, or
+//! codes by SMS to the verified number), the recovery codes (shown once), and turning it off (the password
+//! and a current code). A person whose account requires two-step sign-in and who has none is sent here by
+//! every other page; a session past the password only never gets here.
+
+use super::current_password_ok;
+use crate::error::Result;
+use crate::http::auth::{AnySession, CsrfForm, Gate, Session};
+use crate::http::web::context::Ctx;
+use crate::http::web::page::{Page, render};
+use crate::http::web::{CsrfOnly, Reply};
+use crate::services::notify;
+use crate::services::two_step::{self, Status as Factors};
+use askama::Template;
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::{get, post, routes};
+
+pub fn routes() -> Vec<rocket::Route> {
+    routes![
+        show,
+        start_authenticator,
+        confirm_authenticator,
+        turn_on_sms,
+        renew_recovery_codes,
+        turn_off
+    ]
+}
+
+#[derive(Template)]
+#[template(path = "two_step.html")]
+struct TwoStepPage<'a> {
+    page: &'a Page,
+    session: &'a Session,
+    factors: Factors,
+    /// Enrolling an authenticator: its QR code (an `<svg>` element) and its URI.
+    enrolling: Option<(String, String)>,
+    /// Recovery codes just made, shown this once.
+    codes: Vec<String>,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+impl TwoStepPage<'_> {
+    fn required(&self) -> bool {
+        self.session.gate == Gate::Enrol
+    }
+
+    fn recovery_left(&self) -> String {
+        let left = self.page.number(&self.factors.recovery_codes_left);
+        self.page
+            .t("two_step.recovery_left")
+            .replace("{left}", &left)
+    }
+
+    /// Sent here before anything else: the page offers signing out, as the menu is not shown.
+    fn gated(&self) -> bool {
+        self.session.gate != Gate::Open
+    }
+
+    fn operator(&self) -> bool {
+        self.session.user.account_id.is_none()
+    }
+}
+
+csrf_form!(CodeForm { code });
+csrf_form!(TurnOffForm { password, code });
+
+/// The session of a person who may change their second steps: one past every step it has, or one sent
+/// here to set two-step sign-in up. Anyone else is sent to the step they must take first.
+fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, Redirect> {
+    match session.0.gate {
+        Gate::Open | Gate::Enrol => Ok(session.0),
+        gate => Err(Redirect::to(gate.page())),
+    }
+}
+
+/// What the page needs besides the person: what they have, and what to show this time.
+struct Shown<'a> {
+    enrolling: Option<(String, String)>,
+    codes: Vec<String>,
+    notice: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+impl<'a> Shown<'a> {
+    fn nothing() -> Shown<'a> {
+        Shown {
+            enrolling: None,
+            codes: Vec::new(),
+            notice: None,
+            error: None,
+        }
+    }
+}
+
+async fn answer(
+    ctx: &Ctx<'_>,
+    session: &Session,
+    status: Status,
+    shown: Shown<'_>,
+) -> Result<Reply> {
+    let factors = two_step::status(ctx.db, &session.user).await?;
+    let html = render(TwoStepPage {
+        page: &ctx.page,
+        session,
+        factors,
+        enrolling: shown.enrolling,
+        codes: shown.codes,
+        notice: shown.notice,
+        error: shown.error,
+    })?;
+    Ok(Reply::Page((status, html)))
+}
+
+/// Emails the person about a change to their second steps, in their language.
+async fn tell(ctx: &Ctx<'_>, session: &Session, kind: &str) {
+    let user = &session.user;
+    let lang = crate::domain::lang::Lang::from_code(&user.locale).unwrap_or(ctx.page.lang);
+    notify::sign_in_change(ctx.mailer, lang, &user.email, kind, &ctx.client).await;
+}
+
+fn from<'a>(ctx: &'a Ctx<'_>) -> two_step::From<'a> {
+    (ctx.client.ip.as_str(), ctx.client.user_agent.as_str())
+}
+
+#[get("/profile/two-step?<done>")]
+async fn show(session: AnySession<'_>, ctx: Ctx<'_>, done: Option<&str>) -> Result<Reply> {
+    let session = match allowed(session) {
+        Ok(session) => session,
+        Err(to) => return Ok(Reply::Redirect(to)),
+    };
+    let notice = match done {
+        Some("disabled") => Some(ctx.page.t("two_step.disabled")),
+        _ => None,
+    };
+    let shown = Shown {
+        notice,
+        ..Shown::nothing()
+    };
+    answer(&ctx, session, Status::Ok, shown).await
+}
+
+#[post("/profile/two-step/authenticator", data = "<_form>")]
+async fn start_authenticator(
+    _form: CsrfForm<CsrfOnly>,
+    session: AnySession<'_>,
+    ctx: Ctx<'_>,
+) -> Result<Reply> {
+    let session = match allowed(session) {
+        Ok(session) => session,
+        Err(to) => return Ok(Reply::Redirect(to)),
+    };
+    let issuer = &ctx.config.branding.product_name;
+    let Some(app) = two_step::start_authenticator(ctx.db, issuer, &session.user).await? else {
+        return Ok(Reply::Redirect(Redirect::to("/profile/two-step")));
+    };
+    let shown = Shown {
+        enrolling: Some((app.qr_svg(), app.uri())),
+        ..Shown::nothing()
+    };
+    answer(&ctx, session, Status::Ok, shown).await
+}
+
+#[post("/profile/two-step/authenticator/confirm", data = "<form>")]
+async fn confirm_authenticator(
+    form: CsrfForm<CodeForm>,
+    session: AnySession<'_>,
+    ctx: Ctx<'_>,
+) -> Result<Reply> {
+    let session = match allowed(session) {
+        Ok(session) => session,
+        Err(to) => return Ok(Reply::Redirect(to)),
+    };
+    let (db, issuer, user) = (
+        ctx.db,
+        ctx.config.branding.product_name.as_str(),
+        &session.user,
+    );
+    let typed = (form.0.code.as_str(), from(&ctx));
+    match two_step::confirm_authenticator(db, issuer, user, typed).await? {
+        Some(codes) => {
+            tell(&ctx, session, "two_step_on_authenticator").await;
+            let shown = Shown {
+                codes,
+                notice: Some(ctx.page.t("two_step.enabled")),
+                ..Shown::nothing()
+            };
+            answer(&ctx, session, Status::Ok, shown).await
+        }
+        None => {
+            let app = two_step::pending_authenticator(db, issuer, user).await?;
+            let shown = Shown {
+                enrolling: app.map(|app| (app.qr_svg(), app.uri())),
+                error: Some(ctx.page.t("two_step.wrong_code")),
+                ..Shown::nothing()
+            };
+            answer(&ctx, session, Status::UnprocessableEntity, shown).await
+        }
+    }
+}
+
+#[post("/profile/two-step/sms", data = "<_form>")]
+async fn turn_on_sms(
+    _form: CsrfForm<CsrfOnly>,
+    session: AnySession<'_>,
+    ctx: Ctx<'_>,
+) -> Result<Reply> {
+    let session = match allowed(session) {
+        Ok(session) => session,
+        Err(to) => return Ok(Reply::Redirect(to)),
+    };
+    let Some(codes) = two_step::turn_on_sms(ctx.db, &session.user, from(&ctx)).await? else {
+        let shown = Shown {
+            error: Some(ctx.page.t("two_step.need_phone")),
+            ..Shown::nothing()
+        };
+        return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
+    };
+    tell(&ctx, session, "two_step_on_sms").await;
+    let shown = Shown {
+        codes,
+        notice: Some(ctx.page.t("two_step.enabled")),
+        ..Shown::nothing()
+    };
+    answer(&ctx, session, Status::Ok, shown).await
+}
+
+#[post("/profile/two-step/recovery", data = "<form>")]
+async fn renew_recovery_codes(
+    form: CsrfForm<CodeForm>,
+    session: AnySession<'_>,
+    ctx: Ctx<'_>,
+) -> Result<Reply> {
+    let session = match allowed(session) {
+        Ok(session) => session,
+        Err(to) => return Ok(Reply::Redirect(to)),
+    };
+    let (db, issuer) = (ctx.db, ctx.config.branding.product_name.as_str());
+    let typed = (form.0.code.as_str(), from(&ctx));
+    match two_step::renew_recovery_codes(db, issuer, &session.user, typed).await? {
+        Some(codes) => {
+            tell(&ctx, session, "recovery_codes_renewed").await;
+            let shown = Shown {
+                codes,
+                ..Shown::nothing()
+            };
+            answer(&ctx, session, Status::Ok, shown).await
+        }
+        None => {
+            let shown = Shown {
+                error: Some(ctx.page.t("two_step.wrong_code")),
+                ..Shown::nothing()
+            };
+            answer(&ctx, session, Status::UnprocessableEntity, shown).await
+        }
+    }
+}
+
+#[post("/profile/two-step/disable", data = "<form>")]
+async fn turn_off(
+    form: CsrfForm<TurnOffForm>,
+    session: AnySession<'_>,
+    ctx: Ctx<'_>,
+) -> Result<Reply> {
+    let session = match allowed(session) {
+        Ok(session) => session,
+        Err(to) => return Ok(Reply::Redirect(to)),
+    };
+    let (db, issuer, user) = (
+        ctx.db,
+        ctx.config.branding.product_name.as_str(),
+        &session.user,
+    );
+    // The code is checked (and used up) only after the password; the answer does not say which was wrong.
+    let password_ok = current_password_ok(ctx.auth, db, session, &form.0.password).await?;
+    let code_ok = password_ok
+        && two_step::check(db, issuer, user, &form.0.code)
+            .await?
+            .is_some();
+    if !code_ok {
+        let shown = Shown {
+            error: Some(ctx.page.t("two_step.wrong_password_or_code")),
+            ..Shown::nothing()
+        };
+        return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
+    }
+    two_step::turn_off(db, user, from(&ctx)).await?;
+    tell(&ctx, session, "two_step_off").await;
+    Ok(Reply::Redirect(Redirect::to(
+        "/profile/two-step?done=disabled",
+    )))
+}
