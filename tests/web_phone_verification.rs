@@ -262,7 +262,7 @@ fn registration_can_require_a_verified_number_before_anything_else() {
     assert_eq!(registered.status, 303, "{}", registered.text);
     assert_eq!(registered.location(), "/profile/phone?sent=1");
     let code = site.sms.last_code_to(NUMBER);
-    for path in ["/", "/messages", "/team", "/api-keys", "/profile"] {
+    for path in ["/messages", "/team", "/api-keys", "/profile", "/"] {
         let sent = browser.get(path);
         assert_eq!(sent.status, 303, "{path}");
         assert_eq!(sent.location(), "/profile/phone", "{path}");

@@ -166,7 +166,7 @@ fn an_authenticator_is_enrolled_from_its_qr_code_and_asked_for_at_every_sign_in(
         !step.text.contains("/login/code/sms"),
         "no SMS without a number"
     );
-    assert_eq!(browser.get("/").location(), "/login/code");
+    assert_eq!(browser.get("/profile").location(), "/login/code");
     let password_only = browser.session().expect("a password-only session");
     let done = browser.enter_code(&app.next_code(&site));
     assert_eq!(done.status, 303, "{}", done.text);
@@ -195,7 +195,7 @@ fn a_wrong_code_an_old_one_and_a_used_one_are_refused() {
     let expired = browser.enter_code(&old);
     assert_eq!(expired.status, 401, "a code of three steps ago");
     assert_eq!(
-        browser.get("/").location(),
+        browser.get("/profile").location(),
         "/login/code",
         "still at the code step"
     );
@@ -239,8 +239,8 @@ fn five_wrong_codes_end_the_password_only_session() {
     // The session is over: even the right code does not sign it in.
     let late = browser.post_with("/login/code", &token, &[("code", &app.next_code(&site))]);
     assert_ne!(late.location(), "/", "{} {}", late.status, late.text);
-    assert!(browser.get("/").location().starts_with("/login"));
-    assert_ne!(browser.get("/").location(), "/login/code");
+    assert!(browser.get("/profile").location().starts_with("/login"));
+    assert_ne!(browser.get("/profile").location(), "/login/code");
 
     // Positive control: a new sign-in with a right code.
     sign_in_with_app(&site, &app, "owner@shop.test");
@@ -409,7 +409,7 @@ fn disabling_needs_the_password_and_a_current_code() {
 }
 
 /// Pages every member of an account may open.
-const PAGES: [&str; 5] = ["/", "/messages", "/team", "/inbox", "/profile"];
+const PAGES: [&str; 5] = ["/messages", "/team", "/inbox", "/profile", "/"];
 
 #[test]
 fn an_owner_requiring_two_step_sends_every_member_to_enrolment() {
@@ -451,7 +451,7 @@ fn an_owner_requiring_two_step_sends_every_member_to_enrolment() {
     let member = site.browser();
     let answer = member.sign_in("member@shop.test", PASSWORD);
     assert_eq!(answer.status, 303, "{}", answer.text);
-    assert_eq!(member.get("/").location(), "/profile/two-step");
+    assert_eq!(member.get("/profile").location(), "/profile/two-step");
 
     // Once enrolled, every page opens.
     member.enrol_authenticator(&site);
@@ -507,7 +507,7 @@ fn api_keys_work_whatever_the_two_step_state() {
     let required = owner.submit("/team", "/team/two-step", &[("require", "on")]);
     assert_eq!(required.location(), "/team?done=two_step");
     // A member held at enrolment and the owner at the code step: the key still works.
-    assert_eq!(member.get("/").location(), "/profile/two-step");
+    assert_eq!(member.get("/profile").location(), "/profile/two-step");
     owner.sign_out();
     owner.sign_in_to_code_step("owner@shop.test");
     let (status, body) = site.api_get(&key, "/api/v1/connections");
