@@ -220,20 +220,46 @@ impl Sms {
             ("sms.accepted_when", !self.accepted_when.is_empty(), &[Http]),
             ("sms.secret", self.secret.is_some(), &[Http]),
             ("sms.secret_file", self.secret_file.is_some(), &[Http]),
-            ("sms.base_url", !self.base_url.is_empty(), &[Twilio, Vonage, Unifonic]),
-            ("sms.from", !self.from.is_empty(), &[Twilio, Vonage, Unifonic]),
+            (
+                "sms.base_url",
+                !self.base_url.is_empty(),
+                &[Twilio, Vonage, Unifonic],
+            ),
+            (
+                "sms.from",
+                !self.from.is_empty(),
+                &[Twilio, Vonage, Unifonic],
+            ),
             ("sms.account_sid", !self.account_sid.is_empty(), &[Twilio]),
             ("sms.auth_token", self.auth_token.is_some(), &[Twilio]),
-            ("sms.auth_token_file", self.auth_token_file.is_some(), &[Twilio]),
-            ("sms.messaging_service_sid", !self.messaging_service_sid.is_empty(), &[Twilio]),
+            (
+                "sms.auth_token_file",
+                self.auth_token_file.is_some(),
+                &[Twilio],
+            ),
+            (
+                "sms.messaging_service_sid",
+                !self.messaging_service_sid.is_empty(),
+                &[Twilio],
+            ),
             ("sms.api_key", !self.api_key.is_empty(), &[Vonage]),
-            ("sms.api_secret", self.api_secret.is_some() || self.api_secret_file.is_some(), &[Vonage]),
-            ("sms.app_sid", self.app_sid.is_some() || self.app_sid_file.is_some(), &[Unifonic]),
+            (
+                "sms.api_secret",
+                self.api_secret.is_some() || self.api_secret_file.is_some(),
+                &[Vonage],
+            ),
+            (
+                "sms.app_sid",
+                self.app_sid.is_some() || self.app_sid_file.is_some(),
+                &[Unifonic],
+            ),
         ];
         for (key, is_set, providers) in set {
             if is_set && !providers.contains(&self.provider) {
-                let names: Vec<String> =
-                    providers.iter().map(|p| format!("\"{}\"", p.as_str())).collect();
+                let names: Vec<String> = providers
+                    .iter()
+                    .map(|p| format!("\"{}\"", p.as_str()))
+                    .collect();
                 return Err(invalid(
                     key,
                     format!(
@@ -312,7 +338,10 @@ impl Sms {
         }
         let used = self.url.contains("{secret}")
             || self.body.contains("{secret}")
-            || self.headers.values().any(|v| v.expose().contains("{secret}"));
+            || self
+                .headers
+                .values()
+                .any(|v| v.expose().contains("{secret}"));
         match (used, self.secret().is_some()) {
             (true, false) => Err(invalid(
                 "sms.secret",
@@ -395,8 +424,8 @@ fn secret_from(
 fn read_secret_file(key: &'static str, path: &Path) -> Result<Secret, ConfigError> {
     use std::os::unix::fs::PermissionsExt;
     let shown = path.display();
-    let meta = std::fs::metadata(path)
-        .map_err(|e| invalid(key, format!("cannot read {shown}: {e}")))?;
+    let meta =
+        std::fs::metadata(path).map_err(|e| invalid(key, format!("cannot read {shown}: {e}")))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(invalid(

@@ -64,8 +64,12 @@ fn the_generic_provider_is_checked() {
         ));
         assert!(err.starts_with("sms.body"), "{body}: {err}");
     }
-    let form = "[sms]\nprovider = \"http\"\nurl = \"https://sms.example.com/send\"\nencoding = \"form\"\n";
-    load(&format!("{form}body = \"to={{to_digits}}&text={{text}}\"\n")).unwrap();
+    let form =
+        "[sms]\nprovider = \"http\"\nurl = \"https://sms.example.com/send\"\nencoding = \"form\"\n";
+    load(&format!(
+        "{form}body = \"to={{to_digits}}&text={{text}}\"\n"
+    ))
+    .unwrap();
     let err = refused(&format!("{form}body = \"\"\n"));
     assert!(err.starts_with("sms.body"), "{err}");
     // GET: the query may be in the URL alone.
@@ -106,12 +110,36 @@ fn the_address_is_https_or_this_machine() {
 fn each_preset_names_the_credential_it_lacks() {
     let cases = [
         ("twilio", "", "sms.account_sid"),
-        ("twilio", "account_sid = \"AC1\"\nfrom = \"+1555\"\n", "sms.auth_token"),
-        ("twilio", "account_sid = \"AC1\"\nauth_token = \"t\"\n", "sms.from"),
-        ("twilio", "account_sid = \"AC/../x\"\nauth_token = \"t\"\nfrom = \"x\"\n", "sms.account_sid"),
-        ("vonage", "api_secret = \"s\"\nfrom = \"Shop\"\n", "sms.api_key"),
-        ("vonage", "api_key = \"k\"\nfrom = \"Shop\"\n", "sms.api_secret"),
-        ("vonage", "api_key = \"k\"\napi_secret = \"s\"\n", "sms.from"),
+        (
+            "twilio",
+            "account_sid = \"AC1\"\nfrom = \"+1555\"\n",
+            "sms.auth_token",
+        ),
+        (
+            "twilio",
+            "account_sid = \"AC1\"\nauth_token = \"t\"\n",
+            "sms.from",
+        ),
+        (
+            "twilio",
+            "account_sid = \"AC/../x\"\nauth_token = \"t\"\nfrom = \"x\"\n",
+            "sms.account_sid",
+        ),
+        (
+            "vonage",
+            "api_secret = \"s\"\nfrom = \"Shop\"\n",
+            "sms.api_key",
+        ),
+        (
+            "vonage",
+            "api_key = \"k\"\nfrom = \"Shop\"\n",
+            "sms.api_secret",
+        ),
+        (
+            "vonage",
+            "api_key = \"k\"\napi_secret = \"s\"\n",
+            "sms.from",
+        ),
         ("unifonic", "from = \"Shop\"\n", "sms.app_sid"),
         ("unifonic", "app_sid = \"  \"\n", "sms.app_sid"),
     ];
@@ -120,21 +148,31 @@ fn each_preset_names_the_credential_it_lacks() {
         assert!(err.starts_with(missing), "{provider} {keys}: {err}");
     }
     load("[sms]\nprovider = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"t\"\nmessaging_service_sid = \"MG1\"\n").unwrap();
-    load("[sms]\nprovider = \"vonage\"\napi_key = \"k\"\napi_secret = \"s\"\nfrom = \"Shop\"\n").unwrap();
+    load("[sms]\nprovider = \"vonage\"\napi_key = \"k\"\napi_secret = \"s\"\nfrom = \"Shop\"\n")
+        .unwrap();
     load("[sms]\nprovider = \"unifonic\"\napp_sid = \"a\"\n").unwrap();
     let err = refused("[sms]\nprovider = \"sms-r-us\"\n");
-    assert!(err.contains("sms-r-us") && err.contains("provider"), "{err}");
+    assert!(
+        err.contains("sms-r-us") && err.contains("provider"),
+        "{err}"
+    );
 }
 
 #[test]
 fn another_providers_keys_are_refused() {
     let err = refused("[sms]\nprovider = \"unifonic\"\napp_sid = \"a\"\nauth_token = \"t\"\n");
-    assert!(err.starts_with("sms.auth_token") && err.contains("\"twilio\""), "{err}");
+    assert!(
+        err.starts_with("sms.auth_token") && err.contains("\"twilio\""),
+        "{err}"
+    );
     let err = refused(&format!("{GENERIC}from = \"Shop\"\n"));
     assert!(err.starts_with("sms.from"), "{err}");
     // Settings without a provider are a forgotten provider.
     let err = refused("[sms]\nurl = \"https://sms.example.com\"\n");
-    assert!(err.starts_with("sms.url") && err.contains("\"none\""), "{err}");
+    assert!(
+        err.starts_with("sms.url") && err.contains("\"none\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -150,7 +188,9 @@ fn secret_placeholders_need_a_secret_and_headers_are_one_line() {
     assert!(err.starts_with("sms.headers"), "{err}");
     let err = refused(&format!("{GENERIC}headers = {{ X-To = \"{{to}}\" }}\n"));
     assert!(err.starts_with("sms.headers"), "{err}");
-    let err = refused(&format!("{GENERIC}headers = {{ X-A = \"a\\r\\nX-B: b\" }}\n"));
+    let err = refused(&format!(
+        "{GENERIC}headers = {{ X-A = \"a\\r\\nX-B: b\" }}\n"
+    ));
     assert!(err.starts_with("sms.headers"), "{err}");
 }
 

@@ -85,8 +85,11 @@ impl Kind {
             }),
             SmsProvider::Twilio => {
                 let token = config.auth_token()?;
-                let basic = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", config.account_sid, token.expose()));
+                let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    config.account_sid,
+                    token.expose()
+                ));
                 Kind::Twilio {
                     url: format!(
                         "{base}/2010-04-01/Accounts/{}/Messages.json",
@@ -249,7 +252,14 @@ impl Template {
     fn request(&self, message: &SmsMessage<'_>) -> Outgoing {
         let digits = message.to.trim_start_matches('+');
         let secret = self.secret.as_ref().map(Secret::expose).unwrap_or_default();
-        let values = [message.to, digits, message.code, message.text, message.lang, secret];
+        let values = [
+            message.to,
+            digits,
+            message.code,
+            message.text,
+            message.lang,
+            secret,
+        ];
         let mut url = fill(&self.url, &values, Escape::Percent);
         let mut headers: Vec<(String, String)> = Vec::new();
         let mut body = Vec::new();
@@ -260,7 +270,11 @@ impl Template {
                 url.push_str(&query);
             }
         } else {
-            let escape = if self.json { Escape::Json } else { Escape::Percent };
+            let escape = if self.json {
+                Escape::Json
+            } else {
+                Escape::Percent
+            };
             body = fill(&self.body, &values, escape).into_bytes();
             let content_type = if self.json { "application/json" } else { FORM };
             headers.push(("Content-Type".into(), content_type.into()));

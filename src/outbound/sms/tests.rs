@@ -68,7 +68,14 @@ const AWKWARD: &str = "Code \"482913\" \\ for {to}\nrmz: رمزك 482913 & 100% 
 
 #[test]
 fn a_json_template_gets_each_value_as_the_content_of_its_string() {
-    let values = ["+966501234567", "966501234567", "482913", AWKWARD, "ar", "tok"];
+    let values = [
+        "+966501234567",
+        "966501234567",
+        "482913",
+        AWKWARD,
+        "ar",
+        "tok",
+    ];
     let template = r#"{"to": "{to}", "n": "{to_digits}", "msg": "{text}", "otp": "{code}", "l": "{lang}", "k": "k-{secret}", "keep": "{other}"}"#;
     let filled = fill(template, &values, Escape::Json);
     let parsed: Value = serde_json::from_str(&filled).expect(&filled);
@@ -85,8 +92,19 @@ fn a_json_template_gets_each_value_as_the_content_of_its_string() {
 
 #[test]
 fn a_form_template_and_the_url_get_percent_encoded_values() {
-    let values = ["+966501234567", "966501234567", "482913", AWKWARD, "ar", "t&k=1"];
-    let filled = fill("to={to}&text={text}&sender=Shop%20One", &values, Escape::Percent);
+    let values = [
+        "+966501234567",
+        "966501234567",
+        "482913",
+        AWKWARD,
+        "ar",
+        "t&k=1",
+    ];
+    let filled = fill(
+        "to={to}&text={text}&sender=Shop%20One",
+        &values,
+        Escape::Percent,
+    );
     let form = decode_form(filled.as_bytes());
     assert_eq!(field(&form, "to"), Some("+966501234567"));
     assert_eq!(field(&form, "text"), Some(AWKWARD));
@@ -107,7 +125,10 @@ fn the_generic_provider_builds_its_request() {
         "#,
     );
     let out = json.inner.kind.request(&message(AWKWARD, "ar"));
-    assert_eq!((out.method, out.url.as_str()), ("POST", "https://sms.example.com/v1/ar/send"));
+    assert_eq!(
+        (out.method, out.url.as_str()),
+        ("POST", "https://sms.example.com/v1/ar/send")
+    );
     assert_eq!(header(&out, "content-type"), Some("application/json"));
     assert_eq!(header(&out, "authorization"), Some("Bearer tok-1"));
     assert_eq!(header(&out, "x-client"), Some("whatsapi"));
@@ -149,8 +170,13 @@ fn twilio_gets_its_documented_request() {
         out.url,
         "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"
     );
-    let basic = header(&out, "authorization").unwrap().strip_prefix("Basic ").unwrap();
-    let decoded = base64::engine::general_purpose::STANDARD.decode(basic).unwrap();
+    let basic = header(&out, "authorization")
+        .unwrap()
+        .strip_prefix("Basic ")
+        .unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic)
+        .unwrap();
     assert_eq!(decoded, b"AC0123456789abcdef0123456789abcdef:tw-token");
     let form = decode_form(&out.body);
     assert_eq!(field(&form, "To"), Some("+966501234567"));
@@ -159,9 +185,15 @@ fn twilio_gets_its_documented_request() {
     assert_eq!(field(&form, "MessagingServiceSid"), None);
 
     let kind = &twilio.inner.kind;
-    assert!(kind.judge(201, r#"{"sid": "SM1", "status": "queued"}"#).is_ok());
+    assert!(
+        kind.judge(201, r#"{"sid": "SM1", "status": "queued"}"#)
+            .is_ok()
+    );
     let err = kind
-        .judge(400, r#"{"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}"#)
+        .judge(
+            400,
+            r#"{"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}"#,
+        )
         .unwrap_err();
     assert_eq!(err, "21211: Invalid 'To' Phone Number");
     assert!(kind.judge(200, "{}").is_err(), "a 2xx without a sid");
@@ -169,13 +201,20 @@ fn twilio_gets_its_documented_request() {
 
 #[test]
 fn vonage_gets_digits_and_unicode_for_arabic() {
-    let vonage = gateway(
-        "provider = \"vonage\"\napi_key = \"vk\"\napi_secret = \"vs\"\nfrom = \"Shop\"\n",
-    );
-    let out = vonage.inner.kind.request(&message("Your code 482913", "en"));
+    let vonage =
+        gateway("provider = \"vonage\"\napi_key = \"vk\"\napi_secret = \"vs\"\nfrom = \"Shop\"\n");
+    let out = vonage
+        .inner
+        .kind
+        .request(&message("Your code 482913", "en"));
     assert_eq!(out.url, "https://rest.nexmo.com/sms/json");
     let form = decode_form(&out.body);
-    for (name, value) in [("api_key", "vk"), ("api_secret", "vs"), ("from", "Shop"), ("to", "966501234567")] {
+    for (name, value) in [
+        ("api_key", "vk"),
+        ("api_secret", "vs"),
+        ("from", "Shop"),
+        ("to", "966501234567"),
+    ] {
         assert_eq!(field(&form, name), Some(value), "{name}");
     }
     assert_eq!(field(&form, "type"), None, "GSM-7 text is sent as text");
@@ -183,13 +222,31 @@ fn vonage_gets_digits_and_unicode_for_arabic() {
     assert_eq!(field(&decode_form(&out.body), "type"), Some("unicode"));
 
     let kind = &vonage.inner.kind;
-    assert!(kind.judge(200, r#"{"message-count": "1", "messages": [{"status": "0"}]}"#).is_ok());
+    assert!(
+        kind.judge(
+            200,
+            r#"{"message-count": "1", "messages": [{"status": "0"}]}"#
+        )
+        .is_ok()
+    );
     let err = kind
-        .judge(200, r#"{"messages": [{"status": "2", "error-text": "Missing to param"}]}"#)
+        .judge(
+            200,
+            r#"{"messages": [{"status": "2", "error-text": "Missing to param"}]}"#,
+        )
         .unwrap_err();
     assert_eq!(err, "status 2: Missing to param");
-    assert!(kind.judge(200, r#"{"messages": [{"status": "0"}, {"status": "9", "error-text": "x"}]}"#).is_err());
-    assert!(kind.judge(500, r#"{"messages": [{"status": "0"}]}"#).is_err());
+    assert!(
+        kind.judge(
+            200,
+            r#"{"messages": [{"status": "0"}, {"status": "9", "error-text": "x"}]}"#
+        )
+        .is_err()
+    );
+    assert!(
+        kind.judge(500, r#"{"messages": [{"status": "0"}]}"#)
+            .is_err()
+    );
 }
 
 #[test]
@@ -203,9 +260,18 @@ fn unifonic_gets_its_documented_request() {
     assert_eq!(field(&form, "Recipient"), Some("966501234567"));
     assert_eq!(field(&form, "Body"), Some("رمزك 482913"));
     let kind = &unifonic.inner.kind;
-    assert!(kind.judge(200, r#"{"success": true, "message": "", "errorCode": "ER-00"}"#).is_ok());
+    assert!(
+        kind.judge(
+            200,
+            r#"{"success": true, "message": "", "errorCode": "ER-00"}"#
+        )
+        .is_ok()
+    );
     let err = kind
-        .judge(200, r#"{"success": false, "message": "Invalid AppSid", "errorCode": "ER-21"}"#)
+        .judge(
+            200,
+            r#"{"success": false, "message": "Invalid AppSid", "errorCode": "ER-21"}"#,
+        )
         .unwrap_err();
     assert_eq!(err, "ER-21: Invalid AppSid");
 }
@@ -218,16 +284,25 @@ fn accepted_when_needs_its_words_in_a_2xx() {
     let kind = &gateway.inner.kind;
     assert!(kind.judge(200, r#"{"state":"ok"}"#).is_ok());
     let err = kind.judge(200, r#"{"state":"no credit"}"#).unwrap_err();
-    assert!(err.contains("accepted_when") && err.contains("no credit"), "{err}");
+    assert!(
+        err.contains("accepted_when") && err.contains("no credit"),
+        "{err}"
+    );
     assert!(kind.judge(503, r#"{"state":"ok"}"#).is_err());
 }
 
 #[test]
 fn only_codes_are_sent_and_only_to_e164_numbers() {
     // An address nothing listens on: a refusal must come before any call.
-    let gateway = gateway("provider = \"unifonic\"\napp_sid = \"a\"\nbase_url = \"http://127.0.0.1:9\"\n");
+    let gateway =
+        gateway("provider = \"unifonic\"\napp_sid = \"a\"\nbase_url = \"http://127.0.0.1:9\"\n");
     let refused = |text: &str, code: &str, to: &str| {
-        let result = gateway.send(&SmsMessage { to, text, code, lang: "en" });
+        let result = gateway.send(&SmsMessage {
+            to,
+            text,
+            code,
+            lang: "en",
+        });
         match result {
             Err(SmsError::Invalid(why)) => why,
             other => panic!("{text:?} {code:?} {to:?}: {other:?}"),
@@ -236,8 +311,15 @@ fn only_codes_are_sent_and_only_to_e164_numbers() {
     assert!(refused("Big sale this week!", "482913", "+966501234567").contains("code"));
     assert!(refused("Code 12", "12", "+966501234567").contains("digits"));
     assert!(refused("Code 482913", "482913", "0501234567").contains("E.164"));
-    for (number, ok) in [("+966501234567", true), ("+12345678", true), ("+1234567", false),
-        ("+1234567890123456", false), ("+0966501234567", false), ("966501234567", false), ("+9665 0123", false)] {
+    for (number, ok) in [
+        ("+966501234567", true),
+        ("+12345678", true),
+        ("+1234567", false),
+        ("+1234567890123456", false),
+        ("+0966501234567", false),
+        ("966501234567", false),
+        ("+9665 0123", false),
+    ] {
         assert_eq!(is_e164(number), ok, "{number}");
     }
 }
@@ -261,7 +343,9 @@ fn words_shown_or_logged_hold_no_code_text_secret_or_number() {
 
 #[test]
 fn gsm7_is_told_from_what_needs_unicode() {
-    assert!(is_gsm7("WhatsAPI Pro: code 482913. {Ok} [€5] ~ ^ | \\ @ £ é"));
+    assert!(is_gsm7(
+        "WhatsAPI Pro: code 482913. {Ok} [€5] ~ ^ | \\ @ £ é"
+    ));
     for text in ["رمزك 482913", "emoji 🙂", "back`tick", "ç lower"] {
         assert!(!is_gsm7(text), "{text}");
     }
@@ -278,6 +362,10 @@ fn errors_say_what_happened_without_the_message() {
         error.to_string(),
         "the SMS provider (twilio) did not accept the message (HTTP 400): 21211: Invalid 'To' Phone Number"
     );
-    let error: crate::error::Error = SmsError::Timeout { provider: "http", secs: 1 }.into();
+    let error: crate::error::Error = SmsError::Timeout {
+        provider: "http",
+        secs: 1,
+    }
+    .into();
     assert_eq!(error.code().as_str(), "unavailable");
 }
