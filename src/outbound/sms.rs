@@ -98,6 +98,15 @@ struct Inner {
     secrets: Vec<Secret>,
 }
 
+impl std::fmt::Debug for SmsGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsGateway")
+            .field("provider", &self.provider_name())
+            .field("timeout_secs", &self.inner.timeout_secs)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The `{code}` of the test message, for templates that send the code alone.
 const TEST_CODE: &str = "000000";
 

@@ -369,3 +369,16 @@ fn errors_say_what_happened_without_the_message() {
     .into();
     assert_eq!(error.code().as_str(), "unavailable");
 }
+
+#[test]
+fn the_gateway_moves_to_blocking_threads_and_prints_no_credential() {
+    fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    send_sync_clone::<SmsGateway>();
+    let gateway = gateway("provider = \"unifonic\"\napp_sid = \"uni-secret\"\n");
+    assert_eq!(gateway.provider_name(), "unifonic");
+    let printed = format!("{gateway:?}");
+    assert!(
+        printed.contains("unifonic") && !printed.contains("uni-secret"),
+        "{printed}"
+    );
+}
