@@ -5,6 +5,7 @@
 pub mod api;
 pub mod meta;
 pub mod raw;
+pub mod sms;
 pub mod stripe;
 pub mod web;
 pub mod webdriver;
