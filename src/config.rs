@@ -26,7 +26,10 @@ pub use people::{
     Accounts, Branding, Sandbox, SandboxDelays, Sender, Sessions, Smtp, SmtpSecurity, Webhooks,
 };
 pub use proxies::{Network, in_block};
-pub use sms::Sms;
+pub use sms::{
+    PLACEHOLDERS as SMS_PLACEHOLDERS, Sms, SmsProvider, TWILIO_API_URL, UNIFONIC_API_URL,
+    VONAGE_API_URL,
+};
 pub use storage::{KeystoreFiles, MAX_RETENTION_DAYS, Retention, Storage, Synchronous};
 
 /// Where packages install the configuration; read when present and no `--config` is given.
@@ -54,7 +57,7 @@ pub struct Config {
     pub billing: Billing,
     /// `[abuse]`: the signals of abuse and fraud, and what to do about them.
     pub abuse: Abuse,
-    /// `[sms]`: the gateway that sends one-time codes (and nothing else).
+    /// `[sms]`: the gateway one-time codes are sent through (none by default).
     pub sms: Sms,
     /// `[[plans]]`: what accounts may buy. Without any, one built-in plan without limits.
     pub plans: Plans,
@@ -230,6 +233,7 @@ impl Config {
         self.validate_retention()?;
         self.validate_metrics()?;
         self.validate_abuse()?;
+        self.sms.validate()?;
         self.validate_billing()
     }
 
@@ -369,6 +373,14 @@ mod tests {
             "billing.stripe_secret_key",
             "billing.stripe_webhook_secret",
             "metrics.token",
+            "sms.secret",
+            "sms.secret_file",
+            "sms.auth_token",
+            "sms.auth_token_file",
+            "sms.api_secret",
+            "sms.api_secret_file",
+            "sms.app_sid",
+            "sms.app_sid_file",
             "plans.messages_per_month",
             "plans.api_requests_per_minute",
             "plans.connections",

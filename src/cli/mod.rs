@@ -14,6 +14,7 @@ mod people;
 mod policy;
 mod privacy;
 mod purge;
+mod sms;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -106,6 +107,9 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         read_after_ms: u64,
     },
+    /// The SMS gateway of one-time codes ([sms]).
+    #[command(subcommand)]
+    Sms(sms::SmsCommand),
     /// Measure this machine: store write throughput, server footprint.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -213,6 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(command) => keys::run(command, &load(&cli.config)?)?,
         Command::Policy(command) => policy::policy(command, &load(&cli.config)?)?,
         Command::News(command) => policy::news(command, &load(&cli.config)?)?,
+        Command::Sms(command) => return sms::run(command, &load(&cli.config)?),
         Command::Bench(command) => bench::run(command)?,
         Command::Sandbox {
             listen,

@@ -276,7 +276,7 @@ impl Config {
 }
 
 /// Whether a normalised `host[:port][/path]` names this machine's loopback: 127.0.0.1, ::1 or localhost.
-fn is_this_machine(authority: &str) -> bool {
+pub(super) fn is_this_machine(authority: &str) -> bool {
     let authority = authority.split('/').next().unwrap_or_default();
     let host = match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),

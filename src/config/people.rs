@@ -304,6 +304,12 @@ impl Config {
             let message = format!("{} is not a directory", dir.display());
             return Err(invalid("branding.static_dir", message));
         }
+        if self.accounts.verify_phone && !self.sms.enabled() {
+            return Err(invalid(
+                "accounts.verify_phone",
+                "needs an SMS gateway: configure [sms] (see `whatsapi sms test`)",
+            ));
+        }
         if self.smtp.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(invalid(
                 "smtp.from",

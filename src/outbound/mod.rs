@@ -1,5 +1,6 @@
 //! What leaves the process: calls to Meta's Graph API, events to customers' own webhook endpoints, mail,
-//! Stripe's API (`stripe`), and the guard every outbound address passes (`ssrf`).
+//! Stripe's API (`stripe`), the SMS gateway of one-time codes (`sms`), and the guard every outbound
+//! address passes (`ssrf`).
 
 pub mod customer_webhooks;
 pub mod graph;

@@ -1,28 +1,55 @@
-//! An SMS provider's stand-in on 127.0.0.1: it records every request it receives (method, path, headers,
-//! body, and the body read as JSON or as a form) and answers 200 `{"status": "queued"}`, or 500 once it is
-//! told to fail. The tests read the codes people were sent from the recorded bodies.
+//! A stand-in SMS provider on 127.0.0.1: it records every request it receives (method, path and query,
+//! headers, body) and answers as it is told, or never (a provider that does not answer). The tests read
+//! what arrived the way the provider would: a form, JSON, a query string.
 
-use serde_json::{Value, json};
+use super::stripe::decode_form;
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// One request the stand-in received.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub struct SmsRequest {
     pub method: String,
-    /// The path with its query, as sent.
-    pub path: String,
+    /// The request target: the path and, if any, `?` and the query.
+    pub target: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
-    /// The body read as JSON; `Null` when it is not JSON.
-    pub json: Value,
-    /// The body read as a form (`a=1&b=2`), decoded, in order; empty when it is JSON.
-    pub form: Vec<(String, String)>,
 }
 
-impl Received {
+impl SmsRequest {
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
+    }
+
+    /// The query string's fields, decoded.
+    pub fn query(&self) -> Vec<(String, String)> {
+        self.target
+            .split_once('?')
+            .map(|(_, q)| decode_form(q))
+            .unwrap_or_default()
+    }
+
+    /// The form-encoded body's fields, decoded, in order.
+    pub fn form(&self) -> Vec<(String, String)> {
+        decode_form(&self.body)
+    }
+
+    /// One field of the form body (or, for a GET, of the query).
+    pub fn field(&self, name: &str) -> Option<String> {
+        let fields = if self.method == "GET" {
+            self.query()
+        } else {
+            self.form()
+        };
+        fields.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -30,117 +57,115 @@ impl Received {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A field of the body, JSON or form.
-    pub fn field(&self, name: &str) -> Option<String> {
-        if let Some(value) = self.json.get(name).and_then(Value::as_str) {
-            return Some(value.to_owned());
-        }
-        self.form
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    }
-
-    /// The number the message went to (the body's `to`).
-    pub fn to(&self) -> String {
-        self.field("to").unwrap_or_default()
-    }
-
-    /// The code in the message (the body's `code`).
-    pub fn code(&self) -> String {
-        self.field("code").expect("the message has a code")
+    /// The first run of exactly six digits in what was sent (query or body): the code. Digits are sent
+    /// as they are in every encoding.
+    pub fn code(&self) -> Option<String> {
+        format!("{} {}", self.target, self.body)
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|run| run.len() == 6)
+            .map(str::to_owned)
     }
 }
 
-/// The provider, listening until the test ends.
+/// What the stand-in answers a request: a status and a body, or `None` to never answer (the connection
+/// stays open until the caller gives up).
+type Answer = dyn Fn(&SmsRequest) -> Option<(u16, String)> + Send + Sync;
+
+/// The provider, on a port of 127.0.0.1 the system chose, for the life of the test.
 pub struct SmsStandIn {
-    /// `http://127.0.0.1:<port>`
+    /// `http://127.0.0.1:PORT`, no final slash.
     pub url: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    failing: Arc<AtomicBool>,
+    requests: Arc<Mutex<Vec<SmsRequest>>>,
 }
 
 impl SmsStandIn {
-    pub fn start() -> SmsStandIn {
+    pub fn start(
+        answer: impl Fn(&SmsRequest) -> Option<(u16, String)> + Send + Sync + 'static,
+    ) -> SmsStandIn {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the SMS stand-in");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let failing = Arc::new(AtomicBool::new(false));
-        let (recorded, fails) = (received.clone(), failing.clone());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        let answer: Arc<Answer> = Arc::new(answer);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (recorded, fails) = (recorded.clone(), fails.clone());
-                std::thread::spawn(move || answer(stream, &recorded, &fails));
+                let (recorded, answer) = (recorded.clone(), answer.clone());
+                std::thread::spawn(move || serve(stream, &recorded, &*answer));
             }
         });
-        SmsStandIn {
-            url,
-            received,
-            failing,
-        }
+        SmsStandIn { url, requests }
     }
 
-    /// Where the generic provider posts: `<url>/send`.
-    pub fn send_url(&self) -> String {
-        format!("{}/send", self.url)
+    /// A provider that answers every request with this status and body.
+    pub fn answering(status: u16, body: &str) -> SmsStandIn {
+        let body = body.to_owned();
+        SmsStandIn::start(move |_| Some((status, body.clone())))
     }
 
-    /// From now on, answers 500 (`fail(true)`) or 200 again (`fail(false)`).
-    pub fn fail(&self, failing: bool) {
-        self.failing.store(failing, Ordering::SeqCst);
+    /// A provider that accepts every connection and request and never answers.
+    pub fn silent() -> SmsStandIn {
+        SmsStandIn::start(|_| None)
     }
 
     /// Every request received so far, oldest first.
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+    pub fn requests(&self) -> Vec<SmsRequest> {
+        self.requests.lock().unwrap().clone()
     }
 
-    /// The requests whose `to` is `number`, oldest first.
-    pub fn sent_to(&self, number: &str) -> Vec<Received> {
-        self.received()
-            .into_iter()
-            .filter(|r| r.to() == number)
-            .collect()
+    /// The last request received; fails the test when there is none.
+    pub fn last(&self) -> SmsRequest {
+        self.requests()
+            .pop()
+            .expect("the SMS stand-in received no request")
     }
 
-    /// The code of the newest message to `number`.
-    pub fn last_code_to(&self, number: &str) -> String {
-        self.sent_to(number)
-            .last()
-            .unwrap_or_else(|| panic!("no SMS to {number}; received: {:?}", self.received()))
-            .code()
+    /// `[sms]` settings (as WHATSAPI_ variables) that send through this stand-in as a generic provider:
+    /// a form POST to `/send` with `to`, `text`, `code` and `lang`, accepted with any 2xx.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("WHATSAPI_SMS__PROVIDER", "http".to_owned()),
+            ("WHATSAPI_SMS__URL", format!("{}/send", self.url)),
+            ("WHATSAPI_SMS__ENCODING", "form".to_owned()),
+            (
+                "WHATSAPI_SMS__BODY",
+                "to={to}&text={text}&code={code}&lang={lang}".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 }
 
-fn answer(stream: TcpStream, recorded: &Mutex<Vec<Received>>, failing: &AtomicBool) {
+fn serve(stream: TcpStream, recorded: &Mutex<Vec<SmsRequest>>, answer: &Answer) {
     let Some(request) = read_request(&stream) else {
         return;
     };
-    recorded.lock().unwrap().push(request);
-    let (status, body) = if failing.load(Ordering::SeqCst) {
-        (
-            "500 Internal Server Error",
-            json!({"error": "the stand-in was told to fail"}),
-        )
-    } else {
-        ("200 OK", json!({"status": "queued"}))
-    };
-    let body = body.to_string();
+    recorded.lock().unwrap().push(request.clone());
     let mut stream = stream;
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    match answer(&request) {
+        Some((status, body)) => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Answer\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        // Hold the connection, answering nothing, until the caller closes it.
+        None => {
+            let mut sink = [0u8; 512];
+            while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+        }
+    }
 }
 
-fn read_request(stream: &TcpStream) -> Option<Received> {
+fn read_request(stream: &TcpStream) -> Option<SmsRequest> {
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_owned();
-    let path = parts.next()?.to_owned();
+    let mut words = line.split_whitespace();
+    let method = words.next()?.to_owned();
+    let target = words.next()?.to_owned();
     let mut headers = Vec::new();
     let mut length = 0;
     loop {
@@ -155,63 +180,16 @@ fn read_request(stream: &TcpStream) -> Option<Received> {
         let (name, value) = line.split_once(':')?;
         let (name, value) = (name.trim().to_owned(), value.trim().to_owned());
         if name.eq_ignore_ascii_case("content-length") {
-            length = value.parse().unwrap_or(0);
+            length = value.parse().ok()?;
         }
         headers.push((name, value));
     }
-    let mut bytes = vec![0; length];
-    reader.read_exact(&mut bytes).ok()?;
-    let body = String::from_utf8_lossy(&bytes).into_owned();
-    let json: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let form = if json.is_null() && !body.is_empty() {
-        decode_form(&body)
-    } else {
-        Vec::new()
-    };
-    Some(Received {
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(SmsRequest {
         method,
-        path,
+        target,
         headers,
-        body,
-        json,
-        form,
+        body: String::from_utf8_lossy(&body).into_owned(),
     })
-}
-
-/// `a=1&b=x+y%21` as pairs.
-pub fn decode_form(text: &str) -> Vec<(String, String)> {
-    text.split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or(""),
-                    16,
-                ) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

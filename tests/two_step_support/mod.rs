@@ -1,12 +1,11 @@
 //! What the two-step and phone tests (tests/web_phone_verification.rs, tests/web_two_step*.rs,
 //! tests/two_step_throttles.rs, tests/browser_two_step.rs) share: a real server whose SMS goes to the
-//! stand-in provider of `common::sms`, with a clock the test can move (`WAPI_TEST_CLOCK_FILE`); a browser
+//! stand-in provider of `common::sms` (`provider`), with a clock the test can move (`WAPI_TEST_CLOCK_FILE`); a browser
 //! that keeps its cookies and follows no redirect; and the steps people take: sign in, verify a number,
 //! enrol an authenticator (its codes computed here from the `otpauth://` URI, as an app would), enter a
 //! code.
 #![allow(dead_code)]
 
-use crate::common::sms::SmsStandIn;
 use crate::common::web::{csrf_in, decode_email, encode};
 use crate::common::{Install, Server};
 use std::cell::{Cell, RefCell};
@@ -18,6 +17,8 @@ pub use crate::common::api::PASSWORD;
 pub use html::{element_html, recovery_codes, text_of, unescape};
 
 mod html;
+mod provider;
+pub use provider::{Provider, Sms};
 
 /// The generic provider's body template, with every placeholder, as the tests configure it.
 pub const BODY_TEMPLATE: &str =
@@ -27,7 +28,7 @@ pub const BODY_TEMPLATE: &str =
 pub struct Site {
     pub install: Install,
     pub config: String,
-    pub sms: SmsStandIn,
+    pub sms: Provider,
     pub server: Option<Server>,
     pub base: String,
 }
@@ -36,7 +37,7 @@ impl Site {
     /// A running server with `[sms]` pointed at a new stand-in and `more` (TOML) in its configuration.
     pub fn start(more: &str) -> Site {
         let mut install = Install::new();
-        let sms = SmsStandIn::start();
+        let sms = Provider::start();
         let config = install.path("config.toml");
         std::fs::write(
             &config,

@@ -7,7 +7,7 @@ use super::page::{Page, render};
 use crate::error::Result;
 use crate::http::auth::CsrfForm;
 use crate::http::web::i18n::Lang;
-use crate::services::passwords;
+use crate::services::{passwords, two_step};
 use crate::store::activity;
 use crate::store::tokens::{self, NewToken, Purpose};
 use crate::store::{Db, now_ms, sessions, users};
@@ -23,7 +23,13 @@ const RESET_TTL_MS: i64 = 30 * 60 * 1000;
 const EMAILS_PER_HOUR: usize = 3;
 
 pub fn routes() -> Vec<rocket::Route> {
-    routes![forgot_page, request_reset, reset_page, reset_password]
+    routes![
+        forgot_page,
+        request_reset,
+        reset_page,
+        reset_password,
+        send_reset_sms
+    ]
 }
 
 /// When reset emails were last sent, per address (in memory: a restart only forgives a few).
@@ -63,7 +69,22 @@ fn forgot_page(page: Page) -> Result<Reply> {
 }
 
 csrf_form!(ForgotForm { email });
-csrf_form!(ResetForm { password });
+
+#[derive(rocket::form::FromForm)]
+struct ResetForm {
+    #[field(default = String::new())]
+    csrf: String,
+    password: String,
+    /// The second step, for a person who has two-step sign-in on.
+    #[field(default = String::new())]
+    code: String,
+}
+
+impl crate::http::auth::HasCsrf for ResetForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
 
 #[post("/forgot-password", data = "<form>")]
 async fn request_reset(
@@ -127,26 +148,81 @@ async fn request_reset(
 struct ResetPage<'a> {
     page: &'a Page,
     token: &'a str,
+    /// The person has two-step sign-in: the form asks for a code too (`Some(true)`: SMS is one of them).
+    second_step: Option<bool>,
+    notice: Option<String>,
     error: Option<&'a str>,
 }
 
-#[get("/reset-password/<token>")]
-async fn reset_page(token: &str, page: Page, db: &State<Db>) -> Result<Reply> {
+/// The person a live reset link is for.
+async fn person_of(db: &Db, token: &str) -> Result<Option<users::User>> {
     let lookup = token.to_owned();
-    let valid = db
-        .read_async(move |conn| tokens::peek(conn, Purpose::PasswordReset, &lookup, now_ms()))
-        .await?;
-    if valid.is_none() {
+    db.read_async(move |conn| {
+        let Some(found) = tokens::peek(conn, Purpose::PasswordReset, &lookup, now_ms())? else {
+            return Ok(None);
+        };
+        Ok(match found.user_id {
+            Some(id) => users::find(conn, id)?,
+            None => None,
+        })
+    })
+    .await
+}
+
+fn second_step_of(user: &users::User) -> Option<bool> {
+    user.two_step.on().then_some(user.two_step.sms)
+}
+
+#[get("/reset-password/<token>?<sent>")]
+async fn reset_page(token: &str, page: Page, db: &State<Db>, sent: Option<&str>) -> Result<Reply> {
+    let Some(user) = person_of(db, token).await? else {
         return super::expired_link(&page);
-    }
+    };
+    let notice = sent.and_then(|sent| {
+        let key = match sent {
+            "1" => "login_code.sent",
+            "wait" => "login_code.wait",
+            _ => "login_code.failed",
+        };
+        Some(page.t(key).replace("{seconds}", &page.number(&30)))
+    });
     Ok(Reply::Page((
         Status::Ok,
         render(ResetPage {
             page: &page,
             token,
+            second_step: second_step_of(&user),
+            notice,
             error: None,
         })?,
     )))
+}
+
+/// Sends the person of a reset link a code by SMS for its second step.
+#[post("/reset-password/<token>/sms", data = "<_form>")]
+async fn send_reset_sms(
+    token: &str,
+    _form: CsrfForm<super::CsrfOnly>,
+    ctx: Ctx<'_>,
+) -> Result<Reply> {
+    let Some(user) = person_of(ctx.db, token).await? else {
+        return super::expired_link(&ctx.page);
+    };
+    if !user.two_step.sms {
+        return Ok(Reply::Redirect(Redirect::to(format!(
+            "/reset-password/{token}"
+        ))));
+    }
+    let texts = ctx.state::<two_step::Texts>()?;
+    let sent = two_step::send_sign_in_code(texts, ctx.db, &user, ctx.page.lang).await?;
+    let outcome = match sent {
+        two_step::Sent::Sent => "1",
+        two_step::Sent::Wait(_) => "wait",
+        two_step::Sent::Failed | two_step::Sent::NoGateway => "failed",
+    };
+    Ok(Reply::Redirect(Redirect::to(format!(
+        "/reset-password/{token}?sent={outcome}"
+    ))))
 }
 
 #[post("/reset-password/<token>", data = "<form>")]
@@ -156,24 +232,35 @@ async fn reset_password(token: &str, form: CsrfForm<ResetForm>, ctx: Ctx<'_>) ->
         client,
         auth,
         db,
+        config,
         mailer,
         ..
     } = ctx;
-    let lookup = token.to_owned();
-    let Some(found) = db
-        .read_async(move |conn| tokens::peek(conn, Purpose::PasswordReset, &lookup, now_ms()))
-        .await?
-    else {
+    let Some(person) = person_of(db, token).await? else {
         return super::expired_link(&page);
     };
-    if let Err(e) = passwords::check_policy(&form.0.password, &found.email) {
-        let message = page.error_text(&e);
+    let refuse = |message: &str| -> Result<Reply> {
         let html = render(ResetPage {
             page: &page,
             token,
-            error: Some(&message),
+            second_step: second_step_of(&person),
+            notice: None,
+            error: Some(message),
         })?;
-        return Ok(Reply::Page((Status::UnprocessableEntity, html)));
+        Ok(Reply::Page((Status::UnprocessableEntity, html)))
+    };
+    if let Err(e) = passwords::check_policy(&form.0.password, &person.email) {
+        return refuse(&page.error_text(&e));
+    }
+    // A reset link proves the mailbox, not the second step: with two-step sign-in on, a code is needed
+    // too, and without a right one the password stays (the link keeps working).
+    let issuer = &config.branding.product_name;
+    if person.two_step.on()
+        && two_step::check(db, issuer, &person, &form.0.code)
+            .await?
+            .is_none()
+    {
+        return refuse(page.t("reset_code.wrong"));
     }
     let hash = auth.hasher.hash(&form.0.password).await?;
     let (token, actor_client) = (token.to_owned(), client.clone());

@@ -5,9 +5,10 @@ use super::i18n::{self, Lang};
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::config::Config;
+use crate::domain::phone::MobileNumber;
 use crate::error::{Error, Result};
 use crate::http::auth::{AnySession, CsrfForm, HasCsrf, Session, session};
-use crate::services::{passwords, sign_in_throttle};
+use crate::services::{passwords, sign_in_throttle, two_step};
 use crate::store::accounts::{self, NewAccount};
 use crate::store::rollups::Line;
 use crate::store::sessions::Stage;
@@ -267,6 +268,8 @@ async fn logout(
 struct RegisterPage<'a> {
     page: &'a Page,
     form: &'a RegisterForm,
+    /// `[accounts] verify_phone`: the form asks for a mobile number, verified right after.
+    ask_phone: bool,
     error: Option<&'a str>,
 }
 
@@ -281,6 +284,8 @@ struct RegisterForm {
     password: String,
     #[field(default = false)]
     accept_privacy: bool,
+    #[field(default = String::new())]
+    phone: String,
 }
 
 impl HasCsrf for RegisterForm {
@@ -300,6 +305,7 @@ fn register_page(page: Page, config: &State<Config>) -> Result<Reply> {
         render(RegisterPage {
             page: &page,
             form: &form,
+            ask_phone: config.accounts.verify_phone,
             error: None,
         })?,
     )))
@@ -307,6 +313,7 @@ fn register_page(page: Page, config: &State<Config>) -> Result<Reply> {
 
 #[post("/register", data = "<form>")]
 async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
+    let texts = ctx.state::<two_step::Texts>()?;
     let Ctx {
         page,
         client,
@@ -324,6 +331,7 @@ async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
         let html = render(RegisterPage {
             page: &page,
             form,
+            ask_phone: config.accounts.verify_phone,
             error: Some(message),
         })?;
         Ok(Reply::Page((Status::UnprocessableEntity, html)))
@@ -336,6 +344,13 @@ async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
     {
         return refuse(&form, &page.error_text(&e));
     }
+    let phone = match config.accounts.verify_phone {
+        true => match MobileNumber::parse(&form.phone) {
+            Ok(number) => Some(number),
+            Err(why) => return refuse(&form, page.t(why.key())),
+        },
+        false => None,
+    };
     let hash = auth.hasher.hash(&form.password).await?;
     form.password.clear();
     let (name, company, email, lang) = (
@@ -382,6 +397,15 @@ async fn register(form: CsrfForm<RegisterForm>, ctx: Ctx<'_>) -> Result<Reply> {
         Err(e) => return Err(e),
     };
     session::start(db, config, cookies, (&user, Stage::Full), &client).await?;
+    if let Some(number) = phone {
+        // The number is verified before anything else (the session's gate): the code goes out now.
+        let sent = two_step::texts::ask_to_verify(texts, db, &user, &number, page.lang).await?;
+        let to = match sent {
+            two_step::Sent::Sent => "/profile/phone?sent=1",
+            _ => "/profile/phone",
+        };
+        return Ok(Reply::Redirect(Redirect::to(to)));
+    }
     Ok(Reply::Redirect(Redirect::to("/")))
 }
 

@@ -5,7 +5,7 @@ use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::error::{Error, Result};
-use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member, session};
+use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member, Owner, session};
 use crate::services::billing::{Billing, Limit};
 use crate::services::passwords;
 use crate::store::activity;
@@ -28,6 +28,7 @@ pub fn routes() -> Vec<rocket::Route> {
         invite_member,
         change_role,
         remove_member,
+        require_two_step,
         invitation_page,
         accept_invitation
     ]
@@ -40,6 +41,8 @@ struct TeamPage<'a> {
     members: Vec<User>,
     invites: Vec<Token>,
     me: UserId,
+    /// Whether the owner requires two-step sign-in of everyone (shown to the owner, who changes it).
+    two_step_required: Option<bool>,
     notice: Option<String>,
     error: Option<&'a str>,
 }
@@ -52,14 +55,16 @@ async fn team_page(
     error: Option<&str>,
 ) -> Result<RawPage> {
     let (account, manager) = (member.account, member.manages_account());
-    let (members, invites) = db
+    let owner = member.user().role == Role::Owner;
+    let (members, invites, required) = db
         .read_async(move |conn| {
             let invites = if manager {
                 tokens::open_invites(conn, account, now_ms())?
             } else {
                 Vec::new()
             };
-            Ok((users::list_for_account(conn, account)?, invites))
+            let required = crate::store::two_step::required(conn, account)?;
+            Ok((users::list_for_account(conn, account)?, invites, required))
         })
         .await?;
     let notice = page.notice("team", done);
@@ -68,6 +73,7 @@ async fn team_page(
         members,
         invites,
         me: member.user().id,
+        two_step_required: owner.then_some(required),
         notice,
         error,
     })
@@ -89,6 +95,35 @@ async fn show_team(
 }
 
 csrf_form!(InviteForm { email, role });
+
+#[derive(FromForm)]
+struct RequireForm {
+    #[field(default = String::new())]
+    csrf: String,
+    /// A checkbox: "on" when ticked, absent when not.
+    #[field(default = false)]
+    require: bool,
+}
+
+impl HasCsrf for RequireForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The owner requires (or no longer requires) two-step sign-in of every person of the account: those
+/// without it are sent to set it up at their next page.
+#[post("/team/two-step", data = "<form>")]
+async fn require_two_step(
+    form: CsrfForm<RequireForm>,
+    ctx: Ctx<'_>,
+    owner: Owner<'_>,
+) -> Result<Redirect> {
+    let from = (ctx.client.ip.as_str(), ctx.client.user_agent.as_str());
+    let whose = (owner.account, owner.user());
+    crate::services::two_step::set_required(ctx.db, whose, form.0.require, from).await?;
+    Ok(Redirect::to("/team?done=two_step"))
+}
 csrf_form!(RoleForm { role });
 
 #[post("/team/invite", data = "<form>")]
