@@ -425,14 +425,8 @@ fn an_owner_requiring_two_step_sends_every_member_to_enrolment() {
     let required = owner.submit("/team", "/team/two-step", &[("require", "on")]);
     assert_eq!(required.status, 303, "{}", required.text);
     assert_eq!(required.location(), "/team?done=two_step");
-    for path in PAGES {
-        let sent = member.get(path);
-        assert_eq!(
-            (sent.status, sent.location()),
-            (303, "/profile/two-step"),
-            "{path}"
-        );
-    }
+    // Checked at the end, so that one page sent elsewhere does not hide the rest.
+    let misdirected = sent_elsewhere(&member, &PAGES, "/profile/two-step");
     assert_eq!(member.get("/profile/two-step").status, 200);
     // A form of another page is refused too.
     let token = csrf_in(&member.get("/profile/two-step").text);
@@ -462,6 +456,20 @@ fn an_owner_requiring_two_step_sends_every_member_to_enrolment() {
     for path in PAGES {
         assert_eq!(owner.get(path).status, 200, "the owner's {path}");
     }
+    assert!(
+        misdirected.is_empty(),
+        "while required, not sent to enrolment: {misdirected:?}"
+    );
+}
+
+/// The pages among `paths` that do not send `browser` to `step` (303), with where they did send it.
+fn sent_elsewhere(browser: &Browser, paths: &[&str], step: &str) -> Vec<String> {
+    paths
+        .iter()
+        .map(|path| (path, browser.get(path)))
+        .filter(|(_, sent)| (sent.status, sent.location()) != (303, step))
+        .map(|(path, sent)| format!("{path}: {} {}", sent.status, sent.location()))
+        .collect()
 }
 
 #[test]
@@ -473,8 +481,7 @@ fn operators_can_all_be_required_to_use_two_step() {
 
     let site = Site::start("[accounts]\nrequire_two_step_for_operators = true\n");
     let operator = site.operator("op@host.test");
-    let sent = operator.get("/admin");
-    assert_eq!((sent.status, sent.location()), (303, "/profile/two-step"));
+    let misdirected = sent_elsewhere(&operator, &["/profile", "/admin"], "/profile/two-step");
     // A business's owner is not an operator: not held.
     let owner = site.signed_in_owner("owner@shop.test");
     assert_eq!(owner.get("/").status, 200);
@@ -484,13 +491,21 @@ fn operators_can_all_be_required_to_use_two_step() {
     operator.sign_out();
     let operator = site.browser();
     operator.sign_in_to_code_step("op@host.test");
-    assert_eq!(operator.get("/admin").location(), "/login/code");
+    let at_code_step = sent_elsewhere(&operator, &["/profile", "/admin"], "/login/code");
     assert_eq!(
         operator.enter_code(&app.next_code(&site)).status,
         303,
         "the code"
     );
     assert_eq!(operator.get("/admin").status, 200);
+    assert!(
+        misdirected.is_empty(),
+        "while required, not sent to enrolment: {misdirected:?}"
+    );
+    assert!(
+        at_code_step.is_empty(),
+        "at the code step, not sent to it: {at_code_step:?}"
+    );
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub use html::{element_html, recovery_codes, text_of, unescape};
 
 mod html;
 mod provider;
-pub use provider::{Provider, Sms};
+pub use provider::Provider;
 
 /// The generic provider's body template, with every placeholder, as the tests configure it.
 pub const BODY_TEMPLATE: &str =
