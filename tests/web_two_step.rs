@@ -84,7 +84,9 @@ fn an_authenticator_is_enrolled_from_its_qr_code_and_asked_for_at_every_sign_in(
     let owner = site.signed_in_owner("owner@shop.test");
     let emails = site.emails_to("owner@shop.test").len();
     let activity = activity_rows(&owner);
-    assert_eq!(owner.get("/profile/two-step").status, 200);
+    let off = owner.get("/profile/two-step");
+    assert_eq!(off.status, 200);
+    let off = status_words(&off.text);
 
     let page = owner.start_authenticator();
     let app = Authenticator::from_page(&page.text);
@@ -116,6 +118,7 @@ fn an_authenticator_is_enrolled_from_its_qr_code_and_asked_for_at_every_sign_in(
         &[("code", &app.next_code(&site))],
     );
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    let shown_on_confirmation = status_words(&confirmed.text);
     let codes = recovery_codes(&confirmed.text);
     assert_eq!(codes.len(), 10, "{codes:?}");
     for code in &codes {
@@ -136,6 +139,8 @@ fn an_authenticator_is_enrolled_from_its_qr_code_and_asked_for_at_every_sign_in(
     // Shown once: the status page does not show them again.
     let status = owner.get("/profile/two-step");
     assert_eq!(status.status, 200);
+    let on = status_words(&status.text);
+    assert_ne!(on, off, "the status page says two-step sign-in is on");
     assert!(codes.iter().all(|c| !status.text.contains(c.as_str())));
     // Stored hashed and sealed: neither the codes nor the secret are in the database's files.
     let secret = app
@@ -177,6 +182,18 @@ fn an_authenticator_is_enrolled_from_its_qr_code_and_asked_for_at_every_sign_in(
         "a new session id"
     );
     assert_eq!(browser.get("/").status, 200);
+    // The page that shows the recovery codes says the state it just made.
+    assert_eq!(
+        shown_on_confirmation, on,
+        "the confirmation page's status: two-step sign-in is on"
+    );
+}
+
+/// The status line of the two-step page: the first bold words after its heading.
+fn status_words(html: &str) -> String {
+    let after = &html[html.find("<h1").expect("a heading")..];
+    let start = after.find("<strong>").expect("a status in bold") + "<strong>".len();
+    after[start..start + after[start..].find("</strong>").unwrap()].to_owned()
 }
 
 #[test]
@@ -319,6 +336,7 @@ fn sms_to_the_verified_number_is_a_second_step() {
     let emails = site.emails_to("owner@shop.test").len();
     let on = owner.submit("/profile/two-step", "/profile/two-step/sms", &[]);
     assert_eq!(on.status, 200, "{}", on.text);
+    let shown_on = status_words(&on.text);
     assert_eq!(
         recovery_codes(&on.text).len(),
         10,
@@ -353,6 +371,11 @@ fn sms_to_the_verified_number_is_a_second_step() {
     let done = browser.enter_code(&code);
     assert_eq!((done.status, done.location()), (303, "/"), "{}", done.text);
     assert_eq!(browser.get("/").status, 200);
+    assert_eq!(
+        shown_on,
+        status_words(&browser.get("/profile/two-step").text),
+        "the page that turned SMS on says two-step sign-in is on"
+    );
 }
 
 #[test]
