@@ -295,3 +295,42 @@ fn registration_can_require_a_verified_number_before_anything_else() {
         "not sent to /profile/phone: {misdirected:?}"
     );
 }
+
+#[test]
+fn removing_the_number_needs_the_password_and_ends_sms_sign_in() {
+    let site = Site::start("");
+    let owner = site.signed_in_owner("owner@shop.test");
+    owner.verify_phone(&site, NUMBER);
+    let on = owner.submit("/profile/two-step", "/profile/two-step/sms", &[]);
+    assert_eq!(on.status, 200, "{}", on.text);
+    let emails = site.emails_to("owner@shop.test").len();
+    let activity = two_step_support::activity_rows(&owner);
+
+    let refused = owner.submit(
+        "/profile/phone",
+        "/profile/phone/remove",
+        &[("password", "not the pass phrase")],
+    );
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    error_words(&refused.text);
+    assert!(is_verified(&site, "owner@shop.test"), "still there");
+
+    let removed = owner.submit(
+        "/profile/phone",
+        "/profile/phone/remove",
+        &[("password", PASSWORD)],
+    );
+    assert_eq!(removed.status, 303, "{}", removed.text);
+    assert!(!is_verified(&site, "owner@shop.test"));
+    assert_eq!(
+        site.count("SELECT count(*) FROM users WHERE email = 'owner@shop.test' AND phone IS NULL"),
+        1,
+        "the number is gone"
+    );
+    assert!(site.emails_to("owner@shop.test").len() > emails, "emailed");
+    assert!(two_step_support::activity_rows(&owner) > activity);
+    // SMS was the only second step: signing in takes the password alone again.
+    owner.sign_out();
+    let again = site.browser().sign_in("owner@shop.test", PASSWORD);
+    assert_eq!((again.status, again.location()), (303, "/"));
+}
