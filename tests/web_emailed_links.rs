@@ -92,7 +92,7 @@ fn changing_the_password_ends_the_other_sessions_and_sends_an_alert() {
     app.login("ali@shop.test", PASSWORD);
     // A second browser, still signed in.
     app.db()
-        .execute("INSERT INTO sessions SELECT ?1, user_id, csrf_token, created_at, last_seen_at, ip, user_agent FROM sessions LIMIT 1", [
+        .execute("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, ip, user_agent) SELECT ?1, user_id, csrf_token, created_at, last_seen_at, ip, user_agent FROM sessions LIMIT 1", [
             whatsapi::store::sessions::hash_id(&elsewhere),
         ])
         .unwrap();

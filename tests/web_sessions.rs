@@ -177,7 +177,7 @@ fn other_sessions_are_listed_and_can_be_signed_out_one_by_one() {
     let other = "00112233445566778899aabbccddeeff";
     app.db()
         .execute(
-            "INSERT INTO sessions SELECT ?1, user_id, 'x', created_at, last_seen_at, '198.51.100.4', 'Other Browser/1.0' FROM sessions",
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, ip, user_agent) SELECT ?1, user_id, 'x', created_at, last_seen_at, '198.51.100.4', 'Other Browser/1.0' FROM sessions",
             [whatsapi::store::sessions::hash_id(other)],
         )
         .unwrap();

@@ -240,6 +240,10 @@ pub fn put_code(
         e164.as_bytes(),
         user,
     )?;
+    // Codes nobody entered in time go with the next one anyone asks for: they are few, each sealed and
+    // its person's.
+    conn.prepare_cached("DELETE FROM one_time_codes WHERE expires_at <= ?1")?
+        .execute([now])?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO one_time_codes (user_id, purpose, phone, code_hash, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

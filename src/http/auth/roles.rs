@@ -5,7 +5,7 @@
 //! fails with 403; the operators' guard fails with 404 either way. The role is read from the person's
 //! row on every request, so a demotion counts at once.
 
-use super::session::Session;
+use super::session::{AnySession, Session};
 use crate::store::AccountId;
 use crate::store::users::{Role, User};
 use rocket::http::Status;
@@ -138,7 +138,14 @@ impl<'r> FromRequest<'r> for Operator<'r> {
             Outcome::Success(session) if session.user.role == Role::Operator => {
                 Outcome::Success(Operator { session })
             }
-            _ => Outcome::Error((Status::NotFound, ())),
+            // An operator whose session has a step to take first (the code, or setting two-step sign-in
+            // up) is sent to it, as anyone else is; every other visitor finds nothing.
+            _ => match req.guard::<AnySession<'r>>().await {
+                Outcome::Success(AnySession(session)) if session.user.role == Role::Operator => {
+                    Outcome::Error((Status::Unauthorized, ()))
+                }
+                _ => Outcome::Error((Status::NotFound, ())),
+            },
         }
     }
 }

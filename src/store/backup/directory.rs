@@ -110,7 +110,7 @@ pub fn seal(copy: &Connection, keyring: &Keyring) -> Result<()> {
     // the customer's number; a backup goes without them. An account being deleted keeps whom to confirm
     // to in the clear until it is done; in a backup it is told nothing (its key is already destroyed).
     tx.execute_batch(
-        "DELETE FROM sessions; DELETE FROM one_time_tokens;
+        "DELETE FROM sessions; DELETE FROM one_time_tokens; DELETE FROM one_time_codes;
          DELETE FROM idempotency_keys WHERE sealed_response IS NULL AND response != '';
          UPDATE account_deletions SET company = '', owner_email = NULL, owner_locale = NULL;",
     )?;

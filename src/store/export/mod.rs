@@ -469,10 +469,27 @@ fn activity_item(r: &Row<'_>) -> Result<Value> {
     }))
 }
 
+/// How the person signs in beyond the password: their mobile number and second steps (never a secret or a
+/// code).
+fn sign_in(conn: &Connection, keyring: &super::keys::Keyring, user: UserId) -> Result<Value> {
+    let Some(person) = super::users::find(conn, user)? else {
+        return Ok(Value::Null);
+    };
+    let phone = super::two_step::phone(conn, keyring, &person)?;
+    Ok(json!({
+        "phone": phone.as_ref().map(|(number, _)| number),
+        "phone_verified": phone.is_some_and(|(_, verified)| verified),
+        "authenticator": person.two_step.authenticator,
+        "sms": person.two_step.sms,
+        "recovery_codes_left": super::two_step::recovery_codes_left(conn, user)?,
+    }))
+}
+
 /// Writes what the platform holds about one person: their user, the sessions they are signed in with
 /// (`current` marks the one asking), what they did, what they agreed to. How many rows it holds.
 pub fn write_personal(
     conn: &Connection,
+    keyring: &super::keys::Keyring,
     user: UserId,
     current_session: Option<&[u8]>,
     now: i64,
@@ -514,6 +531,7 @@ pub fn write_personal(
     doc.field("exported_at", &json!(now))?;
     doc.field("user", &me)?;
     doc.field("account", &account)?;
+    doc.field("sign_in", &sign_in(&tx, keyring, user)?)?;
     let current = current_session.map(<[u8]>::to_vec);
     doc.rows(
         &tx,

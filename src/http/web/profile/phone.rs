@@ -102,15 +102,13 @@ async fn show(
         Ok(session) => session,
         Err(to) => return Ok(Reply::Redirect(to)),
     };
-    let notice = match (sent, done) {
-        (Some(_), _) => Some(ctx.page.t("phone.code_sent")),
-        (_, Some("verified")) => Some(ctx.page.t("phone.verified_done")),
-        (_, Some("removed")) => Some(ctx.page.t("phone.removed")),
-        _ => None,
+    let notice = match sent {
+        Some(_) => Some(ctx.page.t("phone.code_sent").to_owned()),
+        None => ctx.page.notice("phone", done),
     };
     let shown = Shown {
         code_sent: sent.is_some(),
-        notice,
+        notice: notice.as_deref(),
         ..Shown::default()
     };
     answer(&ctx, session, Status::Ok, shown).await

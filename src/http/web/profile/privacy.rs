@@ -91,7 +91,9 @@ async fn export_personal(
     Ok(download(
         db,
         export::file_name("personal", user.get(), now),
-        move |_, conn, out| export::write_personal(conn, user, Some(&current), now, out),
+        move |db, conn, out| {
+            export::write_personal(conn, db.keyring(), user, Some(&current), now, out)
+        },
     ))
 }
 

@@ -130,12 +130,9 @@ async fn show(session: AnySession<'_>, ctx: Ctx<'_>, done: Option<&str>) -> Resu
         Ok(session) => session,
         Err(to) => return Ok(Reply::Redirect(to)),
     };
-    let notice = match done {
-        Some("disabled") => Some(ctx.page.t("two_step.disabled")),
-        _ => None,
-    };
+    let notice = ctx.page.notice("two_step", done);
     let shown = Shown {
-        notice,
+        notice: notice.as_deref(),
         ..Shown::nothing()
     };
     answer(&ctx, session, Status::Ok, shown).await
