@@ -1,9 +1,9 @@
 //! What the two-step and phone tests (tests/web_phone_verification.rs, tests/web_two_step*.rs,
 //! tests/two_step_throttles.rs, tests/browser_two_step.rs) share: a real server whose SMS goes to the
-//! stand-in provider of `common::sms` (`provider`), with a clock the test can move (`WAPI_TEST_CLOCK_FILE`); a browser
-//! that keeps its cookies and follows no redirect; and the steps people take: sign in, verify a number,
-//! enrol an authenticator (its codes computed here from the `otpauth://` URI, as an app would), enter a
-//! code.
+//! stand-in provider of `common::sms` (`provider`), with a clock the test can move
+//! (`WAPI_TEST_CLOCK_FILE`); a browser that keeps its cookies and follows no redirect; and the steps
+//! people take: sign in, verify a number, enrol an authenticator (its codes computed here from the
+//! `otpauth://` URI, as an app would), enter a code. The pages are read in `html`.
 #![allow(dead_code)]
 
 use crate::common::web::{csrf_in, decode_email, encode};
