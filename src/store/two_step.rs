@@ -231,8 +231,7 @@ pub fn put_code(
     purpose: Purpose,
     e164: &str,
     code_hash: &[u8],
-    now: i64,
-    ttl_ms: i64,
+    (now, ttl_ms): (i64, i64),
 ) -> Result<()> {
     let sealed = seal(
         keyring,

@@ -178,13 +178,13 @@ async fn reset_page(token: &str, page: Page, db: &State<Db>, sent: Option<&str>)
     let Some(user) = person_of(db, token).await? else {
         return super::expired_link(&page);
     };
-    let notice = sent.and_then(|sent| {
+    let notice = sent.map(|sent| {
         let key = match sent {
             "1" => "login_code.sent",
             "wait" => "login_code.wait",
             _ => "login_code.failed",
         };
-        Some(page.t(key).replace("{seconds}", &page.number(&30)))
+        page.t(key).replace("{seconds}", &page.number(&30))
     });
     Ok(Reply::Page((
         Status::Ok,

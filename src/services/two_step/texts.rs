@@ -81,8 +81,7 @@ impl Texts {
                         purpose,
                         &e164,
                         &hash,
-                        now,
-                        CODE_TTL_MS,
+                        (now, CODE_TTL_MS),
                     )?;
                 }
                 Ok(taken)

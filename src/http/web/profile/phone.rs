@@ -50,9 +50,9 @@ csrf_form!(PasswordForm { password });
 
 /// Every session past the password and any second step it has may manage its number (also one sent to
 /// set up two-step sign-in, which may want codes by SMS).
-fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, Redirect> {
+fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, &'static str> {
     match session.0.gate {
-        Gate::SecondStep => Err(Redirect::to(Gate::SecondStep.page())),
+        Gate::SecondStep => Err(Gate::SecondStep.page()),
         _ => Ok(session.0),
     }
 }
@@ -100,7 +100,7 @@ async fn show(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let notice = match sent {
         Some(_) => Some(ctx.page.t("phone.code_sent").to_owned()),
@@ -123,7 +123,7 @@ async fn ask_code(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let typed = form.0.phone.as_str();
     let refuse = |error: String| Shown {
@@ -162,7 +162,7 @@ async fn ask_code(
 async fn verify(form: CsrfForm<CodeForm>, session: AnySession<'_>, ctx: Ctx<'_>) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let code: String = form.0.code.chars().filter(|c| !c.is_whitespace()).collect();
     let error = match texts::verify(ctx.db, &session.user, &code, &ctx.client).await? {
@@ -194,7 +194,7 @@ async fn remove(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     if !current_password_ok(ctx.auth, ctx.db, session, &form.0.password).await? {
         let shown = Shown {

@@ -68,10 +68,10 @@ csrf_form!(TurnOffForm { password, code });
 
 /// The session of a person who may change their second steps: one past every step it has, or one sent
 /// here to set two-step sign-in up. Anyone else is sent to the step they must take first.
-fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, Redirect> {
+fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, &'static str> {
     match session.0.gate {
         Gate::Open | Gate::Enrol => Ok(session.0),
-        gate => Err(Redirect::to(gate.page())),
+        gate => Err(gate.page()),
     }
 }
 
@@ -128,7 +128,7 @@ fn from<'a>(ctx: &'a Ctx<'_>) -> two_step::From<'a> {
 async fn show(session: AnySession<'_>, ctx: Ctx<'_>, done: Option<&str>) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let notice = ctx.page.notice("two_step", done);
     let shown = Shown {
@@ -146,7 +146,7 @@ async fn start_authenticator(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let issuer = &ctx.config.branding.product_name;
     let Some(app) = two_step::start_authenticator(ctx.db, issuer, &session.user).await? else {
@@ -167,7 +167,7 @@ async fn confirm_authenticator(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let (db, issuer, user) = (
         ctx.db,
@@ -205,7 +205,7 @@ async fn turn_on_sms(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let Some(codes) = two_step::turn_on_sms(ctx.db, &session.user, from(&ctx)).await? else {
         let shown = Shown {
@@ -231,7 +231,7 @@ async fn renew_recovery_codes(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let (db, issuer) = (ctx.db, ctx.config.branding.product_name.as_str());
     let typed = (form.0.code.as_str(), from(&ctx));
@@ -262,7 +262,7 @@ async fn turn_off(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let (db, issuer, user) = (
         ctx.db,
