@@ -8,7 +8,6 @@ use crate::http::auth::{AnySession, CsrfForm, Gate, Session};
 use crate::http::web::Reply;
 use crate::http::web::context::Ctx;
 use crate::http::web::page::{Page, render};
-use crate::services::notify;
 use crate::services::two_step::texts::{self, Entered};
 use crate::services::two_step::{self, Sent, Texts};
 use askama::Template;
@@ -44,7 +43,21 @@ impl PhonePage<'_> {
     }
 }
 
-csrf_form!(NumberForm { phone });
+#[derive(rocket::form::FromForm)]
+struct NumberForm {
+    #[field(default = String::new())]
+    csrf: String,
+    phone: String,
+    /// Asked when a verified number would be replaced: it may be a second step.
+    #[field(default = String::new())]
+    password: String,
+}
+
+impl crate::http::auth::HasCsrf for NumberForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
 csrf_form!(CodeForm { code });
 csrf_form!(PasswordForm { password });
 
@@ -83,12 +96,6 @@ async fn answer(
         error: shown.error,
     })?;
     Ok(Reply::Page((status, html)))
-}
-
-async fn tell(ctx: &Ctx<'_>, session: &Session, kind: &str) {
-    let user = &session.user;
-    let lang = crate::domain::lang::Lang::from_code(&user.locale).unwrap_or(ctx.page.lang);
-    notify::sign_in_change(ctx.mailer, lang, &user.email, kind, &ctx.client).await;
 }
 
 #[get("/profile/phone?<sent>&<done>")]
@@ -138,6 +145,15 @@ async fn ask_code(
             return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
         }
     };
+    // Codes for signing in go to a verified number: only who knows the password moves them elsewhere.
+    let verified = matches!(
+        two_step::status(ctx.db, &session.user).await?.phone,
+        Some((_, true))
+    );
+    if verified && !current_password_ok(ctx.auth, ctx.db, session, &form.0.password).await? {
+        let shown = refuse(ctx.page.t("phone.wrong_password").to_owned());
+        return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
+    }
     let texts = ctx.state::<Texts>()?;
     let (status, error) =
         match texts::ask_to_verify(texts, ctx.db, &session.user, &number, ctx.page.lang).await? {
@@ -165,9 +181,8 @@ async fn verify(form: CsrfForm<CodeForm>, session: AnySession<'_>, ctx: Ctx<'_>)
         Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let code: String = form.0.code.chars().filter(|c| !c.is_whitespace()).collect();
-    let error = match texts::verify(ctx.db, &session.user, &code, &ctx.client).await? {
+    let error = match texts::verify(ctx.db, &session.user, &code, &ctx.asker()).await? {
         Entered::Right(_) => {
-            tell(&ctx, session, "phone_verified").await;
             return Ok(Reply::Redirect(Redirect::to(
                 "/profile/phone?done=verified",
             )));
@@ -203,8 +218,6 @@ async fn remove(
         };
         return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
     }
-    let from = (ctx.client.ip.as_str(), ctx.client.user_agent.as_str());
-    two_step::remove_phone(ctx.db, &session.user, from).await?;
-    tell(&ctx, session, "phone_removed").await;
+    two_step::remove_phone(ctx.db, &session.user, &ctx.asker()).await?;
     Ok(Reply::Redirect(Redirect::to("/profile/phone?done=removed")))
 }
