@@ -7,8 +7,6 @@ use totp_rs::{Builder, Totp};
 pub const CODE_TTL_MS: i64 = 5 * 60_000;
 /// Wrong tries a code sent by SMS takes; then a new one is needed.
 pub const CODE_ATTEMPTS: i64 = 5;
-/// Wrong codes a password-only session may enter before it ends (the password is asked again).
-pub const SESSION_CODE_ATTEMPTS: i64 = 5;
 /// Recovery codes made at once.
 pub const RECOVERY_CODES: usize = 10;
 /// Bytes of an authenticator secret: 160 bits, as RFC 4226 recommends.

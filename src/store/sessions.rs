@@ -38,8 +38,6 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub stage: Stage,
-    /// Wrong codes entered in this session (a password-only one).
-    pub failed_codes: i64,
 }
 
 /// What the "active sessions" page shows.
@@ -97,11 +95,16 @@ pub fn find_valid(
 ) -> Result<Option<SessionRow>> {
     let row = conn
         .query_row(
-            "SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.last_seen_at, s.stage, s.failed_codes
+            "SELECT s.id_hash, s.user_id, s.csrf_token, s.created_at, s.last_seen_at, s.stage
              FROM sessions s
              WHERE s.id_hash = ?1 AND s.last_seen_at > ?2 AND s.created_at > ?3
                AND (s.stage = 'full' OR s.created_at > ?4)",
-            params![hash_id(id), now - idle_ms, now - absolute_ms, now - SECOND_STEP_MS],
+            params![
+                hash_id(id),
+                now - idle_ms,
+                now - absolute_ms,
+                now - SECOND_STEP_MS
+            ],
             |r| {
                 let stage = match r.get_ref(5)?.as_str()? {
                     "second_step" => Stage::SecondStep,
@@ -114,13 +117,11 @@ pub fn find_valid(
                     r.get(3)?,
                     r.get(4)?,
                     stage,
-                    r.get(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((id_hash, user_id, csrf_token, created_at, last_seen_at, stage, failed_codes)) = row
-    else {
+    let Some((id_hash, user_id, csrf_token, created_at, last_seen_at, stage)) = row else {
         return Ok(None);
     };
     let Some(user) = super::users::find(conn, user_id)? else {
@@ -133,19 +134,7 @@ pub fn find_valid(
         created_at,
         last_seen_at,
         stage,
-        failed_codes,
     }))
-}
-
-/// Counts a wrong code entered in a password-only session; returns how many it has now.
-pub fn count_failed_code(conn: &Connection, id_hash: &[u8]) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "UPDATE sessions SET failed_codes = failed_codes + 1 WHERE id_hash = ?1 RETURNING failed_codes",
-        )?
-        .query_row([id_hash], |r| r.get(0))
-        .optional()?
-        .unwrap_or(i64::MAX))
 }
 
 pub fn touch(conn: &Connection, id_hash: &[u8], now: i64) -> Result<()> {
@@ -228,6 +217,18 @@ pub fn end_beyond(conn: &Connection, user: UserId, keep: usize) -> Result<usize>
             "DELETE FROM sessions WHERE user_id = ?1 AND id_hash NOT IN (
                  SELECT id_hash FROM sessions WHERE user_id = ?1
                  ORDER BY last_seen_at DESC, created_at DESC LIMIT ?2)",
+        )?
+        .execute(params![user.0, keep as i64])?)
+}
+
+/// Ends the person's password-only sessions beyond the `keep` most recent: however often the password is
+/// typed, the sessions waiting for a code stay few.
+pub fn end_waiting_beyond(conn: &Connection, user: UserId, keep: usize) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM sessions WHERE user_id = ?1 AND stage = 'second_step' AND id_hash NOT IN (
+                 SELECT id_hash FROM sessions WHERE user_id = ?1 AND stage = 'second_step'
+                 ORDER BY created_at DESC LIMIT ?2)",
         )?
         .execute(params![user.0, keep as i64])?)
 }

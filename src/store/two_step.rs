@@ -231,8 +231,7 @@ pub fn put_code(
     purpose: Purpose,
     e164: &str,
     code_hash: &[u8],
-    now: i64,
-    ttl_ms: i64,
+    (now, ttl_ms): (i64, i64),
 ) -> Result<()> {
     let sealed = seal(
         keyring,
@@ -377,7 +376,56 @@ pub fn take_sms(
     Ok(Ok(()))
 }
 
+// ---- tries at the second step ----
+
+/// Tries at a person's second step a window allows.
+pub const CODE_TRIES: i64 = 5;
+pub const CODE_TRIES_WINDOW_MS: i64 = 15 * 60_000;
+
+/// Takes one try at the person's second step, if the window allows one more: counted before the code is
+/// checked, in the writer, so that tries sent at once cannot pass the limit. False: none left now.
+pub fn take_code_try(conn: &Connection, user: UserId, now: i64) -> Result<bool> {
+    conn.prepare_cached("DELETE FROM second_step_tries WHERE user_id = ?1 AND tried_at <= ?2")?
+        .execute(params![user.get(), now - CODE_TRIES_WINDOW_MS])?;
+    let tried: i64 = conn
+        .prepare_cached("SELECT count(*) FROM second_step_tries WHERE user_id = ?1")?
+        .query_row([user.get()], |r| r.get(0))?;
+    if tried >= CODE_TRIES {
+        return Ok(false);
+    }
+    conn.prepare_cached("INSERT INTO second_step_tries (user_id, tried_at) VALUES (?1, ?2)")?
+        .execute(params![user.get(), now])?;
+    Ok(true)
+}
+
+/// Tries left in the window after this one (after `take_code_try`).
+pub fn code_tries_left(conn: &Connection, user: UserId) -> Result<i64> {
+    let tried: i64 = conn
+        .prepare_cached("SELECT count(*) FROM second_step_tries WHERE user_id = ?1")?
+        .query_row([user.get()], |r| r.get(0))?;
+    Ok((CODE_TRIES - tried).max(0))
+}
+
+/// A right code: the person's tries start again.
+pub fn clear_code_tries(conn: &Connection, user: UserId) -> Result<()> {
+    conn.prepare_cached("DELETE FROM second_step_tries WHERE user_id = ?1")?
+        .execute([user.get()])?;
+    Ok(())
+}
+
 // ---- the account's requirement ----
+
+/// What a session needs of its account on every page, in one read: whether the account is suspended, and
+/// whether its owner requires two-step sign-in.
+pub fn suspended_and_required(conn: &Connection, account: AccountId) -> Result<(bool, bool)> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT status = 'suspended', require_two_step FROM accounts WHERE id = ?1",
+        )?
+        .query_row([account.get()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((false, false)))
+}
 
 /// Whether the account's owner requires two-step sign-in of every person of the account.
 pub fn required(conn: &Connection, account: AccountId) -> Result<bool> {

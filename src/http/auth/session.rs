@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::store::sessions::Stage;
 use crate::store::users::User;
-use crate::store::{Db, holds, now_ms, sessions, two_step};
+use crate::store::{Db, now_ms, sessions, two_step};
 use rocket::http::{Cookie, CookieJar, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 
@@ -30,8 +30,6 @@ pub struct Session {
     pub csrf: String,
     /// What the person must do before anything else.
     pub gate: Gate,
-    /// Wrong codes entered in this session, while it waits for the second step.
-    pub failed_codes: i64,
 }
 
 /// What stands between a session and the pages: nothing, or one step only its own page takes.
@@ -126,10 +124,7 @@ async fn load(req: &Request<'_>) -> Option<Session> {
                 return Ok(None);
             };
             let (suspended, required) = match row.user.account_id {
-                Some(account) => (
-                    holds::is_suspended(conn, account)?,
-                    two_step::required(conn, account)?,
-                ),
+                Some(account) => two_step::suspended_and_required(conn, account)?,
                 None => (false, operators_need_two_step),
             };
             Ok(Some((row, suspended, required)))
@@ -167,7 +162,6 @@ async fn load(req: &Request<'_>) -> Option<Session> {
         user: row.user,
         csrf: row.csrf_token,
         gate,
-        failed_codes: row.failed_codes,
     })
 }
 
@@ -213,7 +207,7 @@ pub async fn start(
             Stage::Full => {
                 crate::store::login_throttle::remember_address(conn, user_id, &address_key, new.now)
             }
-            Stage::SecondStep => Ok(()),
+            Stage::SecondStep => sessions::end_waiting_beyond(conn, user_id, 5).map(drop),
         }
     })
     .await?;

@@ -33,6 +33,15 @@ impl<'r> Ctx<'r> {
         Visible::days(self.config.retention.message_days, now_ms())
     }
 
+    /// Who asks, for a service that logs a person's own change and emails them about it.
+    pub fn asker(&self) -> crate::services::two_step::Asker<'_> {
+        crate::services::two_step::Asker {
+            client: &self.client,
+            mailer: self.mailer,
+            lang: self.page.lang,
+        }
+    }
+
     /// Other state the server manages (the sender's waker, the webhook receivers, ...).
     pub fn state<T: Send + Sync + 'static>(&self) -> Result<&'r T> {
         self.rocket.state::<T>().ok_or_else(|| {

@@ -2,7 +2,7 @@
 
 use super::page::{Page, render};
 use crate::error::{Error, Result};
-use crate::http::auth::Session;
+use crate::http::auth::{AnySession, Gate};
 use crate::services::billing::Billing;
 use crate::store::accounts::{self, Account};
 use crate::store::{Db, users};
@@ -29,13 +29,17 @@ struct Dashboard<'a> {
 #[get("/")]
 async fn home(
     page: Page,
-    session: Option<&Session>,
+    session: Option<AnySession<'_>>,
     db: &State<Db>,
     billing: &State<Arc<Billing>>,
 ) -> Result<Result<RawHtml<String>, Redirect>> {
-    let Some(session) = session else {
+    let Some(AnySession(session)) = session else {
         return Ok(Err(Redirect::to("/login")));
     };
+    // A session with a step to take first (the code, enrolment, the number) is sent to it.
+    if session.gate != Gate::Open {
+        return Ok(Err(Redirect::to(session.gate.page())));
+    }
     let Some(account_id) = session.user.account_id else {
         return Ok(Err(Redirect::to("/admin")));
     };

@@ -178,14 +178,7 @@ async fn reset_page(token: &str, page: Page, db: &State<Db>, sent: Option<&str>)
     let Some(user) = person_of(db, token).await? else {
         return super::expired_link(&page);
     };
-    let notice = sent.and_then(|sent| {
-        let key = match sent {
-            "1" => "login_code.sent",
-            "wait" => "login_code.wait",
-            _ => "login_code.failed",
-        };
-        Some(page.t(key).replace("{seconds}", &page.number(&30)))
-    });
+    let notice = super::sign_in_code::sent_words(&page, sent);
     Ok(Reply::Page((
         Status::Ok,
         render(ResetPage {
@@ -253,14 +246,20 @@ async fn reset_password(token: &str, form: CsrfForm<ResetForm>, ctx: Ctx<'_>) ->
         return refuse(&page.error_text(&e));
     }
     // A reset link proves the mailbox, not the second step: with two-step sign-in on, a code is needed
-    // too, and without a right one the password stays (the link keeps working).
-    let issuer = &config.branding.product_name;
-    if person.two_step.on()
-        && two_step::check(db, issuer, &person, &form.0.code)
-            .await?
-            .is_none()
-    {
-        return refuse(page.t("reset_code.wrong"));
+    // too (its tries counted with the person's others), and without a right one the password stays (the
+    // link keeps working).
+    if person.two_step.on() {
+        let issuer = &config.branding.product_name;
+        let asker = two_step::Asker {
+            client: &client,
+            mailer,
+            lang: page.lang,
+        };
+        match two_step::check(db, issuer, &person, (&form.0.code, &asker)).await? {
+            two_step::Checked::Proved(_) => {}
+            two_step::Checked::NoTriesLeft => return refuse(page.t("login_code.no_tries")),
+            two_step::Checked::Wrong { .. } => return refuse(page.t("reset_code.wrong")),
+        }
     }
     let hash = auth.hasher.hash(&form.0.password).await?;
     let (token, actor_client) = (token.to_owned(), client.clone());

@@ -218,7 +218,7 @@ pub(super) async fn finish(ctx: &Ctx<'_>, user: &User) -> Result<Reply> {
         Alert::KnownBrowser => {}
         Alert::Send => {
             let lang = Lang::from_code(&user.locale).unwrap_or(page.lang);
-            crate::services::notify::new_sign_in(mailer, lang, &user.email, &client).await;
+            crate::services::notify::new_sign_in(mailer, lang, &user.email, client).await;
         }
         Alert::OverBudget => tracing::warn!(
             user = user.id.get(),

@@ -5,11 +5,10 @@
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
-use crate::domain::two_step::SESSION_CODE_ATTEMPTS;
 use crate::error::Result;
 use crate::http::auth::{AnySession, CsrfForm, Gate, session};
-use crate::services::two_step::{self, Proved, Sent, Texts};
-use crate::store::{activity, now_ms, sessions};
+use crate::services::two_step::{self, Checked, Sent, Texts};
+use crate::store::{activity, now_ms};
 use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
@@ -31,18 +30,23 @@ struct CodePage<'a> {
 
 csrf_form!(CodeForm { code });
 
-/// The words for what came of asking for a code by SMS (`?sent=`), in the page's language.
-fn sent_words(page: &Page, sent: Option<&str>, key_area: &str) -> Option<String> {
+/// What came of asking for a code by SMS, as the `sent` parameter of the page redirected to.
+pub(super) fn sent_query(sent: Sent) -> &'static str {
+    match sent {
+        Sent::Sent => "1",
+        Sent::Wait(_) => "wait",
+        Sent::Failed | Sent::NoGateway => "failed",
+    }
+}
+
+/// The words for a `sent` parameter, in the page's language.
+pub(super) fn sent_words(page: &Page, sent: Option<&str>) -> Option<String> {
     let key = match sent? {
-        "1" => "sent",
-        "wait" => "wait",
-        "failed" => "failed",
-        _ => return None,
+        "1" => "login_code.sent",
+        "wait" => "login_code.wait",
+        _ => "login_code.failed",
     };
-    Some(
-        page.t(&format!("{key_area}.{key}"))
-            .replace("{seconds}", &page.number(&30)),
-    )
+    Some(page.t(key).replace("{seconds}", &page.number(&30)))
 }
 
 fn code_page_html(
@@ -66,7 +70,7 @@ fn code_page(session: AnySession<'_>, page: Page, sent: Option<&str>) -> Result<
     if session.gate != Gate::SecondStep {
         return Ok(Reply::Redirect(Redirect::to("/")));
     }
-    let notice = sent_words(&page, sent, "login_code");
+    let notice = sent_words(&page, sent);
     let html = code_page_html(&page, session, notice, None)?;
     Ok(Reply::Page((Status::Ok, html)))
 }
@@ -83,60 +87,30 @@ async fn enter_code(
     }
     let (db, issuer) = (ctx.db, ctx.config.branding.product_name.as_str());
     let user = &session.user;
-    match two_step::check(db, issuer, user, &form.0.code).await? {
-        Some(proved) => {
-            if proved == Proved::RecoveryCode {
-                let from = (ctx.client.ip.as_str(), ctx.client.user_agent.as_str());
-                two_step::record_recovery_code_used(db, user, from).await?;
-                let lang =
-                    crate::domain::lang::Lang::from_code(&user.locale).unwrap_or(ctx.page.lang);
-                crate::services::notify::sign_in_change(
-                    ctx.mailer,
-                    lang,
-                    &user.email,
-                    "recovery_code_used",
-                    &ctx.client,
-                )
-                .await;
-            }
-            super::sign_in::finish(&ctx, user).await
-        }
-        None => {
-            let (id_hash, account, id, client) = (
-                session.id_hash.clone(),
-                user.account_id,
-                user.id,
-                ctx.client.clone(),
-            );
-            let failed = db
-                .write_async(move |conn| {
-                    let failed = sessions::count_failed_code(conn, &id_hash)?;
-                    if failed >= SESSION_CODE_ATTEMPTS {
-                        sessions::delete(conn, &id_hash)?;
-                        activity::record(
-                            conn,
-                            &client.actor(account, Some(id)),
-                            "sign_in_failed",
-                            "code",
-                            now_ms(),
-                        )?;
-                    }
-                    Ok(failed)
-                })
-                .await?;
-            if failed >= SESSION_CODE_ATTEMPTS {
-                session::end(ctx.db, ctx.config, ctx.cookies, session).await?;
-                return Ok(Reply::Redirect(Redirect::to("/login?done=code_attempts")));
-            }
-            let html = code_page_html(
-                &ctx.page,
-                session,
-                None,
-                Some(ctx.page.t("login_code.wrong")),
-            )?;
-            Ok(Reply::Page((Status::Unauthorized, html)))
-        }
+    let asker = ctx.asker();
+    let left = match two_step::check(db, issuer, user, (&form.0.code, &asker)).await? {
+        Checked::Proved(_) => return super::sign_in::finish(&ctx, user).await,
+        Checked::Wrong { left } => left,
+        Checked::NoTriesLeft => 0,
+    };
+    if left == 0 {
+        // The tries of the window are used up: this session ends, and the password is asked again.
+        let (account, id, client) = (user.account_id, user.id, ctx.client.clone());
+        db.write_async(move |conn| {
+            let actor = client.actor(account, Some(id));
+            activity::record(conn, &actor, "sign_in_failed", "code", now_ms())
+        })
+        .await?;
+        session::end(db, ctx.config, ctx.cookies, session).await?;
+        return Ok(Reply::Redirect(Redirect::to("/login?done=code_attempts")));
     }
+    let html = code_page_html(
+        &ctx.page,
+        session,
+        None,
+        Some(ctx.page.t("login_code.wrong")),
+    )?;
+    Ok(Reply::Page((Status::Unauthorized, html)))
 }
 
 #[post("/login/code/sms", data = "<_form>")]
@@ -151,9 +125,8 @@ async fn send_sms(
     }
     let texts = ctx.state::<Texts>()?;
     let sent = two_step::send_sign_in_code(texts, ctx.db, &session.user, ctx.page.lang).await?;
-    Ok(Redirect::to(match sent {
-        Sent::Sent => "/login/code?sent=1",
-        Sent::Wait(_) => "/login/code?sent=wait",
-        Sent::Failed | Sent::NoGateway => "/login/code?sent=failed",
-    }))
+    Ok(Redirect::to(format!(
+        "/login/code?sent={}",
+        sent_query(sent)
+    )))
 }

@@ -119,9 +119,8 @@ async fn require_two_step(
     ctx: Ctx<'_>,
     owner: Owner<'_>,
 ) -> Result<Redirect> {
-    let from = (ctx.client.ip.as_str(), ctx.client.user_agent.as_str());
     let whose = (owner.account, owner.user());
-    crate::services::two_step::set_required(ctx.db, whose, form.0.require, from).await?;
+    crate::services::two_step::set_required(ctx.db, whose, form.0.require, &ctx.asker()).await?;
     Ok(Redirect::to("/team?done=two_step"))
 }
 csrf_form!(RoleForm { role });

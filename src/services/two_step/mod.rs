@@ -5,8 +5,12 @@
 
 pub mod texts;
 
+use crate::domain::client::ClientInfo;
+use crate::domain::lang::Lang;
 use crate::domain::two_step::{Authenticator, RECOVERY_CODES, SECRET_BYTES, Typed, read_code};
 use crate::error::Result;
+use crate::outbound::mail::Mailer;
+use crate::services::notify;
 use crate::store::activity::{self, Actor};
 use crate::store::two_step::{self as factors, Purpose};
 use crate::store::users::User;
@@ -46,8 +50,25 @@ fn record(
     activity::record(conn, &actor, action, detail, now_ms())
 }
 
-/// The browser a change came from, for the log.
-pub type From<'a> = (&'a str, &'a str);
+/// Who asks for a change of their own second steps: the browser (for the log) and how to email them.
+pub struct Asker<'a> {
+    pub client: &'a ClientInfo,
+    pub mailer: &'a Mailer,
+    /// The page's language, for a person who has not chosen one.
+    pub lang: Lang,
+}
+
+impl Asker<'_> {
+    fn from(&self) -> (String, String) {
+        (self.client.ip.clone(), self.client.user_agent.clone())
+    }
+
+    /// Emails `user` about a change to how they sign in (`mail.<kind>_*`), in their language.
+    pub async fn tell(&self, user: &User, kind: &str) {
+        let lang = Lang::from_code(&user.locale).unwrap_or(self.lang);
+        notify::sign_in_change(self.mailer, lang, &user.email, kind, self.client).await;
+    }
+}
 
 /// The person's authenticator app, made from the stored secret.
 fn authenticator(secret: Zeroizing<Vec<u8>>, issuer: &str, user: &User) -> Result<Authenticator> {
@@ -91,13 +112,13 @@ pub async fn pending_authenticator(
     }
 }
 
-/// Confirms the authenticator being enrolled with a first code; on success two-step sign-in is on and
-/// ten recovery codes are returned (to show once). `None`: the code is not right.
+/// Confirms the authenticator being enrolled with a first code; on success two-step sign-in is on, the
+/// person is told, and ten recovery codes are returned (to show once). `None`: the code is not right.
 pub async fn confirm_authenticator(
     db: &Db,
     issuer: &str,
     user: &User,
-    (typed, from): (&str, From<'_>),
+    (typed, asker): (&str, &Asker<'_>),
 ) -> Result<Option<Vec<String>>> {
     let Some(app) = pending_authenticator(db, issuer, user).await? else {
         return Ok(None);
@@ -110,7 +131,7 @@ pub async fn confirm_authenticator(
         return Ok(None);
     };
     let (codes, hashes) = new_recovery_codes(db, user)?;
-    let (owner, ip, agent) = (user.clone(), from.0.to_owned(), from.1.to_owned());
+    let (owner, (ip, agent)) = (user.clone(), asker.from());
     let confirmed = db
         .write_async(move |conn| {
             if !factors::confirm_authenticator(conn, owner.id, step, now)? {
@@ -127,23 +148,34 @@ pub async fn confirm_authenticator(
             Ok(true)
         })
         .await?;
-    Ok(confirmed.then_some(codes))
+    if !confirmed {
+        return Ok(None);
+    }
+    asker.tell(user, "two_step_on_authenticator").await;
+    Ok(Some(codes))
 }
 
-/// Turns SMS to the verified number on as a second step. Returns the new recovery codes when the person
-/// had none (to show once), `Some(vec![])` when they keep theirs, `None` without a verified number.
-pub async fn turn_on_sms(db: &Db, user: &User, from: From<'_>) -> Result<Option<Vec<String>>> {
+/// Turns SMS to the verified number on as a second step, and tells the person. Returns the new recovery
+/// codes when the person had none (to show once), `Some(vec![])` when they keep theirs, `None` without a
+/// verified number.
+pub async fn turn_on_sms(db: &Db, user: &User, asker: &Asker<'_>) -> Result<Option<Vec<String>>> {
     let (codes, hashes) = new_recovery_codes(db, user)?;
-    let (owner, ip, agent) = (user.clone(), from.0.to_owned(), from.1.to_owned());
-    db.write_async(move |conn| {
-        if !factors::set_sms(conn, owner.id, true)? {
-            return Ok(None);
-        }
-        let made = keep_recovery_codes_unless_kept(conn, &owner, &hashes)?;
-        record(conn, &owner, (&ip, &agent), "two_step_enabled", "sms")?;
-        Ok(Some(if made { codes } else { Vec::new() }))
-    })
-    .await
+    let (owner, (ip, agent)) = (user.clone(), asker.from());
+    let made = db
+        .write_async(move |conn| {
+            if !factors::set_sms(conn, owner.id, true)? {
+                return Ok(None);
+            }
+            let made = keep_recovery_codes_unless_kept(conn, &owner, &hashes)?;
+            record(conn, &owner, (&ip, &agent), "two_step_enabled", "sms")?;
+            Ok(Some(made))
+        })
+        .await?;
+    let Some(made) = made else {
+        return Ok(None);
+    };
+    asker.tell(user, "two_step_on_sms").await;
+    Ok(Some(if made { codes } else { Vec::new() }))
 }
 
 /// Ten new recovery codes and their keyed hashes.
@@ -178,110 +210,161 @@ fn keep_recovery_codes_unless_kept(
 pub enum Proved {
     Authenticator,
     Sms,
-    /// A recovery code, now used.
+    /// A recovery code, now used (written to the log, and the person told).
     RecoveryCode,
 }
 
-/// Checks a code typed at a second step: from the authenticator (each 30-s step once), sent by SMS, or a
-/// recovery code (each once). `None` when it proves nothing.
-pub async fn check(db: &Db, issuer: &str, user: &User, typed: &str) -> Result<Option<Proved>> {
-    let now = now_ms();
-    match read_code(typed) {
-        Typed::Digits(code) => {
-            if user.two_step.authenticator {
-                let (owner, keyring_db) = (user.clone(), db.clone());
-                let stored = db
-                    .read_async(move |conn| {
-                        factors::authenticator(conn, keyring_db.keyring(), &owner)
-                    })
-                    .await?;
-                if let Some((secret, true)) = stored
-                    && let Some(step) = authenticator(secret, issuer, user)?.check(&code, now)
-                {
-                    let id = user.id;
-                    let fresh = db
-                        .write_async(move |conn| factors::use_authenticator_step(conn, id, step))
-                        .await?;
-                    if fresh {
-                        return Ok(Some(Proved::Authenticator));
-                    }
-                }
-            }
-            if user.two_step.sms
-                && let Entered::Right(_) =
-                    texts::check_code(db, user, Purpose::SignIn, &code, now).await?
-            {
-                return Ok(Some(Proved::Sms));
-            }
-            Ok(None)
-        }
-        Typed::Recovery(code) => {
-            let hash = code_hash(db, user, "recovery", &code);
-            let id = user.id;
-            let used = db
-                .write_async(move |conn| factors::use_recovery_code(conn, id, &hash, now))
-                .await?;
-            Ok(used.then_some(Proved::RecoveryCode))
-        }
-        Typed::Nothing => Ok(None),
+/// What came of a code typed at a second step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checked {
+    Proved(Proved),
+    /// Not right; this many more tries are left in the window.
+    Wrong {
+        left: i64,
+    },
+    /// No tries are left in the window: the code was not even looked at.
+    NoTriesLeft,
+}
+
+impl Checked {
+    pub fn proved(self) -> bool {
+        matches!(self, Checked::Proved(_))
     }
 }
 
-/// Replaces the person's recovery codes with ten new ones (the old stop working), after a right code.
+/// Checks a code typed at a second step (signing in, a password reset, turning two-step sign-in off,
+/// renewing the recovery codes): from the authenticator (each 30-second step once), sent by SMS, or a
+/// recovery code (each once). Each try is counted first, per person (`store::two_step::CODE_TRIES` in a
+/// window), so guesses are bounded however many sessions or requests make them; a right code clears them.
+pub async fn check(
+    db: &Db,
+    issuer: &str,
+    user: &User,
+    (typed, asker): (&str, &Asker<'_>),
+) -> Result<Checked> {
+    let (id, now) = (user.id, now_ms());
+    if !db
+        .write_async(move |conn| factors::take_code_try(conn, id, now))
+        .await?
+    {
+        return Ok(Checked::NoTriesLeft);
+    }
+    let proved = match read_code(typed) {
+        Typed::Digits(code) => digits_prove(db, issuer, user, &code, now).await?,
+        Typed::Recovery(code) => {
+            let hash = code_hash(db, user, "recovery", &code);
+            let (owner, (ip, agent)) = (user.clone(), asker.from());
+            let used = db
+                .write_async(move |conn| {
+                    if !factors::use_recovery_code(conn, owner.id, &hash, now)? {
+                        return Ok(false);
+                    }
+                    let left = factors::recovery_codes_left(conn, owner.id)?;
+                    let detail = left.to_string();
+                    record(conn, &owner, (&ip, &agent), "recovery_code_used", &detail)?;
+                    Ok(true)
+                })
+                .await?;
+            if used {
+                asker.tell(user, "recovery_code_used").await;
+            }
+            used.then_some(Proved::RecoveryCode)
+        }
+        Typed::Nothing => None,
+    };
+    match proved {
+        Some(proved) => {
+            db.write_async(move |conn| factors::clear_code_tries(conn, id))
+                .await?;
+            Ok(Checked::Proved(proved))
+        }
+        None => {
+            let left = db
+                .read_async(move |conn| factors::code_tries_left(conn, id))
+                .await?;
+            Ok(Checked::Wrong { left })
+        }
+    }
+}
+
+/// Six digits: the authenticator's code of a step not used yet, or the SMS code of signing in.
+async fn digits_prove(
+    db: &Db,
+    issuer: &str,
+    user: &User,
+    code: &str,
+    now: i64,
+) -> Result<Option<Proved>> {
+    if user.two_step.authenticator {
+        let (owner, keyring_db) = (user.clone(), db.clone());
+        let stored = db
+            .read_async(move |conn| factors::authenticator(conn, keyring_db.keyring(), &owner))
+            .await?;
+        if let Some((secret, true)) = stored
+            && let Some(step) = authenticator(secret, issuer, user)?.check(code, now)
+        {
+            let id = user.id;
+            let fresh = db
+                .write_async(move |conn| factors::use_authenticator_step(conn, id, step))
+                .await?;
+            if fresh {
+                return Ok(Some(Proved::Authenticator));
+            }
+        }
+    }
+    if user.two_step.sms
+        && let Entered::Right(_) = texts::check_code(db, user, Purpose::SignIn, code, now).await?
+    {
+        return Ok(Some(Proved::Sms));
+    }
+    Ok(None)
+}
+
+/// Replaces the person's recovery codes with ten new ones (the old stop working) after a right code, and
+/// tells them. `Err(checked)` when the code did not prove the second step.
 pub async fn renew_recovery_codes(
     db: &Db,
     issuer: &str,
     user: &User,
-    (typed, from): (&str, From<'_>),
-) -> Result<Option<Vec<String>>> {
-    if check(db, issuer, user, typed).await?.is_none() {
-        return Ok(None);
+    (typed, asker): (&str, &Asker<'_>),
+) -> Result<std::result::Result<Vec<String>, Checked>> {
+    let checked = check(db, issuer, user, (typed, asker)).await?;
+    if !checked.proved() {
+        return Ok(Err(checked));
     }
     let (codes, hashes) = new_recovery_codes(db, user)?;
-    let (owner, ip, agent) = (user.clone(), from.0.to_owned(), from.1.to_owned());
+    let (owner, (ip, agent)) = (user.clone(), asker.from());
     db.write_async(move |conn| {
         factors::replace_recovery_codes(conn, owner.id, &hashes)?;
         record(conn, &owner, (&ip, &agent), "recovery_codes_renewed", "")
     })
     .await?;
-    Ok(Some(codes))
+    asker.tell(user, "recovery_codes_renewed").await;
+    Ok(Ok(codes))
 }
 
-/// Writes the use of a recovery code to the log, with how many are left.
-pub async fn record_recovery_code_used(db: &Db, user: &User, from: From<'_>) -> Result<i64> {
-    let (owner, ip, agent) = (user.clone(), from.0.to_owned(), from.1.to_owned());
-    db.write_async(move |conn| {
-        let left = factors::recovery_codes_left(conn, owner.id)?;
-        record(
-            conn,
-            &owner,
-            (&ip, &agent),
-            "recovery_code_used",
-            &left.to_string(),
-        )?;
-        Ok(left)
-    })
-    .await
-}
-
-/// Turns two-step sign-in off (the caller checked the password and a current code).
-pub async fn turn_off(db: &Db, user: &User, from: From<'_>) -> Result<()> {
-    let (owner, ip, agent) = (user.clone(), from.0.to_owned(), from.1.to_owned());
+/// Turns two-step sign-in off (the caller checked the password and a current code), and tells the person.
+pub async fn turn_off(db: &Db, user: &User, asker: &Asker<'_>) -> Result<()> {
+    let (owner, (ip, agent)) = (user.clone(), asker.from());
     db.write_async(move |conn| {
         factors::turn_off(conn, owner.id)?;
         record(conn, &owner, (&ip, &agent), "two_step_disabled", "")
     })
-    .await
+    .await?;
+    asker.tell(user, "two_step_off").await;
+    Ok(())
 }
 
-/// Removes the person's number (and SMS as a second step with it).
-pub async fn remove_phone(db: &Db, user: &User, from: From<'_>) -> Result<()> {
-    let (owner, ip, agent) = (user.clone(), from.0.to_owned(), from.1.to_owned());
+/// Removes the person's number (and SMS as a second step with it), and tells them.
+pub async fn remove_phone(db: &Db, user: &User, asker: &Asker<'_>) -> Result<()> {
+    let (owner, (ip, agent)) = (user.clone(), asker.from());
     db.write_async(move |conn| {
         factors::remove_phone(conn, owner.id)?;
         record(conn, &owner, (&ip, &agent), "phone_removed", "")
     })
-    .await
+    .await?;
+    asker.tell(user, "phone_removed").await;
+    Ok(())
 }
 
 /// The owner's choice to require two-step sign-in of every person of the account.
@@ -289,9 +372,9 @@ pub async fn set_required(
     db: &Db,
     (account, owner): (AccountId, &User),
     on: bool,
-    from: From<'_>,
+    asker: &Asker<'_>,
 ) -> Result<()> {
-    let (owner, ip, agent) = (owner.clone(), from.0.to_owned(), from.1.to_owned());
+    let (owner, (ip, agent)) = (owner.clone(), asker.from());
     db.write_async(move |conn| {
         factors::set_required(conn, account, on)?;
         let action = if on {

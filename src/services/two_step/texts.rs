@@ -4,7 +4,6 @@
 
 use super::code_hash;
 use crate::config::Config;
-use crate::domain::client::ClientInfo;
 use crate::domain::lang::Lang;
 use crate::domain::phone::MobileNumber;
 use crate::domain::two_step::{CODE_TTL_MS, six_digits};
@@ -48,10 +47,6 @@ impl Texts {
         }
     }
 
-    pub fn configured(&self) -> bool {
-        self.gateway.is_some()
-    }
-
     /// Makes a code for `purpose`, keeps it for `user` (replacing the one before), and sends it to `number`
     /// in `lang`, if the resend limits allow one now. The limits count the request before the send, so a
     /// gateway that fails is not asked again and again.
@@ -67,7 +62,7 @@ impl Texts {
         };
         let code = new_code()?;
         let hash = code_hash(db, user, purpose_label(purpose), &code);
-        let number_hash = number_hash(db, number);
+        let number_hash = number_hash(db, number, (user, purpose));
         let (owner, e164, now) = (user.clone(), number.e164().to_owned(), now_ms());
         let keyring_db = db.clone();
         let taken = db
@@ -81,8 +76,7 @@ impl Texts {
                         purpose,
                         &e164,
                         &hash,
-                        now,
-                        CODE_TTL_MS,
+                        (now, CODE_TTL_MS),
                     )?;
                 }
                 Ok(taken)
@@ -132,11 +126,17 @@ fn new_code() -> Result<String> {
     }
 }
 
-/// A keyed hash of a number, for the resend limits: the table of sends names no number.
-fn number_hash(db: &Db, number: &MobileNumber) -> Vec<u8> {
+/// A keyed hash of a number, for the resend limits: the table of sends names no number. A sign-in code
+/// goes to the person's own verified number, so its limits are the person's: nobody else can use them
+/// up by typing that number as theirs. A number being verified is anyone's to type, and shares one.
+fn number_hash(db: &Db, number: &MobileNumber, (user, purpose): (&User, Purpose)) -> Vec<u8> {
     let key = db.keyring().derive(b"sms number");
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).expect("any key length works");
     mac.update(number.e164().as_bytes());
+    if purpose == Purpose::SignIn {
+        mac.update(b"\0");
+        mac.update(&user.id.get().to_be_bytes());
+    }
     mac.finalize().into_bytes().to_vec()
 }
 
@@ -195,28 +195,20 @@ pub async fn ask_to_verify(
         .await
 }
 
-/// Verifies the number a code was sent to; on a right code it becomes the person's number.
-pub async fn verify(db: &Db, user: &User, code: &str, client: &ClientInfo) -> Result<Entered> {
+/// Verifies the number a code was sent to; on a right code it becomes the person's number, and they are
+/// told.
+pub async fn verify(db: &Db, user: &User, code: &str, asker: &super::Asker<'_>) -> Result<Entered> {
     let now = now_ms();
     let entered = check_code(db, user, Purpose::VerifyPhone, code, now).await?;
     if let Entered::Right(number) = &entered {
         let (owner, keyring_db, e164) = (user.clone(), db.clone(), number.e164().to_owned());
-        let (actor_ip, actor_agent, masked) = (
-            client.ip.clone(),
-            client.user_agent.clone(),
-            number.masked(),
-        );
+        let ((ip, agent), masked) = (asker.from(), number.masked());
         db.write_async(move |conn| {
             factors::set_verified_phone(conn, keyring_db.keyring(), &owner, &e164, now)?;
-            super::record(
-                conn,
-                &owner,
-                (&actor_ip, &actor_agent),
-                "phone_verified",
-                &masked,
-            )
+            super::record(conn, &owner, (&ip, &agent), "phone_verified", &masked)
         })
         .await?;
+        asker.tell(user, "phone_verified").await;
     }
     Ok(entered)
 }

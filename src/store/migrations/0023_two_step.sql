@@ -10,10 +10,17 @@ ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN sms_two_step INTEGER NOT NULL DEFAULT 0;
 -- The owner's choice: every person of the account signs in with a second step.
 ALTER TABLE accounts ADD COLUMN require_two_step INTEGER NOT NULL DEFAULT 0;
--- A session after the password only ('second_step') can enter a code or sign out, nothing else; its wrong
--- codes are counted so that guessing ends it.
+-- A session after the password only ('second_step') can enter a code or sign out, nothing else.
 ALTER TABLE sessions ADD COLUMN stage TEXT NOT NULL DEFAULT 'full' CHECK (stage IN ('full', 'second_step'));
-ALTER TABLE sessions ADD COLUMN failed_codes INTEGER NOT NULL DEFAULT 0;
+
+-- Tries at a person's second step (sign-in, password reset, turning it off), counted before the code is
+-- checked, per person and not per session (a new password-only session is cheap): at most a few in a
+-- window, however many sessions or requests at once. A right code clears them.
+CREATE TABLE second_step_tries (
+    user_id  INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    tried_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX second_step_tries_by_user ON second_step_tries (user_id, tried_at);
 
 -- Single-use recovery codes, only their keyed hashes.
 CREATE TABLE recovery_codes (

@@ -8,7 +8,6 @@ use crate::http::auth::{AnySession, CsrfForm, Gate, Session};
 use crate::http::web::Reply;
 use crate::http::web::context::Ctx;
 use crate::http::web::page::{Page, render};
-use crate::services::notify;
 use crate::services::two_step::texts::{self, Entered};
 use crate::services::two_step::{self, Sent, Texts};
 use askama::Template;
@@ -44,15 +43,29 @@ impl PhonePage<'_> {
     }
 }
 
-csrf_form!(NumberForm { phone });
+#[derive(rocket::form::FromForm)]
+struct NumberForm {
+    #[field(default = String::new())]
+    csrf: String,
+    phone: String,
+    /// Asked when a verified number would be replaced: it may be a second step.
+    #[field(default = String::new())]
+    password: String,
+}
+
+impl crate::http::auth::HasCsrf for NumberForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
 csrf_form!(CodeForm { code });
 csrf_form!(PasswordForm { password });
 
 /// Every session past the password and any second step it has may manage its number (also one sent to
 /// set up two-step sign-in, which may want codes by SMS).
-fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, Redirect> {
+fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, &'static str> {
     match session.0.gate {
-        Gate::SecondStep => Err(Redirect::to(Gate::SecondStep.page())),
+        Gate::SecondStep => Err(Gate::SecondStep.page()),
         _ => Ok(session.0),
     }
 }
@@ -85,12 +98,6 @@ async fn answer(
     Ok(Reply::Page((status, html)))
 }
 
-async fn tell(ctx: &Ctx<'_>, session: &Session, kind: &str) {
-    let user = &session.user;
-    let lang = crate::domain::lang::Lang::from_code(&user.locale).unwrap_or(ctx.page.lang);
-    notify::sign_in_change(ctx.mailer, lang, &user.email, kind, &ctx.client).await;
-}
-
 #[get("/profile/phone?<sent>&<done>")]
 async fn show(
     session: AnySession<'_>,
@@ -100,7 +107,7 @@ async fn show(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let notice = match sent {
         Some(_) => Some(ctx.page.t("phone.code_sent").to_owned()),
@@ -123,7 +130,7 @@ async fn ask_code(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let typed = form.0.phone.as_str();
     let refuse = |error: String| Shown {
@@ -138,6 +145,15 @@ async fn ask_code(
             return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
         }
     };
+    // Codes for signing in go to a verified number: only who knows the password moves them elsewhere.
+    let verified = matches!(
+        two_step::status(ctx.db, &session.user).await?.phone,
+        Some((_, true))
+    );
+    if verified && !current_password_ok(ctx.auth, ctx.db, session, &form.0.password).await? {
+        let shown = refuse(ctx.page.t("phone.wrong_password").to_owned());
+        return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
+    }
     let texts = ctx.state::<Texts>()?;
     let (status, error) =
         match texts::ask_to_verify(texts, ctx.db, &session.user, &number, ctx.page.lang).await? {
@@ -162,12 +178,11 @@ async fn ask_code(
 async fn verify(form: CsrfForm<CodeForm>, session: AnySession<'_>, ctx: Ctx<'_>) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let code: String = form.0.code.chars().filter(|c| !c.is_whitespace()).collect();
-    let error = match texts::verify(ctx.db, &session.user, &code, &ctx.client).await? {
+    let error = match texts::verify(ctx.db, &session.user, &code, &ctx.asker()).await? {
         Entered::Right(_) => {
-            tell(&ctx, session, "phone_verified").await;
             return Ok(Reply::Redirect(Redirect::to(
                 "/profile/phone?done=verified",
             )));
@@ -194,7 +209,7 @@ async fn remove(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     if !current_password_ok(ctx.auth, ctx.db, session, &form.0.password).await? {
         let shown = Shown {
@@ -203,8 +218,6 @@ async fn remove(
         };
         return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
     }
-    let from = (ctx.client.ip.as_str(), ctx.client.user_agent.as_str());
-    two_step::remove_phone(ctx.db, &session.user, from).await?;
-    tell(&ctx, session, "phone_removed").await;
+    two_step::remove_phone(ctx.db, &session.user, &ctx.asker()).await?;
     Ok(Reply::Redirect(Redirect::to("/profile/phone?done=removed")))
 }

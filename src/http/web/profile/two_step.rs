@@ -9,8 +9,7 @@ use crate::http::auth::{AnySession, CsrfForm, Gate, Session};
 use crate::http::web::context::Ctx;
 use crate::http::web::page::{Page, render};
 use crate::http::web::{CsrfOnly, Reply};
-use crate::services::notify;
-use crate::services::two_step::{self, Status as Factors};
+use crate::services::two_step::{self, Checked, Status as Factors};
 use askama::Template;
 use rocket::http::Status;
 use rocket::response::Redirect;
@@ -68,10 +67,10 @@ csrf_form!(TurnOffForm { password, code });
 
 /// The session of a person who may change their second steps: one past every step it has, or one sent
 /// here to set two-step sign-in up. Anyone else is sent to the step they must take first.
-fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, Redirect> {
+fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, &'static str> {
     match session.0.gate {
         Gate::Open | Gate::Enrol => Ok(session.0),
-        gate => Err(Redirect::to(gate.page())),
+        gate => Err(gate.page()),
     }
 }
 
@@ -113,22 +112,19 @@ async fn answer(
     Ok(Reply::Page((status, html)))
 }
 
-/// Emails the person about a change to their second steps, in their language.
-async fn tell(ctx: &Ctx<'_>, session: &Session, kind: &str) {
-    let user = &session.user;
-    let lang = crate::domain::lang::Lang::from_code(&user.locale).unwrap_or(ctx.page.lang);
-    notify::sign_in_change(ctx.mailer, lang, &user.email, kind, &ctx.client).await;
-}
-
-fn from<'a>(ctx: &'a Ctx<'_>) -> two_step::From<'a> {
-    (ctx.client.ip.as_str(), ctx.client.user_agent.as_str())
+/// The words of a code that did not prove the second step.
+fn refused_code(page: &Page, checked: Checked) -> &str {
+    match checked {
+        Checked::NoTriesLeft => page.t("login_code.no_tries"),
+        _ => page.t("two_step.wrong_code"),
+    }
 }
 
 #[get("/profile/two-step?<done>")]
 async fn show(session: AnySession<'_>, ctx: Ctx<'_>, done: Option<&str>) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let notice = ctx.page.notice("two_step", done);
     let shown = Shown {
@@ -146,7 +142,7 @@ async fn start_authenticator(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let issuer = &ctx.config.branding.product_name;
     let Some(app) = two_step::start_authenticator(ctx.db, issuer, &session.user).await? else {
@@ -167,17 +163,16 @@ async fn confirm_authenticator(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let (db, issuer, user) = (
         ctx.db,
         ctx.config.branding.product_name.as_str(),
         &session.user,
     );
-    let typed = (form.0.code.as_str(), from(&ctx));
-    match two_step::confirm_authenticator(db, issuer, user, typed).await? {
+    let asker = ctx.asker();
+    match two_step::confirm_authenticator(db, issuer, user, (&form.0.code, &asker)).await? {
         Some(codes) => {
-            tell(&ctx, session, "two_step_on_authenticator").await;
             let shown = Shown {
                 codes,
                 notice: Some(ctx.page.t("two_step.enabled")),
@@ -205,16 +200,15 @@ async fn turn_on_sms(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
-    let Some(codes) = two_step::turn_on_sms(ctx.db, &session.user, from(&ctx)).await? else {
+    let Some(codes) = two_step::turn_on_sms(ctx.db, &session.user, &ctx.asker()).await? else {
         let shown = Shown {
             error: Some(ctx.page.t("two_step.need_phone")),
             ..Shown::nothing()
         };
         return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
     };
-    tell(&ctx, session, "two_step_on_sms").await;
     let shown = Shown {
         codes,
         notice: Some(ctx.page.t("two_step.enabled")),
@@ -231,22 +225,21 @@ async fn renew_recovery_codes(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let (db, issuer) = (ctx.db, ctx.config.branding.product_name.as_str());
-    let typed = (form.0.code.as_str(), from(&ctx));
-    match two_step::renew_recovery_codes(db, issuer, &session.user, typed).await? {
-        Some(codes) => {
-            tell(&ctx, session, "recovery_codes_renewed").await;
+    let asker = ctx.asker();
+    match two_step::renew_recovery_codes(db, issuer, &session.user, (&form.0.code, &asker)).await? {
+        Ok(codes) => {
             let shown = Shown {
                 codes,
                 ..Shown::nothing()
             };
             answer(&ctx, session, Status::Ok, shown).await
         }
-        None => {
+        Err(checked) => {
             let shown = Shown {
-                error: Some(ctx.page.t("two_step.wrong_code")),
+                error: Some(refused_code(&ctx.page, checked)),
                 ..Shown::nothing()
             };
             answer(&ctx, session, Status::UnprocessableEntity, shown).await
@@ -262,7 +255,7 @@ async fn turn_off(
 ) -> Result<Reply> {
     let session = match allowed(session) {
         Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(to)),
+        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
     };
     let (db, issuer, user) = (
         ctx.db,
@@ -270,20 +263,23 @@ async fn turn_off(
         &session.user,
     );
     // The code is checked (and used up) only after the password; the answer does not say which was wrong.
-    let password_ok = current_password_ok(ctx.auth, db, session, &form.0.password).await?;
-    let code_ok = password_ok
-        && two_step::check(db, issuer, user, &form.0.code)
-            .await?
-            .is_some();
-    if !code_ok {
+    let asker = ctx.asker();
+    let checked = match current_password_ok(ctx.auth, db, session, &form.0.password).await? {
+        true => two_step::check(db, issuer, user, (&form.0.code, &asker)).await?,
+        false => Checked::Wrong { left: 1 },
+    };
+    if !checked.proved() {
+        let error = match checked {
+            Checked::NoTriesLeft => ctx.page.t("login_code.no_tries"),
+            _ => ctx.page.t("two_step.wrong_password_or_code"),
+        };
         let shown = Shown {
-            error: Some(ctx.page.t("two_step.wrong_password_or_code")),
+            error: Some(error),
             ..Shown::nothing()
         };
         return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
     }
-    two_step::turn_off(db, user, from(&ctx)).await?;
-    tell(&ctx, session, "two_step_off").await;
+    two_step::turn_off(db, user, &asker).await?;
     Ok(Reply::Redirect(Redirect::to(
         "/profile/two-step?done=disabled",
     )))
