@@ -11,7 +11,7 @@ use crate::services::passwords;
 pub use client::ClientInfo;
 pub use csrf::{CsrfForm, HasCsrf};
 pub use roles::{Admin, Member, Operator, Owner};
-pub use session::{AnySession, Gate, Session};
+pub use session::{AnySession, Gate, PastSecondStep, Session, SettingUp};
 
 /// Shared authentication state kept in Rocket's managed state.
 pub struct Auth {

@@ -76,14 +76,53 @@ impl<'r> FromRequest<'r> for &'r Session {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        match req.local_cache_async(load(req)).await {
-            Some(session) if session.gate == Gate::Open => Outcome::Success(session),
-            Some(session) => {
-                req.local_cache(|| GatedTo(Some(session.gate.page())));
-                Outcome::Error((Status::Unauthorized, ()))
-            }
-            None => Outcome::Error((Status::Unauthorized, ())),
+        with_gate(req, |gate| gate == Gate::Open).await
+    }
+}
+
+/// A session that may change its own second steps: an open one, or one sent to set two-step sign-in up.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingUp<'r>(pub &'r Session);
+
+/// A session past the password and any second step it has, whatever else it must do first: it may manage
+/// its mobile number (which phone verification and codes by SMS need).
+#[derive(Debug, Clone, Copy)]
+pub struct PastSecondStep<'r>(pub &'r Session);
+
+/// The session if `allowed` takes its gate; otherwise refused like `&Session`, and sent to its step.
+async fn with_gate<'r>(
+    req: &'r Request<'_>,
+    allowed: fn(Gate) -> bool,
+) -> Outcome<&'r Session, ()> {
+    match req.local_cache_async(load(req)).await {
+        Some(session) if allowed(session.gate) => Outcome::Success(session),
+        Some(session) => {
+            req.local_cache(|| GatedTo(Some(session.gate.page())));
+            Outcome::Error((Status::Unauthorized, ()))
         }
+        None => Outcome::Error((Status::Unauthorized, ())),
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for SettingUp<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        with_gate(req, |gate| matches!(gate, Gate::Open | Gate::Enrol))
+            .await
+            .map(SettingUp)
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for PastSecondStep<'r> {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        with_gate(req, |gate| gate != Gate::SecondStep)
+            .await
+            .map(PastSecondStep)
     }
 }
 

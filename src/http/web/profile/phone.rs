@@ -4,7 +4,7 @@
 use super::current_password_ok;
 use crate::domain::phone::MobileNumber;
 use crate::error::Result;
-use crate::http::auth::{AnySession, CsrfForm, Gate, Session};
+use crate::http::auth::{CsrfForm, Gate, PastSecondStep, Session};
 use crate::http::web::Reply;
 use crate::http::web::context::Ctx;
 use crate::http::web::page::{Page, render};
@@ -61,15 +61,6 @@ impl crate::http::auth::HasCsrf for NumberForm {
 csrf_form!(CodeForm { code });
 csrf_form!(PasswordForm { password });
 
-/// Every session past the password and any second step it has may manage its number (also one sent to
-/// set up two-step sign-in, which may want codes by SMS).
-fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, &'static str> {
-    match session.0.gate {
-        Gate::SecondStep => Err(Gate::SecondStep.page()),
-        _ => Ok(session.0),
-    }
-}
-
 /// What to show besides the person's number.
 #[derive(Default)]
 struct Shown<'a> {
@@ -100,15 +91,12 @@ async fn answer(
 
 #[get("/profile/phone?<sent>&<done>")]
 async fn show(
-    session: AnySession<'_>,
+    session: PastSecondStep<'_>,
     ctx: Ctx<'_>,
     sent: Option<&str>,
     done: Option<&str>,
 ) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+    let PastSecondStep(session) = session;
     let notice = match sent {
         Some(_) => Some(ctx.page.t("phone.code_sent").to_owned()),
         None => ctx.page.notice("phone", done),
@@ -125,13 +113,10 @@ async fn show(
 #[post("/profile/phone", data = "<form>")]
 async fn ask_code(
     form: CsrfForm<NumberForm>,
-    session: AnySession<'_>,
+    session: PastSecondStep<'_>,
     ctx: Ctx<'_>,
 ) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+    let PastSecondStep(session) = session;
     let typed = form.0.phone.as_str();
     let refuse = |error: String| Shown {
         typed,
@@ -175,11 +160,12 @@ async fn ask_code(
 }
 
 #[post("/profile/phone/verify", data = "<form>")]
-async fn verify(form: CsrfForm<CodeForm>, session: AnySession<'_>, ctx: Ctx<'_>) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+async fn verify(
+    form: CsrfForm<CodeForm>,
+    session: PastSecondStep<'_>,
+    ctx: Ctx<'_>,
+) -> Result<Reply> {
+    let PastSecondStep(session) = session;
     let code: String = form.0.code.chars().filter(|c| !c.is_whitespace()).collect();
     let error = match texts::verify(ctx.db, &session.user, &code, &ctx.asker()).await? {
         Entered::Right(_) => {
@@ -204,13 +190,10 @@ async fn verify(form: CsrfForm<CodeForm>, session: AnySession<'_>, ctx: Ctx<'_>)
 #[post("/profile/phone/remove", data = "<form>")]
 async fn remove(
     form: CsrfForm<PasswordForm>,
-    session: AnySession<'_>,
+    session: PastSecondStep<'_>,
     ctx: Ctx<'_>,
 ) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+    let PastSecondStep(session) = session;
     if !current_password_ok(ctx.auth, ctx.db, session, &form.0.password).await? {
         let shown = Shown {
             error: Some(ctx.page.t("phone.wrong_password").to_owned()),

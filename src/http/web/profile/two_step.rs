@@ -5,7 +5,7 @@
 
 use super::current_password_ok;
 use crate::error::Result;
-use crate::http::auth::{AnySession, CsrfForm, Gate, Session};
+use crate::http::auth::{CsrfForm, Gate, Session, SettingUp};
 use crate::http::web::context::Ctx;
 use crate::http::web::page::{Page, render};
 use crate::http::web::{CsrfOnly, Reply};
@@ -65,15 +65,6 @@ impl TwoStepPage<'_> {
 csrf_form!(CodeForm { code });
 csrf_form!(TurnOffForm { password, code });
 
-/// The session of a person who may change their second steps: one past every step it has, or one sent
-/// here to set two-step sign-in up. Anyone else is sent to the step they must take first.
-fn allowed(session: AnySession<'_>) -> std::result::Result<&Session, &'static str> {
-    match session.0.gate {
-        Gate::Open | Gate::Enrol => Ok(session.0),
-        gate => Err(gate.page()),
-    }
-}
-
 /// What the page needs besides the person: what they have, and what to show this time.
 struct Shown<'a> {
     enrolling: Option<(String, String)>,
@@ -121,11 +112,8 @@ fn refused_code(page: &Page, checked: Checked) -> &str {
 }
 
 #[get("/profile/two-step?<done>")]
-async fn show(session: AnySession<'_>, ctx: Ctx<'_>, done: Option<&str>) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+async fn show(session: SettingUp<'_>, ctx: Ctx<'_>, done: Option<&str>) -> Result<Reply> {
+    let SettingUp(session) = session;
     let notice = ctx.page.notice("two_step", done);
     let shown = Shown {
         notice: notice.as_deref(),
@@ -137,13 +125,10 @@ async fn show(session: AnySession<'_>, ctx: Ctx<'_>, done: Option<&str>) -> Resu
 #[post("/profile/two-step/authenticator", data = "<_form>")]
 async fn start_authenticator(
     _form: CsrfForm<CsrfOnly>,
-    session: AnySession<'_>,
+    session: SettingUp<'_>,
     ctx: Ctx<'_>,
 ) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+    let SettingUp(session) = session;
     let issuer = &ctx.config.branding.product_name;
     let Some(app) = two_step::start_authenticator(ctx.db, issuer, &session.user).await? else {
         return Ok(Reply::Redirect(Redirect::to("/profile/two-step")));
@@ -158,13 +143,10 @@ async fn start_authenticator(
 #[post("/profile/two-step/authenticator/confirm", data = "<form>")]
 async fn confirm_authenticator(
     form: CsrfForm<CodeForm>,
-    session: AnySession<'_>,
+    session: SettingUp<'_>,
     ctx: Ctx<'_>,
 ) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+    let SettingUp(session) = session;
     let (db, issuer, user) = (
         ctx.db,
         ctx.config.branding.product_name.as_str(),
@@ -195,13 +177,10 @@ async fn confirm_authenticator(
 #[post("/profile/two-step/sms", data = "<_form>")]
 async fn turn_on_sms(
     _form: CsrfForm<CsrfOnly>,
-    session: AnySession<'_>,
+    session: SettingUp<'_>,
     ctx: Ctx<'_>,
 ) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+    let SettingUp(session) = session;
     let Some(codes) = two_step::turn_on_sms(ctx.db, &session.user, &ctx.asker()).await? else {
         let shown = Shown {
             error: Some(ctx.page.t("two_step.need_phone")),
@@ -220,13 +199,10 @@ async fn turn_on_sms(
 #[post("/profile/two-step/recovery", data = "<form>")]
 async fn renew_recovery_codes(
     form: CsrfForm<CodeForm>,
-    session: AnySession<'_>,
+    session: SettingUp<'_>,
     ctx: Ctx<'_>,
 ) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+    let SettingUp(session) = session;
     let (db, issuer) = (ctx.db, ctx.config.branding.product_name.as_str());
     let asker = ctx.asker();
     match two_step::renew_recovery_codes(db, issuer, &session.user, (&form.0.code, &asker)).await? {
@@ -250,13 +226,10 @@ async fn renew_recovery_codes(
 #[post("/profile/two-step/disable", data = "<form>")]
 async fn turn_off(
     form: CsrfForm<TurnOffForm>,
-    session: AnySession<'_>,
+    session: SettingUp<'_>,
     ctx: Ctx<'_>,
 ) -> Result<Reply> {
-    let session = match allowed(session) {
-        Ok(session) => session,
-        Err(to) => return Ok(Reply::Redirect(Redirect::to(to))),
-    };
+    let SettingUp(session) = session;
     let (db, issuer, user) = (
         ctx.db,
         ctx.config.branding.product_name.as_str(),
