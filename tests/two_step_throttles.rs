@@ -148,7 +148,7 @@ fn the_sign_in_code_by_sms_is_throttled_too_even_across_a_restart() {
     let done = browser.enter_code(&code);
     assert_eq!((done.status, done.location()), (303, "/"), "{}", done.text);
     assert_eq!(
-        throttled_to, "/login/code?sent=1",
-        "the same place when throttled"
+        throttled_to, "/login/code?sent=wait",
+        "the code page, told that nothing was sent"
     );
 }

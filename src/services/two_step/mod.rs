@@ -13,7 +13,7 @@ use crate::outbound::mail::Mailer;
 use crate::services::notify;
 use crate::store::activity::{self, Actor};
 use crate::store::two_step::{self as factors, Purpose};
-use crate::store::users::User;
+use crate::store::users::{TwoStep, User};
 use crate::store::{AccountId, Db, now_ms};
 use hmac::{KeyInit, Mac};
 use rusqlite::Connection;
@@ -387,14 +387,14 @@ pub async fn set_required(
     .await
 }
 
-/// What the two-step page shows of a person.
+/// What the two-step page shows of a person, read now (a change of this request is in it; the session's
+/// copy of the person is from before).
 #[derive(Debug, Clone, Default)]
 pub struct Status {
+    pub two_step: TwoStep,
     /// The number (masked) and whether it is verified.
     pub phone: Option<(String, bool)>,
     pub recovery_codes_left: i64,
-    /// The account's owner requires two-step sign-in.
-    pub required: bool,
 }
 
 pub async fn status(db: &Db, user: &User) -> Result<Status> {
@@ -406,13 +406,13 @@ pub async fn status(db: &Db, user: &User) -> Result<Status> {
                 verified,
             )
         });
+        let two_step = crate::store::users::find(conn, owner.id)?
+            .map(|now| now.two_step)
+            .unwrap_or_default();
         Ok(Status {
+            two_step,
             phone,
             recovery_codes_left: factors::recovery_codes_left(conn, owner.id)?,
-            required: match owner.account_id {
-                Some(account) => factors::required(conn, account)?,
-                None => false,
-            },
         })
     })
     .await

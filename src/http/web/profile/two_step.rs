@@ -42,7 +42,7 @@ struct TwoStepPage<'a> {
 
 impl TwoStepPage<'_> {
     fn required(&self) -> bool {
-        self.session.gate == Gate::Enrol
+        self.session.gate == Gate::Enrol && !self.factors.two_step.on()
     }
 
     fn recovery_left(&self) -> String {
@@ -54,7 +54,7 @@ impl TwoStepPage<'_> {
 
     /// Sent here before anything else: the page offers signing out, as the menu is not shown.
     fn gated(&self) -> bool {
-        self.session.gate != Gate::Open
+        self.required()
     }
 
     fn operator(&self) -> bool {
