@@ -334,3 +334,43 @@ fn removing_the_number_needs_the_password_and_ends_sms_sign_in() {
     let again = site.browser().sign_in("owner@shop.test", PASSWORD);
     assert_eq!((again.status, again.location()), (303, "/"));
 }
+
+#[test]
+fn a_number_someone_else_verified_gets_the_same_answer_and_replacing_ones_own_needs_the_password() {
+    let site = Site::start("");
+    let first = site.signed_in_owner("first@shop.test");
+    first.verify_phone(&site, NUMBER);
+
+    // Another business types the same number, and then one nobody has: the same answer both times, and
+    // each verifies (a number is nobody's secret, and the page does not tell whose it is).
+    // (Past the 30 seconds one number waits between two codes, whoever asks.)
+    site.move_clock(31_000);
+    let second = site.signed_in_owner("second@shop.test");
+    let taken = second.add_phone(NUMBER);
+    let fresh_number = "+966501234568";
+    let third = site.signed_in_owner("third@shop.test");
+    let fresh = third.add_phone(fresh_number);
+    assert_eq!(
+        (taken.status, taken.location()),
+        (fresh.status, fresh.location())
+    );
+    assert_eq!(taken.location(), "/profile/phone?sent=1");
+    let verified = second.verify_phone_code(&site.sms.last_code_to(NUMBER));
+    assert_eq!(verified.location(), "/profile/phone?done=verified");
+    assert!(is_verified(&site, "first@shop.test") && is_verified(&site, "second@shop.test"));
+
+    // A verified number is where sign-in codes go: moving them elsewhere takes the password. Without it
+    // nothing is sent; with it (the positive control) the code goes to the new number.
+    let before = site.sms.sent_to(fresh_number).len();
+    let refused = first.add_phone(fresh_number);
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    error_words(&refused.text);
+    site.move_clock(31_000);
+    let moved = first.submit(
+        "/profile/phone",
+        "/profile/phone",
+        &[("phone", fresh_number), ("password", PASSWORD)],
+    );
+    assert_eq!(moved.location(), "/profile/phone?sent=1", "{}", moved.text);
+    assert_eq!(site.sms.sent_to(fresh_number).len(), before + 1);
+}
