@@ -322,51 +322,42 @@ pub fn take_sms(
     now: i64,
     limits: SmsLimits,
 ) -> Result<std::result::Result<(), i64>> {
+    let since = now - HOUR_MS;
     conn.prepare_cached("DELETE FROM sms_sends WHERE sent_at <= ?1")?
-        .execute([now - HOUR_MS])?;
-    let (last, count): (Option<i64>, i64) = conn
-        .prepare_cached(
-            "SELECT max(sent_at), count(*) FROM sms_sends WHERE number_hash = ?1 AND sent_at > ?2",
-        )?
-        .query_row(params![number_hash, now - HOUR_MS], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let oldest_wait = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<i64> {
-        let oldest: Option<i64> = conn
+        .execute([since])?;
+    // The sends of the last hour: how many, the first and the last. No more than the limit are ever
+    // recorded, so a full hour frees its first place when its first send is an hour old.
+    let hour = |sql: &str, key: &dyn rusqlite::ToSql| -> Result<(i64, Option<i64>, Option<i64>)> {
+        Ok(conn
             .prepare_cached(sql)?
-            .query_row(params![key, now - HOUR_MS, limits.per_hour - 1], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .flatten();
-        Ok(oldest.map_or(0, |t| t + HOUR_MS - now))
+            .query_row(params![key, since], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?)
     };
+    let (count, first, last) = hour(
+        "SELECT count(*), min(sent_at), max(sent_at) FROM sms_sends
+         WHERE number_hash = ?1 AND sent_at > ?2",
+        &number_hash,
+    )?;
     if let Some(last) = last
         && now - last < limits.gap_ms
     {
         return Ok(Err(limits.gap_ms - (now - last)));
     }
-    if count >= limits.per_hour {
-        let wait = oldest_wait(
-            "SELECT sent_at FROM sms_sends WHERE number_hash = ?1 AND sent_at > ?2
-             ORDER BY sent_at DESC LIMIT 1 OFFSET ?3",
-            &number_hash,
-        )?;
-        return Ok(Err(wait.max(1)));
+    let full = |(count, first, _): (i64, Option<i64>, Option<i64>)| {
+        (count >= limits.per_hour).then(|| first.map_or(1, |t| (t + HOUR_MS - now).max(1)))
+    };
+    if let Some(wait) = full((count, first, last)) {
+        return Ok(Err(wait));
     }
     if let Some(account) = account {
-        let sent: i64 = conn
-            .prepare_cached(
-                "SELECT count(*) FROM sms_sends WHERE account_id = ?1 AND sent_at > ?2",
-            )?
-            .query_row(params![account.get(), now - HOUR_MS], |r| r.get(0))?;
-        if sent >= limits.per_hour {
-            let wait = oldest_wait(
-                "SELECT sent_at FROM sms_sends WHERE account_id = ?1 AND sent_at > ?2
-                 ORDER BY sent_at DESC LIMIT 1 OFFSET ?3",
-                &account.get(),
-            )?;
-            return Ok(Err(wait.max(1)));
+        let sends = hour(
+            "SELECT count(*), min(sent_at), max(sent_at) FROM sms_sends
+             WHERE account_id = ?1 AND sent_at > ?2",
+            &account.get(),
+        )?;
+        if let Some(wait) = full(sends) {
+            return Ok(Err(wait));
         }
     }
     conn.prepare_cached(
