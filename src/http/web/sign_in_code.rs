@@ -1,6 +1,7 @@
 //! The second step of signing in: after the password, a code from the authenticator app, one sent by SMS,
 //! or a recovery code. Only a session past the password (and nothing else) gets here; a right code
-//! replaces it with a whole session under a new id, five wrong ones end it.
+//! replaces it with a whole session under a new id; when the person's tries of the window are used up
+//! (`store::two_step::CODE_TRIES`, counted across sessions), it ends and the password is asked again.
 
 use super::context::Ctx;
 use super::page::{Page, render};
