@@ -157,7 +157,7 @@ async fn load(req: &Request<'_>) -> Option<Session> {
     let now = now_ms();
     let (idle, absolute) = (config.sessions.idle_ms(), config.sessions.absolute_ms());
     let operators_need_two_step = config.accounts.require_two_step_for_operators;
-    let (row, suspended, two_step_required) = db
+    let read = db
         .read_async(move |conn| {
             let Some(row) = sessions::find_valid(conn, &value, now, idle, absolute)? else {
                 return Ok(None);
@@ -168,8 +168,15 @@ async fn load(req: &Request<'_>) -> Option<Session> {
             };
             Ok(Some((row, suspended, required)))
         })
-        .await
-        .ok()??;
+        .await;
+    // A session that cannot be read counts as none (the page asks to sign in), but never silently.
+    let (row, suspended, two_step_required) = match read {
+        Ok(found) => found?,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a session; the request is treated as signed out");
+            return None;
+        }
+    };
     if suspended {
         // The person of a suspended account is signed out at their next page, which says why.
         let id_hash = row.id_hash.clone();
