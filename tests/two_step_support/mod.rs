@@ -294,10 +294,11 @@ impl Browser {
     fn answer(&self, mut response: ureq::http::Response<ureq::Body>) -> Answer {
         for value in response.headers().get_all("set-cookie") {
             let value = value.to_str().unwrap_or("");
-            let pair = value.split(';').next().unwrap_or("");
+            let (pair, attributes) = value.split_once(';').unwrap_or((value, ""));
             if let Some((name, v)) = pair.split_once('=') {
                 let mut cookies = self.cookies.borrow_mut();
-                if v.is_empty() || value.contains("Max-Age=0") || value.contains("1970") {
+                // Only the attributes say a cookie is removed: a random value may hold "1970" too.
+                if v.is_empty() || attributes.contains("Max-Age=0") || attributes.contains("1970") {
                     cookies.remove(name.trim());
                 } else {
                     cookies.insert(name.trim().to_owned(), v.to_owned());
