@@ -89,6 +89,15 @@ async fn answer(
     Ok(Reply::Page((status, html)))
 }
 
+/// The page again, saying the password is not right (replacing or removing a number takes it).
+async fn wrong_password(ctx: &Ctx<'_>, session: &Session) -> Result<Reply> {
+    let shown = Shown {
+        error: Some(ctx.page.t("phone.wrong_password").to_owned()),
+        ..Shown::default()
+    };
+    answer(ctx, session, Status::UnprocessableEntity, shown).await
+}
+
 #[get("/profile/phone?<sent>&<done>")]
 async fn show(
     session: PastSecondStep<'_>,
@@ -136,8 +145,7 @@ async fn ask_code(
         Some((_, true))
     );
     if verified && !current_password_ok(ctx.auth, ctx.db, session, &form.0.password).await? {
-        let shown = refuse(ctx.page.t("phone.wrong_password").to_owned());
-        return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
+        return wrong_password(&ctx, session).await;
     }
     let texts = ctx.state::<Texts>()?;
     let (status, error) =
@@ -195,11 +203,7 @@ async fn remove(
 ) -> Result<Reply> {
     let PastSecondStep(session) = session;
     if !current_password_ok(ctx.auth, ctx.db, session, &form.0.password).await? {
-        let shown = Shown {
-            error: Some(ctx.page.t("phone.wrong_password").to_owned()),
-            ..Shown::default()
-        };
-        return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
+        return wrong_password(&ctx, session).await;
     }
     two_step::remove_phone(ctx.db, &session.user, &ctx.asker()).await?;
     Ok(Reply::Redirect(Redirect::to("/profile/phone?done=removed")))

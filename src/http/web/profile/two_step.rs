@@ -103,11 +103,11 @@ async fn answer(
     Ok(Reply::Page((status, html)))
 }
 
-/// The words of a code that did not prove the second step.
-fn refused_code(page: &Page, checked: Checked) -> &str {
+/// The words of a code that did not prove the second step: `wrong` for a wrong one.
+fn refused_code<'p>(page: &'p Page, checked: Checked, wrong: &'p str) -> &'p str {
     match checked {
         Checked::NoTriesLeft => page.t("login_code.no_tries"),
-        _ => page.t("two_step.wrong_code"),
+        _ => page.t(wrong),
     }
 }
 
@@ -215,7 +215,7 @@ async fn renew_recovery_codes(
         }
         Err(checked) => {
             let shown = Shown {
-                error: Some(refused_code(&ctx.page, checked)),
+                error: Some(refused_code(&ctx.page, checked, "two_step.wrong_code")),
                 ..Shown::nothing()
             };
             answer(&ctx, session, Status::UnprocessableEntity, shown).await
@@ -242,12 +242,12 @@ async fn turn_off(
         false => Checked::Wrong { left: 1 },
     };
     if !checked.proved() {
-        let error = match checked {
-            Checked::NoTriesLeft => ctx.page.t("login_code.no_tries"),
-            _ => ctx.page.t("two_step.wrong_password_or_code"),
-        };
         let shown = Shown {
-            error: Some(error),
+            error: Some(refused_code(
+                &ctx.page,
+                checked,
+                "two_step.wrong_password_or_code",
+            )),
             ..Shown::nothing()
         };
         return answer(&ctx, session, Status::UnprocessableEntity, shown).await;
