@@ -359,3 +359,34 @@ fn another_accounts_people_are_out_of_reach() {
         2
     );
 }
+
+/// The command line and the API ask for an account's id: its people find it on their profile page, each their own.
+#[test]
+fn the_profile_page_shows_the_account_id_to_its_people() {
+    let app = app();
+    app.register("Rana", "Rana Foods", "rana@foods.test");
+    let other = app.another_browser();
+    other.register("Omar", "Omar Tools", "omar@tools.test");
+    let id_of = |company: &str| -> i64 {
+        app.db()
+            .query_row(
+                "SELECT id FROM accounts WHERE company = ?1",
+                [company],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let shown = |browser: &App| -> String {
+        let (status, html) = browser.page("/profile");
+        assert_eq!(status, Status::Ok);
+        let at = html
+            .find("id=\"account-id\"")
+            .expect("an account id paragraph");
+        let strong = &html[at..];
+        let start = strong.find("<strong class=\"ltr\">").unwrap() + "<strong class=\"ltr\">".len();
+        strong[start..start + strong[start..].find('<').unwrap()].to_string()
+    };
+    assert_ne!(id_of("Rana Foods"), id_of("Omar Tools"));
+    assert_eq!(shown(&app), id_of("Rana Foods").to_string());
+    assert_eq!(shown(&other), id_of("Omar Tools").to_string());
+}
