@@ -360,7 +360,7 @@ fn another_accounts_people_are_out_of_reach() {
     );
 }
 
-/// The command line and the API ask for an account's id: its people find it on their profile page, each their own.
+/// The command line asks for an account's id: its people find it on their profile page, each their own.
 #[test]
 fn the_profile_page_shows_the_account_id_to_its_people() {
     let app = app();
