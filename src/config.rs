@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 mod abuse;
 mod billing;
+mod errors;
 mod meta;
 mod metrics;
 mod people;
@@ -154,6 +155,8 @@ impl Serialize for Secret {
 pub enum ConfigError {
     #[error("config file {0} does not exist")]
     Missing(PathBuf),
+    #[error("{0} is a directory; give the configuration file (e.g. {example})", example = SYSTEM_CONFIG)]
+    Directory(PathBuf),
     #[error("{0}")]
     Parse(String),
     #[error("{key}: {message}")]
@@ -172,6 +175,7 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match path {
+            Some(path) if path.is_dir() => return Err(ConfigError::Directory(path.to_owned())),
             Some(path) if !path.is_file() => return Err(ConfigError::Missing(path.to_owned())),
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None if Path::new(SYSTEM_CONFIG).is_file() => {
@@ -180,15 +184,9 @@ impl Config {
             None => {}
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
-        let mut config: Config = figment.extract().map_err(|errors| {
-            ConfigError::Parse(
-                errors
-                    .into_iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let mut config: Config = figment
+            .extract()
+            .map_err(|errors| ConfigError::Parse(errors::describe(errors)))?;
         config.validate()?;
         Ok(config)
     }

@@ -70,6 +70,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .attach(api::RateLimitHeaders)
         .attach(http::metrics::RequestMetrics)
         .attach(jobs::fairing())
+        .attach(startup::tls::reloader(&config))
         .attach(AdHoc::on_liftoff("announce", move |rocket| {
             let limits_line = limits_line.clone();
             Box::pin(async move {

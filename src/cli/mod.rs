@@ -143,6 +143,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             config
                 .choose_free_port()
                 .context("cannot find a free port")?;
+            // Before anything is created: the port, the TLS pair.
+            startup::preflight(&config)?;
             logging::init(config.log.level);
             let _lock = startup::lock_data_dir(&config)?;
             let db = startup::open_store(&config, true)?;
@@ -171,6 +173,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate => {
             let config = load(&cli.config)?;
             logging::init(config.log.level);
+            let _lock = startup::lock_data_dir(&config)?;
             let db = startup::open_store(&config, true)?;
             let version = db.read(|conn| Ok(store::migrations::version(conn)?))?;
             println!(
