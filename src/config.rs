@@ -292,13 +292,18 @@ fn normalize_public_url(server: &Server, tls: bool) -> Result<String, ConfigErro
         };
         return Ok(format!("{scheme}://{host}:{}", server.port));
     }
-    let parsed = rocket::http::uri::Absolute::parse(url)
-        .map_err(|e| invalid("server.public_url", format!("{url:?} is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.authority().is_none() {
-        return Err(invalid(
+    let not_absolute = || {
+        invalid(
             "server.public_url",
-            format!("{url:?} must start with http:// or https:// and name a host"),
-        ));
+            format!(
+                "{url:?} must be an absolute URL that starts with http:// or https:// and names a host \
+                 (e.g. https://wa.example.com)"
+            ),
+        )
+    };
+    let parsed = rocket::http::uri::Absolute::parse(url).map_err(|_| not_absolute())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.authority().is_none() {
+        return Err(not_absolute());
     }
     if parsed.query().is_some() {
         return Err(invalid("server.public_url", "must not have a query string"));

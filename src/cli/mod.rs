@@ -140,11 +140,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve => {
             let mut config = load(&cli.config)?;
+            // Before anything is created: the address and port, the TLS pair.
+            startup::preflight(&config)?;
             config
                 .choose_free_port()
                 .context("cannot find a free port")?;
-            // Before anything is created: the port, the TLS pair.
-            startup::preflight(&config)?;
             logging::init(config.log.level);
             let _lock = startup::lock_data_dir(&config)?;
             let db = startup::open_store(&config, true)?;
