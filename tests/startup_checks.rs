@@ -125,8 +125,17 @@ fn a_tls_certificate_that_does_not_parse_or_match_is_refused_naming_the_files() 
         "{message}"
     );
 
-    // The pair that belongs together starts on HTTPS.
+    // `config check` finds it too.
+    let mut check = install.command(&["config", "check"]);
+    check
+        .env("WHATSAPI_SERVER__TLS_CERT", &cert)
+        .env("WHATSAPI_SERVER__TLS_KEY", &key);
+    assert_eq!(refused(&check.output().unwrap()), message);
+
+    // The pair that belongs together passes and starts on HTTPS.
     std::fs::write(&key, &good.key_pem).unwrap();
+    let output = check.output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
     let server = install.serve_with(serve());
     assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
 }

@@ -1,6 +1,6 @@
 //! HTTPS served by the binary itself, with a certificate made in the test: the pages over TLS, the session
-//! cookie `__Host-` and `Secure` with HSTS over TLS (and neither over plain HTTP), and a renewed
-//! certificate served after SIGHUP to new connections while a connection opened before goes on working;
+//! cookie `__Host-` and `Secure` with HSTS over TLS, here or at a proxy at an https public URL (and neither
+//! over plain HTTP), and a renewed certificate served after SIGHUP to new connections while a connection opened before goes on working;
 //! a renewal whose key does not belong to its certificate is not taken.
 
 mod common;
@@ -107,6 +107,34 @@ fn over_plain_http_the_cookie_is_neither_secure_nor_prefixed_and_there_is_no_hst
         "{cookie}"
     );
     assert_eq!(server.logged("TLS certificate"), 0);
+}
+
+#[test]
+fn behind_a_proxy_at_an_https_public_url_the_cookie_is_secure_and_hsts_is_sent() {
+    // TLS ends at the proxy, which passes the answers on to browsers over HTTPS.
+    let install = Install::new();
+    let mut cmd = install.command(&["serve"]);
+    cmd.env("WHATSAPI_SERVER__PUBLIC_URL", "https://wa.example.test")
+        .env("WHATSAPI_SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]");
+    let server = install.serve_with(cmd);
+    owner(&install, "Owner", "owner@proxied.test");
+    let browser = Browser::new(&server.url, "tests");
+    let login = browser.get("/login");
+    assert_eq!(
+        login.header("Strict-Transport-Security"),
+        "max-age=31536000; includeSubDomains"
+    );
+    let signed_in = browser.sign_in_with(&csrf_in(&login.body), "owner@proxied.test", PASSWORD);
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let set_cookies: Vec<&str> = signed_in
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Set-Cookie"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let cookie = session_cookie(&set_cookies);
+    assert!(cookie.starts_with("__Host-whatsapi_session="), "{cookie}");
+    assert!(cookie.split(';').any(|a| a.trim() == "Secure"), "{cookie}");
 }
 
 #[test]

@@ -117,7 +117,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConfigCommand {
-    /// Validate the configuration and print the effective values (secrets masked).
+    /// Validate the configuration (and that the TLS certificate and key belong together) and print the
+    /// effective values (secrets masked).
     Check,
 }
 
@@ -183,6 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Check) => {
             let config = load(&cli.config)?;
+            startup::check_tls(&config)?;
             println!("# the configuration is valid; effective values (secrets masked):");
             print!("{}", config.to_toml());
         }

@@ -39,7 +39,8 @@ fn check_port(config: &Config) -> Result<()> {
     }
 }
 
-fn check_tls(config: &Config) -> Result<()> {
+/// The TLS certificate and key (when set) parse and belong together; `config check` runs this too.
+pub fn check_tls(config: &Config) -> Result<()> {
     let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) else {
         return Ok(());
     };
