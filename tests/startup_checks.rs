@@ -256,20 +256,29 @@ fn a_damaged_database_is_named_with_what_sqlite_said_and_what_to_run_next() {
     let output = install.run(&["migrate"]);
     assert!(output.status.success(), "{}", stderr(&output));
 
-    // What a failed copy or a disk fault leaves: not a database at all.
     let db = install.db_path();
     for extra in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{extra}", db.display()));
     }
-    std::fs::write(&db, vec![0x5a; 8192]).unwrap();
-    let expected = format!(
-        "error: the database {} is damaged (SQLite says: file is not a database); run `whatsapi doctor` \
-         to see what can be read, then `whatsapi restore FILE` to put back your latest backup",
-        db.display()
-    );
-    assert_eq!(refused(&install.run(&["migrate"])), expected);
-    assert_eq!(
-        refused(&run_within(install.command(&["serve"]), LIMIT)),
-        expected
-    );
+    let mut bytes = std::fs::read(&db).unwrap();
+    // What a disk fault leaves: the header intact, the schema's page behind it overwritten; then what a
+    // failed copy leaves: not a database at all.
+    bytes[100..3000].fill(0xff);
+    let damages = [
+        (bytes, "database disk image is malformed"),
+        (vec![0x5a; 8192], "file is not a database"),
+    ];
+    for (damaged, said) in damages {
+        std::fs::write(&db, damaged).unwrap();
+        let expected = format!(
+            "error: the database {} is damaged (SQLite says: {said}); run `whatsapi doctor` to see what \
+             can be read, then `whatsapi restore FILE` to put back your latest backup",
+            db.display()
+        );
+        assert_eq!(refused(&install.run(&["migrate"])), expected);
+        assert_eq!(
+            refused(&run_within(install.command(&["serve"]), LIMIT)),
+            expected
+        );
+    }
 }
