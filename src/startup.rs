@@ -132,7 +132,10 @@ fn damaged(error: OpenError) -> anyhow::Error {
     use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
     match &error {
         OpenError::Sqlite { path, source }
-            if matches!(source.sqlite_error_code(), Some(NotADatabase | DatabaseCorrupt)) =>
+            if matches!(
+                source.sqlite_error_code(),
+                Some(NotADatabase | DatabaseCorrupt)
+            ) =>
         {
             anyhow::anyhow!(
                 "the database {path} is damaged (SQLite says: {source}); run `whatsapi doctor` to see what \

@@ -192,7 +192,10 @@ fn an_unknown_key_names_its_section_and_the_key_meant_or_else_lists_the_keys() {
     );
     // Nothing near what was typed: the keys of the section.
     let message = refusal(&check_file(&install, "[server]\ncolour = 1\n"));
-    assert!(message.contains("unknown key `colour` in [server]"), "{message}");
+    assert!(
+        message.contains("unknown key `colour` in [server]"),
+        "{message}"
+    );
     assert!(
         message.contains("`port`") && message.contains("`address`"),
         "{message}"

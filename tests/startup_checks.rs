@@ -137,7 +137,11 @@ fn a_tls_certificate_that_does_not_parse_or_match_is_refused_naming_the_files() 
     let output = check.output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     let server = install.serve_with(serve());
-    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
 }
 
 #[test]
@@ -247,7 +251,11 @@ fn migrate_waits_its_turn_behind_a_running_server() {
     server.kill9();
     let output = install.run(&["migrate"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("(the latest)"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("(the latest)"),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]

@@ -45,7 +45,11 @@ fn pages_are_served_over_https_with_a_secure_host_cookie_and_hsts() {
     let authority = Authority::new();
     let certificate = authority.server(1, 2031);
     let server = serve_https(&install, &certificate.write(install.dir.path()));
-    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
     assert_eq!(server.logged("serving the TLS certificate"), 1);
     owner(&install, "Owner", "owner@tls.test");
 
@@ -102,10 +106,7 @@ fn over_plain_http_the_cookie_is_neither_secure_nor_prefixed_and_there_is_no_hst
         .collect();
     let cookie = session_cookie(&set_cookies);
     assert!(cookie.starts_with("whatsapi_session="), "{cookie}");
-    assert!(
-        !cookie.split(';').any(|a| a.trim() == "Secure"),
-        "{cookie}"
-    );
+    assert!(!cookie.split(';').any(|a| a.trim() == "Secure"), "{cookie}");
     assert_eq!(server.logged("TLS certificate"), 0);
 }
 

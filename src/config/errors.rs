@@ -92,7 +92,9 @@ fn sentence(error: &Error) -> String {
         None => (String::new(), ""),
     };
     match &error.kind {
-        Kind::UnknownField(field, known) => unknown_key(field, &parent_of(path, field), known, &origin),
+        Kind::UnknownField(field, known) => {
+            unknown_key(field, parent_of(path, field), known, &origin)
+        }
         Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
             let expected = expected_words(key, expected);
             format!(

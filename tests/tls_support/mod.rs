@@ -98,11 +98,12 @@ impl Https {
     /// Connects to `url` (`https://127.0.0.1:<port>`) as the client of a browser would, naming the
     /// server "localhost"; the handshake is done when this returns.
     pub fn connect(url: &str, authority: &[u8]) -> Https {
-        let host = url.strip_prefix("https://").expect("an https URL").to_owned();
+        let host = url
+            .strip_prefix("https://")
+            .expect("an https URL")
+            .to_owned();
         let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(authority.to_vec()))
-            .unwrap();
+        roots.add(CertificateDer::from(authority.to_vec())).unwrap();
         let config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -128,7 +129,12 @@ impl Https {
 
     /// The certificate the server presented on this connection (DER).
     pub fn server_certificate(&self) -> Vec<u8> {
-        self.stream.get_ref().conn.peer_certificates().expect("a certificate")[0].to_vec()
+        self.stream
+            .get_ref()
+            .conn
+            .peer_certificates()
+            .expect("a certificate")[0]
+            .to_vec()
     }
 
     pub fn get(&mut self, path: &str, headers: &[(&str, &str)]) -> Answer {
