@@ -7,6 +7,7 @@
 //! from (file, line, environment), what it tells the operator to do, derived values, and `init` end to end.
 
 mod common;
+mod tls_support;
 
 use common::{Install, mode_of, run_within, stderr, stdout};
 use std::path::Path;
@@ -73,12 +74,13 @@ fn the_derived_public_url_follows_the_effective_address_port_and_tls() {
         "an IPv6 address is bracketed in a URL"
     );
 
-    // Serving TLS directly: the derived URL is https. Validation only needs the files to exist.
-    std::fs::write(install.path("cert.pem"), "cert").unwrap();
-    std::fs::write(install.path("key.pem"), "key").unwrap();
+    // Serving TLS directly (a certificate and its key): the derived URL is https.
+    let (cert, key) = tls_support::Authority::new()
+        .server(1, 2031)
+        .write(install.dir.path());
     let mut cmd = install.command(&["config", "check"]);
-    cmd.env("WHATSAPI_SERVER__TLS_CERT", install.path("cert.pem"))
-        .env("WHATSAPI_SERVER__TLS_KEY", install.path("key.pem"))
+    cmd.env("WHATSAPI_SERVER__TLS_CERT", cert)
+        .env("WHATSAPI_SERVER__TLS_KEY", key)
         .env("WHATSAPI_SERVER__PORT", "8443");
     let config = effective(&cmd.output().unwrap());
     assert_eq!(
