@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 mod abuse;
 mod billing;
+mod errors;
 mod meta;
 mod metrics;
 mod people;
@@ -154,6 +155,8 @@ impl Serialize for Secret {
 pub enum ConfigError {
     #[error("config file {0} does not exist")]
     Missing(PathBuf),
+    #[error("{0} is a directory; give the configuration file (e.g. {example})", example = SYSTEM_CONFIG)]
+    Directory(PathBuf),
     #[error("{0}")]
     Parse(String),
     #[error("{key}: {message}")]
@@ -172,6 +175,7 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         match path {
+            Some(path) if path.is_dir() => return Err(ConfigError::Directory(path.to_owned())),
             Some(path) if !path.is_file() => return Err(ConfigError::Missing(path.to_owned())),
             Some(path) => figment = figment.merge(Toml::file_exact(path)),
             None if Path::new(SYSTEM_CONFIG).is_file() => {
@@ -180,15 +184,9 @@ impl Config {
             None => {}
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
-        let mut config: Config = figment.extract().map_err(|errors| {
-            ConfigError::Parse(
-                errors
-                    .into_iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        let mut config: Config = figment
+            .extract()
+            .map_err(|errors| ConfigError::Parse(errors::describe(errors)))?;
         config.validate()?;
         Ok(config)
     }
@@ -294,13 +292,18 @@ fn normalize_public_url(server: &Server, tls: bool) -> Result<String, ConfigErro
         };
         return Ok(format!("{scheme}://{host}:{}", server.port));
     }
-    let parsed = rocket::http::uri::Absolute::parse(url)
-        .map_err(|e| invalid("server.public_url", format!("{url:?} is not a URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.authority().is_none() {
-        return Err(invalid(
+    let not_absolute = || {
+        invalid(
             "server.public_url",
-            format!("{url:?} must start with http:// or https:// and name a host"),
-        ));
+            format!(
+                "{url:?} must be an absolute URL that starts with http:// or https:// and names a host \
+                 (e.g. https://wa.example.com)"
+            ),
+        )
+    };
+    let parsed = rocket::http::uri::Absolute::parse(url).map_err(|_| not_absolute())?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.authority().is_none() {
+        return Err(not_absolute());
     }
     if parsed.query().is_some() {
         return Err(invalid("server.public_url", "must not have a query string"));

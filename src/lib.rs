@@ -51,7 +51,9 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
     if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
         figment = figment.merge(("tls.certs", cert)).merge(("tls.key", key));
     }
-    let tls = config.uses_tls();
+    // Browsers reach the server over TLS when it serves HTTPS itself, or through a proxy at an https
+    // public URL: HSTS then, as the session cookie is `Secure` and `__Host-` then.
+    let tls = config.secure_cookies();
     metrics::configure(&config.metrics);
     let metrics_routes = match config.metrics.enabled {
         true => http::metrics::routes(),
@@ -70,6 +72,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .attach(api::RateLimitHeaders)
         .attach(http::metrics::RequestMetrics)
         .attach(jobs::fairing())
+        .attach(startup::tls::reloader(&config))
         .attach(AdHoc::on_liftoff("announce", move |rocket| {
             let limits_line = limits_line.clone();
             Box::pin(async move {

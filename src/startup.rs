@@ -1,8 +1,12 @@
 //! What every command does before it touches the data: find the key, lock the data directory, open the store.
 
+mod preflight;
+pub mod tls;
+pub use preflight::{check_tls, preflight};
+
 use crate::config::Config;
 use crate::crypto::{self, Key, KeyFileError};
-use crate::store::{Db, StoreOptions};
+use crate::store::{Db, OpenError, StoreOptions};
 use anyhow::{Context, Result, bail};
 use std::fs::{self, File, TryLockError};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -114,10 +118,30 @@ pub fn open_store(config: &Config, create_key: bool) -> Result<Db> {
     check_data_dir_owner(config)?;
     ensure_data_dir(&config.storage.data_dir)?;
     let key = master_key(config, create_key)?;
-    Ok(Db::open(
+    Db::open(
         &config.db_path(),
         &store_options(config),
         key,
         &config.keystore_files(),
-    )?)
+    )
+    .map_err(damaged)
+}
+
+/// A database file SQLite cannot read as one says so, with what SQLite said and what to do next.
+fn damaged(error: OpenError) -> anyhow::Error {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match &error {
+        OpenError::Sqlite { path, source }
+            if matches!(
+                source.sqlite_error_code(),
+                Some(NotADatabase | DatabaseCorrupt)
+            ) =>
+        {
+            anyhow::anyhow!(
+                "the database {path} is damaged (SQLite says: {source}); run `whatsapi doctor` to see what \
+                 can be read, then `whatsapi restore FILE` to put back your latest backup"
+            )
+        }
+        _ => error.into(),
+    }
 }

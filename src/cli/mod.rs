@@ -117,7 +117,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConfigCommand {
-    /// Validate the configuration and print the effective values (secrets masked).
+    /// Validate the configuration (and that the TLS certificate and key belong together) and print the
+    /// effective values (secrets masked).
     Check,
 }
 
@@ -140,6 +141,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve => {
             let mut config = load(&cli.config)?;
+            // Before anything is created: the address and port, the TLS pair.
+            startup::preflight(&config)?;
             config
                 .choose_free_port()
                 .context("cannot find a free port")?;
@@ -171,6 +174,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate => {
             let config = load(&cli.config)?;
             logging::init(config.log.level);
+            let _lock = startup::lock_data_dir(&config)?;
             let db = startup::open_store(&config, true)?;
             let version = db.read(|conn| Ok(store::migrations::version(conn)?))?;
             println!(
@@ -180,6 +184,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Check) => {
             let config = load(&cli.config)?;
+            startup::check_tls(&config)?;
             println!("# the configuration is valid; effective values (secrets masked):");
             print!("{}", config.to_toml());
         }

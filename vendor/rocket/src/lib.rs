@@ -173,6 +173,10 @@ mod shutdown;
 mod server;
 mod conn_limits;
 pub use conn_limits::connections_accepted;
+#[cfg(feature = "tls")]
+mod tls_reload;
+#[cfg(feature = "tls")]
+pub use tls_reload::{check_tls_pair, reload_tls};
 mod ext;
 mod state;
 mod cookies;

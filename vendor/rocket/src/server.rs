@@ -480,6 +480,22 @@ impl Rocket<Orbit> {
         #[cfg(feature = "tls")]
         if self.config.tls_enabled() {
             if let Some(ref config) = self.config.tls {
+                // PATCHES.md item 3: a certificate read from files can be replaced while serving.
+                #[cfg(not(feature = "mtls"))]
+                let reloadable = crate::tls_reload::files(config);
+                #[cfg(feature = "mtls")]
+                let reloadable = crate::tls_reload::files(config).filter(|_| config.mutual.is_none());
+                if let Some(files) = reloadable {
+                    use crate::tls_reload::ReloadableTlsListener;
+
+                    let l = ReloadableTlsListener::bind(addr, config, files).await.map_err(ErrorKind::Bind)?;
+                    addr = l.local_addr().unwrap_or(addr);
+                    self.config.address = addr.ip();
+                    self.config.port = addr.port();
+                    ready(&mut self).await;
+                    return self.http_server(l).await;
+                }
+
                 use crate::http::tls::TlsListener;
 
                 let conf = config.to_native_config().map_err(ErrorKind::Io)?;
