@@ -44,6 +44,7 @@ pub fn run(config_path: Option<&std::path::Path>) -> Result<()> {
         }
         return Err(e).context("the server stopped");
     }
+    tracing::info!("the server stopped cleanly");
     Ok(())
 }
 
@@ -104,8 +105,15 @@ impl Fairing for Announce {
         }
     }
 
-    async fn on_shutdown(&self, _rocket: &Rocket<Orbit>) {
-        systemd::stopping("stopping: finishing the requests, sends and deliveries in progress");
+    async fn on_shutdown(&self, rocket: &Rocket<Orbit>) {
+        let secs = rocket
+            .state::<Config>()
+            .map_or(0, |c| c.server.shutdown_secs);
+        let stopping = format!(
+            "stopping: finishing the requests, sends and deliveries in progress (at most {secs} s)"
+        );
+        systemd::stopping(&stopping);
+        tracing::info!("{stopping}");
         let watchdog = self.watchdog.lock().take();
         if let Some(watchdog) = watchdog {
             let _ = whatsapi::blocking::run("stopping the watchdog", move || watchdog.stop()).await;
