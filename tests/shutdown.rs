@@ -236,3 +236,129 @@ fn the_first_start_says_in_one_line_it_created_the_database_and_ends_with_the_se
     );
     assert!(lines[sentence].contains("create the first operator"));
 }
+
+/// A customer's endpoint that holds its first request for two seconds (announcing it), answers every
+/// request 200, and counts the requests of each event (`webhook-id`).
+struct SlowFirst {
+    url: String,
+    ids: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    first: mpsc::Receiver<()>,
+}
+
+impl SlowFirst {
+    fn start() -> SlowFirst {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, first) = mpsc::channel();
+        let seen = ids.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let (seen, tx) = (seen.clone(), tx.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let (mut id, mut length) = (String::new(), 0);
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            match name.trim().to_ascii_lowercase().as_str() {
+                                "webhook-id" => id = value.trim().to_owned(),
+                                "content-length" => length = value.trim().parse().unwrap(),
+                                _ => {}
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    seen.lock().unwrap().push(id);
+                    if n == 0 {
+                        let _ = tx.send(());
+                        std::thread::sleep(Duration::from_secs(2));
+                    }
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    );
+                });
+            }
+        });
+        SlowFirst { url, ids, first }
+    }
+}
+
+fn deliveries(install: &Install, status: &str) -> i64 {
+    common::api::count(
+        install,
+        &format!("SELECT count(*) FROM webhook_deliveries WHERE status = '{status}'"),
+    )
+}
+
+#[test]
+fn at_sigterm_the_webhook_delivery_in_flight_finishes_and_those_claimed_after_it_go_back_to_the_queue()
+{
+    let install = Install::new();
+    let serve = || {
+        let mut cmd = install.command(&["serve"]);
+        cmd.env("WHATSAPI_WEBHOOKS__ALLOW_INSECURE_TARGETS", "true")
+            .env("WHATSAPI_WEBHOOKS__WORKERS", "1")
+            .env("WHATSAPI_SANDBOX__SENT_AFTER_MS", "10")
+            .env("WHATSAPI_SANDBOX__DELIVERED_AFTER_MS", "20")
+            .env("WHATSAPI_SANDBOX__READ_AFTER_MS", "30");
+        install.serve_with(cmd)
+    };
+    let mut server = serve();
+    let (api, connection) = account(&install, &server, "owner@shop.test");
+    let endpoint = SlowFirst::start();
+    let (status, created) = api.call(
+        "POST",
+        "/api/v1/webhook-endpoints",
+        Some(json!({"url": endpoint.url, "event_types": ["message.status"]})),
+        &[],
+    );
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/api/v1/webhook-endpoints/{}", created["id"].as_str().unwrap());
+    // Paused while the events gather, so that the one worker claims them all at once.
+    assert_eq!(api.call_patch(&path, json!({"paused": true})).0, 200);
+    for n in 1..=2 {
+        send(&api, &connection, n);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while deliveries(&install, "pending") < 6 {
+        assert!(Instant::now() < deadline, "the statuses' events never came");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(api.call_patch(&path, json!({"paused": false})).0, 200);
+    endpoint
+        .first
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the first delivery never came");
+
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    // The delivery in flight finished; the others claimed with it are waiting again, none leased.
+    assert_eq!(deliveries(&install, "delivered"), 1);
+    assert_eq!(deliveries(&install, "delivering"), 0);
+    assert_eq!(deliveries(&install, "pending"), 5);
+
+    let restarted = serve();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while deliveries(&install, "delivered") < 6 {
+        assert!(Instant::now() < deadline, "the deliveries put back were not made");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ids = endpoint.ids.lock().unwrap().clone();
+    let mut distinct = ids.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(ids.len(), 6, "each event was delivered once: {ids:?}");
+    assert_eq!(distinct.len(), 6, "{ids:?}");
+    assert_eq!(restarted.logged("retrying webhook deliveries"), 0);
+}
