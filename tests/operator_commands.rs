@@ -241,7 +241,9 @@ fn migrate_twice_changes_nothing_and_reports_the_version() {
     let created = format!("created the database {}", install.db_path().display());
     assert!(stderr(&first).contains(&created), "{}", stderr(&first));
     assert!(
-        stderr(&first).contains(&format!("at schema version {version} ({version} migrations)")),
+        stderr(&first).contains(&format!(
+            "at schema version {version} ({version} migrations)"
+        )),
         "{}",
         stderr(&first)
     );

@@ -34,11 +34,18 @@ fn held_at(install: &Install, args: &[&str], step: i64) -> (Child, mpsc::Receive
     });
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the start-up never reached the held migration");
-        if line.contains(&format!("holding start-up before migration step {step}")) {
-            return (child, rx);
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line)
+                if line.contains(&format!("holding start-up before migration step {step}")) =>
+            {
+                return (child, rx);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the start-up never reached the held migration");
+            }
         }
     }
 }
@@ -134,8 +141,10 @@ fn a_command_without_a_clean_stop_still_ends_at_sigterm() {
 
 /// The messages an account sends through the simulator `sandbox`, paced at one a second.
 fn send(api: &Api, connection: &str, n: usize) -> String {
-    let (status, message) = api.send(json!({"connection_id": connection, "to": format!("+9655000000{n}"),
-        "type": "text", "text": {"body": format!("message {n}")}}));
+    let (status, message) = api.send(
+        json!({"connection_id": connection, "to": format!("+9655000000{n}"),
+        "type": "text", "text": {"body": format!("message {n}")}}),
+    );
     assert_eq!(status, 202, "{message}");
     message["id"].as_str().unwrap().to_owned()
 }
@@ -188,9 +197,17 @@ fn a_send_in_flight_at_sigterm_finishes_and_every_message_is_sent_exactly_once()
     }
     let counts = sandbox.report()["counts"].clone();
     for id in &ids {
-        assert_eq!(counts[id], 1, "message {id} reached Meta {} times", counts[id]);
+        assert_eq!(
+            counts[id], 1,
+            "message {id} reached Meta {} times",
+            counts[id]
+        );
     }
-    assert_eq!(restarted.logged("resending messages"), 0, "none was in flight");
+    assert_eq!(
+        restarted.logged("resending messages"),
+        0,
+        "none was in flight"
+    );
 }
 
 #[test]
@@ -303,7 +320,7 @@ fn deliveries(install: &Install, status: &str) -> i64 {
 
 #[test]
 fn at_sigterm_the_webhook_delivery_in_flight_finishes_and_those_claimed_after_it_go_back_to_the_queue()
-{
+ {
     let install = Install::new();
     let serve = || {
         let mut cmd = install.command(&["serve"]);
@@ -324,7 +341,10 @@ fn at_sigterm_the_webhook_delivery_in_flight_finishes_and_those_claimed_after_it
         &[],
     );
     assert_eq!(status, 201, "{created}");
-    let path = format!("/api/v1/webhook-endpoints/{}", created["id"].as_str().unwrap());
+    let path = format!(
+        "/api/v1/webhook-endpoints/{}",
+        created["id"].as_str().unwrap()
+    );
     // Paused while the events gather, so that the one worker claims them all at once.
     assert_eq!(api.call_patch(&path, json!({"paused": true})).0, 200);
     for n in 1..=2 {
@@ -351,7 +371,10 @@ fn at_sigterm_the_webhook_delivery_in_flight_finishes_and_those_claimed_after_it
     let restarted = serve();
     let deadline = Instant::now() + Duration::from_secs(20);
     while deliveries(&install, "delivered") < 6 {
-        assert!(Instant::now() < deadline, "the deliveries put back were not made");
+        assert!(
+            Instant::now() < deadline,
+            "the deliveries put back were not made"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let ids = endpoint.ids.lock().unwrap().clone();

@@ -26,9 +26,7 @@ impl Notifications {
             let mut buffer = vec![0u8; 4096];
             while let Ok(n) = socket.recv(&mut buffer) {
                 let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
-                seen.lock()
-                    .unwrap()
-                    .extend(text.lines().map(str::to_owned));
+                seen.lock().unwrap().extend(text.lines().map(str::to_owned));
             }
         });
         Notifications { lines }
@@ -81,7 +79,10 @@ fn ready_comes_once_the_server_answers_and_the_watchdog_stops_when_the_writer_is
 
     notifications.wait_for("READY=1", 1);
     let (status, body, _) = server.get("/healthz");
-    assert_eq!(status, 200, "READY=1 was sent before /healthz answered: {body}");
+    assert_eq!(
+        status, 200,
+        "READY=1 was sent before /healthz answered: {body}"
+    );
     let statuses = notifications.all();
     for expected in [
         "STATUS=opening the store".to_owned(),
@@ -119,7 +120,10 @@ fn ready_comes_once_the_server_answers_and_the_watchdog_stops_when_the_writer_is
     // Six decisions in a row, half an interval apart: three intervals without a ping.
     let deadline = Instant::now() + Duration::from_secs(30);
     while withheld(&server).len() < 6 {
-        assert!(Instant::now() < deadline, "the watchdog kept deciding nothing");
+        assert!(
+            Instant::now() < deadline,
+            "the watchdog kept deciding nothing"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let lines = withheld(&server);

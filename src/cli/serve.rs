@@ -54,10 +54,12 @@ pub fn stopped(error: &anyhow::Error) -> Option<signals::Stopped> {
         cause
             .downcast_ref::<signals::Stopped>()
             .copied()
-            .or_else(|| match cause.downcast_ref::<whatsapi::store::OpenError>() {
-                Some(whatsapi::store::OpenError::Stopped(stopped)) => Some(*stopped),
-                _ => None,
-            })
+            .or_else(
+                || match cause.downcast_ref::<whatsapi::store::OpenError>() {
+                    Some(whatsapi::store::OpenError::Stopped(stopped)) => Some(*stopped),
+                    _ => None,
+                },
+            )
     })
 }
 

@@ -117,7 +117,9 @@ pub const HOLD_HOOK: &str = "DEBUG_WHATSAPI_HOLD_BEFORE_MIGRATION";
 
 #[cfg(debug_assertions)]
 fn hold_if_asked(step: i64) {
-    let asked = std::env::var(HOLD_HOOK).ok().and_then(|v| v.parse::<i64>().ok());
+    let asked = std::env::var(HOLD_HOOK)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok());
     if asked == Some(step) {
         tracing::warn!("test hook: holding start-up before migration step {step}");
         while crate::signals::stop_requested().is_none() {
