@@ -20,6 +20,16 @@ pub fn status(text: &str) {
     send(&[NotifyState::Status(text)]);
 }
 
+/// A line for `systemctl status` about a step of start-up that may take long (a migration): systemd's
+/// start timeout is pushed `further` from now, so a large database is not killed half-way.
+pub fn working(text: &str, further: Duration) {
+    let usec = u32::try_from(further.as_micros()).unwrap_or(u32::MAX);
+    send(&[
+        NotifyState::Status(text),
+        NotifyState::ExtendTimeoutUsec(usec),
+    ]);
+}
+
 /// The server is ready; `text` says what it does now.
 pub fn ready(text: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(text)]);
@@ -38,5 +48,6 @@ pub fn stopping(text: &str) {
 /// How often systemd wants a ping (`WatchdogSec=`, through WATCHDOG_USEC for this process), when it
 /// wants any.
 pub fn watchdog_interval() -> Option<Duration> {
+    std::env::var_os("NOTIFY_SOCKET")?;
     sd_notify::watchdog_enabled().filter(|every| !every.is_zero())
 }

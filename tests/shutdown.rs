@@ -69,7 +69,7 @@ fn sigterm_during_the_migrations_stops_cleanly_between_two_steps_and_a_later_sta
     common::signal(&child, libc::SIGHUP);
     common::signal(&child, libc::SIGTERM);
     let status = child.wait().unwrap();
-    let rest: Vec<String> = log.try_iter().collect();
+    let rest: Vec<String> = log.iter().collect(); // to the end: the process has exited
     assert_eq!(status.code(), Some(0), "{status:?}: {rest:?}");
     assert!(
         rest.iter()
@@ -98,7 +98,7 @@ fn sigterm_during_migrate_stops_it_cleanly_and_migrate_finishes_later() {
     let (mut child, log) = held_at(&install, &["migrate"], 5);
     common::signal(&child, libc::SIGTERM);
     let status = child.wait().unwrap();
-    let rest: Vec<String> = log.try_iter().collect();
+    let rest: Vec<String> = log.iter().collect(); // to the end: the process has exited
     assert_eq!(status.code(), Some(0), "{status:?}: {rest:?}");
     assert_eq!(user_version(&install), 4);
     assert_eq!(integrity(&install), "ok");

@@ -63,9 +63,11 @@ pub fn run(conn: &Connection, path: &Path) -> Result<usize, OpenError> {
         #[cfg(debug_assertions)]
         hold_if_asked(target);
         crate::signals::check().map_err(OpenError::Stopped)?;
-        crate::systemd::status(&format!(
-            "migrating the database: step {target} of {LATEST} ({name})"
-        ));
+        // One step may take minutes on a large database: systemd's start timeout waits for it.
+        crate::systemd::working(
+            &format!("migrating the database: step {target} of {LATEST} ({name})"),
+            std::time::Duration::from_secs(600),
+        );
         // IMMEDIATE, and the version read again inside: another process may have migrated meanwhile.
         let step = || -> rusqlite::Result<bool> {
             conn.execute_batch("BEGIN IMMEDIATE")?;
