@@ -86,6 +86,9 @@ pub struct Server {
     /// Reverse proxies (addresses or CIDR blocks) whose forwarding headers are believed. Empty: none, the
     /// client is the connecting peer.
     pub trusted_proxies: Vec<String>,
+    /// Seconds a stop may take: requests, sends to Meta and deliveries to customers' webhooks in progress
+    /// finish within it, or are put back in their queue for the next start.
+    pub shutdown_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +119,7 @@ impl Default for Server {
             max_connections: 4096,
             idle_timeout_secs: 15,
             trusted_proxies: Vec::new(),
+            shutdown_secs: 10,
         }
     }
 }
@@ -220,6 +224,12 @@ impl Config {
         if !(1..=3600).contains(&self.server.idle_timeout_secs) {
             return Err(invalid(
                 "server.idle_timeout_secs",
+                "between 1 and 3600 seconds",
+            ));
+        }
+        if !(1..=3600).contains(&self.server.shutdown_secs) {
+            return Err(invalid(
+                "server.shutdown_secs",
                 "between 1 and 3600 seconds",
             ));
         }

@@ -15,8 +15,10 @@ mod mutation;
 pub mod outbound;
 pub mod server_limits;
 pub mod services;
+pub mod signals;
 pub mod startup;
 pub mod store;
+pub mod systemd;
 
 use config::Config;
 use http::{api, auth, meta_inbound, payment_inbound, sandbox, web};
@@ -48,6 +50,10 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .merge(("ip_header", false))
         .merge(("max_connections", limits.max_connections))
         .merge(("idle_timeout", limits.idle_timeout_secs));
+    let (grace, mercy) = shutdown_periods(config.server.shutdown_secs);
+    figment = figment
+        .merge(("shutdown.grace", grace))
+        .merge(("shutdown.mercy", mercy));
     if let (Some(cert), Some(key)) = (&config.server.tls_cert, &config.server.tls_key) {
         figment = figment.merge(("tls.certs", cert)).merge(("tls.key", key));
     }
@@ -73,6 +79,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         .attach(http::metrics::RequestMetrics)
         .attach(jobs::fairing())
         .attach(startup::tls::reloader(&config))
+        .attach(signals::fairing())
         .attach(AdHoc::on_liftoff("announce", move |rocket| {
             let limits_line = limits_line.clone();
             Box::pin(async move {
@@ -115,4 +122,12 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
 /// (checking a number, syncing templates, fetching media).
 fn graph_calls_at_once(config: &Config) -> usize {
     config.sender.max_workers + 16
+}
+
+/// Rocket's two periods of a stop within `[server] shutdown_secs`: connections finish their requests
+/// during the grace, then are closed during the mercy; Rocket gives up one second after both.
+fn shutdown_periods(shutdown_secs: u64) -> (u32, u32) {
+    let total = u32::try_from(shutdown_secs).unwrap_or(u32::MAX).max(1);
+    let mercy = (total / 5).min(2);
+    (total - mercy - 1, mercy)
 }

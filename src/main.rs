@@ -11,5 +11,10 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::umask(0o077);
     }
+    // SIGTERM, SIGINT and SIGHUP from the first instruction: a stop during start-up is then a clean one.
+    if let Err(e) = whatsapi::signals::install() {
+        eprintln!("error: cannot handle signals: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     cli::main()
 }

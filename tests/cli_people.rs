@@ -104,17 +104,8 @@ fn accounts_and_operators_are_created_from_the_command_line_while_the_server_run
 fn serve_prints_a_setup_link_only_while_there_is_no_operator() {
     let install = Install::new();
     let first = install.serve();
-    let line = first
-        .log
-        .lines()
-        .find(|l| l.contains("no operator yet"))
-        .expect("a setup link is printed");
-    let link = &line[line.find("http://").unwrap()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    assert!(link.contains("/setup/"), "{line}");
+    let link = &first.setup_link();
+    assert!(link.starts_with("http://"), "{link}");
     let (status, page, _) = common::get(link);
     assert_eq!(status, 200, "the printed link opens the setup form");
     assert!(page.contains("name=\"password\""));
@@ -134,12 +125,16 @@ fn serve_prints_a_setup_link_only_while_there_is_no_operator() {
         "operator pass phrase",
     );
     assert!(created.status.success());
-    let second = install.serve();
-    assert!(!second.log.contains("no operator yet"), "{}", second.log);
+    let mut second = install.serve();
     let path = &link[link.find("/setup/").unwrap()..];
     assert_eq!(
         second.get(path).0,
         410,
         "the old link stopped working once an operator exists"
     );
+    // Stopped after it served a page (so after everything it prints at start), it printed no link.
+    assert!(second.terminate().success());
+    second.wait_for_line("the server stopped cleanly");
+    assert_eq!(second.logged("No operator yet"), 0);
+    assert_eq!(second.logged("/setup/"), 0);
 }

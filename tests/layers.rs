@@ -40,6 +40,8 @@ const LAYERS: &[(&str, Layer)] = &[
     ("logging", Foundation),
     ("metrics", Foundation),
     ("server_limits", Foundation),
+    ("signals", Foundation),
+    ("systemd", Foundation),
     ("mutation", Foundation),
     ("outbound::ssrf", Foundation),
     ("domain", Domain),

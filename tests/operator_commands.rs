@@ -90,12 +90,7 @@ fn the_first_start_logs_the_new_key_and_a_setup_link_that_works() {
     assert_eq!(mode_of(&install.key_file()), 0o600);
 
     // The link printed for the first operator points at the port the server really listens on.
-    let link = server
-        .log
-        .lines()
-        .find_map(|l| l.split("open ").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no setup link:\n{}", server.log));
+    let link = &server.setup_link();
     assert!(
         link.starts_with(&format!("{}/setup/", server.url)),
         "{link}"
@@ -243,13 +238,22 @@ fn migrate_twice_changes_nothing_and_reports_the_version() {
     assert!(version >= 1);
     let expected = format!("is at schema version {version} (the latest)");
     assert!(stdout(&first).contains(&expected), "{}", stdout(&first));
-    assert!(stderr(&first).contains("applied database migration"));
+    let created = format!("created the database {}", install.db_path().display());
+    assert!(stderr(&first).contains(&created), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains(&format!(
+            "at schema version {version} ({version} migrations)"
+        )),
+        "{}",
+        stderr(&first)
+    );
 
     let second = install.run(&["migrate"]);
     assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
     assert!(stdout(&second).contains(&expected), "{}", stdout(&second));
     assert!(
-        !stderr(&second).contains("applied database migration"),
+        !stderr(&second).contains("created the database")
+            && !stderr(&second).contains("migrated the database"),
         "{}",
         stderr(&second)
     );

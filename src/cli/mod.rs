@@ -14,9 +14,10 @@ mod people;
 mod policy;
 mod privacy;
 mod purge;
+mod serve;
 mod sms;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -124,8 +125,21 @@ enum ConfigCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Only the server's and the migrations' start-up stop cleanly at a signal (and the simulator hands it
+    // to Rocket); every other command ends at one as it always did.
+    if !matches!(
+        cli.command,
+        Command::Serve | Command::Migrate | Command::Sandbox { .. }
+    ) {
+        whatsapi::signals::keep_default();
+    }
     match run(cli) {
         Ok(code) => code,
+        Err(e) if let Some(stopped) = serve::stopped(&e) => {
+            tracing::info!("{stopped}; nothing was left half done");
+            whatsapi::systemd::stopping(&stopped.to_string());
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -139,37 +153,7 @@ fn load(cli_config: &Option<PathBuf>) -> Result<Config> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve => {
-            let mut config = load(&cli.config)?;
-            // Before anything is created: the address and port, the TLS pair.
-            startup::preflight(&config)?;
-            config
-                .choose_free_port()
-                .context("cannot find a free port")?;
-            logging::init(config.log.level);
-            let _lock = startup::lock_data_dir(&config)?;
-            let db = startup::open_store(&config, true)?;
-            whatsapi::services::billing::check_plans_in_use(&config, &db)?;
-            if let Some(link) = whatsapi::http::web::admin::setup_link(&db, &config)? {
-                tracing::warn!(
-                    "no operator yet: open {link} to create the first one (valid 24 hours)"
-                );
-            }
-            let address = std::net::SocketAddr::from((config.server.address, config.server.port));
-            whatsapi::server_limits::raise_open_files_limit();
-            if let Err(e) = rocket::execute(whatsapi::build_rocket(config, db).launch()) {
-                // Rocket's own words ("binding failed: Address already in use") do not say which address.
-                if let rocket::error::ErrorKind::Bind(io) = e.kind()
-                    && io.kind() == std::io::ErrorKind::AddrInUse
-                {
-                    anyhow::bail!(
-                        "cannot listen on {address}: another program (perhaps another whatsapi) is using it; \
-                         stop it or set server.port to a free port"
-                    );
-                }
-                return Err(e).context("the server stopped");
-            }
-        }
+        Command::Serve => serve::run(cli.config.as_deref())?,
         Command::Init(args) => init::run(args, cli.config.as_deref())?,
         Command::Migrate => {
             let config = load(&cli.config)?;

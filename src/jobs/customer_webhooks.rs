@@ -61,9 +61,13 @@ impl DeliveryPool {
                             });
                             match claimed {
                                 Ok(due) if !due.is_empty() => {
-                                    for one in due {
+                                    for (at, one) in due.iter().enumerate() {
+                                        if stop.load(Ordering::Relaxed) {
+                                            put_back(&db, &due[at..]);
+                                            break;
+                                        }
                                         health::beat(Beat::Deliveries);
-                                        deliver(&db, &agent, allow_insecure, &delays, &one);
+                                        deliver(&db, &agent, allow_insecure, &delays, one);
                                     }
                                 }
                                 Ok(_) => std::thread::sleep(IDLE),
@@ -80,11 +84,32 @@ impl DeliveryPool {
         DeliveryPool { stop, threads }
     }
 
-    pub fn stop(self) {
+    /// Stops claiming; each worker finishes the delivery it is making, and puts the others it claimed
+    /// back in the queue. Waits until `deadline` at most: a delivery still unanswered then is left leased,
+    /// and the next start takes it up again.
+    pub fn stop(self, deadline: std::time::Instant) {
         self.stop.store(true, Ordering::Relaxed);
-        for thread in self.threads {
-            let _ = thread.join();
+        let unfinished = self
+            .threads
+            .into_iter()
+            .map(|thread| super::join_by(thread, deadline))
+            .filter(|joined| !joined)
+            .count();
+        if unfinished > 0 {
+            tracing::warn!(
+                workers = unfinished,
+                "deliveries to customers' webhooks were still unanswered when the time to stop ran out \
+                 ([server] shutdown_secs); they are made again at the next start"
+            );
         }
+    }
+}
+
+/// Deliveries claimed and not attempted go back to the queue (the server is stopping).
+fn put_back(db: &Db, claimed: &[Due]) {
+    let claimed = claimed.to_vec();
+    if let Err(e) = db.write(move |conn| deliveries::put_back(conn, &claimed)) {
+        tracing::warn!(error = %e, "cannot put claimed webhook deliveries back; the next start takes them up");
     }
 }
 

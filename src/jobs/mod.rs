@@ -10,6 +10,7 @@ pub mod scheduler;
 pub mod sender;
 pub mod storage_watch;
 pub mod templates;
+pub mod watchdog;
 
 use crate::config::{Config, parse_schedule};
 use crate::outbound::mail::Mailer;
@@ -24,7 +25,7 @@ use sender::SenderPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often API keys' last-used times are written and destroyed data keys forgotten.
 const FLUSH_EVERY: Duration = Duration::from_secs(10);
@@ -62,10 +63,27 @@ pub fn retention_job(config: &Config) -> ScheduledJob {
 /// A thread that loops until its flag is set, parked between rounds.
 type Looping = (Arc<AtomicBool>, JoinHandle<()>);
 
-fn stop_looping((stop, thread): Looping) {
+/// Stops a looping thread after its last round, waiting for it until `deadline` at most.
+fn stop_looping((stop, thread): Looping, deadline: Instant) {
     stop.store(true, Ordering::Relaxed);
     thread.thread().unpark();
+    let name = thread.thread().name().unwrap_or("a background").to_owned();
+    if !join_by(thread, deadline) {
+        tracing::warn!("the {name} thread was still working when the time to stop ran out");
+    }
+}
+
+/// Waits for `thread` to end, until `deadline` at most; false when it still runs then (it ends with the
+/// process).
+pub(crate) fn join_by(thread: JoinHandle<()>, deadline: Instant) -> bool {
+    while !thread.is_finished() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let _ = thread.join();
+    true
 }
 
 struct Threads {
@@ -81,17 +99,36 @@ struct Threads {
 }
 
 impl Threads {
-    fn stop(self) {
-        self.sender.stop();
-        self.deliveries.stop();
-        self.scheduler.stop();
-        stop_looping(self.flusher);
-        stop_looping(self.policy_mail);
-        stop_looping(self.billing);
-        stop_looping(self.storage_watch);
-        if let Some(abuse) = self.abuse {
-            stop_looping(abuse);
+    /// Stops every thread, the sends and deliveries in progress finishing (or going back to their queue)
+    /// by `deadline`; the flusher's last round comes after them, so what they counted is written.
+    fn stop(self, deadline: Instant) {
+        let Threads {
+            scheduler,
+            sender,
+            deliveries,
+            flusher,
+            policy_mail,
+            billing,
+            storage_watch,
+            abuse,
+        } = self;
+        let sends = std::thread::spawn(move || sender.stop(deadline));
+        deliveries.stop(deadline);
+        let _ = sends.join();
+        scheduler.stop(deadline);
+        let loops: Vec<Looping> = [policy_mail, billing, storage_watch]
+            .into_iter()
+            .chain(abuse)
+            .collect();
+        // All told first, so their last rounds run side by side.
+        for (stop, thread) in &loops {
+            stop.store(true, Ordering::Relaxed);
+            thread.thread().unpark();
         }
+        for looping in loops {
+            stop_looping(looping, deadline);
+        }
+        stop_looping(flusher, deadline);
     }
 }
 
@@ -231,10 +268,14 @@ pub fn fairing() -> impl Fairing {
             .attach(AdHoc::on_shutdown("stop background jobs", |rocket| {
                 Box::pin(async move {
                     let threads = rocket.state::<Running>().and_then(|r| r.0.lock().take());
+                    let secs = rocket
+                        .state::<Config>()
+                        .map_or(10, |c| c.server.shutdown_secs);
+                    let deadline = Instant::now() + Duration::from_secs(secs);
                     if let Some(threads) = threads {
                         let _ =
                             crate::blocking::run("stopping the background threads", move || {
-                                threads.stop()
+                                threads.stop(deadline)
                             })
                             .await;
                     }

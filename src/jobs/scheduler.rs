@@ -47,10 +47,13 @@ impl Scheduler {
         Scheduler { stop, thread }
     }
 
-    /// Waits for a running job to finish, then stops.
-    pub fn stop(self) {
+    /// Waits for a running job to finish (until `deadline` at most: a job still running then ends with
+    /// the process, its transaction not committed), then stops.
+    pub fn stop(self, deadline: std::time::Instant) {
         let _ = self.stop.send(());
-        let _ = self.thread.join();
+        if !super::join_by(self.thread, deadline) {
+            tracing::warn!("a scheduled job was still running when the time to stop ran out");
+        }
     }
 }
 

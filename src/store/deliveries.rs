@@ -107,6 +107,22 @@ pub fn release_orphans(conn: &Connection) -> Result<usize> {
     )?)
 }
 
+/// Deliveries claimed and not attempted (the server is stopping) go back to the queue as they were:
+/// the next start takes them up at once.
+pub fn put_back(conn: &Connection, claimed: &[Due]) -> Result<usize> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE webhook_deliveries SET status = {pending}, lease_until = NULL
+         WHERE id = ?1 AND account_id = ?2 AND status = {delivering}",
+        pending = DeliveryStatus::Pending.sql(),
+        delivering = DeliveryStatus::Delivering.sql(),
+    ))?;
+    let mut put = 0;
+    for due in claimed {
+        put += stmt.execute(params![due.id, due.account_id.0])?;
+    }
+    Ok(put)
+}
+
 /// Claims due deliveries of endpoints that are not paused, leasing them until `lease_until`.
 pub fn claim(conn: &Connection, now: i64, lease_until: i64, limit: usize) -> Result<Vec<Due>> {
     static CLAIM: LazyLock<String> = LazyLock::new(|| {

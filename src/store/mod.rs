@@ -121,6 +121,9 @@ pub enum OpenError {
     Keystore { path: String, message: String },
     #[error("cannot prepare the database {path}: {message}")]
     Prepare { path: String, message: String },
+    /// A signal asked the process to stop while it migrated (between two steps).
+    #[error(transparent)]
+    Stopped(crate::signals::Stopped),
     #[error("cannot open the database {path}: {source}")]
     Sqlite {
         path: String,
@@ -314,6 +317,12 @@ impl Db {
         F: FnOnce(&Connection) -> Result<()> + Send + 'static,
     {
         self.writer().submit(work)
+    }
+
+    /// Whether the writer answers: a write that does nothing, queued without waiting for room (see
+    /// `WriterHandle::probe`).
+    pub fn probe_writer(&self) -> Result<writer::Queued<()>> {
+        self.writer().probe()
     }
 
     /// Reads on one of the reader connections (for plain threads).

@@ -232,6 +232,19 @@ impl WriterHandle {
         rx.await.unwrap_or_else(|_| Err(lost()))
     }
 
+    /// Queues a write that does nothing, without waiting for room: whether the writer answers (the
+    /// watchdog's question). Refused at once when the queue is full.
+    pub fn probe(&self) -> Result<Queued<()>> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.stats
+            .hand(|| self.tx.try_send(job(|_| Ok(()), Reply::Blocking(tx))))
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => Error::Overloaded,
+                mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
+            })?;
+        Ok(Queued(rx))
+    }
+
     /// Queues `work` without waiting; a failure is logged. For bookkeeping that may be lost in a crash
     /// (and is, when the queue is full).
     pub fn submit<F>(&self, work: F) -> Result<()>
@@ -254,6 +267,15 @@ impl<T> Queued<T> {
     pub fn wait(self) -> Result<T> {
         self.0.recv().unwrap_or_else(|_| Err(lost()))
     }
+
+    /// Its result if it is committed within `limit`; None while it is not.
+    pub fn wait_for(&self, limit: Duration) -> Option<Result<T>> {
+        match self.0.recv_timeout(limit) {
+            Ok(result) => Some(result),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(lost())),
+        }
+    }
 }
 
 fn lost() -> Error {
@@ -275,7 +297,11 @@ fn run(
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch.min(4096));
     let mut completions: Vec<Completion> = Vec::with_capacity(batch.capacity());
+    #[cfg(debug_assertions)]
+    let wedge = std::env::var_os(WEDGE_HOOK).map(std::path::PathBuf::from);
     while let Ok(first) = rx.recv() {
+        #[cfg(debug_assertions)]
+        wedge_if_asked(wedge.as_deref());
         batch.push(first);
         while batch.len() < max_batch {
             match rx.try_recv() {
@@ -335,6 +361,21 @@ fn run(
         }
         if failed.is_some() {
             thread::sleep(REST_AFTER_FAILURE);
+        }
+    }
+}
+
+/// Tests only (debug builds; not WHATSAPI_, which is configuration): once the file this variable names exists, the writer stops answering, as
+/// a writer stuck on a dead disk would (the systemd watchdog must then stop its pings).
+#[cfg(debug_assertions)]
+pub const WEDGE_HOOK: &str = "DEBUG_WHATSAPI_WEDGE_WRITER_FILE";
+
+#[cfg(debug_assertions)]
+fn wedge_if_asked(file: Option<&std::path::Path>) {
+    if file.is_some_and(std::path::Path::exists) {
+        tracing::warn!("test hook: the store's writer is wedged and answers no more");
+        loop {
+            thread::park();
         }
     }
 }

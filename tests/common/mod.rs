@@ -181,6 +181,33 @@ impl Server {
             .count()
     }
 
+    /// The first line logged (so far or within 20 s) that contains `text`.
+    pub fn wait_for_line(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(line) = self.lines.lock().unwrap().iter().find(|l| l.contains(text)) {
+                return line.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never logged {text:?}:\n{}",
+                self.lines.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The link `serve` prints last on a fresh install, for creating the first operator.
+    pub fn setup_link(&self) -> String {
+        self.wait_for_line("/setup/").trim().to_owned()
+    }
+
+    /// Sends SIGTERM, as `systemctl stop` does, and waits for the process to end.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        signal(&self.child, libc::SIGTERM);
+        self.child.wait().expect("wait for whatsapi serve")
+    }
+
     /// Ends the process at once, as a power cut or the OOM killer would.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
@@ -193,6 +220,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `signal` to a child process.
+pub fn signal(child: &Child, signal: i32) {
+    let pid = i32::try_from(child.id()).expect("a pid");
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) only sends a signal to the process the test started.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "cannot signal the process");
 }
 
 /// A GET that returns status, body and headers whatever the status.

@@ -251,6 +251,7 @@ pub fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
             webhooks: Mutex::new(webhooks),
             targets: Mutex::new(HashMap::new()),
         })
+        .attach(crate::signals::fairing())
         .attach(rocket::fairing::AdHoc::on_liftoff("announce", |rocket| {
             Box::pin(async move {
                 let base = format!(

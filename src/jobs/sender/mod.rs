@@ -136,11 +136,19 @@ impl SenderPool {
         }
     }
 
-    /// Lets every worker finish the call it is making, then stops.
-    pub fn stop(self) {
+    /// Stops claiming; every worker finishes the call to Meta it is making, and messages handed to a
+    /// worker that has not called yet go back to the queue. Waits until `deadline` at most: a call
+    /// still unanswered then stays in flight (`sending`), and the next start sends its message again.
+    pub fn stop(self, deadline: Instant) {
         self.shared.stop.store(true, Ordering::Relaxed);
         let _ = self.events.send(Event::NewWork);
-        let _ = self.dispatcher.join();
+        if !super::join_by(self.dispatcher, deadline) {
+            tracing::warn!(
+                calls = self.shared.in_flight.load(Ordering::Acquire),
+                "calls to Meta were still unanswered when the time to stop ran out \
+                 ([server] shutdown_secs); their messages are sent again at the next start"
+            );
+        }
     }
 }
 
@@ -334,6 +342,15 @@ fn work_loop(
     loop {
         let next = queue.lock().recv_timeout(IDLE_EXIT);
         match next {
+            // Stopping: a message not sent yet goes back to the queue for the next start.
+            Ok(message) if shared.stop.load(Ordering::Relaxed) => {
+                let (account, id) = (message.account_id, message.id);
+                deliver::record(
+                    &shared.db,
+                    Arc::new(move |conn| messages::put_back(conn, account, id)),
+                );
+                shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+            }
             Ok(message) => {
                 deliver::deliver(shared, &message, events);
                 shared.in_flight.fetch_sub(1, Ordering::AcqRel);

@@ -320,6 +320,19 @@ pub fn release_orphans(conn: &Connection, now: i64) -> Result<usize> {
     )?)
 }
 
+/// A claimed message whose call to Meta was not made (the server is stopping) goes back to the queue as
+/// it was: due at once, its claim not counted as an attempt.
+pub fn put_back(conn: &Connection, account: AccountId, id: MessageId) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "UPDATE messages SET status = {queued}, lease_until = NULL, attempts = max(attempts - 1, 0)
+         WHERE id = ?1 AND account_id = ?2 AND status = {sending}",
+        queued = MessageStatus::Queued.sql(),
+        sending = MessageStatus::Sending.sql(),
+    ))?
+    .execute(params![id.0, account.0])?;
+    Ok(())
+}
+
 /// The first queued message of the next connection, in the order of the index of queued messages by
 /// connection and due time: its connection and when it is due.
 static NEXT_QUEUED_CONNECTION: LazyLock<String> = LazyLock::new(|| {

@@ -74,6 +74,38 @@ fn sends_are_recorded_together_and_one_taken_wamid_spoils_only_its_own() {
 }
 
 #[test]
+fn a_claimed_message_put_back_is_queued_as_before_its_claim() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = crate::store::test_file(dir.path(), "back.db");
+    conn.execute_batch("PRAGMA foreign_keys = OFF").unwrap();
+    for (id, status) in [(1, MessageStatus::Sending), (2, MessageStatus::Sent)] {
+        conn.execute(
+            "INSERT INTO messages (id, account_id, connection_id, recipient, recipient_index, type, body,
+                                   status, attempts, lease_until, next_attempt_at, created_at)
+             VALUES (?1, 1, 1, x'00', x'00', 'text', x'00', ?2, 2, 99999, 500, 0)",
+            params![id, status],
+        )
+        .unwrap();
+    }
+    let state = |id: i64| -> (MessageStatus, i64, Option<i64>, i64) {
+        conn.query_row(
+            "SELECT status, attempts, lease_until, next_attempt_at FROM messages WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+    };
+    // Another account's message is not touched.
+    put_back(&conn, AccountId(2), MessageId(1)).unwrap();
+    assert_eq!(state(1), (MessageStatus::Sending, 2, Some(99999), 500));
+    put_back(&conn, AccountId(1), MessageId(1)).unwrap();
+    assert_eq!(state(1), (MessageStatus::Queued, 1, None, 500));
+    // One Meta accepted stays sent.
+    put_back(&conn, AccountId(1), MessageId(2)).unwrap();
+    assert_eq!(state(2), (MessageStatus::Sent, 2, Some(99999), 500));
+}
+
+#[test]
 fn the_log_and_the_sender_find_messages_through_indexes() {
     let dir = tempfile::tempdir().unwrap();
     let conn = crate::store::test_file(dir.path(), "plans.db");
