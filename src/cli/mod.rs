@@ -14,6 +14,7 @@ mod people;
 mod policy;
 mod privacy;
 mod purge;
+mod restore;
 mod sms;
 
 use anyhow::{Context, Result};
@@ -58,6 +59,10 @@ enum Command {
         /// Where to write the backup; must not exist yet.
         path: PathBuf,
     },
+    /// Put a backup in place of the database (with the server stopped). The backup is checked first
+    /// (integrity, master key, keystore); the replaced database is kept beside it. Exit status 1: refused,
+    /// nothing changed.
+    Restore(restore::RestoreArgs),
     /// Delete what the [retention] settings say is past its time, now (as the scheduled job does);
     /// --dry-run only counts.
     Purge(purge::PurgeArgs),
@@ -209,6 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 config.keystore_files().path.display()
             );
         }
+        Command::Restore(args) => return restore::run(args, &load(&cli.config)?),
         Command::Purge(args) => purge::run(args, &load(&cli.config)?)?,
         Command::Admin(command) => people::admin(command, &load(&cli.config)?)?,
         Command::Account(command) => privacy::account(command, &load(&cli.config)?)?,

@@ -129,6 +129,11 @@ pub fn seal(copy: &Connection, keyring: &Keyring) -> Result<()> {
     Ok(())
 }
 
+/// Whether the directory of this copy is sealed (a backup not yet started on).
+pub fn is_sealed(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(keys::setting(conn, MARK)?.is_some())
+}
+
 /// Unseals a restored backup's directory, for the accounts that still have their data key. Returns how
 /// many values stayed sealed (their accounts were deleted after the backup was made).
 pub fn unseal(conn: &Connection, keyring: &Keyring) -> Result<u64> {
