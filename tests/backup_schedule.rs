@@ -38,8 +38,14 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
     let install = Install::new();
     let dir = install.path("backups");
     let server = serve_with_backups(&install, &dir, 2);
-    wait_until("a first scheduled backup", || !good_backups(&install).is_empty());
-    assert_eq!(mode_of(&dir), 0o700, "the server made the directory private");
+    wait_until("a first scheduled backup", || {
+        !good_backups(&install).is_empty()
+    });
+    assert_eq!(
+        mode_of(&dir),
+        0o700,
+        "the server made the directory private"
+    );
     // Files of the operator's own in the same directory, one named almost like a backup.
     let others = [
         ("notes.txt", "where the backups go"),
@@ -49,7 +55,9 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
     for (name, text) in others {
         std::fs::write(dir.join(name), text).unwrap();
     }
-    wait_until("four scheduled backups", || good_backups(&install).len() >= 4);
+    wait_until("four scheduled backups", || {
+        good_backups(&install).len() >= 4
+    });
 
     // While it runs: the last result on /admin and in doctor.
     let browser = operator(&install, &server);
@@ -58,8 +66,14 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
     assert_eq!(page.status, 200);
     let backups = section(&page.body, "backups");
     assert!(backups.contains(r#"data-standing="ok""#), "{backups}");
-    assert!(backups.contains("Up to date") && backups.contains("Completed"), "{backups}");
-    assert!(backups.contains(r#"data-cell="integrity">ok<"#), "{backups}");
+    assert!(
+        backups.contains("Up to date") && backups.contains("Completed"),
+        "{backups}"
+    );
+    assert!(
+        backups.contains(r#"data-cell="integrity">ok<"#),
+        "{backups}"
+    );
     assert!(backups.contains("keeps the newest 2"), "{backups}");
     // The file shown is one the job wrote (perhaps a newer one than read above).
     let shown = backups
@@ -76,9 +90,15 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
     );
     let arabic = get_in(&browser, "/admin", "ar");
     let backups = section(&arabic.body, "backups");
-    assert!(backups.contains("النسخ الاحتياطية") && backups.contains("اكتملت"), "{backups}");
+    assert!(
+        backups.contains("النسخ الاحتياطية") && backups.contains("اكتملت"),
+        "{backups}"
+    );
     let line = doctor_line(&install, &dir);
-    assert!(line.starts_with("ok    backup       last backup ok: "), "{line}");
+    assert!(
+        line.starts_with("ok    backup       last backup ok: "),
+        "{line}"
+    );
     assert!(line.contains("integrity check ok"), "{line}");
     assert!(line.contains(dir.to_str().unwrap()), "{line}");
     assert!(last.file.is_some());
@@ -96,7 +116,11 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
         })
         .collect();
     let names = names_in(&dir);
-    let kept: Vec<String> = names.iter().filter(|n| is_backup_name(n)).cloned().collect();
+    let kept: Vec<String> = names
+        .iter()
+        .filter(|n| is_backup_name(n))
+        .cloned()
+        .collect();
     assert_eq!(kept, newest, "{names:?}");
     for name in &kept {
         assert_eq!(integrity(&dir.join(name)), "ok");
@@ -119,39 +143,53 @@ fn a_failed_backup_shows_on_admin_and_in_doctor_until_one_succeeds() {
     wait_until("a failed backup", || !backup_runs(&install).is_empty());
     let run = backup_runs(&install).pop().unwrap();
     let error = run.error.expect("the backup failed");
-    assert!(error.contains("cannot create the backup directory"), "{error}");
+    assert!(
+        error.contains("cannot create the backup directory"),
+        "{error}"
+    );
 
     let browser = operator(&install, &server);
     let page = get_in(&browser, "/admin", "en");
     let backups = section(&page.body, "backups");
     assert!(backups.contains(r#"data-standing="failed""#), "{backups}");
-    assert!(backups.contains("cannot create the backup directory"), "{backups}");
+    assert!(
+        backups.contains("cannot create the backup directory"),
+        "{backups}"
+    );
     assert!(backups.contains("The last backup failed"), "{backups}");
     let arabic = get_in(&browser, "/admin", "ar");
     assert!(section(&arabic.body, "backups").contains("فشلت آخر نسخة احتياطية"));
     let line = doctor_line(&install, &dir);
-    assert!(line.starts_with("warn  backup       the last backup failed"), "{line}");
-    assert!(line.contains("cannot create the backup directory"), "{line}");
+    assert!(
+        line.starts_with("warn  backup       the last backup failed"),
+        "{line}"
+    );
+    assert!(
+        line.contains("cannot create the backup directory"),
+        "{line}"
+    );
     assert!(line.contains("none ever succeeded"), "{line}");
     stop(server);
 
     // The way cleared, the next start's backups succeed and the page and doctor say so.
     std::fs::remove_file(&blocked).unwrap();
     let server = serve_with_backups(&install, &dir, 2);
-    wait_until("a backup after the failure", || !good_backups(&install).is_empty());
+    wait_until("a backup after the failure", || {
+        !good_backups(&install).is_empty()
+    });
     let page = get_in(&browser_of(&browser, &server), "/admin", "en");
     let backups = section(&page.body, "backups");
     assert!(backups.contains(r#"data-standing="ok""#), "{backups}");
     let line = doctor_line(&install, &dir);
-    assert!(line.starts_with("ok    backup       last backup ok: "), "{line}");
+    assert!(
+        line.starts_with("ok    backup       last backup ok: "),
+        "{line}"
+    );
     stop(server);
 }
 
 /// The same signed-in browser against a restarted server (another port).
-fn browser_of(
-    browser: &common::raw::Browser,
-    server: &common::Server,
-) -> common::raw::Browser {
+fn browser_of(browser: &common::raw::Browser, server: &common::Server) -> common::raw::Browser {
     common::raw::Browser {
         base: server.url.clone(),
         ..browser.clone()
@@ -176,7 +214,10 @@ fn doctor_warns_when_no_backup_succeeded_for_two_periods() {
     assert!(install.run(&["migrate"]).status.success());
     // Scheduled, and none made yet.
     let line = nightly(&install);
-    assert!(line.starts_with("warn  backup       none made yet on [backup] schedule"), "{line}");
+    assert!(
+        line.starts_with("warn  backup       none made yet on [backup] schedule"),
+        "{line}"
+    );
     // Not scheduled: nothing to warn about.
     let report = stdout(&install.run(&["doctor"]));
     assert!(
@@ -188,7 +229,10 @@ fn doctor_warns_when_no_backup_succeeded_for_two_periods() {
     wait_until("a scheduled backup", || !good_backups(&install).is_empty());
     stop(server);
     let line = nightly(&install);
-    assert!(line.starts_with("ok    backup       last backup ok: "), "{line}");
+    assert!(
+        line.starts_with("ok    backup       last backup ok: "),
+        "{line}"
+    );
     // The same backup, as if made three days ago: two nightly runs were missed since.
     let conn = rusqlite::Connection::open(install.db_path()).unwrap();
     conn.execute(
@@ -199,7 +243,10 @@ fn doctor_warns_when_no_backup_succeeded_for_two_periods() {
     .unwrap();
     drop(conn);
     let line = nightly(&install);
-    assert!(line.starts_with("warn  backup       the last good one is "), "{line}");
+    assert!(
+        line.starts_with("warn  backup       the last good one is "),
+        "{line}"
+    );
     assert!(line.contains("older than two periods"), "{line}");
     assert!(line.contains(", 3 d 0 h ago"), "{line}");
 }

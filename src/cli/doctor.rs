@@ -437,11 +437,22 @@ fn check_backups(report: &mut Report, db_path: &Path, config: &Config) {
     let standing = state.standing(schedule.as_ref(), now);
     let detail = match standing {
         Standing::Off => match &state.last_success {
-            Some(run) => format!("not scheduled ([backup] schedule is empty); the last one is {}", made(run)),
-            None => "not scheduled ([backup] schedule is empty); `whatsapi backup PATH` writes one now".to_owned(),
+            Some(run) => format!(
+                "not scheduled ([backup] schedule is empty); the last one is {}",
+                made(run)
+            ),
+            None => {
+                "not scheduled ([backup] schedule is empty); `whatsapi backup PATH` writes one now"
+                    .to_owned()
+            }
         },
-        Standing::Ok => format!("last backup ok: {}", made(state.last_success.as_ref().expect("a success"))),
-        Standing::Never => format!("none made yet on {every} (the server makes them while it runs)"),
+        Standing::Ok => format!(
+            "last backup ok: {}",
+            made(state.last_success.as_ref().expect("a success"))
+        ),
+        Standing::Never => {
+            format!("none made yet on {every} (the server makes them while it runs)")
+        }
         Standing::Failed => {
             let last = state.last.as_ref().expect("a failure");
             format!(
@@ -456,7 +467,11 @@ fn check_backups(report: &mut Report, db_path: &Path, config: &Config) {
             last_success()
         ),
     };
-    let verdict = if standing.warns() { Verdict::Warn } else { Verdict::Ok };
+    let verdict = if standing.warns() {
+        Verdict::Warn
+    } else {
+        Verdict::Ok
+    };
     report.line(verdict, "backup", detail);
 }
 

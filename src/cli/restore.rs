@@ -42,29 +42,32 @@ pub fn run(args: RestoreArgs, config: &Config) -> Result<ExitCode> {
     }
     let master = match crypto::read_key_file(&config.storage.key_file) {
         Ok(key) => key,
-        Err(e) => return refused(format!("{e}; the backup can only be checked and read with it")),
+        Err(e) => {
+            return refused(format!(
+                "{e}; the backup can only be checked and read with it"
+            ));
+        }
     };
     let keystore = config.keystore_files().path;
     let known = if keystore.exists() {
         match Known::read_file(&keystore) {
             Ok(known) => Some(known),
             Err(e) => {
-                return refused(format!("cannot read the keystore {}: {e}", keystore.display()));
+                return refused(format!(
+                    "cannot read the keystore {}: {e}",
+                    keystore.display()
+                ));
             }
         }
     } else {
         None
     };
     let staged = Staged::copy(file, &database)?;
-    let inspection = match restore::inspect(
-        staged.path(),
-        &shown,
-        &master,
-        (known.as_ref(), &keystore),
-    ) {
-        Ok(inspection) => inspection,
-        Err(refusal) => return refused(refusal),
-    };
+    let inspection =
+        match restore::inspect(staged.path(), &shown, &master, (known.as_ref(), &keystore)) {
+            Ok(inspection) => inspection,
+            Err(refusal) => return refused(refusal),
+        };
     let bytes = std::fs::metadata(staged.path())?.len();
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let replaced = staged.put_in_place(&database, &stamp)?;
@@ -74,16 +77,25 @@ pub fn run(args: RestoreArgs, config: &Config) -> Result<ExitCode> {
         inspection.accounts,
         inspection.schema_version
     );
-    match replaced {
-        Some(aside) => println!(
-            "the database it replaced is kept as {} (with its -wal file, if it had one); delete it once the \
-             restored one serves as it should",
-            aside.display()
-        ),
+    match replaced.split_first() {
+        Some((aside, with)) => {
+            let with: Vec<String> = with.iter().map(|f| f.display().to_string()).collect();
+            let with = if with.is_empty() {
+                String::new()
+            } else {
+                format!(" (with {}, which belong to it)", with.join(" and "))
+            };
+            println!(
+                "the database it replaced is kept as {}{with}; delete it once the restored one serves as it should",
+                aside.display()
+            );
+        }
         None => println!("there was no database to replace"),
     }
     print_lacks(&inspection);
-    println!("start the server (`systemctl start whatsapi`, or `whatsapi serve`) and check it with `whatsapi doctor`");
+    println!(
+        "start the server (`systemctl start whatsapi`, or `whatsapi serve`) and check it with `whatsapi doctor`"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

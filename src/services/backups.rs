@@ -134,7 +134,10 @@ mod tests {
             last: Some(run(two_am, None)),
             last_success: Some(run(two_am, None)),
         };
-        assert_eq!(ok.standing(Some(&nightly), at(two_am + day + 60_000)), Standing::Ok);
+        assert_eq!(
+            ok.standing(Some(&nightly), at(two_am + day + 60_000)),
+            Standing::Ok
+        );
         assert_eq!(
             ok.standing(Some(&nightly), at(two_am + 2 * day + 60_000)),
             Standing::Stale
@@ -144,9 +147,18 @@ mod tests {
             last: Some(run(two_am + day, Some("disk full"))),
             ..ok.clone()
         };
-        assert_eq!(failed.standing(Some(&nightly), at(two_am + day + 60_000)), Standing::Failed);
-        assert_eq!(Backups::default().standing(Some(&nightly), at(two_am)), Standing::Never);
+        assert_eq!(
+            failed.standing(Some(&nightly), at(two_am + day + 60_000)),
+            Standing::Failed
+        );
+        assert_eq!(
+            Backups::default().standing(Some(&nightly), at(two_am)),
+            Standing::Never
+        );
         assert_eq!(Backups::default().standing(None, at(two_am)), Standing::Off);
-        assert_eq!(ok.last.unwrap().file_name(), Some("whatsapi-20260101T020000Z.db"));
+        assert_eq!(
+            ok.last.unwrap().file_name(),
+            Some("whatsapi-20260101T020000Z.db")
+        );
     }
 }

@@ -101,5 +101,7 @@ pub fn last_finished(conn: &Connection, job: &str, succeeded: bool) -> Result<Op
          WHERE job = ?1 AND finished_at IS NOT NULL AND (?2 = 0 OR error IS NULL)
          ORDER BY started_at DESC, id DESC LIMIT 1",
     )?;
-    Ok(stmt.query_row(params![job, succeeded], from_row).optional()?)
+    Ok(stmt
+        .query_row(params![job, succeeded], from_row)
+        .optional()?)
 }

@@ -103,7 +103,10 @@ pub async fn section(page: &Page, db: &Db, config: &Config) -> Result<BackupSect
         badge,
         policy,
         warning,
-        last: state.last.as_ref().map(|run| RunView::of(page, run, now_ms)),
+        last: state
+            .last
+            .as_ref()
+            .map(|run| RunView::of(page, run, now_ms)),
         last_success: state
             .last_success
             .as_ref()

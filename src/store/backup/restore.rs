@@ -84,8 +84,8 @@ pub fn inspect(
         file: file.clone(),
         message: e.to_string(),
     };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .map_err(unreadable)?;
+    let conn =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(unreadable)?;
     let report: Vec<String> = conn
         .prepare("PRAGMA integrity_check")
         .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
@@ -211,8 +211,8 @@ impl Staged {
             path: path.clone(),
             placed: false,
         };
-        let mut from = fs::File::open(backup)
-            .with_context(|| format!("cannot read {}", backup.display()))?;
+        let mut from =
+            fs::File::open(backup).with_context(|| format!("cannot read {}", backup.display()))?;
         let mut to = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -239,8 +239,9 @@ impl Staged {
     }
 
     /// Keeps the database at `database` (with its write-ahead log) aside as `<database>.replaced-<stamp>`,
-    /// and puts the copy in its place. Returns where the replaced database is, if there was one.
-    pub fn put_in_place(mut self, database: &Path, stamp: &str) -> Result<Option<PathBuf>> {
+    /// and puts the copy in its place. Returns the files kept aside (the database first), none when there
+    /// was no database.
+    pub fn put_in_place(mut self, database: &Path, stamp: &str) -> Result<Vec<PathBuf>> {
         // Checking the copy opened it: no log of it may be left to pair with the database it becomes.
         for journal in sqlite_files(&self.path).into_iter().skip(1) {
             if journal.exists() {
@@ -249,11 +250,13 @@ impl Staged {
             }
         }
         let aside = with_suffix(database, &format!(".replaced-{stamp}"));
-        let replaced = if database.exists() {
+        let mut replaced = Vec::new();
+        if database.exists() {
             // A second name for the database first: it is never without one, even if this stops midway.
             fs::hard_link(database, &aside).with_context(|| {
                 format!("cannot keep {} as {}", database.display(), aside.display())
             })?;
+            replaced.push(aside.clone());
             for (from, to) in sqlite_files(database)
                 .into_iter()
                 .zip(sqlite_files(&aside))
@@ -263,12 +266,10 @@ impl Staged {
                     fs::rename(&from, &to).with_context(|| {
                         format!("cannot keep {} as {}", from.display(), to.display())
                     })?;
+                    replaced.push(to);
                 }
             }
-            Some(aside)
-        } else {
-            None
-        };
+        }
         fs::rename(&self.path, database).with_context(|| {
             format!(
                 "cannot put {} in place of {}",

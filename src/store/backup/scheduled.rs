@@ -94,7 +94,8 @@ pub fn write_into(
         .and_then(|_| fs::File::open(dir)?.sync_all());
     if let Err(e) = renamed {
         let _ = fs::remove_file(&partial);
-        return Err(e).with_context(|| format!("cannot put the backup in place as {}", path.display()));
+        return Err(e)
+            .with_context(|| format!("cannot put the backup in place as {}", path.display()));
     }
     let (removed, prune_error) = prune(dir, keep);
     Ok(Written {
@@ -121,7 +122,12 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<String>> {
 fn prune(dir: &Path, keep: usize) -> (Vec<String>, Option<String>) {
     let names = match list(dir) {
         Ok(names) => names,
-        Err(e) => return (Vec::new(), Some(format!("cannot list {}: {e}", dir.display()))),
+        Err(e) => {
+            return (
+                Vec::new(),
+                Some(format!("cannot list {}: {e}", dir.display())),
+            );
+        }
     };
     let excess = names.len().saturating_sub(keep);
     let mut removed = Vec::new();
@@ -137,8 +143,7 @@ fn prune(dir: &Path, keep: usize) -> (Vec<String>, Option<String>) {
 
 /// A copy cut off by a stop (or a crash) is never a backup: removed before the next one is written.
 fn remove_cut_off_copies(dir: &Path) -> Result<()> {
-    let entries =
-        fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let entries = fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     for entry in entries.filter_map(|e| e.ok()) {
         if let Ok(name) = entry.file_name().into_string()
             && is_partial_name(&name)
