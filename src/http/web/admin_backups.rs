@@ -64,7 +64,7 @@ pub struct BackupSection {
 }
 
 pub async fn section(page: &Page, db: &Db, config: &Config) -> Result<BackupSection> {
-    let state = db.read_async(|conn| backups::read(conn)).await?;
+    let state = db.read_async(backups::read).await?;
     let settings = &config.backup;
     let now = chrono::Utc::now();
     let standing = state.standing(settings.schedule().as_ref(), now);
