@@ -1,8 +1,8 @@
 //! `whatsapi restore FILE` through the real binary: refused while a server holds the data directory (and
 //! done once it is stopped, the replaced database kept aside, the accounts deleted since named as keyless);
 //! a backup the scheduler took while messages were being sent restores whole, with the row counts it has,
-//! and the server serves it; a damaged file and a backup of another installation (another master key) are
-//! refused before anything is replaced.
+//! and the server serves it; a damaged file and a backup of another installation (made under another master
+//! key, or whose data keys are not in this keystore) are refused before anything is replaced.
 
 mod backup_support;
 mod common;
@@ -288,27 +288,39 @@ fn a_damaged_backup_is_refused_before_anything_is_replaced() {
 }
 
 #[test]
-fn a_backup_made_under_another_master_key_is_refused() {
+fn a_backup_of_another_installation_is_refused() {
     let install = Install::new();
     let other = Install::new();
-    for one in [&install, &other] {
+    // A twin: the same master key file, a keystore of its own (its accounts' data keys are others).
+    let mut twin = Install::new();
+    twin.env = vec![
+        (
+            "WHATSAPI_STORAGE__KEY_FILE".into(),
+            install.key_file().display().to_string(),
+        ),
+        (
+            "WHATSAPI_STORAGE__KEYSTORE".into(),
+            twin.path("twin.keystore").display().to_string(),
+        ),
+    ];
+    for one in [&install, &other, &twin] {
         let server = one.serve();
         account(one, &server, "owner@shop.test");
         stop(server);
     }
-    let foreign = other.path("theirs.db");
-    assert!(
-        other
-            .run(&["backup", foreign.to_str().unwrap()])
-            .status
-            .success()
-    );
-    let own = install.path("ours.db");
-    assert!(
-        install
-            .run(&["backup", own.to_str().unwrap()])
-            .status
-            .success()
+    let backup_of = |one: &Install, name: &str| {
+        let path = one.path(name);
+        assert!(
+            one.run(&["backup", path.to_str().unwrap()])
+                .status
+                .success()
+        );
+        path
+    };
+    let (foreign, twins, own) = (
+        backup_of(&other, "theirs.db"),
+        backup_of(&twin, "twins.db"),
+        backup_of(&install, "ours.db"),
     );
 
     let before = data_files(&install);
@@ -319,6 +331,14 @@ fn a_backup_made_under_another_master_key_is_refused() {
     );
     assert!(
         message.contains("restore it with the key file"),
+        "{message}"
+    );
+    assert_eq!(data_files(&install), before, "the data directory changed");
+    let message = refused(restore(&install, &twins));
+    assert!(
+        message.contains(
+            "its data key of account 1 does not open what the backup holds of that account"
+        ),
         "{message}"
     );
     assert_eq!(data_files(&install), before, "the data directory changed");

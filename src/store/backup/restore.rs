@@ -144,6 +144,24 @@ pub fn inspect(
             master.id()
         )));
     }
+    let sealed_directory = directory::is_sealed(&conn).map_err(unreadable)?;
+    if sealed_directory {
+        // Each data key the keystore holds for an account of the backup opens what the backup sealed with it.
+        for (&account, sealed) in &known.keys {
+            let account = AccountId(account);
+            let opens = match unseal_data_key(master, account, sealed) {
+                Ok(key) => directory::opens_with(&conn, account, &key).map_err(unreadable)?,
+                Err(_) => false,
+            };
+            if !opens {
+                return Err(refuse(format!(
+                    "its data key of account {} does not open what the backup holds of that account: the \
+                     keystore and the backup are of different installations",
+                    account.get()
+                )));
+            }
+        }
+    }
     let keyless = if known.knows_nothing() {
         if accounts > 0 && !keys_inside {
             return Err(refuse(format!(
@@ -158,7 +176,7 @@ pub fn inspect(
     Ok(Inspection {
         schema_version,
         accounts,
-        sealed_directory: directory::is_sealed(&conn).map_err(unreadable)?,
+        sealed_directory,
         keyless,
         retired_master,
         keys_inside,
