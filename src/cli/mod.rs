@@ -209,7 +209,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             println!(
                 "neither the master key nor the data keys are in the backup: it is read with {} and the keystore {} \
-                 (keep a copy of the key, and mirror the keystore with storage.keystore_mirrors)",
+                 (keep a copy of the key, and mirror the keystore with storage.keystore_mirrors); \
+                 `whatsapi restore` puts it back",
                 config.storage.key_file.display(),
                 config.keystore_files().path.display()
             );
