@@ -61,7 +61,6 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
 
     // While it runs: the last result on /admin and in doctor.
     let browser = operator(&install, &server);
-    let last = good_backups(&install).pop().unwrap();
     let page = get_in(&browser, "/admin", "en");
     assert_eq!(page.status, 200);
     let backups = section(&page.body, "backups");
@@ -101,7 +100,6 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
     );
     assert!(line.contains("integrity check ok"), "{line}");
     assert!(line.contains(dir.to_str().unwrap()), "{line}");
-    assert!(last.file.is_some());
 
     // Stopped (a backup under way finishes first): the two newest remain, whole, and nothing else went.
     stop(server);
