@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 mod abuse;
+mod backup;
 mod billing;
 mod errors;
 mod meta;
@@ -20,6 +21,7 @@ mod proxies;
 mod sms;
 mod storage;
 pub use abuse::Abuse;
+pub use backup::Backup;
 pub use billing::{Billing, Feature, Plan, Plans, Provider, STRIPE_API_URL};
 pub use meta::{META_GRAPH_URL, Meta, normalize_base_url, split_url};
 pub use metrics::Metrics;
@@ -54,6 +56,8 @@ pub struct Config {
     pub meta: Meta,
     pub webhooks: Webhooks,
     pub retention: Retention,
+    /// `[backup]`: scheduled backups of the database (off by default).
+    pub backup: Backup,
     pub metrics: Metrics,
     pub billing: Billing,
     /// `[abuse]`: the signals of abuse and fraud, and what to do about them.
@@ -239,6 +243,7 @@ impl Config {
         self.validate_people()?;
         self.validate_meta()?;
         self.validate_retention()?;
+        self.validate_backup()?;
         self.validate_metrics()?;
         self.validate_abuse()?;
         self.sms.validate()?;

@@ -104,6 +104,7 @@ pub fn run(config_path: Option<&Path>) -> Result<ExitCode> {
         check_database(&mut report, &db_path, key.as_ref(), &retired);
         check_graph_addresses(&mut report, &db_path, &MetaTargets::new(&config));
         check_keystore(&mut report, &db_path, &keystore_files, keystore);
+        check_backups(&mut report, &db_path, &config);
     } else {
         report.line(
             Verdict::Warn,
@@ -404,6 +405,85 @@ fn check_mirror(mirror: &Path, keystore: &Known) -> (Verdict, String) {
         }
     };
     (verdict, detail)
+}
+
+/// The last scheduled backup: a warning when it failed, or when backups are scheduled and the last success
+/// is older than two periods of the schedule (or there is none).
+fn check_backups(report: &mut Report, db_path: &Path, config: &Config) {
+    use whatsapi::services::backups::{self, Run, Standing};
+    let read = store::connect(db_path, whatsapi::config::Synchronous::Full, true)
+        .map_err(whatsapi::error::Error::from)
+        .and_then(|conn| backups::read(&conn));
+    let Ok(state) = read else {
+        return; // check_database said why
+    };
+    let schedule = config.backup.schedule();
+    let now = chrono::Utc::now();
+    let ago = |at: i64| age(now.timestamp_millis().saturating_sub(at));
+    let made = |run: &Run| {
+        format!(
+            "{} ({} bytes, integrity check {}), {} ago",
+            run.file.as_deref().unwrap_or("?"),
+            run.bytes.unwrap_or(0),
+            run.integrity.as_deref().unwrap_or("?"),
+            ago(run.finished_at)
+        )
+    };
+    let last_success = || match &state.last_success {
+        Some(run) => format!("the last good one is {}", made(run)),
+        None => "none ever succeeded".to_owned(),
+    };
+    let every = format!("[backup] schedule {:?}", config.backup.schedule);
+    let standing = state.standing(schedule.as_ref(), now);
+    let detail = match standing {
+        Standing::Off => match &state.last_success {
+            Some(run) => format!(
+                "not scheduled ([backup] schedule is empty); the last one is {}",
+                made(run)
+            ),
+            None => {
+                "not scheduled ([backup] schedule is empty); `whatsapi backup PATH` writes one now"
+                    .to_owned()
+            }
+        },
+        Standing::Ok => format!(
+            "last backup ok: {}",
+            made(state.last_success.as_ref().expect("a success"))
+        ),
+        Standing::Never => {
+            format!("none made yet on {every} (the server makes them while it runs)")
+        }
+        Standing::Failed => {
+            let last = state.last.as_ref().expect("a failure");
+            format!(
+                "the last backup failed {} ago: {}; {}",
+                ago(last.finished_at),
+                last.error.as_deref().unwrap_or("?"),
+                last_success()
+            )
+        }
+        Standing::Stale => format!(
+            "{}: older than two periods of {every}; is the server running?",
+            last_success()
+        ),
+    };
+    let verdict = if standing.warns() {
+        Verdict::Warn
+    } else {
+        Verdict::Ok
+    };
+    report.line(verdict, "backup", detail);
+}
+
+/// How long ago, in words: minutes, hours and minutes, or days and hours.
+fn age(ms: i64) -> String {
+    let minutes = ms.max(0) / 60_000;
+    match minutes {
+        0 => "less than a minute".to_owned(),
+        1..60 => format!("{minutes} min"),
+        60..2_880 => format!("{} h {} min", minutes / 60, minutes % 60),
+        _ => format!("{} d {} h", minutes / 1_440, minutes % 1_440 / 60),
+    }
 }
 
 /// Free space: a failure under `[storage] min_free_mb`, a warning under five times it.

@@ -14,6 +14,7 @@ mod people;
 mod policy;
 mod privacy;
 mod purge;
+mod restore;
 mod serve;
 mod sms;
 
@@ -59,6 +60,10 @@ enum Command {
         /// Where to write the backup; must not exist yet.
         path: PathBuf,
     },
+    /// Put a backup in place of the database (with the server stopped). The backup is checked first
+    /// (integrity, master key, keystore); the replaced database is kept beside it. Exit status 1: refused,
+    /// nothing changed.
+    Restore(restore::RestoreArgs),
     /// Delete what the [retention] settings say is past its time, now (as the scheduled job does);
     /// --dry-run only counts.
     Purge(purge::PurgeArgs),
@@ -193,11 +198,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             println!(
                 "neither the master key nor the data keys are in the backup: it is read with {} and the keystore {} \
-                 (keep a copy of the key, and mirror the keystore with storage.keystore_mirrors)",
+                 (keep a copy of the key, and mirror the keystore with storage.keystore_mirrors); \
+                 `whatsapi restore` puts it back",
                 config.storage.key_file.display(),
                 config.keystore_files().path.display()
             );
         }
+        Command::Restore(args) => return restore::run(args, &load(&cli.config)?),
         Command::Purge(args) => purge::run(args, &load(&cli.config)?)?,
         Command::Admin(command) => people::admin(command, &load(&cli.config)?)?,
         Command::Account(command) => privacy::account(command, &load(&cli.config)?)?,

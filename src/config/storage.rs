@@ -212,7 +212,7 @@ impl KeystoreFiles {
 }
 
 /// Whether `path` lies inside `dir`, comparing absolute paths (resolving symlinks where the paths exist).
-fn is_inside(path: &Path, dir: &Path) -> bool {
+pub(super) fn is_inside(path: &Path, dir: &Path) -> bool {
     let resolve = |p: &Path| -> PathBuf {
         let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
         abs.canonicalize().unwrap_or(abs)

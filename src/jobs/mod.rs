@@ -1,6 +1,7 @@
 //! Background threads: started when the server lifts off, stopped (and joined) when it shuts down.
 
 pub mod abuse;
+pub mod backup;
 pub mod billing;
 pub mod customer_webhooks;
 pub mod maintenance;
@@ -34,7 +35,7 @@ const FLUSH_EVERY: Duration = Duration::from_secs(10);
 pub fn scheduled_jobs(config: &Config, agent: ureq::Agent) -> Vec<ScheduledJob> {
     let schedule =
         |expr: &str| parse_schedule(expr).expect("schedules are validated when the config loads");
-    vec![
+    let mut jobs = vec![
         ScheduledJob {
             name: maintenance::JOB,
             schedule: schedule(&config.storage.maintenance_schedule),
@@ -46,7 +47,16 @@ pub fn scheduled_jobs(config: &Config, agent: ureq::Agent) -> Vec<ScheduledJob> 
             run: Box::new(move |db| templates::template_sync_job(db, &agent)),
         },
         retention_job(config),
-    ]
+    ];
+    if let Some(schedule) = config.backup.schedule() {
+        let settings = config.backup.clone();
+        jobs.push(ScheduledJob {
+            name: backup::JOB,
+            schedule,
+            run: Box::new(move |db| backup::backup_job(db, &settings)),
+        });
+    }
+    jobs
 }
 
 /// The retention job as this configuration sets it (also run on demand by `whatsapi purge`).

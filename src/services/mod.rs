@@ -3,6 +3,7 @@
 
 pub mod abuse;
 pub mod api_keys;
+pub mod backups;
 pub mod billing;
 pub mod connections;
 pub mod contacts;

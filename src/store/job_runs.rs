@@ -93,3 +93,15 @@ pub fn latest_of_each(conn: &Connection) -> Result<Vec<JobRun>> {
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The latest finished run of one job; with `succeeded`, the latest that finished without an error.
+pub fn last_finished(conn: &Connection, job: &str, succeeded: bool) -> Result<Option<JobRun>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, job, started_at, finished_at, outcome, error FROM job_runs
+         WHERE job = ?1 AND finished_at IS NOT NULL AND (?2 = 0 OR error IS NULL)
+         ORDER BY started_at DESC, id DESC LIMIT 1",
+    )?;
+    Ok(stmt
+        .query_row(params![job, succeeded], from_row)
+        .optional()?)
+}

@@ -110,6 +110,8 @@ struct AdminPage<'a> {
     storage_warning: Option<String>,
     /// The abuse signals (`admin_signals.html`), and how many each account has open.
     signals: super::admin_signals::SignalsSection,
+    /// The scheduled backups and the last one's result (`admin_backups.html`).
+    backups: super::admin_backups::BackupSection,
 }
 
 csrf_form!(PolicyForm { version, summary });
@@ -151,6 +153,7 @@ async fn admin_page(
         form,
         storage_warning: storage_warning(page, db, config),
         signals: super::admin_signals::section(page, db).await?,
+        backups: super::admin_backups::section(page, db, config).await?,
     })
 }
 

@@ -161,7 +161,7 @@ pub fn span(page: &Page, took: Duration) -> String {
 }
 
 /// A short time in milliseconds, with a tenth below 10 ms.
-fn millis(page: &Page, took: Duration) -> String {
+pub fn millis(page: &Page, took: Duration) -> String {
     let micros = took.as_micros() as i64;
     let text = if micros < 10_000 {
         tenths(page.lang, (micros + 50) / 100)
@@ -172,7 +172,7 @@ fn millis(page: &Page, took: Duration) -> String {
 }
 
 /// A size in KiB, MiB or GiB.
-fn bytes(page: &Page, size: u64) -> String {
+pub fn bytes(page: &Page, size: u64) -> String {
     let (key, n) = match size {
         ..1_048_576 => ("admin.kib", size.div_ceil(1_024)),
         1_048_576..10_737_418_240 => ("admin.mib", size >> 20),

@@ -21,6 +21,7 @@ mod activity;
 pub mod admin;
 mod admin_account;
 mod admin_accounts;
+mod admin_backups;
 mod admin_health;
 mod admin_holds;
 mod admin_signals;

@@ -12,7 +12,7 @@ use crate::crypto::{Aad, Key};
 use crate::error::Result;
 use crate::store::keys::{self, Keyring};
 use crate::store::{AccountId, each_row};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 /// Set in a backup whose directory is sealed; cleared once a restored copy is unsealed.
 const MARK: &str = "backup_directory_sealed";
@@ -127,6 +127,30 @@ pub fn seal(copy: &Connection, keyring: &Keyring) -> Result<()> {
     keys::set_setting(&tx, MARK, &[1])?;
     tx.commit()?;
     Ok(())
+}
+
+/// Whether `key` opens what this sealed copy holds of `account` (its company's name, sealed with the
+/// account's data key when the backup was made). True when there is nothing sealed to try.
+pub fn opens_with(conn: &Connection, account: AccountId, key: &Key) -> rusqlite::Result<bool> {
+    let company: Option<String> = conn
+        .query_row(
+            "SELECT company FROM accounts WHERE id = ?1",
+            [account.0],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(sealed) = company.as_deref().and_then(|c| c.strip_prefix(PREFIX)) else {
+        return Ok(true);
+    };
+    let place = place("backup:accounts", "company", account, account.0);
+    Ok(hex::decode(sealed)
+        .ok()
+        .is_some_and(|bytes| key.open(&place, &bytes).is_ok()))
+}
+
+/// Whether the directory of this copy is sealed (a backup not yet started on).
+pub fn is_sealed(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(keys::setting(conn, MARK)?.is_some())
 }
 
 /// Unseals a restored backup's directory, for the accounts that still have their data key. Returns how

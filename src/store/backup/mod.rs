@@ -3,6 +3,8 @@
 //! was sealed is left in the clear.
 
 pub mod directory;
+pub mod restore;
+pub mod scheduled;
 
 use super::keys::Keyring;
 

@@ -1,0 +1,250 @@
+//! Scheduled backups on the real server: with `[backup] schedule` every second, backups appear in
+//! `[backup] dir` (made 0700) under their UTC time, each whole and checked; `keep` leaves only the newest
+//! of them and never touches another file; the last result is on /admin (in English and Arabic) and in
+//! `whatsapi doctor`, a failure included, and doctor warns when the last success is older than two
+//! periods of the schedule.
+
+mod backup_support;
+mod common;
+
+use backup_support::{
+    backup_runs, backup_settings, get_in, good_backups, integrity, names_in, operator, section,
+    serve_with_backups, stop,
+};
+use common::{Install, mode_of, stdout, wait_until};
+
+fn is_backup_name(name: &str) -> bool {
+    name.len() == "whatsapi-20261208T030000Z.db".len()
+        && name.starts_with("whatsapi-2")
+        && name.ends_with("Z.db")
+}
+
+/// `whatsapi doctor` with the backups of `serve_with_backups`; its `backup` line.
+fn doctor_line(install: &Install, dir: &std::path::Path) -> String {
+    let mut cmd = install.command(&["doctor"]);
+    backup_settings(&mut cmd, dir, 2);
+    let output = cmd.output().unwrap();
+    let report = stdout(&output);
+    assert!(output.status.success(), "{report}");
+    report
+        .lines()
+        .find(|l| l[6..].starts_with("backup "))
+        .unwrap_or_else(|| panic!("no backup line:\n{report}"))
+        .to_owned()
+}
+
+#[test]
+fn scheduled_backups_appear_and_only_the_newest_are_kept() {
+    let install = Install::new();
+    let dir = install.path("backups");
+    let server = serve_with_backups(&install, &dir, 2);
+    wait_until("a first scheduled backup", || {
+        !good_backups(&install).is_empty()
+    });
+    assert_eq!(
+        mode_of(&dir),
+        0o700,
+        "the server made the directory private"
+    );
+    // Files of the operator's own in the same directory, one named almost like a backup.
+    let others = [
+        ("notes.txt", "where the backups go"),
+        ("whatsapi.db", "a copy made by hand"),
+        ("whatsapi-20200101T000000Z.db.old", "an old backup, renamed"),
+    ];
+    for (name, text) in others {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    wait_until("four scheduled backups", || {
+        good_backups(&install).len() >= 4
+    });
+
+    // While it runs: the last result on /admin and in doctor.
+    let browser = operator(&install, &server);
+    let page = get_in(&browser, "/admin", "en");
+    assert_eq!(page.status, 200);
+    let backups = section(&page.body, "backups");
+    assert!(backups.contains(r#"data-standing="ok""#), "{backups}");
+    assert!(
+        backups.contains("Up to date") && backups.contains("Completed"),
+        "{backups}"
+    );
+    assert!(
+        backups.contains(r#"data-cell="integrity">ok<"#),
+        "{backups}"
+    );
+    assert!(backups.contains("keeps the newest 2"), "{backups}");
+    // The file shown is one the job wrote (perhaps a newer one than read above).
+    let shown = backups
+        .split(r#"data-cell="file">"#)
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .unwrap();
+    assert!(is_backup_name(shown), "{shown}");
+    assert!(
+        backup_runs(&install)
+            .iter()
+            .any(|run| run.file.as_deref().is_some_and(|f| f.ends_with(shown))),
+        "{shown}"
+    );
+    let arabic = get_in(&browser, "/admin", "ar");
+    let backups = section(&arabic.body, "backups");
+    assert!(
+        backups.contains("النسخ الاحتياطية") && backups.contains("اكتملت"),
+        "{backups}"
+    );
+    let line = doctor_line(&install, &dir);
+    assert!(
+        line.starts_with("ok    backup       last backup ok: "),
+        "{line}"
+    );
+    assert!(line.contains("integrity check ok"), "{line}");
+    assert!(line.contains(dir.to_str().unwrap()), "{line}");
+
+    // Stopped (a backup under way finishes first): the two newest remain, whole, and nothing else went.
+    stop(server);
+    let runs = good_backups(&install);
+    assert!(runs.len() >= 4);
+    assert!(backup_runs(&install).iter().all(|run| run.error.is_none()));
+    let newest: Vec<String> = runs[runs.len() - 2..]
+        .iter()
+        .map(|run| {
+            let file = run.file.clone().unwrap();
+            file.rsplit('/').next().unwrap().to_owned()
+        })
+        .collect();
+    let names = names_in(&dir);
+    let kept: Vec<String> = names
+        .iter()
+        .filter(|n| is_backup_name(n))
+        .cloned()
+        .collect();
+    assert_eq!(kept, newest, "{names:?}");
+    for name in &kept {
+        assert_eq!(integrity(&dir.join(name)), "ok");
+        assert_eq!(mode_of(&dir.join(name)), 0o600);
+    }
+    for (name, text) in others {
+        assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text);
+    }
+    assert_eq!(names.len(), kept.len() + others.len(), "{names:?}");
+}
+
+#[test]
+fn a_failed_backup_shows_on_admin_and_in_doctor_until_one_succeeds() {
+    let install = Install::new();
+    // The backup directory cannot be made: where its parent should be there is a file.
+    let blocked = install.path("blocked");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let dir = blocked.join("backups");
+    let server = serve_with_backups(&install, &dir, 2);
+    wait_until("a failed backup", || !backup_runs(&install).is_empty());
+    let run = backup_runs(&install).pop().unwrap();
+    let error = run.error.expect("the backup failed");
+    assert!(
+        error.contains("cannot create the backup directory"),
+        "{error}"
+    );
+
+    let browser = operator(&install, &server);
+    let page = get_in(&browser, "/admin", "en");
+    let backups = section(&page.body, "backups");
+    assert!(backups.contains(r#"data-standing="failed""#), "{backups}");
+    assert!(
+        backups.contains("cannot create the backup directory"),
+        "{backups}"
+    );
+    assert!(backups.contains("The last backup failed"), "{backups}");
+    let arabic = get_in(&browser, "/admin", "ar");
+    assert!(section(&arabic.body, "backups").contains("فشلت آخر نسخة احتياطية"));
+    let line = doctor_line(&install, &dir);
+    assert!(
+        line.starts_with("warn  backup       the last backup failed"),
+        "{line}"
+    );
+    assert!(
+        line.contains("cannot create the backup directory"),
+        "{line}"
+    );
+    assert!(line.contains("none ever succeeded"), "{line}");
+    stop(server);
+
+    // The way cleared, the next start's backups succeed and the page and doctor say so.
+    std::fs::remove_file(&blocked).unwrap();
+    let server = serve_with_backups(&install, &dir, 2);
+    wait_until("a backup after the failure", || {
+        !good_backups(&install).is_empty()
+    });
+    let page = get_in(&browser_of(&browser, &server), "/admin", "en");
+    let backups = section(&page.body, "backups");
+    assert!(backups.contains(r#"data-standing="ok""#), "{backups}");
+    let line = doctor_line(&install, &dir);
+    assert!(
+        line.starts_with("ok    backup       last backup ok: "),
+        "{line}"
+    );
+    stop(server);
+}
+
+/// The same signed-in browser against a restarted server (another port).
+fn browser_of(browser: &common::raw::Browser, server: &common::Server) -> common::raw::Browser {
+    common::raw::Browser {
+        base: server.url.clone(),
+        ..browser.clone()
+    }
+}
+
+#[test]
+fn doctor_warns_when_no_backup_succeeded_for_two_periods() {
+    let install = Install::new();
+    let dir = install.path("backups");
+    let nightly = |install: &Install| {
+        let mut cmd = install.command(&["doctor"]);
+        cmd.env("WHATSAPI_BACKUP__SCHEDULE", "0 0 3 * * *")
+            .env("WHATSAPI_BACKUP__DIR", &dir);
+        let report = stdout(&cmd.output().unwrap());
+        report
+            .lines()
+            .find(|l| l[6..].starts_with("backup "))
+            .unwrap_or_else(|| panic!("{report}"))
+            .to_owned()
+    };
+    assert!(install.run(&["migrate"]).status.success());
+    // Scheduled, and none made yet.
+    let line = nightly(&install);
+    assert!(
+        line.starts_with("warn  backup       none made yet on [backup] schedule"),
+        "{line}"
+    );
+    // Not scheduled: nothing to warn about.
+    let report = stdout(&install.run(&["doctor"]));
+    assert!(
+        report.contains("ok    backup       not scheduled ([backup] schedule is empty)"),
+        "{report}"
+    );
+
+    let server = serve_with_backups(&install, &dir, 2);
+    wait_until("a scheduled backup", || !good_backups(&install).is_empty());
+    stop(server);
+    let line = nightly(&install);
+    assert!(
+        line.starts_with("ok    backup       last backup ok: "),
+        "{line}"
+    );
+    // The same backup, as if made three days ago: two nightly runs were missed since.
+    let conn = rusqlite::Connection::open(install.db_path()).unwrap();
+    conn.execute(
+        "UPDATE job_runs SET started_at = started_at - 3 * 86400000, finished_at = finished_at - 3 * 86400000
+         WHERE job = 'backup'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let line = nightly(&install);
+    assert!(
+        line.starts_with("warn  backup       the last good one is "),
+        "{line}"
+    );
+    assert!(line.contains("older than two periods"), "{line}");
+    assert!(line.contains(", 3 d 0 h ago"), "{line}");
+}
