@@ -8,7 +8,7 @@ install -d -m 0700 -o whatsapi -g whatsapi /var/lib/whatsapi
 install -d -m 0700 -o whatsapi -g whatsapi /var/lib/whatsapi-keys
 # Writes only what is missing: the key on the first install (and the configuration, had it been deleted);
 # an existing key is read to check it, never replaced.
-/usr/bin/whatsapi init --config /etc/whatsapi/config.toml --key-file /etc/whatsapi/master.key \
+whatsapi init --config /etc/whatsapi/config.toml --key-file /etc/whatsapi/master.key \
     --data-dir /var/lib/whatsapi --keystore /var/lib/whatsapi-keys/master.keystore >/dev/null || exit 1
 chown root:whatsapi /etc/whatsapi/config.toml && chmod 0640 /etc/whatsapi/config.toml
 chown whatsapi:whatsapi /etc/whatsapi/master.key && chmod 0600 /etc/whatsapi/master.key
