@@ -325,6 +325,14 @@ fn the_deb_installs_upgrades_removes_and_purges_on_this_machine() {
         "install: conffiles {conffiles}"
     );
 
+    // The unit as systemd reads it, with the program and the manual page it names now in place.
+    let verify = machine.run(&["systemd-analyze", "verify", "/usr/lib/systemd/system/whatsapi.service"]);
+    assert!(
+        verify.status.success() && text(&verify).trim().is_empty(),
+        "install: systemd-analyze verify:\n{}",
+        text(&verify)
+    );
+
     let doctor = as_service_user(machine, "doctor after install", &["doctor"], None);
     assert!(
         doctor.contains("verdict: healthy"),
