@@ -12,21 +12,12 @@ mod common;
 mod packages_support;
 
 use common::api::{Api, PASSWORD};
-use packages_support::{Lifecycle, Machine, VERSION, output, packages, text};
+use packages_support::{
+    Lifecycle, VERSION, as_service_user, deb_listing, output, packages, serve_as_service_user,
+    stop, text,
+};
 use serde_json::json;
 use std::process::{Command, Stdio};
-
-/// `path` → (permissions as `ls` shows them, "owner/group") in `dpkg-deb -c`'s listing.
-fn deb_listing(deb: &str) -> Vec<(String, String, String)> {
-    output(&["dpkg-deb", "-c", deb])
-        .lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let path = fields[5].trim_start_matches('.').to_owned();
-            (path, fields[0].to_owned(), fields[1].to_owned())
-        })
-        .collect()
-}
 
 #[test]
 fn the_deb_holds_every_file_at_its_place_with_its_scripts_and_passes_lintian() {
@@ -241,55 +232,6 @@ fn the_unit_is_hardened_below_an_exposure_of_2() {
     assert!(level < 2.0, "exposure {level}:\n{report}");
 }
 
-/// A running `whatsapi serve` as the service user, with the installed configuration.
-fn serve_as_service_user(machine: &Machine) -> common::Server {
-    let cmd = machine.command(&[
-        "setpriv",
-        "--reuid=whatsapi",
-        "--regid=whatsapi",
-        "--init-groups",
-        "--",
-        "/usr/bin/whatsapi",
-        "serve",
-        "--config",
-        "/etc/whatsapi/config.toml",
-    ]);
-    common::Install::new().serve_with(cmd)
-}
-
-/// The service user's command line, with the installed configuration (found without `--config`).
-fn as_service_user(machine: &Machine, step: &str, args: &[&str], input: Option<&str>) -> String {
-    use std::io::Write;
-    let mut argv = vec!["runuser", "-u", "whatsapi", "--", "whatsapi"];
-    argv.extend(args);
-    let mut child = machine
-        .command(&argv)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("runuser");
-    if let Some(line) = input {
-        writeln!(child.stdin.take().unwrap(), "{line}").unwrap();
-    }
-    drop(child.stdin.take());
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{step}: whatsapi {args:?} failed:\n{}",
-        text(&out)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Stops a server started by `serve_as_service_user`; through sudo, the server outlives the killed sudo.
-fn stop(machine: &Machine, server: common::Server) {
-    drop(server);
-    if output(&["id", "-u"]).trim() != "0" {
-        let _ = machine.run(&["pkill", "-KILL", "-u", "whatsapi", "-x", "whatsapi"]);
-    }
-}
-
 #[test]
 fn the_deb_installs_upgrades_removes_and_purges_on_this_machine() {
     let (deb, _) = packages();
@@ -326,7 +268,11 @@ fn the_deb_installs_upgrades_removes_and_purges_on_this_machine() {
     );
 
     // The unit as systemd reads it, with the program and the manual page it names now in place.
-    let verify = machine.run(&["systemd-analyze", "verify", "/usr/lib/systemd/system/whatsapi.service"]);
+    let verify = machine.run(&[
+        "systemd-analyze",
+        "verify",
+        "/usr/lib/systemd/system/whatsapi.service",
+    ]);
     assert!(
         verify.status.success() && text(&verify).trim().is_empty(),
         "install: systemd-analyze verify:\n{}",
@@ -490,6 +436,11 @@ fn the_deb_installs_upgrades_removes_and_purges_on_this_machine() {
         machine.stat("/etc/whatsapi/config.toml"),
         "640 root whatsapi",
         "upgrade: the configuration's mode"
+    );
+    assert_eq!(
+        machine.stat("/etc/whatsapi"),
+        "750 root whatsapi",
+        "upgrade: /etc/whatsapi"
     );
     let server = serve_as_service_user(machine);
     let (status, kept) = api.call("GET", &format!("/api/v1/messages/{id}"), None, &[]);

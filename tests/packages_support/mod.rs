@@ -176,6 +176,72 @@ impl Machine {
     }
 }
 
+/// `path` → (permissions as `ls` shows them, "owner/group") in `dpkg-deb -c`'s listing.
+pub fn deb_listing(deb: &str) -> Vec<(String, String, String)> {
+    output(&["dpkg-deb", "-c", deb])
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let path = fields[5].trim_start_matches('.').to_owned();
+            (path, fields[0].to_owned(), fields[1].to_owned())
+        })
+        .collect()
+}
+
+/// A running `whatsapi serve` as the service user, with the installed configuration.
+pub fn serve_as_service_user(machine: &Machine) -> crate::common::Server {
+    let cmd = machine.command(&[
+        "setpriv",
+        "--reuid=whatsapi",
+        "--regid=whatsapi",
+        "--init-groups",
+        "--",
+        "/usr/bin/whatsapi",
+        "serve",
+        "--config",
+        "/etc/whatsapi/config.toml",
+    ]);
+    crate::common::Install::new().serve_with(cmd)
+}
+
+/// The service user's command line, with the installed configuration (found without `--config`).
+pub fn as_service_user(
+    machine: &Machine,
+    step: &str,
+    args: &[&str],
+    input: Option<&str>,
+) -> String {
+    use std::io::Write;
+    let mut argv = vec!["runuser", "-u", "whatsapi", "--", "whatsapi"];
+    argv.extend(args);
+    let mut child = machine
+        .command(&argv)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runuser");
+    if let Some(line) = input {
+        writeln!(child.stdin.take().unwrap(), "{line}").unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{step}: whatsapi {args:?} failed:\n{}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Stops a server started by `serve_as_service_user`; through sudo, the server outlives the killed sudo.
+pub fn stop(machine: &Machine, server: crate::common::Server) {
+    drop(server);
+    if output(&["id", "-u"]).trim() != "0" {
+        let _ = machine.run(&["pkill", "-KILL", "-u", "whatsapi", "-x", "whatsapi"]);
+    }
+}
+
 /// The paths the package creates and keeps, which must not exist before the test.
 pub const KEPT: [&str; 3] = [
     "/etc/whatsapi",
