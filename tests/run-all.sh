@@ -12,6 +12,12 @@ needs=(
   "chromium /usr/bin/chromium"      # browser tests
   "chromium-driver /usr/bin/chromedriver"
   "python3-venv /usr/share/doc/python3-venv"  # a virtual environment for openapi-spec-validator
+  "lintian /usr/bin/lintian"        # tests/packages.rs: the .deb's checks
+  "rpm /usr/bin/rpm"                # tests/packages.rs: reads the .rpm
+  "rpmlint /usr/bin/rpmlint"        # tests/packages.rs: the .rpm's checks
+  "systemd /usr/bin/systemd-analyze"  # tests/packages.rs: the unit's exposure level
+  "adduser /usr/sbin/adduser"       # the .deb's postinst, installed by tests/packages.rs
+  "procps /usr/bin/pgrep"           # tests/packages.rs: which processes the service user runs
 )
 
 missing=()
@@ -72,6 +78,11 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+
+# The .deb and .rpm that tests/packages.rs inspects and installs: one release build (cargo's cache makes
+# it quick when nothing changed), cargo-deb and cargo-generate-rpm installed into ~/.cargo/bin once.
+echo "== packaging/build.sh"
+packaging/build.sh
 
 echo "== cargo test"
 cargo test --all-targets --locked --no-fail-fast

@@ -10,6 +10,7 @@ mod doctor;
 mod holds;
 mod init;
 mod keys;
+mod package_files;
 mod people;
 mod policy;
 mod privacy;
@@ -19,7 +20,7 @@ mod serve;
 mod sms;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use whatsapi::config::Config;
@@ -119,6 +120,12 @@ enum Command {
     /// Measure this machine: store write throughput, server footprint.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Print the shell completion script for SHELL (the packages install bash's and zsh's).
+    Completions(package_files::CompletionsArgs),
+    /// Write the manual page, the completions and the default configuration the packages ship (for
+    /// packaging/build.sh).
+    #[command(hide = true)]
+    PackageFiles(package_files::PackageFilesArgs),
 }
 
 #[derive(Subcommand)]
@@ -215,6 +222,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::News(command) => policy::news(command, &load(&cli.config)?)?,
         Command::Sms(command) => return sms::run(command, &load(&cli.config)?),
         Command::Bench(command) => bench::run(command)?,
+        Command::Completions(args) => package_files::completions(args, Cli::command())?,
+        Command::PackageFiles(args) => package_files::run(args, Cli::command())?,
         Command::Sandbox {
             listen,
             latency_ms,
