@@ -98,6 +98,7 @@ fn the_deb_holds_every_file_at_its_place_with_its_scripts_and_passes_lintian() {
         "data_dir = \"/var/lib/whatsapi\"",
         "key_file = \"/etc/whatsapi/master.key\"",
         "keystore = \"/var/lib/whatsapi-keys/master.keystore\"",
+        "dir = \"/var/lib/whatsapi-backups\"",
     ] {
         assert!(
             config.contains(line),
@@ -225,6 +226,8 @@ fn the_unit_is_hardened_below_an_exposure_of_2() {
         "Type=notify",
         "NotifyAccess=main",
         "WatchdogSec=30s",
+        "ExecReload=kill -HUP $MAINPID",
+        "StateDirectory=whatsapi whatsapi-keys whatsapi-backups",
         "CapabilityBoundingSet=\n",
         "SystemCallFilter=@system-service",
         "ProtectProc=invisible",
@@ -266,6 +269,7 @@ fn the_deb_installs_upgrades_removes_and_purges_on_this_machine() {
         ("/etc/whatsapi/master.key", "600 whatsapi whatsapi"),
         ("/var/lib/whatsapi", "700 whatsapi whatsapi"),
         ("/var/lib/whatsapi-keys", "700 whatsapi whatsapi"),
+        ("/var/lib/whatsapi-backups", "700 whatsapi whatsapi"),
         ("/usr/bin/whatsapi", "755 root root"),
     ] {
         assert_eq!(machine.stat(path), expected, "install: {path}");
@@ -378,6 +382,14 @@ fn the_deb_installs_upgrades_removes_and_purges_on_this_machine() {
             .nth(1),
         Some("whatsapi"),
         "serve: the database's owner"
+    );
+    // The packaged [backup] dir is one the service user writes (the scheduled backups go there).
+    let backup = "/var/lib/whatsapi-backups/by-hand.db";
+    as_service_user(machine, "a backup by hand", &["backup", backup], None);
+    assert_eq!(
+        machine.stat(backup),
+        "600 whatsapi whatsapi",
+        "a backup by hand"
     );
 
     // Upgrade to the same version packaged again with a higher revision.
@@ -507,6 +519,10 @@ fn the_deb_installs_upgrades_removes_and_purges_on_this_machine() {
     assert!(
         machine.exists("/var/lib/whatsapi/whatsapi.db"),
         "purge without the variable: the database"
+    );
+    assert!(
+        machine.exists("/var/lib/whatsapi-backups/by-hand.db"),
+        "purge without the variable: the backups"
     );
     assert!(
         machine.exists("/var/lib/whatsapi-keys"),

@@ -6,10 +6,13 @@ install -d -m 0750 -o root -g whatsapi /etc/whatsapi
 install -d -m 0700 -o whatsapi -g whatsapi /var/lib/whatsapi
 # The keystore (the accounts' data keys) is written by the service, outside the data directory.
 install -d -m 0700 -o whatsapi -g whatsapi /var/lib/whatsapi-keys
+# Scheduled backups ([backup] dir of the packaged configuration), outside the data directory.
+install -d -m 0700 -o whatsapi -g whatsapi /var/lib/whatsapi-backups
 # Writes only what is missing: the key on the first install (and the configuration, had it been deleted);
 # an existing key is read to check it, never replaced.
 whatsapi init --config /etc/whatsapi/config.toml --key-file /etc/whatsapi/master.key \
-    --data-dir /var/lib/whatsapi --keystore /var/lib/whatsapi-keys/master.keystore >/dev/null || exit 1
+    --data-dir /var/lib/whatsapi --keystore /var/lib/whatsapi-keys/master.keystore \
+        --backup-dir /var/lib/whatsapi-backups >/dev/null || exit 1
 chown root:whatsapi /etc/whatsapi/config.toml && chmod 0640 /etc/whatsapi/config.toml
 chown whatsapi:whatsapi /etc/whatsapi/master.key && chmod 0600 /etc/whatsapi/master.key
 systemctl daemon-reload >/dev/null 2>&1 || :

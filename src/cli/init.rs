@@ -23,14 +23,35 @@ pub struct InitArgs {
     /// Default: beside the key file.
     #[arg(long, value_name = "PATH")]
     keystore: Option<PathBuf>,
+    /// Where the configuration should have scheduled backups written (`[backup] dir`; outside the data
+    /// directory). Default: the built-in one.
+    #[arg(long, value_name = "PATH")]
+    backup_dir: Option<PathBuf>,
+}
+
+/// Where a configuration keeps its files: the data, the key, and (when not the defaults) the keystore and
+/// the scheduled backups.
+pub struct Places<'a> {
+    pub data_dir: &'a Path,
+    pub key_file: &'a Path,
+    pub keystore: Option<&'a Path>,
+    pub backup_dir: Option<&'a Path>,
 }
 
 /// The example configuration with the storage paths filled in.
-pub fn render_config(data_dir: &Path, key_file: &Path, keystore: Option<&Path>) -> Result<String> {
+pub fn render_config(places: &Places) -> Result<String> {
+    let (data_dir, key_file) = (places.data_dir, places.key_file);
     let quote = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
     let mut text = config::EXAMPLE.to_owned();
-    let keystore =
-        keystore.map(|path| ("# keystore = \"\"", format!("keystore = {}", quote(path))));
+    let keystore = places
+        .keystore
+        .map(|path| ("# keystore = \"\"", format!("keystore = {}", quote(path))));
+    let backup_dir = places.backup_dir.map(|path| {
+        (
+            "# dir = \"./whatsapi-backups\"",
+            format!("dir = {}", quote(path)),
+        )
+    });
     for (line, value) in [
         (
             "# data_dir = \"./whatsapi-data\"",
@@ -43,6 +64,7 @@ pub fn render_config(data_dir: &Path, key_file: &Path, keystore: Option<&Path>) 
     ]
     .into_iter()
     .chain(keystore)
+    .chain(backup_dir)
     {
         if !text.contains(line) {
             bail!("the built-in example configuration lacks the line {line:?}");
@@ -63,7 +85,12 @@ pub fn run(args: InitArgs, config_file: Option<&Path>) -> Result<()> {
     if config_file.exists() {
         println!("{} exists; left unchanged", config_file.display());
     } else {
-        let text = render_config(&args.data_dir, &args.key_file, args.keystore.as_deref())?;
+        let text = render_config(&Places {
+            data_dir: &args.data_dir,
+            key_file: &args.key_file,
+            keystore: args.keystore.as_deref(),
+            backup_dir: args.backup_dir.as_deref(),
+        })?;
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 const DATA_DIR: &str = "/var/lib/whatsapi";
 const KEY_FILE: &str = "/etc/whatsapi/master.key";
 const KEYSTORE: &str = "/var/lib/whatsapi-keys/master.keystore";
+/// A state directory of the unit's own, so the service may write it (`ProtectSystem=strict`).
+const BACKUP_DIR: &str = "/var/lib/whatsapi-backups";
 
 #[derive(Args)]
 pub struct CompletionsArgs {
@@ -62,11 +64,12 @@ pub fn run(args: PackageFilesArgs, command: clap::Command) -> Result<()> {
         write(&dir.join(file), &script)?;
     }
 
-    let config = super::init::render_config(
-        Path::new(DATA_DIR),
-        Path::new(KEY_FILE),
-        Some(Path::new(KEYSTORE)),
-    )?;
+    let config = super::init::render_config(&super::init::Places {
+        data_dir: Path::new(DATA_DIR),
+        key_file: Path::new(KEY_FILE),
+        keystore: Some(Path::new(KEYSTORE)),
+        backup_dir: Some(Path::new(BACKUP_DIR)),
+    })?;
     write(&dir.join("config.toml"), config.as_bytes())?;
 
     for file in ["man", "whatsapi.bash", "_whatsapi", "config.toml"] {

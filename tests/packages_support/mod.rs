@@ -243,10 +243,11 @@ pub fn stop(machine: &Machine, server: crate::common::Server) {
 }
 
 /// The paths the package creates and keeps, which must not exist before the test.
-pub const KEPT: [&str; 3] = [
+pub const KEPT: [&str; 4] = [
     "/etc/whatsapi",
     "/var/lib/whatsapi",
     "/var/lib/whatsapi-keys",
+    "/var/lib/whatsapi-backups",
 ];
 
 /// Holds the machine for one run of the lifecycle: taken after an exclusive lock, it purges what an
