@@ -161,12 +161,13 @@ fn a_failed_backup_shows_on_admin_and_in_doctor_until_one_succeeds() {
         "refused before the database was made"
     );
 
-    // Started with a good directory, which then goes away while the server runs (a file in its place).
+    // Started with a good directory, which then goes away while the server runs (a link to nowhere in
+    // its place, which cannot be made a directory).
     let dir = install.path("backups");
     let server = serve_with_backups(&install, &dir, 2);
     wait_until("a first backup", || !good_backups(&install).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
-    std::fs::write(&dir, "not a directory").unwrap();
+    std::os::unix::fs::symlink(install.path("nowhere"), &dir).unwrap();
     wait_until("a failed backup", || {
         backup_runs(&install)
             .last()
