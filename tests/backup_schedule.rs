@@ -140,7 +140,10 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
         assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text);
     }
     // Beside them only the lock the server held on the directory.
-    assert!(names.contains(&".whatsapi-backup.lock".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&".whatsapi-backup.lock".to_owned()),
+        "{names:?}"
+    );
     assert_eq!(names.len(), kept.len() + others.len() + 1, "{names:?}");
 }
 

@@ -113,7 +113,10 @@ fn due_after(schedule: &cron::Schedule, last: Option<i64>, now: DateTime<Utc>) -
     if missed {
         return now;
     }
-    schedule.after(&now).next().unwrap_or(DateTime::<Utc>::MAX_UTC)
+    schedule
+        .after(&now)
+        .next()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Runs a job now and records the run; used by the scheduler and by commands that run a job on demand.

@@ -326,7 +326,10 @@ fn fold_log(path: &Path) {
         return;
     }
     let folded = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
-        .and_then(|conn| conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map(|_| conn))
+        .and_then(|conn| {
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map(|_| conn)
+        })
         .and_then(|conn| conn.close().map_err(|(_, e)| e));
     if let Err(e) = folded {
         tracing::warn!(error = %e, "cannot fold the replaced database's log into it; it is kept beside it");
