@@ -38,6 +38,8 @@ pub use storage::{KeystoreFiles, MAX_RETENTION_DAYS, Retention, Storage, Synchro
 /// Where packages install the configuration; read when present and no `--config` is given.
 pub const SYSTEM_CONFIG: &str = "/etc/whatsapi/config.toml";
 pub const ENV_PREFIX: &str = "WHATSAPI_";
+/// `[server] shutdown_secs` unless set.
+pub const SHUTDOWN_SECS: u64 = 10;
 /// The commented example, shipped inside the binary so `whatsapi init` can write it.
 pub const EXAMPLE: &str = include_str!("../config.example.toml");
 
@@ -123,7 +125,7 @@ impl Default for Server {
             max_connections: 4096,
             idle_timeout_secs: 15,
             trusted_proxies: Vec::new(),
-            shutdown_secs: 10,
+            shutdown_secs: SHUTDOWN_SECS,
         }
     }
 }

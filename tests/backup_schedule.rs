@@ -101,6 +101,18 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
     assert!(line.contains("integrity check ok"), "{line}");
     assert!(line.contains(dir.to_str().unwrap()), "{line}");
 
+    // A second server given the same directory would remove the first one's backups: it does not start.
+    let other = Install::new();
+    let mut cmd = other.command(&["serve"]);
+    backup_settings(&mut cmd, &dir, 2);
+    let output = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{err}");
+    assert!(
+        err.contains("another whatsapi server makes its scheduled backups in"),
+        "{err}"
+    );
+
     // Stopped (a backup under way finishes first): the two newest remain, whole, and nothing else went.
     stop(server);
     let runs = good_backups(&install);
@@ -127,18 +139,43 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
     for (name, text) in others {
         assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text);
     }
-    assert_eq!(names.len(), kept.len() + others.len(), "{names:?}");
+    // Beside them only the lock the server held on the directory.
+    assert!(
+        names.contains(&".whatsapi-backup.lock".to_owned()),
+        "{names:?}"
+    );
+    assert_eq!(names.len(), kept.len() + others.len() + 1, "{names:?}");
 }
 
 #[test]
 fn a_failed_backup_shows_on_admin_and_in_doctor_until_one_succeeds() {
     let install = Install::new();
-    // The backup directory cannot be made: where its parent should be there is a file.
+    // A backup directory that cannot be made (a file is where its parent should be) is refused at start.
     let blocked = install.path("blocked");
     std::fs::write(&blocked, "not a directory").unwrap();
-    let dir = blocked.join("backups");
+    let mut cmd = install.command(&["serve"]);
+    backup_settings(&mut cmd, &blocked.join("backups"), 2);
+    let output = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{err}");
+    assert!(err.contains("cannot create the backup directory"), "{err}");
+    assert!(
+        !install.db_path().exists(),
+        "refused before the database was made"
+    );
+
+    // Started with a good directory, which then goes away while the server runs (a link to nowhere in
+    // its place, which cannot be made a directory).
+    let dir = install.path("backups");
     let server = serve_with_backups(&install, &dir, 2);
-    wait_until("a failed backup", || !backup_runs(&install).is_empty());
+    wait_until("a first backup", || !good_backups(&install).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(install.path("nowhere"), &dir).unwrap();
+    wait_until("a failed backup", || {
+        backup_runs(&install)
+            .last()
+            .is_some_and(|run| run.error.is_some())
+    });
     let run = backup_runs(&install).pop().unwrap();
     let error = run.error.expect("the backup failed");
     assert!(
@@ -166,14 +203,21 @@ fn a_failed_backup_shows_on_admin_and_in_doctor_until_one_succeeds() {
         line.contains("cannot create the backup directory"),
         "{line}"
     );
-    assert!(line.contains("none ever succeeded"), "{line}");
-    stop(server);
+    assert!(line.contains("the last good one is"), "{line}");
 
-    // The way cleared, the next start's backups succeed and the page and doctor say so.
-    std::fs::remove_file(&blocked).unwrap();
-    let server = serve_with_backups(&install, &dir, 2);
+    // The way cleared, the next backups succeed and the page and doctor say so.
+    std::fs::remove_file(&dir).unwrap();
+    let failures = backup_runs(&install).len();
     wait_until("a backup after the failure", || {
-        !good_backups(&install).is_empty()
+        backup_runs(&install)
+            .iter()
+            .skip(failures)
+            .any(|run| run.error.is_none())
+    });
+    wait_until("the last backup good", || {
+        backup_runs(&install)
+            .last()
+            .is_some_and(|run| run.error.is_none())
     });
     let page = get_in(&browser_of(&browser, &server), "/admin", "en");
     let backups = section(&page.body, "backups");

@@ -103,11 +103,12 @@ pub fn run(args: RestoreArgs, config: &Config) -> Result<ExitCode> {
 fn print_lacks(inspection: &Inspection) {
     println!("what the restored copy lacks:");
     println!("  - everything written after the backup was made");
-    println!(
-        "  - sign-ins and one-time links (backups hold none): everyone signs in again, and links sent before \
-         the backup no longer work"
-    );
     if inspection.sealed_directory {
+        // A backup holds neither; another copy (a database kept aside by a restore) may.
+        println!(
+            "  - sign-ins and one-time links (backups hold none): everyone signs in again, and links sent \
+             before the backup no longer work"
+        );
         println!(
             "  - its people directory (companies, people's names and email addresses, the activity log's \
              details) is sealed, as in every backup: the next start unseals it"

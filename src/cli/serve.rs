@@ -21,6 +21,7 @@ pub fn run(config_path: Option<&std::path::Path>) -> Result<()> {
     logging::init(config.log.level);
     signals::check()?;
     let _lock = startup::lock_data_dir(&config)?;
+    let _backup_dir = whatsapi::jobs::backup::prepare(&config.backup)?;
     systemd::status("opening the store");
     signals::check()?;
     let db = startup::open_store(&config, true)?;

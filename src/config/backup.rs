@@ -43,9 +43,11 @@ impl Backup {
 impl Config {
     pub(super) fn validate_backup(&self) -> Result<(), ConfigError> {
         let backup = &self.backup;
-        if !backup.schedule.trim().is_empty() {
-            parse_schedule(&backup.schedule).map_err(|m| invalid("backup.schedule", m))?;
+        if backup.schedule.trim().is_empty() {
+            // Off: the directory is never used, so never checked.
+            return Ok(());
         }
+        parse_schedule(&backup.schedule).map_err(|m| invalid("backup.schedule", m))?;
         if backup.dir.as_os_str().is_empty() {
             return Err(invalid("backup.dir", "must name a directory"));
         }
@@ -122,6 +124,10 @@ mod tests {
     #[test]
     fn the_directory_is_apart_from_the_data_and_the_keys() {
         let mut config = Config::default();
+        // Off: the directory is not used, so it is not checked.
+        config.backup.dir = PathBuf::from("./whatsapi-data/backups");
+        config.validate().unwrap();
+        config.backup.schedule = "0 0 2 * * *".into();
         config.backup.dir = PathBuf::from("./whatsapi-data/backups");
         let err = refused(&mut config);
         assert!(
@@ -146,6 +152,7 @@ mod tests {
     #[test]
     fn keep_is_at_least_one() {
         let mut config = Config::default();
+        config.backup.schedule = "0 0 2 * * *".into();
         config.backup.keep = 0;
         assert!(refused(&mut config).starts_with("backup.keep"));
         config.backup.keep = 1;

@@ -73,19 +73,32 @@ pub fn retention_job(config: &Config) -> ScheduledJob {
 /// A thread that loops until its flag is set, parked between rounds.
 type Looping = (Arc<AtomicBool>, JoinHandle<()>);
 
-/// Stops a looping thread after its last round, waiting for it until `deadline` at most.
-fn stop_looping((stop, thread): Looping, deadline: Instant) {
+/// How long a thread told to stop is waited for at least, even once the time to stop has run out: one
+/// that is ending its round is not reported as still working.
+const LEAST_WAIT: Duration = Duration::from_millis(500);
+
+/// How long past the time to stop the flusher's last round is waited for: it writes what the others
+/// counted until the end (the month's counts, the usage tally, API keys' last use).
+const FLUSHER_GRACE: Duration = Duration::from_secs(5);
+
+/// Tells a looping thread to run its last round and end.
+fn tell((stop, thread): &Looping) {
     stop.store(true, Ordering::Relaxed);
     thread.thread().unpark();
+}
+
+/// Waits for a looping thread told to stop (`tell`), until `deadline` at most.
+fn join_looping((_, thread): Looping, deadline: Instant) {
     let name = thread.thread().name().unwrap_or("a background").to_owned();
     if !join_by(thread, deadline) {
         tracing::warn!("the {name} thread was still working when the time to stop ran out");
     }
 }
 
-/// Waits for `thread` to end, until `deadline` at most; false when it still runs then (it ends with the
-/// process).
+/// Waits for `thread`, told to stop, to end: until `deadline`, and at least `LEAST_WAIT` from now; false
+/// when it still runs then (it ends with the process).
 pub(crate) fn join_by(thread: JoinHandle<()>, deadline: Instant) -> bool {
+    let deadline = deadline.max(Instant::now() + LEAST_WAIT);
     while !thread.is_finished() {
         if Instant::now() >= deadline {
             return false;
@@ -110,7 +123,8 @@ struct Threads {
 
 impl Threads {
     /// Stops every thread, the sends and deliveries in progress finishing (or going back to their queue)
-    /// by `deadline`; the flusher's last round comes after them, so what they counted is written.
+    /// by `deadline`; the flusher's last round comes after them, so what they counted is written, and is
+    /// waited for a little past the deadline.
     fn stop(self, deadline: Instant) {
         let Threads {
             scheduler,
@@ -122,23 +136,22 @@ impl Threads {
             storage_watch,
             abuse,
         } = self;
-        let sends = std::thread::spawn(move || sender.stop(deadline));
-        deliveries.stop(deadline);
-        let _ = sends.join();
-        scheduler.stop(deadline);
+        // All told first, so their last rounds run side by side with the sends and deliveries.
+        scheduler.tell();
         let loops: Vec<Looping> = [policy_mail, billing, storage_watch]
             .into_iter()
             .chain(abuse)
             .collect();
-        // All told first, so their last rounds run side by side.
-        for (stop, thread) in &loops {
-            stop.store(true, Ordering::Relaxed);
-            thread.thread().unpark();
-        }
+        loops.iter().for_each(tell);
+        let sends = std::thread::spawn(move || sender.stop(deadline));
+        deliveries.stop(deadline);
+        let _ = sends.join();
+        scheduler.join(deadline);
         for looping in loops {
-            stop_looping(looping, deadline);
+            join_looping(looping, deadline);
         }
-        stop_looping(flusher, deadline);
+        tell(&flusher);
+        join_looping(flusher, deadline.max(Instant::now()) + FLUSHER_GRACE);
     }
 }
 
@@ -146,7 +159,7 @@ impl Threads {
 struct Running(Mutex<Option<Threads>>);
 
 /// Starts a thread that runs `round` at once, then every `period`, and once more when stopped
-/// (`stop_looping`); `round` sees the stop flag, to cut a long round short.
+/// (`tell`); `round` sees the stop flag, to cut a long round short.
 fn every(
     name: &str,
     period: Duration,
@@ -280,7 +293,7 @@ pub fn fairing() -> impl Fairing {
                     let threads = rocket.state::<Running>().and_then(|r| r.0.lock().take());
                     let secs = rocket
                         .state::<Config>()
-                        .map_or(10, |c| c.server.shutdown_secs);
+                        .map_or(crate::config::SHUTDOWN_SECS, |c| c.server.shutdown_secs);
                     let deadline = Instant::now() + Duration::from_secs(secs);
                     if let Some(threads) = threads {
                         let _ =

@@ -47,10 +47,14 @@ impl Scheduler {
         Scheduler { stop, thread }
     }
 
-    /// Waits for a running job to finish (until `deadline` at most: a job still running then ends with
-    /// the process, its transaction not committed), then stops.
-    pub fn stop(self, deadline: std::time::Instant) {
+    /// Tells the scheduler to start no other job and end once the running one finishes.
+    pub fn tell(&self) {
         let _ = self.stop.send(());
+    }
+
+    /// Waits for a running job to finish (until `deadline` at most: a job still running then ends with
+    /// the process, its transaction not committed, and runs again at the next start); `tell` first.
+    pub fn join(self, deadline: std::time::Instant) {
         if !super::join_by(self.thread, deadline) {
             tracing::warn!("a scheduled job was still running when the time to stop ran out");
         }
@@ -82,25 +86,34 @@ fn run(db: &Db, jobs: &[ScheduledJob], stopped: &mpsc::Receiver<()>) {
     }
 }
 
-/// Now, if a fire time passed since the last recorded run; else the next fire time.
+/// Now, if a fire time passed since the last finished run (one a stop cut off runs again); else the next
+/// fire time.
 fn first_due(db: &Db, job: &ScheduledJob) -> DateTime<Utc> {
-    let now = Utc::now();
     let last = db
-        .read(|conn| job_runs::last_started(conn, job.name))
+        .read(|conn| job_runs::last_finished_start(conn, job.name))
         .ok()
         .flatten();
-    let missed = last
-        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-        .and_then(|last| job.schedule.after(&last).next())
-        .is_some_and(|fire| fire <= now);
-    if missed {
+    let now = Utc::now();
+    let due = due_after(&job.schedule, last, now);
+    if due == now {
         tracing::info!(
             job = job.name,
-            "running a scheduled job that was missed while the server was down"
+            "running a scheduled job that was missed (or cut off) while the server was down"
         );
+    }
+    due
+}
+
+/// `now` when a fire time of `schedule` passed since `last` (milliseconds); else the next fire time.
+fn due_after(schedule: &cron::Schedule, last: Option<i64>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let missed = last
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .and_then(|last| schedule.after(&last).next())
+        .is_some_and(|fire| fire <= now);
+    if missed {
         return now;
     }
-    job.schedule
+    schedule
         .after(&now)
         .next()
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
@@ -139,4 +152,23 @@ pub fn run_once(db: &Db, job: &ScheduledJob) -> anyhow::Result<serde_json::Value
         tracing::error!(job = name, error = %e, "cannot record the end of a job");
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn a_fire_time_since_the_last_finished_run_is_due_at_once() {
+        let nightly = cron::Schedule::from_str("0 0 2 * * *").unwrap();
+        let at = |h: u32, d: u32| Utc.with_ymd_and_hms(2026, 1, d, h, 0, 0).unwrap();
+        let ms = |t: DateTime<Utc>| Some(t.timestamp_millis());
+        // The last finished run was the night before: today's is due.
+        assert_eq!(due_after(&nightly, ms(at(2, 1)), at(9, 2)), at(9, 2));
+        // Today's finished: the next is tomorrow night.
+        assert_eq!(due_after(&nightly, ms(at(2, 2)), at(9, 2)), at(2, 3));
+        // Never ran: the next fire time, not now.
+        assert_eq!(due_after(&nightly, None, at(9, 2)), at(2, 3));
+    }
 }

@@ -51,11 +51,12 @@ pub fn finish(
     Ok(())
 }
 
-/// When the job last started, in milliseconds since the epoch.
-pub fn last_started(conn: &Connection, job: &str) -> Result<Option<i64>> {
+/// When the job's last finished run started, in milliseconds since the epoch; a run a stop cut off (never
+/// finished) does not count.
+pub fn last_finished_start(conn: &Connection, job: &str) -> Result<Option<i64>> {
     Ok(conn
         .query_row(
-            "SELECT max(started_at) FROM job_runs WHERE job = ?1",
+            "SELECT max(started_at) FROM job_runs WHERE job = ?1 AND finished_at IS NOT NULL",
             [job],
             |r| r.get::<_, Option<i64>>(0),
         )
@@ -104,4 +105,23 @@ pub fn last_finished(conn: &Connection, job: &str, succeeded: bool) -> Result<Op
     Ok(stmt
         .query_row(params![job, succeeded], from_row)
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_cut_off_by_a_stop_is_not_the_last_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::store::test_file(dir.path(), "runs.db");
+        assert_eq!(last_finished_start(&conn, "backup").unwrap(), None);
+        let done = start(&conn, "backup", 1_000).unwrap();
+        finish(&conn, done, 2_000, &serde_json::json!({}), None).unwrap();
+        // Cut off: started, never finished.
+        start(&conn, "backup", 5_000).unwrap();
+        start(&conn, "other", 9_000).unwrap();
+        assert_eq!(last_finished_start(&conn, "backup").unwrap(), Some(1_000));
+        assert!(last_finished(&conn, "backup", false).unwrap().is_some());
+    }
 }

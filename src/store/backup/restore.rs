@@ -270,6 +270,10 @@ impl Staged {
         let aside = with_suffix(database, &format!(".replaced-{stamp}"));
         let mut replaced = Vec::new();
         if database.exists() {
+            // Its log folded into it first (no server holds it): the database is whole on its own, and no
+            // moment below leaves it without its log. A database SQLite cannot open keeps its log, moved
+            // beside the kept name; the restored copy is never put beside a log not its own.
+            fold_log(database);
             // A second name for the database first: it is never without one, even if this stops midway.
             fs::hard_link(database, &aside).with_context(|| {
                 format!("cannot keep {} as {}", database.display(), aside.display())
@@ -312,6 +316,23 @@ impl Drop for Staged {
                 let _ = fs::remove_file(file);
             }
         }
+    }
+}
+
+/// Copies the write-ahead log of the database at `path` into it and removes it, when SQLite can; a
+/// database it cannot open is left as it is.
+fn fold_log(path: &Path) {
+    if !with_suffix(path, "-wal").exists() {
+        return;
+    }
+    let folded = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .and_then(|conn| {
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                .map(|_| conn)
+        })
+        .and_then(|conn| conn.close().map_err(|(_, e)| e));
+    if let Err(e) = folded {
+        tracing::warn!(error = %e, "cannot fold the replaced database's log into it; it is kept beside it");
     }
 }
 

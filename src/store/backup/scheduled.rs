@@ -1,14 +1,16 @@
 //! Backups into a directory, as the scheduled job makes them: one file per backup named after its UTC time
 //! (`whatsapi-20261208T030000Z.db`), written under a hidden temporary name and renamed once whole and
 //! checked, so a file of the final name is never half-written; then only the newest `keep` files of that
-//! naming stay. Nothing else in the directory is touched.
+//! naming stay. Nothing else in the directory is touched. A server with scheduled backups holds the
+//! directory's lock file (`.whatsapi-backup.lock`) while it runs: a second server given the same directory
+//! refuses to start rather than remove the first one's backups.
 
 use super::{BackupReport, backup};
 use crate::store::keys::Keyring;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 const PREFIX: &str = "whatsapi-";
@@ -16,6 +18,58 @@ const SUFFIX: &str = ".db";
 /// A copy being written: `.whatsapi-<time>.db.partial` (hidden, and not of the final naming).
 const PARTIAL_PREFIX: &str = ".whatsapi-";
 const PARTIAL_SUFFIX: &str = ".db.partial";
+/// The lock a server with scheduled backups holds on the directory.
+const LOCK: &str = ".whatsapi-backup.lock";
+
+/// The backup directory held by this server: no other server backs up into it or prunes it meanwhile.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: fs::File,
+}
+
+/// At start, with backups scheduled: makes `dir` (mode 0700) if missing, takes its lock (which also shows
+/// the server can write there), and removes the copies a stop cut off. Refuses when another server holds
+/// the directory, or when it cannot be made or written.
+pub fn prepare(dir: &Path) -> Result<DirLock> {
+    create_dir(dir)?;
+    let path = dir.join(LOCK);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "cannot write in the backup directory ([backup] dir): cannot create {}",
+                path.display()
+            )
+        })?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => bail!(
+            "another whatsapi server makes its scheduled backups in {} ([backup] dir); give each server \
+             its own directory, or it would remove the other's backups",
+            dir.display()
+        ),
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    remove_cut_off_copies(dir)?;
+    Ok(DirLock { _file: file })
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
+    }
+    Ok(())
+}
 
 /// The name of a backup made at `at`.
 pub fn file_name(at: DateTime<Utc>) -> String {
@@ -62,7 +116,7 @@ pub struct Written {
 }
 
 /// Writes a backup of the live database at `source` into `dir` (made with mode 0700 if missing), then
-/// keeps the newest `keep` backups there.
+/// keeps the newest `keep` backups there. The server holds the directory (`prepare`).
 pub fn write_into(
     source: &Path,
     dir: &Path,
@@ -70,13 +124,7 @@ pub fn write_into(
     keyring: &Keyring,
     at: DateTime<Utc>,
 ) -> Result<Written> {
-    if !dir.is_dir() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create the backup directory {}", dir.display()))?;
-    }
+    create_dir(dir)?;
     remove_cut_off_copies(dir)?;
     let name = file_name(at);
     let path = dir.join(&name);
@@ -198,5 +246,27 @@ mod tests {
         assert!(dir.path().join("notes.txt").exists());
         assert!(dir.path().join("whatsapi-manual.db").exists());
         assert_eq!(prune(dir.path(), 2), (Vec::new(), None));
+    }
+
+    #[test]
+    fn a_server_holds_its_directory_and_its_start_removes_cut_off_copies() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("backups");
+        let kept = "whatsapi-20260101T000000Z.db";
+        let cut_off = ".whatsapi-20260102T000000Z.db.partial";
+        fs::create_dir(&dir).unwrap();
+        for name in [kept, cut_off, "notes.txt"] {
+            fs::write(dir.join(name), name).unwrap();
+        }
+        let held = prepare(&dir).unwrap();
+        assert!(!dir.join(cut_off).exists());
+        assert!(dir.join(kept).exists() && dir.join("notes.txt").exists());
+        let err = format!("{:#}", prepare(&dir).unwrap_err());
+        assert!(err.contains("another whatsapi server"), "{err}");
+        drop(held);
+        prepare(&dir).unwrap();
+        // A directory that is not there yet is made.
+        prepare(&parent.path().join("new")).unwrap();
+        assert!(parent.path().join("new").is_dir());
     }
 }
