@@ -37,12 +37,15 @@ mkdir -p "$target"
 target="$(cd "$target" && pwd)"
 output="${output:-$target/packages}"
 
-for tool in cargo-deb cargo-generate-rpm; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "== installing $tool"
-    cargo install --locked "$tool"
-  fi
-done
+# The versions these packages were checked with (lintian, rpmlint, tests/packages.rs). Installed together,
+# into one build directory under the target directory, so the crates they share are compiled once.
+missing=()
+command -v cargo-deb >/dev/null 2>&1 || missing+=(cargo-deb@3.8.0)
+command -v cargo-generate-rpm >/dev/null 2>&1 || missing+=(cargo-generate-rpm@0.21.1)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  cargo install --locked --target-dir "$target/packaging-tools" "${missing[@]}"
+fi
 
 if [ "$build" = yes ]; then
   echo "== cargo build --release --locked"
