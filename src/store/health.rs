@@ -6,7 +6,7 @@
 
 use crate::error::Error;
 use parking_lot::Mutex;
-use std::os::unix::fs::MetadataExt;
+use super::files::identity;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -61,10 +61,6 @@ pub struct StorageHealth {
 struct State {
     trouble: Option<(Trouble, Instant)>,
     last_logged: Option<Instant>,
-}
-
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl StorageHealth {

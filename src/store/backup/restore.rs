@@ -7,6 +7,7 @@ use super::directory;
 use crate::crypto::Key;
 use crate::store::keys::{self, unseal_data_key};
 use crate::store::keystore::Known;
+use crate::store::files::{sqlite_files, with_suffix};
 use crate::store::{AccountId, migrations};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags};
@@ -336,18 +337,3 @@ fn fold_log(path: &Path) {
     }
 }
 
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// A database file and its write-ahead log, shared memory and rollback journal.
-fn sqlite_files(path: &Path) -> [PathBuf; 4] {
-    [
-        path.to_owned(),
-        with_suffix(path, "-wal"),
-        with_suffix(path, "-shm"),
-        with_suffix(path, "-journal"),
-    ]
-}
