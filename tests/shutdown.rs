@@ -202,7 +202,10 @@ fn stop_with_calls_in_flight(latency_ms: u64, shutdown_secs: u64) -> Stopped {
         if let Some(status) = server.child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the server did not end by itself");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not end by itself"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");
@@ -285,7 +288,7 @@ fn at_sigterm_the_calls_in_flight_finish_within_shutdown_secs_and_every_message_
 
 #[test]
 fn at_sigterm_a_call_outlasting_shutdown_secs_is_made_again_at_the_next_start_and_nothing_is_lost()
- {
+{
     let stopped = stop_with_calls_in_flight(4000, 1);
     assert_eq!(
         logged(&stopped.stop_log, "still unanswered"),
@@ -294,7 +297,10 @@ fn at_sigterm_a_call_outlasting_shutdown_secs_is_made_again_at_the_next_start_an
         stopped.stop_log
     );
     // The calls cut off stay in flight (as after a crash); those not yet called wait in the queue.
-    let (cut_off, queued) = (stopped.with_status("sending"), stopped.with_status("queued"));
+    let (cut_off, queued) = (
+        stopped.with_status("sending"),
+        stopped.with_status("queued"),
+    );
     let sent = stopped.with_status("sent");
     assert!(cut_off.len() >= 3, "{:?}", stopped.at_stop);
     assert!(!queued.is_empty(), "{:?}", stopped.at_stop);
@@ -314,7 +320,10 @@ fn at_sigterm_a_call_outlasting_shutdown_secs_is_made_again_at_the_next_start_an
         assert_eq!(stopped.after[id], 1, "message {id}");
     }
     for id in &queued {
-        assert!(stopped.before[id].is_null(), "message {id} reached Meta before the stop");
+        assert!(
+            stopped.before[id].is_null(),
+            "message {id} reached Meta before the stop"
+        );
     }
     let resent = stopped
         .restart_log

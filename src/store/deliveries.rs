@@ -121,7 +121,9 @@ fn release(conn: &Connection, only: Option<(i64, AccountId)>) -> Result<usize> {
         )
     });
     let (id, account) = only.map_or((None, None), |(id, account)| (Some(id), Some(account.0)));
-    Ok(conn.prepare_cached(&RELEASE)?.execute(params![id, account])?)
+    Ok(conn
+        .prepare_cached(&RELEASE)?
+        .execute(params![id, account])?)
 }
 
 /// Claims due deliveries of endpoints that are not paused, leasing them until `lease_until`.

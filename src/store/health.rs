@@ -4,9 +4,9 @@
 //! A full disk is told apart (writes resume by themselves when space returns); other failures last until
 //! the process is restarted (`[storage] fail_after_secs`). Each trouble is logged at most once a minute.
 
+use super::files::identity;
 use crate::error::Error;
 use parking_lot::Mutex;
-use super::files::identity;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -5,9 +5,9 @@
 
 use super::directory;
 use crate::crypto::{CryptoError, Key};
+use crate::store::files::{sqlite_files, with_suffix};
 use crate::store::keys::{self, unseal_data_key};
 use crate::store::keystore::Known;
-use crate::store::files::{sqlite_files, with_suffix};
 use crate::store::{AccountId, migrations};
 use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -196,7 +196,11 @@ const SEALED_FIELDS: [(&str, &str); 3] = [
 
 /// Whether `key` opens the first of `SEALED_FIELDS` the copy holds of `account`; true when it holds
 /// none (nothing to try), or when the value is no envelope this version reads.
-fn opens_a_sealed_field(conn: &Connection, account: AccountId, key: &Key) -> rusqlite::Result<bool> {
+fn opens_a_sealed_field(
+    conn: &Connection,
+    account: AccountId,
+    key: &Key,
+) -> rusqlite::Result<bool> {
     for (table, column) in SEALED_FIELDS {
         let exists: bool = conn.query_row(
             "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
@@ -394,4 +398,3 @@ fn fold_log(path: &Path) {
         tracing::warn!(error = %e, "cannot fold the replaced database's log into it; it is kept beside it");
     }
 }
-
