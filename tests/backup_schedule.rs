@@ -2,7 +2,7 @@
 //! `[backup] dir` (made 0700) under their UTC time, each whole and checked; `keep` leaves only the newest
 //! of them and never touches another file; the last result is on /admin (in English and Arabic) and in
 //! `whatsapi doctor`, a failure included, and doctor warns when the last success is older than two
-//! periods of the schedule.
+//! periods of the schedule, or when none was made although one was due (not before the first is due).
 
 mod backup_support;
 mod common;
@@ -254,10 +254,11 @@ fn doctor_warns_when_no_backup_succeeded_for_two_periods() {
             .to_owned()
     };
     assert!(install.run(&["migrate"]).status.success());
-    // Scheduled, and none made yet.
+    // Scheduled, none made yet, and no server ran the schedule: none was due.
     let line = nightly(&install);
     assert!(
-        line.starts_with("warn  backup       none made yet on [backup] schedule"),
+        line.starts_with("ok    backup       none made yet on [backup] schedule")
+            && line.contains("no server has run this schedule yet"),
         "{line}"
     );
     // Not scheduled: nothing to warn about.
@@ -291,4 +292,81 @@ fn doctor_warns_when_no_backup_succeeded_for_two_periods() {
     );
     assert!(line.contains("older than two periods"), "{line}");
     assert!(line.contains(", 3 d 0 h ago"), "{line}");
+}
+
+/// The noted start of the backups' schedule moved `days` into the past, as if the server had run it since.
+fn schedule_started_days_ago(install: &Install, days: i64) {
+    let conn = rusqlite::Connection::open(install.db_path()).unwrap();
+    let value: Vec<u8> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE name = 'schedule_since.backup'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let value = String::from_utf8(value).unwrap();
+    let (at, schedule) = value.split_once(' ').unwrap();
+    let earlier = at.parse::<i64>().unwrap() - days * 86_400_000;
+    conn.execute(
+        "UPDATE settings SET value = ?1 WHERE name = 'schedule_since.backup'",
+        [format!("{earlier} {schedule}").into_bytes()],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_fresh_nightly_schedule_warns_only_once_its_first_backup_was_due() {
+    let install = Install::new();
+    let dir = install.path("backups");
+    let nightly = |cmd: &mut std::process::Command| {
+        cmd.env("WHATSAPI_BACKUP__SCHEDULE", "0 0 3 * * *")
+            .env("WHATSAPI_BACKUP__DIR", &dir);
+    };
+    let doctor = || {
+        let mut cmd = install.command(&["doctor"]);
+        nightly(&mut cmd);
+        let report = stdout(&cmd.output().unwrap());
+        report
+            .lines()
+            .find(|l| l[6..].starts_with("backup "))
+            .unwrap_or_else(|| panic!("{report}"))
+            .to_owned()
+    };
+    let mut cmd = install.command(&["serve"]);
+    nightly(&mut cmd);
+    let server = install.serve_with(cmd);
+    let browser = operator(&install, &server);
+
+    // Just set up: the first backup is due tonight, nothing to warn about.
+    let page = get_in(&browser, "/admin", "en");
+    let backups = section(&page.body, "backups");
+    assert!(backups.contains(r#"data-standing="waiting""#), "{backups}");
+    assert!(backups.contains(r#"id="first-backup-due""#), "{backups}");
+    assert!(!backups.contains("alert warning"), "{backups}");
+    let arabic = get_in(&browser, "/admin", "ar");
+    assert!(section(&arabic.body, "backups").contains("لا نسخة احتياطية بعد: موعد الأولى"));
+    let line = doctor();
+    assert!(
+        line.starts_with("ok    backup       none made yet on [backup] schedule")
+            && line.contains("the first is due at ")
+            && line.contains(" 03:00 UTC"),
+        "{line}"
+    );
+
+    // Two nights later without a backup (the server stopped every night at three): a warning.
+    schedule_started_days_ago(&install, 2);
+    let page = get_in(&browser, "/admin", "en");
+    let backups = section(&page.body, "backups");
+    assert!(backups.contains(r#"data-standing="never""#), "{backups}");
+    assert!(
+        backups.contains("No backup has been made on this schedule, although one was due."),
+        "{backups}"
+    );
+    let line = doctor();
+    assert!(
+        line.starts_with("warn  backup       none made on [backup] schedule")
+            && line.contains("although one was due"),
+        "{line}"
+    );
+    stop(server);
 }

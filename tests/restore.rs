@@ -2,7 +2,8 @@
 //! done once it is stopped, the replaced database kept aside, the accounts deleted since named as keyless);
 //! a backup the scheduler took while messages were being sent restores whole, with the row counts it has,
 //! and the server serves it; a damaged file and a backup of another installation (made under another master
-//! key, or whose data keys are not in this keystore) are refused before anything is replaced.
+//! key, or whose data keys are not in this keystore, a sealed backup or a database file copied as it lies)
+//! are refused before anything is replaced.
 
 mod backup_support;
 mod common;
@@ -342,7 +343,30 @@ fn a_backup_of_another_installation_is_refused() {
         "{message}"
     );
     assert_eq!(data_files(&install), before, "the data directory changed");
+    // The twin's own database file, copied as it lies (its directory unsealed, as a database kept aside
+    // by a restore is): its data keys are not this keystore's either.
+    let twins_file = twin.path("twins-unsealed.db");
+    for suffix in ["", "-wal"] {
+        let from = PathBuf::from(format!("{}{suffix}", twin.db_path().display()));
+        if from.exists() {
+            std::fs::copy(&from, format!("{}{suffix}", twins_file.display())).unwrap();
+        }
+    }
+    let message = refused(restore(&install, &twins_file));
+    assert!(
+        message.contains(
+            "its data key of account 1 does not open what the backup holds of that account"
+        ),
+        "{message}"
+    );
+    assert_eq!(data_files(&install), before, "the data directory changed");
 
     let output = restore(&install, &own);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The database that restore kept aside (unsealed, this installation's) goes back in place.
+    let aside = install.data_dir().join(&replaced(&install)[0]);
+    let kept = install.path("kept-aside.db");
+    std::fs::copy(&aside, &kept).unwrap();
+    let output = restore(&install, &kept);
     assert!(output.status.success(), "{}", stderr(&output));
 }

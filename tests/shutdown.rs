@@ -139,54 +139,98 @@ fn a_command_without_a_clean_stop_still_ends_at_sigterm() {
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
 }
 
-/// The messages an account sends through the simulator `sandbox`, paced at one a second.
+/// Message `n` (below 100) of an account, to its own number.
 fn send(api: &Api, connection: &str, n: usize) -> String {
     let (status, message) = api.send(
-        json!({"connection_id": connection, "to": format!("+9655000000{n}"),
+        json!({"connection_id": connection, "to": format!("+965500000{n:02}"),
         "type": "text", "text": {"body": format!("message {n}")}}),
     );
     assert_eq!(status, 202, "{message}");
     message["id"].as_str().unwrap().to_owned()
 }
 
-#[test]
-fn a_send_in_flight_at_sigterm_finishes_and_every_message_is_sent_exactly_once() {
-    let sandbox = Sandbox::start(&["--latency-ms", "3000"]);
+/// What a stop with calls to Meta in flight left, and what the next start sent.
+struct Stopped {
+    /// Each message's id and its status in the database once the stopped process had ended.
+    at_stop: Vec<(String, String)>,
+    /// The slow simulator's count per message id when the stopped process had ended.
+    before: serde_json::Value,
+    /// The fast simulator's count per message id once the next start had sent everything.
+    after: serde_json::Value,
+    stop_log: Vec<String>,
+    restart_log: Vec<String>,
+}
+
+impl Stopped {
+    fn with_status(&self, status: &str) -> Vec<&str> {
+        self.at_stop
+            .iter()
+            .filter(|(_, s)| s == status)
+            .map(|(id, _)| id.as_str())
+            .collect()
+    }
+}
+
+/// Queues twelve messages to a simulator that answers after `latency_ms`, stops the server (given
+/// `shutdown_secs`) once three calls are at the simulator, waits for it to end by itself, then starts it
+/// again against a simulator at the same address that answers at once, until every message is sent.
+fn stop_with_calls_in_flight(latency_ms: u64, shutdown_secs: u64) -> Stopped {
+    let sandbox = Sandbox::start(&["--latency-ms", &latency_ms.to_string()]);
     let mut install = Install::new();
     install.env.push(sandbox.allowed());
+    install.env.push((
+        "WHATSAPI_SERVER__SHUTDOWN_SECS".into(),
+        shutdown_secs.to_string(),
+    ));
     let mut server = install.serve();
     let (api, _) = account(&install, &server, "owner@shop.test");
-    let connection = cloud_number(&api, &sandbox.url, 1)["id"]
+    let connection = cloud_number(&api, &sandbox.url, 5)["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let ids: Vec<String> = (1..=3).map(|n| send(&api, &connection, n)).collect();
+    let ids: Vec<String> = (1..=12).map(|n| send(&api, &connection, n)).collect();
 
-    // The first call is at Meta, waiting for its answer, when the stop begins.
+    // Calls are at Meta, waiting for their answer, and more messages wait in the queue.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while sandbox.report()["most_in_flight"].as_u64().unwrap_or(0) == 0 {
-        assert!(Instant::now() < deadline, "no call reached the simulator");
+    while sandbox.report()["most_in_flight"].as_u64().unwrap_or(0) < 3 {
+        assert!(Instant::now() < deadline, "no calls reached the simulator");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = server.terminate();
+    common::signal(&server.child, libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not end by itself"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(status.success(), "{status:?}");
-    server.wait_for_line("the server stopped cleanly");
-    assert_eq!(server.logged("still unanswered"), 0);
-    // The call in flight finished, and its answer was recorded before the process ended.
-    let sent_before = common::api::count(
-        &install,
-        "SELECT count(*) FROM messages WHERE status = 'sent'",
-    );
-    assert!(sent_before >= 1, "the send in flight was not finished");
+    let stop_log = server.lines.lock().unwrap().clone();
+    let before = sandbox.report()["counts"].clone();
+
+    let db = rusqlite::Connection::open(install.db_path()).unwrap();
+    let mut rows = db.prepare("SELECT id, status FROM messages").unwrap();
+    let mut at_stop: Vec<(String, String)> = rows
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?.to_string(), r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    at_stop.sort();
+    let mut sorted = ids.clone();
+    sorted.sort();
     assert_eq!(
-        common::api::count(
-            &install,
-            "SELECT count(*) FROM messages WHERE status = 'sending'"
-        ),
-        0,
-        "nothing is left leased"
+        at_stop.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(),
+        sorted
     );
 
+    // Meta, answering at once now, at the address the connection names.
+    let address = sandbox.url.trim_start_matches("http://").to_owned();
+    drop(sandbox);
+    let fast = Sandbox::start_at(&address, &[]);
     let restarted = install.serve();
     let api = Api {
         base: restarted.url.clone(),
@@ -195,18 +239,100 @@ fn a_send_in_flight_at_sigterm_finishes_and_every_message_is_sent_exactly_once()
     for id in &ids {
         api.wait_for(id, &["sent", "delivered", "read"]);
     }
-    let counts = sandbox.report()["counts"].clone();
-    for id in &ids {
-        assert_eq!(
-            counts[id], 1,
-            "message {id} reached Meta {} times",
-            counts[id]
-        );
+    let after = fast.report()["counts"].clone();
+    let restart_log = restarted.lines.lock().unwrap().clone();
+    Stopped {
+        at_stop,
+        before,
+        after,
+        stop_log,
+        restart_log,
+    }
+}
+
+fn logged(lines: &[String], text: &str) -> usize {
+    lines.iter().filter(|l| l.contains(text)).count()
+}
+
+#[test]
+fn at_sigterm_the_calls_in_flight_finish_within_shutdown_secs_and_every_message_is_sent_exactly_once()
+ {
+    let stopped = stop_with_calls_in_flight(2000, 10);
+    assert_eq!(
+        logged(&stopped.stop_log, "the server stopped cleanly"),
+        1,
+        "{:#?}",
+        stopped.stop_log
+    );
+    assert_eq!(logged(&stopped.stop_log, "still unanswered"), 0);
+    // The calls in flight finished and were recorded before the process ended; nothing is left leased;
+    // the messages not yet called wait in the queue.
+    let (sent, queued) = (stopped.with_status("sent"), stopped.with_status("queued"));
+    assert!(sent.len() >= 3, "{:?}", stopped.at_stop);
+    assert!(!queued.is_empty(), "{:?}", stopped.at_stop);
+    assert_eq!(sent.len() + queued.len(), 12, "{:?}", stopped.at_stop);
+    for id in &sent {
+        assert_eq!(stopped.before[id], 1, "message {id}");
+        assert!(stopped.after[id].is_null(), "message {id} was sent again");
+    }
+    for id in &queued {
+        assert!(stopped.before[id].is_null(), "message {id}");
+        assert_eq!(stopped.after[id], 1, "message {id}");
     }
     assert_eq!(
-        restarted.logged("resending messages"),
+        logged(&stopped.restart_log, "resending messages"),
         0,
-        "none was in flight"
+        "none was left in flight"
+    );
+}
+
+#[test]
+fn at_sigterm_a_call_outlasting_shutdown_secs_is_made_again_at_the_next_start_and_nothing_is_lost()
+{
+    let stopped = stop_with_calls_in_flight(4000, 1);
+    assert_eq!(
+        logged(&stopped.stop_log, "still unanswered"),
+        1,
+        "{:#?}",
+        stopped.stop_log
+    );
+    // The calls cut off stay in flight (as after a crash); those not yet called wait in the queue.
+    let (cut_off, queued) = (
+        stopped.with_status("sending"),
+        stopped.with_status("queued"),
+    );
+    let sent = stopped.with_status("sent");
+    assert!(cut_off.len() >= 3, "{:?}", stopped.at_stop);
+    assert!(!queued.is_empty(), "{:?}", stopped.at_stop);
+    assert_eq!(
+        cut_off.len() + queued.len() + sent.len(),
+        12,
+        "{:?}",
+        stopped.at_stop
+    );
+    // Every message not answered before the stop is sent by the next start, once; a call cut off is
+    // made again (the documented exception: Meta may have taken the first); a queued one only once.
+    for id in &sent {
+        assert_eq!(stopped.before[id], 1, "message {id}");
+        assert!(stopped.after[id].is_null(), "message {id} was sent again");
+    }
+    for id in cut_off.iter().chain(&queued) {
+        assert_eq!(stopped.after[id], 1, "message {id}");
+    }
+    for id in &queued {
+        assert!(
+            stopped.before[id].is_null(),
+            "message {id} reached Meta before the stop"
+        );
+    }
+    let resent = stopped
+        .restart_log
+        .iter()
+        .find(|l| l.contains("resending messages"))
+        .unwrap_or_else(|| panic!("{:#?}", stopped.restart_log));
+    assert!(
+        resent.contains(&format!("messages={}", cut_off.len())),
+        "{resent}"
     );
 }
 

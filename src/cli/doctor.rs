@@ -450,8 +450,21 @@ fn check_backups(report: &mut Report, db_path: &Path, config: &Config) {
             "last backup ok: {}",
             made(state.last_success.as_ref().expect("a success"))
         ),
+        Standing::Waiting => match schedule.as_ref().and_then(|s| state.first_due(s)) {
+            Some(due) => format!(
+                "none made yet on {every}; the first is due at {} UTC",
+                due.format("%Y-%m-%d %H:%M")
+            ),
+            None => format!(
+                "none made yet on {every}; no server has run this schedule yet (it makes them while \
+                 it runs)"
+            ),
+        },
         Standing::Never => {
-            format!("none made yet on {every} (the server makes them while it runs)")
+            format!(
+                "none made on {every} although one was due (the server makes them while it runs; is \
+                 it running?)"
+            )
         }
         Standing::Failed => {
             let last = state.last.as_ref().expect("a failure");

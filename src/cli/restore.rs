@@ -5,11 +5,12 @@
 //! changed.
 
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use whatsapi::config::Config;
 use whatsapi::crypto;
 use whatsapi::store::backup::restore::{self, Inspection, Staged};
+use whatsapi::store::files::same_file;
 use whatsapi::store::keystore::Known;
 use whatsapi::store::migrations;
 
@@ -145,14 +146,5 @@ fn print_lacks(inspection: &Inspection) {
             "its data keys are still inside it (made before the keystore): the next start moves them into an \
              empty keystore, or drops them when the keystore holds keys already"
         );
-    }
-}
-
-/// Whether two paths name the same file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
     }
 }

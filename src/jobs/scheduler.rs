@@ -62,6 +62,7 @@ impl Scheduler {
 }
 
 fn run(db: &Db, jobs: &[ScheduledJob], stopped: &mpsc::Receiver<()>) {
+    note_schedules(db, jobs);
     let mut next: Vec<DateTime<Utc>> = jobs.iter().map(|job| first_due(db, job)).collect();
     loop {
         let Some((index, due)) = next.iter().copied().enumerate().min_by_key(|(_, due)| *due)
@@ -83,6 +84,25 @@ fn run(db: &Db, jobs: &[ScheduledJob], stopped: &mpsc::Receiver<()>) {
             .after(&Utc::now())
             .next()
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    }
+}
+
+/// Notes since when each job runs on its schedule (kept across restarts on the same schedule), so that a
+/// job never run is said to be behind only once one of its fire times passed (`services::backups`).
+fn note_schedules(db: &Db, jobs: &[ScheduledJob]) {
+    let schedules: Vec<(&'static str, String)> = jobs
+        .iter()
+        .map(|job| (job.name, job.schedule.source().to_owned()))
+        .collect();
+    let now = now_ms();
+    let noted = db.write(move |conn| {
+        for (job, schedule) in &schedules {
+            job_runs::note_schedule(conn, job, schedule, now)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = noted {
+        tracing::warn!(error = %e, "cannot note the scheduled jobs' schedules");
     }
 }
 

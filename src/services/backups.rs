@@ -50,12 +50,17 @@ impl Run {
 pub struct Backups {
     pub last: Option<Run>,
     pub last_success: Option<Run>,
+    /// Since when a server has run the backups, and on which schedule (its cron expression).
+    pub scheduled_since: Option<(i64, String)>,
 }
 
+/// The backups' state, in one query.
 pub fn read(conn: &Connection) -> Result<Backups> {
+    let latest = job_runs::latest(conn, JOB)?;
     Ok(Backups {
-        last: job_runs::last_finished(conn, JOB, false)?.map(Run::of),
-        last_success: job_runs::last_finished(conn, JOB, true)?.map(Run::of),
+        last: latest.last.map(Run::of),
+        last_success: latest.last_success.map(Run::of),
+        scheduled_since: latest.scheduled_since,
     })
 }
 
@@ -66,7 +71,10 @@ pub enum Standing {
     Off,
     /// Scheduled, and the last one succeeded within two periods of the schedule.
     Ok,
-    /// Scheduled, and none was made yet.
+    /// Scheduled, none was made yet, and none was due yet: no server has run this schedule up to one of
+    /// its fire times (`Backups::first_due` says when).
+    Waiting,
+    /// Scheduled, and none was made although one was due.
     Never,
     /// The last one failed.
     Failed,
@@ -93,7 +101,10 @@ impl Backups {
             return Standing::Failed;
         }
         let Some(success) = &self.last_success else {
-            return Standing::Never;
+            return match self.first_due(schedule) {
+                Some(due) if due <= now => Standing::Never,
+                _ => Standing::Waiting,
+            };
         };
         // Two fire times have passed since the last success without another one.
         let Some(since) = Utc.timestamp_millis_opt(success.started_at).single() else {
@@ -103,6 +114,19 @@ impl Backups {
             Some(second) if second <= now => Standing::Stale,
             _ => Standing::Ok,
         }
+    }
+}
+
+impl Backups {
+    /// The first fire time of `schedule` after a server started running it; `None` when no server has
+    /// run this schedule yet.
+    pub fn first_due(&self, schedule: &cron::Schedule) -> Option<DateTime<Utc>> {
+        let (since, on) = self.scheduled_since.as_ref()?;
+        if on != schedule.source() {
+            return None;
+        }
+        let since = Utc.timestamp_millis_opt(*since).single()?;
+        schedule.after(&since).next()
     }
 }
 
@@ -133,6 +157,7 @@ mod tests {
         let ok = Backups {
             last: Some(run(two_am, None)),
             last_success: Some(run(two_am, None)),
+            scheduled_since: None,
         };
         assert_eq!(
             ok.standing(Some(&nightly), at(two_am + day + 60_000)),
@@ -151,10 +176,35 @@ mod tests {
             failed.standing(Some(&nightly), at(two_am + day + 60_000)),
             Standing::Failed
         );
+        // Never made: a warning only once a run was due since a server started on the schedule.
         assert_eq!(
             Backups::default().standing(Some(&nightly), at(two_am)),
+            Standing::Waiting
+        );
+        let fresh = Backups {
+            scheduled_since: Some((two_am + 3_600_000, nightly.source().to_owned())),
+            ..Backups::default()
+        };
+        assert_eq!(
+            fresh.first_due(&nightly),
+            Some(at(two_am + day)),
+            "the next night"
+        );
+        assert_eq!(
+            fresh.standing(Some(&nightly), at(two_am + day - 60_000)),
+            Standing::Waiting
+        );
+        assert_eq!(
+            fresh.standing(Some(&nightly), at(two_am + day + 60_000)),
             Standing::Never
         );
+        let other = cron::Schedule::from_str("0 0 3 * * *").unwrap();
+        assert_eq!(
+            fresh.standing(Some(&other), at(two_am + 30 * day)),
+            Standing::Waiting,
+            "no server ran that schedule yet"
+        );
+        assert!(!Standing::Waiting.warns() && Standing::Never.warns());
         assert_eq!(Backups::default().standing(None, at(two_am)), Standing::Off);
         assert_eq!(
             ok.last.unwrap().file_name(),

@@ -161,9 +161,10 @@ pub fn last_sign_ins(conn: &Connection, account: AccountId) -> Result<HashMap<Us
 /// The sizes of the database file and of its write-ahead log, in bytes (0 for a file not there).
 pub fn file_sizes(db_path: &Path) -> (u64, u64) {
     let size = |path: &Path| std::fs::metadata(path).map_or(0, |m| m.len());
-    let mut wal = db_path.as_os_str().to_owned();
-    wal.push("-wal");
-    (size(db_path), size(Path::new(&wal)))
+    (
+        size(db_path),
+        size(&super::files::with_suffix(db_path, "-wal")),
+    )
 }
 
 #[cfg(test)]

@@ -97,30 +97,33 @@ pub struct Due {
 
 /// Deliveries that were being attempted when the process stopped go back to the queue.
 pub fn release_orphans(conn: &Connection) -> Result<usize> {
-    Ok(conn.execute(
-        &format!(
-            "UPDATE webhook_deliveries SET status = {pending}, lease_until = NULL WHERE status = {delivering}",
-            pending = DeliveryStatus::Pending.sql(),
-            delivering = DeliveryStatus::Delivering.sql(),
-        ),
-        [],
-    )?)
+    release(conn, None)
 }
 
 /// Deliveries claimed and not attempted (the server is stopping) go back to the queue as they were:
 /// the next start takes them up at once.
 pub fn put_back(conn: &Connection, claimed: &[Due]) -> Result<usize> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "UPDATE webhook_deliveries SET status = {pending}, lease_until = NULL
-         WHERE id = ?1 AND account_id = ?2 AND status = {delivering}",
-        pending = DeliveryStatus::Pending.sql(),
-        delivering = DeliveryStatus::Delivering.sql(),
-    ))?;
     let mut put = 0;
     for due in claimed {
-        put += stmt.execute(params![due.id, due.account_id.0])?;
+        put += release(conn, Some((due.id, due.account_id)))?;
     }
     Ok(put)
+}
+
+/// Leased deliveries back to `pending`: every one, or only this one of this account.
+fn release(conn: &Connection, only: Option<(i64, AccountId)>) -> Result<usize> {
+    static RELEASE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE webhook_deliveries SET status = {pending}, lease_until = NULL
+             WHERE status = {delivering} AND (?1 IS NULL OR (id = ?1 AND account_id = ?2))",
+            pending = DeliveryStatus::Pending.sql(),
+            delivering = DeliveryStatus::Delivering.sql(),
+        )
+    });
+    let (id, account) = only.map_or((None, None), |(id, account)| (Some(id), Some(account.0)));
+    Ok(conn
+        .prepare_cached(&RELEASE)?
+        .execute(params![id, account])?)
 }
 
 /// Claims due deliveries of endpoints that are not paused, leasing them until `lease_until`.

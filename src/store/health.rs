@@ -4,9 +4,9 @@
 //! A full disk is told apart (writes resume by themselves when space returns); other failures last until
 //! the process is restarted (`[storage] fail_after_secs`). Each trouble is logged at most once a minute.
 
+use super::files::identity;
 use crate::error::Error;
 use parking_lot::Mutex;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -61,10 +61,6 @@ pub struct StorageHealth {
 struct State {
     trouble: Option<(Trouble, Instant)>,
     last_logged: Option<Instant>,
-}
-
-fn identity(path: &Path) -> Option<(u64, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl StorageHealth {

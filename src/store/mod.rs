@@ -16,6 +16,7 @@ pub mod deliveries;
 pub mod endpoints;
 pub mod erasure;
 pub mod export;
+pub mod files;
 pub mod health;
 pub mod holds;
 pub mod idempotency;

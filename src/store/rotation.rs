@@ -6,6 +6,7 @@
 //! file swapped (the old one is kept, renamed, because backups taken before the rotation hold the check
 //! value sealed with it). Running the command again after a crash finishes the job.
 
+use super::files::with_suffix;
 use super::keys::{self, ROTATION_TARGET};
 use super::keystore::{Keystore, KeystoreFiles, SealedKey};
 use super::migrations;
@@ -30,12 +31,6 @@ pub struct RotationReport {
     pub old_key_id: u32,
     pub new_key_id: u32,
     pub retired_key_file: PathBuf,
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 pub fn next_key_file(key_file: &Path) -> PathBuf {

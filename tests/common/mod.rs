@@ -334,8 +334,13 @@ impl Sandbox {
     /// Starts the simulator on a port the system chooses, with these extra arguments, and waits until it
     /// listens.
     pub fn start(extra: &[&str]) -> Sandbox {
+        Sandbox::start_at("127.0.0.1:0", extra)
+    }
+
+    /// Starts the simulator listening on `listen` (another that listened there has ended).
+    pub fn start_at(listen: &str, extra: &[&str]) -> Sandbox {
         let mut child = Command::new(BIN)
-            .args(["sandbox", "--listen", "127.0.0.1:0"])
+            .args(["sandbox", "--listen", listen])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -124,12 +124,13 @@ async fn admin_page(
 ) -> Result<rocket::response::content::RawHtml<String>> {
     let (page, db, config) = (&ctx.page, ctx.db, ctx.config);
     let accounts = admin_accounts::rows(page, db, ctx.state::<Arc<Billing>>()?).await?;
-    let (runs, retention, policies) = db
+    let (runs, retention, policies, backups) = db
         .read_async(|conn| {
             Ok((
                 job_runs::recent(conn, 20)?,
                 job_runs::recent_of(conn, job_runs::RETENTION, 20)?,
                 consents::policy_versions(conn, 20)?,
+                crate::services::backups::read(conn)?,
             ))
         })
         .await?;
@@ -153,7 +154,7 @@ async fn admin_page(
         form,
         storage_warning: storage_warning(page, db, config),
         signals: super::admin_signals::section(page, db).await?,
-        backups: super::admin_backups::section(page, db, config).await?,
+        backups: super::admin_backups::section(page, &backups, config),
     })
 }
 

@@ -6,9 +6,7 @@
 use super::admin_health::{bytes, millis, span};
 use super::page::Page;
 use crate::config::Config;
-use crate::error::Result;
-use crate::services::backups::{self, Run, Standing};
-use crate::store::Db;
+use crate::services::backups::{Backups, Run, Standing};
 use std::time::Duration;
 
 /// One backup run, in the page's words.
@@ -50,7 +48,7 @@ impl RunView {
 
 /// The section as the page shows it.
 pub struct BackupSection {
-    /// `ok`, `off`, `never`, `failed` or `stale`.
+    /// `ok`, `off`, `waiting`, `never`, `failed` or `stale`.
     pub standing: &'static str,
     pub standing_words: &'static str,
     /// The badge's classes.
@@ -58,19 +56,23 @@ pub struct BackupSection {
     /// The schedule, directory and `keep`, in a sentence.
     pub policy: String,
     pub warning: Option<String>,
+    /// When the first backup is due, before one was made.
+    pub first_due: Option<String>,
     pub last: Option<RunView>,
     /// The last success, when it is not the last run.
     pub last_success: Option<RunView>,
 }
 
-pub async fn section(page: &Page, db: &Db, config: &Config) -> Result<BackupSection> {
-    let state = db.read_async(backups::read).await?;
+/// The section from the backups' state (`services::backups::read`, in the page's one read).
+pub fn section(page: &Page, state: &Backups, config: &Config) -> BackupSection {
     let settings = &config.backup;
     let now = chrono::Utc::now();
-    let standing = state.standing(settings.schedule().as_ref(), now);
+    let schedule = settings.schedule();
+    let standing = state.standing(schedule.as_ref(), now);
     let (code, badge) = match standing {
         Standing::Ok => ("ok", "badge success"),
         Standing::Off => ("off", "badge neutral"),
+        Standing::Waiting => ("waiting", "badge neutral"),
         Standing::Never => ("never", "badge warning"),
         Standing::Stale => ("stale", "badge warning"),
         Standing::Failed => ("failed", "badge danger"),
@@ -87,15 +89,24 @@ pub async fn section(page: &Page, db: &Db, config: &Config) -> Result<BackupSect
         Standing::Never => Some(page.t("backup.warn_never").to_owned()),
         Standing::Stale => Some(page.t("backup.warn_stale").to_owned()),
         Standing::Failed => Some(page.t("backup.warn_failed").to_owned()),
-        Standing::Ok | Standing::Off => None,
+        Standing::Ok | Standing::Off | Standing::Waiting => None,
     };
+    let first_due = (standing == Standing::Waiting).then(|| {
+        match schedule.as_ref().and_then(|s| state.first_due(s)) {
+            Some(due) => page
+                .t("backup.first_due")
+                .replace("{when}", &page.datetime(&due.timestamp_millis())),
+            None => page.t("backup.first_after_start").to_owned(),
+        }
+    });
     let now_ms = now.timestamp_millis();
     let last_failed = state.last.as_ref().is_some_and(|l| l.error.is_some());
-    Ok(BackupSection {
+    BackupSection {
         standing: code,
         standing_words: page.t(match standing {
             Standing::Ok => "backup.standing_ok",
             Standing::Off => "backup.standing_off",
+            Standing::Waiting => "backup.standing_waiting",
             Standing::Never => "backup.standing_never",
             Standing::Stale => "backup.standing_stale",
             Standing::Failed => "backup.standing_failed",
@@ -103,6 +114,7 @@ pub async fn section(page: &Page, db: &Db, config: &Config) -> Result<BackupSect
         badge,
         policy,
         warning,
+        first_due,
         last: state
             .last
             .as_ref()
@@ -112,5 +124,5 @@ pub async fn section(page: &Page, db: &Db, config: &Config) -> Result<BackupSect
             .as_ref()
             .filter(|_| last_failed)
             .map(|run| RunView::of(page, run, now_ms)),
-    })
+    }
 }

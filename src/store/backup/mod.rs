@@ -39,9 +39,7 @@ pub fn backup(source: &Path, dest: &Path, keyring: &Keyring) -> Result<BackupRep
     if result.is_err() {
         // A half-written or failed copy must not pass for a backup, nor block the next attempt; its
         // write-ahead log may hold pages copied before the directory was sealed.
-        for suffix in ["", "-wal", "-shm"] {
-            let mut file = dest.as_os_str().to_owned();
-            file.push(suffix);
+        for file in super::files::sqlite_files(dest) {
             let _ = std::fs::remove_file(file);
         }
     }

@@ -4,12 +4,13 @@
 //! its write-ahead log, under a name that says when.
 
 use super::directory;
-use crate::crypto::Key;
+use crate::crypto::{CryptoError, Key};
+use crate::store::files::{sqlite_files, with_suffix};
 use crate::store::keys::{self, unseal_data_key};
 use crate::store::keystore::Known;
 use crate::store::{AccountId, migrations};
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -145,21 +146,23 @@ pub fn inspect(
         )));
     }
     let sealed_directory = directory::is_sealed(&conn).map_err(unreadable)?;
-    if sealed_directory {
-        // Each data key the keystore holds for an account of the backup opens what the backup sealed with it.
-        for (&account, sealed) in &known.keys {
-            let account = AccountId(account);
-            let opens = match unseal_data_key(master, account, sealed) {
-                Ok(key) => directory::opens_with(&conn, account, &key).map_err(unreadable)?,
-                Err(_) => false,
-            };
-            if !opens {
-                return Err(refuse(format!(
-                    "its data key of account {} does not open what the backup holds of that account: the \
-                     keystore and the backup are of different installations",
-                    account.get()
-                )));
+    // Each data key the keystore holds for an account of the backup opens what the backup sealed with it:
+    // the sealed directory's name of the account, and one of its sealed fields (sealed or not, a copy).
+    for (&account, sealed) in &known.keys {
+        let account = AccountId(account);
+        let opens = match unseal_data_key(master, account, sealed) {
+            Ok(key) => {
+                directory::opens_with(&conn, account, &key).map_err(unreadable)?
+                    && opens_a_sealed_field(&conn, account, &key).map_err(unreadable)?
             }
+            Err(_) => false,
+        };
+        if !opens {
+            return Err(refuse(format!(
+                "its data key of account {} does not open what the backup holds of that account: the \
+                 keystore and the backup are of different installations",
+                account.get()
+            )));
         }
     }
     let keyless = if known.knows_nothing() {
@@ -181,6 +184,58 @@ pub fn inspect(
         retired_master,
         keys_inside,
     })
+}
+
+/// Fields sealed with an account's data key that most accounts have one of: (table, column), the row
+/// being the table's `id` and the account its `account_id`.
+const SEALED_FIELDS: [(&str, &str); 3] = [
+    ("connections", "access_token"),
+    ("messages", "recipient"),
+    ("webhook_endpoints", "secret"),
+];
+
+/// Whether `key` opens the first of `SEALED_FIELDS` the copy holds of `account`; true when it holds
+/// none (nothing to try), or when the value is no envelope this version reads.
+fn opens_a_sealed_field(
+    conn: &Connection,
+    account: AccountId,
+    key: &Key,
+) -> rusqlite::Result<bool> {
+    for (table, column) in SEALED_FIELDS {
+        let exists: bool = conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+            [table],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            continue;
+        }
+        let first: Option<(i64, Vec<u8>)> = conn
+            .query_row(
+                &format!(
+                    "SELECT id, {column} FROM {table} WHERE account_id = ?1 AND typeof({column}) = 'blob' \
+                     ORDER BY id LIMIT 1"
+                ),
+                [account.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((row, sealed)) = first else {
+            continue;
+        };
+        let place = crate::crypto::Aad {
+            account: account.0,
+            table,
+            column,
+            row,
+        };
+        return Ok(match key.open(&place, &sealed) {
+            Ok(_) => true,
+            Err(CryptoError::UnknownKey(_) | CryptoError::Forged) => false,
+            Err(_) => true,
+        });
+    }
+    Ok(true)
 }
 
 /// Refuses a backup the master key cannot open; `Some(id)` when it was sealed with a key a rotation
@@ -256,7 +311,8 @@ impl Staged {
         &self.path
     }
 
-    /// Keeps the database at `database` (with its write-ahead log) aside as `<database>.replaced-<stamp>`,
+    /// Keeps the database at `database` (with its write-ahead log) aside as `<database>.replaced-<stamp>`
+    /// (`-2`, `-3`, … after it when that name is taken),
     /// and puts the copy in its place. Returns the files kept aside (the database first), none when there
     /// was no database.
     pub fn put_in_place(mut self, database: &Path, stamp: &str) -> Result<Vec<PathBuf>> {
@@ -267,7 +323,14 @@ impl Staged {
                     .with_context(|| format!("cannot remove {}", journal.display()))?;
             }
         }
-        let aside = with_suffix(database, &format!(".replaced-{stamp}"));
+        // A name no earlier restore took (two within the same second get `-2`, `-3`, …).
+        let aside = (1..)
+            .map(|n| match n {
+                1 => with_suffix(database, &format!(".replaced-{stamp}")),
+                n => with_suffix(database, &format!(".replaced-{stamp}-{n}")),
+            })
+            .find(|name| sqlite_files(name).iter().all(|file| !file.exists()))
+            .expect("a free name");
         let mut replaced = Vec::new();
         if database.exists() {
             // Its log folded into it first (no server holds it): the database is whole on its own, and no
@@ -334,20 +397,4 @@ fn fold_log(path: &Path) {
     if let Err(e) = folded {
         tracing::warn!(error = %e, "cannot fold the replaced database's log into it; it is kept beside it");
     }
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// A database file and its write-ahead log, shared memory and rollback journal.
-fn sqlite_files(path: &Path) -> [PathBuf; 4] {
-    [
-        path.to_owned(),
-        with_suffix(path, "-wal"),
-        with_suffix(path, "-shm"),
-        with_suffix(path, "-journal"),
-    ]
 }
