@@ -2,7 +2,7 @@
 
 mod preflight;
 pub mod tls;
-pub use preflight::{check_tls, preflight};
+pub use preflight::{cannot_listen, check_tls, preflight};
 
 use crate::config::Config;
 use crate::crypto::{self, Key, KeyFileError};

@@ -3,7 +3,7 @@
 //! a backup the scheduler took while messages were being sent restores whole, with the row counts it has,
 //! and the server serves it; a damaged file and a backup of another installation (made under another master
 //! key, or whose data keys are not in this keystore, a sealed backup or a database file copied as it lies)
-//! are refused before anything is replaced.
+//! are refused before anything is replaced; SIGTERM before the swap stops a restore with nothing changed.
 
 mod backup_support;
 mod common;
@@ -369,4 +369,57 @@ fn a_backup_of_another_installation_is_refused() {
     std::fs::copy(&aside, &kept).unwrap();
     let output = restore(&install, &kept);
     assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn sigterm_before_the_swap_stops_the_restore_with_nothing_changed() {
+    use std::io::{BufRead, BufReader};
+    let install = Install::new();
+    let server = install.serve();
+    owner(&install, "Owner", "owner@shop.test");
+    let backup = install.path("before.db");
+    assert!(
+        install
+            .run(&["backup", backup.to_str().unwrap()])
+            .status
+            .success()
+    );
+    owner(&install, "Later", "later@shop.test");
+    stop(server);
+    let before = data_files(&install);
+
+    // Paused after the copy was checked; SIGTERM comes there.
+    let pause = install.path("pause");
+    std::fs::write(&pause, "").unwrap();
+    let mut cmd = install.command(&["restore", backup.to_str().unwrap()]);
+    cmd.env("DEBUG_WHATSAPI_RESTORE_PAUSE_FILE", &pause)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let paused = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("waits before the swap"));
+    assert!(paused, "the restore never reached its pause");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::remove_file(&pause).unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let exit = child.wait().unwrap();
+    assert_eq!(exit.code(), Some(1), "{rest:?}");
+    let said = rest.join("\n");
+    assert!(said.contains("refused: stopped at SIGTERM"), "{said}");
+    assert!(said.contains("nothing was changed"), "{said}");
+    // The data directory as it was: the live database, no copy left, nothing kept aside.
+    assert_eq!(data_files(&install), before);
+
+    // Positive control: the same restore, not interrupted, replaces the database.
+    let output = restore(&install, &backup);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(replaced(&install).len(), 1);
+    assert_eq!(row_counts(&install.db_path()), row_counts(&backup));
 }

@@ -1,7 +1,9 @@
 //! `serve` under systemd's `Type=notify`, with the socket systemd would give it (a Unix datagram socket
-//! named by NOTIFY_SOCKET) made by the test: READY=1 only once `/healthz` answers, STATUS= lines while
-//! it starts, WATCHDOG=1 pings while the store's writer answers and none once it is wedged (a test hook
-//! of debug builds), STOPPING=1 when SIGTERM starts the stop.
+//! named by NOTIFY_SOCKET) made by the test: READY=1 only once the store answers, then `/healthz` answers
+//! (none while the writer is wedged, and a start whose store does not answer in time fails with exit
+//! status 1), STATUS= lines while it starts,
+//! WATCHDOG=1 pings while the store's writer answers and none once it is wedged (a test hook of debug
+//! builds), STOPPING=1 when SIGTERM starts the stop.
 
 mod common;
 
@@ -57,6 +59,17 @@ impl Notifications {
 
     fn all(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
+    }
+
+    /// Sends the test's own line to the socket and waits until it is read: whatever the server sent
+    /// before it has been read too (a datagram socket keeps their order).
+    fn mark(&self, socket: &std::path::Path) {
+        let marks = self.count("MARK=1");
+        UnixDatagram::unbound()
+            .unwrap()
+            .send_to(b"MARK=1\n", socket)
+            .expect("send the mark");
+        self.wait_for("MARK=1", marks + 1);
     }
 }
 
@@ -172,4 +185,79 @@ fn sigterm_sends_stopping_and_the_server_ends_cleanly() {
     let stopping = all.iter().position(|l| l == "STOPPING=1").unwrap();
     assert!(ready < stopping, "{all:?}");
     server.wait_for_line("the server stopped cleanly");
+}
+
+/// `serve` told to notify `socket`, its store's writer wedged from its first write until the test
+/// removes the file `wedge` (the port is bound, but the server answers nothing until its start is done).
+fn serve_wedged(install: &Install, socket: &std::path::Path) -> Server {
+    std::fs::write(install.path("wedge"), "").unwrap();
+    let mut cmd = install.command(&["serve"]);
+    cmd.env("NOTIFY_SOCKET", socket)
+        .env("WHATSAPI_SERVER__SHUTDOWN_SECS", "1")
+        .env("DEBUG_WHATSAPI_WEDGE_WRITER_FILE", install.path("wedge"));
+    let server = install.serve_with(cmd);
+    server.wait_for_line("the store's writer is wedged");
+    server
+}
+
+#[test]
+fn ready_waits_for_the_store_and_healthz_answers_once_it_is_sent() {
+    let install = Install::new();
+    let socket = install.path("notify.sock");
+    let notifications = Notifications::listen(&socket);
+    let server = serve_wedged(&install, &socket);
+    // A request made now waits for the start to finish.
+    let url = format!("{}/healthz", server.url);
+    let health = std::thread::spawn(move || common::get(&url));
+    notifications.mark(&socket);
+    let all = notifications.all();
+    assert!(
+        all.contains(&"STATUS=starting the server".to_owned()),
+        "{all:?}"
+    );
+    assert_eq!(notifications.count("READY=1"), 0, "{all:?}");
+
+    // The store answers again: READY=1, then /healthz answers.
+    std::fs::remove_file(install.path("wedge")).unwrap();
+    notifications.wait_for("READY=1", 1);
+    let (status, body, _) = health.join().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.logged("the store does not answer"), 0);
+}
+
+#[test]
+fn a_store_that_does_not_answer_at_start_fails_it_without_ready() {
+    let install = Install::new();
+    let socket = install.path("notify.sock");
+    let notifications = Notifications::listen(&socket);
+    let mut server = serve_wedged(&install, &socket);
+
+    // It gives the store its time, then gives up; the store coming back later does not save the start.
+    // (Longer than `wait_for_line` waits: the store has 30 s.)
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while server.logged("the store does not answer (the writer did not answer within") == 0 {
+        assert!(Instant::now() < deadline, "the start never gave up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::remove_file(install.path("wedge")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Exit status 1: systemd's Restart=on-failure restarts it.
+    assert_eq!(exit.code(), Some(1), "{exit:?}");
+    server.wait_for_line("error: the store did not answer at start");
+    assert_eq!(server.logged("the server stopped cleanly"), 0);
+    assert_eq!(server.logged("/setup/"), 0);
+    notifications.mark(&socket);
+    assert_eq!(
+        notifications.count("READY=1"),
+        0,
+        "{:?}",
+        notifications.all()
+    );
 }

@@ -138,10 +138,11 @@ enum ConfigCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Only the server's and the migrations' start-up stop cleanly at a signal (and the simulator hands it
-    // to Rocket); every other command ends at one as it always did.
+    // to Rocket), and a restore stops before it replaces anything; every other command ends at one as it
+    // always did.
     if !matches!(
         cli.command,
-        Command::Serve | Command::Migrate | Command::Sandbox { .. }
+        Command::Serve | Command::Migrate | Command::Sandbox { .. } | Command::Restore(_)
     ) {
         whatsapi::signals::keep_default();
     }

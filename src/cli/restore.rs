@@ -1,7 +1,8 @@
 //! `whatsapi restore FILE`: puts a backup in place of the database. It holds the data directory's lock from
 //! start to end (so it refuses while a server runs), copies the backup into the data directory and checks
 //! that copy (integrity, schema, master key, keystore) before anything is replaced, keeps the replaced
-//! database aside, and says what the restored copy lacks. Exit status 0: restored; 1: refused, nothing
+//! database aside, and says what the restored copy lacks. SIGTERM or SIGINT before the swap stops it
+//! with nothing changed; once the swap began, it finishes it. Exit status 0: restored; 1: refused, nothing
 //! changed.
 
 use anyhow::Result;
@@ -70,6 +71,13 @@ pub fn run(args: RestoreArgs, config: &Config) -> Result<ExitCode> {
             Err(refusal) => return refused(refusal),
         };
     let bytes = std::fs::metadata(staged.path())?.len();
+    #[cfg(debug_assertions)]
+    pause_if_asked();
+    // SIGTERM or Ctrl-C while the backup was copied and checked: stop before anything is replaced (the
+    // copy is removed). From here the swap runs to its end, a few renames.
+    if let Err(stopped) = whatsapi::signals::check() {
+        return refused(format!("stopped at {}", stopped.name()));
+    }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let replaced = staged.put_in_place(&database, &stamp)?;
     println!(
@@ -146,5 +154,19 @@ fn print_lacks(inspection: &Inspection) {
             "its data keys are still inside it (made before the keystore): the next start moves them into an \
              empty keystore, or drops them when the keystore holds keys already"
         );
+    }
+}
+
+/// Tests only (debug builds; not WHATSAPI_, which is configuration): while the file this variable names
+/// exists, the restore waits after the copy was checked, where a signal may come.
+#[cfg(debug_assertions)]
+fn pause_if_asked() {
+    let Some(file) = std::env::var_os("DEBUG_WHATSAPI_RESTORE_PAUSE_FILE").map(PathBuf::from)
+    else {
+        return;
+    };
+    eprintln!("test hook: the restore waits before the swap");
+    while file.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }

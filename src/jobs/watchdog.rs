@@ -1,37 +1,45 @@
 //! systemd's watchdog (`WatchdogSec=`): a ping at half the interval systemd asks for, sent only while
 //! the server can do its work: the store's writer commits a write that does nothing within a quarter of
-//! the interval, and the sender's dispatcher has beaten lately (`services::health`). A writer stuck on a
-//! dead disk or a dispatcher that died stops the pings, and systemd restarts the service.
+//! the interval (`store::checkup`; with its queue full, it has committed since the last round), and the
+//! sender's dispatcher has beaten lately (`services::health`). A writer stuck on a dead disk or a
+//! dispatcher that died stops the pings, and systemd restarts the service.
 
 use crate::services::health::{self, Beat, Seen};
 use crate::store::Db;
-use crate::store::writer::Queued;
+use crate::store::checkup::Probe;
+use parking_lot::Mutex;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub struct Watchdog {
-    stop: Arc<AtomicBool>,
+    /// Set once no ping may follow; a ping is sent only while holding it unset.
+    stopped: Arc<Mutex<bool>>,
     thread: JoinHandle<()>,
 }
 
 impl Watchdog {
     /// Starts pinging every half of `interval`, while the server's threads answer.
     pub fn start(db: Db, interval: Duration) -> Watchdog {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = stop.clone();
+        let stopped = Arc::new(Mutex::new(false));
+        let flag = stopped.clone();
         let thread = std::thread::Builder::new()
             .name("watchdog".into())
-            .spawn(move || run(&db, interval, &stopped))
+            .spawn(move || run(&db, interval, &flag))
             .expect("cannot start the watchdog thread");
-        Watchdog { stop, thread }
+        Watchdog { stopped, thread }
     }
 
-    /// Stops pinging (the server is shutting down: systemd watches a stop with its own timeout).
-    pub fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
+    /// No ping is sent once this returns (call it before telling systemd STOPPING=1: systemd watches a
+    /// stop with its own timeout).
+    pub fn halt(&self) {
+        *self.stopped.lock() = true;
         self.thread.thread().unpark();
+    }
+
+    /// Halts it and lets its thread end.
+    pub fn stop(self) {
+        self.halt();
         let _ = super::join_by(
             self.thread,
             std::time::Instant::now() + Duration::from_secs(1),
@@ -39,18 +47,24 @@ impl Watchdog {
     }
 }
 
-fn run(db: &Db, interval: Duration, stop: &AtomicBool) {
+fn run(db: &Db, interval: Duration, stopped: &Mutex<bool>) {
     let every = interval / 2;
     let bound = interval / 4;
-    // A probe the writer has not answered yet: no second one is queued behind it.
-    let mut waiting: Option<Queued<()>> = None;
+    // Kept from round to round: a probe the writer has not answered yet, and its commits at the last look.
+    let mut probe = Probe::default();
     let mut pings: u64 = 0;
-    while !stop.load(Ordering::Relaxed) {
+    while !*stopped.lock() {
         let started = std::time::Instant::now();
-        let writer = writer_answers(db, &mut waiting, bound);
+        // Only the writer counts here: reads and a full disk are not cured by a restart.
+        let writer = db.checkup(bound, &mut probe).writer;
         let sender = health::seen(Beat::Sender, crate::store::now_ms());
         match (writer, sender) {
             (Ok(()), Seen::Alive(_)) => {
+                // The check took up to `bound`: a stop asked for meanwhile may have said STOPPING=1.
+                let stopped = stopped.lock();
+                if *stopped {
+                    break;
+                }
                 crate::systemd::watchdog();
                 pings += 1;
             }
@@ -62,27 +76,5 @@ fn run(db: &Db, interval: Duration, stop: &AtomicBool) {
             ),
         }
         std::thread::park_timeout(every.saturating_sub(started.elapsed()));
-    }
-}
-
-/// Whether the writer committed a write that does nothing within `bound`; why not when it did not.
-fn writer_answers(
-    db: &Db,
-    waiting: &mut Option<Queued<()>>,
-    bound: Duration,
-) -> Result<(), String> {
-    let probe = match waiting.take() {
-        Some(probe) => probe,
-        None => db
-            .probe_writer()
-            .map_err(|e| format!("refused a write ({e})"))?,
-    };
-    match probe.wait_for(bound) {
-        Some(Ok(())) => Ok(()),
-        Some(Err(e)) => Err(format!("failed a write ({e})")),
-        None => {
-            *waiting = Some(probe);
-            Err(format!("did not answer within {bound:?}"))
-        }
     }
 }

@@ -2,7 +2,7 @@
 //! refusal here leaves the machine as it was, and its message names what to change.
 
 use crate::config::Config;
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 
@@ -18,24 +18,30 @@ pub fn preflight(config: &Config) -> Result<()> {
 /// binds it for good once the store is open.
 fn check_port(config: &Config) -> Result<()> {
     let address = SocketAddr::from((config.server.address, config.server.port));
-    let Err(e) = TcpListener::bind(address) else {
-        return Ok(());
-    };
-    match e.kind() {
-        ErrorKind::AddrInUse => bail!(
+    match TcpListener::bind(address) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(cannot_listen(address, &e)),
+    }
+}
+
+/// Why the server cannot listen on `address`, in words that say what to change (here and when the
+/// server binds it for good).
+pub fn cannot_listen(address: SocketAddr, error: &std::io::Error) -> anyhow::Error {
+    match error.kind() {
+        ErrorKind::AddrInUse => anyhow!(
             "cannot listen on {address}: another program (perhaps another whatsapi) is using it; \
              stop it or set server.port to a free port"
         ),
-        ErrorKind::PermissionDenied => bail!(
+        ErrorKind::PermissionDenied => anyhow!(
             "cannot listen on {address}: ports below 1024 need privileges; set server.port to 1024 or above \
              (behind a reverse proxy), or give the service CAP_NET_BIND_SERVICE"
         ),
-        ErrorKind::AddrNotAvailable => bail!(
+        ErrorKind::AddrNotAvailable => anyhow!(
             "cannot listen on {address}: {} is not an address of this machine; set server.address to one \
              of its addresses (or 0.0.0.0 for all)",
-            config.server.address
+            address.ip()
         ),
-        _ => bail!("cannot listen on {address} (server.address, server.port): {e}"),
+        _ => anyhow!("cannot listen on {address} (server.address, server.port): {error}"),
     }
 }
 

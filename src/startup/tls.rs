@@ -14,6 +14,19 @@ use std::time::{Duration, SystemTime};
 /// How often the certificate and key files are looked at for a change.
 pub const CHECK_EVERY: Duration = Duration::from_secs(600);
 
+/// Tests only (debug builds; not WHATSAPI_, which is configuration): the files are looked at every
+/// this many seconds instead of `CHECK_EVERY`.
+#[cfg(debug_assertions)]
+pub const CHECK_HOOK: &str = "DEBUG_WHATSAPI_TLS_CHECK_SECS";
+
+fn check_every() -> Duration {
+    #[cfg(debug_assertions)]
+    if let Some(secs) = std::env::var(CHECK_HOOK).ok().and_then(|s| s.parse().ok()) {
+        return Duration::from_secs(secs);
+    }
+    CHECK_EVERY
+}
+
 /// Started at liftoff when the server serves HTTPS: reloads on SIGHUP and on a change of the files.
 pub fn reloader(config: &Config) -> AdHoc {
     let files = config
@@ -29,8 +42,7 @@ pub fn reloader(config: &Config) -> AdHoc {
             if let Ok(der) = rocket::check_tls_pair(&cert, &key) {
                 announce(&cert, &der);
             }
-            // Taken here, before the server says it listens, so a SIGHUP after that line is never the
-            // signal's default (the end of the process).
+            // Until here a SIGHUP was ignored (`signals::install`); from here on it reloads the pair.
             match signal(SignalKind::hangup()) {
                 Ok(hangups) => {
                     rocket::tokio::spawn(watch(cert, key, hangups, rocket.shutdown()));
@@ -61,7 +73,8 @@ fn announce(cert: &Path, der: &[u8]) {
 
 async fn watch(cert: PathBuf, key: PathBuf, mut hangups: Signal, shutdown: rocket::Shutdown) {
     let mut seen = modified(&cert, &key);
-    let mut every = interval_at(Instant::now() + CHECK_EVERY, CHECK_EVERY);
+    let check_every = check_every();
+    let mut every = interval_at(Instant::now() + check_every, check_every);
     rocket::tokio::pin!(shutdown);
     loop {
         let why = rocket::tokio::select! {

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod api_keys;
 pub mod backup;
 pub mod billing_notices;
+pub mod checkup;
 pub mod connections;
 pub mod consents;
 pub mod console;

@@ -223,25 +223,15 @@ impl WriterHandle {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.stats
-            .hand(|| self.tx.try_send(job(work, Reply::Async(tx))))
-            .map_err(|e| match e {
-                mpsc::TrySendError::Full(_) => Error::Overloaded,
-                mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
-            })?;
+        self.try_hand(job(work, Reply::Async(tx)))?;
         rx.await.unwrap_or_else(|_| Err(lost()))
     }
 
-    /// Queues a write that does nothing, without waiting for room: whether the writer answers (the
-    /// watchdog's question). Refused at once when the queue is full.
+    /// Queues a write that does nothing, without waiting for room: whether the writer answers
+    /// (`store::checkup`). Refused at once (`Error::Overloaded`) when the queue is full.
     pub fn probe(&self) -> Result<Queued<()>> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.stats
-            .hand(|| self.tx.try_send(job(|_| Ok(()), Reply::Blocking(tx))))
-            .map_err(|e| match e {
-                mpsc::TrySendError::Full(_) => Error::Overloaded,
-                mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
-            })?;
+        self.try_hand(job(|_| Ok(()), Reply::Blocking(tx)))?;
         Ok(Queued(rx))
     }
 
@@ -251,8 +241,13 @@ impl WriterHandle {
     where
         F: FnOnce(&Connection) -> Result<()> + Send + 'static,
     {
+        self.try_hand(job(work, Reply::Detached))
+    }
+
+    /// Hands `job` to the writer without waiting for room: a full queue is `Overloaded`.
+    fn try_hand(&self, job: Box<dyn Job>) -> Result<()> {
         self.stats
-            .hand(|| self.tx.try_send(job(work, Reply::Detached)))
+            .hand(|| self.tx.try_send(job))
             .map_err(|e| match e {
                 mpsc::TrySendError::Full(_) => Error::Overloaded,
                 mpsc::TrySendError::Disconnected(_) => Error::StoreClosed,
@@ -365,19 +360,22 @@ fn run(
     }
 }
 
-/// Tests only (debug builds; not WHATSAPI_, which is configuration): once the file this variable names exists, the writer stops answering, as
-/// a writer stuck on a dead disk would (the systemd watchdog must then stop its pings).
+/// Tests only (debug builds; not WHATSAPI_, which is configuration): while the file this variable names
+/// exists, the writer answers nothing, as a writer stuck on a dead disk would (the systemd watchdog must
+/// then stop its pings, and a start must not say READY=1); once it is removed, the writer goes on.
 #[cfg(debug_assertions)]
 pub const WEDGE_HOOK: &str = "DEBUG_WHATSAPI_WEDGE_WRITER_FILE";
 
 #[cfg(debug_assertions)]
 fn wedge_if_asked(file: Option<&std::path::Path>) {
-    if file.is_some_and(std::path::Path::exists) {
-        tracing::warn!("test hook: the store's writer is wedged and answers no more");
-        loop {
-            thread::park();
-        }
+    let Some(file) = file.filter(|f| f.exists()) else {
+        return;
+    };
+    tracing::warn!("test hook: the store's writer is wedged and answers no more");
+    while file.exists() {
+        thread::park_timeout(Duration::from_millis(20));
     }
+    tracing::warn!("test hook: the store's writer is no longer wedged");
 }
 
 /// A failure of the transaction, reported to the store's health (which logs it at most once a minute)
