@@ -9,7 +9,7 @@ mod common;
 
 use backup_support::{
     backup_runs, backup_settings, get_in, good_backups, integrity, names_in, operator, section,
-    serve_with_backups, stop,
+    serve_with_backups,
 };
 use common::{Install, mode_of, stdout, wait_until};
 
@@ -114,7 +114,7 @@ fn scheduled_backups_appear_and_only_the_newest_are_kept() {
     );
 
     // Stopped (a backup under way finishes first): the two newest remain, whole, and nothing else went.
-    stop(server);
+    server.stop();
     let runs = good_backups(&install);
     assert!(runs.len() >= 4);
     assert!(backup_runs(&install).iter().all(|run| run.error.is_none()));
@@ -227,7 +227,7 @@ fn a_failed_backup_shows_on_admin_and_in_doctor_until_one_succeeds() {
         line.starts_with("ok    backup       last backup ok: "),
         "{line}"
     );
-    stop(server);
+    server.stop();
 }
 
 /// The same signed-in browser against a restarted server (another port).
@@ -270,7 +270,7 @@ fn doctor_warns_when_no_backup_succeeded_for_two_periods() {
 
     let server = serve_with_backups(&install, &dir, 2);
     wait_until("a scheduled backup", || !good_backups(&install).is_empty());
-    stop(server);
+    server.stop();
     let line = nightly(&install);
     assert!(
         line.starts_with("ok    backup       last backup ok: "),
@@ -368,5 +368,5 @@ fn a_fresh_nightly_schedule_warns_only_once_its_first_backup_was_due() {
             && line.contains("although one was due"),
         "{line}"
     );
-    stop(server);
+    server.stop();
 }

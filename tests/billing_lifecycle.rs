@@ -12,7 +12,7 @@ use common::web::decode_email;
 use common::{Install, Server, wait_until};
 use serde_json::json;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -68,27 +68,6 @@ fn serve_with(install: &Install, cmd: Command) -> Server {
         server.logged("billing round") > 0
     });
     server
-}
-
-/// Stops the server as the service manager does (SIGTERM), so it writes what it keeps in memory.
-fn stop(mut server: Server) {
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while server.child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop:\n{}",
-            server.lines.lock().unwrap().join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Every email in the outbox whose subject contains `subject`, decoded.
@@ -150,17 +129,17 @@ fn a_trial_ends_its_grace_passes_sending_stops_and_a_reactivation_sends_again() 
     let (status, answer) = send_text(&api, &connection);
     assert_eq!(status, 202, "trialing: {answer}");
     assert!(emails(&install, TRIAL_ENDING).is_empty());
-    stop(server);
+    server.stop();
 
     // Three days before the end: told once, with the date and the Billing page.
     set_clock(&install, 11);
-    stop(serve(&install));
+    serve(&install).stop();
     let told = emails(&install, TRIAL_ENDING);
     assert_eq!(told.len(), 1, "{told:#?}");
     assert!(told[0].contains("To: owner@shop.test"), "{}", told[0]);
     assert!(told[0].contains("/billing"), "{}", told[0]);
     set_clock(&install, 12);
-    stop(serve(&install));
+    serve(&install).stop();
     assert_eq!(emails(&install, TRIAL_ENDING).len(), 1, "told once");
 
     // The trial ended without payment: past due since its end, still sending during the grace.
@@ -189,7 +168,7 @@ fn a_trial_ends_its_grace_passes_sending_stops_and_a_reactivation_sends_again() 
     let (status, answer) = send_text(&api, &connection);
     assert_eq!(status, 202, "in the grace period: {answer}");
     assert!(emails(&install, SENDING_STOPPED).is_empty());
-    stop(server);
+    server.stop();
 
     // The grace is over (14 + 7 days): refused, and told once.
     set_clock(&install, 22);
@@ -216,11 +195,11 @@ fn a_trial_ends_its_grace_passes_sending_stops_and_a_reactivation_sends_again() 
     wait_until("sending again after the reactivation", || {
         send_text(&api, &connection).0 == 202
     });
-    stop(server);
+    server.stop();
 
     // Nothing more is said at the next round.
     set_clock(&install, 23);
-    stop(serve(&install));
+    serve(&install).stop();
     assert_eq!(emails(&install, SENDING_STOPPED).len(), 1);
     assert_eq!(emails(&install, TRIAL_ENDING).len(), 1);
 }
@@ -241,7 +220,7 @@ fn the_quota_emails_go_once_each_in_the_owners_language() {
         let (status, answer) = send_text(&api, &connection);
         assert_eq!(status, 202, "message {n}: {answer}");
     }
-    stop(server);
+    server.stop();
 
     // Accepting a message queues the quota notices (services::messages), the round sends them.
     let server = serve(&install);
@@ -252,18 +231,18 @@ fn the_quota_emails_go_once_each_in_the_owners_language() {
     assert!(emails(&install, QUOTA_100).is_empty());
     let (status, answer) = send_text(&api, &connection);
     assert_eq!(status, 202, "the 5th: {answer}");
-    stop(server);
+    server.stop();
 
     let server = serve(&install);
     assert_eq!(emails(&install, QUOTA_100).len(), 1, "after 5 of 5");
     let (status, answer) = send_text(&api, &connection);
     assert_eq!(status, 402, "the 6th: {answer}");
     assert_eq!(answer["error"]["code"], "quota_exceeded", "{answer}");
-    stop(server);
+    server.stop();
 
     // Two more rounds: nothing is sent again.
-    stop(serve(&install));
-    stop(serve(&install));
+    serve(&install).stop();
+    serve(&install).stop();
     assert_eq!(emails(&install, QUOTA_80).len(), 1);
     assert_eq!(emails(&install, QUOTA_100).len(), 1);
     assert_eq!(
@@ -286,7 +265,7 @@ fn a_notice_waits_for_a_mail_server_that_was_down_and_goes_out_once() {
     let install = install_with(&SMALL_PLAN);
     let server = serve(&install);
     account(&install, &server, "owner@shop.test");
-    stop(server);
+    server.stop();
     let id = account_of(&install, "owner@shop.test");
     sql(
         &install,
@@ -319,12 +298,12 @@ fn a_notice_waits_for_a_mail_server_that_was_down_and_goes_out_once() {
         .env("WHATSAPI_SMTP__SECURITY", "none");
     let server = serve_with(&install, down);
     assert_eq!(server.logged("could not send a billing notice"), 1);
-    stop(server);
+    server.stop();
     assert_eq!(unsent(), 2);
     assert!(emails(&install, "Shop").is_empty());
 
     // Back (the outbox): both go out at the next round, in Arabic, and are marked.
-    stop(serve(&install));
+    serve(&install).stop();
     assert_eq!(unsent(), 0);
     assert_eq!(emails(&install, QUOTA_80).len(), 1);
     let failed = emails(&install, "تعذّر دفع مستحقات Shop");
@@ -332,6 +311,6 @@ fn a_notice_waits_for_a_mail_server_that_was_down_and_goes_out_once() {
     assert!(failed[0].contains("/billing"), "{}", failed[0]);
 
     // And once.
-    stop(serve(&install));
+    serve(&install).stop();
     assert_eq!(emails(&install, "Shop").len(), 2);
 }

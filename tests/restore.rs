@@ -8,10 +8,8 @@
 mod backup_support;
 mod common;
 
-use backup_support::{
-    good_backups, integrity, names_in, refused, row_counts, serve_with_backups, stop,
-};
-use common::api::{Api, owner};
+use backup_support::{good_backups, integrity, names_in, refused, row_counts, serve_with_backups};
+use common::api::{Api, account_with_id, owner};
 use common::{Install, stderr, stdout, wait_until};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -20,29 +18,8 @@ use std::sync::{Arc, Mutex};
 
 /// An account (its owner `email`) with an API key and a sandbox number; its id, API and number.
 fn account(install: &Install, server: &common::Server, email: &str) -> (i64, Api, String) {
-    let id = owner(install, "Owner", email);
-    let output = install.run(&["apikey", "create", "--account", &id, "--name", "tests"]);
-    let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let api = Api {
-        base: server.url.clone(),
-        key,
-        agent: ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into(),
-    };
-    let (status, connection) = api.call(
-        "POST",
-        "/api/v1/connections",
-        Some(json!({"kind": "sandbox", "name": "Sandbox"})),
-        &[],
-    );
-    assert_eq!(status, 201, "{connection}");
-    (
-        id.parse().unwrap(),
-        api,
-        connection["id"].as_str().unwrap().to_owned(),
-    )
+    let (id, api, connection) = account_with_id(install, server, email);
+    (id.parse().unwrap(), api, connection)
 }
 
 fn restore(install: &Install, file: &Path) -> std::process::Output {
@@ -111,7 +88,7 @@ fn restore_is_refused_while_the_server_runs_and_done_once_it_is_stopped() {
     assert_eq!(accounts_with_id(&install.db_path(), gamma), 1);
 
     // Stopped, the same restore is done.
-    stop(server);
+    server.stop();
     let live = row_counts(&install.db_path());
     let output = restore(&install, &backup);
     assert!(output.status.success(), "{}", stderr(&output));
@@ -210,7 +187,7 @@ fn a_backup_taken_under_load_restores_with_its_row_counts() {
             "SELECT count(*) FROM messages WHERE status IN ('queued', 'sending')",
         ) == 0
     });
-    stop(server);
+    server.stop();
     let sent = sent.lock().unwrap().clone();
 
     assert_eq!(integrity(&backup), "ok");
@@ -255,7 +232,7 @@ fn a_damaged_backup_is_refused_before_anything_is_replaced() {
             .status
             .success()
     );
-    stop(server);
+    server.stop();
     let bytes = std::fs::read(&backup).unwrap();
     let truncated = install.path("truncated.db");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
@@ -307,7 +284,7 @@ fn a_backup_of_another_installation_is_refused() {
     for one in [&install, &other, &twin] {
         let server = one.serve();
         account(one, &server, "owner@shop.test");
-        stop(server);
+        server.stop();
     }
     let backup_of = |one: &Install, name: &str| {
         let path = one.path(name);
@@ -385,7 +362,7 @@ fn sigterm_before_the_swap_stops_the_restore_with_nothing_changed() {
             .success()
     );
     owner(&install, "Later", "later@shop.test");
-    stop(server);
+    server.stop();
     let before = data_files(&install);
 
     // Paused after the copy was checked; SIGTERM comes there.

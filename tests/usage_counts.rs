@@ -7,10 +7,8 @@
 mod common;
 
 use common::api::{Api, account};
-use common::{Install, Server, serve_quick, wait_until};
+use common::{Install, serve_quick, wait_until};
 use serde_json::{Value, json};
-use std::process::Command;
-use std::time::{Duration, Instant};
 
 const CUSTOMER: &str = "+96550001234";
 /// The sandbox refuses a message to this number with Meta's error 131026 (undeliverable), for good.
@@ -226,23 +224,6 @@ fn bad_ranges_are_refused_with_the_field_named() {
     assert_eq!(fine["rows"][0]["key"], "2026-03-01");
 }
 
-/// Stops the server as the service manager does (SIGTERM).
-fn stop(mut server: Server) {
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while server.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the server did not stop");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn written_counts_survive_a_kill_and_a_stop_writes_what_it_held() {
     let install = Install::new();
@@ -284,7 +265,7 @@ fn written_counts_survive_a_kill_and_a_stop_writes_what_it_held() {
     // A stop writes what memory holds.
     let (status, body) = api.send(text(&connection, CUSTOMER));
     assert_eq!(status, 202, "{body}");
-    stop(server);
+    server.stop();
     assert_eq!(sum_in_file(&install, "accepted"), accepted as i64 + 1);
 }
 

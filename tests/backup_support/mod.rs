@@ -9,7 +9,7 @@ use crate::common::{Install, Server};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 
@@ -30,27 +30,6 @@ pub fn backup_settings(cmd: &mut Command, dir: &Path, keep: u32) {
     cmd.env("WHATSAPI_BACKUP__SCHEDULE", "* * * * * *")
         .env("WHATSAPI_BACKUP__DIR", dir)
         .env("WHATSAPI_BACKUP__KEEP", keep.to_string());
-}
-
-/// Stops the server as the service manager does (SIGTERM): a backup under way is finished first.
-pub fn stop(mut server: Server) {
-    let pid = server.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while server.child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop:\n{}",
-            server.lines.lock().unwrap().join("\n")
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A finished run of the backup job, as `job_runs` records it.

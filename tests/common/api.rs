@@ -122,6 +122,12 @@ pub fn owner(install: &Install, name: &str, email: &str) -> String {
 
 /// An account with an API key and a sandbox connection, on a running server.
 pub fn account(install: &Install, server: &Server, email: &str) -> (Api, String) {
+    let (_, api, connection) = account_with_id(install, server, email);
+    (api, connection)
+}
+
+/// `account`, with the account's id first.
+pub fn account_with_id(install: &Install, server: &Server, email: &str) -> (String, Api, String) {
     let id = owner(install, "Owner", email);
     let output = install.run(&["apikey", "create", "--account", &id, "--name", "tests"]);
     let key = String::from_utf8(output.stdout).unwrap().trim().to_owned();
@@ -143,7 +149,7 @@ pub fn account(install: &Install, server: &Server, email: &str) -> (Api, String)
     );
     assert_eq!(status, 201, "{connection}");
     let connection_id = connection["id"].as_str().unwrap().to_owned();
-    (api, connection_id)
+    (id, api, connection_id)
 }
 
 /// A Cloud API number whose Meta is at `graph_base_url` (which the server must allow), paced at `mps`,

@@ -208,6 +208,21 @@ impl Server {
         self.child.wait().expect("wait for whatsapi serve")
     }
 
+    /// Stops it as the service manager does (SIGTERM) and waits, at most 20 s, for it to end (whatever
+    /// it holds in memory is written and a backup under way is finished first).
+    pub fn stop(mut self) {
+        signal(&self.child, libc::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop:\n{}",
+                self.lines.lock().unwrap().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Ends the process at once, as a power cut or the OOM killer would.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
