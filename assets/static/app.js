@@ -23,3 +23,26 @@ document.addEventListener("DOMContentLoaded", () => {
     error.focus();
   }
 });
+
+// The navigation's menus are <details> (they open and close without this file). An open one closes when
+// people click elsewhere or press Escape; Escape puts the keyboard back on its button. A menu whose button
+// is hidden (the "More" list inside the phone menu, the always-open navigation on a wide screen) is left
+// alone.
+const openMenus = () =>
+  [...document.querySelectorAll(".topbar details[open]")].filter(
+    (menu) => menu.querySelector(":scope > summary").getClientRects().length > 0,
+  );
+document.addEventListener("click", (event) => {
+  for (const menu of openMenus()) {
+    if (!menu.contains(event.target)) {
+      menu.open = false;
+    }
+  }
+});
+document.addEventListener("keydown", (event) => {
+  const menu = event.key === "Escape" && openMenus().pop();
+  if (menu) {
+    menu.open = false;
+    menu.querySelector(":scope > summary").focus();
+  }
+});
