@@ -24,17 +24,18 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
-// The navigation's menus are <details> (they open and close without this file). An open one closes when
-// people click elsewhere or press Escape; Escape puts the keyboard back on its button. A menu whose button
-// is hidden (the "More" list inside the phone menu, the always-open navigation on a wide screen) is left
-// alone.
+// The navigation's menu buttons are <details> holding only their <summary>; what each opens is the element
+// right after it, shown by CSS while it is open (so they work without this file). An open one closes when
+// people click outside both, or press Escape; Escape puts the keyboard back on its button. A button that is
+// hidden ("More" inside the phone menu, the menu button on a wide screen) is left alone.
 const openMenus = () =>
   [...document.querySelectorAll(".topbar details[open]")].filter(
     (menu) => menu.querySelector(":scope > summary").getClientRects().length > 0,
   );
 document.addEventListener("click", (event) => {
   for (const menu of openMenus()) {
-    if (!menu.contains(event.target)) {
+    const opened = menu.nextElementSibling;
+    if (!menu.contains(event.target) && !(opened && opened.contains(event.target))) {
       menu.open = false;
     }
   }
