@@ -97,7 +97,7 @@ fn pages(server: &Server) -> Vec<(String, String)> {
 
 #[test]
 fn without_branding_no_page_names_a_company_or_a_support_address() {
-    let (_install, server) = start("");
+    let (install, server) = start("");
     let seen = pages(&server);
     // The pages are the real ones: the owner's dashboard and the privacy policy.
     assert!(
@@ -120,6 +120,39 @@ fn without_branding_no_page_names_a_company_or_a_support_address() {
         "{privacy}"
     );
     assert!(!privacy.contains("operated by"), "{privacy}");
+
+    // An email the product sends (a password reset, written to the outbox without [smtp]) names neither.
+    let visitor = Browser::new(&server.url, "Mozilla/5.0 Chrome/131.0");
+    let token = common::web::csrf_in(&visitor.get("/forgot-password").body);
+    let answer = visitor.post(
+        "/forgot-password",
+        &[("csrf", &token), ("email", "owner@shop.test")],
+        &[],
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("alert success"), "{}", answer.body);
+    let outbox = install.data_dir().join("outbox");
+    let mut mails = Vec::new();
+    common::wait_until("the reset email", || {
+        mails = std::fs::read_dir(&outbox)
+            .map(|dir| {
+                dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        mails.iter().any(|mail: &String| {
+            mail.replace("=\r\n", "")
+                .replace("=\n", "")
+                .contains("/reset-password/")
+        })
+    });
+    // The reset email and the sign-in alerts before it.
+    assert!(mails.len() >= 2, "{mails:?}");
+    for mail in &mails {
+        for named in ["A1-Soft", "a1-soft", "support@"] {
+            assert!(!mail.contains(named), "the email names {named}: {mail}");
+        }
+    }
 }
 
 #[test]
