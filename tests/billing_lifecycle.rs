@@ -204,7 +204,7 @@ fn a_trial_ends_its_grace_passes_sending_stops_and_a_reactivation_sends_again() 
     assert_eq!(emails(&install, TRIAL_ENDING).len(), 1);
 }
 
-const QUOTA_80: &str = "استخدمت Shop ٨٠٪ من رسائل هذا الشهر";
+const QUOTA_80: &str = "استخدمت Shop 80% من رسائل هذا الشهر";
 const QUOTA_100: &str = "استخدمت Shop كل رسائل هذا الشهر";
 
 #[test]

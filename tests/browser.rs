@@ -47,6 +47,8 @@ fn a_new_customer_registers_signs_in_works_in_arabic_and_changes_the_password() 
     });
     assert!(heading(&browser).contains("Fatima"));
 
+    browser.click("#nav-more > summary");
+
     browser.click("form[action='/logout'] button");
     browser.wait_until("the sign-in page", |b| b.url().contains("/login"));
     sign_in(&browser, &base, PASSWORD);
@@ -125,6 +127,8 @@ fn a_new_customer_registers_signs_in_works_in_arabic_and_changes_the_password() 
         lang.get("expiry").is_none(),
         "the language cookie ends with the browser too: {lang}"
     );
+
+    browser.click("#nav-more > summary");
 
     browser.click("form[action='/logout'] button");
     browser.wait_until("the sign-in page", |b| b.url().contains("/login"));
@@ -298,6 +302,8 @@ fn every_main_page_keeps_two_cookies_and_loads_nothing_from_another_origin() {
     ] {
         check(path);
     }
+
+    browser.click("#nav-more > summary");
 
     browser.click("form[action='/logout'] button");
     browser.wait_until("the sign-in page", |b| b.url().contains("/login"));

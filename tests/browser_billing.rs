@@ -107,6 +107,7 @@ fn the_billing_page_in_arabic_reads_right_to_left_with_the_months_messages_on_it
     browser.wait_until("the Arabic page", |b| {
         b.script("return document.documentElement.dir").as_str() == Some("rtl")
     });
+    browser.click("#nav-more > summary");
     browser.click("nav a[href='/billing']");
     browser.wait_until("the Billing page", |b| b.url() == format!("{base}/billing"));
 
@@ -121,8 +122,8 @@ fn the_billing_page_in_arabic_reads_right_to_left_with_the_months_messages_on_it
     assert_eq!(text(&browser, "h1"), "الفوترة");
     assert_eq!(text(&browser, "#plan-name"), "المبتدئ");
     assert_eq!(text(&browser, "#plan-status"), "نشط");
-    assert_eq!(text(&browser, "#usage-text"), "٣ من ١٠٠");
-    assert_eq!(text(&browser, "#limit-connections"), "١ من ٣");
+    assert_eq!(text(&browser, "#usage-text"), "3 من 100");
+    assert_eq!(text(&browser, "#limit-connections"), "1 من 3");
     assert!(text(&browser, "#plan-pro").contains("الاحترافية"));
     let bar = browser.script(
         "const bar = document.querySelector('progress#usage-bar');

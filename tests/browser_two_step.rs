@@ -49,6 +49,7 @@ fn password_step(browser: &Browser, base: &str, email: &str) {
 }
 
 fn sign_out(browser: &Browser, base: &str) {
+    browser.click("#nav-more > summary");
     browser.click("form[action='/logout'] button");
     browser.wait_until("signed out", |b| {
         b.url().starts_with(&format!("{base}/login"))

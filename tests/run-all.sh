@@ -18,6 +18,7 @@ needs=(
   "systemd /usr/bin/systemd-analyze"  # tests/packages.rs: the unit's exposure level
   "adduser /usr/sbin/adduser"       # the .deb's postinst, installed by tests/packages.rs
   "procps /usr/bin/pgrep"           # tests/packages.rs: which processes the service user runs
+  "npm /usr/bin/npm"                # tests/browser_layout.rs: installs axe-core
 )
 
 missing=()
@@ -72,6 +73,23 @@ if ! "$prometheus_venv/bin/python" -c "import prometheus_client" >/dev/null 2>&1
   "$prometheus_venv/bin/pip" install --quiet prometheus-client
 fi
 export PROMETHEUS_PYTHON="$(cd "$prometheus_venv/bin" && pwd)/python"
+
+# axe-core (npm), which tests/browser_layout.rs runs inside Chromium on the main pages: one pinned version
+# under the target directory, where that test finds it through AXE_CORE_JS.
+axe_version="4.14.1"
+axe_dir="$target_dir/axe"
+axe_js="$axe_dir/node_modules/axe-core/axe.min.js"
+axe_installed() {
+  node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).version)' \
+    "$axe_dir/node_modules/axe-core/package.json" 2>/dev/null || true
+}
+if [ ! -f "$axe_js" ] || [ "$(axe_installed)" != "$axe_version" ]; then
+  command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js and npm (Debian: apt-get install npm)" >&2; exit 1; }
+  echo "== installing axe-core $axe_version into $axe_dir"
+  mkdir -p "$axe_dir"
+  npm install --silent --no-audit --no-fund --prefix "$axe_dir" "axe-core@$axe_version"
+fi
+export AXE_CORE_JS="$(cd "$(dirname "$axe_js")" && pwd)/axe.min.js"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -32,7 +32,7 @@ fn table_row(html: &str, row: &str) -> Vec<u64> {
     let start = html.find(row).unwrap_or_else(|| panic!("no row {row}"));
     let rest = &html[start..];
     let row = &rest[..rest.find("</tr>").unwrap()];
-    row.split("<td class=\"num")
+    row.split("class=\"num")
         .skip(1)
         .map(|cell| {
             let text = &cell[cell.find('>').unwrap() + 1..cell.find('<').unwrap()];

@@ -23,3 +23,27 @@ document.addEventListener("DOMContentLoaded", () => {
     error.focus();
   }
 });
+
+// The navigation's menu buttons are <details> holding only their <summary>; what each opens is the element
+// right after it, shown by CSS while it is open (so they work without this file). An open one closes when
+// people click outside both, or press Escape; Escape puts the keyboard back on its button. A button that is
+// hidden ("More" inside the phone menu, the menu button on a wide screen) is left alone.
+const openMenus = () =>
+  [...document.querySelectorAll(".topbar details[open]")].filter(
+    (menu) => menu.querySelector(":scope > summary").getClientRects().length > 0,
+  );
+document.addEventListener("click", (event) => {
+  for (const menu of openMenus()) {
+    const opened = menu.nextElementSibling;
+    if (!menu.contains(event.target) && !(opened && opened.contains(event.target))) {
+      menu.open = false;
+    }
+  }
+});
+document.addEventListener("keydown", (event) => {
+  const menu = event.key === "Escape" && openMenus().pop();
+  if (menu) {
+    menu.open = false;
+    menu.querySelector(":scope > summary").focus();
+  }
+});

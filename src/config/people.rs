@@ -197,8 +197,10 @@ impl Default for Smtp {
 pub struct Branding {
     /// The name shown on every page and email.
     pub product_name: String,
-    /// Who runs this installation (named in the privacy page and emails).
+    /// Who runs this installation (named in the privacy page). Empty by default: the product names no
+    /// company until one is configured.
     pub operator_name: String,
+    /// Where people write for help (footer, privacy page). Empty by default: no address is shown.
     pub support_email: String,
     /// Main colour of buttons and links (#rrggbb).
     pub primary_color: String,
@@ -210,8 +212,8 @@ impl Default for Branding {
     fn default() -> Self {
         Branding {
             product_name: "WhatsAPI Pro".into(),
-            operator_name: "A1-Soft".into(),
-            support_email: "support@a1-soft.com".into(),
+            operator_name: String::new(),
+            support_email: String::new(),
             primary_color: "#0f766e".into(),
             static_dir: None,
         }

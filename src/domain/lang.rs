@@ -144,7 +144,7 @@ impl Lang {
     }
 
     /// Formats a day (milliseconds since the epoch, its UTC date) for this language: "1 Jan 2027",
-    /// "١ يناير ٢٠٢٧". For dates that name a day (a renewal, a trial's end, the month's reset).
+    /// "1 يناير 2027". For dates that name a day (a renewal, a trial's end, the month's reset).
     pub fn date(self, ms: i64) -> String {
         let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else {
             return String::new();
@@ -153,13 +153,12 @@ impl Lang {
             Lang::En => at.format("%-d %b %Y").to_string(),
             Lang::Ar => {
                 use chrono::Datelike;
-                let text = format!(
+                format!(
                     "{} {} {}",
                     at.day(),
                     ARABIC_MONTHS[at.month0() as usize],
                     at.year()
-                );
-                self.digits(&text)
+                )
             }
         }
     }
@@ -173,39 +172,46 @@ impl Lang {
             Lang::En => at.format("%-d %b %Y, %H:%M UTC").to_string(),
             Lang::Ar => {
                 use chrono::{Datelike, Timelike};
-                let text = format!(
+                format!(
                     "{} {} {}، {:02}:{:02} UTC",
                     at.day(),
                     ARABIC_MONTHS[at.month0() as usize],
                     at.year(),
                     at.hour(),
                     at.minute()
-                );
-                self.digits(&text)
+                )
             }
         }
     }
 
-    /// Formats a whole number with the language's grouping and digits.
+    /// Formats a whole number with grouping: "1,234,567" in both languages. The product writes Western
+    /// digits (0-9) in Arabic too, as Gulf business software does; phone numbers and ids are Western anyway,
+    /// so a page never mixes two digit styles. `normalise_digits` lets people type either.
     pub fn number(self, n: i64) -> String {
         let digits = n.unsigned_abs().to_string();
-        let separator = match self {
-            Lang::En => ",",
-            Lang::Ar => "٬",
-        };
         let mut grouped = String::new();
         for (i, c) in digits.chars().enumerate() {
             if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                grouped.push_str(separator);
+                grouped.push(',');
             }
             grouped.push(c);
         }
         let sign = if n < 0 { "-" } else { "" };
-        self.digits(&format!("{sign}{grouped}"))
+        format!("{sign}{grouped}")
+    }
+
+    /// The decimal point: "." in both languages (the digits are Western in both).
+    pub fn decimal_point(self) -> &'static str {
+        "."
+    }
+
+    /// The percent sign that goes with the language's digits: "%" in both.
+    pub fn percent_sign(self) -> &'static str {
+        "%"
     }
 
     /// A number of days, worded as the language wants it ("1 day", "90 days"; in Arabic the noun
-    /// follows the number: "يومان", "٣ أيام", "٩٠ يومًا", "١٠٠ يوم").
+    /// follows the number: "يومان", "3 أيام", "90 يومًا", "100 يوم").
     pub fn days(self, n: i64) -> String {
         let number = self.number(n);
         match self {
@@ -222,20 +228,22 @@ impl Lang {
             },
         }
     }
+}
 
-    /// Arabic pages use Arabic-Indic digits.
-    fn digits(self, text: &str) -> String {
-        match self {
-            Lang::En => text.to_owned(),
-            Lang::Ar => text
-                .chars()
-                .map(|c| {
-                    c.to_digit(10)
-                        .map_or(c, |d| char::from_u32(0x0660 + d).unwrap_or(c))
-                })
-                .collect(),
-        }
-    }
+/// A number, phone number or code as typed, with Arabic-Indic (٠-٩) and Eastern Arabic-Indic (۰-۹) digits
+/// turned into Western ones, the Arabic decimal separator (٫) into "." and the Arabic thousands
+/// separator (٬) into ","; everything else is left as it is. Applied to every numeric form field, so a
+/// phone's Arabic keyboard is as good as a Western one.
+pub fn normalise_digits(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
+            '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
+            '\u{066B}' => '.',
+            '\u{066C}' => ',',
+            c => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -266,19 +274,40 @@ mod tests {
     }
 
     #[test]
-    fn numbers_and_dates_follow_the_language() {
+    fn numbers_and_dates_use_western_digits_in_both_languages() {
         assert_eq!(Lang::En.number(1234567), "1,234,567");
-        assert_eq!(Lang::Ar.number(1234567), "١٬٢٣٤٬٥٦٧");
+        assert_eq!(Lang::Ar.number(1234567), "1,234,567");
+        assert_eq!(Lang::Ar.number(-42), "-42");
         assert_eq!(Lang::En.datetime(0), "1 Jan 1970, 00:00 UTC");
-        assert!(Lang::Ar.datetime(0).contains("يناير"));
+        assert_eq!(Lang::Ar.datetime(0), "1 يناير 1970، 00:00 UTC");
         assert_eq!(Lang::En.date(0), "1 Jan 1970");
-        assert_eq!(Lang::Ar.date(0), "١ يناير ١٩٧٠");
+        assert_eq!(Lang::Ar.date(0), "1 يناير 1970");
         assert_eq!(Lang::En.days(1), "1 day");
         assert_eq!(Lang::En.days(3650), "3,650 days");
         assert_eq!(Lang::Ar.days(2), "يومان");
-        assert_eq!(Lang::Ar.days(7), "٧ أيام");
-        assert_eq!(Lang::Ar.days(90), "٩٠ يومًا");
-        assert_eq!(Lang::Ar.days(100), "١٠٠ يوم");
-        assert_eq!(Lang::Ar.days(365), "٣٦٥ يومًا");
+        assert_eq!(Lang::Ar.days(7), "7 أيام");
+        assert_eq!(Lang::Ar.days(90), "90 يومًا");
+        assert_eq!(Lang::Ar.days(100), "100 يوم");
+        assert_eq!(Lang::Ar.days(365), "365 يومًا");
+        for lang in Lang::ALL {
+            for text in [lang.number(9876543210), lang.datetime(1_800_000_000_000)] {
+                assert!(!text.chars().any(is_eastern_digit), "{text}");
+            }
+        }
+    }
+
+    fn is_eastern_digit(c: char) -> bool {
+        matches!(c, '\u{0660}'..='\u{066C}' | '\u{06F0}'..='\u{06F9}')
+    }
+
+    #[test]
+    fn typed_arabic_indic_and_eastern_digits_read_as_western_ones() {
+        assert_eq!(normalise_digits("٠١٢٣٤٥٦٧٨٩"), "0123456789");
+        assert_eq!(normalise_digits("۰۱۲۳۴۵۶۷۸۹"), "0123456789");
+        assert_eq!(normalise_digits("+٩٦٥ ٥٠٠٠ ١٢٣٤"), "+965 5000 1234");
+        assert_eq!(normalise_digits("٢٫٥"), "2.5");
+        assert_eq!(normalise_digits("١٬٠٠٠"), "1,000");
+        assert_eq!(normalise_digits("Code 12 ab"), "Code 12 ab");
+        assert_eq!(normalise_digits("مرحبا"), "مرحبا");
     }
 }

@@ -32,6 +32,7 @@ impl NotMobile {
 impl MobileNumber {
     /// Reads a number typed as `+CC...` or `00CC...`, with spaces, dashes, dots or brackets.
     pub fn parse(typed: &str) -> Result<MobileNumber, NotMobile> {
+        let typed = crate::domain::lang::normalise_digits(typed);
         let typed = typed.trim();
         let international = match typed.strip_prefix("00") {
             Some(rest) => format!("+{rest}"),

@@ -71,10 +71,10 @@ pub enum Typed {
 
 const RECOVERY_ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
 
-/// Reads a code field: spaces and dashes between digits are allowed ("123 456"), a recovery code in
-/// either case, with or without its dash.
+/// Reads a code field: spaces and dashes between digits are allowed ("123 456"), Arabic-Indic digits
+/// too ("١٢٣ ٤٥٦"), a recovery code in either case, with or without its dash.
 pub fn read_code(typed: &str) -> Typed {
-    let kept: String = typed
+    let kept: String = crate::domain::lang::normalise_digits(typed)
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect::<String>()

@@ -3,6 +3,7 @@
 //! filter by action and by dates, newest first, a page at a time.
 
 use super::context::Ctx;
+use super::i18n::normalise_digits;
 use super::page::{Page, render};
 use crate::error::Result;
 use crate::http::auth::Member;
@@ -47,11 +48,15 @@ struct Chosen {
 impl Chosen {
     fn of(query: &Query) -> Chosen {
         let day = |text: &Option<String>| {
-            text.as_deref()
-                .and_then(|t| chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d").ok())
+            text.as_deref().and_then(|t| {
+                chrono::NaiveDate::parse_from_str(normalise_digits(t).trim(), "%Y-%m-%d").ok()
+            })
         };
         Chosen {
-            person: query.person.as_deref().and_then(|p| p.trim().parse().ok()),
+            person: query
+                .person
+                .as_deref()
+                .and_then(|p| normalise_digits(p).trim().parse().ok()),
             action: query
                 .action
                 .as_deref()

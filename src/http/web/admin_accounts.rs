@@ -85,24 +85,20 @@ fn rate(lang: Lang, outcomes: &MonthOutcomes, accepted: u64) -> Option<String> {
 }
 
 /// A share (0 to 1) as a percentage in the language's words and digits, with one decimal when it has
-/// one: "25 %", "2.5 %", "٢٫٥٪".
+/// one: "25 %", "2.5 %", "2.5%".
 pub fn percent(lang: Lang, share: f64) -> String {
     let number = tenths(lang, (share * 1000.0).round() as i64);
     lang.t("admin.percent").replace("{n}", &number)
 }
 
 /// A number given in tenths, in the language's digits, with its decimal only when it has one: "25",
-/// "2.5", "٢٫٥".
+/// "2.5" (Western digits in both languages).
 pub fn tenths(lang: Lang, tenths: i64) -> String {
     let whole = lang.number(tenths / 10);
     match (tenths % 10).abs() {
         0 => whole,
         decimal => {
-            let point = match lang {
-                Lang::En => ".",
-                Lang::Ar => "٫",
-            };
-            format!("{whole}{point}{}", lang.number(decimal))
+            format!("{whole}{}{}", lang.decimal_point(), lang.number(decimal))
         }
     }
 }
@@ -116,6 +112,6 @@ mod tests {
         assert_eq!(percent(Lang::En, 0.25), "25 %");
         assert_eq!(percent(Lang::En, 0.025), "2.5 %");
         assert_eq!(percent(Lang::En, 1.0), "100 %");
-        assert_eq!(percent(Lang::Ar, 0.025), "٢٫٥٪");
+        assert_eq!(percent(Lang::Ar, 0.025), "2.5%");
     }
 }

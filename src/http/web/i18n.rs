@@ -1,6 +1,6 @@
 //! The language of a page: the language cookie, else the browser's Accept-Language, else English.
 
-pub use crate::domain::lang::Lang;
+pub use crate::domain::lang::{Lang, normalise_digits};
 use rocket::http::{Cookie, CookieJar, SameSite};
 use rocket::request::{FromRequest, Outcome, Request};
 

@@ -86,6 +86,24 @@ impl Page {
         self.user.as_ref().is_some_and(|u| u.account_id.is_none())
     }
 
+    /// Whether this page is one of those under the navigation's "More" menu (its summary is then marked,
+    /// so people see where they are while the menu is closed).
+    pub fn in_more_menu(&self) -> bool {
+        const UNDER_MORE: [&str; 8] = [
+            "/connections",
+            "/api-keys",
+            "/webhook-endpoints",
+            "/team",
+            "/usage",
+            "/activity",
+            "/billing",
+            "/profile",
+        ];
+        UNDER_MORE
+            .iter()
+            .any(|prefix| self.path == *prefix || self.path.starts_with(&format!("{prefix}/")))
+    }
+
     /// The notice about a policy version the person has not acknowledged yet, in words.
     pub fn policy_notice_text(&self, policy: &PolicyVersion) -> String {
         self.t("privacy.notice_text")

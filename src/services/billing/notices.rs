@@ -329,7 +329,7 @@ mod tests {
         assert_eq!(value(&en, "resets"), "1 Jan 2027, 00:00 UTC");
         assert_eq!(value(&en, "link"), "https://x/billing");
         let ar = replacements(&n, &facts, Lang::Ar, "https://x/billing").unwrap();
-        assert_eq!(value(&ar, "limit"), "١٬٠٠٠");
+        assert_eq!(value(&ar, "limit"), "1,000");
         assert_eq!(value(&ar, "plan"), "صغيرة");
 
         // The next month, it would be false.

@@ -74,9 +74,11 @@ fn check_top_level(fields: &Map<String, Value>, kind: &str) -> Result<()> {
 }
 
 /// Normalises a phone number to E.164 digits: spaces, dashes, dots and parentheses are ignored, a leading
-/// "+" or "00" is the international prefix.
+/// "+" or "00" is the international prefix, and Arabic-Indic digits (as a phone's Arabic keyboard types
+/// them) read as Western ones.
 pub fn normalize_phone(raw: &str) -> Option<String> {
-    let trimmed = raw.trim();
+    let western = crate::domain::lang::normalise_digits(raw);
+    let trimmed = western.trim();
     let rest = trimmed
         .strip_prefix('+')
         .or_else(|| trimmed.strip_prefix("00"))

@@ -13,6 +13,14 @@ fn phone_numbers_normalise_to_e164_digits() {
         normalize_phone("00965 (500) 01234").as_deref(),
         Some("96550001234")
     );
+    assert_eq!(
+        normalize_phone("+٩٦٥ ٥٠٠٠-١٢٣٤").as_deref(),
+        Some("96550001234")
+    );
+    assert_eq!(
+        normalize_phone("۰۰۹۶۵۵۰۰۰۱۲۳۴").as_deref(),
+        Some("96550001234")
+    );
     assert_eq!(normalize_phone("0500"), None);
     assert_eq!(normalize_phone("+1234567890123456"), None);
     assert_eq!(normalize_phone("+9655000abcd"), None);

@@ -50,18 +50,14 @@ pub struct Ranked<'a> {
     pub value: u64,
 }
 
-/// A percentage in the language's digits and sign: "93%", "٩٣٪".
+/// A percentage: "93%" (Western digits in both languages).
 pub fn percent(lang: Lang, value: f64) -> String {
     let rounded = if value.is_finite() {
         value.round().clamp(0.0, 1000.0) as i64
     } else {
         0
     };
-    let sign = match lang {
-        Lang::En => "%",
-        Lang::Ar => "٪",
-    };
-    format!("{}{sign}", lang.number(rounded))
+    format!("{}{}", lang.number(rounded), lang.percent_sign())
 }
 
 /// A count in the language's digits and grouping.

@@ -122,7 +122,7 @@ fn the_time_axis_runs_right_to_left_in_arabic() {
 }
 
 #[test]
-fn numbers_are_written_in_the_pages_digits() {
+fn numbers_are_written_with_western_digits_in_both_languages() {
     let labels = days(3);
     let counts = [1200u64, 0, 5];
     let series = [Series {
@@ -131,8 +131,8 @@ fn numbers_are_written_in_the_pages_digits() {
         values: &counts[..],
     }];
     let ar = stacked_bars(&chart(Lang::Ar), &labels, &series);
-    assert!(ar.contains(">١٬٥٠٠<"), "{ar}");
-    assert!(!ar.contains(">1,500<"));
+    assert!(ar.contains(">1,500<"), "{ar}");
+    assert!(!ar.contains(">١٬٥٠٠<"));
     let en = stacked_bars(&chart(Lang::En), &labels, &series);
     assert!(en.contains(">1,500<"), "{en}");
     let rates = [Some(50.0), None, Some(100.0)];
@@ -145,7 +145,7 @@ fn numbers_are_written_in_the_pages_digits() {
             values: &rates[..],
         }],
     );
-    assert!(ar.contains(">٥٠٪<") && ar.contains(">١٠٠٪<"), "{ar}");
+    assert!(ar.contains(">50%<") && ar.contains(">100%<"), "{ar}");
     assert_eq!(percent(Lang::En, 99.6), "100%");
 }
 
@@ -253,7 +253,7 @@ fn a_missing_rate_leaves_a_gap() {
 #[test]
 fn the_meter_fills_from_the_start_side_and_says_no_limit() {
     let en = meter(&chart(Lang::En), 250, Some(1000), "250 of 1,000");
-    let ar = meter(&chart(Lang::Ar), 250, Some(1000), "٢٥٠ من ١٬٠٠٠");
+    let ar = meter(&chart(Lang::Ar), 250, Some(1000), "250 من 1,000");
     assert!(
         en.contains(r#"<rect class="fill" x="0" y="4" width="180""#),
         "{en}"

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::http::auth::{CsrfForm, Gate, PastSecondStep, Session};
 use crate::http::web::Reply;
 use crate::http::web::context::Ctx;
+use crate::http::web::i18n::normalise_digits;
 use crate::http::web::page::{Page, render};
 use crate::services::two_step::texts::{self, Entered};
 use crate::services::two_step::{self, Sent, Texts};
@@ -174,7 +175,10 @@ async fn verify(
     ctx: Ctx<'_>,
 ) -> Result<Reply> {
     let PastSecondStep(session) = session;
-    let code: String = form.0.code.chars().filter(|c| !c.is_whitespace()).collect();
+    let code: String = normalise_digits(&form.0.code)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     let error = match texts::verify(ctx.db, &session.user, &code, &ctx.asker()).await? {
         Entered::Right(_) => {
             return Ok(Reply::Redirect(Redirect::to(

@@ -9,6 +9,7 @@ pub(super) mod figures;
 
 use super::Reply;
 use super::context::Ctx;
+use super::i18n::normalise_digits;
 use super::page::{Page, render};
 use crate::error::{Error, Result};
 use crate::http::auth::Member;
@@ -89,7 +90,10 @@ impl Asked {
     fn check(&self, now: i64) -> std::result::Result<Range, Refusal> {
         let date = |value: &Option<String>, refusal: Refusal| {
             Asked::field(value)
-                .map(|text| NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| refusal))
+                .map(|text| {
+                    NaiveDate::parse_from_str(&normalise_digits(text), "%Y-%m-%d")
+                        .map_err(|_| refusal)
+                })
                 .transpose()
         };
         let from = date(&self.from, Refusal::BadFrom)?;
