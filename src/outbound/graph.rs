@@ -252,7 +252,7 @@ impl<'a> Graph<'a> {
     /// pages).
     pub fn templates(&self, waba_id: &str) -> Result<Vec<Value>, SendError> {
         let mut url = self.url(&format!(
-            "{waba_id}/message_templates?fields=name,language,status,category,components&limit=100"
+            "{waba_id}/message_templates?fields=id,name,language,status,category,components,rejected_reason&limit=100"
         ));
         let mut all = Vec::new();
         for _ in 0..50 {
@@ -269,6 +269,54 @@ impl<'a> Graph<'a> {
             }
         }
         Ok(all)
+    }
+
+    /// `POST {base}/{version}/{waba_id}/message_templates`: submits a template for review; Meta's id,
+    /// status (`PENDING`, sometimes at once `APPROVED` or `REJECTED`) and category.
+    pub fn create_template(
+        &self,
+        waba_id: &str,
+        template: &Value,
+    ) -> Result<CreatedTemplate, SendError> {
+        let url = self.url(&format!("{waba_id}/message_templates"));
+        self.call_json(&url, Some(template), "a template id")
+            .map(|(_, created)| created)
+    }
+
+    /// `DELETE {base}/{version}/{waba_id}/message_templates?name=`: deletes a template in every
+    /// language. The name is Meta's (lowercase letters, digits, underscores), so it needs no escaping; any
+    /// other name is refused before the call.
+    pub fn delete_template(&self, waba_id: &str, name: &str) -> Result<(), SendError> {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(SendError::Refused("not a template name".into()));
+        }
+        let url = self.url(&format!("{waba_id}/message_templates?name={name}"));
+        let started = std::time::Instant::now();
+        let result = (|| {
+            let response = self
+                .agent
+                .delete(&url)
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .call()?;
+            let status = response.status().as_u16();
+            if !(200..300).contains(&status) {
+                let answer: Value = response.into_body().read_json().unwrap_or(Value::Null);
+                return Err(refusal(status, &answer));
+            }
+            Ok(())
+        })();
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(SendError::Meta(_)) => "meta_error",
+            Err(SendError::Network(_)) => "network",
+            Err(SendError::Refused(_)) => "not_allowed",
+        };
+        crate::metrics::graph_call("DELETE", outcome, started.elapsed());
+        result
     }
 
     /// Where to download a media file Meta received, as `GET {base}/{version}/{media_id}` answers it:
@@ -319,6 +367,15 @@ pub struct PhoneNumber {
     pub verified_name: Option<String>,
     pub display_phone_number: Option<String>,
     pub quality_rating: Option<String>,
+}
+
+/// Meta's answer to a template submitted for review.
+#[derive(Debug, Deserialize)]
+pub struct CreatedTemplate {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// One page of a business account's templates.
