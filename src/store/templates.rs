@@ -217,7 +217,8 @@ pub struct Submitted<'a> {
     pub components: &'a Value,
 }
 
-/// Records a template submitted from this server, so it shows (pending) before the next sync.
+/// Records a template submitted from this server, so it shows (pending) before the next sync. Nothing
+/// is written for a connection that is not the account's.
 pub fn insert_submitted(
     conn: &Connection,
     account: AccountId,
@@ -228,7 +229,8 @@ pub fn insert_submitted(
     conn.execute(
         "INSERT INTO templates (account_id, connection_id, name, language, category, status, body_params,
                                 header_params, components, synced_at, meta_id, status_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?10)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?10
+         WHERE EXISTS (SELECT 1 FROM connections WHERE id = ?2 AND account_id = ?1)
          ON CONFLICT (connection_id, name, language) DO UPDATE SET
              category = excluded.category, status = excluded.status, body_params = excluded.body_params,
              header_params = excluded.header_params, components = excluded.components,

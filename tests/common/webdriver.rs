@@ -175,6 +175,15 @@ impl Browser {
         }
     }
 
+    /// Resizes the window (a phone's width, then back to a desktop's).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
     /// Saves a PNG screenshot as a test artifact under target/test-artifacts/.
     pub fn screenshot(&self, name: &str) -> std::path::PathBuf {
         use base64::Engine;
