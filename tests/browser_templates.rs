@@ -14,11 +14,21 @@ use common::webdriver::Browser;
 use common::{Install, stderr};
 use serde_json::{Value, json};
 
+/// The installation's own configuration file (empty: the defaults), named on every command so that a
+/// package installed on the machine (`/etc/whatsapi/config.toml`) is not read instead.
+fn own_config(install: &Install) -> String {
+    let config = install.path("config.toml");
+    std::fs::write(&config, "").unwrap();
+    config.display().to_string()
+}
+
 /// An owner who signs in with `email`, the account's API key and its sandbox number.
-fn shop(install: &Install, base: &str, email: &str) -> (Api, String) {
+fn shop(install: &Install, config: &str, base: &str, email: &str) -> (Api, String) {
     let account = with_password(
         install,
         &[
+            "--config",
+            config,
             "account",
             "create",
             "--company",
@@ -30,7 +40,16 @@ fn shop(install: &Install, base: &str, email: &str) -> (Api, String) {
             "--password-stdin",
         ],
     );
-    let key = install.run(&["apikey", "create", "--account", &account, "--name", "tests"]);
+    let key = install.run(&[
+        "--config",
+        config,
+        "apikey",
+        "create",
+        "--account",
+        &account,
+        "--name",
+        "tests",
+    ]);
     assert!(key.status.success(), "{}", stderr(&key));
     let api = Api {
         base: base.to_owned(),
@@ -117,7 +136,8 @@ fn preview_text(browser: &Browser) -> Value {
 #[test]
 fn a_template_is_written_approved_used_from_compose_and_deleted_in_both_languages() {
     let install = Install::new();
-    let mut serve = install.command(&["serve"]);
+    let config = own_config(&install);
+    let mut serve = install.command(&["--config", &config, "serve"]);
     serve
         .env("WHATSAPI_SANDBOX__TEMPLATE_REVIEW_AFTER_MS", "800")
         .env("WHATSAPI_SANDBOX__SENT_AFTER_MS", "20")
@@ -125,7 +145,7 @@ fn a_template_is_written_approved_used_from_compose_and_deleted_in_both_language
         .env("WHATSAPI_SANDBOX__READ_AFTER_MS", "60");
     let server = install.serve_with(serve);
     let base = server.url.clone();
-    let (api, _) = shop(&install, &base, "fatima@gulf.test");
+    let (api, _) = shop(&install, &config, &base, "fatima@gulf.test");
 
     let browser = Browser::start();
     sign_in(&browser, &base, "fatima@gulf.test");
@@ -146,16 +166,19 @@ fn a_template_is_written_approved_used_from_compose_and_deleted_in_both_language
     });
     let refusal = browser.script(
         "const e = document.querySelector('#t-body-examples-error');
-         const second = document.querySelector('#t-example-2');
-         return [e.textContent, second.getAttribute('aria-invalid'), second.getAttribute('aria-describedby')];",
+         const [first, second] = [1, 2].map(n => document.querySelector('#t-example-' + n));
+         return [e.textContent, second.getAttribute('aria-invalid'), second.getAttribute('aria-describedby'),
+                 first.getAttribute('aria-invalid')];",
     );
     assert_eq!(
         refusal,
         json!([
             "Give an example for every variable of the body.",
             "true",
-            "t-body-examples-hint t-body-examples-error"
-        ])
+            "t-body-examples-hint t-body-examples-error",
+            null
+        ]),
+        "only the empty example is marked"
     );
     assert_eq!(shown_status(&browser, "order_ready"), None);
     browser.screenshot("templates-en-error.png");

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::api::{Api, account, count};
+use common::api::{Api, PASSWORD, count};
 use common::meta::{SECRET, hook, post, signature};
 use common::{Install, Server};
 use serde_json::{Value, json};
@@ -14,9 +14,69 @@ use std::time::{Duration, Instant};
 
 const TOKEN: &str = "sandbox-token-of-the-test";
 
+/// The installation's own configuration file (empty: the defaults), named on every command so that a
+/// package installed on the machine (`/etc/whatsapi/config.toml`) is not read instead.
+fn config(install: &Install) -> String {
+    let config = install.path("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap();
+    }
+    config.display().to_string()
+}
+
+/// An account whose owner is `email`, its API key and its sandbox number.
+fn account(install: &Install, server: &Server, email: &str) -> (Api, String) {
+    let config = config(install);
+    let created = install.run_typing(
+        &[
+            "--config",
+            &config,
+            "account",
+            "create",
+            "--company",
+            "Shop",
+            "--name",
+            "Owner",
+            "--email",
+            email,
+            "--password-stdin",
+        ],
+        PASSWORD,
+    );
+    assert!(created.status.success(), "{}", common::stderr(&created));
+    let id = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let key = install.run(&[
+        "--config",
+        &config,
+        "apikey",
+        "create",
+        "--account",
+        &id,
+        "--name",
+        "tests",
+    ]);
+    let api = Api {
+        base: server.url.clone(),
+        key: String::from_utf8(key.stdout).unwrap().trim().to_owned(),
+        agent: ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into(),
+    };
+    let (status, connection) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(json!({"kind": "sandbox", "name": "Sandbox"})),
+        &[],
+    );
+    assert_eq!(status, 201, "{connection}");
+    (api, connection["id"].as_str().unwrap().to_owned())
+}
+
 /// A server whose sandbox reviews templates after `review_ms` (statuses of messages stay quiet).
 fn serve(install: &Install, review_ms: u64) -> Server {
-    let mut cmd = install.command(&["serve"]);
+    let config = config(install);
+    let mut cmd = install.command(&["--config", &config, "serve"]);
     cmd.env(
         "WHATSAPI_SANDBOX__TEMPLATE_REVIEW_AFTER_MS",
         review_ms.to_string(),

@@ -193,6 +193,15 @@ impl TemplatesPage<'_> {
         out
     }
 
+    /// The attributes of an example's field: marked refused only when the examples were and it is empty.
+    fn example_attrs(&self, value: &str) -> String {
+        if value.trim().is_empty() {
+            self.described("body_examples", true)
+        } else {
+            " aria-describedby=\"t-body-examples-hint\"".to_owned()
+        }
+    }
+
     /// `{{n}}`, as a variable is written.
     fn var_label(&self, n: &usize) -> String {
         format!("{{{{{n}}}}}")
