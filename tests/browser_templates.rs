@@ -203,6 +203,24 @@ fn a_template_is_written_approved_used_from_compose_and_deleted_in_both_language
     );
     assert_eq!(bubble, json!("Hi {{1}}, your order {{2}} is ready."));
 
+    // Meta's own refusal is named next to its field: the name exists in this language.
+    submit_template(&browser, "order_ready", "Hello {{1}}, thanks.", &["Sara"]);
+    browser.wait_until("Meta's refusal", |b| {
+        b.script("return document.querySelector('#t-name-error') !== null")
+            .as_bool()
+            == Some(true)
+    });
+    let refusal = browser.script(
+        "return [document.querySelector('#t-name-error').textContent, document.querySelector('#t-name').getAttribute('aria-invalid')]",
+    );
+    assert_eq!(
+        refusal,
+        json!([
+            "Meta refused the template: There is already a template with this name in this language.",
+            "true"
+        ])
+    );
+
     // A name in the sandbox's rejected range shows Meta's reason.
     submit_template(&browser, "reject_promo", "Big sale today only", &[]);
     browser.wait_until("the submission", |b| {

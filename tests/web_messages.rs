@@ -642,3 +642,41 @@ fn meta_s_quality_and_account_notices_show_on_the_numbers_page() {
     assert!(after.contains("FLAGGED · TIER_1K"), "{after}");
     assert!(after.contains("ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING"));
 }
+
+#[test]
+fn without_javascript_the_chosen_type_shows_its_own_fields_after_continue() {
+    let (app, connection, _) = compose_setup();
+    let hidden = |html: &str, kinds: &str| {
+        let at = html
+            .find(&format!(r#"data-kinds="{kinds}""#))
+            .unwrap_or_else(|| panic!("the group of {kinds}"));
+        html[at..at + 80].contains(" hidden")
+    };
+    let first = app.page("/compose").1;
+    assert!(
+        !hidden(&first, "text") && hidden(&first, "location"),
+        "text first"
+    );
+    assert!(
+        !first.contains(r#"name="reference""#),
+        "the overloaded field is gone"
+    );
+    let chosen = app.submit(
+        "/compose",
+        "/compose",
+        &[
+            ("action", "choose"),
+            ("connection_id", connection.as_str()),
+            ("kind", "location"),
+        ],
+    );
+    assert_eq!(chosen.status(), Status::Ok);
+    let html = chosen.into_string().unwrap();
+    assert!(hidden(&html, "text") && !hidden(&html, "location"));
+    assert!(html.contains(r#"id="kind-location" name="kind" value="location" checked"#));
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages"),
+        0,
+        "choosing sends nothing"
+    );
+}

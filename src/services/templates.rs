@@ -6,7 +6,7 @@
 pub mod draft;
 
 use crate::error::{Error, Result};
-use crate::outbound::graph::{Graph, SendError};
+use crate::outbound::graph::{Graph, SendError, TemplateRefusal};
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db, templates};
 pub use draft::{Mistake, TemplateDraft};
@@ -76,20 +76,24 @@ pub fn create(
     let request = draft.request();
     let created = match Graph::of(agent, &found, &token).create_template(&found.waba_id, &request) {
         Ok(created) => created,
-        Err(SendError::Meta(e)) => {
-            let words = if e.details.is_empty() {
-                e.title.clone()
-            } else {
-                e.details.clone()
-            };
-            let field = e
-                .title
-                .contains("already exists")
-                .then_some("name")
-                .or_else(|| e.title.contains("name").then_some("name"));
-            return Err(Refused::Meta { field, words });
+        Err(TemplateRefusal {
+            error: SendError::Meta(e),
+            subcode,
+            words,
+        }) => {
+            let words =
+                words
+                    .filter(|w| !w.is_empty())
+                    .unwrap_or_else(|| match e.details.is_empty() {
+                        true => e.title.clone(),
+                        false => e.details.clone(),
+                    });
+            return Err(Refused::Meta {
+                field: subcode.and_then(field_of_subcode),
+                words,
+            });
         }
-        Err(other) => return Err(Refused::Failed(other.unavailable("the new template"))),
+        Err(other) => return Err(Refused::Failed(other.error.unavailable("the new template"))),
     };
     let components = request["components"].clone();
     let name = draft.name.trim().to_owned();
@@ -106,6 +110,20 @@ pub fn create(
         templates::insert_submitted(conn, account, connection, &submitted)
     })?;
     Ok(())
+}
+
+/// The form's field one of Meta's template-creation subcodes is about (reference: 2388xxx).
+fn field_of_subcode(subcode: i64) -> Option<&'static str> {
+    match subcode {
+        2388023 | 2388024 => Some("name"),
+        2388026 => Some("language"),
+        2388032 => Some("category"),
+        2388043 | 2388293 | 2388299 => Some("body_examples"),
+        2388040 | 2388072 => Some("body"),
+        2388047 => Some("header_text"),
+        2388073 => Some("footer"),
+        _ => None,
+    }
 }
 
 /// Deletes a template (every language of its name) at Meta and here. Blocking.
