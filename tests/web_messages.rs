@@ -155,22 +155,69 @@ fn the_compose_page_shows_the_json_and_queues_the_message() {
         .query_row("SELECT id FROM connections", [], |r| r.get(0))
         .unwrap();
     let connection = connection.to_string();
+    // The number's templates as Meta lists them (the sandbox's; a sync needs a listening server, which
+    // tests/browser_templates.rs has): order_update, approved, with two variables in its body.
+    let account: i64 = app
+        .db()
+        .query_row("SELECT account_id FROM connections", [], |r| r.get(0))
+        .unwrap();
+    app.db()
+        .execute(
+            "INSERT INTO templates (account_id, connection_id, name, language, category, status, body_params,
+                                    components, synced_at)
+             VALUES (?1, ?2, 'order_update', 'en_US', 'UTILITY', 'APPROVED', 2, ?3, 1)",
+            rusqlite::params![
+                account,
+                connection.parse::<i64>().unwrap(),
+                r#"[{"type":"BODY","text":"Hi {{1}}, your order {{2}} is on its way."}]"#
+            ],
+        )
+        .unwrap();
+    app.db()
+        .execute("UPDATE connections SET templates_synced_at = 1", [])
+        .unwrap();
     let message = |action: &'static str, to: &'static str| {
         vec![
             ("action", action),
             ("connection_id", connection.as_str()),
             ("to", to),
             ("kind", "template"),
-            ("reference", "order_update"),
-            ("language", "en_US"),
-            ("text", "Sara\n860198"),
+            ("template_name", "order_update"),
+            ("template_language", "en_US"),
+            ("body_params", "Sara"),
+            ("body_params", "860198"),
         ]
     };
+    // The form offers the approved template, a language by name and one field per variable.
+    let page = app.page("/compose?kind=template").1;
+    assert!(
+        page.contains(r#"<option value="order_update" selected>"#),
+        "{page}"
+    );
+    assert!(page.contains(r#"<option value="en_US" selected>English (US)</option>"#));
+    assert_eq!(page.matches(r#"name="body_params""#).count(), 2);
+    // A variable left empty is named next to its field.
+    let mut missing = message("send", "+96550001234");
+    missing.pop();
+    let refused = app.submit("/compose", "/compose", &missing);
+    assert_eq!(refused.status(), Status::UnprocessableEntity);
+    let html = refused.into_string().unwrap();
+    assert!(
+        html.contains(r#"id="body-params-error""#)
+            && html.contains("Give a value for every variable.")
+    );
+    assert!(html.contains(r#"aria-describedby="body-params-error" aria-invalid="true""#));
+    assert_eq!(app.count("SELECT count(*) FROM messages"), 0);
     let preview = app.submit("/compose", "/compose", &message("preview", "+96550001234"));
     assert_eq!(preview.status(), Status::Ok);
     let html = preview.into_string().unwrap();
     assert!(
         html.contains("id=\"preview\"") && html.contains("order_update") && html.contains("860198")
+    );
+    // The preview bubble is the template's own, filled with the values.
+    assert!(
+        html.contains(r#"<span class="var filled" data-var="body-2">860198</span>"#),
+        "{html}"
     );
     assert_eq!(
         app.count("SELECT count(*) FROM messages"),
@@ -373,7 +420,7 @@ fn the_compose_page_refuses_a_contact_without_a_valid_phone_or_name() {
 fn the_compose_page_queues_reply_buttons() {
     let (app, connection, auth) = compose_setup();
     let fields = [
-        ("text", "Is this order right?"),
+        ("body", "Is this order right?"),
         ("choices", "Yes\n\n  No  \nCall me\n"),
     ];
     let preview = app.submit(
@@ -417,7 +464,7 @@ fn the_compose_page_refuses_buttons_beyond_meta_s_limits() {
             &app,
             &connection,
             "buttons",
-            &[("text", "Choose"), ("choices", choices)],
+            &[("body", "Choose"), ("choices", choices)],
             limits,
         );
     }
@@ -425,7 +472,7 @@ fn the_compose_page_refuses_buttons_beyond_meta_s_limits() {
         &app,
         &connection,
         "buttons",
-        &[("text", "  "), ("choices", "Yes")],
+        &[("body", "  "), ("choices", "Yes")],
         "Write the message body",
     );
 }
@@ -434,7 +481,7 @@ fn the_compose_page_refuses_buttons_beyond_meta_s_limits() {
 fn the_compose_page_queues_a_list() {
     let (app, connection, auth) = compose_setup();
     let fields = [
-        ("text", "Which branch?"),
+        ("body", "Which branch?"),
         ("button_label", "Branches"),
         ("choices", "Salmiya\nHawalli\nJahra"),
     ];
@@ -465,7 +512,7 @@ fn the_compose_page_refuses_a_list_without_rows_or_label() {
         &connection,
         "list",
         &[
-            ("text", "Which?"),
+            ("body", "Which?"),
             ("button_label", "Branches"),
             ("choices", "\n \n"),
         ],
@@ -480,7 +527,7 @@ fn the_compose_page_refuses_a_list_without_rows_or_label() {
         &connection,
         "list",
         &[
-            ("text", "Which?"),
+            ("body", "Which?"),
             ("button_label", "Branches"),
             ("choices", &eleven),
         ],
@@ -491,7 +538,7 @@ fn the_compose_page_refuses_a_list_without_rows_or_label() {
         &connection,
         "list",
         &[
-            ("text", "Which?"),
+            ("body", "Which?"),
             ("button_label", ""),
             ("choices", "Salmiya"),
         ],
@@ -503,7 +550,7 @@ fn the_compose_page_refuses_a_list_without_rows_or_label() {
 fn the_compose_page_queues_a_link_button() {
     let (app, connection, auth) = compose_setup();
     let fields = [
-        ("text", "Track your order"),
+        ("body", "Track your order"),
         ("button_label", "Track"),
         ("url", "https://shop.test/orders/860198"),
     ];
@@ -536,7 +583,7 @@ fn the_compose_page_refuses_a_link_button_that_is_not_https() {
             &app,
             &connection,
             "cta_url",
-            &[("text", "Track"), ("button_label", "Track"), ("url", url)],
+            &[("body", "Track"), ("button_label", "Track"), ("url", url)],
             "must be a full https:// address",
         );
     }
@@ -594,4 +641,42 @@ fn meta_s_quality_and_account_notices_show_on_the_numbers_page() {
     let (_, after) = app.page("/connections");
     assert!(after.contains("FLAGGED · TIER_1K"), "{after}");
     assert!(after.contains("ACCOUNT_RESTRICTION: RESTRICTED_BIZ_INITIATED_MESSAGING"));
+}
+
+#[test]
+fn without_javascript_the_chosen_type_shows_its_own_fields_after_continue() {
+    let (app, connection, _) = compose_setup();
+    let hidden = |html: &str, kinds: &str| {
+        let at = html
+            .find(&format!(r#"data-kinds="{kinds}""#))
+            .unwrap_or_else(|| panic!("the group of {kinds}"));
+        html[at..at + 80].contains(" hidden")
+    };
+    let first = app.page("/compose").1;
+    assert!(
+        !hidden(&first, "text") && hidden(&first, "location"),
+        "text first"
+    );
+    assert!(
+        !first.contains(r#"name="reference""#),
+        "the overloaded field is gone"
+    );
+    let chosen = app.submit(
+        "/compose",
+        "/compose",
+        &[
+            ("action", "choose"),
+            ("connection_id", connection.as_str()),
+            ("kind", "location"),
+        ],
+    );
+    assert_eq!(chosen.status(), Status::Ok);
+    let html = chosen.into_string().unwrap();
+    assert!(hidden(&html, "text") && !hidden(&html, "location"));
+    assert!(html.contains(r#"id="kind-location" name="kind" value="location" checked"#));
+    assert_eq!(
+        app.count("SELECT count(*) FROM messages"),
+        0,
+        "choosing sends nothing"
+    );
 }

@@ -239,6 +239,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 sent_after_ms,
                 delivered_after_ms,
                 read_after_ms,
+                ..whatsapi::config::Sandbox::default()
             }
             .delays();
             whatsapi::http::sandbox::run_standalone(whatsapi::http::sandbox::StandaloneOptions {

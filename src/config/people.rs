@@ -68,6 +68,9 @@ pub struct Sandbox {
     pub sent_after_ms: u64,
     pub delivered_after_ms: u64,
     pub read_after_ms: u64,
+    /// How long after a template is submitted the sandbox posts its review (approved, or rejected for a
+    /// name starting with `reject_`).
+    pub template_review_after_ms: u64,
 }
 
 impl Default for Sandbox {
@@ -76,6 +79,7 @@ impl Default for Sandbox {
             sent_after_ms: 100,
             delivered_after_ms: 1_000,
             read_after_ms: 3_000,
+            template_review_after_ms: 1_500,
         }
     }
 }
@@ -264,6 +268,10 @@ impl Config {
                 self.sandbox.delivered_after_ms,
             ),
             ("sandbox.read_after_ms", self.sandbox.read_after_ms),
+            (
+                "sandbox.template_review_after_ms",
+                self.sandbox.template_review_after_ms,
+            ),
         ] {
             if value > day_ms {
                 return Err(invalid(key, "must be at most 86400000 (a day)"));

@@ -252,7 +252,7 @@ impl<'a> Graph<'a> {
     /// pages).
     pub fn templates(&self, waba_id: &str) -> Result<Vec<Value>, SendError> {
         let mut url = self.url(&format!(
-            "{waba_id}/message_templates?fields=name,language,status,category,components&limit=100"
+            "{waba_id}/message_templates?fields=id,name,language,status,category,components,rejected_reason&limit=100"
         ));
         let mut all = Vec::new();
         for _ in 0..50 {
@@ -269,6 +269,94 @@ impl<'a> Graph<'a> {
             }
         }
         Ok(all)
+    }
+
+    /// `POST {base}/{version}/{waba_id}/message_templates`: submits a template for review; Meta's id,
+    /// status (`PENDING`, sometimes at once `APPROVED` or `REJECTED`) and category. A refusal keeps
+    /// Meta's subcode and the words it wrote for a person (`error_user_msg`).
+    pub fn create_template(
+        &self,
+        waba_id: &str,
+        template: &Value,
+    ) -> Result<CreatedTemplate, TemplateRefusal> {
+        let url = self.url(&format!("{waba_id}/message_templates"));
+        let started = std::time::Instant::now();
+        let result = (|| {
+            let response = self
+                .agent
+                .post(&url)
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .send_json(template)
+                .map_err(|e| TemplateRefusal::of(e.into()))?;
+            let status = response.status().as_u16();
+            let answer: Value = response.into_body().read_json().unwrap_or(Value::Null);
+            if !(200..300).contains(&status) {
+                let error = &answer["error"];
+                return Err(TemplateRefusal {
+                    error: refusal(status, &answer),
+                    subcode: error["error_subcode"].as_i64(),
+                    words: error["error_user_msg"].as_str().map(str::to_owned),
+                });
+            }
+            serde_json::from_value(answer).map_err(|_| {
+                TemplateRefusal::of(SendError::Network(format!(
+                    "HTTP {status} without a template id"
+                )))
+            })
+        })();
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(TemplateRefusal {
+                error: SendError::Meta(_),
+                ..
+            }) => "meta_error",
+            Err(TemplateRefusal {
+                error: SendError::Network(_),
+                ..
+            }) => "network",
+            Err(TemplateRefusal {
+                error: SendError::Refused(_),
+                ..
+            }) => "not_allowed",
+        };
+        crate::metrics::graph_call("POST", outcome, started.elapsed());
+        result
+    }
+
+    /// `DELETE {base}/{version}/{waba_id}/message_templates?name=`: deletes a template in every
+    /// language. The name is Meta's (lowercase letters, digits, underscores), so it needs no escaping; any
+    /// other name is refused before the call.
+    pub fn delete_template(&self, waba_id: &str, name: &str) -> Result<(), SendError> {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(SendError::Refused("not a template name".into()));
+        }
+        let url = self.url(&format!("{waba_id}/message_templates?name={name}"));
+        let started = std::time::Instant::now();
+        let result = (|| {
+            let response = self
+                .agent
+                .delete(&url)
+                .header("Authorization", &format!("Bearer {}", self.token))
+                .call()?;
+            let status = response.status().as_u16();
+            if !(200..300).contains(&status) {
+                let answer: Value = response.into_body().read_json().unwrap_or(Value::Null);
+                return Err(refusal(status, &answer));
+            }
+            Ok(())
+        })();
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(SendError::Meta(_)) => "meta_error",
+            Err(SendError::Network(_)) => "network",
+            Err(SendError::Refused(_)) => "not_allowed",
+        };
+        crate::metrics::graph_call("DELETE", outcome, started.elapsed());
+        result
     }
 
     /// Where to download a media file Meta received, as `GET {base}/{version}/{media_id}` answers it:
@@ -319,6 +407,34 @@ pub struct PhoneNumber {
     pub verified_name: Option<String>,
     pub display_phone_number: Option<String>,
     pub quality_rating: Option<String>,
+}
+
+/// Meta's refusal of a template: the error, with Meta's subcode (2388024: the name exists in that
+/// language, ...) and its words for a person, when it gave them.
+#[derive(Debug)]
+pub struct TemplateRefusal {
+    pub error: SendError,
+    pub subcode: Option<i64>,
+    pub words: Option<String>,
+}
+
+impl TemplateRefusal {
+    fn of(error: SendError) -> TemplateRefusal {
+        TemplateRefusal {
+            error,
+            subcode: None,
+            words: None,
+        }
+    }
+}
+
+/// Meta's answer to a template submitted for review.
+#[derive(Debug, Deserialize)]
+pub struct CreatedTemplate {
+    pub id: String,
+    pub status: String,
+    #[serde(default)]
+    pub category: Option<String>,
 }
 
 /// One page of a business account's templates.

@@ -325,14 +325,13 @@ fn store(
         }
     }
     for template in &parsed.templates {
-        templates::set_status(
-            conn,
-            account,
-            connection.id,
-            &template.name,
-            &template.language,
-            &template.status,
-        )?;
+        let review = templates::Review {
+            name: &template.name,
+            language: &template.language,
+            status: &template.status,
+            reason: template.reason.as_deref(),
+        };
+        templates::set_status(conn, account, connection.id, &review)?;
         events.template_status(connection.id, template)?;
     }
     if parsed.quality.is_some() || parsed.account_notice.is_some() {

@@ -118,9 +118,47 @@ fn a_template_status_for_another_account_changes_nothing() {
         })
         .unwrap()
     };
-    templates::set_status(&conn, OTHER, CONNECTION, "order", "en", "APPROVED").unwrap();
+    let review = templates::Review {
+        name: "order",
+        language: "en",
+        status: "APPROVED",
+        reason: None,
+    };
+    assert_eq!(
+        templates::set_status(&conn, OTHER, CONNECTION, &review).unwrap(),
+        0
+    );
     assert_eq!(status(), "PENDING");
-    templates::set_status(&conn, OWNER, CONNECTION, "order", "en", "APPROVED").unwrap();
+    templates::set_status(&conn, OWNER, CONNECTION, &review).unwrap();
+    assert_eq!(status(), "APPROVED");
+    // Nor do a submission or a deletion in another account's name.
+    let submitted = templates::Submitted {
+        name: "order",
+        language: "en",
+        category: "UTILITY",
+        status: "PENDING",
+        meta_id: "1",
+        components: &serde_json::json!([]),
+    };
+    templates::insert_submitted(&conn, OTHER, CONNECTION, &submitted).unwrap();
+    assert_eq!(status(), "APPROVED");
+    let elsewhere = templates::Submitted {
+        name: "another",
+        ..submitted
+    };
+    templates::insert_submitted(&conn, OTHER, CONNECTION, &elsewhere).unwrap();
+    let rows: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM templates WHERE name = 'another'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 0, "no row on another account's connection");
+    assert_eq!(
+        templates::delete_named(&conn, OTHER, CONNECTION, "order").unwrap(),
+        0
+    );
     assert_eq!(status(), "APPROVED");
 }
 

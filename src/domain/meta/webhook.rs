@@ -210,8 +210,23 @@ fn template(value: &Value) -> Option<TemplateStatus> {
         name: text(value, "message_template_name")?,
         language: text(value, "message_template_language")?,
         status: text(value, "event")?,
-        reason: text(value, "reason").filter(|r| r != "NONE"),
+        reason: review_reason(value),
     })
+}
+
+/// A rejection's reason: Meta's code (`INVALID_FORMAT`, ...), with its recommendation when the newer
+/// `rejection_info` gives one.
+fn review_reason(value: &Value) -> Option<String> {
+    let code = text(value, "reason").filter(|r| r != "NONE");
+    let info = value.get("rejection_info");
+    let advice = info
+        .and_then(|i| text(i, "recommendation"))
+        .or_else(|| info.and_then(|i| text(i, "reason")))
+        .filter(|a| !a.is_empty() && a != "NONE");
+    match (code, advice) {
+        (Some(code), Some(advice)) if advice != code => Some(format!("{code}: {advice}")),
+        (code, advice) => code.or(advice),
+    }
 }
 
 fn account_notice(value: &Value) -> String {

@@ -19,6 +19,8 @@ pub struct SandboxState {
     passed: Mutex<HashSet<String>>,
     /// Posts the status webhooks of accepted messages (none when nobody listens for them).
     feed: Option<feed::StatusFeed>,
+    /// Templates submitted to the sandbox's business accounts (`templates.rs`).
+    templates: std::sync::Arc<templates::Submitted>,
 }
 
 impl SandboxState {
@@ -26,7 +28,12 @@ impl SandboxState {
         SandboxState {
             passed: Mutex::default(),
             feed: Some(feed::StatusFeed::start(delays, keep_count)),
+            templates: std::sync::Arc::default(),
         }
+    }
+
+    fn templates_handle(&self) -> std::sync::Arc<templates::Submitted> {
+        self.templates.clone()
     }
 
     /// Statuses whose webhook was answered 200 (only when the feed keeps count).
@@ -43,15 +50,27 @@ pub mod events;
 pub mod feed;
 mod media;
 mod standalone;
+pub mod templates;
 pub use standalone::{StandaloneOptions, run_standalone};
 
 pub fn routes() -> Vec<rocket::Route> {
-    let all = routes![sandbox_send, sandbox_phone_number, sandbox_templates];
+    let all = routes![
+        sandbox_send,
+        sandbox_phone_number,
+        templates::sandbox_templates,
+        templates::sandbox_create_template,
+        templates::sandbox_delete_template
+    ];
     all.into_iter().chain(media::routes()).collect()
 }
 
 /// The sandbox's templates, two per page so that clients must follow `paging.next` as with Meta.
 pub fn templates_page(after: Option<&str>, next_base: &str) -> Value {
+    templates_page_with(after, next_base, &[])
+}
+
+/// The sandbox's standing templates and then `submitted`, two per page.
+pub fn templates_page_with(after: Option<&str>, next_base: &str, submitted: &[Value]) -> Value {
     let all = json!([
         {"name": "hello_world", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
          "components": [{"type": "BODY", "text": "Hello, thank you for your message."}]},
@@ -63,7 +82,8 @@ pub fn templates_page(after: Option<&str>, next_base: &str) -> Value {
          "components": [{"type": "HEADER", "format": "TEXT", "text": "Spring sale"},
                         {"type": "BODY", "text": "Hi {{1}}, 20% off until Friday."}]},
     ]);
-    let all = all.as_array().cloned().unwrap_or_default();
+    let mut all = all.as_array().cloned().unwrap_or_default();
+    all.extend_from_slice(submitted);
     let start: usize = after
         .and_then(|a| a.parse().ok())
         .unwrap_or(0)
@@ -75,26 +95,6 @@ pub fn templates_page(after: Option<&str>, next_base: &str) -> Value {
         page["paging"]["next"] = json!(format!("{next_base}?after={end}"));
     }
     page
-}
-
-#[rocket::get("/sandbox/graph/<version>/<waba_id>/message_templates?<after>")]
-async fn sandbox_templates(
-    version: &str,
-    waba_id: &str,
-    after: Option<&str>,
-    call: SandboxCall<'_>,
-) -> (Status, Json<Value>) {
-    if !connections::valid_graph_version(version) {
-        return meta_error(100, 400, "Unknown path components");
-    }
-    if !call.authorised(waba_id).await {
-        return meta_error(190, 401, "Invalid OAuth access token");
-    }
-    let next_base = format!(
-        "{}/sandbox/graph/{version}/{waba_id}/message_templates",
-        call.config.server.public_url
-    );
-    (Status::Ok, Json(templates_page(after, &next_base)))
 }
 
 /// What Meta says about a number; the sandbox's numbers are always in good standing.

@@ -1,24 +1,27 @@
-//! Compose: a form that builds a message of any common type, shows the JSON it will send (and whether the
-//! customer-service window is open), and queues it through the same path as the API.
+//! New message (`/compose`): the type is chosen first and only its fields show (compose.js hides the
+//! others; without JavaScript "Continue" shows the chosen type's fields); a template message picks one of
+//! the number's approved templates, its language, and one field per variable, filled into the template's
+//! own bubble as they are typed; every message is previewed as a WhatsApp bubble, with the JSON request
+//! for developers behind a switch. Each mistake is named next to its field; sending takes the same path
+//! as the API.
+
+mod build;
+mod choices;
 
 use super::Reply;
 use super::page::{Page, render};
-use crate::domain::meta::message::{
-    Action, Button, Contact, ContactName, Content, CtaParameters, Draft, Interactive,
-    InteractiveType, Location, Media, More, Reaction, Reply as ButtonReply, Row, Section,
-    Template as MetaTemplate, Text, more_of,
-};
+use super::templates::bubble::{Bubble, pieces};
+use crate::domain::meta::message::{Content, Draft};
 use crate::error::{Error, Result};
 use crate::http::auth::{CsrfForm, HasCsrf, Member};
 use crate::services::messages::{SendMessage, Sending};
-use crate::store::{AccountId, Db, connections};
+use crate::store::{AccountId, Db, connections, templates};
 use askama::Template;
+use choices::{Approved, Choice};
 use rocket::form::FromForm;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
-use serde::Serialize;
-use serde_json::Value;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![compose_page, compose]
@@ -28,6 +31,7 @@ pub fn routes() -> Vec<rocket::Route> {
 pub(crate) struct ComposeForm {
     #[field(default = String::new())]
     csrf: String,
+    /// `send`, `preview`, or `choose` (the type or template was chosen without JavaScript).
     #[field(default = String::new())]
     action: String,
     #[field(default = String::new())]
@@ -36,14 +40,30 @@ pub(crate) struct ComposeForm {
     to: String,
     #[field(default = String::from("text"))]
     kind: String,
-    /// Text body, caption, or the template's body parameters (one per line).
+    /// A text message.
     #[field(default = String::new())]
     text: String,
-    /// Template name, media link, or the message being reacted to.
+    /// A template message: the template, its language, its variables' values and a media header's link.
     #[field(default = String::new())]
-    reference: String,
-    #[field(default = String::from("en_US"))]
-    language: String,
+    template_name: String,
+    #[field(default = String::new())]
+    template_language: String,
+    #[field(default = Vec::new())]
+    header_params: Vec<String>,
+    #[field(default = Vec::new())]
+    body_params: Vec<String>,
+    #[field(default = String::new())]
+    header_link: String,
+    /// Media: a public https link and a caption (not for audio and stickers).
+    #[field(default = String::new())]
+    media_link: String,
+    #[field(default = String::new())]
+    caption: String,
+    /// A reaction: the wamid of the message and the emoji (empty removes it).
+    #[field(default = String::new())]
+    reaction_to: String,
+    #[field(default = String::new())]
+    emoji: String,
     #[field(default = String::new())]
     latitude: String,
     #[field(default = String::new())]
@@ -62,7 +82,9 @@ pub(crate) struct ComposeForm {
     phone: String,
     #[field(default = String::new())]
     email: String,
-    /// Reply buttons or list rows, one title per line.
+    /// Reply buttons, a list or a link button: the body, the choices (one per line), the label and link.
+    #[field(default = String::new())]
+    body: String,
     #[field(default = String::new())]
     choices: String,
     /// The button that opens a list, or the text of a link button.
@@ -84,33 +106,6 @@ const KINDS: [&str; 13] = [
     "contacts", "buttons", "list", "cta_url",
 ];
 
-/// The message of the form (the object of `POST /api/v1/messages`), or the catalog key of what is wrong
-/// with the form. What the form cannot get wrong is left to `domain::meta::validate`, which checks it next.
-fn build(form: &ComposeForm) -> std::result::Result<Content, &'static str> {
-    let reference = form.reference.trim();
-    let caption = Some(form.text.trim()).filter(|c| !c.is_empty());
-    Ok(match form.kind.as_str() {
-        "template" => {
-            let values: Vec<&str> = lines(&form.text).collect();
-            Content::Template(MetaTemplate::with_body_text(
-                reference,
-                form.language.trim(),
-                &values,
-            ))
-        }
-        "image" => Content::Image(Media::link(reference, caption)),
-        "video" => Content::Video(Media::link(reference, caption)),
-        "document" => Content::Document(Media::link(reference, caption)),
-        "audio" => Content::Audio(Media::link(reference, None)),
-        "sticker" => Content::Sticker(Media::link(reference, None)),
-        "reaction" => Content::Reaction(Reaction::new(reference, form.text.trim())),
-        "location" => Content::Location(location(form)?),
-        "contacts" => Content::Contacts(vec![contact(form)?]),
-        "buttons" | "list" | "cta_url" => Content::Interactive(Box::new(interactive(form)?)),
-        _ => Content::Text(Text::new(&form.text)),
-    })
-}
-
 /// The type the form asks for: its own word for a kind it does not offer, which the request refuses.
 fn kind_of<'a>(form: &'a ComposeForm, content: &Content) -> &'a str {
     if KINDS.contains(&form.kind.as_str()) {
@@ -120,206 +115,35 @@ fn kind_of<'a>(form: &'a ComposeForm, content: &Content) -> &'a str {
     }
 }
 
-/// The non-empty lines of a text area, trimmed.
-fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.lines().map(str::trim).filter(|l| !l.is_empty())
-}
+/// The groups of fields, each shown for its kinds.
+const GROUPS: [(&str, &[&str]); 8] = [
+    ("text", &["text"]),
+    ("template", &["template"]),
+    ("media", &["image", "video", "document", "audio", "sticker"]),
+    ("caption", &["image", "video", "document"]),
+    ("reaction", &["reaction"]),
+    ("location", &["location"]),
+    ("contacts", &["contacts"]),
+    ("interactive", &["buttons", "list", "cta_url"]),
+];
 
-/// A coordinate typed with Western or Arabic-Indic digits, within ±`limit`.
-fn coordinate(raw: &str, limit: f64) -> Option<f64> {
-    let ascii: String = raw
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
-            '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
-            '٫' => '.',
-            '−' => '-',
-            c => c,
-        })
-        .collect();
-    let value: f64 = ascii.parse().ok()?;
-    (value.is_finite() && (-limit..=limit).contains(&value)).then_some(value)
-}
-
-fn location(form: &ComposeForm) -> std::result::Result<Location, &'static str> {
-    let latitude = coordinate(&form.latitude, 90.0).ok_or("compose.errors.latitude")?;
-    let longitude = coordinate(&form.longitude, 180.0).ok_or("compose.errors.longitude")?;
-    let given = |value: &str| {
-        Some(value.trim())
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-    };
-    Location::new(
-        latitude,
-        longitude,
-        given(&form.place).as_deref(),
-        given(&form.address).as_deref(),
-    )
-    .ok_or("compose.errors.latitude")
-}
-
-/// A phone of a contact card, as Meta takes it.
-#[derive(Serialize)]
-struct CardPhone {
-    phone: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    wa_id: String,
-}
-
-/// An email of a contact card, as Meta takes it.
-#[derive(Serialize)]
-struct CardEmail<'a> {
-    email: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-}
-
-fn json(value: impl Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
-/// One contact card; `contacts` is an array, unlike every other type's object.
-fn contact(form: &ComposeForm) -> std::result::Result<Contact, &'static str> {
-    let name = form.contact_name.trim();
-    if name.is_empty() || name.chars().count() > 256 {
-        return Err("compose.errors.contact_name");
+/// The form's field a refusal of the request is about (`template.components` is the body's values, ...).
+fn form_field(kind: &str, field: &str) -> &'static str {
+    let head = field.split(['.', '[']).next().unwrap_or_default();
+    match head {
+        "to" => "to",
+        "connection_id" => "connection_id",
+        "template" if field.contains("components") => "body_params",
+        "template" => "template_name",
+        "text" => "text",
+        "image" | "video" | "document" | "audio" | "sticker" => "media_link",
+        "reaction" => "reaction_to",
+        "location" => "latitude",
+        "contacts" => "contact_name",
+        "interactive" => "body",
+        _ if kind == "text" => "text",
+        _ => "kind",
     }
-    // Meta wants one more name part besides the name as shown; the first name is it.
-    let first_name = match form.first_name.trim() {
-        "" => name,
-        first => first,
-    };
-    let digits = crate::domain::meta::validate::normalize_phone(&form.phone)
-        .ok_or("compose.errors.contact_phone")?;
-    let phone = CardPhone {
-        phone: format!("+{digits}"),
-        kind: "CELL",
-        wa_id: digits,
-    };
-    let mut card = vec![("phones", json([phone]))];
-    let email = form.email.trim();
-    if !email.is_empty() {
-        let plausible = email.len() <= 254
-            && !email.contains(char::is_whitespace)
-            && email
-                .split_once('@')
-                .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
-        if !plausible {
-            return Err("compose.errors.contact_email");
-        }
-        card.push((
-            "emails",
-            json([CardEmail {
-                email,
-                kind: "WORK",
-            }]),
-        ));
-    }
-    Ok(Contact {
-        name: ContactName {
-            formatted_name: name.to_owned(),
-            more: more_of(&[("first_name", Value::String(first_name.to_owned()))]),
-        },
-        more: more_of(&card),
-    })
-}
-
-/// Reply buttons, a list with one section, or a link button; the text area is the body.
-fn interactive(form: &ComposeForm) -> std::result::Result<Interactive, &'static str> {
-    let body = form.text.trim();
-    let body_limit = if form.kind == "list" { 4096 } else { 1024 };
-    if body.is_empty() || body.chars().count() > body_limit {
-        return Err("compose.errors.body");
-    }
-    let choices: Vec<&str> = lines(&form.choices).collect();
-    let label = form.button_label.trim();
-    let label_ok = !label.is_empty() && label.chars().count() <= 20;
-    let (kind, action) = match form.kind.as_str() {
-        "buttons" => {
-            let distinct = choices
-                .iter()
-                .enumerate()
-                .all(|(i, c)| !choices[..i].contains(c));
-            if !(1..=3).contains(&choices.len())
-                || !distinct
-                || choices.iter().any(|c| c.chars().count() > 20)
-            {
-                return Err("compose.errors.buttons");
-            }
-            let buttons = choices
-                .iter()
-                .enumerate()
-                .map(|(i, title)| Button {
-                    reply: ButtonReply {
-                        id: format!("btn_{}", i + 1),
-                        title: (*title).to_owned(),
-                        more: More::new(),
-                    },
-                    more: more_of(&[("type", Value::String("reply".to_owned()))]),
-                })
-                .collect();
-            let action = Action {
-                buttons: Some(buttons),
-                ..Action::empty()
-            };
-            (InteractiveType::Button, action)
-        }
-        "list" => {
-            if !label_ok {
-                return Err("compose.errors.button_label");
-            }
-            if !(1..=10).contains(&choices.len()) || choices.iter().any(|c| c.chars().count() > 24)
-            {
-                return Err("compose.errors.rows");
-            }
-            let rows = choices
-                .iter()
-                .enumerate()
-                .map(|(i, title)| Row {
-                    id: format!("row_{}", i + 1),
-                    title: (*title).to_owned(),
-                    description: None,
-                    more: More::new(),
-                })
-                .collect();
-            let section = Section {
-                title: None,
-                rows: Some(rows),
-                more: More::new(),
-            };
-            let action = Action {
-                button: Some(label.to_owned()),
-                sections: Some(vec![section]),
-                ..Action::empty()
-            };
-            (InteractiveType::List, action)
-        }
-        _ => {
-            if !label_ok {
-                return Err("compose.errors.button_label");
-            }
-            let url = form.url.trim();
-            let https = url
-                .strip_prefix("https://")
-                .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
-            if !https || url.len() > 2000 {
-                return Err("compose.errors.url");
-            }
-            let action = Action {
-                name: Some("cta_url".to_owned()),
-                parameters: Some(CtaParameters {
-                    display_text: label.to_owned(),
-                    url: url.to_owned(),
-                    more: More::new(),
-                }),
-                ..Action::empty()
-            };
-            (InteractiveType::CtaUrl, action)
-        }
-    };
-    Ok(Interactive::new(kind, body, action))
 }
 
 #[derive(Template)]
@@ -329,30 +153,175 @@ struct ComposePage<'a> {
     form: &'a ComposeForm,
     kinds: &'a [&'a str],
     connections: Vec<(String, String)>,
+    choices: Vec<Choice>,
+    /// The chosen number's template names, and the chosen name's languages (code, name).
+    names: Vec<String>,
+    languages: Vec<(String, String)>,
+    /// The message as the customer will see it (for every type but a template, whose bubble is its
+    /// choice's).
+    bubble: Bubble,
     preview: Option<String>,
-    error: Option<&'a str>,
+    error: Option<String>,
+    /// The field a mistake is about, with its words.
+    field_error: Option<(String, String)>,
+}
+
+impl ComposePage<'_> {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        self.field_error
+            .as_ref()
+            .filter(|(f, _)| f == field)
+            .map(|(_, words)| words.as_str())
+    }
+
+    /// ` aria-describedby="..." aria-invalid="true"` of a field: its hint, if it has one, and its error.
+    fn described(&self, field: &str, hint: bool) -> String {
+        let id = field.replace('_', "-");
+        let mut ids = Vec::new();
+        if hint {
+            ids.push(format!("{id}-hint"));
+        }
+        let invalid = self.error_for(field).is_some();
+        if invalid {
+            ids.push(format!("{id}-error"));
+        }
+        let mut out = String::new();
+        if !ids.is_empty() {
+            out.push_str(&format!(" aria-describedby=\"{}\"", ids.join(" ")));
+        }
+        if invalid {
+            out.push_str(" aria-invalid=\"true\"");
+        }
+        out
+    }
+
+    /// Whether a group of fields is shown for the chosen type.
+    fn shows(&self, group: &str) -> bool {
+        GROUPS
+            .iter()
+            .any(|(name, kinds)| *name == group && kinds.contains(&self.form.kind.as_str()))
+    }
+
+    /// The kinds a group is for, as compose.js reads them.
+    fn kinds_of(&self, group: &str) -> String {
+        GROUPS
+            .iter()
+            .find(|(name, _)| *name == group)
+            .map(|(_, kinds)| kinds.join(" "))
+            .unwrap_or_default()
+    }
+
+    fn var_label(&self, n: &usize) -> String {
+        format!("{{{{{n}}}}}")
+    }
+
+    fn chosen_template(&self) -> Option<&Choice> {
+        self.choices.iter().find(|c| c.chosen)
+    }
+}
+
+/// The message as the customer will see it, for every type but a template.
+fn plain_bubble(form: &ComposeForm) -> Bubble {
+    let plain = |text: &str| pieces(text, &[]);
+    let mut bubble = Bubble::default();
+    match form.kind.as_str() {
+        "image" | "video" | "document" | "audio" | "sticker" => {
+            bubble.header_media = Some(form.kind.to_ascii_uppercase());
+            if matches!(form.kind.as_str(), "image" | "video" | "document") {
+                bubble.body = plain(form.caption.trim());
+            }
+        }
+        "reaction" => bubble.body = plain(form.emoji.trim()),
+        "location" => {
+            bubble.header_media = Some("LOCATION".into());
+            let place = [form.place.trim(), form.address.trim()]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n");
+            bubble.body = plain(&place);
+        }
+        "contacts" => bubble.body = plain(form.contact_name.trim()),
+        "buttons" | "list" | "cta_url" => {
+            bubble.body = plain(form.body.trim());
+            bubble.buttons = match form.kind.as_str() {
+                "buttons" => build::lines(&form.choices)
+                    .map(|c| ("QUICK_REPLY".to_owned(), c.to_owned()))
+                    .collect(),
+                _ => vec![("URL".to_owned(), form.button_label.trim().to_owned())],
+            };
+        }
+        _ => bubble.body = plain(&form.text),
+    }
+    bubble
+}
+
+/// What the page shows besides the form: the numbers and the approved templates.
+struct Loaded {
+    connections: Vec<(String, String)>,
+    approved: Vec<Approved>,
+}
+
+async fn load(db: &Db, account: AccountId) -> Result<Loaded> {
+    db.read_async(move |conn| {
+        let connections = connections::list_for_account(conn, account)?
+            .into_iter()
+            .map(|c| (c.id.get().to_string(), c.name))
+            .collect();
+        let approved = templates::list_for_account(conn, account)?
+            .iter()
+            .filter(|t| t.status == "APPROVED")
+            .map(Approved::of)
+            .collect();
+        Ok(Loaded {
+            connections,
+            approved,
+        })
+    })
+    .await
+}
+
+/// What went wrong with a form: the summary above it, and the field with its words.
+struct Refusal {
+    summary: String,
+    field: Option<(String, String)>,
 }
 
 async fn show(
     page: &Page,
-    account: AccountId,
-    db: &Db,
+    loaded: Loaded,
     form: &ComposeForm,
     preview: Option<String>,
-    error: Option<&str>,
+    refusal: Option<Refusal>,
 ) -> Result<Reply> {
-    let connections = db
-        .read_async(move |conn| {
-            Ok(connections::list_for_account(conn, account)?
-                .into_iter()
-                .map(|c| (c.id.get().to_string(), c.name))
-                .collect())
+    let choices = choices::choices(page, form, &loaded.approved);
+    let chosen = choices.iter().find(|c| c.chosen);
+    let mut names: Vec<String> = Vec::new();
+    for choice in choices
+        .iter()
+        .filter(|c| c.connection_id == form.connection_id)
+    {
+        if !names.contains(&choice.name) {
+            names.push(choice.name.clone());
+        }
+    }
+    let languages = chosen
+        .map(|chosen| {
+            choices
+                .iter()
+                .filter(|c| c.connection_id == chosen.connection_id && c.name == chosen.name)
+                .map(|c| (c.language.clone(), c.language_name.clone()))
+                .collect()
         })
-        .await?;
-    let status = if error.is_some() {
+        .unwrap_or_default();
+    let status = if refusal.is_some() {
         Status::UnprocessableEntity
     } else {
         Status::Ok
+    };
+    let (error, field_error) = match refusal {
+        Some(Refusal { summary, field }) => (Some(summary), field),
+        None => (None, None),
     };
     Ok(Reply::Page((
         status,
@@ -360,34 +329,50 @@ async fn show(
             page,
             form,
             kinds: &KINDS,
-            connections,
+            connections: loaded.connections,
+            choices,
+            names,
+            languages,
+            bubble: plain_bubble(form),
             preview,
             error,
+            field_error,
         })?,
     )))
 }
 
-#[get("/compose")]
-async fn compose_page(page: Page, member: Member<'_>, db: &State<Db>) -> Result<Reply> {
-    show(
-        &page,
-        member.account,
-        db,
-        &ComposeForm::default_form(),
-        None,
-        None,
-    )
-    .await
+/// The form's number: the one it names if it is the account's, else the first.
+fn settle_number(form: &mut ComposeForm, loaded: &Loaded) {
+    if !loaded
+        .connections
+        .iter()
+        .any(|(id, _)| *id == form.connection_id)
+        && let Some((first, _)) = loaded.connections.first()
+    {
+        form.connection_id = first.clone();
+    }
+    if !KINDS.contains(&form.kind.as_str()) && form.action == "choose" {
+        form.kind = "text".into();
+    }
 }
 
-impl ComposeForm {
-    fn default_form() -> ComposeForm {
-        ComposeForm {
-            kind: "text".into(),
-            language: "en_US".into(),
-            ..<ComposeForm as Default>::default()
-        }
-    }
+#[get("/compose?<kind>")]
+async fn compose_page(
+    page: Page,
+    member: Member<'_>,
+    db: &State<Db>,
+    kind: Option<&str>,
+) -> Result<Reply> {
+    let loaded = load(db, member.account).await?;
+    let mut form = ComposeForm {
+        kind: kind
+            .filter(|k| KINDS.contains(k))
+            .unwrap_or("text")
+            .to_owned(),
+        ..<ComposeForm as Default>::default()
+    };
+    settle_number(&mut form, &loaded);
+    show(&page, loaded, &form, None, None).await
 }
 
 #[post("/compose", data = "<form>")]
@@ -398,10 +383,23 @@ async fn compose(
     sending: Sending<'_>,
 ) -> Result<Reply> {
     let (account, db) = (member.account, sending.db);
-    let form = form.0;
-    let content = match build(&form) {
+    let mut form = form.0;
+    let loaded = load(db, account).await?;
+    settle_number(&mut form, &loaded);
+    if form.action == "choose" {
+        return show(&page, loaded, &form, None, None).await;
+    }
+    let refused = |field: &str, words: String| Refusal {
+        summary: words.clone(),
+        field: Some((field.to_owned(), words)),
+    };
+    let template = choices::chosen(&form, &loaded.approved);
+    let content: Content = match build::build(&form, template) {
         Ok(content) => content,
-        Err(key) => return show(&page, account, db, &form, None, Some(page.t(key))).await,
+        Err((field, key)) => {
+            let refusal = refused(field, page.t(key).to_owned());
+            return show(&page, loaded, &form, None, Some(refusal)).await;
+        }
     };
     let draft = Draft {
         connection_id: &form.connection_id,
@@ -415,19 +413,20 @@ async fn compose(
     let message = match message {
         Ok(message) => message,
         Err(e) => {
-            return show(
-                &page,
-                account,
-                db,
-                &form,
-                preview,
-                Some(&page.error_text(&e)),
-            )
-            .await;
+            let refusal = match &e {
+                Error::Invalid { field, .. } => {
+                    refused(form_field(&form.kind, field), page.error_text(&e))
+                }
+                _ => Refusal {
+                    summary: page.error_text(&e),
+                    field: None,
+                },
+            };
+            return show(&page, loaded, &form, preview, Some(refusal)).await;
         }
     };
     if form.action != "send" {
-        return show(&page, account, db, &form, preview, None).await;
+        return show(&page, loaded, &form, preview, None).await;
     }
     match crate::services::messages::accept(&sending, account, &message, None).await {
         Ok((_, answer)) => Ok(Reply::Redirect(Redirect::to(format!(
@@ -436,22 +435,22 @@ async fn compose(
         )))),
         // The form comes back as it was, saying what is wrong (or that the server is busy: nothing
         // was queued, and sending again in a moment works; or what the plan allows, in words).
+        Err(Error::Invalid { field, message }) => {
+            let at = form_field(&form.kind, &field);
+            let refusal = refused(at, page.error_text(&Error::Invalid { field, message }));
+            show(&page, loaded, &form, preview, Some(refusal)).await
+        }
         Err(
-            e @ (Error::Invalid { .. }
-            | Error::Overloaded
+            e @ (Error::Overloaded
             | Error::QuotaExceeded { .. }
             | Error::SubscriptionInactive { .. }
             | Error::SendingHeld),
         ) => {
-            show(
-                &page,
-                account,
-                db,
-                &form,
-                preview,
-                Some(&page.error_text(&e)),
-            )
-            .await
+            let refusal = Refusal {
+                summary: page.error_text(&e),
+                field: None,
+            };
+            show(&page, loaded, &form, preview, Some(refusal)).await
         }
         Err(e) => Err(e),
     }

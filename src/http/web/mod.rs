@@ -49,6 +49,7 @@ mod profile;
 mod sign_in;
 mod sign_in_code;
 mod team;
+mod templates;
 mod usage;
 
 use crate::error::Code;
@@ -79,6 +80,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(inbox::routes());
     all.extend(connections::routes());
     all.extend(compose::routes());
+    all.extend(templates::routes());
     all.extend(endpoints::routes());
     all.extend(profile::routes());
     all.extend(admin::routes());
