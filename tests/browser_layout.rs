@@ -18,6 +18,7 @@ const MAIN_PAGES: &[&str] = &[
     "/inbox",
     "/messages",
     "/compose",
+    "/templates",
     "/connections",
     "/api-keys",
     "/webhook-endpoints",
