@@ -8,6 +8,7 @@ pub mod billing;
 pub mod connections;
 pub mod contacts;
 pub mod conversations;
+pub mod dashboard;
 pub mod deletions;
 pub mod endpoints;
 pub mod health;
