@@ -170,6 +170,7 @@ pub async fn overview(
                 status: Some(MessageStatus::Failed),
                 connection: None,
                 recipient_index: None,
+                kind: None,
                 since: None,
                 until: None,
                 before: None,

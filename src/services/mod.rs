@@ -12,6 +12,7 @@ pub mod dashboard;
 pub mod deletions;
 pub mod endpoints;
 pub mod health;
+pub mod message_log;
 pub mod messages;
 pub mod meta_events;
 pub mod notify;
