@@ -302,7 +302,7 @@ fn list_query(account: AccountId, filter: &ListFilter) -> (String, Vec<rusqlite:
         condition("recipient_index =", Value::Blob(index.clone()));
     }
     if let Some(kind) = &filter.kind {
-        condition("kind =", Value::Text(kind.clone()));
+        condition("type =", Value::Text(kind.clone()));
     }
     // Written into the query, so that the partial index of a rare status can serve it.
     if let Some(status) = filter.status {
