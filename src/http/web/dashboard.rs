@@ -232,7 +232,7 @@ async fn home(
         .iter()
         .map(|f| FailureRow {
             id: f.id.get().to_string(),
-            to: f.to.clone(),
+            to: format!("+{}", f.to.trim_start_matches('+')),
             kind: page.term("message_type", &f.kind),
             code: f.code.map(|c| c.to_string()).unwrap_or_default(),
             words: f
