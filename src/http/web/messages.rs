@@ -223,33 +223,43 @@ impl LogPage<'_> {
     }
 }
 
-#[get("/messages?<status>&<connection>&<type>&<to>&<cursor>")]
+/// The log's query string: its filters and the cursor of an older page.
+#[derive(rocket::form::FromForm, Default)]
+struct LogParams<'r> {
+    status: Option<&'r str>,
+    connection: Option<&'r str>,
+    #[field(name = "type")]
+    kind: Option<&'r str>,
+    to: Option<&'r str>,
+    cursor: Option<&'r str>,
+}
+
+#[get("/messages?<params..>")]
 async fn message_log(
     ctx: Ctx<'_>,
     member: Member<'_>,
-    status: Option<&str>,
-    connection: Option<&str>,
-    r#type: Option<&str>,
-    to: Option<&str>,
-    cursor: Option<&str>,
+    params: LogParams<'_>,
 ) -> Result<(Status, RawHtml<String>)> {
     let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
     let filters = Filters {
-        status: status
+        status: params
+            .status
             .filter(|s| MessageStatus::NAMES.contains(s))
             .unwrap_or_default()
             .to_owned(),
-        connection: connection
+        connection: params
+            .connection
             .filter(|c| c.parse::<i64>().is_ok())
             .unwrap_or_default()
             .to_owned(),
-        kind: r#type
+        kind: params
+            .kind
             .filter(|k| KINDS.contains(k))
             .unwrap_or_default()
             .to_owned(),
-        to: to.map(str::trim).unwrap_or_default().to_owned(),
+        to: params.to.map(str::trim).unwrap_or_default().to_owned(),
     };
-    let pager = Pager::lenient(cursor, PAGE_SIZE, |text| {
+    let pager = Pager::lenient(params.cursor, PAGE_SIZE, |text| {
         text.parse()
             .ok()
             .filter(|id: &i64| *id >= 0)
