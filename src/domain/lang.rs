@@ -246,6 +246,29 @@ pub fn normalise_digits(text: &str) -> String {
         .collect()
 }
 
+impl Lang {
+    /// A time to the second (milliseconds since the epoch, in UTC, which it says), for logs: "8 Dec 2026,
+    /// 14:03:07 UTC".
+    pub fn datetime_seconds(self, ms: i64) -> String {
+        use chrono::{Datelike, Timelike};
+        let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else {
+            return String::new();
+        };
+        match self {
+            Lang::En => at.format("%-d %b %Y, %H:%M:%S UTC").to_string(),
+            Lang::Ar => self.digits(&format!(
+                "{} {} {}، {:02}:{:02}:{:02} UTC",
+                at.day(),
+                ARABIC_MONTHS[at.month0() as usize],
+                at.year(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::outbound::graph::{Graph, SendError};
 use crate::outbound::targets::MetaTargets;
 use crate::services::billing::{Billing, Limit};
+use crate::store::connection_identity::{self, Identity};
 use crate::store::connections::{self, ConnectionChange, ConnectionInfo, NewConnection};
 use crate::store::{AccountId, Db};
 use serde::{Deserialize, Serialize};
@@ -248,4 +249,25 @@ pub async fn create(
         Ok(created)
     })
     .await
+}
+
+/// Asks Meta (or the sandbox) about a number, as `check` does, and keeps what it answered: the number as
+/// people dial it and the verified business name, shown on the Numbers page and in the message log.
+pub async fn check_and_record(
+    db: &Db,
+    agent: &ureq::Agent,
+    account: AccountId,
+    connection: ConnectionInfo,
+) -> Result<ConnectionCheck> {
+    let id = connection.id;
+    let checked = check(db, agent, account, connection).await?;
+    if let ConnectionCheck::Reached(found) = &checked {
+        let identity = Identity {
+            display_phone_number: found.display_phone_number.clone(),
+            verified_name: found.verified_name.clone(),
+        };
+        db.write_async(move |conn| connection_identity::record(conn, account, id, &identity))
+            .await?;
+    }
+    Ok(checked)
 }

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0022_payment_event_customer"),
     migration!("0023_two_step"),
     migration!("0026_template_reviews"),
+    migration!("0027_connection_identity"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

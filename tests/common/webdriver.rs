@@ -162,6 +162,15 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// Resizes the window (the viewport, in headless Chromium) to `width` by `height` CSS pixels.
+    pub fn window_size(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        );
+    }
+
     /// Waits (at most 10 s) until `check` holds.
     pub fn wait_until(&self, what: &str, check: impl Fn(&Browser) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -198,6 +198,7 @@ async fn list_messages(
         status,
         connection: query.id("connection_id")?.map(ConnectionId::from_raw),
         recipient_index,
+        kind: None,
         since: query.time("since")?,
         until: query.time("until")?,
         before: pager.after,

@@ -10,7 +10,8 @@ use crate::http::auth::{Admin, CsrfForm, Member};
 use crate::outbound::targets::MetaTargets;
 use crate::services;
 use crate::services::billing::Billing;
-use crate::services::connections::{CreateConnection, check};
+use crate::services::connections::{CreateConnection, check_and_record};
+use crate::store::connection_identity;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::{AccountId, Db, activity, now_ms};
 use askama::Template;
@@ -33,6 +34,9 @@ struct Shown {
     info: ConnectionInfo,
     webhook_url: String,
     verify_token: String,
+    /// What Meta said the number is, when it was asked.
+    display_number: Option<String>,
+    verified_name: Option<String>,
 }
 
 #[derive(Template)]
@@ -43,6 +47,15 @@ struct ConnectionsPage<'a> {
     notice: Option<String>,
     check: Option<(String, Value)>,
     error: Option<&'a str>,
+    /// `[server] public_url`, and whether Meta cannot reach it (not https, or a local or private host).
+    public_url: &'a str,
+    unreachable: bool,
+}
+
+/// Whether Meta cannot post to addresses under `public_url`: it must be https and name a public host
+/// (the rule customers' endpoints follow, without resolving the name).
+pub(super) fn unreachable_by_meta(public_url: &str) -> bool {
+    crate::outbound::ssrf::check_url(public_url, false).is_err()
 }
 
 async fn connections_page(
@@ -57,26 +70,34 @@ async fn connections_page(
     let keyring_db = db.clone();
     let rows = db
         .read_async(move |conn| {
+            let identities = connection_identity::list(conn, account)?;
             connections::list_for_account(conn, account)?
                 .into_iter()
                 .map(|info| {
                     let verify =
                         connections::secrets(conn, keyring_db.keyring(), account, info.id)?
                             .verify_token;
-                    Ok((info, verify.to_string()))
+                    let identity = identities
+                        .iter()
+                        .find(|(id, _)| *id == info.id)
+                        .map(|(_, identity)| identity.clone())
+                        .unwrap_or_default();
+                    Ok((info, verify.to_string(), identity))
                 })
                 .collect::<Result<Vec<_>>>()
         })
         .await?;
     let connections = rows
         .into_iter()
-        .map(|(info, verify_token)| Shown {
+        .map(|(info, verify_token, identity)| Shown {
             webhook_url: format!(
                 "{}/webhooks/meta/{}",
                 config.server.public_url, info.webhook_key
             ),
             info,
             verify_token,
+            display_number: identity.display_phone_number,
+            verified_name: identity.verified_name,
         })
         .collect();
     Ok(render(ConnectionsPage {
@@ -85,6 +106,8 @@ async fn connections_page(
         notice,
         check,
         error,
+        public_url: &config.server.public_url,
+        unreachable: unreachable_by_meta(&config.server.public_url),
     })?
     .0)
 }
@@ -116,6 +139,7 @@ csrf_form!(AddForm {
 async fn add_connection(form: CsrfForm<AddForm>, ctx: Ctx<'_>, admin: Admin<'_>) -> Result<Reply> {
     let targets = ctx.state::<MetaTargets>()?;
     let billing = ctx.state::<Arc<Billing>>()?.as_ref();
+    let agent = ctx.state::<ureq::Agent>()?;
     let Ctx {
         page,
         client,
@@ -153,7 +177,14 @@ async fn add_connection(form: CsrfForm<AddForm>, ctx: Ctx<'_>, admin: Admin<'_>)
         Err(e) => Err(e),
     };
     match created {
-        Ok(_) => Ok(Reply::Redirect(Redirect::to("/connections?done=added"))),
+        Ok(created) => {
+            // What Meta says the number is, asked once it is saved; a number Meta does not answer for
+            // is kept all the same (the page says its name is not fetched yet, and the check asks again).
+            if let Err(e) = check_and_record(db, agent, account, created).await {
+                tracing::warn!(error = %e, "could not ask Meta about a number just added");
+            }
+            Ok(Reply::Redirect(Redirect::to("/connections?done=added")))
+        }
         Err(e @ (Error::Invalid { .. } | Error::PlanLimit { .. })) => {
             let html = connections_page(
                 &page,
@@ -190,7 +221,7 @@ async fn check_number(
         .read_async(move |conn| connections::find(conn, account, ConnectionId::from_raw(id)))
         .await?
         .ok_or(Error::NotFound)?;
-    let checked = check(db, agent, account, found).await?;
+    let checked = check_and_record(db, agent, account, found).await?;
     let result = serde_json::to_value(checked).map_err(|e| Error::Internal(e.into()))?;
     let html = connections_page(
         &page,

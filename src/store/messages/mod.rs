@@ -218,6 +218,8 @@ pub struct ListFilter {
     pub status: Option<MessageStatus>,
     pub connection: Option<ConnectionId>,
     pub recipient_index: Option<Vec<u8>>,
+    /// Only messages of this type (`text`, `template`, ...).
+    pub kind: Option<String>,
     pub since: Option<i64>,
     pub until: Option<i64>,
     /// Only messages older than this id (the cursor of the previous page).
@@ -235,6 +237,7 @@ impl ListFilter {
             status: None,
             connection: None,
             recipient_index: None,
+            kind: None,
             since: None,
             until: None,
             before: None,
@@ -297,6 +300,9 @@ fn list_query(account: AccountId, filter: &ListFilter) -> (String, Vec<rusqlite:
     }
     if let Some(index) = &filter.recipient_index {
         condition("recipient_index =", Value::Blob(index.clone()));
+    }
+    if let Some(kind) = &filter.kind {
+        condition("type =", Value::Text(kind.clone()));
     }
     // Written into the query, so that the partial index of a rare status can serve it.
     if let Some(status) = filter.status {

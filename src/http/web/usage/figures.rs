@@ -39,7 +39,7 @@ pub(super) fn period(page: &Page, report: &UsageReport) -> String {
 
 /// An error code in words: the page's language, else "Error 12345".
 pub(super) fn error_words(page: &Page, code: i64) -> String {
-    let key = format!("usage.meta_errors.{code}");
+    let key = format!("meta_errors.{code}");
     match page.t(&key) {
         words if words != key => words.to_owned(),
         _ => page
@@ -257,7 +257,7 @@ mod tests {
             "the spam-like codes"
         );
         for code in codes {
-            let key = format!("usage.meta_errors.{code}");
+            let key = format!("meta_errors.{code}");
             assert_eq!(Some(Lang::En.t(&key)), explain(code), "{code}");
             let arabic = Lang::Ar.t(&key);
             assert!(arabic != key && arabic != Lang::En.t(&key), "{code}");
