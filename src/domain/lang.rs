@@ -256,7 +256,7 @@ impl Lang {
         };
         match self {
             Lang::En => at.format("%-d %b %Y, %H:%M:%S UTC").to_string(),
-            Lang::Ar => self.digits(&format!(
+            Lang::Ar => format!(
                 "{} {} {}، {:02}:{:02}:{:02} UTC",
                 at.day(),
                 ARABIC_MONTHS[at.month0() as usize],
@@ -264,7 +264,7 @@ impl Lang {
                 at.hour(),
                 at.minute(),
                 at.second()
-            )),
+            ),
         }
     }
 }
