@@ -441,7 +441,8 @@ async fn compose(
             | Error::Overloaded
             | Error::QuotaExceeded { .. }
             | Error::SubscriptionInactive { .. }
-            | Error::SendingHeld),
+            | Error::SendingHeld
+            | Error::RecipientOptedOut { .. }),
         ) => {
             show(
                 &page,
