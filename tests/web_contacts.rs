@@ -67,6 +67,14 @@ fn row(browser: &Browser, id: &str) -> String {
     page[start..start + page[start..].find("</tr>").unwrap()].to_owned()
 }
 
+/// The list's table alone (the page's forms show an example number too).
+fn table(page: &str) -> String {
+    let start = page
+        .find("<table class=\"stack\" id=\"contacts\">")
+        .unwrap_or(0);
+    page[start..start + page[start..].find("</table>").unwrap_or(0)].to_owned()
+}
+
 /// Uploads `file` to the import form as a browser does (multipart), onto `connection`.
 fn import(browser: &Browser, connection: &str, file: &str) -> Answer {
     let token = csrf_in(&browser.get("/contacts").body);
@@ -519,4 +527,49 @@ fn another_account_can_neither_see_nor_change_a_contact() {
     assert_eq!(a.get(&page).status, 404);
     assert_eq!(count(&install, "SELECT count(*) FROM messages"), 0);
     assert_eq!(count(&install, "SELECT count(*) FROM contacts"), 0);
+}
+
+#[test]
+fn retention_keeps_a_contact_the_business_saved_or_who_opted_out_but_not_what_they_wrote() {
+    let install = Install::new();
+    let server = install.serve();
+    let (_, api, connection) = account_with_id(&install, &server, "owner@shop.test");
+    customer_writes(&api, &connection, "+96550001234", "Only wrote", "Hello");
+    customer_writes(&api, &connection, "+96550001235", "Opted out", "Hello");
+    customer_writes(&api, &connection, "+96550001235", "Opted out", "STOP");
+    customer_writes(&api, &connection, "+96550001236", "Named", "Hello");
+    let browser = signed_in(&server, "owner@shop.test");
+    let named = contact_id(&browser, "+96550001236");
+    let page = format!("/contacts/{named}");
+    assert_eq!(
+        submit(&browser, &page, &page, &[("name", "Omar"), ("tags", "")]).status,
+        303
+    );
+    // Everything a retention run looks at, 100 days older (the default keeps 90).
+    let db = rusqlite::Connection::open(install.db_path()).unwrap();
+    db.execute_batch(
+        "UPDATE inbound_messages SET received_at = received_at - 8640000000, sent_at = sent_at - 8640000000;
+         UPDATE webhook_payloads SET received_at = received_at - 8640000000;
+         UPDATE contacts SET last_inbound_at = last_inbound_at - 8640000000,
+                             last_message_at = last_message_at - 8640000000;",
+    )
+    .unwrap();
+    drop(db);
+    let purge = install.run(&["purge"]);
+    assert!(purge.status.success(), "{}", common::stderr(&purge));
+
+    assert_eq!(count(&install, "SELECT count(*) FROM inbound_messages"), 0);
+    assert_eq!(count(&install, "SELECT count(*) FROM contacts"), 2);
+    let list = table(&browser.get("/contacts").body);
+    assert!(!list.contains("+96550001234"), "{list}");
+    assert!(
+        list.contains("Omar") && list.contains("+96550001235"),
+        "{list}"
+    );
+    // The opt-out outlives the messages: a send is still refused.
+    let (status, refused) = text_to(&api, &connection, "+96550001235");
+    assert_eq!(
+        (status, &refused["error"]["code"]),
+        (422, &json!("recipient_opted_out"))
+    );
 }
