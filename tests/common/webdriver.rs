@@ -175,6 +175,38 @@ impl Browser {
         }
     }
 
+    /// Sets the window's size in CSS pixels (1280 for a desktop, 390 for a phone), and waits until the
+    /// page's viewport has that width.
+    pub fn resize(&self, width: u32, height: u32) {
+        let set = |w: i64, h: i64| {
+            self.session_call(
+                "POST",
+                "/window/rect",
+                Some(json!({ "width": w, "height": h })),
+            );
+        };
+        let inner = |b: &Browser| b.script("return [window.innerWidth, window.innerHeight]");
+        set(i64::from(width), i64::from(height));
+        // The window's frame, if it has one, is added so the viewport itself has the size asked for.
+        let got = inner(self);
+        let (w, h) = (got[0].as_i64().unwrap(), got[1].as_i64().unwrap());
+        if w != i64::from(width) || h != i64::from(height) {
+            set(2 * i64::from(width) - w, 2 * i64::from(height) - h);
+        }
+        self.wait_until(&format!("a viewport {width} px wide"), |b| {
+            inner(b)[0].as_i64() == Some(i64::from(width))
+        });
+    }
+
+    /// Runs an asynchronous script: its last argument is the callback that hands back its result.
+    pub fn script_async(&self, script: &str) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
     /// Saves a PNG screenshot as a test artifact under target/test-artifacts/.
     pub fn screenshot(&self, name: &str) -> std::path::PathBuf {
         use base64::Engine;
