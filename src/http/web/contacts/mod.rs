@@ -6,20 +6,20 @@
 use super::context::Ctx;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
+
+mod files;
 use crate::error::{Error, Result};
-use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
+use crate::http::auth::{Admin, CsrfForm, Member};
 use crate::http::pager::Pager;
-use crate::services::contacts::csv::{self, FileRefusal, Report};
 use crate::services::contacts::{self as service, Actor, NewContact};
+use crate::store::AccountId;
 use crate::store::connections::{self, ConnectionId};
 use crate::store::contacts::{self, Contact, Cursor, Filter};
-use crate::store::{AccountId, now_ms};
 use askama::Template;
+use files::{export_contacts, import_contacts};
 use rocket::form::FromForm;
-use rocket::fs::TempFile;
-use rocket::http::{ContentType, Header, Status};
-use rocket::request::Request;
-use rocket::response::{self, Redirect, Responder};
+use rocket::http::Status;
+use rocket::response::Redirect;
 use rocket::{get, post, routes};
 
 pub fn routes() -> Vec<rocket::Route> {
@@ -91,7 +91,7 @@ struct Row {
 
 /// What the add form held, given back with its mistake.
 #[derive(Default)]
-struct AddValues {
+pub(super) struct AddValues {
     connection_id: String,
     number: String,
     name: String,
@@ -99,9 +99,9 @@ struct AddValues {
 }
 
 /// An import's report, in words.
-struct ReportView {
-    counts: String,
-    refused: Vec<(usize, String)>,
+pub(super) struct ReportView {
+    pub(super) counts: String,
+    pub(super) refused: Vec<(usize, String)>,
 }
 
 #[derive(Template)]
@@ -125,12 +125,12 @@ struct ContactsPage<'a> {
 }
 
 /// What the list page shows besides its forms' outcomes.
-struct Outcome {
-    status: Status,
+pub(super) struct Outcome {
+    pub(super) status: Status,
     add: AddValues,
     add_error: Option<(String, String)>,
-    import_error: Option<String>,
-    report: Option<ReportView>,
+    pub(super) import_error: Option<String>,
+    pub(super) report: Option<ReportView>,
 }
 
 impl Default for Outcome {
@@ -145,7 +145,7 @@ impl Default for Outcome {
     }
 }
 
-async fn list_page(
+pub(super) async fn list_page(
     ctx: &Ctx<'_>,
     account: AccountId,
     query: &ListQuery,
@@ -246,7 +246,7 @@ csrf_form!(AddForm {
     tags
 });
 
-fn connection_of(id: &str) -> Result<ConnectionId> {
+pub(super) fn connection_of(id: &str) -> Result<ConnectionId> {
     id.trim()
         .parse()
         .map(ConnectionId::from_raw)
@@ -294,164 +294,6 @@ async fn add_contact(form: CsrfForm<AddForm>, ctx: Ctx<'_>, member: Member<'_>) 
         }
         Err(e) => Err(e),
     }
-}
-
-#[derive(FromForm)]
-pub(crate) struct ImportForm<'r> {
-    #[field(default = String::new())]
-    csrf: String,
-    #[field(default = String::new())]
-    connection_id: String,
-    file: Option<TempFile<'r>>,
-}
-
-impl HasCsrf for ImportForm<'_> {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
-/// The uploaded file's bytes, at most one more than an import takes (so a larger one is named so).
-async fn read_upload(file: &TempFile<'_>) -> Result<Vec<u8>> {
-    use rocket::tokio::io::AsyncReadExt;
-    let mut bytes = Vec::new();
-    let opened = file.open().await.map_err(|e| Error::Internal(e.into()))?;
-    opened
-        .take(csv::MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(|e| Error::Internal(e.into()))?;
-    Ok(bytes)
-}
-
-#[post("/contacts/import", data = "<form>")]
-async fn import_contacts(
-    form: CsrfForm<ImportForm<'_>>,
-    ctx: Ctx<'_>,
-    member: Member<'_>,
-) -> Result<Reply> {
-    let form = form.0;
-    let page = &ctx.page;
-    let refused = |key: &str| Outcome {
-        status: Status::UnprocessableEntity,
-        import_error: Some(page.t(key).to_owned()),
-        ..Outcome::default()
-    };
-    let query = <ListQuery as Default>::default();
-    let Some(file) = form.file.as_ref().filter(|f| f.len() > 0) else {
-        return list_page(
-            &ctx,
-            member.account,
-            &query,
-            refused("contacts.refused.file_missing"),
-        )
-        .await;
-    };
-    let connection = match connection_of(&form.connection_id) {
-        Ok(connection) => connection,
-        Err(_) => {
-            return list_page(
-                &ctx,
-                member.account,
-                &query,
-                refused("contacts.refused.connection"),
-            )
-            .await;
-        }
-    };
-    let bytes = read_upload(file).await?;
-    let done = csv::import(
-        ctx.db,
-        member.account,
-        actor(&ctx, &member),
-        connection,
-        bytes,
-    )
-    .await;
-    let outcome = match done {
-        Ok(Ok(report)) => Outcome {
-            report: Some(report_view(page, &report)),
-            ..Outcome::default()
-        },
-        Ok(Err(refusal)) => refused(file_key(refusal)),
-        Err(Error::Invalid { message, .. }) => refused(&message),
-        Err(e) => return Err(e),
-    };
-    list_page(&ctx, member.account, &query, outcome).await
-}
-
-fn file_key(refusal: FileRefusal) -> &'static str {
-    refusal.key()
-}
-
-fn report_view(page: &Page, report: &Report) -> ReportView {
-    ReportView {
-        counts: page
-            .t("contacts.report_counts")
-            .replace("{added}", &page.number(&(report.added as i64)))
-            .replace("{updated}", &page.number(&(report.updated as i64)))
-            .replace("{refused}", &page.number(&(report.refused.len() as i64))),
-        refused: report
-            .refused
-            .iter()
-            .map(|r| {
-                let words = match r.why {
-                    csv::Why::Duplicate(line) => page
-                        .t(r.why.key())
-                        .replace("{line}", &page.number(&(line as i64))),
-                    _ => page.t(r.why.key()).to_owned(),
-                };
-                (r.line, words)
-            })
-            .collect(),
-    }
-}
-
-/// A CSV file streamed as it is written.
-pub struct CsvDownload {
-    name: String,
-    chunks: rocket::tokio::sync::mpsc::Receiver<Vec<u8>>,
-}
-
-impl<'r> Responder<'r, 'r> for CsvDownload {
-    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'r> {
-        let stream = rocket::futures::stream::unfold(self.chunks, |mut chunks| async move {
-            chunks.recv().await.map(|chunk| (chunk, chunks))
-        });
-        let mut response =
-            rocket::response::stream::ByteStream::from(Box::pin(stream)).respond_to(req)?;
-        response.set_header(ContentType::new("text", "csv").with_params(("charset", "utf-8")));
-        response.set_header(Header::new("Cache-Control", "no-store"));
-        response.set_header(Header::new(
-            "Content-Disposition",
-            format!("attachment; filename=\"{}\"", self.name),
-        ));
-        Ok(response)
-    }
-}
-
-#[post("/contacts/export", data = "<_form>")]
-async fn export_contacts(
-    _form: CsrfForm<CsrfOnly>,
-    ctx: Ctx<'_>,
-    member: Member<'_>,
-) -> Result<CsvDownload> {
-    let (db, account) = (ctx.db.clone(), member.account);
-    csv::exported(ctx.db, account, actor(&ctx, &member)).await?;
-    // Only digits and dashes: a name no browser or shell reads as anything but a file name.
-    let day = chrono::DateTime::from_timestamp_millis(now_ms())
-        .map(|at| at.format("%Y-%m-%d").to_string())
-        .unwrap_or_default();
-    let name = format!("contacts-{day}.csv");
-    let (tx, chunks) = rocket::tokio::sync::mpsc::channel(4);
-    crate::blocking::detach(move || {
-        let mut out = crate::store::export::ChannelWriter::new(tx);
-        match csv::export(&db, account, &mut out) {
-            Ok(rows) => tracing::info!(rows, "contacts exported"),
-            Err(e) => tracing::error!(error = ?e, "the contacts export failed part-way"),
-        }
-    });
-    Ok(CsvDownload { name, chunks })
 }
 
 #[derive(Template)]
