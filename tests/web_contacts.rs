@@ -314,6 +314,23 @@ fn names_and_tags_are_edited_shown_in_the_list_searched_and_filtered() {
         shown.contains("سارة الكندري") && shown.contains(">vip<") && shown.contains(">wholesale<"),
         "{shown}"
     );
+    // The account's export carries them, and the opt-out with who made it.
+    assert_eq!(
+        submit(&browser, &page, &format!("{page}/opt-out"), &[]).status,
+        303
+    );
+    let export = submit(&browser, "/profile", "/profile/export/account", &[]);
+    assert_eq!(export.status, 200);
+    let export: Value = serde_json::from_str(&export.body).unwrap();
+    let contact = export["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == sara.as_str())
+        .unwrap();
+    assert_eq!(contact["name"], "سارة الكندري");
+    assert_eq!(contact["tags"], json!(["vip", "wholesale"]));
+    assert_eq!(contact["opted_out_by"], "person");
     // A tag that is no word is refused next to its field, and nothing changes.
     let refused = submit(
         &browser,
