@@ -14,6 +14,7 @@ mod abuse;
 mod backup;
 mod billing;
 mod errors;
+mod messaging;
 mod meta;
 mod metrics;
 mod people;
@@ -23,6 +24,7 @@ mod storage;
 pub use abuse::Abuse;
 pub use backup::Backup;
 pub use billing::{Billing, Feature, Plan, Plans, Provider, STRIPE_API_URL};
+pub use messaging::{Keyword, Messaging};
 pub use meta::{META_GRAPH_URL, Meta, normalize_base_url, split_url};
 pub use metrics::Metrics;
 pub use people::{
@@ -66,6 +68,8 @@ pub struct Config {
     pub abuse: Abuse,
     /// `[sms]`: the gateway one-time codes are sent through (none by default).
     pub sms: Sms,
+    /// `[messaging]`: the words customers opt out and back in with.
+    pub messaging: Messaging,
     /// `[[plans]]`: what accounts may buy. Without any, one built-in plan without limits.
     pub plans: Plans,
 }
@@ -249,6 +253,7 @@ impl Config {
         self.validate_metrics()?;
         self.validate_abuse()?;
         self.sms.validate()?;
+        self.validate_messaging()?;
         self.validate_billing()
     }
 

@@ -27,6 +27,7 @@ pub enum Code {
     PayloadTooLarge,
     UnsupportedMediaType,
     IdempotencyKeyReused,
+    RecipientOptedOut,
     RateLimited,
     QuotaExceeded,
     SubscriptionInactive,
@@ -45,7 +46,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 29] = [
         Code::InvalidField,
         Code::InvalidJson,
         Code::BadRequest,
@@ -59,6 +60,7 @@ impl Code {
         Code::PayloadTooLarge,
         Code::UnsupportedMediaType,
         Code::IdempotencyKeyReused,
+        Code::RecipientOptedOut,
         Code::RateLimited,
         Code::QuotaExceeded,
         Code::SubscriptionInactive,
@@ -169,6 +171,13 @@ impl Code {
                 message: "This Idempotency-Key was already used for a different message.",
                 meaning: "The Idempotency-Key answered a different message; `details.message_id` is that message.",
                 example: "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer",
+            },
+            Code::RecipientOptedOut => Row {
+                code: "recipient_opted_out",
+                status: Status::UnprocessableEntity,
+                message: "The recipient asked for no more messages from this number.",
+                meaning: "The customer opted out of messages from this connection's number (they wrote one of the opt-out words, such as STOP, or a person of the account opted them out on their contact page): nothing is sent to them from it, templates included, until they opt back in. `details.field` is `to`, `details.opted_out_at` since when.",
+                example: "the customer asked for no more messages from this number (opted out); nothing was queued; send to them again only once they opt back in (they write START, or a person opts them in on the Contacts page)",
             },
             Code::RateLimited => Row {
                 code: "rate_limited",
@@ -371,6 +380,11 @@ pub enum Error {
         "this Idempotency-Key was already used for a different message (another body or connection_id); send a different message with a new key, or repeat the first request exactly to get its answer"
     )]
     IdempotencyKeyReused { message_id: Option<String> },
+    /// The customer opted out of messages from the connection's number (since `opted_out_at`).
+    #[error(
+        "the customer asked for no more messages from this number (opted out); nothing was queued; send to them again only once they opt back in (they write START, or a person opts them in on the Contacts page)"
+    )]
+    RecipientOptedOut { opted_out_at: i64 },
     #[error(
         "the plan allows {limit} API requests a minute; try again after {retry_after} s (Retry-After)"
     )]
@@ -454,6 +468,7 @@ impl Error {
             Error::Conflict(_) => Code::Conflict,
             Error::Unavailable(_) => Code::Unavailable,
             Error::IdempotencyKeyReused { .. } => Code::IdempotencyKeyReused,
+            Error::RecipientOptedOut { .. } => Code::RecipientOptedOut,
             Error::RateLimited { .. } => Code::RateLimited,
             Error::QuotaExceeded { .. } => Code::QuotaExceeded,
             Error::SubscriptionInactive { .. } => Code::SubscriptionInactive,
@@ -476,6 +491,9 @@ impl Error {
         match self {
             Error::Invalid { field, .. } => json!({ "field": field }),
             Error::IdempotencyKeyReused { message_id } => json!({ "message_id": message_id }),
+            Error::RecipientOptedOut { opted_out_at } => {
+                json!({ "field": "to", "opted_out_at": rfc3339(*opted_out_at) })
+            }
             Error::InvalidJson { line, column, .. } => json!({ "line": line, "column": column }),
             Error::UnsupportedMediaType => json!({ "expected": "application/json" }),
             Error::PayloadTooLarge { limit } => json!({ "limit_bytes": limit }),

@@ -107,7 +107,7 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
             config.sandbox.delays(),
             false,
         ))
-        .manage(meta_inbound::Receivers::default())
+        .manage(meta_inbound::Receivers::new(config.messaging.clone()))
         .manage(graph::agent(&targets, graph_calls_at_once(&config)))
         .manage(graph::MediaClient::new(&targets))
         .manage(targets)

@@ -12,9 +12,11 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-/// The customer-service window of a conversation: open until 24 hours after the customer last wrote.
+/// The customer-service window of a conversation: open until 24 hours after the customer last wrote;
+/// unknown for a contact the business added that never wrote (`last_inbound_at` 0).
 pub fn window(conversation: &Conversation, now: i64) -> Window {
-    Window::at(Some(conversation.last_inbound_at), now)
+    let last = conversation.last_inbound_at;
+    Window::at((last > 0).then_some(last), now)
 }
 
 /// The customer's number for sending (`+<digits>`), or the username id Meta gave instead of one.

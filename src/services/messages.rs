@@ -1,7 +1,8 @@
 //! Accepting a message: the one place where a message to send is checked and committed to the outbox, for
 //! the API, the compose page and the inbox's reply. Meta's rules were checked when the request was read
-//! ([`SendMessage::read`]); here come the connection, the template, the 24-hour window and the
-//! Idempotency-Key, and the store seals and commits the message as `queued`.
+//! ([`SendMessage::read`]); here come the connection, the template, whether the customer opted out of
+//! the number's messages, the 24-hour window and the Idempotency-Key, and the store seals and commits
+//! the message as `queued`.
 
 use crate::domain::meta::message::{Content, Draft, Message, Template};
 use crate::domain::meta::window::{ServiceWindow, Window};
@@ -152,17 +153,21 @@ pub async fn accept(
     let is_template = template.is_some();
     let key_db = db.clone();
     let to = message.recipient.clone();
-    let (connection, index, last_inbound) = db
+    let (connection, index, contact) = db
         .read_async(move |conn| {
             let connection = connections::find(conn, account, connection_id)?
                 .ok_or_else(|| Error::invalid("connection_id", "no such connection"))?;
             check_template(conn, account, connection_id, template.as_ref())?;
             let index = key_db.keyring().phone_index(account, &to)?;
-            let last_inbound = contacts::last_inbound(conn, account, connection_id, &index)?;
-            Ok((connection, index, last_inbound))
+            let contact = contacts::sending_state(conn, account, connection_id, &index)?;
+            Ok((connection, index, contact))
         })
         .await?;
-    let window = Window::at(last_inbound, now_ms());
+    // A customer who asked for no more messages from this number gets none, templates included.
+    if let Some(opted_out_at) = contact.opted_out_at {
+        return Err(Error::RecipientOptedOut { opted_out_at });
+    }
+    let window = Window::at(contact.last_inbound, now_ms());
     if connection.enforce_window && !is_template && !window.is_open() {
         return Err(Error::invalid(
             "type",

@@ -3,6 +3,7 @@
 //! with its app secret, every number in the payload checked to be the connection's own, and then the raw
 //! payload and everything parsed from it are written in one transaction.
 
+use crate::config::{Keyword, Messaging};
 use crate::domain::meta::webhook::{self as meta, Parsed, Refusal, StatusUpdate};
 use crate::error::Error;
 use crate::outbound::customer_webhooks::emit::Emitter;
@@ -70,6 +71,19 @@ impl From<Error> for IngestError {
 struct Sender {
     identity: String,
     index: Vec<u8>,
+    /// The message is exactly an opt-out or opt-in word.
+    keyword: Option<Keyword>,
+}
+
+/// The keyword a customer's message is, if it is one: a text, or the text of a quick-reply button (such
+/// as a marketing template's "Stop promotions", when it is one of the words).
+fn keyword_of(keywords: &Messaging, message: &serde_json::Value) -> Option<Keyword> {
+    let text = match message.get("type").and_then(|t| t.as_str()) {
+        Some("text") => message.pointer("/text/body"),
+        Some("button") => message.pointer("/button/text"),
+        _ => None,
+    }?;
+    keywords.keyword(text.as_str()?)
 }
 
 /// How long a connection's webhook credentials are trusted from memory; a changed app secret or a removed
@@ -84,12 +98,21 @@ struct Receiver {
 
 /// Connections' webhook credentials by URL key, kept for a few seconds so a flood of Meta's POSTs does
 /// not read and unseal them once per POST.
+/// They also know the words customers opt out and back in with (`[messaging]`).
 #[derive(Default)]
 pub struct Receivers {
     recent: Mutex<HashMap<String, (Instant, Arc<Receiver>)>>,
+    keywords: Arc<Messaging>,
 }
 
 impl Receivers {
+    pub fn new(keywords: Messaging) -> Receivers {
+        Receivers {
+            recent: Mutex::default(),
+            keywords: Arc::new(keywords),
+        }
+    }
+
     fn get(&self, key: &str) -> Option<Arc<Receiver>> {
         let recent = self.recent.lock();
         recent
@@ -141,7 +164,16 @@ pub async fn ingest(
     let signature = signature.map(str::to_owned);
     let (checking, sealing_db) = (receiver.clone(), db.clone());
     let small = body.len() <= INLINE_BYTES;
-    let work = move || prepare(&checking, sealing_db.keyring(), signature.as_deref(), &body);
+    let keywords = receivers.keywords.clone();
+    let work = move || {
+        prepare(
+            &checking,
+            sealing_db.keyring(),
+            signature.as_deref(),
+            &body,
+            &keywords,
+        )
+    };
     let prepared = if small {
         work()?
     } else {
@@ -205,6 +237,7 @@ fn prepare(
     keyring: &Keyring,
     signature: Option<&str>,
     body: &[u8],
+    keywords: &Messaging,
 ) -> Result<Prepared, IngestError> {
     let connection = &receiver.connection;
     let account = connection.account_id;
@@ -226,7 +259,12 @@ fn prepare(
                 })
                 .unwrap_or_default();
             let index = keyring.phone_index(account, &identity)?;
-            Ok(Sender { identity, index })
+            let keyword = keyword_of(keywords, &m.message);
+            Ok(Sender {
+                identity,
+                index,
+                keyword,
+            })
         })
         .collect::<crate::error::Result<_>>()?;
     Ok(Prepared {
@@ -315,6 +353,11 @@ fn store(
             payload: payload_id,
         };
         if let Some(id) = inbound::insert(conn, keyring, origin, message, now)? {
+            if let Some(keyword) = sender.keyword {
+                crate::services::contacts::apply_keyword(
+                    conn, account, contact, keyword, message.at,
+                )?;
+            }
             added.inbound += 1;
             added.usage.push(
                 Line::new(account, UsageEvent::Inbound, now)

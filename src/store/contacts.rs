@@ -1,6 +1,7 @@
 //! The 24-hour customer-service window per contact: Meta allows free-form messages only within 24 hours
 //! of the customer's last message. Messages received before a number was connected are unknown, so an
-//! unknown window is "unknown", not "closed".
+//! unknown window is "unknown", not "closed". A contact the business added itself has never written:
+//! its `last_inbound_at` is 0. The address book (names, tags, opting out) is in `book.rs`.
 
 use super::AccountId;
 use super::connections::ConnectionId;
@@ -8,6 +9,12 @@ use super::keys::Keyring;
 use crate::crypto::Aad;
 use crate::error::Result;
 use rusqlite::{Connection, OptionalExtension, params};
+
+mod book;
+pub use book::{
+    Contact, Cursor, Entry, Filter, OptedOutBy, batch, edit, exists, find, list, save, set_opt_out,
+    tags_in_use,
+};
 
 /// Who wrote: the number (or the username id when Meta gives no number), its blind index, the profile name.
 #[derive(Clone, Copy)]
@@ -83,6 +90,36 @@ pub fn place(account: AccountId, id: i64, column: &'static str) -> Aad<'static> 
     }
 }
 
+/// What a send to the customer on this number must know: when they last wrote (if we know), and since
+/// when they opted out of its messages (if they did).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SendingState {
+    pub last_inbound: Option<i64>,
+    pub opted_out_at: Option<i64>,
+}
+
+pub fn sending_state(
+    conn: &Connection,
+    account: AccountId,
+    connection: ConnectionId,
+    phone_index: &[u8],
+) -> Result<SendingState> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT last_inbound_at, opted_out_at FROM contacts
+             WHERE account_id = ?1 AND connection_id = ?2 AND phone_index = ?3",
+        )?
+        .query_row(params![account.0, connection.0, phone_index], |r| {
+            let last: i64 = r.get(0)?;
+            Ok(SendingState {
+                last_inbound: (last > 0).then_some(last),
+                opted_out_at: r.get(1)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
 /// When the customer last wrote to this number, if we know.
 pub fn last_inbound(
     conn: &Connection,
@@ -90,10 +127,5 @@ pub fn last_inbound(
     connection: ConnectionId,
     phone_index: &[u8],
 ) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT last_inbound_at FROM contacts WHERE account_id = ?1 AND connection_id = ?2 AND phone_index = ?3",
-        )?
-        .query_row(params![account.0, connection.0, phone_index], |r| r.get(0))
-        .optional()?)
+    Ok(sending_state(conn, account, connection, phone_index)?.last_inbound)
 }

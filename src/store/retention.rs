@@ -149,7 +149,9 @@ impl Cutoffs {
 // Which rows are past their time. Named parameters are the `Cutoffs`.
 const MESSAGE: &str = "created_at < :messages";
 const INBOUND: &str = "received_at < :messages";
-const CONTACT: &str = "coalesce(last_message_at, last_inbound_at) < :messages";
+/// A contact the business saved (added, named, tagged) stays, as does one who opted out (so that the
+/// opt-out is kept): only their messages go. Erasing the customer deletes them.
+const CONTACT: &str = "coalesce(last_message_at, last_inbound_at) < :messages AND saved_at IS NULL AND opted_out_at IS NULL";
 /// Statuses of wamids we did not send (no message row to go with).
 const UNMATCHED_STATUS: &str = "message_id IS NULL AND received_at < :messages";
 const PAYLOAD: &str = "received_at < :messages";

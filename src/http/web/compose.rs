@@ -444,7 +444,8 @@ async fn compose(
             e @ (Error::Overloaded
             | Error::QuotaExceeded { .. }
             | Error::SubscriptionInactive { .. }
-            | Error::SendingHeld),
+            | Error::SendingHeld
+            | Error::RecipientOptedOut { .. }),
         ) => {
             let refusal = Refusal {
                 summary: page.error_text(&e),

@@ -33,6 +33,7 @@ mod billing_payment;
 pub mod charts;
 mod compose;
 mod connections;
+mod contacts;
 pub mod context;
 mod dashboard;
 mod endpoints;
@@ -81,6 +82,7 @@ pub fn routes() -> Vec<Route> {
     all.extend(connections::routes());
     all.extend(compose::routes());
     all.extend(templates::routes());
+    all.extend(contacts::routes());
     all.extend(endpoints::routes());
     all.extend(profile::routes());
     all.extend(admin::routes());

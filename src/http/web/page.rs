@@ -153,6 +153,7 @@ impl Page {
             Error::Conflict(_) => self.t("errors.email_taken").to_owned(),
             Error::Overloaded => self.t("errors.overloaded").to_owned(),
             Error::SendingHeld => self.t("errors.sending_held").to_owned(),
+            Error::RecipientOptedOut { .. } => self.t("errors.recipient_opted_out").to_owned(),
             Error::AccountSuspended => self.t("login.suspended").to_owned(),
             other => other.to_string(),
         }

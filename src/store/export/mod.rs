@@ -300,8 +300,11 @@ pub fn write_account(
     doc.rows(
         &tx,
         "contacts",
-        "SELECT id, connection_id, phone, profile_name, last_inbound_at, last_message_at FROM contacts
-         WHERE account_id = ?1 ORDER BY id",
+        "SELECT id, connection_id, phone, profile_name, last_inbound_at, last_message_at, name,
+                opted_out_at, opted_out_by,
+                (SELECT json_group_array(tag) FROM (SELECT tag FROM contact_tags t
+                                                    WHERE t.contact_id = contacts.id ORDER BY tag))
+         FROM contacts WHERE account_id = ?1 ORDER BY id",
         [a],
         |r| {
             let contact: i64 = r.get(0)?;
@@ -311,6 +314,10 @@ pub fn write_account(
                 "profile_name": text(&key, &contacts::place(account, contact, "profile_name"), r.get(3)?)?,
                 "last_inbound_at": r.get::<_, i64>(4)?,
                 "last_message_at": r.get::<_, Option<i64>>(5)?,
+                "name": text(&key, &contacts::place(account, contact, "name"), r.get(6)?)?,
+                "opted_out_at": r.get::<_, Option<i64>>(7)?,
+                "opted_out_by": r.get::<_, Option<String>>(8)?,
+                "tags": serde_json::from_str::<Value>(&r.get::<_, String>(9)?).unwrap_or(json!([])),
             }))
         },
     )?;

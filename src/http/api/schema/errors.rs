@@ -28,7 +28,8 @@ pub struct ErrorObject {
     /// `expected` (unsupported_media_type), `limit_bytes` (payload_too_large), `message_id`
     /// (idempotency_key_reused), `limit`, `window_secs` and `retry_after` (rate_limited), `limit` and
     /// `resets_at` (quota_exceeded), `status` (subscription_inactive), `limit`, `allowed` and `plan`
-    /// (plan_limit), `feature` and `plan` (plan_feature); null for the others.
+    /// (plan_limit), `feature` and `plan` (plan_feature), `field` and `opted_out_at`
+    /// (recipient_opted_out); null for the others.
     #[schema(value_type = Option<Object>)]
     pub details: Value,
 }
@@ -109,6 +110,9 @@ fn plan_refusal(code: Code) -> Option<Error> {
         },
         Code::AccountSuspended => Error::AccountSuspended,
         Code::SendingHeld => Error::SendingHeld,
+        Code::RecipientOptedOut => Error::RecipientOptedOut {
+            opted_out_at: 1_798_761_600_000,
+        },
         _ => return None,
     })
 }
@@ -204,6 +208,7 @@ mod tests {
             | Error::Conflict(_)
             | Error::Unavailable(_)
             | Error::IdempotencyKeyReused { .. }
+            | Error::RecipientOptedOut { .. }
             | Error::RateLimited { .. }
             | Error::QuotaExceeded { .. }
             | Error::SubscriptionInactive { .. }

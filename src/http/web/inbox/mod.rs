@@ -450,6 +450,7 @@ async fn reply(
             | Error::QuotaExceeded { .. }
             | Error::SubscriptionInactive { .. }
             | Error::SendingHeld
+            | Error::RecipientOptedOut { .. }
             | Error::Overloaded),
         ) => {
             let text = page.error_text(&e);
