@@ -37,6 +37,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0021_abuse_signals"),
     migration!("0022_payment_event_customer"),
     migration!("0023_two_step"),
+    migration!("0024_inbox_workspace"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

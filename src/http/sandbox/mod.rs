@@ -19,6 +19,8 @@ pub struct SandboxState {
     passed: Mutex<HashSet<String>>,
     /// Posts the status webhooks of accepted messages (none when nobody listens for them).
     feed: Option<feed::StatusFeed>,
+    /// Files uploaded to the sandbox's media endpoint.
+    uploads: media::Uploads,
 }
 
 impl SandboxState {
@@ -26,6 +28,7 @@ impl SandboxState {
         SandboxState {
             passed: Mutex::default(),
             feed: Some(feed::StatusFeed::start(delays, keep_count)),
+            uploads: media::Uploads::default(),
         }
     }
 

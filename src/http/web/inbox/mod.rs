@@ -28,6 +28,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 mod bubbles;
+mod events;
 mod media;
 
 use bubbles::{Bubble, inbound_bubble, outbound_bubble};
@@ -38,7 +39,8 @@ pub fn routes() -> Vec<rocket::Route> {
         conversation_page,
         reply,
         erase_customer,
-        media::inbox_media
+        media::inbox_media,
+        events::inbox_events
     ]
 }
 
