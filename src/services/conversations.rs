@@ -427,3 +427,19 @@ pub struct Attachment {
     pub filename: String,
     pub bytes: Vec<u8>,
 }
+
+/// Tells the pages watching the inbox that a message to the conversation's customer was queued (after
+/// its commit).
+pub fn tell_queued(db: &Db, account: AccountId, contact: i64, message_id: &str) {
+    if let Ok(message) = message_id.parse() {
+        db.live().publish(
+            account,
+            [Change::Message {
+                contact,
+                message,
+                direction: crate::store::live::Direction::Outbound,
+                unread: None,
+            }],
+        );
+    }
+}

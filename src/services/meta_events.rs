@@ -11,7 +11,9 @@ use crate::store::keys::Keyring;
 use crate::store::live::{Change, Direction};
 use crate::store::rollups::Line;
 use crate::store::states::UsageEvent;
-use crate::store::{Db, contacts, conversations, inbound, now_ms, payloads, statuses, templates};
+use crate::store::{
+    Db, contacts, conversations, inbound, now_ms, payloads, statuses, templates, workspace,
+};
 use parking_lot::Mutex;
 use rocket::http::Status;
 use serde_json::json;
@@ -332,6 +334,7 @@ fn store(
                     .kind(&message.kind),
             );
             events.message_received(id, connection.id, message)?;
+            workspace::reopen(conn, account, contact, now)?;
             added.live.push(Change::Message {
                 contact,
                 message: id,

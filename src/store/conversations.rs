@@ -26,7 +26,7 @@ pub struct Conversation {
     pub last_inbound_at: i64,
     pub last_message_at: i64,
     pub unread: i64,
-    /// Resolved by the team since the customer last wrote (a new message from them opens it again).
+    /// Resolved by the team (a new message from the customer opens it again).
     pub resolved: bool,
     /// The team member it is assigned to.
     pub assignee: Option<UserId>,
@@ -79,7 +79,7 @@ fn columns(visible: &str) -> String {
 }
 
 /// The condition of a conversation being resolved (on the columns above).
-const RESOLVED: &str = "(resolved_at IS NOT NULL AND resolved_at >= c.last_inbound_at)";
+const RESOLVED: &str = "(resolved_at IS NOT NULL)";
 
 struct Sealed {
     contact_id: i64,

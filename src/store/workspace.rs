@@ -48,6 +48,16 @@ pub fn set_resolved(
     Ok(true)
 }
 
+/// Opens a resolved conversation again: the customer wrote.
+pub fn reopen(conn: &Connection, account: AccountId, contact: i64, now: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE conversation_states SET resolved_at = NULL, updated_at = ?3
+         WHERE contact_id = ?1 AND account_id = ?2 AND resolved_at IS NOT NULL",
+    )?
+    .execute(params![contact, account.0, now])?;
+    Ok(())
+}
+
 /// Assigns a conversation to a member of the account (or to nobody); false when the conversation or the
 /// member is not the account's.
 pub fn assign(

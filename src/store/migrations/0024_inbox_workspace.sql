@@ -3,7 +3,7 @@
 -- and the account's saved replies.
 
 -- One row per conversation that was resolved or assigned at least once. A conversation is resolved while
--- `resolved_at` is later than the customer's last message: a new message from the customer opens it again.
+-- `resolved_at` is set; a new message from the customer clears it (opens the conversation again).
 CREATE TABLE conversation_states (
     contact_id  INTEGER PRIMARY KEY REFERENCES contacts (id) ON DELETE CASCADE,
     account_id  INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
