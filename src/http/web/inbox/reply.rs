@@ -41,7 +41,8 @@ fn build(form: &ReplyForm) -> std::result::Result<Content, &'static str> {
     if form.text.trim().is_empty() {
         return Err("inbox.errors.empty");
     }
-    Ok(Content::Text(Text::new(&form.text)))
+    // Browsers send a textarea's line breaks as CR LF; WhatsApp's are LF.
+    Ok(Content::Text(Text::new(&form.text.replace("\r\n", "\n"))))
 }
 
 /// The reply as the request the API takes, to the conversation's customer from its number.

@@ -126,7 +126,7 @@ pub(super) async fn add_note(
     member: Member<'_>,
 ) -> Result<Reply> {
     let (contact, account, author) = (contact_id(id)?, member.account, member.user().id);
-    let body = form.0.body.trim().to_owned();
+    let body = form.0.body.trim().replace("\r\n", "\n");
     if body.is_empty() || body.chars().count() > MOST_CHARS {
         let (page, db) = (&ctx.page, ctx.db);
         let text = page
@@ -217,7 +217,7 @@ pub(super) async fn add_saved_reply(
         back: contact,
         ..
     } = form.0;
-    let (title, body) = (title.trim().to_owned(), body.trim().to_owned());
+    let (title, body) = (title.trim().to_owned(), body.trim().replace("\r\n", "\n"));
     let fits = |text: &str, most: usize| !text.is_empty() && text.chars().count() <= most;
     if !fits(&title, MOST_TITLE_CHARS) || !fits(&body, MOST_CHARS) {
         let page = &ctx.page;
