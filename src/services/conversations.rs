@@ -285,7 +285,7 @@ pub async fn list_page(
         let mut filter = Filter {
             resolved: query.resolved,
             assignee: query.assignee,
-            phone_index: None,
+            ..Filter::default()
         };
         let search = query.search.trim();
         let number = (!search.is_empty())
@@ -297,7 +297,6 @@ pub async fn list_page(
                 conn,
                 keyring,
                 account,
-                None,
                 &filter,
                 None,
                 query.limit,
@@ -311,7 +310,6 @@ pub async fn list_page(
                 conn,
                 keyring,
                 account,
-                None,
                 &filter,
                 None,
                 NAME_SEARCH_SCOPE,
@@ -332,7 +330,6 @@ pub async fn list_page(
                 conn,
                 keyring,
                 account,
-                None,
                 &filter,
                 query.after,
                 query.limit,

@@ -35,6 +35,8 @@ pub struct Conversation {
 /// Which conversations a list shows (all by default).
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
+    /// One number's conversations only.
+    pub connection: Option<ConnectionId>,
     /// `Some(true)`: resolved only; `Some(false)`: open only.
     pub resolved: Option<bool>,
     /// Those assigned to this member only.
@@ -144,19 +146,18 @@ pub fn list(
     limit: usize,
     visible: Visible,
 ) -> Result<Vec<Conversation>> {
-    let all = Filter::default();
-    list_filtered(
-        conn, keyring, account, connection, &all, after, limit, visible,
-    )
+    let filter = Filter {
+        connection,
+        ..Filter::default()
+    };
+    list_filtered(conn, keyring, account, &filter, after, limit, visible)
 }
 
 /// [`list`], only the conversations the filter lets through.
-#[allow(clippy::too_many_arguments)]
 pub fn list_filtered(
     conn: &Connection,
     keyring: &Keyring,
     account: AccountId,
-    connection: Option<ConnectionId>,
     filter: &Filter,
     after: Option<Cursor>,
     limit: usize,
@@ -177,7 +178,7 @@ pub fn list_filtered(
         .query_map(
             params![
                 account.0,
-                connection.map(|c| c.0),
+                filter.connection.map(|c| c.0),
                 after.map(|c| c.at),
                 after.map(|c| c.id),
                 limit as i64,

@@ -72,6 +72,11 @@ impl Uploads {
     }
 }
 
+/// A file the number uploaded to the sandbox: its type and bytes.
+fn uploaded(call: &SandboxCall<'_>, phone_number_id: &str, id: &str) -> Option<(String, Vec<u8>)> {
+    call.sandbox?.uploads.find(phone_number_id, id)
+}
+
 /// Meta's upload form.
 #[derive(FromForm)]
 struct UploadForm<'r> {
@@ -166,7 +171,6 @@ async fn sandbox_media_info(
     phone_number_id: Option<&str>,
     _media: MediaLookup,
     call: SandboxCall<'_>,
-    state: &State<SandboxState>,
 ) -> (Status, Json<Value>) {
     if !connections::valid_graph_version(version) {
         return meta_error(100, 400, "Unknown path components");
@@ -176,9 +180,7 @@ async fn sandbox_media_info(
     if !call.authorised(number).await {
         return meta_error(190, 401, "Invalid OAuth access token");
     }
-    let (mime, image) = state
-        .uploads
-        .find(number, media_id)
+    let (mime, image) = uploaded(&call, number, media_id)
         .unwrap_or_else(|| ("image/png".to_owned(), picture(media_id)));
     (
         Status::Ok,
@@ -199,7 +201,6 @@ async fn sandbox_media_download(
     phone_number_id: &str,
     media_id: &str,
     call: SandboxCall<'_>,
-    state: &State<SandboxState>,
 ) -> Result<(ContentType, Vec<u8>), (Status, Json<Value>)> {
     if !looks_like_media(media_id) {
         return Err(meta_error(100, 404, "Unknown media"));
@@ -207,7 +208,7 @@ async fn sandbox_media_download(
     if !call.authorised(phone_number_id).await {
         return Err(meta_error(190, 401, "Invalid OAuth access token"));
     }
-    if let Some((mime, bytes)) = state.uploads.find(phone_number_id, media_id) {
+    if let Some((mime, bytes)) = uploaded(&call, phone_number_id, media_id) {
         let kind = ContentType::parse_flexible(&mime).unwrap_or(ContentType::Binary);
         return Ok((kind, bytes));
     }

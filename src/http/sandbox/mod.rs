@@ -134,6 +134,8 @@ pub struct SandboxCall<'r> {
     bearer: String,
     db: &'r Db,
     config: &'r crate::config::Config,
+    /// The sandbox's own state (its uploads), when it is managed.
+    sandbox: Option<&'r SandboxState>,
 }
 
 #[rocket::async_trait]
@@ -156,7 +158,13 @@ impl<'r> FromRequest<'r> for SandboxCall<'r> {
             .unwrap_or("")
             .trim()
             .to_owned();
-        Outcome::Success(SandboxCall { bearer, db, config })
+        let sandbox = rocket.state::<SandboxState>();
+        Outcome::Success(SandboxCall {
+            bearer,
+            db,
+            config,
+            sandbox,
+        })
     }
 }
 

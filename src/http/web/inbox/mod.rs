@@ -81,21 +81,23 @@ async fn lacking(ctx: &Ctx<'_>, account: AccountId) -> Result<Option<Reply>> {
     super::plan::lacking(&ctx.page, ctx.db, billing, account, Feature::Inbox).await
 }
 
-#[get("/inbox?<cursor>&<q>&<show>")]
-async fn inbox_page(
-    ctx: Ctx<'_>,
-    member: Member<'_>,
-    cursor: Option<&str>,
-    q: Option<&str>,
-    show: Option<&str>,
-) -> Result<Reply> {
+/// The list's query: a search, a filter, where the page starts.
+#[derive(FromForm, Default)]
+struct ListQuery {
+    cursor: Option<String>,
+    q: Option<String>,
+    show: Option<String>,
+}
+
+#[get("/inbox?<query..>")]
+async fn inbox_page(ctx: Ctx<'_>, member: Member<'_>, query: ListQuery) -> Result<Reply> {
     if let Some(lacking) = lacking(&ctx, member.account).await? {
         return Ok(lacking);
     }
     let asked = list::Asked {
-        q,
-        show,
-        cursor,
+        q: query.q.as_deref(),
+        show: query.show.as_deref(),
+        cursor: query.cursor.as_deref(),
         current: None,
     };
     let who = (member.account, member.user().id);
@@ -380,18 +382,38 @@ fn contact_id(id: &str) -> Result<i64> {
     id.parse().map_err(|_| Error::NotFound)
 }
 
-#[get("/inbox/<id>?<before>&<done>&<q>&<show>&<saved>")]
-#[allow(clippy::too_many_arguments)]
+/// A conversation page's query: how far back, the notice of a form just sent, the list's search and
+/// filter, a saved reply to start the reply box with.
+#[derive(FromForm, Default)]
+struct ConversationQuery {
+    before: Option<String>,
+    done: Option<String>,
+    q: Option<String>,
+    show: Option<String>,
+    saved: Option<i64>,
+}
+
+#[get("/inbox/<id>?<query..>")]
 async fn conversation_page(
     id: &str,
-    before: Option<&str>,
-    done: Option<&str>,
-    q: Option<&str>,
-    show: Option<&str>,
-    saved: Option<i64>,
+    query: ConversationQuery,
     ctx: Ctx<'_>,
     member: Member<'_>,
 ) -> Result<Reply> {
+    let ConversationQuery {
+        before,
+        done,
+        q,
+        show,
+        saved,
+    } = &query;
+    let (before, done, q, show, saved) = (
+        before.as_deref(),
+        done.as_deref(),
+        q.as_deref(),
+        show.as_deref(),
+        *saved,
+    );
     if let Some(lacking) = lacking(&ctx, member.account).await? {
         return Ok(lacking);
     }

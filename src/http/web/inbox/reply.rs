@@ -93,15 +93,22 @@ async fn queue(
     Ok(accepted.id)
 }
 
-#[post("/inbox/<id>/reply?<q>&<show>", data = "<form>")]
+/// The list's search and filter, kept while replying.
+#[derive(FromForm, Default)]
+pub(super) struct Kept {
+    q: Option<String>,
+    show: Option<String>,
+}
+
+#[post("/inbox/<id>/reply?<kept..>", data = "<form>")]
 pub(super) async fn reply(
     id: &str,
-    q: Option<&str>,
-    show: Option<&str>,
+    kept: Kept,
     form: CsrfForm<ReplyForm>,
     ctx: Ctx<'_>,
     member: Member<'_>,
 ) -> Result<Reply> {
+    let (q, show) = (kept.q.as_deref(), kept.show.as_deref());
     if let Some(lacking) = lacking(&ctx, member.account).await? {
         return Ok(lacking);
     }
