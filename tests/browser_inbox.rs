@@ -182,7 +182,8 @@ fn the_inbox_is_live_in_both_languages_on_a_desktop_and_a_phone() {
     // Shift+Enter makes a new line; Enter sends.
     browser.keys("#reply-text", "Line one\u{E008}\u{E007}\u{E000}Line two");
     // (The driver types Enter as a carriage return and a line feed; a keyboard gives the line feed.)
-    let typed = browser.script("return document.getElementById('reply-text').value.replace(/\\r\\n/g, '\\n')");
+    let typed = browser
+        .script("return document.getElementById('reply-text').value.replace(/\\r\\n/g, '\\n')");
     assert_eq!(typed.as_str(), Some("Line one\nLine two"));
     assert!(not_reloaded(&browser), "Shift+Enter did not send");
     browser.keys("#reply-text", "\u{E007}");
