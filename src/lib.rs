@@ -49,7 +49,13 @@ pub fn build_rocket(config: Config, db: Db) -> Rocket<Build> {
         // `auth::client` from the peer and `[server] trusted_proxies` instead.
         .merge(("ip_header", false))
         .merge(("max_connections", limits.max_connections))
-        .merge(("idle_timeout", limits.idle_timeout_secs));
+        .merge(("idle_timeout", limits.idle_timeout_secs))
+        // A file sent from the inbox goes up to Meta's largest media but documents (16 MB).
+        .merge(("limits.file", services::conversations::UPLOAD_LIMIT))
+        .merge((
+            "limits.data-form",
+            services::conversations::UPLOAD_LIMIT + 64 * 1024,
+        ));
     let (grace, mercy) = shutdown_periods(config.server.shutdown_secs);
     figment = figment
         .merge(("shutdown.grace", grace))

@@ -94,10 +94,15 @@ fn a_customer_s_message_is_unread_in_the_inbox_until_the_conversation_is_opened(
     let (status, thread) = app.page(&format!("/inbox/{sara}"));
     assert_eq!(status, Status::Ok);
     assert!(thread.contains("Hello from Sara") && thread.contains("id=\"thread\""));
+    // The list beside the thread previews every conversation; the thread itself is Sara's alone.
+    let messages =
+        &thread[thread.find("id=\"thread-wrap\"").unwrap()..thread.find("id=\"reply\"").unwrap()];
+    assert!(messages.contains("Hello from Sara"));
     assert!(
-        !thread.contains("Hello from Omar"),
+        !messages.contains("Hello from Omar"),
         "only this customer's messages"
     );
+    assert!(thread.contains("Hello from Omar"), "the list beside it");
     assert!(
         thread.contains(">New<"),
         "what was unread is marked new once"

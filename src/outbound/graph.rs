@@ -400,6 +400,91 @@ impl<'a> Graph<'a> {
     }
 }
 
+impl Graph<'_> {
+    /// `POST {base}/{version}/{phone_number_id}/media` (multipart: `messaging_product`, `type`, `file`):
+    /// uploads a file for the number to send by id; Meta's media id.
+    pub fn upload_media(
+        &self,
+        phone_number_id: &str,
+        mime: &str,
+        filename: &str,
+        bytes: &[u8],
+    ) -> Result<String, SendError> {
+        #[derive(Deserialize)]
+        struct Uploaded {
+            id: String,
+        }
+        let boundary = format!(
+            "whatsapi{}",
+            hex::encode(crate::crypto::random_bytes::<12>().unwrap_or_default())
+        );
+        let body = multipart(&boundary, mime, filename, bytes);
+        let url = self.url(&format!("{phone_number_id}/media"));
+        let started = std::time::Instant::now();
+        let answer = self
+            .agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header(
+                "Content-Type",
+                &format!("multipart/form-data; boundary={boundary}"),
+            )
+            .send(&body[..]);
+        let result = match answer {
+            Err(e) => Err(SendError::from(e)),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let answer: Value = response.into_body().read_json().unwrap_or(Value::Null);
+                if (200..300).contains(&status) {
+                    serde_json::from_value::<Uploaded>(answer)
+                        .map(|u| u.id)
+                        .map_err(|_| {
+                            SendError::Network(format!("HTTP {status} without a media id"))
+                        })
+                } else {
+                    Err(refusal(status, &answer))
+                }
+            }
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(SendError::Meta(_)) => "meta_error",
+            Err(SendError::Network(_)) => "network",
+            Err(SendError::Refused(_)) => "not_allowed",
+        };
+        crate::metrics::graph_call("POST", outcome, started.elapsed());
+        result
+    }
+}
+
+/// The multipart body of a media upload. The file name is reduced to characters safe in a header.
+fn multipart(boundary: &str, mime: &str, filename: &str, bytes: &[u8]) -> Vec<u8> {
+    let name: String = filename
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .take(100)
+        .collect();
+    let name = if name.is_empty() { "file".into() } else { name };
+    let mut body = Vec::with_capacity(bytes.len() + 512);
+    for (field, value) in [("messaging_product", "whatsapp"), ("type", mime)] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {mime}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
 /// A number as Meta describes it.
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
 #[serde(default)]

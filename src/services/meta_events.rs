@@ -9,9 +9,12 @@ use crate::error::Error;
 use crate::outbound::customer_webhooks::emit::Emitter;
 use crate::store::connections::{self, ConnectionId, ConnectionInfo};
 use crate::store::keys::Keyring;
+use crate::store::live::{Change, Direction};
 use crate::store::rollups::Line;
 use crate::store::states::UsageEvent;
-use crate::store::{Db, contacts, inbound, now_ms, payloads, statuses, templates};
+use crate::store::{
+    Db, contacts, conversations, inbound, now_ms, payloads, statuses, templates, workspace,
+};
 use parking_lot::Mutex;
 use rocket::http::Status;
 use serde_json::json;
@@ -27,6 +30,8 @@ pub struct Ingested {
     pub inbound: usize,
     /// The account's usage lines of what was stored, counted once it is committed.
     pub usage: Vec<Line>,
+    /// The inbox's changes, published once it is committed.
+    pub live: Vec<Change>,
 }
 
 #[derive(Debug)]
@@ -182,6 +187,7 @@ pub async fn ingest(
             .map_err(IngestError::Store)??
     };
     let store_db = db.clone();
+    let account = receiver.connection.account_id;
     let ingested = db
         .write_async(move |conn| {
             let connection = &receiver.connection;
@@ -189,6 +195,7 @@ pub async fn ingest(
         })
         .await?;
     db.tally().add_all(ingested.usage.iter().cloned());
+    db.live().publish(account, ingested.live.iter().cloned());
     Ok(ingested)
 }
 
@@ -328,6 +335,11 @@ fn store(
             added
                 .usage
                 .extend(status_usage(connection, update, &applied.kind, now));
+            added.live.push(Change::Status {
+                contact: conversations::contact_of_message(conn, account, applied.message)?,
+                message: applied.message.get(),
+                status: update.status.clone(),
+            });
             events.message_status(
                 applied.message.get(),
                 connection.id,
@@ -365,6 +377,13 @@ fn store(
                     .kind(&message.kind),
             );
             events.message_received(id, connection.id, message)?;
+            workspace::reopen(conn, account, contact, now)?;
+            added.live.push(Change::Message {
+                contact,
+                message: id,
+                direction: Direction::Inbound,
+                unread: Some(conversations::unread(conn, account, contact)?),
+            });
         }
     }
     for template in &parsed.templates {

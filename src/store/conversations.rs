@@ -7,6 +7,7 @@ use super::connections::ConnectionId;
 use super::keys::Keyring;
 use super::messages::MessageId;
 use super::retention::Visible;
+use super::users::UserId;
 use super::{contacts, inbound};
 use crate::crypto::Key;
 use crate::error::Result;
@@ -25,6 +26,23 @@ pub struct Conversation {
     pub last_inbound_at: i64,
     pub last_message_at: i64,
     pub unread: i64,
+    /// Resolved by the team (a new message from the customer opens it again).
+    pub resolved: bool,
+    /// The team member it is assigned to.
+    pub assignee: Option<UserId>,
+}
+
+/// Which conversations a list shows (all by default).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// One number's conversations only.
+    pub connection: Option<ConnectionId>,
+    /// `Some(true)`: resolved only; `Some(false)`: open only.
+    pub resolved: Option<bool>,
+    /// Those assigned to this member only.
+    pub assignee: Option<UserId>,
+    /// The customer with this number's blind index only.
+    pub phone_index: Option<Vec<u8>>,
 }
 
 /// Where a page of conversations starts: after this (last message time, contact id).
@@ -56,9 +74,14 @@ fn columns(visible: &str) -> String {
         "c.id, c.connection_id, c.phone, c.profile_name, c.phone_index, c.last_inbound_at,
          coalesce(c.last_message_at, c.last_inbound_at) AS recent,
          (SELECT count(*) FROM inbound_messages i
-          WHERE i.contact_id = c.id AND i.seen_at IS NULL AND i.received_at >= {visible}) AS unread"
+          WHERE i.contact_id = c.id AND i.seen_at IS NULL AND i.received_at >= {visible}) AS unread,
+         (SELECT s.resolved_at FROM conversation_states s WHERE s.contact_id = c.id) AS resolved_at,
+         (SELECT s.assignee_id FROM conversation_states s WHERE s.contact_id = c.id) AS assignee"
     )
 }
+
+/// The condition of a conversation being resolved (on the columns above).
+const RESOLVED: &str = "(resolved_at IS NOT NULL)";
 
 struct Sealed {
     contact_id: i64,
@@ -69,6 +92,8 @@ struct Sealed {
     last_inbound_at: i64,
     recent: i64,
     unread: i64,
+    resolved_at: Option<i64>,
+    assignee: Option<i64>,
 }
 
 fn sealed(r: &Row<'_>) -> rusqlite::Result<Sealed> {
@@ -81,6 +106,8 @@ fn sealed(r: &Row<'_>) -> rusqlite::Result<Sealed> {
         last_inbound_at: r.get(5)?,
         recent: r.get(6)?,
         unread: r.get(7)?,
+        resolved_at: r.get(8)?,
+        assignee: r.get(9)?,
     })
 }
 
@@ -103,6 +130,8 @@ fn open(key: &Key, account: AccountId, row: Sealed) -> Result<Conversation> {
         last_inbound_at: row.last_inbound_at,
         last_message_at: row.recent,
         unread: row.unread,
+        resolved: row.resolved_at.is_some_and(|at| at >= row.last_inbound_at),
+        assignee: row.assignee.map(UserId),
     })
 }
 
@@ -117,11 +146,31 @@ pub fn list(
     limit: usize,
     visible: Visible,
 ) -> Result<Vec<Conversation>> {
+    let filter = Filter {
+        connection,
+        ..Filter::default()
+    };
+    list_filtered(conn, keyring, account, &filter, after, limit, visible)
+}
+
+/// [`list`], only the conversations the filter lets through.
+pub fn list_filtered(
+    conn: &Connection,
+    keyring: &Keyring,
+    account: AccountId,
+    filter: &Filter,
+    after: Option<Cursor>,
+    limit: usize,
+    visible: Visible,
+) -> Result<Vec<Conversation>> {
     let key = keyring.data_key(account)?;
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {} FROM contacts c
          WHERE c.account_id = ?1 AND (?2 IS NULL OR c.connection_id = ?2)
            AND (?3 IS NULL OR recent < ?3 OR (recent = ?3 AND c.id < ?4)) AND recent >= ?6
+           AND (?7 IS NULL OR (?7 = 1) = {RESOLVED})
+           AND (?8 IS NULL OR assignee = ?8)
+           AND (?9 IS NULL OR c.phone_index = ?9)
          ORDER BY recent DESC, c.id DESC LIMIT ?5",
         columns("?6")
     ))?;
@@ -129,11 +178,14 @@ pub fn list(
         .query_map(
             params![
                 account.0,
-                connection.map(|c| c.0),
+                filter.connection.map(|c| c.0),
                 after.map(|c| c.at),
                 after.map(|c| c.id),
                 limit as i64,
-                visible.from
+                visible.from,
+                filter.resolved,
+                filter.assignee.map(|u| u.0),
+                filter.phone_index,
             ],
             sealed,
         )?
@@ -296,6 +348,34 @@ pub fn mark_seen(conn: &Connection, account: AccountId, contact: i64, now: i64) 
              WHERE account_id = ?1 AND contact_id = ?2 AND seen_at IS NULL",
         )?
         .execute(params![account.0, contact, now])?)
+}
+
+/// The customer's unread messages in a conversation.
+pub fn unread(conn: &Connection, account: AccountId, contact: i64) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM inbound_messages
+             WHERE account_id = ?1 AND contact_id = ?2 AND seen_at IS NULL",
+        )?
+        .query_row(params![account.0, contact], |r| r.get(0))?)
+}
+
+/// The conversation (contact id) a message to a customer belongs to: the contact of its number and
+/// recipient, if the customer ever wrote.
+pub fn contact_of_message(
+    conn: &Connection,
+    account: AccountId,
+    message: MessageId,
+) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT c.id FROM messages m
+             JOIN contacts c ON c.account_id = m.account_id AND c.connection_id = m.connection_id
+                            AND c.phone_index = m.recipient_index
+             WHERE m.id = ?1 AND m.account_id = ?2",
+        )?
+        .query_row(params![message.0, account.0], |r| r.get(0))
+        .optional()?)
 }
 
 /// The media id an inbound message carries (image, video, audio, document, sticker), if any.

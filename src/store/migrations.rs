@@ -37,6 +37,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0021_abuse_signals"),
     migration!("0022_payment_event_customer"),
     migration!("0023_two_step"),
+    migration!("0024_inbox_workspace"),
     migration!("0025_contact_book"),
     migration!("0026_template_reviews"),
     migration!("0027_connection_identity"),

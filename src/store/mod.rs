@@ -28,6 +28,7 @@ pub mod inbound;
 pub mod job_runs;
 pub mod keys;
 pub mod keystore;
+pub mod live;
 pub mod login_throttle;
 pub mod messages;
 pub mod migrations;
@@ -53,6 +54,7 @@ pub mod two_step;
 pub mod upkeep;
 pub mod usage;
 pub mod users;
+pub mod workspace;
 pub mod writer;
 
 use crate::config::Synchronous;
@@ -165,6 +167,8 @@ struct Inner {
     keyring: Keyring,
     /// Usage counted since the last flush.
     tally: rollups::Tally,
+    /// Committed changes of the inbox, for the pages watching it.
+    live: live::Changes,
 }
 
 impl Drop for Inner {
@@ -239,6 +243,7 @@ impl Db {
                 readers: ReaderPool::new(path.to_owned(), options.synchronous, options.readers),
                 keyring,
                 tally: rollups::Tally::default(),
+                live: live::Changes::default(),
             }),
         })
     }
@@ -265,6 +270,11 @@ impl Db {
     /// Where usage is counted until the next `flush_usage`.
     pub fn tally(&self) -> &rollups::Tally {
         &self.inner.tally
+    }
+
+    /// Committed changes of the inbox: published after a commit, heard by the pages watching.
+    pub fn live(&self) -> &live::Changes {
+        &self.inner.live
     }
 
     /// Adds the usage counted since the last flush to the daily roll-ups, in one transaction; what cannot

@@ -150,6 +150,26 @@ impl Browser {
         );
     }
 
+    /// Types into an element without clearing it first; WebDriver's key codes (Shift `\u{E008}`, Enter
+    /// `\u{E007}`, release all `\u{E000}`) press keys.
+    pub fn keys(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.session_call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    /// Sets the window's size in CSS pixels (a phone is 390 wide).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
     pub fn click(&self, css: &str) {
         let id = self.element(css);
         self.session_call("POST", &format!("/element/{id}/click"), None);

@@ -21,6 +21,8 @@ pub struct SandboxState {
     feed: Option<feed::StatusFeed>,
     /// Templates submitted to the sandbox's business accounts (`templates.rs`).
     templates: std::sync::Arc<templates::Submitted>,
+    /// Files uploaded to the sandbox's media endpoint.
+    uploads: media::Uploads,
 }
 
 impl SandboxState {
@@ -29,6 +31,7 @@ impl SandboxState {
             passed: Mutex::default(),
             feed: Some(feed::StatusFeed::start(delays, keep_count)),
             templates: std::sync::Arc::default(),
+            uploads: media::Uploads::default(),
         }
     }
 
@@ -131,6 +134,8 @@ pub struct SandboxCall<'r> {
     bearer: String,
     db: &'r Db,
     config: &'r crate::config::Config,
+    /// The sandbox's own state (its uploads), when it is managed.
+    sandbox: Option<&'r SandboxState>,
 }
 
 #[rocket::async_trait]
@@ -153,7 +158,13 @@ impl<'r> FromRequest<'r> for SandboxCall<'r> {
             .unwrap_or("")
             .trim()
             .to_owned();
-        Outcome::Success(SandboxCall { bearer, db, config })
+        let sandbox = rocket.state::<SandboxState>();
+        Outcome::Success(SandboxCall {
+            bearer,
+            db,
+            config,
+            sandbox,
+        })
     }
 }
 

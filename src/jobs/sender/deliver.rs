@@ -63,6 +63,11 @@ pub(super) fn record(db: &Db, work: Outcome) {
     written(db, work);
 }
 
+/// `record`, saying whether the outcome was written (and may be told to the inbox).
+pub(super) fn recorded(db: &Db, work: Outcome) -> bool {
+    written(db, work)
+}
+
 /// `record`, saying whether the outcome was written.
 fn written(db: &Db, work: Outcome) -> bool {
     for attempt in 1..=RECORD_TRIES {
@@ -132,6 +137,11 @@ fn fail(shared: &Shared, message: &StoredMessage, error: MetaError, now: i64) {
     });
     if written(&shared.db, work) && marked.load(Ordering::Relaxed) {
         shared.db.tally().add(counted);
+        crate::services::conversations::publish_statuses(
+            &shared.db,
+            &[(account, id)],
+            MessageStatus::Failed,
+        );
     }
 }
 

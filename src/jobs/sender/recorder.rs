@@ -3,9 +3,10 @@
 //! arrived while it waited for the last commit with one statement, and answers each worker once that commit
 //! is durable. The worker waits, as it would for its own write, so a send is never forgotten in memory.
 
-use super::deliver::record;
+use super::deliver::recorded;
 use crate::store::Db;
 use crate::store::messages::{self, Sent};
+use crate::store::states::MessageStatus;
 use std::sync::{Arc, mpsc};
 use std::thread;
 
@@ -52,10 +53,13 @@ fn run(db: &Db, rx: &mpsc::Receiver<Waiting>) {
             }
         }
         let rows: Vec<Sent> = batch.iter().map(|w| w.sent.clone()).collect();
-        record(
+        let moved: Vec<_> = rows.iter().map(|s| (s.account, s.id)).collect();
+        if recorded(
             db,
             Arc::new(move |conn| messages::mark_all_sent(conn, &rows)),
-        );
+        ) {
+            crate::services::conversations::publish_statuses(db, &moved, MessageStatus::Sent);
+        }
         for waiting in batch {
             let _ = waiting.done.send(());
         }

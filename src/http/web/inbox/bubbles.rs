@@ -15,6 +15,8 @@ pub(super) struct Media {
 
 /// One message of a thread, in words.
 pub(super) struct Bubble {
+    /// The message's id (inbound or outbound), for the live view.
+    pub(super) id: String,
     pub(super) inbound: bool,
     pub(super) at: i64,
     pub(super) kind: String,
@@ -86,6 +88,7 @@ pub(super) fn inbound_bubble(page: &Page, item: &Value) -> Bubble {
     let message = &item["message"];
     let inbound_id = item["id"].as_str().unwrap_or_default();
     let mut bubble = Bubble {
+        id: inbound_id.to_owned(),
         inbound: true,
         at: item["at"].as_i64().unwrap_or_default(),
         kind: kind.clone(),
@@ -172,6 +175,7 @@ pub(super) fn outbound_bubble(page: &Page, item: &Value) -> Bubble {
     let kind = item["type"].as_str().unwrap_or_default().to_owned();
     let content = &item["message"];
     let mut bubble = Bubble {
+        id: item["id"].as_str().unwrap_or_default().to_owned(),
         inbound: false,
         at: item["at"].as_i64().unwrap_or_default(),
         kind: kind.clone(),

@@ -1,24 +1,22 @@
-//! The inbox: conversations per customer, the most recent first, with unread counts and the 24-hour
-//! window; a conversation's thread in words (media fetched from Meta when looked at, never kept); and a
-//! reply box that queues through the same path as the API (free-form text inside the window, an
-//! approved template outside it). A plan without the inbox shows why instead.
+//! The inbox, the team's workspace: the conversation list (search, filters) beside the open
+//! conversation on a desktop, one at a time on a phone; a conversation's thread in words (media fetched
+//! from Meta when looked at, never kept), kept current without reloading by `events` (Server-Sent
+//! Events); the reply box (text inside the window, an approved template outside it, a file uploaded to
+//! Meta, a saved reply), the conversation's state, assignee and internal notes (`workspace`). A plan
+//! without the inbox shows why instead.
 
 use super::Reply;
 use super::context::Ctx;
 use super::page::{Page, render};
 use crate::config::Feature;
-use crate::domain::meta::message::{self, Content, Draft, Text};
 use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
 use crate::http::auth::{Admin, CsrfForm, HasCsrf, Member};
-use crate::http::pager::Pager;
 use crate::services::billing::Billing;
 use crate::services::conversations as service;
-use crate::services::messages::{SendMessage, Sending};
-use crate::services::outbox::Waker;
 use crate::store::conversations::{self, Conversation, Cursor, ThreadCursor};
 use crate::store::retention::Visible;
-use crate::store::{AccountId, Db, connections, now_ms, templates};
+use crate::store::{AccountId, Db, connections, now_ms, templates, workspace as store_workspace};
 use askama::Template;
 use rocket::form::FromForm;
 use rocket::http::Status;
@@ -28,22 +26,36 @@ use serde_json::Value;
 use std::sync::Arc;
 
 mod bubbles;
+mod events;
+mod list;
 mod media;
+mod reply;
+mod workspace;
 
 use bubbles::{Bubble, inbound_bubble, outbound_bubble};
+use list::List;
 
 pub fn routes() -> Vec<rocket::Route> {
     routes![
         inbox_page,
         conversation_page,
-        reply,
+        reply::reply,
+        reply::attach,
         erase_customer,
-        media::inbox_media
+        media::inbox_media,
+        events::inbox_events,
+        workspace::set_state,
+        workspace::assign,
+        workspace::add_note,
+        workspace::delete_note,
+        workspace::add_saved_reply,
+        workspace::delete_saved_reply,
     ]
 }
 
-const PAGE_SIZE: usize = 50;
 const THREAD_SIZE: usize = 100;
+/// Notes shown with a conversation (the newest).
+const NOTES_SHOWN: usize = 100;
 
 /// The window in words: "Open for 23 h 12 min" or "Closed: send a template".
 fn window_text(page: &Page, window: Window, now: i64) -> String {
@@ -56,24 +68,11 @@ fn window_text(page: &Page, window: Window, now: i64) -> String {
         .replace("{minutes}", &page.number(&(minutes % 60)))
 }
 
-/// A conversation in the list.
-struct Row {
-    id: String,
-    name: String,
-    phone: String,
-    number: String,
-    last_message_at: i64,
-    unread: i64,
-    open: bool,
-    window: String,
-}
-
 #[derive(Template)]
 #[template(path = "inbox.html")]
 struct InboxPage<'a> {
     page: &'a Page,
-    rows: Vec<Row>,
-    next: Option<String>,
+    list: List,
 }
 
 /// The page that stands in for the inbox when the account's plan does not include it.
@@ -82,72 +81,32 @@ async fn lacking(ctx: &Ctx<'_>, account: AccountId) -> Result<Option<Reply>> {
     super::plan::lacking(&ctx.page, ctx.db, billing, account, Feature::Inbox).await
 }
 
-#[get("/inbox?<cursor>")]
-async fn inbox_page(ctx: Ctx<'_>, member: Member<'_>, cursor: Option<&str>) -> Result<Reply> {
+/// The list's query: a search, a filter, where the page starts.
+#[derive(FromForm, Default)]
+struct ListQuery {
+    cursor: Option<String>,
+    q: Option<String>,
+    show: Option<String>,
+}
+
+#[get("/inbox?<query..>")]
+async fn inbox_page(ctx: Ctx<'_>, member: Member<'_>, query: ListQuery) -> Result<Reply> {
     if let Some(lacking) = lacking(&ctx, member.account).await? {
         return Ok(lacking);
     }
-    let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
-    let pager = Pager::lenient(cursor, PAGE_SIZE, Cursor::parse);
-    let after = pager.after;
-    let key_db = db.clone();
-    let (list, numbers) = db
-        .read_async(move |conn| {
-            let list = conversations::list(
-                conn,
-                key_db.keyring(),
-                account,
-                None,
-                after,
-                PAGE_SIZE,
-                visible,
-            )?;
-            let numbers: Vec<(i64, String)> = connections::list_for_account(conn, account)?
-                .into_iter()
-                .map(|c| (c.id.get(), c.name))
-                .collect();
-            Ok((list, numbers))
-        })
-        .await?;
-    let now = now_ms();
-    let next = pager.next_cursor(&list, |c| {
-        Some(
-            Cursor {
-                at: c.last_message_at,
-                id: c.contact_id,
-            }
-            .text(),
-        )
-    });
-    let rows = list
-        .iter()
-        .map(|c| {
-            let window = service::window(c, now);
-            Row {
-                id: c.contact_id.to_string(),
-                name: c
-                    .profile_name
-                    .clone()
-                    .unwrap_or_else(|| service::display_phone(c)),
-                phone: service::display_phone(c),
-                number: numbers
-                    .iter()
-                    .find(|(id, _)| *id == c.connection_id.get())
-                    .map(|(_, name)| name.clone())
-                    .unwrap_or_default(),
-                last_message_at: c.last_message_at,
-                unread: c.unread,
-                open: window.is_open(),
-                window: window_text(&page, window, now),
-            }
-        })
-        .collect();
+    let asked = list::Asked {
+        q: query.q.as_deref(),
+        show: query.show.as_deref(),
+        cursor: query.cursor.as_deref(),
+        current: None,
+    };
+    let who = (member.account, member.user().id);
+    let list = list::load(&ctx.page, ctx.db, who, asked, ctx.visible()).await?;
     Ok(Reply::Page((
         Status::Ok,
         render(InboxPage {
-            page: &page,
-            rows,
-            next,
+            page: &ctx.page,
+            list,
         })?,
     )))
 }
@@ -183,10 +142,26 @@ struct Choice {
     params: i64,
 }
 
+/// A note of the team, as shown.
+struct NoteView {
+    id: i64,
+    author: String,
+    body: String,
+    at: i64,
+}
+
+/// A saved reply, as offered.
+struct SavedView {
+    id: i64,
+    title: String,
+    body: String,
+}
+
 #[derive(Template)]
 #[template(path = "conversation.html")]
 struct ConversationPage<'a> {
     page: &'a Page,
+    list: List,
     id: String,
     title: String,
     phone: String,
@@ -194,12 +169,22 @@ struct ConversationPage<'a> {
     can_reply: bool,
     open: bool,
     window: String,
+    resolved: bool,
+    assignee: Option<i64>,
     bubbles: Vec<Bubble>,
     older: Option<String>,
     choices: Vec<Choice>,
+    notes: Vec<NoteView>,
+    saved: Vec<SavedView>,
     form: &'a ReplyForm,
     notice: Option<String>,
     error: Option<&'a str>,
+    /// A refused attachment, note or saved reply, in words.
+    attach_error: Option<&'a str>,
+    note_error: Option<&'a str>,
+    saved_error: Option<&'a str>,
+    /// The list's query, kept on this page's links and forms.
+    keep: String,
 }
 
 /// What a conversation page shows, read in one go.
@@ -208,6 +193,8 @@ struct View {
     thread: Vec<Value>,
     number: String,
     choices: Vec<Choice>,
+    notes: Vec<store_workspace::Note>,
+    saved: Vec<store_workspace::SavedReply>,
 }
 
 async fn view(
@@ -219,7 +206,8 @@ async fn view(
 ) -> Result<View> {
     let view_db = db.clone();
     db.read_async(move |conn| {
-        let conversation = conversations::find(conn, view_db.keyring(), account, contact, visible)?
+        let keyring = view_db.keyring();
+        let conversation = conversations::find(conn, keyring, account, contact, visible)?
             .ok_or(Error::NotFound)?;
         let thread = service::thread(
             &view_db,
@@ -244,43 +232,65 @@ async fn view(
                 params: t.body_params,
             })
             .collect();
+        let notes = store_workspace::notes(conn, keyring, account, contact, NOTES_SHOWN)?;
+        let saved = store_workspace::saved_replies(conn, keyring, account)?;
         Ok(View {
             conversation,
             thread,
             number,
             choices,
+            notes,
+            saved,
         })
     })
     .await
 }
 
-/// Which conversation a page shows, and how far back.
-struct At {
+/// Which conversation a page shows, how far back, and the list beside it.
+struct At<'a> {
     account: AccountId,
+    me: crate::store::users::UserId,
     contact: i64,
     before: Option<ThreadCursor>,
     visible: Visible,
+    q: Option<&'a str>,
+    show: Option<&'a str>,
 }
 
-async fn show(
+/// What a conversation page says besides the conversation: the reply form as typed, a notice, the
+/// refusal of a reply or of an attachment.
+#[derive(Default)]
+struct Said<'a> {
+    notice: Option<String>,
+    error: Option<&'a str>,
+    attach_error: Option<&'a str>,
+    note_error: Option<&'a str>,
+    saved_error: Option<&'a str>,
+}
+
+async fn shown(
     page: &Page,
     db: &Db,
-    at: At,
+    at: At<'_>,
     form: &ReplyForm,
-    notice: Option<String>,
-    error: Option<&str>,
+    said: Said<'_>,
 ) -> Result<Reply> {
     let At {
         account,
+        me,
         contact,
         before,
         visible,
+        q,
+        show,
     } = at;
     let View {
         conversation,
         thread,
         number,
         choices,
+        notes,
+        saved,
     } = view(db, account, contact, before, visible).await?;
     let now = now_ms();
     let window = service::window(&conversation, now);
@@ -301,19 +311,34 @@ async fn show(
         })
         .collect();
     if conversation.unread > 0 {
-        db.write_async(move |conn| conversations::mark_seen(conn, account, contact, now_ms()))
-            .await?;
+        service::mark_seen(db, account, contact).await?;
     }
+    let asked = list::Asked {
+        q,
+        show,
+        cursor: None,
+        current: Some(contact),
+    };
+    let list = list::load(page, db, (account, me), asked, visible).await?;
     let phone = service::display_phone(&conversation);
-    let status = if error.is_some() {
+    let refused = [
+        said.error,
+        said.attach_error,
+        said.note_error,
+        said.saved_error,
+    ];
+    let status = if refused.iter().any(Option::is_some) {
         Status::UnprocessableEntity
     } else {
         Status::Ok
     };
+    let unknown = page.t("inbox.former_member").to_owned();
     Ok(Reply::Page((
         status,
         render(ConversationPage {
             page,
+            keep: list.keep.clone(),
+            list,
             id: contact.to_string(),
             title: conversation.profile_name.clone().unwrap_or(phone.clone()),
             can_reply: phone.starts_with('+'),
@@ -321,12 +346,34 @@ async fn show(
             number,
             open: window.is_open(),
             window: window_text(page, window, now),
+            resolved: conversation.resolved,
+            assignee: conversation.assignee.map(|a| a.get()),
             bubbles,
             older,
             choices,
+            notes: notes
+                .into_iter()
+                .map(|n| NoteView {
+                    id: n.id,
+                    author: n.author.unwrap_or_else(|| unknown.clone()),
+                    body: n.body,
+                    at: n.created_at,
+                })
+                .collect(),
+            saved: saved
+                .into_iter()
+                .map(|s| SavedView {
+                    id: s.id,
+                    title: s.title,
+                    body: s.body,
+                })
+                .collect(),
             form,
-            notice,
-            error,
+            notice: said.notice,
+            error: said.error,
+            attach_error: said.attach_error,
+            note_error: said.note_error,
+            saved_error: said.saved_error,
         })?,
     )))
 }
@@ -335,18 +382,42 @@ fn contact_id(id: &str) -> Result<i64> {
     id.parse().map_err(|_| Error::NotFound)
 }
 
-#[get("/inbox/<id>?<before>&<done>")]
+/// A conversation page's query: how far back, the notice of a form just sent, the list's search and
+/// filter, a saved reply to start the reply box with.
+#[derive(FromForm, Default)]
+struct ConversationQuery {
+    before: Option<String>,
+    done: Option<String>,
+    q: Option<String>,
+    show: Option<String>,
+    saved: Option<i64>,
+}
+
+#[get("/inbox/<id>?<query..>")]
 async fn conversation_page(
     id: &str,
-    before: Option<&str>,
-    done: Option<&str>,
+    query: ConversationQuery,
     ctx: Ctx<'_>,
     member: Member<'_>,
 ) -> Result<Reply> {
+    let ConversationQuery {
+        before,
+        done,
+        q,
+        show,
+        saved,
+    } = &query;
+    let (before, done, q, show, saved) = (
+        before.as_deref(),
+        done.as_deref(),
+        q.as_deref(),
+        show.as_deref(),
+        *saved,
+    );
     if let Some(lacking) = lacking(&ctx, member.account).await? {
         return Ok(lacking);
     }
-    let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
+    let (visible, page, db, account) = (ctx.visible(), &ctx.page, ctx.db, member.account);
     let contact = contact_id(id)?;
     let before = before
         .and_then(Cursor::parse)
@@ -354,114 +425,34 @@ async fn conversation_page(
     let notice = page.notice("inbox", done);
     let at = At {
         account,
+        me: member.user().id,
         contact,
         before,
         visible,
+        q,
+        show,
     };
-    show(
-        &page,
-        db,
-        at,
-        &<ReplyForm as Default>::default(),
+    // A saved reply chosen without JavaScript: the reply box starts with it.
+    let mut form = <ReplyForm as Default>::default();
+    if let Some(saved) = saved {
+        let key_db = db.clone();
+        let replies = db
+            .read_async(move |conn| store_workspace::saved_replies(conn, key_db.keyring(), account))
+            .await?;
+        if let Some(reply) = replies.into_iter().find(|r| r.id == saved) {
+            form.text = reply.body;
+        }
+    }
+    let said = Said {
         notice,
-        None,
-    )
-    .await
-}
-
-/// The message of the reply form, or the catalog key of what is missing.
-fn build(form: &ReplyForm) -> std::result::Result<Content, &'static str> {
-    if form.kind == "template" {
-        let (name, language) = form
-            .template
-            .split_once('|')
-            .filter(|(name, language)| !name.is_empty() && !language.is_empty())
-            .ok_or("inbox.errors.template")?;
-        let values: Vec<&str> = form
-            .params
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        return Ok(Content::Template(message::Template::with_body_text(
-            name, language, &values,
-        )));
-    }
-    if form.text.trim().is_empty() {
-        return Err("inbox.errors.empty");
-    }
-    Ok(Content::Text(Text::new(&form.text)))
-}
-
-/// The reply as the request the API takes, to the conversation's customer from its number.
-fn reply_request(conversation: &Conversation, content: &Content) -> Result<SendMessage> {
-    let draft = Draft {
-        connection_id: &conversation.connection_id.get().to_string(),
-        to: &service::display_phone(conversation),
-        kind: content.kind().as_str(),
-        content,
+        ..Said::default()
     };
-    SendMessage::compose(&draft).1
-}
-
-#[post("/inbox/<id>/reply", data = "<form>")]
-async fn reply(
-    id: &str,
-    form: CsrfForm<ReplyForm>,
-    ctx: Ctx<'_>,
-    member: Member<'_>,
-) -> Result<Reply> {
-    if let Some(lacking) = lacking(&ctx, member.account).await? {
-        return Ok(lacking);
-    }
-    let sending = Sending {
-        db: ctx.db,
-        waker: ctx.state::<Waker>()?,
-        billing: ctx.state::<Arc<Billing>>()?,
-    };
-    let (visible, page, db, account) = (ctx.visible(), ctx.page, ctx.db, member.account);
-    let contact = contact_id(id)?;
-    let at = || At {
-        account,
-        contact,
-        before: None,
-        visible,
-    };
-    let form = form.0;
-    let conversation = service::load(db, account, contact, visible).await?;
-    let message = match build(&form) {
-        Ok(message) => message,
-        Err(key) => {
-            return show(&page, db, at(), &form, None, Some(page.t(key))).await;
-        }
-    };
-    let sent = match reply_request(&conversation, &message) {
-        Ok(message) => crate::services::messages::accept(&sending, account, &message, None).await,
-        Err(e) => Err(e),
-    };
-    match sent {
-        // Queuing the reply also moves the conversation up (store::messages::insert).
-        Ok(_) => Ok(Reply::Redirect(Redirect::to(format!(
-            "/inbox/{contact}?done=sent"
-        )))),
-        // The plan's refusals come back in words next to the reply, like a mistake in it.
-        Err(
-            e @ (Error::Invalid { .. }
-            | Error::QuotaExceeded { .. }
-            | Error::SubscriptionInactive { .. }
-            | Error::SendingHeld
-            | Error::RecipientOptedOut { .. }
-            | Error::Overloaded),
-        ) => {
-            let text = page.error_text(&e);
-            show(&page, db, at(), &form, None, Some(&text)).await
-        }
-        Err(e) => Err(e),
-    }
+    shown(page, db, at, &form, said).await
 }
 
 /// Erases the conversation's customer (owners and admins): every message to and from the number on all of
-/// the account's numbers, and the contact (`store::erasure::erase_customer`).
+/// the account's numbers, and the contact (`store::erasure::erase_customer`). The contact's page offers
+/// it; the inbox links there.
 #[post("/inbox/<id>/erase", data = "<_form>")]
 async fn erase_customer(
     id: &str,
