@@ -19,6 +19,7 @@ const MAIN_PAGES: &[&str] = &[
     "/messages",
     "/compose",
     "/templates",
+    "/contacts",
     "/connections",
     "/api-keys",
     "/webhook-endpoints",

@@ -47,3 +47,19 @@ document.addEventListener("keydown", (event) => {
     menu.querySelector(":scope > summary").focus();
   }
 });
+
+// A page whose figures are still moving (messages on their way) reloads itself after data-reload-after
+// seconds, unless someone is typing in it. Not a <meta http-equiv="refresh">: that one cannot be paused and
+// screen readers lose their place.
+document.addEventListener("DOMContentLoaded", () => {
+  const marker = document.querySelector("[data-reload-after]");
+  if (!marker) {
+    return;
+  }
+  window.setTimeout(() => {
+    const typing = document.activeElement && document.activeElement.matches("input, textarea, select");
+    if (!typing) {
+      window.location.reload();
+    }
+  }, Number(marker.dataset.reloadAfter) * 1000);
+});

@@ -73,9 +73,11 @@ impl Refusal {
 }
 
 /// A customer's number as typed: international (`+`, `00`, or digits with the country code, as a
-/// spreadsheet keeps them), checked with the numbering plans. Digits only.
+/// spreadsheet keeps them), checked with the numbering plans; Arabic-Indic digits read as Western ones.
+/// Digits only.
 pub fn number(typed: &str) -> std::result::Result<String, Refusal> {
-    let typed = typed.trim();
+    let western = crate::domain::lang::normalise_digits(typed);
+    let typed = western.trim();
     let international =
         if typed.starts_with(|c: char| c.is_ascii_digit()) && !typed.starts_with("00") {
             format!("+{typed}")
@@ -299,6 +301,8 @@ mod tests {
         assert_eq!(number("+965 5000 1234").as_deref(), Ok("96550001234"));
         assert_eq!(number("0096550001234").as_deref(), Ok("96550001234"));
         assert_eq!(number("96550001234").as_deref(), Ok("96550001234"));
+        // As an Arabic keyboard types it, without the `+`.
+        assert_eq!(number("٩٦٥٥٠٠٠١٢٣٤").as_deref(), Ok("96550001234"));
         assert_eq!(number("hello"), Err(Refusal::Number(NotMobile::Unreadable)));
         assert!(number("+9655").is_err());
     }
