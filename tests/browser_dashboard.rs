@@ -70,7 +70,7 @@ fn switch_language(browser: &Browser, lang: &str) {
 /// At 1280 and 390 px: a screenshot of each, and at 390 px no sideways scrolling.
 fn at_both_widths(browser: &Browser, name: &str, lang: &str) {
     for width in [1280, 390] {
-        browser.window_size(width, 900);
+        browser.resize(width, 900);
         browser.wait_until("the new width", |b| {
             b.script("return window.innerWidth").as_u64() == Some(u64::from(width))
         });
@@ -84,7 +84,7 @@ fn at_both_widths(browser: &Browser, name: &str, lang: &str) {
         }
         browser.screenshot(&format!("{name}-{lang}-{width}.png"));
     }
-    browser.window_size(1280, 900);
+    browser.resize(1280, 900);
 }
 
 #[test]

@@ -314,6 +314,13 @@ fn names_and_tags_are_edited_shown_in_the_list_searched_and_filtered() {
         shown.contains("سارة الكندري") && shown.contains(">vip<") && shown.contains(">wholesale<"),
         "{shown}"
     );
+    // The inbox calls her by that name too, in its list and her conversation; the other keeps the
+    // name WhatsApp gave.
+    let inbox = browser.get("/inbox").body;
+    assert!(inbox.contains("سارة الكندري"), "{inbox}");
+    assert!(inbox.contains("Sandbox Customer"), "{inbox}");
+    let thread = browser.get(&format!("/inbox/{sara}")).body;
+    assert!(thread.contains("سارة الكندري"), "{thread}");
     // The account's export carries them, and the opt-out with who made it.
     assert_eq!(
         submit(&browser, &page, &format!("{page}/opt-out"), &[]).status,

@@ -319,8 +319,7 @@ pub async fn list_page(
             )?
             .into_iter()
             .filter(|c| {
-                c.profile_name
-                    .as_deref()
+                c.display_name()
                     .is_some_and(|n| n.to_lowercase().contains(&words))
                     || (digits.len() >= 3 && c.phone.contains(&digits))
             })

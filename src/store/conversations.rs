@@ -21,7 +21,10 @@ pub struct Conversation {
     pub connection_id: ConnectionId,
     /// Digits only (or, for a customer Meta names only by a username, that id).
     pub phone: String,
+    /// The name the customer gave themselves on WhatsApp.
     pub profile_name: Option<String>,
+    /// The name the business gave them (on the contact's page).
+    pub name: Option<String>,
     pub phone_index: Vec<u8>,
     pub last_inbound_at: i64,
     pub last_message_at: i64,
@@ -30,6 +33,13 @@ pub struct Conversation {
     pub resolved: bool,
     /// The team member it is assigned to.
     pub assignee: Option<UserId>,
+}
+
+impl Conversation {
+    /// The name the pages show: the business's name for the customer, else their WhatsApp profile name.
+    pub fn display_name(&self) -> Option<&str> {
+        self.name.as_deref().or(self.profile_name.as_deref())
+    }
 }
 
 /// Which conversations a list shows (all by default).
@@ -76,7 +86,8 @@ fn columns(visible: &str) -> String {
          (SELECT count(*) FROM inbound_messages i
           WHERE i.contact_id = c.id AND i.seen_at IS NULL AND i.received_at >= {visible}) AS unread,
          (SELECT s.resolved_at FROM conversation_states s WHERE s.contact_id = c.id) AS resolved_at,
-         (SELECT s.assignee_id FROM conversation_states s WHERE s.contact_id = c.id) AS assignee"
+         (SELECT s.assignee_id FROM conversation_states s WHERE s.contact_id = c.id) AS assignee,
+         c.name"
     )
 }
 
@@ -94,6 +105,7 @@ struct Sealed {
     unread: i64,
     resolved_at: Option<i64>,
     assignee: Option<i64>,
+    name: Option<Vec<u8>>,
 }
 
 fn sealed(r: &Row<'_>) -> rusqlite::Result<Sealed> {
@@ -108,6 +120,7 @@ fn sealed(r: &Row<'_>) -> rusqlite::Result<Sealed> {
         unread: r.get(7)?,
         resolved_at: r.get(8)?,
         assignee: r.get(9)?,
+        name: r.get(10)?,
     })
 }
 
@@ -126,6 +139,7 @@ fn open(key: &Key, account: AccountId, row: Sealed) -> Result<Conversation> {
         connection_id: ConnectionId(row.connection_id),
         phone: text("phone", &row.phone)?.unwrap_or_default(),
         profile_name: text("profile_name", &row.profile_name)?,
+        name: text("name", &row.name)?,
         phone_index: row.phone_index.clone(),
         last_inbound_at: row.last_inbound_at,
         last_message_at: row.recent,

@@ -161,15 +161,6 @@ impl Browser {
         );
     }
 
-    /// Sets the window's size in CSS pixels (a phone is 390 wide).
-    pub fn resize(&self, width: u32, height: u32) {
-        self.session_call(
-            "POST",
-            "/window/rect",
-            Some(json!({ "width": width, "height": height })),
-        );
-    }
-
     pub fn click(&self, css: &str) {
         let id = self.element(css);
         self.session_call("POST", &format!("/element/{id}/click"), None);
@@ -180,15 +171,6 @@ impl Browser {
             .as_array()
             .cloned()
             .unwrap_or_default()
-    }
-
-    /// Resizes the window (the viewport, in headless Chromium) to `width` by `height` CSS pixels.
-    pub fn window_size(&self, width: u32, height: u32) {
-        self.session_call(
-            "POST",
-            "/window/rect",
-            Some(json!({"width": width, "height": height})),
-        );
     }
 
     /// Waits (at most 10 s) until `check` holds.

@@ -173,7 +173,9 @@ pub(super) async fn load(
             let (preview, ours) = preview(page, l.last.as_ref());
             Row {
                 id: c.contact_id.to_string(),
-                name: c.profile_name.clone().unwrap_or_else(|| phone.clone()),
+                name: c
+                    .display_name()
+                    .map_or_else(|| phone.clone(), str::to_owned),
                 phone,
                 number: numbers
                     .iter()

@@ -340,7 +340,9 @@ async fn shown(
             keep: list.keep.clone(),
             list,
             id: contact.to_string(),
-            title: conversation.profile_name.clone().unwrap_or(phone.clone()),
+            title: conversation
+                .display_name()
+                .map_or_else(|| phone.clone(), str::to_owned),
             can_reply: phone.starts_with('+'),
             phone,
             number,
