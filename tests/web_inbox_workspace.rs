@@ -2,7 +2,8 @@
 //! account never carries another's changes; a stop is not held up by an open stream; internal notes
 //! are kept sealed and never sent; resolving, reopening and assigning filter the list; saved replies go
 //! into the reply box; search by number and name; a file uploaded to the sandbox's media endpoint is
-//! sent by its media id, and a file WhatsApp does not take is refused with words.
+//! sent by its media id, and a file WhatsApp does not take is refused with words; so is a file chosen on
+//! the New message page.
 
 mod common;
 
@@ -373,23 +374,39 @@ impl Session {
         mime: &str,
         bytes: &[u8],
     ) -> (u16, String, Option<String>) {
-        let page = self.get(&format!("/inbox/{contact}")).1;
-        let token = common::web::csrf_in(&page);
+        self.multipart(
+            &format!("/inbox/{contact}"),
+            &format!("/inbox/{contact}/attach"),
+            &[("caption", "Your invoice")],
+            ("file", name, mime, bytes),
+        )
+    }
+
+    /// Posts `page`'s form to `action` as multipart, as a browser sends a form with a file: the fields
+    /// and the file (its field, name, type and bytes); the status, the page and the redirect's target.
+    fn multipart(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        (field, name, mime, bytes): (&str, &str, &str, &[u8]),
+    ) -> (u16, String, Option<String>) {
+        let token = common::web::csrf_in(&self.get(page).1);
         let boundary = "----inboxtestboundary";
         let mut body = Vec::new();
-        for (field, value) in [("csrf", token.as_str()), ("caption", "Your invoice")] {
+        for (field, value) in [("csrf", token.as_str())].iter().chain(fields) {
             body.extend_from_slice(
                 format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n").as_bytes(),
             );
         }
         body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {mime}\r\n\r\n").as_bytes(),
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: {mime}\r\n\r\n").as_bytes(),
         );
         body.extend_from_slice(bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         let mut response = self
             .agent
-            .post(format!("{}/inbox/{contact}/attach", self.base))
+            .post(format!("{}{action}", self.base))
             .header("Cookie", &self.cookie)
             .header(
                 "Content-Type",
@@ -685,4 +702,54 @@ fn a_file_is_uploaded_to_the_sandbox_and_sent_by_its_media_id() {
         .send(&b"--x--\r\n"[..])
         .unwrap();
     assert_eq!(refused.status().as_u16(), 401);
+}
+
+#[test]
+fn a_file_chosen_on_the_new_message_page_is_uploaded_and_sent_by_its_media_id() {
+    let install = Install::new();
+    let server = install.serve();
+    let (_, api, number) = account_with_id(&install, &server, "c@shop.test");
+    let session = Session::signed_in(&server, "c@shop.test");
+    let send = |kind: &str, file: (&str, &str, &[u8])| {
+        session.multipart(
+            &format!("/compose?kind={kind}"),
+            "/compose",
+            &[
+                ("action", "send"),
+                ("connection_id", number.as_str()),
+                ("to", "+96550001234"),
+                ("kind", kind),
+                ("caption", "Your invoice"),
+            ],
+            ("media_file", file.0, file.1, file.2),
+        )
+    };
+    let pdf: &[u8] = b"%PDF-1.4\n% an invoice\n%%EOF\n";
+
+    // A PDF sent as an image: refused next to the file, nothing uploaded or queued.
+    let (status, page, _) = send("image", ("invoice.pdf", "application/pdf", pdf));
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("id=\"media-file-error\"") && page.contains("not of the message type"),
+        "{page}"
+    );
+    let (_, none) = api.call("GET", "/api/v1/messages", None, &[]);
+    assert_eq!(none["data"], json!([]));
+
+    // As a document: uploaded to the sandbox's media endpoint, sent by the id Meta gave, with its name.
+    let (status, page, location) = send("document", ("invoice 8.pdf", "application/pdf", pdf));
+    assert_eq!(status, 303, "{page}");
+    assert!(location.unwrap().starts_with("/messages/"));
+    let (_, sent) = api.call("GET", "/api/v1/messages", None, &[]);
+    let message = &sent["data"][0];
+    assert_eq!(message["type"], "document", "{message}");
+    let media_id = message["message"]["id"].as_str().unwrap();
+    assert!(
+        media_id.len() >= 15 && media_id.bytes().all(|b| b.is_ascii_digit()),
+        "{message}"
+    );
+    assert!(message["message"].get("link").is_none(), "{message}");
+    assert_eq!(message["message"]["filename"], "invoice 8.pdf");
+    assert_eq!(message["message"]["caption"], "Your invoice");
+    api.wait_for(message["id"].as_str().unwrap(), &["delivered", "read"]);
 }

@@ -5,6 +5,7 @@ use crate::domain::meta::message::MessageType;
 use crate::domain::meta::window::Window;
 use crate::error::{Error, Result};
 use crate::services::messages::{MessageError, MessageView, Timestamps, view};
+use crate::store::connections::ConnectionId;
 use crate::store::conversations::{self, Conversation, Cursor, Filter, ThreadCursor};
 use crate::store::live::Change;
 use crate::store::messages::MessageId;
@@ -387,10 +388,10 @@ pub async fn upload_media(
     db: &Db,
     agent: &ureq::Agent,
     account: AccountId,
-    conversation: &Conversation,
+    connection_id: ConnectionId,
     file: Attachment,
 ) -> Result<String> {
-    let (connection_id, secrets_db) = (conversation.connection_id, db.clone());
+    let secrets_db = db.clone();
     let (connection, token) = db
         .read_async(move |conn| {
             let connection = crate::store::connections::find(conn, account, connection_id)?

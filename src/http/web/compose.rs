@@ -9,16 +9,20 @@ mod build;
 mod choices;
 
 use super::Reply;
+use super::inbox::read_file;
 use super::page::{Page, render};
 use super::templates::bubble::{Bubble, pieces};
 use crate::domain::meta::message::{Content, Draft};
 use crate::error::{Error, Result};
 use crate::http::auth::{CsrfForm, HasCsrf, Member};
+use crate::services::conversations::{self, Attachment};
 use crate::services::messages::{SendMessage, Sending};
+use crate::store::connections::ConnectionId;
 use crate::store::{AccountId, Db, connections, templates};
 use askama::Template;
 use choices::{Approved, Choice};
 use rocket::form::FromForm;
+use rocket::fs::TempFile;
 use rocket::http::Status;
 use rocket::response::Redirect;
 use rocket::{State, get, post, routes};
@@ -27,8 +31,8 @@ pub fn routes() -> Vec<rocket::Route> {
     routes![compose_page, compose]
 }
 
-#[derive(FromForm, Default, Clone)]
-pub(crate) struct ComposeForm {
+#[derive(FromForm, Default)]
+pub(crate) struct ComposeForm<'r> {
     #[field(default = String::new())]
     csrf: String,
     /// `send`, `preview`, or `choose` (the type or template was chosen without JavaScript).
@@ -57,6 +61,8 @@ pub(crate) struct ComposeForm {
     /// Media: a public https link and a caption (not for audio and stickers).
     #[field(default = String::new())]
     media_link: String,
+    /// Or a file, uploaded to Meta's media endpoint for the chosen number when the message is sent.
+    media_file: Option<TempFile<'r>>,
     #[field(default = String::new())]
     caption: String,
     /// A reaction: the wamid of the message and the emoji (empty removes it).
@@ -94,7 +100,7 @@ pub(crate) struct ComposeForm {
     url: String,
 }
 
-impl HasCsrf for ComposeForm {
+impl HasCsrf for ComposeForm<'_> {
     fn csrf(&self) -> &str {
         &self.csrf
     }
@@ -107,7 +113,7 @@ const KINDS: [&str; 13] = [
 ];
 
 /// The type the form asks for: its own word for a kind it does not offer, which the request refuses.
-fn kind_of<'a>(form: &'a ComposeForm, content: &Content) -> &'a str {
+fn kind_of<'a>(form: &'a ComposeForm<'_>, content: &Content) -> &'a str {
     if KINDS.contains(&form.kind.as_str()) {
         content.kind().as_str()
     } else {
@@ -150,7 +156,7 @@ fn form_field(kind: &str, field: &str) -> &'static str {
 #[template(path = "compose.html")]
 struct ComposePage<'a> {
     page: &'a Page,
-    form: &'a ComposeForm,
+    form: &'a ComposeForm<'a>,
     kinds: &'a [&'a str],
     connections: Vec<(String, String)>,
     choices: Vec<Choice>,
@@ -221,7 +227,7 @@ impl ComposePage<'_> {
 }
 
 /// The message as the customer will see it, for every type but a template.
-fn plain_bubble(form: &ComposeForm) -> Bubble {
+fn plain_bubble(form: &ComposeForm<'_>) -> Bubble {
     let plain = |text: &str| pieces(text, &[]);
     let mut bubble = Bubble::default();
     match form.kind.as_str() {
@@ -290,7 +296,7 @@ struct Refusal {
 async fn show(
     page: &Page,
     loaded: Loaded,
-    form: &ComposeForm,
+    form: &ComposeForm<'_>,
     preview: Option<String>,
     refusal: Option<Refusal>,
 ) -> Result<Reply> {
@@ -342,7 +348,7 @@ async fn show(
 }
 
 /// The form's number: the one it names if it is the account's, else the first.
-fn settle_number(form: &mut ComposeForm, loaded: &Loaded) {
+fn settle_number(form: &mut ComposeForm<'_>, loaded: &Loaded) {
     if !loaded
         .connections
         .iter()
@@ -377,10 +383,11 @@ async fn compose_page(
 
 #[post("/compose", data = "<form>")]
 async fn compose(
-    form: CsrfForm<ComposeForm>,
+    form: CsrfForm<ComposeForm<'_>>,
     page: Page,
     member: Member<'_>,
     sending: Sending<'_>,
+    agent: &State<ureq::Agent>,
 ) -> Result<Reply> {
     let (account, db) = (member.account, sending.db);
     let mut form = form.0;
@@ -394,7 +401,20 @@ async fn compose(
         field: Some((field.to_owned(), words)),
     };
     let template = choices::chosen(&form, &loaded.approved);
-    let content: Content = match build::build(&form, template) {
+    // A file for a media message: checked now, uploaded only once the message is sent (until then the
+    // preview names the id Meta will give it).
+    let file = match media_file(&page, &form).await {
+        Ok(file) => file,
+        Err(words) => {
+            let refusal = refused("media_file", words);
+            return show(&page, loaded, &form, None, Some(refusal)).await;
+        }
+    };
+    let upload_placeholder = page.t("compose.media_file_id");
+    let uploaded = file
+        .as_ref()
+        .map(|f| build::Uploaded::new(upload_placeholder, &f.filename));
+    let content: Content = match build::build(&form, template, uploaded.as_ref()) {
         Ok(content) => content,
         Err((field, key)) => {
             let refusal = refused(field, page.t(key).to_owned());
@@ -428,6 +448,15 @@ async fn compose(
     if form.action != "send" {
         return show(&page, loaded, &form, preview, None).await;
     }
+    let message = match file {
+        None => message,
+        Some(file) => {
+            match upload((&sending, agent), account, &form, template, file, &page).await {
+                Ok(message) => message,
+                Err(refusal) => return show(&page, loaded, &form, preview, Some(refusal)).await,
+            }
+        }
+    };
     match crate::services::messages::accept(&sending, account, &message, None).await {
         Ok((_, answer)) => Ok(Reply::Redirect(Redirect::to(format!(
             "/messages/{}",
@@ -455,4 +484,59 @@ async fn compose(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The file of a media message, if one was chosen: read and checked against Meta's types and sizes and
+/// against the message's type; the refusal in words otherwise.
+async fn media_file(
+    page: &Page,
+    form: &ComposeForm<'_>,
+) -> std::result::Result<Option<Attachment>, String> {
+    let given = form.media_file.as_ref().filter(|f| f.len() > 0);
+    let media_kind = GROUPS[2].1.contains(&form.kind.as_str());
+    let Some(file) = given.filter(|_| media_kind) else {
+        return Ok(None);
+    };
+    let (_, kind, attachment) = read_file(page, Some(file)).await?;
+    if kind.as_str() != form.kind {
+        return Err(page.t("compose.errors.media_file_kind").to_owned());
+    }
+    Ok(Some(attachment))
+}
+
+/// Uploads the file to Meta for the chosen number, and makes the message again with the id Meta gave.
+async fn upload(
+    (sending, agent): (&Sending<'_>, &ureq::Agent),
+    account: AccountId,
+    form: &ComposeForm<'_>,
+    template: Option<&Approved>,
+    file: Attachment,
+    page: &Page,
+) -> std::result::Result<SendMessage, Refusal> {
+    let refusal = |e: &Error| Refusal {
+        summary: page.error_text(e),
+        field: Some(("media_file".to_owned(), page.error_text(e))),
+    };
+    let connection = form
+        .connection_id
+        .parse()
+        .map(ConnectionId::from_raw)
+        .map_err(|_| refusal(&Error::NotFound))?;
+    let filename = file.filename.clone();
+    let media_id = conversations::upload_media(sending.db, agent, account, connection, file)
+        .await
+        .map_err(|e| refusal(&e))?;
+    let uploaded = build::Uploaded::new(&media_id, &filename);
+    let content =
+        build::build(form, template, Some(&uploaded)).map_err(|(field, key)| Refusal {
+            summary: page.t(key).to_owned(),
+            field: Some((field.to_owned(), page.t(key).to_owned())),
+        })?;
+    let draft = Draft {
+        connection_id: &form.connection_id,
+        to: &form.to,
+        kind: kind_of(form, &content),
+        content: &content,
+    };
+    SendMessage::compose(&draft).1.map_err(|e| refusal(&e))
 }

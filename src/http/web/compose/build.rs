@@ -14,23 +14,46 @@ use serde_json::{Value, json as value};
 /// A part of the message, or (the form's field, the catalog key of the mistake).
 pub(super) type Built<T> = std::result::Result<T, (&'static str, &'static str)>;
 
+/// A file uploaded to Meta for a media message: the id Meta gave it (or, before the upload, the words
+/// that stand for it in the preview) and its name.
+pub(super) struct Uploaded<'a> {
+    id: &'a str,
+    filename: &'a str,
+}
+
+impl<'a> Uploaded<'a> {
+    pub(super) fn new(id: &'a str, filename: &'a str) -> Uploaded<'a> {
+        Uploaded { id, filename }
+    }
+}
+
 /// The message of the form (the object of `POST /api/v1/messages`); `template` is the approved template
-/// the form chose, for a template message.
-pub(super) fn build(form: &ComposeForm, template: Option<&Approved>) -> Built<Content> {
+/// the form chose, for a template message; `uploaded`, a file sent by its media id instead of a link.
+pub(super) fn build(
+    form: &ComposeForm<'_>,
+    template: Option<&Approved>,
+    uploaded: Option<&Uploaded<'_>>,
+) -> Built<Content> {
     let link = form.media_link.trim();
     let caption = Some(form.caption.trim()).filter(|c| !c.is_empty());
     let media = |kind: &str| -> Built<Media> {
+        let caption = if kind == "audio" || kind == "sticker" {
+            None
+        } else {
+            caption
+        };
+        if let Some(file) = uploaded {
+            let mut media = Media::link(file.id, caption);
+            media.link = None;
+            media.id = Some(file.id.to_owned());
+            media.filename =
+                (kind == "document").then(|| file.filename.chars().take(240).collect());
+            return Ok(media);
+        }
         if !is_https(link) {
             return Err(("media_link", "compose.errors.media_link"));
         }
-        Ok(Media::link(
-            link,
-            if kind == "audio" || kind == "sticker" {
-                None
-            } else {
-                caption
-            },
-        ))
+        Ok(Media::link(link, caption))
     };
     Ok(match form.kind.as_str() {
         "template" => Content::Template(template_of(form, template)?),
@@ -77,7 +100,7 @@ fn values<'a>(given: &'a [String], wanted: usize, field: &'static str) -> Built<
 
 /// A template message: the chosen approved template, its header's media or variables, and one value per
 /// variable of its body.
-fn template_of(form: &ComposeForm, template: Option<&Approved>) -> Built<MetaTemplate> {
+fn template_of(form: &ComposeForm<'_>, template: Option<&Approved>) -> Built<MetaTemplate> {
     let Some(template) = template else {
         return Err(("template_name", "compose.errors.template"));
     };
@@ -149,7 +172,7 @@ pub(super) fn coordinate(raw: &str, limit: f64) -> Option<f64> {
     (value.is_finite() && (-limit..=limit).contains(&value)).then_some(value)
 }
 
-pub(super) fn location(form: &ComposeForm) -> Built<Location> {
+pub(super) fn location(form: &ComposeForm<'_>) -> Built<Location> {
     let latitude =
         coordinate(&form.latitude, 90.0).ok_or(("latitude", "compose.errors.latitude"))?;
     let longitude =
@@ -190,7 +213,7 @@ fn json(value: impl Serialize) -> Value {
 }
 
 /// One contact card; `contacts` is an array, unlike every other type's object.
-pub(super) fn contact(form: &ComposeForm) -> Built<Contact> {
+pub(super) fn contact(form: &ComposeForm<'_>) -> Built<Contact> {
     let name = form.contact_name.trim();
     if name.is_empty() || name.chars().count() > 256 {
         return Err(("contact_name", "compose.errors.contact_name"));
@@ -236,7 +259,7 @@ pub(super) fn contact(form: &ComposeForm) -> Built<Contact> {
 }
 
 /// Reply buttons, a list with one section, or a link button; the text area is the body.
-pub(super) fn interactive(form: &ComposeForm) -> Built<Interactive> {
+pub(super) fn interactive(form: &ComposeForm<'_>) -> Built<Interactive> {
     let body = form.body.trim();
     let body_limit = if form.kind == "list" { 4096 } else { 1024 };
     if body.is_empty() || body.chars().count() > body_limit {

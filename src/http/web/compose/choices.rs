@@ -44,7 +44,7 @@ pub struct Choice {
 
 /// Which approved template the form chose, if any: its number, name and language, else the first of
 /// the number (and of the name).
-pub fn chosen<'a>(form: &ComposeForm, approved: &'a [Approved]) -> Option<&'a Approved> {
+pub fn chosen<'a>(form: &ComposeForm<'_>, approved: &'a [Approved]) -> Option<&'a Approved> {
     let of_number: Vec<&Approved> = approved
         .iter()
         .filter(|t| t.connection_id == form.connection_id)
@@ -63,7 +63,7 @@ pub fn chosen<'a>(form: &ComposeForm, approved: &'a [Approved]) -> Option<&'a Ap
 }
 
 /// Every approved template as the picker shows it.
-pub fn choices(page: &Page, form: &ComposeForm, approved: &[Approved]) -> Vec<Choice> {
+pub fn choices(page: &Page, form: &ComposeForm<'_>, approved: &[Approved]) -> Vec<Choice> {
     let picked = chosen(form, approved);
     approved
         .iter()

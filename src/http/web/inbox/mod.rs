@@ -30,6 +30,7 @@ mod events;
 mod list;
 mod media;
 mod reply;
+pub(crate) use reply::read_file;
 mod workspace;
 
 use bubbles::{Bubble, inbound_bubble, outbound_bubble};

@@ -169,8 +169,9 @@ impl HasCsrf for AttachForm<'_> {
     }
 }
 
-/// The file's type as the browser named it, its kind for Meta, and its bytes; or the refusal in words.
-async fn read_file(
+/// The file's type as the browser named it, its kind for Meta, and its bytes; or the refusal in words
+/// (the New message page reads its file with it too).
+pub(crate) async fn read_file(
     page: &Page,
     file: Option<&TempFile<'_>>,
 ) -> std::result::Result<(String, MessageType, Attachment), String> {
@@ -269,13 +270,14 @@ pub(super) async fn attach(
     };
     let filename = file.filename.clone();
     let agent = ctx.state::<ureq::Agent>()?;
-    let sent = match service::upload_media(db, agent, account, &conversation, file).await {
-        Ok(media_id) => {
-            let content = media_message(kind, media_id, &form.0.caption, &filename);
-            queue(&ctx, &member, &conversation, &content).await
-        }
-        Err(e) => Err(e),
-    };
+    let sent =
+        match service::upload_media(db, agent, account, conversation.connection_id, file).await {
+            Ok(media_id) => {
+                let content = media_message(kind, media_id, &form.0.caption, &filename);
+                queue(&ctx, &member, &conversation, &content).await
+            }
+            Err(e) => Err(e),
+        };
     match sent {
         Ok(_) => Ok(Reply::Redirect(Redirect::to(format!(
             "/inbox/{contact}?done=sent"
