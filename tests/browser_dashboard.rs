@@ -224,6 +224,27 @@ fn the_dashboard_ticks_its_checklist_counts_what_was_sent_and_explains_failures(
         api.wait_for(id, &["read"]);
     }
     api.wait_for(&failed, &["failed"]);
+    // Two customers write; one conversation is opened in the inbox, which reads it.
+    for from in ["+96550001237", "+96550001238"] {
+        let (status, body) = api.call(
+            "POST",
+            &format!("/api/v1/connections/{connection}/sandbox/inbound"),
+            Some(json!({"from": from, "name": "Customer", "text": "مرحبا"})),
+            &[],
+        );
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, conversations) = api.call("GET", "/api/v1/conversations", None, &[]);
+    let opened = conversations["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phone"] == "+96550001237")
+        .unwrap_or_else(|| panic!("{conversations}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.goto(&format!("{base}/inbox/{opened}"));
     browser.goto(&format!("{base}/"));
     assert_eq!(
         checklist(&browser),
@@ -231,13 +252,13 @@ fn the_dashboard_ticks_its_checklist_counts_what_was_sent_and_explains_failures(
     );
     assert_eq!(
         today(&browser),
-        json!({"sent": "3", "delivered": "3", "read": "3", "failed": "1", "received": "0", "unread": "0",
+        json!({"sent": "3", "delivered": "3", "read": "3", "failed": "1", "received": "2", "unread": "1",
                "delivery_rate": "100%", "read_rate": "100%"})
     );
     let month = browser.script(
         "return [...document.querySelectorAll('#period-month [data-figure]')].map(li => li.querySelector('.value').textContent.trim());",
     );
-    assert_eq!(month, json!(["3", "3", "3", "1", "0", "0"]));
+    assert_eq!(month, json!(["3", "3", "3", "1", "2", "1"]));
     let failures = browser.script(
         "return [...document.querySelectorAll('#dashboard-failures tr.failure')].map(tr => tr.textContent);",
     );
