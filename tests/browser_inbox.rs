@@ -1,7 +1,7 @@
 //! The inbox in a real headless Chromium against the real server, in English and Arabic, at 1280 and
 //! 390 px: with a conversation open, a customer's message sent through the sandbox appears in the thread
 //! and in the list within 2 s without the page reloading; the status ticks of a reply reach the open
-//! thread; Enter sends and Shift+Enter makes a new line; a closed window offers the template picker; on
+//! thread; an emoji from the picker goes into the reply; Enter sends and Shift+Enter makes a new line; a closed window offers the template picker; on
 //! a phone the list and the conversation are shown one at a time, with no sideways scrolling.
 
 mod common;
@@ -179,6 +179,16 @@ fn the_inbox_is_live_in_both_languages_on_a_desktop_and_a_phone() {
     arrives_live(&browser, &api, &connection, &sara, "Is my order ready?");
     browser.screenshot("inbox-en-1280.png");
 
+    // An emoji from the picker goes in at the cursor (and is taken out again before the reply is typed).
+    browser.click("#emoji-picker summary");
+    browser.click("#emoji-picker button[data-insert='🙏']");
+    assert_eq!(
+        browser
+            .script("return document.getElementById('reply-text').value")
+            .as_str(),
+        Some("🙏")
+    );
+    browser.script("document.getElementById('reply-text').value = ''; return null");
     // Shift+Enter makes a new line; Enter sends.
     browser.keys("#reply-text", "Line one\u{E008}\u{E007}\u{E000}Line two");
     // (The driver types Enter as a carriage return and a line feed; a keyboard gives the line feed.)

@@ -14,9 +14,12 @@
   const reply = document.querySelector("textarea[data-enter-sends]");
 
   if (reply) {
-    const keys = document.getElementById("reply-keys");
-    if (keys) {
-      keys.hidden = false;
+    // The key hint and the emoji picker need this script: shown only with it.
+    for (const id of ["reply-keys", "emoji-picker"]) {
+      const shown = document.getElementById(id);
+      if (shown) {
+        shown.hidden = false;
+      }
     }
     reply.addEventListener("keydown", (event) => {
       if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.altKey || event.ctrlKey || event.metaKey) {
