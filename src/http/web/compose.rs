@@ -9,6 +9,7 @@ mod build;
 mod choices;
 
 use super::Reply;
+use super::field_errors::FieldErrors;
 use super::inbox::read_file;
 use super::page::{Page, render};
 use super::templates::bubble::{Bubble, pieces};
@@ -169,36 +170,16 @@ struct ComposePage<'a> {
     preview: Option<String>,
     error: Option<String>,
     /// The field a mistake is about, with its words.
-    field_error: Option<(String, String)>,
+    field_errors: FieldErrors,
 }
 
 impl ComposePage<'_> {
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.field_error
-            .as_ref()
-            .filter(|(f, _)| f == field)
-            .map(|(_, words)| words.as_str())
+        self.field_errors.words(field)
     }
 
-    /// ` aria-describedby="..." aria-invalid="true"` of a field: its hint, if it has one, and its error.
     fn described(&self, field: &str, hint: bool) -> String {
-        let id = field.replace('_', "-");
-        let mut ids = Vec::new();
-        if hint {
-            ids.push(format!("{id}-hint"));
-        }
-        let invalid = self.error_for(field).is_some();
-        if invalid {
-            ids.push(format!("{id}-error"));
-        }
-        let mut out = String::new();
-        if !ids.is_empty() {
-            out.push_str(&format!(" aria-describedby=\"{}\"", ids.join(" ")));
-        }
-        if invalid {
-            out.push_str(" aria-invalid=\"true\"");
-        }
-        out
+        self.field_errors.attrs(field, hint)
     }
 
     /// Whether a group of fields is shown for the chosen type.
@@ -342,7 +323,7 @@ async fn show(
             bubble: plain_bubble(form),
             preview,
             error,
-            field_error,
+            field_errors: FieldErrors::new("", field_error.into_iter().collect()),
         })?,
     )))
 }

@@ -37,6 +37,7 @@ mod contacts;
 pub mod context;
 mod dashboard;
 mod endpoints;
+mod field_errors;
 mod headers;
 mod health;
 pub mod i18n;

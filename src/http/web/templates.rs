@@ -6,6 +6,7 @@
 
 pub mod bubble;
 
+use super::field_errors::FieldErrors;
 use super::page::{Page, render};
 use super::{CsrfOnly, Reply};
 use crate::error::{Error, Result};
@@ -156,7 +157,7 @@ struct TemplatesPage<'a> {
     numbers: Vec<NumberView>,
     form: &'a TemplateForm,
     /// Field and words of each mistake.
-    errors: Vec<(String, String)>,
+    errors: FieldErrors,
     error: Option<String>,
     notice: Option<String>,
     /// Whether a template is waiting for Meta's review (templates.js reloads the page meanwhile).
@@ -164,33 +165,12 @@ struct TemplatesPage<'a> {
 }
 
 impl TemplatesPage<'_> {
-    /// The words of the mistake about `field`, if there is one.
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors
-            .iter()
-            .find(|(f, _)| f == field)
-            .map(|(_, words)| words.as_str())
+        self.errors.words(field)
     }
 
-    /// `aria-describedby` and `aria-invalid` of a field: its hint (if it has one) and its error.
     fn described(&self, field: &str, hint: bool) -> String {
-        let id = field.replace('_', "-");
-        let mut ids = Vec::new();
-        if hint {
-            ids.push(format!("t-{id}-hint"));
-        }
-        let invalid = self.error_for(field).is_some();
-        if invalid {
-            ids.push(format!("t-{id}-error"));
-        }
-        let mut out = String::new();
-        if !ids.is_empty() {
-            out.push_str(&format!(" aria-describedby=\"{}\"", ids.join(" ")));
-        }
-        if invalid {
-            out.push_str(" aria-invalid=\"true\"");
-        }
-        out
+        self.errors.attrs(field, hint)
     }
 
     /// The attributes of an example's field: marked refused only when the examples were and it is empty.
@@ -308,7 +288,7 @@ async fn show(
             page,
             numbers,
             form,
-            errors,
+            errors: FieldErrors::new("t-", errors),
             error,
             notice: None,
             pending,
@@ -348,7 +328,7 @@ async fn show_templates(
             page: &page,
             numbers,
             form: &form,
-            errors: Vec::new(),
+            errors: FieldErrors::new("t-", Vec::new()),
             error: None,
             notice,
             pending,
