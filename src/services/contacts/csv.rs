@@ -13,7 +13,7 @@ use std::io::Write;
 
 /// The largest file an import takes.
 pub const MAX_BYTES: usize = 1024 * 1024;
-/// The most contacts one import takes; the lines after are refused.
+/// The most lines (after the header) one import takes; a longer file is refused whole.
 pub const MAX_ROWS: usize = 5_000;
 
 /// Why a line was refused.
@@ -24,8 +24,6 @@ pub enum Why {
     NoNumber,
     /// The number is on an earlier line (that line's number).
     Duplicate(usize),
-    /// The file has more than `MAX_ROWS` contacts.
-    TooManyRows,
 }
 
 impl Why {
@@ -35,7 +33,6 @@ impl Why {
             Why::Refusal(refusal) => refusal.key(),
             Why::NoNumber => "contacts.refused.no_number",
             Why::Duplicate(_) => "contacts.refused.duplicate",
-            Why::TooManyRows => "contacts.refused.too_many_rows",
         }
     }
 }
@@ -51,6 +48,8 @@ pub struct Refused {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileRefusal {
     TooLarge,
+    /// More than `MAX_ROWS` lines after the header: refused whole, so the report stays bounded too.
+    TooManyRows,
     NotText,
     NoNumberColumn,
 }
@@ -59,6 +58,7 @@ impl FileRefusal {
     pub fn key(self) -> &'static str {
         match self {
             FileRefusal::TooLarge => "contacts.refused.file_too_large",
+            FileRefusal::TooManyRows => "contacts.refused.too_many_rows",
             FileRefusal::NotText => "contacts.refused.file_not_text",
             FileRefusal::NoNumberColumn => "contacts.refused.file_no_number_column",
         }
@@ -211,15 +211,14 @@ fn read(bytes: &[u8]) -> std::result::Result<Read, FileRefusal> {
     let mut records = records(text).into_iter();
     let (_, header) = records.next().ok_or(FileRefusal::NoNumberColumn)?;
     let at = columns(&header).ok_or(FileRefusal::NoNumberColumn)?;
+    if records.len() > MAX_ROWS {
+        return Err(FileRefusal::TooManyRows);
+    }
     let (mut rows, mut refused) = (Vec::new(), Vec::new());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (line, record) in records {
         let get = |i: Option<usize>| i.and_then(|i| record.get(i)).map(|c| unguard(c));
         let refuse = |why| Refused { line, why };
-        if rows.len() >= MAX_ROWS {
-            refused.push(refuse(Why::TooManyRows));
-            continue;
-        }
         let typed = get(Some(at.number)).unwrap_or_default();
         if typed.is_empty() {
             refused.push(refuse(Why::NoNumber));
@@ -413,6 +412,18 @@ mod tests {
             let read = records(&format!("x\n{written}"));
             assert_eq!(unguard(&read[1].1[0]), text);
         }
+    }
+
+    #[test]
+    fn a_file_of_more_lines_than_one_import_takes_is_refused_whole() {
+        let lines = |n: usize| format!("number\n{}", "x\n".repeat(n));
+        // At the limit every line is read (and, here, refused one by one)...
+        assert_eq!(read(lines(MAX_ROWS).as_bytes()).unwrap().1.len(), MAX_ROWS);
+        // ... one more and the file is refused, so a report never grows past the limit.
+        assert_eq!(
+            read(lines(MAX_ROWS + 1).as_bytes()).err(),
+            Some(FileRefusal::TooManyRows)
+        );
     }
 
     #[test]
