@@ -597,3 +597,52 @@ fn retention_keeps_a_contact_the_business_saved_or_who_opted_out_but_not_what_th
         (422, &json!("recipient_opted_out"))
     );
 }
+
+#[test]
+fn a_stop_fails_the_messages_to_that_customer_still_waiting_in_the_queue() {
+    let install = Install::new();
+    let server = install.serve();
+    let (_, api, _) = account_with_id(&install, &server, "owner@shop.test");
+    // A number paced at one message a second, so a backlog waits in its queue.
+    let (status, slow) = api.call(
+        "POST",
+        "/api/v1/connections",
+        Some(json!({"kind": "sandbox", "name": "Slow", "throughput_mps": 1})),
+        &[],
+    );
+    assert_eq!(status, 201, "{slow}");
+    let slow = slow["id"].as_str().unwrap().to_owned();
+    customer_writes(&api, &slow, "+96550001234", "Sara", "Hello");
+    let queued: Vec<String> = (0..8)
+        .map(|_| {
+            let (status, message) = text_to(&api, &slow, "+96550001234");
+            assert_eq!(status, 202, "{message}");
+            message["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    customer_writes(&api, &slow, "+96550001234", "Sara", "STOP");
+
+    // Every one ends sent (handed to Meta before the STOP) or failed because she opted out; none is left
+    // waiting, and the backlog's tail failed.
+    let ends: Vec<Value> = queued
+        .iter()
+        .map(|id| api.wait_for(id, &["sent", "delivered", "read", "failed"]))
+        .collect();
+    let failed: Vec<&Value> = ends.iter().filter(|m| m["status"] == "failed").collect();
+    assert!(!failed.is_empty(), "{ends:?}");
+    assert_eq!(ends.last().unwrap()["status"], "failed", "{ends:?}");
+    for message in &failed {
+        assert_eq!(message["error"]["code"], 131050, "{message}");
+        assert_eq!(
+            message["error"]["title"], "recipient_opted_out",
+            "{message}"
+        );
+    }
+    // Positive control: the same number still sends to another customer.
+    let (status, other) = text_to(&api, &slow, "+96550001235");
+    assert_eq!(status, 202, "{other}");
+    api.wait_for(
+        other["id"].as_str().unwrap(),
+        &["sent", "delivered", "read"],
+    );
+}

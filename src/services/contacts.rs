@@ -4,12 +4,16 @@
 //! people it writes to), for the pages and the API. See `store::erasure::erase_customer` for what remains.
 
 use crate::config::Keyword;
+use crate::domain::meta::webhook::MetaError;
 use crate::domain::phone::{MobileNumber, NotMobile};
 use crate::error::{Error, Result};
+use crate::outbound::customer_webhooks::emit::Emitter;
 use crate::store::connections::{self, ConnectionId};
 use crate::store::contacts::{self, Contact, Entry, OptedOutBy};
+use crate::store::keys::Keyring;
+use crate::store::states::MessageStatus;
 use crate::store::users::UserId;
-use crate::store::{AccountId, Db, activity, erasure, now_ms};
+use crate::store::{AccountId, Db, activity, erasure, messages, now_ms};
 use rusqlite::Connection;
 
 pub mod csv;
@@ -216,9 +220,14 @@ pub async fn opt_out_by_hand(
     id: i64,
     out: bool,
 ) -> Result<()> {
+    let keyring = db.clone();
     db.write_async(move |conn| {
-        let state = out.then(|| (now_ms(), OptedOutBy::Person));
+        let now = now_ms();
+        let state = out.then_some((now, OptedOutBy::Person));
         if contacts::set_opt_out(conn, account, id, state)? {
+            if out {
+                fail_queued(conn, keyring.keyring(), account, id, now)?;
+            }
             let action = if out {
                 "contact_opted_out"
             } else {
@@ -237,6 +246,7 @@ pub async fn opt_out_by_hand(
 /// messages (or back in), and says so in the activity log (as the customer's doing, with no person).
 pub fn apply_keyword(
     conn: &Connection,
+    keyring: &Keyring,
     account: AccountId,
     contact: i64,
     keyword: Keyword,
@@ -247,6 +257,9 @@ pub fn apply_keyword(
         Keyword::OptIn => (None, "contact_opted_in"),
     };
     if contacts::set_opt_out(conn, account, contact, state)? {
+        if keyword == Keyword::OptOut {
+            fail_queued(conn, keyring, account, contact, now_ms())?;
+        }
         let who = activity::Actor::nobody(Some(account));
         activity::record(
             conn,
@@ -254,6 +267,50 @@ pub fn apply_keyword(
             action,
             &format!("contact {contact} by keyword"),
             now_ms(),
+        )?;
+    }
+    Ok(())
+}
+
+/// In the transaction that opts a contact out: the messages to them still waiting in the queue fail
+/// (the customer asked to stop before they were sent; those already handed to Meta go on), and the
+/// account's webhook endpoints are told, as for any failed message.
+fn fail_queued(
+    conn: &Connection,
+    keyring: &Keyring,
+    account: AccountId,
+    contact: i64,
+    now: i64,
+) -> Result<()> {
+    let Some((connection, index)) = contacts::recipient_of(conn, account, contact)? else {
+        return Ok(());
+    };
+    // Meta's own code for a customer who stopped a business's messages, so the pages explain it in words.
+    let error = MetaError {
+        code: 131050,
+        title: "recipient_opted_out".to_owned(),
+        details:
+            "The customer opted out of messages from this number before this message was sent; \
+                  it was not sent."
+                .to_owned(),
+    };
+    let failed = messages::fail_queued_to(
+        conn,
+        account,
+        connection,
+        &index,
+        (error.code, &error.title, &error.details),
+        now,
+    )?;
+    let events = Emitter::new(conn, keyring, account, now);
+    for id in failed {
+        events.message_status(
+            id.get(),
+            connection,
+            MessageStatus::Failed.as_str(),
+            None,
+            now,
+            Some(&error),
         )?;
     }
     Ok(())

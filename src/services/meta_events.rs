@@ -367,7 +367,7 @@ fn store(
         if let Some(id) = inbound::insert(conn, keyring, origin, message, now)? {
             if let Some(keyword) = sender.keyword {
                 crate::services::contacts::apply_keyword(
-                    conn, account, contact, keyword, message.at,
+                    conn, keyring, account, contact, keyword, message.at,
                 )?;
             }
             added.inbound += 1;

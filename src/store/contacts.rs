@@ -12,8 +12,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 mod book;
 pub use book::{
-    Contact, Cursor, Entry, Filter, OptedOutBy, batch, edit, exists, find, list, save, set_opt_out,
-    tags_in_use,
+    Contact, Cursor, Entry, Filter, OptedOutBy, batch, edit, exists, find, list, recipient_of,
+    save, set_opt_out, tags_in_use,
 };
 
 /// Who wrote: the number (or the username id when Meta gives no number), its blind index, the profile name.

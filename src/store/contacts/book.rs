@@ -255,6 +255,22 @@ pub fn exists(conn: &Connection, account: AccountId, id: i64) -> Result<bool> {
         .is_some())
 }
 
+/// The account's contact as the messages to it are filed: its number and its blind index.
+pub fn recipient_of(
+    conn: &Connection,
+    account: AccountId,
+    id: i64,
+) -> Result<Option<(ConnectionId, Vec<u8>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT connection_id, phone_index FROM contacts WHERE id = ?1 AND account_id = ?2",
+        )?
+        .query_row(params![id, account.0], |r| {
+            Ok((ConnectionId(r.get(0)?), r.get(1)?))
+        })
+        .optional()?)
+}
+
 /// Gives a contact a name (empty: none) and tags; false if it is not the account's.
 pub fn edit(
     conn: &Connection,

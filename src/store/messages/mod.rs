@@ -501,6 +501,41 @@ pub fn mark_failed(
     Ok(changed == 1)
 }
 
+/// Fails every message of the account still waiting in the queue for one recipient on one number (a
+/// customer who opted out): those not handed to Meta yet. Their ids.
+pub fn fail_queued_to(
+    conn: &Connection,
+    account: AccountId,
+    connection: ConnectionId,
+    recipient_index: &[u8],
+    (code, title, details): (i64, &str, &str),
+    now: i64,
+) -> Result<Vec<MessageId>> {
+    let mut statement = conn.prepare_cached(
+        "UPDATE messages SET status = ?7, error_code = ?4, error_title = ?5, error_details = ?6,
+                             failed_at = ?8, lease_until = NULL
+         WHERE account_id = ?1 AND connection_id = ?2 AND recipient_index = ?3 AND status = ?9
+         RETURNING id",
+    )?;
+    let ids = statement
+        .query_map(
+            params![
+                account.0,
+                connection.0,
+                recipient_index,
+                code,
+                title,
+                details,
+                MessageStatus::Failed,
+                now,
+                MessageStatus::Queued
+            ],
+            |r| r.get(0).map(MessageId),
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(ids)
+}
+
 /// Puts a message of the account back in the queue for a later attempt, keeping the last error for
 /// people to see.
 pub fn retry_at(
