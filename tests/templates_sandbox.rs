@@ -265,6 +265,17 @@ fn the_sandbox_takes_a_template_pending_approves_rejects_and_deletes_it() {
         Some(template("order_ready")),
     );
     assert_eq!(status, 400, "{twice}");
+    // So is one of the standing templates, on whichever page of the list it stands.
+    for standing in ["hello_world", "spring_sale"] {
+        let (status, answer) = graph(
+            &server,
+            "POST",
+            &format!("{waba}/message_templates"),
+            TOKEN,
+            Some(template(standing)),
+        );
+        assert_eq!(status, 400, "{standing}: {answer}");
+    }
 
     // Synced while both are pending (the review comes 1.5 s after the submission).
     sync(&api, &connection);

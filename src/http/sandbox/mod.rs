@@ -72,8 +72,8 @@ pub fn templates_page(after: Option<&str>, next_base: &str) -> Value {
     templates_page_with(after, next_base, &[])
 }
 
-/// The sandbox's standing templates and then `submitted`, two per page.
-pub fn templates_page_with(after: Option<&str>, next_base: &str, submitted: &[Value]) -> Value {
+/// The templates every sandbox business account has from the start.
+pub fn standing_templates() -> Vec<Value> {
     let all = json!([
         {"name": "hello_world", "language": "en_US", "status": "APPROVED", "category": "UTILITY",
          "components": [{"type": "BODY", "text": "Hello, thank you for your message."}]},
@@ -85,7 +85,12 @@ pub fn templates_page_with(after: Option<&str>, next_base: &str, submitted: &[Va
          "components": [{"type": "HEADER", "format": "TEXT", "text": "Spring sale"},
                         {"type": "BODY", "text": "Hi {{1}}, 20% off until Friday."}]},
     ]);
-    let mut all = all.as_array().cloned().unwrap_or_default();
+    all.as_array().cloned().unwrap_or_default()
+}
+
+/// The sandbox's standing templates and then `submitted`, two per page.
+pub fn templates_page_with(after: Option<&str>, next_base: &str, submitted: &[Value]) -> Value {
+    let mut all = standing_templates();
     all.extend_from_slice(submitted);
     let start: usize = after
         .and_then(|a| a.parse().ok())

@@ -174,10 +174,7 @@ pub async fn sandbox_create_template(
         return meta_error(100, 400, "Unknown path components");
     }
     let template = template.into_inner();
-    let mut existing = super::templates_page_with(None, "", &[])["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let mut existing = super::standing_templates();
     existing.extend(state.templates.list(waba_id));
     if let Some(refusal) = check(&template, &existing) {
         return refusal;
