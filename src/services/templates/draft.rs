@@ -209,16 +209,13 @@ impl TemplateDraft {
     /// The components as Meta takes them (call after `check` found nothing).
     pub fn components(&self) -> Value {
         let mut components = Vec::new();
-        match self.header.as_str() {
-            "text" => {
-                let text = self.header_text.trim();
-                let mut header = json!({"type": "HEADER", "format": "TEXT", "text": text});
-                if text.contains("{{") {
-                    header["example"] = json!({"header_text": [self.header_example.trim()]});
-                }
-                components.push(header);
+        if self.header == "text" {
+            let text = self.header_text.trim();
+            let mut header = json!({"type": "HEADER", "format": "TEXT", "text": text});
+            if text.contains("{{") {
+                header["example"] = json!({"header_text": [self.header_example.trim()]});
             }
-            _ => {}
+            components.push(header);
         }
         let mut body = json!({"type": "BODY", "text": self.body.trim()});
         let examples = self.examples();
