@@ -123,15 +123,18 @@ pub async fn overview(
             today_counts.add(row);
         }
     }
+    // The chart's days only, with their own totals (the report may start earlier, on the 1st).
     let chart_key = chart_start.to_string();
+    let rows: Vec<UsageRow> = report
+        .rows
+        .iter()
+        .filter(|r| r.key >= chart_key)
+        .cloned()
+        .collect();
     let days = UsageReport {
-        from: chart_key.clone(),
-        rows: report
-            .rows
-            .iter()
-            .filter(|r| r.key >= chart_key)
-            .cloned()
-            .collect(),
+        from: chart_key,
+        totals: UsageRow::total_of(&rows),
+        rows,
         ..report
     };
 

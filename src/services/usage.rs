@@ -69,6 +69,20 @@ impl UsageRow {
         }
     }
 
+    /// The sum of `rows`, keyed `total` (the totals of a part of a report).
+    pub fn total_of(rows: &[UsageRow]) -> UsageRow {
+        rows.iter().fold(UsageRow::keyed("total"), |mut sum, row| {
+            sum.accepted += row.accepted;
+            sum.sent += row.sent;
+            sum.delivered += row.delivered;
+            sum.read += row.read;
+            sum.failed += row.failed;
+            sum.inbound += row.inbound;
+            sum.api_calls += row.api_calls;
+            sum
+        })
+    }
+
     fn add(&mut self, line: &Counted) {
         let slot = match line.event {
             UsageEvent::Accepted => &mut self.accepted,
@@ -328,6 +342,19 @@ mod tests {
             error_code: 0,
             count,
         }
+    }
+
+    #[test]
+    fn the_total_of_some_rows_adds_only_those() {
+        let row = |key: &str, sent| UsageRow {
+            key: key.into(),
+            sent,
+            read: 1,
+            ..UsageRow::default()
+        };
+        let rows = [row("2026-12-01", 5), row("2026-12-14", 2), row("2026-12-20", 3)];
+        let total = UsageRow::total_of(&rows[1..]);
+        assert_eq!((total.key.as_str(), total.sent, total.read), ("total", 5, 2));
     }
 
     #[test]

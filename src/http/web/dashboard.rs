@@ -211,7 +211,7 @@ async fn home(
         period(&page, "today", "dashboard.today", &overview.today),
         period(&page, "month", "dashboard.this_month", &overview.month),
     ];
-    let chart = Figures::of(&page, &overview.days).messages;
+    let chart = Figures::messages(&page, &overview.days);
     let numbers = overview
         .numbers
         .iter()

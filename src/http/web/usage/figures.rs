@@ -96,21 +96,17 @@ fn rate(part: u64, whole: u64) -> Option<f64> {
 }
 
 impl Figures {
-    /// The charts of a report by day.
-    pub fn of(page: &Page, report: &UsageReport) -> Figures {
-        let lang = page.lang;
+    /// The messages chart of a report by day. Each message counts once, in its furthest status; a status
+    /// can be counted on a later day than the one before it, so a day's part never goes below zero.
+    pub fn messages(page: &Page, report: &UsageReport) -> String {
         let labels = day_labels(page, report);
-        let rows = &report.rows;
         let column = |f: &dyn Fn(&crate::services::usage::UsageRow) -> u64| -> Vec<u64> {
-            rows.iter().map(f).collect()
+            report.rows.iter().map(f).collect()
         };
-        // Each message counts once, in its furthest status; a status can be counted on a later day than
-        // the one before it, so a day's part never goes below zero.
         let read = column(&|r| r.read);
         let delivered = column(&|r| r.delivered.saturating_sub(r.read));
         let sent = column(&|r| r.sent.saturating_sub(r.delivered));
         let failed = column(&|r| r.failed);
-        let api = column(&|r| r.api_calls);
         let t = &report.totals;
         let (from, to) = (date(page, &report.from), date(page, &report.to));
         let summary = page
@@ -121,9 +117,9 @@ impl Figures {
             .replace("{delivered}", &count(page, t.delivered))
             .replace("{read}", &count(page, t.read))
             .replace("{failed}", &count(page, t.failed));
-        let messages = charts::stacked_bars(
+        charts::stacked_bars(
             &Chart {
-                lang,
+                lang: page.lang,
                 title: page.t("usage.messages_title"),
                 summary: &summary,
             },
@@ -150,7 +146,21 @@ impl Figures {
                     values: &failed,
                 },
             ],
-        );
+        )
+    }
+
+    /// The charts of a report by day.
+    pub fn of(page: &Page, report: &UsageReport) -> Figures {
+        let lang = page.lang;
+        let labels = day_labels(page, report);
+        let rows = &report.rows;
+        let column = |f: &dyn Fn(&crate::services::usage::UsageRow) -> u64| -> Vec<u64> {
+            rows.iter().map(f).collect()
+        };
+        let api = column(&|r| r.api_calls);
+        let t = &report.totals;
+        let (from, to) = (date(page, &report.from), date(page, &report.to));
+        let messages = Figures::messages(page, report);
 
         let delivery: Vec<Option<f64>> = rows.iter().map(|r| rate(r.delivered, r.sent)).collect();
         let reads: Vec<Option<f64>> = rows.iter().map(|r| rate(r.read, r.delivered)).collect();
