@@ -144,15 +144,11 @@ pub async fn overview(
         .read_async(move |conn| {
             let unread = dashboard::unread(conn, account, today_ms, month_ms, visible)?;
             let first_steps = dashboard::first_steps(conn, account)?;
-            let paces = dashboard::sent_since(conn, account, now - 60_000, 10 * 60_000)?;
             let identities = connection_identity::list(conn, account)?;
             let numbers = connections::list_for_account(conn, account)?
                 .into_iter()
                 .map(|c| {
-                    let sent = paces
-                        .iter()
-                        .find(|(id, _)| *id == c.id)
-                        .map_or(0, |(_, n)| *n);
+                    let sent = reader.tally().sent_last_minute(c.id, now);
                     let identity = identities
                         .iter()
                         .find(|(id, _)| *id == c.id)

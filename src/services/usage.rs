@@ -352,9 +352,16 @@ mod tests {
             read: 1,
             ..UsageRow::default()
         };
-        let rows = [row("2026-12-01", 5), row("2026-12-14", 2), row("2026-12-20", 3)];
+        let rows = [
+            row("2026-12-01", 5),
+            row("2026-12-14", 2),
+            row("2026-12-20", 3),
+        ];
         let total = UsageRow::total_of(&rows[1..]);
-        assert_eq!((total.key.as_str(), total.sent, total.read), ("total", 5, 2));
+        assert_eq!(
+            (total.key.as_str(), total.sent, total.read),
+            ("total", 5, 2)
+        );
     }
 
     #[test]

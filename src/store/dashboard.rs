@@ -1,9 +1,8 @@
 //! What the dashboard reads besides the usage roll-ups, each in one query: the first steps an account has
-//! taken (the getting-started checklist, ticked from the data), its unread inbound messages, and how many
-//! messages each number sent in the last minute (its pace).
+//! taken (the getting-started checklist, ticked from the data) and its unread inbound messages. Each
+//! number's pace is counted in memory (`rollups::Tally::sent_last_minute`).
 
 use super::AccountId;
-use super::connections::ConnectionId;
 use super::retention::Visible;
 use crate::error::Result;
 use rusqlite::{Connection, params};
@@ -47,40 +46,13 @@ pub fn unread(
     month: i64,
     visible: Visible,
 ) -> Result<(u64, u64)> {
-    let from = month.min(today).max(visible.from);
+    // The month starts no later than today; nothing before retention's start counts.
+    let (from, today) = (month.max(visible.from), today.max(visible.from));
     let (today, month): (i64, i64) = conn.query_row(
         "SELECT coalesce(sum(received_at >= ?3), 0), count(*) FROM inbound_messages
-         WHERE account_id = ?1 AND seen_at IS NULL AND received_at >= ?2 AND received_at >= ?4",
-        params![
-            account.0,
-            from,
-            today.max(visible.from),
-            month.max(visible.from)
-        ],
+         WHERE account_id = ?1 AND seen_at IS NULL AND received_at >= ?2",
+        params![account.0, from, today],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     Ok((today.max(0) as u64, month.max(0) as u64))
-}
-
-/// How many messages each number of the account handed to Meta since `since` (the last minute, for its
-/// pace); numbers that sent none are left out. Messages are looked for among those created in the last
-/// `lookback` milliseconds before `since` (ids begin with their creation time), so the read stays small.
-pub fn sent_since(
-    conn: &Connection,
-    account: AccountId,
-    since: i64,
-    lookback: i64,
-) -> Result<Vec<(ConnectionId, u64)>> {
-    let lowest_id = since
-        .saturating_sub(lookback)
-        .max(0)
-        .saturating_mul(1 << 22);
-    let mut stmt = conn.prepare_cached(
-        "SELECT connection_id, count(*) FROM messages
-         WHERE account_id = ?1 AND id >= ?2 AND sent_at >= ?3 GROUP BY connection_id",
-    )?;
-    let rows = stmt.query_map(params![account.0, lowest_id, since], |r| {
-        Ok((ConnectionId(r.get(0)?), r.get::<_, i64>(1)?.max(0) as u64))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     migration!("0025_contact_book"),
     migration!("0026_template_reviews"),
     migration!("0027_connection_identity"),
+    migration!("0028_unread_index"),
 ];
 
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -106,15 +106,48 @@ fn name(text: &str) -> String {
     }
 }
 
-/// What was counted since the last flush.
+/// What was counted since the last flush; and, for each number, its sends of the last minute (its pace,
+/// which the dashboard shows), whenever the messages were queued.
 #[derive(Default)]
 pub struct Tally {
     lines: Mutex<HashMap<Line, u64>>,
+    paces: Mutex<HashMap<i64, Pace>>,
 }
+
+/// A number's sends by second over the last minute: slot `second % 60` holds that second's count.
+type Pace = [(i64, u64); PACE_SECONDS];
+
+const PACE_SECONDS: usize = 60;
 
 impl Tally {
     pub fn add(&self, line: Line) {
+        if line.event == UsageEvent::Sent {
+            self.paced(line.connection, crate::store::now_ms());
+        }
         *self.lines.lock().entry(line).or_default() += 1;
+    }
+
+    /// Counts a send of the number `connection` at `now` (milliseconds) in its pace.
+    fn paced(&self, connection: i64, now: i64) {
+        let second = now.div_euclid(1000);
+        let mut paces = self.paces.lock();
+        let slot = &mut paces.entry(connection).or_insert([(0, 0); PACE_SECONDS])
+            [second.rem_euclid(PACE_SECONDS as i64) as usize];
+        if slot.0 != second {
+            *slot = (second, 0);
+        }
+        slot.1 += 1;
+    }
+
+    /// The messages the number `connection` sent in the minute before `now` (milliseconds).
+    pub fn sent_last_minute(&self, connection: ConnectionId, now: i64) -> u64 {
+        let second = now.div_euclid(1000);
+        self.paces.lock().get(&connection.0).map_or(0, |pace| {
+            pace.iter()
+                .filter(|(at, _)| second - at < PACE_SECONDS as i64 && *at <= second)
+                .map(|(_, count)| count)
+                .sum()
+        })
     }
 
     pub fn add_all(&self, lines: impl IntoIterator<Item = Line>) {
@@ -252,6 +285,20 @@ pub fn between(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_numbers_pace_counts_its_sends_of_the_last_minute_only() {
+        let tally = Tally::default();
+        let number = ConnectionId(7);
+        for at in [1_000, 30_500, 30_900, 61_200] {
+            tally.paced(7, at);
+        }
+        tally.paced(8, 61_000);
+        // At 61.5 s: the sends at 30.5, 30.9 and 61.2 s; the one at 1 s is more than a minute old.
+        assert_eq!(tally.sent_last_minute(number, 61_500), 3);
+        assert_eq!(tally.sent_last_minute(number, 95_000), 1);
+        assert_eq!(tally.sent_last_minute(ConnectionId(9), 61_500), 0);
+    }
 
     fn account(conn: &Connection, id: i64) -> AccountId {
         conn.execute(
